@@ -1,0 +1,83 @@
+# The verbs a newcomer looks for. `make run` and `make test` set everything up on first use
+# and are fast the second time (each step below is skipped while its inputs are unchanged).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+RASA      := $(VENV)/bin/rasa
+STAMP     := $(VENV)/.installed
+SPACY_DIR := models/spacy/en_support
+MODEL_STAMP := models/.trained
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(SPACY_DIR)/meta.json
+
+# Rasa 3.6 runs on Python 3.8-3.10. Order of preference: PYTHON=..., a working python3.10,
+# then pyenv's 3.10 builds (pyenv's python3.10 shim refuses to run unless selected).
+define FIND_PYTHON
+ok() { "$$1" -c 'import sys; sys.exit(0 if (3, 8) <= sys.version_info[:2] <= (3, 10) else 1)' >/dev/null 2>&1; }; \
+if [ -n "$(PYTHON)" ]; then \
+  ok "$(PYTHON)" && { echo "$(PYTHON)"; exit 0; }; \
+  echo "PYTHON=$(PYTHON) is not a Python 3.8-3.10 interpreter." >&2; exit 1; \
+fi; \
+for c in python3.10 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10.*/bin/python 2>/dev/null | sort -V -r) python3.9 python3.8; do \
+  ok "$$c" && { command -v "$$c" || echo "$$c"; exit 0; }; \
+done; \
+echo "No Python 3.8-3.10 found (Rasa 3.6 needs one). Install Python 3.10 (e.g. 'pyenv install 3.10'," >&2; \
+echo "or your system's python3.10 and python3.10-venv packages), or pass PYTHON=/path/to/python3.10." >&2; \
+exit 1
+endef
+
+.PHONY: help setup run test train lint shell eval bench clean
+
+help:
+	@echo "make run    - set up if needed, train if needed, start the assistant"
+	@echo "make test   - set up if needed, run every test"
+	@echo "make train  - retrain the Rasa model now"
+	@echo "make shell  - talk to the assistant in this terminal"
+	@echo "make lint   - ruff and 'rasa data validate'"
+	@echo "make eval   - measure understanding on held-out and public data"
+
+$(STAMP): pyproject.toml requirements.lock
+	@py=$$($(FIND_PYTHON)) || exit 1; \
+	if [ ! -x $(PY) ]; then echo "==> Creating $(VENV) with $$py"; "$$py" -m venv $(VENV) || exit 1; fi
+	@echo "==> Installing dependencies into $(VENV) (first time: about 2 minutes, 2.7 GB)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.0" "setuptools==70.3.0" "wheel==0.45.1"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --progress-bar off -c requirements.lock -e '.[dev]'
+	@touch $@
+
+$(SPACY_DIR)/meta.json: $(STAMP) bot/nlp/spacy_pipeline.py bot/nlp/patterns.yml
+	@echo "==> Building the spaCy pipeline into $(SPACY_DIR)"
+	@$(PY) -m bot build-spacy --out $(SPACY_DIR)
+
+$(MODEL_STAMP): $(STAMP) $(TRAINING_INPUTS)
+	@echo "==> Training the Rasa model (Rasa skips it if its fingerprint shows nothing changed)"
+	@$(PY) -m bot train
+	@touch $@
+
+setup: $(STAMP) $(SPACY_DIR)/meta.json
+
+run: setup $(MODEL_STAMP)
+	@$(PY) -m bot run
+
+test: setup $(MODEL_STAMP)
+	@$(PY) -m pytest
+
+train: setup
+	@$(PY) -m bot train --force
+	@touch $(MODEL_STAMP)
+
+shell: setup $(MODEL_STAMP)
+	@$(PY) -m bot shell
+
+lint: setup
+	@$(VENV)/bin/ruff check bot actions tests
+	@$(VENV)/bin/ruff format --check bot actions tests
+	@$(RASA) data validate --fail-on-warnings --quiet
+
+eval: setup $(MODEL_STAMP)
+	@$(PY) -m bot eval
+
+clean:
+	rm -rf models/*.tar.gz $(MODEL_STAMP) models/spacy

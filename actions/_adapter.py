@@ -1,0 +1,87 @@
+"""Translation between Rasa trackers/dispatchers and the plain types of ``bot.support``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import services
+from bot.support import NeedContext, Reply, SupportDesk
+from bot.support.parsing import parse_amount
+
+
+def desk() -> SupportDesk:
+    return services.desk()
+
+
+def channel_of(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or "rest"
+
+
+def slack_user_of(tracker: Tracker) -> str | None:
+    """The Slack user id behind this conversation, if it happens on Slack."""
+    if channel_of(tracker) != "slack":
+        return None
+    metadata = tracker.latest_message.get("metadata") or {}
+    users = metadata.get("users") or []
+    return users[0] if users else tracker.sender_id.split("_")[0]
+
+
+def latest_entity(tracker: Tracker, name: str) -> str | None:
+    return next(tracker.get_latest_entity_values(name), None)
+
+
+def need_text(tracker: Tracker, need: str | None) -> str:
+    """What the customer wrote when they raised ``need`` (the newest such message)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and (event.get("parse_data") or {}).get("intent", {}).get("name") == need:
+            return event.get("text") or ""
+    return tracker.latest_message.get("text") or ""
+
+
+def transcript(tracker: Tracker, limit: int = 20) -> tuple[str, ...]:
+    lines = []
+    for event in tracker.events:
+        if event.get("event") == "user" and event.get("text"):
+            lines.append(f"customer: {event['text']}")
+        elif event.get("event") == "bot" and event.get("text"):
+            lines.append(f"assistant: {event['text']}")
+    return tuple(lines[-limit:])
+
+
+def need_context(tracker: Tracker, need: str | None) -> NeedContext:
+    """Everything the conversation knows, as the support desk expects it."""
+    d = desk()
+    customer = d.customer(tracker.get_slot("customer_id"))
+    order_check = d.check_order(tracker.get_slot("order_id"), customer.id if customer else None)
+    raw_date = tracker.get_slot("new_date")
+    return NeedContext(
+        need=need or "",
+        conversation_id=tracker.sender_id,
+        channel=channel_of(tracker),
+        text=need_text(tracker, need),
+        customer=customer,
+        order=order_check.order,
+        invoice_id=tracker.get_slot("invoice_id"),
+        email=tracker.get_slot("email"),
+        new_address=tracker.get_slot("new_address"),
+        new_date=date.fromisoformat(raw_date) if raw_date else None,
+        amount=parse_amount(latest_entity(tracker, "amount")),
+        option=latest_entity(tracker, "option"),
+        transcript=transcript(tracker),
+    )
+
+
+def send(reply: Reply, dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
+    """Utter every message of ``reply`` and return the slot events it asks for."""
+    for message in reply.messages:
+        dispatcher.utter_message(response=message.response, buttons=message.buttons or None, **message.params)
+    return [SlotSet(name, value) for name, value in reply.slots.items()]
+
+
+def customer_slots(customer) -> dict[str, Any]:
+    return {"customer_id": customer.id, "customer_name": customer.first_name} if customer else {}

@@ -1,0 +1,38 @@
+"""Conversation actions: greeting by name and asking for clarification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions._adapter import desk
+
+
+class ActionGreet(Action):
+    """Greet the customer, by name once we know it."""
+
+    def name(self) -> str:
+        return "action_greet"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        name = tracker.get_slot("customer_name")
+        if name:
+            dispatcher.utter_message(response="utter_greet_by_name", name=name)
+        else:
+            dispatcher.utter_message(response="utter_greet")
+        return []
+
+
+class ActionClarify(Action):
+    """When unsure, ask what was meant and suggest the likeliest needs as buttons."""
+
+    def name(self) -> str:
+        return "action_clarify"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        dispatcher.utter_message(response="utter_clarify", buttons=desk().suggestions(ranking))
+        return []

@@ -1,0 +1,1 @@
+"""The core of the support assistant: plain Python, testable without a Rasa server."""

@@ -1,0 +1,74 @@
+"""The project's command line: ``python -m bot <command>`` (``make`` calls it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build-spacy", help="build the project's spaCy pipeline")
+    p.add_argument("--out", type=Path, default=Path("models/spacy/en_support"))
+
+    p = sub.add_parser("train", help="train the Rasa model (skipped by Rasa when nothing changed)")
+    p.add_argument("--force", action="store_true", help="train even if nothing changed")
+
+    sub.add_parser("run", help="start the Rasa and action servers; Ctrl-C stops them")
+    sub.add_parser("shell", help="talk to the assistant in this terminal")
+    sub.add_parser("seed", help="(re)load the demo back office from its fixture")
+
+    p = sub.add_parser("classify", help="classify customer messages read from stdin, one per line")
+    p.add_argument("--model", default="models", help="model file or folder (latest model)")
+
+    p = sub.add_parser("eval", help="measure understanding on held-out and public data")
+    p.add_argument("--out", type=Path, default=Path("reports/eval.md"))
+    p.add_argument("--shared", type=Path, default=None, help="folder with the public evaluation CSVs")
+    p.add_argument("--model", default="models", help="the full model to score on the public sets")
+    p.add_argument("--config", default="config.yml", help="the config to train the held-out split with")
+
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+
+    if args.command == "build-spacy":
+        from bot.nlp.spacy_pipeline import build_and_save
+
+        print(f"spaCy pipeline saved to {build_and_save(args.out)}")
+        return 0
+    if args.command == "train":
+        from bot.training import train
+
+        return train(settings, force=args.force)
+    if args.command == "run":
+        from bot.runner import run
+
+        return run(settings)
+    if args.command == "shell":
+        from bot.runner import shell
+
+        return shell(settings)
+    if args.command == "seed":
+        from bot.backoffice.sql import seed
+        from bot.db import make_engine
+
+        seed(make_engine(settings.backoffice_url))
+        print(f"Demo back office loaded into {settings.backoffice_url}")
+        return 0
+    if args.command == "classify":
+        from bot.classify import classify_stream
+
+        return classify_stream(sys.stdin, sys.stdout, model=args.model)
+    if args.command == "eval":
+        from bot.evaluation import main as evaluate
+
+        return evaluate(settings, out=args.out, shared=args.shared, model=args.model, config=args.config)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

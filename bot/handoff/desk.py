@@ -1,0 +1,114 @@
+"""Record handoffs to departments and tell the customer who, how and when.
+
+Each handoff is stored with its context packet (who, what, which order or invoice, what
+the customer said, what the assistant already did), so the department never has to ask
+again. One conversation asking twice for the same need gets the same handoff back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy.engine import Engine
+
+from bot.departments import Department
+
+metadata = MetaData()
+
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("department", String(32), nullable=False, index=True),
+    Column("need", String(64), nullable=False),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("customer_id", String(32)),
+    Column("channel", String(32), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("context", Text, nullable=False),  # JSON context packet
+    Column("status", String(16), nullable=False, default="open"),
+)
+
+PRIORITIES = ("normal", "high", "urgent")
+
+
+@dataclass(frozen=True)
+class HandoffRequest:
+    """What the assistant knows when it hands a need over."""
+
+    department: str
+    need: str
+    conversation_id: str
+    summary: str
+    channel: str = "unknown"
+    customer_id: str | None = None
+    priority: str = "normal"
+    context: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A stored handoff and the promise made to the customer about it."""
+
+    id: int
+    department: Department
+    need: str
+    priority: str
+    promise: str  # "within 24 hours" / "on Monday from 09:00, ..."
+
+
+class HandoffDesk:
+    """Creates handoff records; one per conversation and need."""
+
+    def __init__(self, engine: Engine, departments: dict[str, Department], now: Callable[[], datetime] = datetime.now):
+        self._engine = engine
+        self._departments = departments
+        self._now = now
+        metadata.create_all(engine)
+
+    def hand_off(self, request: HandoffRequest) -> Handoff:
+        department = self._departments.get(request.department)
+        if department is None:
+            raise ValueError(f"no department named {request.department!r} in departments.yml")
+        if request.priority not in PRIORITIES:
+            raise ValueError(f"priority must be one of {PRIORITIES}, got {request.priority!r}")
+        now = self._now()
+        with self._engine.begin() as conn:
+            existing = conn.execute(
+                select(handoffs.c.id, handoffs.c.priority).where(
+                    handoffs.c.conversation_id == request.conversation_id,
+                    handoffs.c.need == request.need,
+                    handoffs.c.status == "open",
+                )
+            ).first()
+            if existing is not None:
+                return Handoff(existing.id, department, request.need, existing.priority, department.promise(now))
+            result = conn.execute(
+                insert(handoffs).values(
+                    created_at=now,
+                    department=department.name,
+                    need=request.need,
+                    conversation_id=request.conversation_id,
+                    customer_id=request.customer_id,
+                    channel=request.channel,
+                    priority=request.priority,
+                    summary=request.summary,
+                    context=json.dumps(request.context, default=str),
+                    status="open",
+                )
+            )
+            handoff_id = result.inserted_primary_key[0]
+        return Handoff(handoff_id, department, request.need, request.priority, department.promise(now))
+
+    def open_handoffs(self, conversation_id: str | None = None) -> list[dict]:
+        query = select(handoffs).where(handoffs.c.status == "open").order_by(handoffs.c.id)
+        if conversation_id is not None:
+            query = query.where(handoffs.c.conversation_id == conversation_id)
+        with self._engine.connect() as conn:
+            return [dict(r._mapping) | {"context": json.loads(r.context)} for r in conn.execute(query)]

@@ -1,0 +1,94 @@
+"""Who owns a need (department) and where the customer is in their journey (stage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from bot.backoffice.model import DELIVERED, Order
+from bot.config import CONFIG_DIR, ConfigError, load_yaml, require
+
+ROUTING_FILE = CONFIG_DIR / "routing.yml"
+
+STAGES = ("prospect", "purchase", "onboarding", "usage", "renewal", "leaving")
+DEPARTMENTS = ("sales", "billing", "delivery", "support")
+FROM_CUSTOMER = "from_customer"
+# How long after a first delivery a customer counts as onboarding rather than usage.
+ONBOARDING_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Route:
+    """The owner of one need: ``department`` is None for needs no department owns."""
+
+    intent: str
+    department: str | None
+    stage: str
+
+
+@dataclass(frozen=True)
+class _Entry:
+    department: str
+    stage: str
+
+
+class RoutingMap:
+    """The intent -> department/stage map from ``routing.yml``."""
+
+    def __init__(self, entries: dict[str, _Entry]):
+        self._entries = entries
+
+    @classmethod
+    def load(cls, path: Path = ROUTING_FILE) -> RoutingMap:
+        data = load_yaml(path)
+        intents = require(data, "intents", path, "top level", dict)
+        entries = {}
+        for intent, spec in intents.items():
+            where = f"intents.{intent}"
+            if not isinstance(spec, dict):
+                raise ConfigError(f"{path}: {where}: expected a mapping with department and stage")
+            department = require(spec, "department", path, where)
+            stage = require(spec, "stage", path, where)
+            if department not in DEPARTMENTS:
+                raise ConfigError(f"{path}: {where}.department: '{department}' is not one of {', '.join(DEPARTMENTS)}")
+            if stage != FROM_CUSTOMER and stage not in STAGES:
+                raise ConfigError(f"{path}: {where}.stage: '{stage}' is not one of {', '.join(STAGES)} or {FROM_CUSTOMER}")
+            entries[intent] = _Entry(department, stage)
+        return cls(entries)
+
+    def owns(self, intent: str | None) -> bool:
+        """True when some department owns this intent (it is a customer need)."""
+        return intent in self._entries
+
+    def department_of(self, intent: str | None) -> str | None:
+        entry = self._entries.get(intent or "")
+        return entry.department if entry else None
+
+    def route(self, intent: str | None, orders: list[Order] | None = None, today: date | None = None) -> Route:
+        """Department and stage for ``intent``; the stage may depend on the customer's orders."""
+        entry = self._entries.get(intent or "")
+        if entry is None:
+            return Route(intent or "", None, stage_from_orders(orders, today))
+        stage = stage_from_orders(orders, today) if entry.stage == FROM_CUSTOMER else entry.stage
+        return Route(intent or "", entry.department, stage)
+
+    def as_dict(self) -> dict[str, dict[str, str]]:
+        return {i: {"department": e.department, "stage": e.stage} for i, e in self._entries.items()}
+
+    def __iter__(self):
+        return iter(self._entries)
+
+
+def stage_from_orders(orders: list[Order] | None, today: date | None = None) -> str:
+    """The journey stage a customer's order history puts them in."""
+    today = today or date.today()
+    if not orders:
+        return "prospect"
+    delivered = [o for o in orders if o.status == DELIVERED and o.delivered_at]
+    if not delivered:
+        return "purchase"  # first order(s) still in flight
+    first_delivery = min(o.delivered_at for o in delivered)
+    if (today - first_delivery).days <= ONBOARDING_DAYS and len(delivered) == 1:
+        return "onboarding"
+    return "usage"

@@ -1,0 +1,60 @@
+"""One typed settings object, built from the environment and passed down explicitly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and how the processes reach each other."""
+
+    root: Path
+    var_dir: Path
+    backoffice_url: str
+    journey_url: str
+    host: str
+    rasa_port: int
+    action_port: int
+    rasa_token: str
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://{self.host}:{self.action_port}/webhook"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``CX_*`` variables; every default is the embedded, single-machine set-up."""
+        env = os.environ if env is None else env
+        root = Path(env.get("CX_ROOT", ROOT))
+        var_dir = Path(env.get("CX_VAR_DIR", root / "var"))
+        return cls(
+            root=root,
+            var_dir=var_dir,
+            backoffice_url=env.get("CX_BACKOFFICE_URL", f"sqlite:///{var_dir / 'backoffice.db'}"),
+            journey_url=env.get("CX_JOURNEY_URL", f"sqlite:///{var_dir / 'journey.db'}"),
+            host=env.get("CX_HOST", "127.0.0.1"),
+            rasa_port=_port(env, "CX_RASA_PORT", 5005),
+            action_port=_port(env, "CX_ACTION_PORT", 5055),
+            rasa_token=env.get("CX_RASA_TOKEN", ""),
+        )
+
+
+def _port(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key, str(default))
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ValueError(f"{key}={raw!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"{key}={port} is outside 1-65535")
+    return port

@@ -1,0 +1,224 @@
+"""The support desk: identify the customer, check the details, serve the need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.backoffice import BackOffice, Customer, NotFound, Order
+from bot.handoff import Handoff, HandoffDesk, HandoffRequest
+from bot.routing import RoutingMap
+from bot.support import billing, delivery, people, sales
+from bot.support.parsing import normalize_order_id
+from bot.support.replies import NeedContext, Reply, button
+
+Handler = Callable[["SupportDesk", NeedContext], Reply]
+
+HANDLERS: dict[str, Handler] = {**delivery.HANDLERS, **billing.HANDLERS, **sales.HANDLERS, **people.HANDLERS}
+# What each need must know before it can be served, in the order it is asked for:
+# order = a valid order number; customer = an identified customer;
+# contact = an identified customer or at least an email to reach them.
+REQUIRES: dict[str, tuple[str, ...]] = {**delivery.REQUIRES, **billing.REQUIRES, **sales.REQUIRES, **people.REQUIRES}
+OPTIONS: dict[str, Handler] = {**billing.OPTIONS, **delivery.OPTIONS}
+
+# The frustration signals that raise a handoff's priority.
+HIGH_VALUE_TIERS = ("gold",)
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """The result of checking an order number the customer gave."""
+
+    order: Order | None
+    customer: Customer | None = None
+    problem: str | None = None  # response name explaining why it was refused
+
+
+class SupportDesk:
+    """Everything the actions need, with no knowledge of Rasa."""
+
+    def __init__(
+        self,
+        backoffice: BackOffice,
+        routing: RoutingMap,
+        handoffs: HandoffDesk,
+        today: Callable[[], date] = date.today,
+        now: Callable[[], datetime] = datetime.now,
+    ):
+        self.backoffice = backoffice
+        self.routing = routing
+        self.handoffs = handoffs
+        self.today = today
+        self.now = now
+        missing = set(HANDLERS) ^ set(routing)
+        if missing:
+            raise ValueError(f"routing.yml and the need handlers disagree about: {', '.join(sorted(missing))}")
+
+    # -- what a need requires ----------------------------------------------------------
+    def is_need(self, intent: str | None) -> bool:
+        return intent in HANDLERS
+
+    def required_details(self, need: str | None, known: dict) -> list[str]:
+        """The slots ``need`` requires, filled or not, in asking order."""
+        wanted: list[str] = []
+        for requirement in REQUIRES.get(need or "", ()):
+            if requirement == "order":
+                wanted.append("order_id")
+            elif requirement == "customer":
+                wanted.append("customer_id")
+            elif requirement == "contact" and not known.get("customer_id"):
+                wanted.append("email")
+            elif requirement in ("new_address", "new_date"):
+                order = self._order_or_none(known.get("order_id"))
+                if order is not None and not order.dispatched:
+                    wanted.append(requirement)
+        return wanted
+
+    def missing_details(self, need: str | None, known: dict) -> list[str]:
+        """The slots still to fill for ``need`` (none when all is known)."""
+        return [slot for slot in self.required_details(need, known) if not known.get(slot)]
+
+    # -- identification ----------------------------------------------------------------
+    def customer(self, customer_id: str | None) -> Customer | None:
+        if not customer_id:
+            return None
+        try:
+            return self.backoffice.customer(customer_id)
+        except NotFound:
+            return None
+
+    def identify(self, email: str | None = None, order_id: str | None = None, slack_user: str | None = None) -> Customer | None:
+        """The customer behind an email, an order number or a Slack user, if any."""
+        if slack_user:
+            found = self.backoffice.customer_by_slack_user(slack_user)
+            if found:
+                return found
+        if email:
+            found = self.backoffice.customer_by_email(email)
+            if found:
+                return found
+        order = self._order_or_none(normalize_order_id(order_id))
+        return self.customer(order.customer_id) if order else None
+
+    def check_order(self, raw_order_id: str | None, customer_id: str | None) -> OrderCheck:
+        """Accept an order number only if it exists and belongs to the known customer."""
+        order_id = normalize_order_id(raw_order_id)
+        if order_id is None:
+            return OrderCheck(None, problem="utter_order_id_unreadable")
+        order = self._order_or_none(order_id)
+        if order is None or (customer_id and order.customer_id != customer_id):
+            # The same answer for "no such order" and "someone else's order": no leaks.
+            return OrderCheck(None, problem="utter_order_not_found")
+        return OrderCheck(order, customer=self.customer(order.customer_id))
+
+    def _order_or_none(self, order_id: str | None) -> Order | None:
+        if not order_id:
+            return None
+        try:
+            return self.backoffice.order(order_id)
+        except NotFound:
+            return None
+
+    # -- serving -----------------------------------------------------------------------
+    def serve(self, ctx: NeedContext) -> Reply:
+        handler = HANDLERS.get(ctx.need)
+        if handler is None:
+            return Reply().say("utter_what_can_i_do")
+        return handler(self, ctx)
+
+    def carry_out(self, ctx: NeedContext) -> Reply:
+        """Do what the customer picked from the options we offered."""
+        handler = OPTIONS.get(ctx.option or "")
+        if handler is None:
+            return Reply().say("utter_option_unknown")
+        return handler(self, ctx)
+
+    def hand_off(self, ctx: NeedContext, summary: str, department: str | None = None, priority: str | None = None, **context) -> Handoff:
+        """Hand the need to its department with the whole context packet."""
+        department = department or self.routing.department_of(ctx.need) or "support"
+        customer = ctx.customer
+        if priority is None:
+            priority = "high" if customer and customer.tier in HIGH_VALUE_TIERS else "normal"
+        packet = {
+            "need": ctx.need,
+            "customer": {"id": customer.id, "name": customer.name, "email": customer.email, "tier": customer.tier} if customer else {"email": ctx.email},
+            "order_id": ctx.order.id if ctx.order else None,
+            "invoice_id": ctx.invoice_id,
+            "customer_said": ctx.text,
+            "transcript": list(ctx.transcript[-10:]),
+            **context,
+        }
+        return self.handoffs.hand_off(
+            HandoffRequest(
+                department=department,
+                need=ctx.need,
+                conversation_id=ctx.conversation_id,
+                summary=summary,
+                channel=ctx.channel,
+                customer_id=customer.id if customer else None,
+                priority=priority,
+                context=packet,
+            )
+        )
+
+    def handed_off(self, reply: Reply, handoff: Handoff) -> Reply:
+        """Tell the customer who will handle it, through which channel and by when."""
+        reply.handoff = handoff
+        return reply.say(
+            "utter_handed_off",
+            team=handoff.department.title,
+            channel=handoff.department.channel,
+            promise=handoff.promise,
+            reference=f"H-{handoff.id}",
+        )
+
+    # -- fallback help -----------------------------------------------------------------
+    def suggestions(self, ranking: list[dict], limit: int = 3) -> list[dict[str, str]]:
+        """Buttons for the likeliest needs when the assistant is unsure what was meant."""
+        buttons = []
+        for entry in ranking:
+            name = entry.get("name")
+            if name in LABELS and len(buttons) < limit:
+                buttons.append(button(LABELS[name], name))
+        if not buttons:
+            buttons = [button(LABELS[i], i) for i in ("order_status", "request_invoice", "ask_pricing")]
+        return buttons + [button("Talk to a person", "request_human")]
+
+
+# Short labels for suggestion buttons.
+LABELS = {
+    "order_status": "Where's my order?",
+    "order_late": "My order is late",
+    "order_not_received": "It says delivered but it isn't here",
+    "report_damaged_item": "Something arrived damaged",
+    "report_wrong_item": "I got the wrong item",
+    "report_missing_item": "Something is missing",
+    "change_delivery_address": "Change my delivery address",
+    "change_delivery_date": "Change my delivery date",
+    "delivery_options": "Delivery options and times",
+    "return_item": "Return an item",
+    "request_invoice": "Get an invoice or receipt",
+    "charged_twice": "I was charged twice",
+    "unknown_charge": "A charge I don't recognise",
+    "bill_too_high": "My bill is higher than expected",
+    "request_refund": "Ask for a refund",
+    "refund_status": "Where's my refund?",
+    "update_payment_method": "Update my payment method",
+    "payment_failed": "My payment failed",
+    "ask_payment_methods": "Ways to pay",
+    "ask_cancellation_fee": "Cancellation fees",
+    "ask_refund_policy": "Refund policy",
+    "cancel_subscription": "Cancel my subscription",
+    "ask_pricing": "Prices and plans",
+    "ask_discount": "Discounts",
+    "ask_free_trial": "Free trial",
+    "book_demo": "Book a demo",
+    "request_quote": "A quote for my team",
+    "upgrade_plan": "Upgrade or add seats",
+    "ask_renewal": "My renewal",
+    "getting_started": "Getting started",
+    "place_order": "Place an order",
+    "request_human": "Talk to a person",
+    "complain": "Make a complaint",
+}

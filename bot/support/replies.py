@@ -1,0 +1,69 @@
+"""What a need handler receives (NeedContext) and returns (Reply)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bot.backoffice.model import Customer, Order
+from bot.handoff import Handoff
+
+
+@dataclass(frozen=True)
+class Message:
+    """One bot message: a response name from domain.yml, its variables, extra buttons."""
+
+    response: str
+    params: dict[str, Any] = field(default_factory=dict)
+    buttons: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Reply:
+    """Everything the assistant says and remembers after serving a need."""
+
+    messages: list[Message] = field(default_factory=list)
+    slots: dict[str, Any] = field(default_factory=dict)
+    handoff: Handoff | None = None
+
+    def say(self, response: str, buttons: list[dict[str, str]] | None = None, **params: Any) -> Reply:
+        self.messages.append(Message(response, params, buttons or []))
+        return self
+
+    @property
+    def responses(self) -> list[str]:
+        return [m.response for m in self.messages]
+
+
+@dataclass(frozen=True)
+class NeedContext:
+    """The need being served and what the conversation already knows."""
+
+    need: str
+    conversation_id: str
+    channel: str = "rest"
+    text: str = ""
+    customer: Customer | None = None
+    order: Order | None = None
+    invoice_id: str | None = None
+    email: str | None = None
+    new_address: str | None = None
+    new_date: date | None = None
+    amount: float | None = None
+    option: str | None = None
+    transcript: tuple[str, ...] = ()
+
+    @property
+    def first_name(self) -> str:
+        return self.customer.first_name if self.customer else ""
+
+
+def button(title: str, intent: str, **entities: str) -> dict[str, str]:
+    """A button that sends an intent (with entities) as if the customer had typed it."""
+    payload = f"/{intent}"
+    if entities:
+        import json
+
+        payload += json.dumps(entities, separators=(",", ":"))
+    return {"title": title, "payload": payload}

@@ -1,0 +1,91 @@
+"""Sales needs: prices, discounts, trials, demos, quotes, upgrades, renewals, orders."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.support.parsing import day_text, money
+from bot.support.replies import NeedContext, Reply, button
+
+if TYPE_CHECKING:
+    from bot.support.desk import SupportDesk
+
+
+def ask_pricing(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    plans = "\n".join(f"- {p.name}: {money(p.price)} per {p.per}, for {p.summary}" for p in desk.backoffice.plans())
+    return Reply().say(
+        "utter_pricing", plans=plans,
+        buttons=[button("Start a free trial", "ask_free_trial"), button("Book a demo", "book_demo"), button("A quote for my team", "request_quote")],
+    )
+
+
+def ask_discount(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    return Reply().say("utter_discounts")
+
+
+def ask_free_trial(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    return Reply().say("utter_free_trial")
+
+
+def getting_started(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    return Reply().say("utter_getting_started")
+
+
+def place_order(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    return Reply().say("utter_place_order", buttons=[button("Talk to sales", "request_quote")])
+
+
+def _sales_handoff(summary: str, response: str):
+    def handle(desk: SupportDesk, ctx: NeedContext) -> Reply:
+        sub = desk.backoffice.subscription_of(ctx.customer.id) if ctx.customer else None
+        handoff = desk.hand_off(
+            ctx, summary, contact_email=ctx.customer.email if ctx.customer else ctx.email,
+            current_plan=f"{sub.plan}, {sub.seats} seat(s)" if sub else None,
+        )
+        return desk.handed_off(Reply().say(response), handoff)
+
+    return handle
+
+
+def upgrade_plan(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    sub = desk.backoffice.subscription_of(ctx.customer.id)
+    if sub is None:
+        return ask_pricing(desk, ctx)
+    handoff = desk.hand_off(ctx, f"Upgrade or extra seats on {sub.plan} ({sub.seats} seats).", current_plan=sub.plan, seats=sub.seats)
+    reply = Reply().say("utter_upgrade", plan=sub.plan, seats=sub.seats, price=money(sub.price))
+    return desk.handed_off(reply, handoff)
+
+
+def ask_renewal(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    sub = desk.backoffice.subscription_of(ctx.customer.id)
+    if sub is None:
+        return Reply().say("utter_no_subscription")
+    if sub.status == "past_due":
+        return Reply().say("utter_renewal_past_due", plan=sub.plan, buttons=[button("Fix my payment", "payment_failed")])
+    return Reply().say(
+        "utter_renewal", plan=sub.plan, seats=sub.seats, renews=day_text(sub.renews_at, desk.today()),
+        price=money(sub.price * (sub.seats if "seat" in _per(desk, sub.plan) else 1)),
+    )
+
+
+def _per(desk: SupportDesk, plan_name: str) -> str:
+    return next((p.per for p in desk.backoffice.plans() if p.name == plan_name), "month")
+
+
+HANDLERS = {
+    "ask_pricing": ask_pricing,
+    "ask_discount": ask_discount,
+    "ask_free_trial": ask_free_trial,
+    "book_demo": _sales_handoff("Customer would like a demo.", "utter_demo_booked"),
+    "request_quote": _sales_handoff("Customer asked for a volume quote.", "utter_quote_requested"),
+    "upgrade_plan": upgrade_plan,
+    "ask_renewal": ask_renewal,
+    "getting_started": getting_started,
+    "place_order": place_order,
+}
+REQUIRES = {
+    "book_demo": ("contact",),
+    "request_quote": ("contact",),
+    "upgrade_plan": ("customer",),
+    "ask_renewal": ("customer",),
+}
