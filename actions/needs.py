@@ -53,6 +53,10 @@ class ValidateNeedForm(FormValidationAction):
             dispatcher.utter_message(response="utter_customer_not_found", given=email or order_id)
         return customer_slots(customer)
 
+    def validate_customer_id(self, value, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        # Already checked against the back office when it was extracted.
+        return {"customer_id": value}
+
     def validate_order_id(self, value, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
         check = desk().check_order(value, tracker.get_slot("customer_id"))
         if check.order is None:

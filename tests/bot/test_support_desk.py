@@ -1,0 +1,225 @@
+"""Every need, served from the seeded demo back office (tests/conftest.py: TODAY, NOW)."""
+
+from datetime import date
+
+import pytest
+
+from bot.support import NeedContext
+from bot.support.desk import HANDLERS, LABELS, REQUIRES
+
+
+def ctx(desk, need, customer=None, order=None, **kw):
+    return NeedContext(
+        need=need, conversation_id="conv-1", text=kw.pop("text", "help"),
+        customer=desk.customer(customer), order=desk.backoffice.order(order) if order else None, **kw,
+    )
+
+
+def only(reply):
+    return reply.responses
+
+
+# -- what each need asks for -------------------------------------------------------------
+def test_required_details_follow_the_need(desk):
+    assert desk.missing_details("order_status", {}) == ["order_id"]
+    assert desk.missing_details("order_status", {"order_id": "ORD-10001"}) == []
+    assert desk.missing_details("charged_twice", {}) == ["customer_id"]
+    assert desk.missing_details("ask_pricing", {}) == []
+    assert desk.missing_details("book_demo", {}) == ["email"]
+    assert desk.missing_details("book_demo", {"customer_id": "C001"}) == []
+    # The new address is only asked for when the order can still change...
+    assert desk.missing_details("change_delivery_address", {"order_id": "ORD-10004"}) == ["new_address"]
+    # ...not once it has left the warehouse.
+    assert desk.missing_details("change_delivery_address", {"order_id": "ORD-10001"}) == []
+    assert set(REQUIRES) <= set(HANDLERS) and set(LABELS) == set(HANDLERS)
+
+
+def test_identification(desk):
+    assert desk.identify(email="omar@example.com").id == "C002"
+    assert desk.identify(order_id="order #10005").id == "C003"
+    assert desk.identify(slack_user="U0JANE").id == "C001"
+    assert desk.identify(email="nobody@example.com") is None
+
+
+def test_an_order_of_another_customer_is_refused_like_a_missing_one(desk):
+    assert desk.check_order("ORD-10004", "C001").problem == "utter_order_not_found"
+    assert desk.check_order("ORD-99999", None).problem == "utter_order_not_found"
+    assert desk.check_order("soon", None).problem == "utter_order_id_unreadable"
+    ok = desk.check_order("ord10004", "C002")
+    assert ok.order.id == "ORD-10004" and ok.customer.name == "Omar Haddad"
+
+
+# -- delivery --------------------------------------------------------------------------
+def test_order_on_its_way(desk):
+    reply = desk.serve(ctx(desk, "order_status", "C001", "ORD-10001"))
+    [message] = reply.messages
+    assert message.response == "utter_order_on_its_way"
+    assert message.params["carrier"] == "DHL" and message.params["tracking"] == "JD014600001"
+    assert message.params["expected"] == "Friday 14 March"
+    assert reply.handoff is None
+
+
+def test_late_order_is_chased_with_high_priority(desk):
+    reply = desk.serve(ctx(desk, "order_status", "C001", "ORD-10002"))
+    assert only(reply) == ["utter_order_late", "utter_handed_off"]
+    assert reply.handoff.department.name == "delivery" and reply.handoff.priority == "high"
+    packet = desk.handoffs.open_handoffs("conv-1")[0]["context"]
+    assert packet["order_id"] == "ORD-10002" and packet["customer"]["email"] == "jane.doe@example.com"
+    assert reply.messages[1].params["promise"] == "within 24 hours"
+
+
+def test_order_late_that_is_not_late_gets_reassurance(desk):
+    assert only(desk.serve(ctx(desk, "order_late", "C002", "ORD-10004"))) == ["utter_order_preparing"]
+
+
+def test_marked_delivered_but_not_here_opens_a_trace(desk):
+    reply = desk.serve(ctx(desk, "order_not_received", "C003", "ORD-10006"))
+    assert only(reply) == ["utter_order_trace_opened", "utter_handed_off"]
+    assert reply.handoff.department.name == "delivery"
+
+
+@pytest.mark.parametrize("need", ["report_damaged_item", "report_wrong_item", "report_missing_item"])
+def test_item_problems_are_handed_to_delivery(desk, need):
+    reply = desk.serve(ctx(desk, need, "C001", "ORD-10003"))
+    assert only(reply) == ["utter_item_problem", "utter_handed_off"]
+    assert reply.handoff.need == need
+
+
+def test_item_problem_before_delivery_explains_where_it_is(desk):
+    assert only(desk.serve(ctx(desk, "report_damaged_item", "C001", "ORD-10001"))) == [
+        "utter_order_not_arrived_yet", "utter_order_on_its_way"]
+
+
+def test_address_change_before_dispatch_is_done(desk):
+    reply = desk.serve(ctx(desk, "change_delivery_address", "C002", "ORD-10004", new_address="1 Quay Street, Bristol BS1"))
+    assert only(reply) == ["utter_address_changed"]
+    assert desk.backoffice.order("ORD-10004").address == "1 Quay Street, Bristol BS1"
+
+
+def test_address_change_after_dispatch_offers_a_redirect(desk):
+    reply = desk.serve(ctx(desk, "change_delivery_address", "C001", "ORD-10001"))
+    assert only(reply) == ["utter_address_change_after_dispatch", "utter_handed_off"]
+
+
+def test_date_change(desk):
+    reply = desk.serve(ctx(desk, "change_delivery_date", "C002", "ORD-10004", new_date=date(2025, 3, 21)))
+    assert only(reply) == ["utter_date_changed"] and reply.messages[0].params["date"] == "Friday 21 March"
+    assert only(desk.serve(ctx(desk, "change_delivery_date", "C001", "ORD-10001"))) == [
+        "utter_date_change_after_dispatch", "utter_handed_off"]
+
+
+def test_returns(desk):
+    reply = desk.serve(ctx(desk, "return_item", "C001", "ORD-10003"))
+    assert only(reply) == ["utter_return_label"] and reply.messages[0].params["days_left"] == 26
+    late = desk.serve(ctx(desk, "return_item", "C003", "ORD-10005"))
+    assert only(late) == ["utter_return_outside_window", "utter_handed_off"]
+    assert only(desk.serve(ctx(desk, "return_item", "C001", "ORD-10001"))) == ["utter_return_before_delivery"]
+
+
+# -- billing ---------------------------------------------------------------------------
+def test_invoice_copy_latest_or_named(desk):
+    latest = desk.serve(ctx(desk, "request_invoice", "C001"))
+    assert latest.messages[0].params["invoice_id"] == "INV-50001"
+    named = desk.serve(ctx(desk, "request_invoice", "C001", invoice_id="inv 50003"))
+    assert named.messages[0].params["invoice_id"] == "INV-50003"
+    others = desk.serve(ctx(desk, "request_invoice", "C001", invoice_id="INV-50004"))  # Omar's
+    assert only(others) == ["utter_invoice_not_found"]
+
+
+def test_double_charge_found_and_handed_to_billing(desk):
+    reply = desk.serve(ctx(desk, "charged_twice", "C002"))
+    assert only(reply) == ["utter_double_charge_found", "utter_handed_off"]
+    assert reply.messages[0].params["amount"] == "$249.00" and reply.handoff.department.name == "billing"
+
+
+def test_no_double_charge_lists_charges(desk):
+    reply = desk.serve(ctx(desk, "charged_twice", "C001"))
+    assert only(reply) == ["utter_no_double_charge"] and "$34.00" in reply.messages[0].params["charges"]
+
+
+def test_unknown_charge_is_explained(desk):
+    reply = desk.serve(ctx(desk, "unknown_charge", "C005", amount=12.0))
+    assert only(reply) == ["utter_charge_explained"]
+    assert reply.messages[0].params["what"] == "Extra storage add-on (annual)"
+    assert only(desk.serve(ctx(desk, "unknown_charge", "C005"))) == ["utter_recent_charges"]
+
+
+def test_bill_too_high_shows_the_lines(desk):
+    reply = desk.serve(ctx(desk, "bill_too_high", "C005"))
+    assert "1 extra seat added mid-cycle" in reply.messages[0].params["lines"]
+    assert reply.messages[0].params["previous"] == "$158.00"
+
+
+def test_refund_inside_and_outside_the_window(desk):
+    inside = desk.serve(ctx(desk, "request_refund", "C001", "ORD-10003"))
+    assert only(inside) == ["utter_refund_requested"]
+    outside = desk.serve(ctx(desk, "request_refund", "C003", "ORD-10005"))
+    assert only(outside) == ["utter_refund_outside_window"]
+    titles = [b["title"] for b in outside.messages[0].buttons]
+    assert titles == ["Store credit instead", "Ask for an exception", "Talk to a person"]
+    assert outside.messages[0].buttons[0]["payload"] == '/choose_option{"option":"store_credit"}'
+
+
+def test_chosen_option_is_carried_out(desk):
+    reply = desk.carry_out(ctx(desk, "request_refund", "C003", "ORD-10005", option="store_credit"))
+    assert only(reply) == ["utter_option_store_credit", "utter_handed_off"]
+    assert "ORD-10005" in desk.handoffs.open_handoffs("conv-1")[0]["summary"]
+    assert only(desk.carry_out(ctx(desk, "x", "C003", option="teleport"))) == ["utter_option_unknown"]
+
+
+def test_refund_status(desk):
+    reply = desk.serve(ctx(desk, "refund_status", "C005"))
+    assert reply.messages[0].params["status"] == "processing"
+    assert only(desk.serve(ctx(desk, "refund_status", "C002"))) == ["utter_no_refund_found"]
+
+
+def test_payment_failed_gives_the_reason_and_a_link(desk):
+    reply = desk.serve(ctx(desk, "payment_failed", "C003"))
+    assert reply.messages[0].params["reason"] == "card expired"
+    assert only(desk.serve(ctx(desk, "payment_failed", "C001"))) == ["utter_no_failed_payment"]
+
+
+def test_cancellation_fee_and_cancel_listens_with_options(desk):
+    assert desk.serve(ctx(desk, "ask_cancellation_fee", "C005")).messages[0].params["fee"] == "$150.00"
+    assert only(desk.serve(ctx(desk, "ask_cancellation_fee", "C001"))) == ["utter_no_cancellation_fee"]
+    cancel = desk.serve(ctx(desk, "cancel_subscription", "C001"))
+    assert only(cancel) == ["utter_cancel_listen"] and len(cancel.messages[0].buttons) == 3
+    assert only(desk.serve(ctx(desk, "cancel_subscription", "C004"))) == ["utter_no_subscription"]
+
+
+# -- sales and people ------------------------------------------------------------------
+def test_pricing_lists_plans_from_the_back_office(desk):
+    plans = desk.serve(ctx(desk, "ask_pricing")).messages[0].params["plans"]
+    assert "Starter: $9.00 per month" in plans and "Business: $79.00 per seat per month" in plans
+
+
+def test_demo_for_a_prospect_goes_to_sales_with_their_email(desk):
+    reply = desk.serve(ctx(desk, "book_demo", email="new@prospect.com"))
+    assert only(reply) == ["utter_demo_booked", "utter_handed_off"]
+    assert desk.handoffs.open_handoffs()[0]["context"]["contact_email"] == "new@prospect.com"
+    assert reply.messages[1].params["promise"] == "within 4 hours"
+
+
+def test_renewal(desk):
+    assert desk.serve(ctx(desk, "ask_renewal", "C001")).messages[0].params["renews"] == "Monday 17 March"
+    assert only(desk.serve(ctx(desk, "ask_renewal", "C003"))) == ["utter_renewal_past_due"]
+
+
+def test_gold_customers_get_high_priority_and_complaints_are_high(desk):
+    human = desk.serve(ctx(desk, "request_human", "C001"))
+    assert human.handoff.priority == "high" and human.handoff.department.name == "support"
+    complaint = desk.serve(ctx(desk, "complain", "C002", text="This is the third time!"))
+    assert complaint.handoff.priority == "high"
+    assert desk.handoffs.open_handoffs()[1]["summary"] == "Complaint: This is the third time!"
+
+
+@pytest.mark.parametrize("need", sorted(HANDLERS))
+def test_every_need_answers_for_a_known_customer(desk, need):
+    order = "ORD-10003" if "order" in REQUIRES.get(need, ()) else None
+    reply = desk.serve(ctx(desk, need, "C001", order, new_address="5 Long Lane, Leeds", new_date=date(2025, 3, 20)))
+    assert reply.messages, need
+
+
+def test_suggestions_for_an_unclear_message(desk):
+    buttons = desk.suggestions([{"name": "nlu_fallback"}, {"name": "charged_twice"}, {"name": "greet"}, {"name": "refund_status"}])
+    assert [b["payload"] for b in buttons] == ["/charged_twice", "/refund_status", "/request_human"]

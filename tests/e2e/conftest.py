@@ -1,0 +1,61 @@
+"""Start the real action server and Rasa server on free ports, once per test session."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import requests
+
+from bot.runner import ensure_secrets, processes, wait_ready
+from bot.settings import ROOT, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def latest_model() -> Path:
+    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        pytest.fail("No trained model in models/: run `make train` (make test does it for you).")
+    return models[-1]
+
+
+class Assistant:
+    """The running assistant, spoken to over the REST channel as a client would."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.url = settings.rasa_url
+
+    def say(self, sender: str, message, timeout: float = 30) -> list[dict]:
+        r = requests.post(f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=timeout)
+        r.raise_for_status()
+        return r.json()
+
+    def tracker(self, sender: str) -> dict:
+        r = requests.get(f"{self.url}/conversations/{sender}/tracker", params={"token": self.settings.rasa_token}, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory):
+    var_dir = tmp_path_factory.mktemp("var")
+    settings = Settings.from_env({
+        "CX_VAR_DIR": str(var_dir), "CX_RASA_PORT": str(free_port()), "CX_ACTION_PORT": str(free_port()),
+    })
+    settings, _ = ensure_secrets(settings)
+    procs = processes(settings, model=latest_model())
+    for proc in procs:
+        proc.start(settings.root)
+    try:
+        wait_ready(procs, timeout=240)
+        yield Assistant(settings)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
