@@ -22,13 +22,14 @@ class Classification:
     text: str
     intent: str | None
     confidence: float
-    department: str | None
+    department: str | None  # from the confidences of all the department's intents together
     stage: str | None  # None when the stage depends on the customer's record
     entities: list[dict]
     # The best real intent even when the fallback threshold turned it into nlu_fallback,
     # so thresholds can be compared without retraining.
     top_intent: str | None = None
     top_confidence: float = 0.0
+    ranking: tuple[tuple[str, float], ...] = ()
 
 
 class Classifier:
@@ -59,12 +60,15 @@ class Classifier:
         ]
         top = next((r for r in parsed.get("intent_ranking", []) if r.get("name") != "nlu_fallback"), {})
         return Classification(
+            ranking=tuple((r["name"], round(float(r["confidence"]), 4)) for r in parsed.get("intent_ranking", [])),
             top_intent=top.get("name"),
             top_confidence=round(float(top.get("confidence") or 0.0), 4),
             text=text,
             intent=intent,
             confidence=round(confidence, 4),
-            department=self._routing.department_of(intent),
+            department=self._routing.department_from_ranking(
+                [(r["name"], float(r["confidence"])) for r in parsed.get("intent_ranking", [])]
+            ),
             stage=None if stage == FROM_CUSTOMER else stage,
             entities=entities,
         )

@@ -144,6 +144,13 @@ def main(settings: Settings, out: Path, shared: Path | None = None, model: str =
                        bitext_routed_nowhere=fell_back, clinc_routed_nowhere=nowhere)
         confusions = Counter((g, p) for g, p in zip(gold, pred) if g != p)
         by_source = Counter(row["source_intent"] for row, p in zip(bitext, pred) if p != row["department"])
+        sweep = ["| department threshold | Bitext department accuracy | CLINC routed nowhere |", "|---|---|---|"]
+        for t in (0.3, 0.4, 0.5, 0.6, 0.7):
+            at_t = routing.with_threshold(t)
+            acc = sum((at_t.department_from_ranking(list(p.ranking)) or NONE) == g for p, g in zip(bitext_pred, gold)) / len(gold)
+            oos = sum(at_t.department_from_ranking(list(p.ranking)) is None for p in clinc_pred) / len(clinc_pred)
+            mark = " (configured)" if abs(t - routing.department_threshold) < 1e-9 else ""
+            sweep.append(f"| {t:.1f}{mark} | {acc:.3f} | {oos:.3f} |")
         lines += [
             "## Public sets (never trained on)",
             "",
@@ -165,6 +172,10 @@ def main(settings: Settings, out: Path, shared: Path | None = None, model: str =
             "Bitext errors by source intent: " + ", ".join(f"{k} {n}" for k, n in by_source.most_common(8)),
             "",
             "CLINC messages that reached a department, by intent: " + ", ".join(f"{k} {n}" for k, n in leaked.most_common(8)),
+            "",
+            "How the department threshold (routing.yml) trades in-scope routing against out-of-scope rejection:",
+            "",
+            *sweep,
             "",
         ]
     else:

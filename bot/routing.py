@@ -36,8 +36,9 @@ class _Entry:
 class RoutingMap:
     """The intent -> department/stage map from ``routing.yml``."""
 
-    def __init__(self, entries: dict[str, _Entry]):
+    def __init__(self, entries: dict[str, _Entry], department_threshold: float = 0.5):
         self._entries = entries
+        self.department_threshold = department_threshold
 
     @classmethod
     def load(cls, path: Path = ROUTING_FILE) -> RoutingMap:
@@ -55,7 +56,14 @@ class RoutingMap:
             if stage != FROM_CUSTOMER and stage not in STAGES:
                 raise ConfigError(f"{path}: {where}.stage: '{stage}' is not one of {', '.join(STAGES)} or {FROM_CUSTOMER}")
             entries[intent] = _Entry(department, stage)
-        return cls(entries)
+        threshold = data.get("department_threshold", 0.5)
+        if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+            raise ConfigError(f"{path}: department_threshold: expected a number from 0 to 1, got {threshold!r}")
+        return cls(entries, float(threshold))
+
+    def with_threshold(self, department_threshold: float) -> RoutingMap:
+        """The same map with another department threshold (for threshold sweeps)."""
+        return RoutingMap(self._entries, department_threshold)
 
     def owns(self, intent: str | None) -> bool:
         """True when some department owns this intent (it is a customer need)."""
@@ -64,6 +72,29 @@ class RoutingMap:
     def department_of(self, intent: str | None) -> str | None:
         entry = self._entries.get(intent or "")
         return entry.department if entry else None
+
+    def department_scores(self, ranking: list[tuple[str, float]]) -> dict[str, float]:
+        """Intent confidences summed per department ("none" for intents no department owns)."""
+        scores: dict[str, float] = {}
+        for intent, confidence in ranking:
+            if intent == "nlu_fallback":  # a marker from the FallbackClassifier, not an intent
+                continue
+            department = self.department_of(intent) or "none"
+            scores[department] = scores.get(department, 0.0) + confidence
+        return scores
+
+    def department_from_ranking(self, ranking: list[tuple[str, float]]) -> str | None:
+        """The department that owns the message, even when the exact intent is uncertain.
+
+        "Where is my refund" may split between refund_status and request_refund; both are
+        billing's, so billing owns it. None when no department reaches the threshold or
+        the best guess is a need no department owns (greeting, out of scope...).
+        """
+        scores = self.department_scores(ranking)
+        if not scores:
+            return None
+        best = max(scores, key=scores.get)
+        return best if best != "none" and scores[best] >= self.department_threshold else None
 
     def route(self, intent: str | None, orders: list[Order] | None = None, today: date | None = None) -> Route:
         """Department and stage for ``intent``; the stage may depend on the customer's orders."""

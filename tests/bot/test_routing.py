@@ -63,3 +63,13 @@ def test_broken_yaml_is_a_clear_error(tmp_path):
     path.write_text("intents: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         RoutingMap.load(path)
+
+
+def test_department_from_ranking_sums_a_departments_intents():
+    routing = RoutingMap.load()
+    split = [("nlu_fallback", 0.55), ("refund_status", 0.35), ("request_refund", 0.3), ("out_of_scope", 0.2)]
+    assert routing.department_scores(split) == pytest.approx({"billing": 0.65, "none": 0.2})
+    assert routing.department_from_ranking(split) == "billing"
+    assert routing.department_from_ranking([("out_of_scope", 0.6), ("ask_pricing", 0.4)]) is None
+    assert routing.department_from_ranking([("ask_pricing", 0.3), ("order_status", 0.3), ("greet", 0.2)]) is None
+    assert routing.department_from_ranking([]) is None

@@ -1,0 +1,1 @@
+"""Rasa input channels of our own (named in credentials.yml by their import path)."""

@@ -1,0 +1,89 @@
+"""The real Rasa server and action server, spoken to over the REST channel."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+
+
+def texts(replies: list[dict]) -> str:
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def test_multi_turn_order_conversation(assistant):
+    assert "What can I do for you?" in texts(assistant.say("e2e-order", "hi"))
+    ask = texts(assistant.say("e2e-order", "where is my order??"))
+    assert "Which order is it about?" in ask
+    answer = texts(assistant.say("e2e-order", "it's ord10001"))
+    assert "ORD-10001" in answer and "DHL" in answer and "JD014600001" in answer
+    # The customer is now known: greeted by name, and not asked again for the order.
+    assert "Hi Jane" in texts(assistant.say("e2e-order", "hello again"))
+    again = texts(assistant.say("e2e-order", "is my order late?"))
+    assert "Which order" not in again and "ORD-10001" in again
+    assert "welcome" in texts(assistant.say("e2e-order", "thanks!")).lower()
+
+
+def test_billing_need_is_handed_off_with_expectations(assistant):
+    assert "email address on your account" in texts(assistant.say("e2e-billing", "I was charged twice for my chair"))
+    reply = texts(assistant.say("e2e-billing", "omar@example.com"))
+    assert "$249.00" in reply and "INV-50004" in reply
+    # The promise depends on the clock (within 24 hours, or when the team opens).
+    assert "What happens next: our billing team will get back to you by email " in reply
+    reference = reply.rsplit("Your reference is ", 1)[1].strip(" .")
+    db = sqlite3.connect(assistant.settings.var_dir / "journey.db")
+    row = db.execute("select department, need, conversation_id from handoffs where id = ?", (int(reference[2:]),)).fetchone()
+    assert row == ("billing", "charged_twice", "e2e-billing")
+
+
+def test_address_change_before_dispatch_really_changes_it(assistant):
+    assistant.say("e2e-address", "I need to change the delivery address on my order")
+    assert "new delivery address" in texts(assistant.say("e2e-address", "ORD-10004"))
+    done = texts(assistant.say("e2e-address", "77 Harbour Road, Portsmouth PO1 3AA"))
+    assert "77 Harbour Road, Portsmouth PO1 3AA" in done
+    db = sqlite3.connect(assistant.settings.var_dir / "backoffice.db")
+    assert db.execute("select address from orders where id='ORD-10004'").fetchone()[0] == "77 Harbour Road, Portsmouth PO1 3AA"
+
+
+def test_out_of_scope_is_kind_and_offers_what_we_can_do(assistant):
+    [reply] = assistant.say("e2e-oos", "what's the weather like in Paris tomorrow?")
+    assert "outside what I can help with" in reply["text"]
+    assert [b["title"] for b in reply["buttons"]] == ["Where's my order?", "Billing question", "Talk to a person"]
+
+
+def test_conversations_are_kept_in_the_sqlite_tracker_store(assistant):
+    assistant.say("e2e-store", "hello")
+    db = sqlite3.connect(assistant.settings.var_dir / "tracker.db")
+    count = db.execute("select count(*) from events where sender_id = 'e2e-store'").fetchone()[0]
+    assert count > 0
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["", "   ", "x" * 20_000, "😀😀😀🙏", "¿Dónde está mi pedido?", "我的订单在哪里", "\u200b\u200b", "<script>alert(1)</script>"],
+    ids=["empty", "whitespace", "20k", "emoji", "spanish", "chinese", "zero-width", "html"],
+)
+def test_odd_messages_get_an_answer_in_bounded_time(assistant, message):
+    started = time.monotonic()
+    replies = assistant.say(f"e2e-odd-{abs(hash(message))}", message, timeout=30)
+    assert time.monotonic() - started < 30
+    assert isinstance(replies, list)
+    if message.strip().strip("\u200b"):
+        assert replies and all(r.get("text") for r in replies)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[]", b'"x"', b"null", b"{}", b'{"sender": "a"}', b'{"sender": "a", "message": 5}', b'{"sender": [], "message": "hi"}'],
+    ids=["broken", "list", "string", "null", "empty", "no-message", "number-message", "list-sender"],
+)
+def test_malformed_webhook_bodies_get_a_clear_400(assistant, body):
+    r = requests.post(f"{assistant.url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 400, r.text
+    assert "expected" in r.json()["message"] or "must be" in r.json()["message"]
+    # The server is still fine afterwards.
+    assert assistant.say("e2e-after-bad", "hi")
