@@ -38,7 +38,10 @@ def latest_entity(tracker: Tracker, name: str) -> str | None:
 def need_text(tracker: Tracker, need: str | None) -> str:
     """What the customer wrote when they raised ``need`` (the newest such message)."""
     for event in reversed(tracker.events):
-        if event.get("event") == "user" and (event.get("parse_data") or {}).get("intent", {}).get("name") == need:
+        if (
+            event.get("event") == "user"
+            and (event.get("parse_data") or {}).get("intent", {}).get("name") == need
+        ):
             return event.get("text") or ""
     return tracker.latest_message.get("text") or ""
 
@@ -79,7 +82,9 @@ def need_context(tracker: Tracker, need: str | None) -> NeedContext:
 def send(reply: Reply, dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
     """Utter every message of ``reply`` and return the slot events it asks for."""
     for message in reply.messages:
-        dispatcher.utter_message(response=message.response, buttons=message.buttons or None, **message.params)
+        dispatcher.utter_message(
+            response=message.response, buttons=message.buttons or None, **message.params
+        )
     return [SlotSet(name, value) for name, value in reply.slots.items()]
 
 

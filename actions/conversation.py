@@ -17,7 +17,9 @@ class ActionGreet(Action):
     def name(self) -> str:
         return "action_greet"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         name = tracker.get_slot("customer_name")
         if name:
             dispatcher.utter_message(response="utter_greet_by_name", name=name)
@@ -32,7 +34,9 @@ class ActionClarify(Action):
     def name(self) -> str:
         return "action_clarify"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         ranking = tracker.latest_message.get("intent_ranking") or []
         dispatcher.utter_message(response="utter_clarify", buttons=desk().suggestions(ranking))
         return []

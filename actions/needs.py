@@ -23,7 +23,9 @@ class ActionNoteNeed(Action):
     def name(self) -> str:
         return "action_note_need"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         intent = tracker.latest_message.get("intent", {}).get("name")
         events = [SlotSet("need", intent), SlotSet("new_address", None), SlotSet("new_date", None)]
         if not tracker.get_slot("customer_id"):
@@ -48,7 +50,9 @@ class ValidateNeedForm(FormValidationAction):
         if tracker.get_slot("customer_id") or tracker.get_slot("requested_slot") != "customer_id":
             return {}
         email, order_id = latest_entity(tracker, "email"), latest_entity(tracker, "order_id")
-        customer = desk().identify(email=email, order_id=order_id, slack_user=slack_user_of(tracker))
+        customer = desk().identify(
+            email=email, order_id=order_id, slack_user=slack_user_of(tracker)
+        )
         if customer is None and (email or order_id):
             dispatcher.utter_message(response="utter_customer_not_found", given=email or order_id)
         return customer_slots(customer)
@@ -93,7 +97,9 @@ class ActionServeNeed(Action):
     def name(self) -> str:
         return "action_serve_need"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         need = tracker.get_slot("need")
         reply = desk().serve(need_context(tracker, need))
         return send(reply, dispatcher) + [SlotSet("need", None)]
@@ -105,6 +111,8 @@ class ActionCarryOutOption(Action):
     def name(self) -> str:
         return "action_carry_out_option"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         reply = desk().carry_out(need_context(tracker, tracker.get_slot("need") or "choose_option"))
         return send(reply, dispatcher)

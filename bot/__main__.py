@@ -28,9 +28,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("eval", help="measure understanding on held-out and public data")
     p.add_argument("--out", type=Path, default=Path("reports/eval.md"))
-    p.add_argument("--shared", type=Path, default=None, help="folder with the public evaluation CSVs")
+    p.add_argument(
+        "--shared", type=Path, default=None, help="folder with the public evaluation CSVs"
+    )
     p.add_argument("--model", default="models", help="the full model to score on the public sets")
-    p.add_argument("--config", default="config.yml", help="the config to train the held-out split with")
+    p.add_argument(
+        "--config", default="config.yml", help="the config to train the held-out split with"
+    )
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -66,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         from bot.evaluation import main as evaluate
 
-        return evaluate(settings, out=args.out, shared=args.shared, model=args.model, config=args.config)
+        return evaluate(
+            settings, out=args.out, shared=args.shared, model=args.model, config=args.config
+        )
     return 2
 
 

@@ -55,12 +55,22 @@ class Classifier:
         confidence = float((parsed.get("intent") or {}).get("confidence") or 0.0)
         stage = self._stages.get(intent or "", {}).get("stage")
         entities = [
-            {"entity": e["entity"], "value": e.get("value"), "start": e.get("start"), "end": e.get("end")}
+            {
+                "entity": e["entity"],
+                "value": e.get("value"),
+                "start": e.get("start"),
+                "end": e.get("end"),
+            }
             for e in parsed.get("entities", [])
         ]
-        top = next((r for r in parsed.get("intent_ranking", []) if r.get("name") != "nlu_fallback"), {})
+        top = next(
+            (r for r in parsed.get("intent_ranking", []) if r.get("name") != "nlu_fallback"), {}
+        )
         return Classification(
-            ranking=tuple((r["name"], round(float(r["confidence"]), 4)) for r in parsed.get("intent_ranking", [])),
+            ranking=tuple(
+                (r["name"], round(float(r["confidence"]), 4))
+                for r in parsed.get("intent_ranking", [])
+            ),
             top_intent=top.get("name"),
             top_confidence=round(float(top.get("confidence") or 0.0), 4),
             text=text,

@@ -47,7 +47,15 @@ class Department:
         if self.is_open(at):
             return f"within {_hours(self.sla_hours)}"
         opening = self.next_opening(at)
-        day = "today" if opening.date() == at.date() else ("tomorrow" if opening.date() == at.date() + timedelta(days=1) else opening.strftime("%A"))
+        day = (
+            "today"
+            if opening.date() == at.date()
+            else (
+                "tomorrow"
+                if opening.date() == at.date() + timedelta(days=1)
+                else opening.strftime("%A")
+            )
+        )
         return f"{day} from {opening:%H:%M}, within {_hours(self.sla_hours)} of opening"
 
 
@@ -68,7 +76,9 @@ def load_departments(path: Path = DEPARTMENTS_FILE) -> dict[str, Department]:
         days = require(hours, "days", path, f"{where}.hours", list)
         bad = [d for d in days if d not in WEEKDAYS]
         if bad or not days:
-            raise ConfigError(f"{path}: {where}.hours.days: expected some of {', '.join(WEEKDAYS)}, got {days!r}")
+            raise ConfigError(
+                f"{path}: {where}.hours.days: expected some of {', '.join(WEEKDAYS)}, got {days!r}"
+            )
         sla = require(spec, "sla_hours", path, where, int)
         if sla <= 0:
             raise ConfigError(f"{path}: {where}.sla_hours: must be positive")

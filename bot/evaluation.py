@@ -38,7 +38,7 @@ def score(gold: list[str], predicted: list[str]) -> Scores:
     """Accuracy and macro-F1 over the labels present in ``gold``."""
     labels = sorted(set(gold))
     tp, fp, fn = Counter(), Counter(), Counter()
-    for g, p in zip(gold, predicted):
+    for g, p in zip(gold, predicted, strict=False):
         if g == p:
             tp[g] += 1
         else:
@@ -50,7 +50,9 @@ def score(gold: list[str], predicted: list[str]) -> Scores:
         recall = tp[label] / (tp[label] + fn[label]) if tp[label] + fn[label] else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_label[label] = (precision, recall, f1, tp[label] + fn[label])
-    accuracy = sum(g == p for g, p in zip(gold, predicted)) / len(gold) if gold else 0.0
+    accuracy = (
+        sum(g == p for g, p in zip(gold, predicted, strict=False)) / len(gold) if gold else 0.0
+    )
     macro = sum(v[2] for v in per_label.values()) / len(per_label) if per_label else 0.0
     return Scores(len(gold), accuracy, macro, per_label)
 
@@ -64,12 +66,22 @@ def split_nlu(data_dir: Path, train_dir: Path) -> list[tuple[str, str]]:
         for block in doc.get("nlu", []):
             if "intent" not in block:
                 continue
-            examples = [line[2:].strip() for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+            examples = [
+                line[2:].strip()
+                for line in block["examples"].splitlines()
+                if line.strip().startswith("- ")
+            ]
             keep = []
             for i, example in enumerate(examples):
-                (held_out.append((example, block["intent"])) if i % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1 else keep.append(example))
+                (
+                    held_out.append((example, block["intent"]))
+                    if i % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1
+                    else keep.append(example)
+                )
             block["examples"] = "".join(f"- {e}\n" for e in keep)
-        (train_dir / path.name).write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        (train_dir / path.name).write_text(
+            yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
     return held_out
 
 
@@ -82,7 +94,13 @@ def _department(routing: RoutingMap, intent: str | None) -> str:
     return routing.department_of(intent) or NONE
 
 
-def main(settings: Settings, out: Path, shared: Path | None = None, model: str = "models", config: str = "config.yml") -> int:
+def main(
+    settings: Settings,
+    out: Path,
+    shared: Path | None = None,
+    model: str = "models",
+    config: str = "config.yml",
+) -> int:
     from bot.classify import Classifier
     from bot.training import train
 
@@ -95,9 +113,19 @@ def main(settings: Settings, out: Path, shared: Path | None = None, model: str =
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         held_out = split_nlu(settings.root / "data", tmp_path / "data" / "nlu")
-        print(f"==> Training a model on 80% of data/nlu ({len(held_out)} examples held out)", flush=True)
+        print(
+            f"==> Training a model on 80% of data/nlu ({len(held_out)} examples held out)",
+            flush=True,
+        )
         started = time.monotonic()
-        code = train(settings, config=config, out=tmp_path / "models", data=str(tmp_path / "data"), quiet=True, nlu_only=True)
+        code = train(
+            settings,
+            config=config,
+            out=tmp_path / "models",
+            data=str(tmp_path / "data"),
+            quiet=True,
+            nlu_only=True,
+        )
         if code != 0:
             print("!! training on the split failed", flush=True)
             return code
@@ -106,9 +134,14 @@ def main(settings: Settings, out: Path, shared: Path | None = None, model: str =
         predicted = [clf.classify(text) for text, _ in held_out]
         clf.close()
     intents = score([i for _, i in held_out], [p.intent or NONE for p in predicted])
-    departments = score([_department(routing, i) for _, i in held_out], [p.department or NONE for p in predicted])
-    summary.update(heldout_intent_accuracy=intents.accuracy, heldout_department_accuracy=departments.accuracy,
-                   heldout_department_macro_f1=departments.macro_f1)
+    departments = score(
+        [_department(routing, i) for _, i in held_out], [p.department or NONE for p in predicted]
+    )
+    summary.update(
+        heldout_intent_accuracy=intents.accuracy,
+        heldout_department_accuracy=departments.accuracy,
+        heldout_department_macro_f1=departments.macro_f1,
+    )
     lines += [
         "## Held-out split of the project's own data",
         f"Every {HOLD_OUT_EVERY}th example of each intent held out ({intents.n} messages); model trained on the rest in {split_train_s:.0f}s.",
@@ -124,7 +157,10 @@ def main(settings: Settings, out: Path, shared: Path | None = None, model: str =
 
     # 2 and 3. Public sets, on the full model
     clf = Classifier(model)
-    bitext_path, clinc_path = shared / "bitext_departments_test.csv", shared / "clinc_out_of_scope_test.csv"
+    bitext_path, clinc_path = (
+        shared / "bitext_departments_test.csv",
+        shared / "clinc_out_of_scope_test.csv",
+    )
     if bitext_path.exists() and clinc_path.exists():
         bitext = read_csv(bitext_path)
         print(f"==> Classifying {len(bitext)} Bitext messages", flush=True)
@@ -140,15 +176,31 @@ def main(settings: Settings, out: Path, shared: Path | None = None, model: str =
         clinc_pred = [clf.classify(row["text"]) for row in clinc]
         nowhere = sum(p.department is None for p in clinc_pred) / len(clinc_pred)
         leaked = Counter(p.intent for p in clinc_pred if p.department is not None)
-        summary.update(bitext_department_accuracy=b.accuracy, bitext_department_macro_f1=b.macro_f1,
-                       bitext_routed_nowhere=fell_back, clinc_routed_nowhere=nowhere)
-        confusions = Counter((g, p) for g, p in zip(gold, pred) if g != p)
-        by_source = Counter(row["source_intent"] for row, p in zip(bitext, pred) if p != row["department"])
-        sweep = ["| department threshold | Bitext department accuracy | CLINC routed nowhere |", "|---|---|---|"]
+        summary.update(
+            bitext_department_accuracy=b.accuracy,
+            bitext_department_macro_f1=b.macro_f1,
+            bitext_routed_nowhere=fell_back,
+            clinc_routed_nowhere=nowhere,
+        )
+        confusions = Counter((g, p) for g, p in zip(gold, pred, strict=False) if g != p)
+        by_source = Counter(
+            row["source_intent"]
+            for row, p in zip(bitext, pred, strict=False)
+            if p != row["department"]
+        )
+        sweep = [
+            "| department threshold | Bitext department accuracy | CLINC routed nowhere |",
+            "|---|---|---|",
+        ]
         for t in (0.3, 0.4, 0.5, 0.6, 0.7):
             at_t = routing.with_threshold(t)
-            acc = sum((at_t.department_from_ranking(list(p.ranking)) or NONE) == g for p, g in zip(bitext_pred, gold)) / len(gold)
-            oos = sum(at_t.department_from_ranking(list(p.ranking)) is None for p in clinc_pred) / len(clinc_pred)
+            acc = sum(
+                (at_t.department_from_ranking(list(p.ranking)) or NONE) == g
+                for p, g in zip(bitext_pred, gold, strict=False)
+            ) / len(gold)
+            oos = sum(
+                at_t.department_from_ranking(list(p.ranking)) is None for p in clinc_pred
+            ) / len(clinc_pred)
             mark = " (configured)" if abs(t - routing.department_threshold) < 1e-9 else ""
             sweep.append(f"| {t:.1f}{mark} | {acc:.3f} | {oos:.3f} |")
         lines += [
@@ -164,14 +216,19 @@ def main(settings: Settings, out: Path, shared: Path | None = None, model: str =
             "",
             "Bitext per department (precision / recall / F1 / support):",
             "",
-            *[f"- {label}: {p:.2f} / {r:.2f} / {f:.2f} / {n}" for label, (p, r, f, n) in b.per_label.items()],
+            *[
+                f"- {label}: {p:.2f} / {r:.2f} / {f:.2f} / {n}"
+                for label, (p, r, f, n) in b.per_label.items()
+            ],
             "",
             "Most frequent Bitext confusions (gold -> predicted): "
             + ", ".join(f"{g}->{p} {n}" for (g, p), n in confusions.most_common(6)),
             "",
-            "Bitext errors by source intent: " + ", ".join(f"{k} {n}" for k, n in by_source.most_common(8)),
+            "Bitext errors by source intent: "
+            + ", ".join(f"{k} {n}" for k, n in by_source.most_common(8)),
             "",
-            "CLINC messages that reached a department, by intent: " + ", ".join(f"{k} {n}" for k, n in leaked.most_common(8)),
+            "CLINC messages that reached a department, by intent: "
+            + ", ".join(f"{k} {n}" for k, n in leaked.most_common(8)),
             "",
             "How the department threshold (routing.yml) trades in-scope routing against out-of-scope rejection:",
             "",

@@ -52,13 +52,19 @@ class RoutingMap:
             department = require(spec, "department", path, where)
             stage = require(spec, "stage", path, where)
             if department not in DEPARTMENTS:
-                raise ConfigError(f"{path}: {where}.department: '{department}' is not one of {', '.join(DEPARTMENTS)}")
+                raise ConfigError(
+                    f"{path}: {where}.department: '{department}' is not one of {', '.join(DEPARTMENTS)}"
+                )
             if stage != FROM_CUSTOMER and stage not in STAGES:
-                raise ConfigError(f"{path}: {where}.stage: '{stage}' is not one of {', '.join(STAGES)} or {FROM_CUSTOMER}")
+                raise ConfigError(
+                    f"{path}: {where}.stage: '{stage}' is not one of {', '.join(STAGES)} or {FROM_CUSTOMER}"
+                )
             entries[intent] = _Entry(department, stage)
         threshold = data.get("department_threshold", 0.5)
         if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-            raise ConfigError(f"{path}: department_threshold: expected a number from 0 to 1, got {threshold!r}")
+            raise ConfigError(
+                f"{path}: department_threshold: expected a number from 0 to 1, got {threshold!r}"
+            )
         return cls(entries, float(threshold))
 
     def with_threshold(self, department_threshold: float) -> RoutingMap:
@@ -96,7 +102,9 @@ class RoutingMap:
         best = max(scores, key=scores.get)
         return best if best != "none" and scores[best] >= self.department_threshold else None
 
-    def route(self, intent: str | None, orders: list[Order] | None = None, today: date | None = None) -> Route:
+    def route(
+        self, intent: str | None, orders: list[Order] | None = None, today: date | None = None
+    ) -> Route:
         """Department and stage for ``intent``; the stage may depend on the customer's orders."""
         entry = self._entries.get(intent or "")
         if entry is None:

@@ -12,12 +12,29 @@ from bot.settings import Settings
 KEEP_MODELS = 2
 
 
-def train(settings: Settings, force: bool = False, config: str = "config.yml", out: Path | None = None,
-          data: str = "data", fixed_name: str | None = None, quiet: bool = False, nlu_only: bool = False) -> int:
+def train(
+    settings: Settings,
+    force: bool = False,
+    config: str = "config.yml",
+    out: Path | None = None,
+    data: str = "data",
+    fixed_name: str | None = None,
+    quiet: bool = False,
+    nlu_only: bool = False,
+) -> int:
     """``rasa train``; Rasa's fingerprinting skips the work when data and config are unchanged."""
     out = out or settings.root / "models"
-    argv = [str(Path(sys.executable).parent / "rasa"), "train", *(["nlu"] if nlu_only else []),
-            "--config", config, "--nlu" if nlu_only else "--data", data, "--out", str(out)]
+    argv = [
+        str(Path(sys.executable).parent / "rasa"),
+        "train",
+        *(["nlu"] if nlu_only else []),
+        "--config",
+        config,
+        "--nlu" if nlu_only else "--data",
+        data,
+        "--out",
+        str(out),
+    ]
     if not nlu_only:
         argv += ["--domain", "domain.yml"]
     if force:

@@ -40,7 +40,9 @@ def engine(request, tmp_path):
         conn.execute(text("DROP SCHEMA IF EXISTS cx_test CASCADE"))
         conn.execute(text("CREATE SCHEMA cx_test"))
     eng.dispose()
-    eng = make_engine(os.environ["TEST_POSTGRES_URL"]).execution_options(schema_translate_map={None: "cx_test"})
+    eng = make_engine(os.environ["TEST_POSTGRES_URL"]).execution_options(
+        schema_translate_map={None: "cx_test"}
+    )
     yield eng
     eng.dispose()
 
@@ -59,4 +61,6 @@ def handoffs(engine):
 
 @pytest.fixture
 def desk(backoffice, handoffs):
-    return SupportDesk(backoffice, RoutingMap.load(), handoffs, today=lambda: TODAY, now=lambda: NOW)
+    return SupportDesk(
+        backoffice, RoutingMap.load(), handoffs, today=lambda: TODAY, now=lambda: NOW
+    )

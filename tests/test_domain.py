@@ -29,4 +29,6 @@ def test_every_need_is_an_intent_with_rules():
 def test_no_secrets_in_committed_config():
     for name in ("credentials.yml", "endpoints.yml"):
         text = (ROOT / name).read_text()
-        assert not re.search(r"(token|secret|password)\s*:\s*['\"]?[A-Za-z0-9]{8,}", text, re.I), name
+        assert not re.search(r"(token|secret|password)\s*:\s*['\"]?[A-Za-z0-9]{8,}", text, re.I), (
+            name
+        )

@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 # Order states, in the order an order moves through them.
-PLACED, PACKED, SHIPPED, DELIVERED, CANCELLED = "placed", "packed", "shipped", "delivered", "cancelled"
+PLACED, PACKED, SHIPPED, DELIVERED, CANCELLED = (
+    "placed",
+    "packed",
+    "shipped",
+    "delivered",
+    "cancelled",
+)
 NOT_DISPATCHED = (PLACED, PACKED)
 
 

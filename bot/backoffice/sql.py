@@ -140,10 +140,14 @@ class SqlBackOffice:
 
     # -- customers ---------------------------------------------------------------------
     def customer(self, customer_id: str) -> Customer:
-        return _customer(self._one(select(customers).where(customers.c.id == customer_id), customer_id))
+        return _customer(
+            self._one(select(customers).where(customers.c.id == customer_id), customer_id)
+        )
 
     def customer_by_email(self, email: str) -> Customer | None:
-        row = self._first(select(customers).where(func.lower(customers.c.email) == email.strip().lower()))
+        row = self._first(
+            select(customers).where(func.lower(customers.c.email) == email.strip().lower())
+        )
         return _customer(row) if row else None
 
     def customer_by_slack_user(self, slack_user_id: str) -> Customer | None:
@@ -155,7 +159,11 @@ class SqlBackOffice:
         return _order(self._one(select(orders).where(orders.c.id == order_id), order_id))
 
     def orders_of(self, customer_id: str) -> list[Order]:
-        query = select(orders).where(orders.c.customer_id == customer_id).order_by(orders.c.placed_at.desc())
+        query = (
+            select(orders)
+            .where(orders.c.customer_id == customer_id)
+            .order_by(orders.c.placed_at.desc())
+        )
         return [_order(r) for r in self._all(query)]
 
     def change_address(self, order_id: str, address: str) -> Order:
@@ -169,29 +177,49 @@ class SqlBackOffice:
         order = self.order(order_id)
         if order.dispatched:
             raise ValueError(f"order {order_id} has already been dispatched")
-        self._write(update(orders).where(orders.c.id == order_id).values(expected_delivery=new_date))
+        self._write(
+            update(orders).where(orders.c.id == order_id).values(expected_delivery=new_date)
+        )
         return self.order(order_id)
 
     def create_return_label(self, order_id: str) -> ReturnLabel:
         self.order(order_id)  # raises NotFound
         with self._engine.begin() as conn:
-            row = conn.execute(select(return_labels).where(return_labels.c.order_id == order_id)).first()
+            row = conn.execute(
+                select(return_labels).where(return_labels.c.order_id == order_id)
+            ).first()
             if row is None:
                 url = f"https://returns.example.com/labels/{order_id}.pdf"
-                conn.execute(insert(return_labels).values(order_id=order_id, label_url=url, created_at=self._today()))
-                row = conn.execute(select(return_labels).where(return_labels.c.order_id == order_id)).first()
-        return ReturnLabel(order_id=row.order_id, label_url=row.label_url, created_at=row.created_at)
+                conn.execute(
+                    insert(return_labels).values(
+                        order_id=order_id, label_url=url, created_at=self._today()
+                    )
+                )
+                row = conn.execute(
+                    select(return_labels).where(return_labels.c.order_id == order_id)
+                ).first()
+        return ReturnLabel(
+            order_id=row.order_id, label_url=row.label_url, created_at=row.created_at
+        )
 
     # -- billing -----------------------------------------------------------------------
     def invoices_of(self, customer_id: str) -> list[Invoice]:
-        query = select(invoices).where(invoices.c.customer_id == customer_id).order_by(invoices.c.issued_at.desc())
+        query = (
+            select(invoices)
+            .where(invoices.c.customer_id == customer_id)
+            .order_by(invoices.c.issued_at.desc())
+        )
         return [_invoice(r) for r in self._all(query)]
 
     def invoice(self, invoice_id: str) -> Invoice:
         return _invoice(self._one(select(invoices).where(invoices.c.id == invoice_id), invoice_id))
 
     def payments_of(self, customer_id: str) -> list[Payment]:
-        query = select(payments).where(payments.c.customer_id == customer_id).order_by(payments.c.created_at.desc())
+        query = (
+            select(payments)
+            .where(payments.c.customer_id == customer_id)
+            .order_by(payments.c.created_at.desc())
+        )
         return [_payment(r) for r in self._all(query)]
 
     def refunds_of(self, customer_id: str) -> list[Refund]:
@@ -213,7 +241,11 @@ class SqlBackOffice:
             refund_id = f"RF-{count + 1}"
             conn.execute(
                 insert(refunds).values(
-                    id=refund_id, order_id=order_id, amount=amount, status="requested", requested_at=self._today()
+                    id=refund_id,
+                    order_id=order_id,
+                    amount=amount,
+                    status="requested",
+                    requested_at=self._today(),
                 )
             )
             return _refund(conn.execute(select(refunds).where(refunds.c.id == refund_id)).first())
@@ -225,7 +257,13 @@ class SqlBackOffice:
 
     def plans(self) -> list[Plan]:
         return [
-            Plan(name=r.name, price=r.price, per=r.per, summary=r.summary, features=tuple(json.loads(r.features)))
+            Plan(
+                name=r.name,
+                price=r.price,
+                per=r.per,
+                summary=r.summary,
+                features=tuple(json.loads(r.features)),
+            )
             for r in self._all(select(plans).order_by(plans.c.price))
         ]
 
@@ -273,7 +311,13 @@ def _order(r) -> Order:
 def _invoice(r) -> Invoice:
     lines = tuple((label, float(amount)) for label, amount in json.loads(r.lines))
     return Invoice(
-        id=r.id, customer_id=r.customer_id, amount=r.amount, issued_at=r.issued_at, status=r.status, order_id=r.order_id, lines=lines
+        id=r.id,
+        customer_id=r.customer_id,
+        amount=r.amount,
+        issued_at=r.issued_at,
+        status=r.status,
+        order_id=r.order_id,
+        lines=lines,
     )
 
 
@@ -293,7 +337,12 @@ def _payment(r) -> Payment:
 
 def _refund(r) -> Refund:
     return Refund(
-        id=r.id, order_id=r.order_id, amount=r.amount, status=r.status, requested_at=r.requested_at, issued_at=r.issued_at
+        id=r.id,
+        order_id=r.order_id,
+        amount=r.amount,
+        status=r.status,
+        requested_at=r.requested_at,
+        issued_at=r.issued_at,
     )
 
 
@@ -330,45 +379,91 @@ def seed(engine: Engine, fixture: Path = FIXTURE, today: date | None = None) -> 
     metadata.create_all(engine)
     with engine.begin() as conn:
         for p in data.get("plans", []):
-            conn.execute(insert(plans).values(name=p["name"], price=p["price"], per=p["per"], summary=p["summary"], features=json.dumps(p.get("features", []))))
+            conn.execute(
+                insert(plans).values(
+                    name=p["name"],
+                    price=p["price"],
+                    per=p["per"],
+                    summary=p["summary"],
+                    features=json.dumps(p.get("features", [])),
+                )
+            )
         for c in data.get("customers", []):
-            conn.execute(insert(customers).values(id=c["id"], name=c["name"], email=c["email"], tier=c.get("tier", "standard"), slack_user_id=c.get("slack_user_id")))
+            conn.execute(
+                insert(customers).values(
+                    id=c["id"],
+                    name=c["name"],
+                    email=c["email"],
+                    tier=c.get("tier", "standard"),
+                    slack_user_id=c.get("slack_user_id"),
+                )
+            )
         for o in data.get("orders", []):
             conn.execute(
                 insert(orders).values(
-                    id=o["id"], customer_id=o["customer"], items=json.dumps(o["items"]), total=o["total"],
-                    placed_at=day("placed", o), status=o["status"], address=o["address"], carrier=o.get("carrier"),
-                    tracking_number=o.get("tracking"), expected_delivery=day("expected", o, False),
-                    delivered_at=day("delivered", o, False), last_scan=o.get("last_scan"),
+                    id=o["id"],
+                    customer_id=o["customer"],
+                    items=json.dumps(o["items"]),
+                    total=o["total"],
+                    placed_at=day("placed", o),
+                    status=o["status"],
+                    address=o["address"],
+                    carrier=o.get("carrier"),
+                    tracking_number=o.get("tracking"),
+                    expected_delivery=day("expected", o, False),
+                    delivered_at=day("delivered", o, False),
+                    last_scan=o.get("last_scan"),
                 )
             )
         for i in data.get("invoices", []):
             conn.execute(
                 insert(invoices).values(
-                    id=i["id"], customer_id=i["customer"], order_id=i.get("order"), amount=i["amount"],
-                    issued_at=day("issued", i), status=i["status"], lines=json.dumps(i.get("lines", [])),
+                    id=i["id"],
+                    customer_id=i["customer"],
+                    order_id=i.get("order"),
+                    amount=i["amount"],
+                    issued_at=day("issued", i),
+                    status=i["status"],
+                    lines=json.dumps(i.get("lines", [])),
                 )
             )
         for p in data.get("payments", []):
             at = datetime.combine(day("at", p), time(10, 0))
             conn.execute(
                 insert(payments).values(
-                    id=p["id"], customer_id=p["customer"], invoice_id=p.get("invoice"), amount=p["amount"], created_at=at,
-                    status=p["status"], method=p["method"], description=p.get("description", ""), failure_reason=p.get("failure_reason"),
+                    id=p["id"],
+                    customer_id=p["customer"],
+                    invoice_id=p.get("invoice"),
+                    amount=p["amount"],
+                    created_at=at,
+                    status=p["status"],
+                    method=p["method"],
+                    description=p.get("description", ""),
+                    failure_reason=p.get("failure_reason"),
                 )
             )
         for r in data.get("refunds", []):
             conn.execute(
                 insert(refunds).values(
-                    id=r["id"], order_id=r["order"], amount=r["amount"], status=r["status"],
-                    requested_at=day("requested", r), issued_at=day("issued", r, False),
+                    id=r["id"],
+                    order_id=r["order"],
+                    amount=r["amount"],
+                    status=r["status"],
+                    requested_at=day("requested", r),
+                    issued_at=day("issued", r, False),
                 )
             )
         for s in data.get("subscriptions", []):
             conn.execute(
                 insert(subscriptions).values(
-                    id=s["id"], customer_id=s["customer"], plan=s["plan"], price=s["price"], seats=s["seats"],
-                    status=s["status"], renews_at=day("renews", s), contract_end=day("contract_end", s, False),
+                    id=s["id"],
+                    customer_id=s["customer"],
+                    plan=s["plan"],
+                    price=s["price"],
+                    seats=s["seats"],
+                    status=s["status"],
+                    renews_at=day("renews", s),
+                    contract_end=day("contract_end", s, False),
                     early_cancel_fee=s.get("early_cancel_fee", 0.0),
                 )
             )

@@ -33,5 +33,7 @@ def require(mapping: dict, key: str, path: Path, where: str, kind: type | tuple 
         raise ConfigError(f"{path}: {where}: missing key '{key}'")
     value = mapping[key]
     if not isinstance(value, kind):
-        raise ConfigError(f"{path}: {where}.{key}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
+        raise ConfigError(
+            f"{path}: {where}.{key}: expected {getattr(kind, '__name__', kind)}, got {value!r}"
+        )
     return value

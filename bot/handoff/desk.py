@@ -66,7 +66,12 @@ class Handoff:
 class HandoffDesk:
     """Creates handoff records; one per conversation and need."""
 
-    def __init__(self, engine: Engine, departments: dict[str, Department], now: Callable[[], datetime] = datetime.now):
+    def __init__(
+        self,
+        engine: Engine,
+        departments: dict[str, Department],
+        now: Callable[[], datetime] = datetime.now,
+    ):
         self._engine = engine
         self._departments = departments
         self._now = now
@@ -88,7 +93,13 @@ class HandoffDesk:
                 )
             ).first()
             if existing is not None:
-                return Handoff(existing.id, department, request.need, existing.priority, department.promise(now))
+                return Handoff(
+                    existing.id,
+                    department,
+                    request.need,
+                    existing.priority,
+                    department.promise(now),
+                )
             result = conn.execute(
                 insert(handoffs).values(
                     created_at=now,
@@ -104,11 +115,15 @@ class HandoffDesk:
                 )
             )
             handoff_id = result.inserted_primary_key[0]
-        return Handoff(handoff_id, department, request.need, request.priority, department.promise(now))
+        return Handoff(
+            handoff_id, department, request.need, request.priority, department.promise(now)
+        )
 
     def open_handoffs(self, conversation_id: str | None = None) -> list[dict]:
         query = select(handoffs).where(handoffs.c.status == "open").order_by(handoffs.c.id)
         if conversation_id is not None:
             query = query.where(handoffs.c.conversation_id == conversation_id)
         with self._engine.connect() as conn:
-            return [dict(r._mapping) | {"context": json.loads(r.context)} for r in conn.execute(query)]
+            return [
+                dict(r._mapping) | {"context": json.loads(r.context)} for r in conn.execute(query)
+            ]

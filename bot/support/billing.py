@@ -24,14 +24,22 @@ def request_invoice(desk: SupportDesk, ctx: NeedContext) -> Reply:
     wanted = normalize_invoice_id(ctx.invoice_id)
     if ctx.order and not wanted:
         wanted = next((i.id for i in invoices if i.order_id == ctx.order.id), None)
-    invoice = next((i for i in invoices if i.id == wanted), None) if wanted else (invoices[0] if invoices else None)
+    invoice = (
+        next((i for i in invoices if i.id == wanted), None)
+        if wanted
+        else (invoices[0] if invoices else None)
+    )
     if invoice is None:
         if wanted:
-            return Reply(slots={"invoice_id": None}).say("utter_invoice_not_found", invoice_id=wanted)
+            return Reply(slots={"invoice_id": None}).say(
+                "utter_invoice_not_found", invoice_id=wanted
+            )
         return Reply().say("utter_no_invoices")
     return Reply().say(
         "utter_invoice_copy",
-        invoice_id=invoice.id, amount=money(invoice.amount), issued=day_text(invoice.issued_at, desk.today()),
+        invoice_id=invoice.id,
+        amount=money(invoice.amount),
+        issued=day_text(invoice.issued_at, desk.today()),
         link=invoice_link(invoice.id),
     )
 
@@ -46,14 +54,24 @@ def charged_twice(desk: SupportDesk, ctx: NeedContext) -> Reply:
     duplicates = [key for key, n in seen.items() if n > 1]
     if not duplicates:
         return Reply().say(
-            "utter_no_double_charge", charges=_charges_text(desk, ctx), buttons=[button("Please check anyway", "request_human")]
+            "utter_no_double_charge",
+            charges=_charges_text(desk, ctx),
+            buttons=[button("Please check anyway", "request_human")],
         )
     invoice_id, amount = duplicates[0]
     handoff = desk.hand_off(
-        ctx, f"Duplicate charge: {money(amount)} taken twice for {invoice_id}. Refund the duplicate.",
-        priority="high", invoice_id=invoice_id, amount=amount,
+        ctx,
+        f"Duplicate charge: {money(amount)} taken twice for {invoice_id}. Refund the duplicate.",
+        priority="high",
+        invoice_id=invoice_id,
+        amount=amount,
     )
-    reply = Reply().say("utter_double_charge_found", amount=money(amount), invoice_id=invoice_id, refund_days=REFUND_DAYS)
+    reply = Reply().say(
+        "utter_double_charge_found",
+        amount=money(amount),
+        invoice_id=invoice_id,
+        refund_days=REFUND_DAYS,
+    )
     return desk.handed_off(reply, handoff)
 
 
@@ -62,13 +80,21 @@ def unknown_charge(desk: SupportDesk, ctx: NeedContext) -> Reply:
     if ctx.amount is not None:
         match = next((p for p in payments if abs(p.amount - ctx.amount) < 0.005), None)
         if match:
-            what = match.description or (f"invoice {match.invoice_id}" if match.invoice_id else "a payment")
+            what = match.description or (
+                f"invoice {match.invoice_id}" if match.invoice_id else "a payment"
+            )
             return Reply().say(
-                "utter_charge_explained", amount=money(match.amount), date=day_text(match.created_at.date(), desk.today()),
-                what=what, method=match.method, buttons=[button("I still don't recognise it", "request_human")],
+                "utter_charge_explained",
+                amount=money(match.amount),
+                date=day_text(match.created_at.date(), desk.today()),
+                what=what,
+                method=match.method,
+                buttons=[button("I still don't recognise it", "request_human")],
             )
     return Reply().say(
-        "utter_recent_charges", charges=_charges_text(desk, ctx), buttons=[button("I still don't recognise one", "request_human")]
+        "utter_recent_charges",
+        charges=_charges_text(desk, ctx),
+        buttons=[button("I still don't recognise one", "request_human")],
     )
 
 
@@ -84,7 +110,9 @@ def _charges_text(desk: SupportDesk, ctx: NeedContext) -> str:
 
 
 def bill_too_high(desk: SupportDesk, ctx: NeedContext) -> Reply:
-    invoices = [i for i in desk.backoffice.invoices_of(ctx.customer.id) if i.order_id is None]  # plan invoices
+    invoices = [
+        i for i in desk.backoffice.invoices_of(ctx.customer.id) if i.order_id is None
+    ]  # plan invoices
     if not invoices:
         return Reply().say("utter_no_invoices")
     latest = invoices[0]
@@ -92,7 +120,9 @@ def bill_too_high(desk: SupportDesk, ctx: NeedContext) -> Reply:
     lines = "\n".join(f"- {label}: {money(amount)}" for label, amount in latest.lines)
     return Reply().say(
         "utter_bill_explained",
-        invoice_id=latest.id, amount=money(latest.amount), lines=lines,
+        invoice_id=latest.id,
+        amount=money(latest.amount),
+        lines=lines,
         previous=money(previous.amount) if previous else "nothing before",
         buttons=[button("That's still not right", "request_human")],
     )
@@ -101,12 +131,18 @@ def bill_too_high(desk: SupportDesk, ctx: NeedContext) -> Reply:
 def request_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
     order, today = ctx.order, desk.today()
     if order.status != DELIVERED:
-        return Reply().say("utter_refund_before_delivery", order_id=order.id, buttons=[button("Cancel the order", "request_human")])
+        return Reply().say(
+            "utter_refund_before_delivery",
+            order_id=order.id,
+            buttons=[button("Cancel the order", "request_human")],
+        )
     days_since = (today - order.delivered_at).days
     if days_since > REFUND_WINDOW_DAYS:
         return Reply().say(
             "utter_refund_outside_window",
-            order_id=order.id, days=days_since, window=REFUND_WINDOW_DAYS,
+            order_id=order.id,
+            days=days_since,
+            window=REFUND_WINDOW_DAYS,
             buttons=[
                 button("Store credit instead", "choose_option", option="store_credit"),
                 button("Ask for an exception", "choose_option", option="refund_exception"),
@@ -114,17 +150,28 @@ def request_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
             ],
         )
     refund = desk.backoffice.request_refund(order.id, order.total)
-    return Reply().say("utter_refund_requested", amount=money(refund.amount), order_id=order.id, refund_days=REFUND_DAYS)
+    return Reply().say(
+        "utter_refund_requested",
+        amount=money(refund.amount),
+        order_id=order.id,
+        refund_days=REFUND_DAYS,
+    )
 
 
 def refund_status(desk: SupportDesk, ctx: NeedContext) -> Reply:
     refunds = desk.backoffice.refunds_of(ctx.customer.id)
     if not refunds:
-        return Reply().say("utter_no_refund_found", buttons=[button("Ask for a refund", "request_refund")])
+        return Reply().say(
+            "utter_no_refund_found", buttons=[button("Ask for a refund", "request_refund")]
+        )
     r = refunds[0]
     return Reply().say(
-        "utter_refund_status", amount=money(r.amount), order_id=r.order_id, status=r.status,
-        requested=day_text(r.requested_at, desk.today()), refund_days=REFUND_DAYS,
+        "utter_refund_status",
+        amount=money(r.amount),
+        order_id=r.order_id,
+        status=r.status,
+        requested=day_text(r.requested_at, desk.today()),
+        refund_days=REFUND_DAYS,
     )
 
 
@@ -133,18 +180,25 @@ def update_payment_method(desk: SupportDesk, ctx: NeedContext) -> Reply:
 
 
 def payment_link(ctx: NeedContext) -> str:
-    return "https://billing.example.com/payment-method" + (f"?customer={ctx.customer.id}" if ctx.customer else "")
+    return "https://billing.example.com/payment-method" + (
+        f"?customer={ctx.customer.id}" if ctx.customer else ""
+    )
 
 
 def payment_failed(desk: SupportDesk, ctx: NeedContext) -> Reply:
     failed = [p for p in desk.backoffice.payments_of(ctx.customer.id) if p.status == "failed"]
     if not failed:
-        return Reply().say("utter_no_failed_payment", buttons=[button("Talk to a person", "request_human")])
+        return Reply().say(
+            "utter_no_failed_payment", buttons=[button("Talk to a person", "request_human")]
+        )
     p = failed[0]
     return Reply().say(
         "utter_payment_failed_reason",
-        amount=money(p.amount), date=day_text(p.created_at.date(), desk.today()), method=p.method,
-        reason=p.failure_reason or "the bank declined it", link=payment_link(ctx),
+        amount=money(p.amount),
+        date=day_text(p.created_at.date(), desk.today()),
+        method=p.method,
+        reason=p.failure_reason or "the bank declined it",
+        link=payment_link(ctx),
     )
 
 
@@ -158,10 +212,17 @@ def ask_refund_policy(desk: SupportDesk, ctx: NeedContext) -> Reply:
 
 def ask_cancellation_fee(desk: SupportDesk, ctx: NeedContext) -> Reply:
     sub = desk.backoffice.subscription_of(ctx.customer.id)
-    if sub is None or not sub.early_cancel_fee or sub.contract_end is None or sub.contract_end <= desk.today():
+    if (
+        sub is None
+        or not sub.early_cancel_fee
+        or sub.contract_end is None
+        or sub.contract_end <= desk.today()
+    ):
         return Reply().say("utter_no_cancellation_fee")
     return Reply().say(
-        "utter_cancellation_fee", fee=money(sub.early_cancel_fee), plan=sub.plan,
+        "utter_cancellation_fee",
+        fee=money(sub.early_cancel_fee),
+        plan=sub.plan,
         contract_end=day_text(sub.contract_end, desk.today()),
     )
 
@@ -172,7 +233,8 @@ def cancel_subscription(desk: SupportDesk, ctx: NeedContext) -> Reply:
         return Reply().say("utter_no_subscription")
     return Reply().say(
         "utter_cancel_listen",
-        plan=sub.plan, renews=day_text(sub.renews_at, desk.today()),
+        plan=sub.plan,
+        renews=day_text(sub.renews_at, desk.today()),
         buttons=[
             button("Pause for a month instead", "choose_option", option="pause_plan"),
             button("Switch to a cheaper plan", "choose_option", option="downgrade_plan"),
@@ -186,18 +248,42 @@ def _option_handoff(summary: str, response: str, need: str):
     def handle(desk: SupportDesk, ctx: NeedContext) -> Reply:
         if ctx.customer is None:
             return Reply().say("utter_option_needs_customer")
-        handoff = desk.hand_off(replace(ctx, need=need), summary.format(order_id=ctx.order.id if ctx.order else "their order"), department="billing")
+        handoff = desk.hand_off(
+            replace(ctx, need=need),
+            summary.format(order_id=ctx.order.id if ctx.order else "their order"),
+            department="billing",
+        )
         return desk.handed_off(Reply().say(response), handoff)
 
     return handle
 
 
 OPTIONS = {
-    "store_credit": _option_handoff("Customer chose store credit for {order_id} instead of a late refund.", "utter_option_store_credit", "request_refund"),
-    "refund_exception": _option_handoff("Refund outside the window for {order_id}: review as an exception.", "utter_option_exception_review", "request_refund"),
-    "pause_plan": _option_handoff("Customer wants to pause their plan for a month instead of cancelling.", "utter_option_pause", "cancel_subscription"),
-    "downgrade_plan": _option_handoff("Customer wants a cheaper plan instead of cancelling.", "utter_option_downgrade", "cancel_subscription"),
-    "cancel_anyway": _option_handoff("Customer confirmed cancellation. Close the subscription at the end of the period.", "utter_option_cancel", "cancel_subscription"),
+    "store_credit": _option_handoff(
+        "Customer chose store credit for {order_id} instead of a late refund.",
+        "utter_option_store_credit",
+        "request_refund",
+    ),
+    "refund_exception": _option_handoff(
+        "Refund outside the window for {order_id}: review as an exception.",
+        "utter_option_exception_review",
+        "request_refund",
+    ),
+    "pause_plan": _option_handoff(
+        "Customer wants to pause their plan for a month instead of cancelling.",
+        "utter_option_pause",
+        "cancel_subscription",
+    ),
+    "downgrade_plan": _option_handoff(
+        "Customer wants a cheaper plan instead of cancelling.",
+        "utter_option_downgrade",
+        "cancel_subscription",
+    ),
+    "cancel_anyway": _option_handoff(
+        "Customer confirmed cancellation. Close the subscription at the end of the period.",
+        "utter_option_cancel",
+        "cancel_subscription",
+    ),
 }
 
 HANDLERS = {

@@ -22,19 +22,32 @@ def order_status(desk: SupportDesk, ctx: NeedContext) -> Reply:
     if order.status == DELIVERED:
         return reply.say(
             "utter_order_delivered",
-            buttons=[button("It isn't here", "order_not_received"), button("Something's wrong with it", "report_damaged_item")],
-            order_id=order.id, items=order.items_text, delivered=day_text(order.delivered_at, today), address=order.address,
+            buttons=[
+                button("It isn't here", "order_not_received"),
+                button("Something's wrong with it", "report_damaged_item"),
+            ],
+            order_id=order.id,
+            items=order.items_text,
+            delivered=day_text(order.delivered_at, today),
+            address=order.address,
         )
     if order.is_late(today):
         return _late(desk, ctx)
     if not order.dispatched:
         return reply.say(
-            "utter_order_preparing", order_id=order.id, items=order.items_text, expected=day_text(order.expected_delivery, today)
+            "utter_order_preparing",
+            order_id=order.id,
+            items=order.items_text,
+            expected=day_text(order.expected_delivery, today),
         )
     return reply.say(
         "utter_order_on_its_way",
-        order_id=order.id, items=order.items_text, carrier=order.carrier, tracking=order.tracking_number,
-        expected=day_text(order.expected_delivery, today), last_scan=order.last_scan or "in transit",
+        order_id=order.id,
+        items=order.items_text,
+        carrier=order.carrier,
+        tracking=order.tracking_number,
+        expected=day_text(order.expected_delivery, today),
+        last_scan=order.last_scan or "in transit",
     )
 
 
@@ -50,11 +63,15 @@ def _late(desk: SupportDesk, ctx: NeedContext) -> Reply:
         ctx,
         f"{order.id} is late: promised {order.expected_delivery}, last scan '{order.last_scan}'. Chase the carrier.",
         priority="high",
-        carrier=order.carrier, tracking=order.tracking_number, expected_delivery=str(order.expected_delivery),
+        carrier=order.carrier,
+        tracking=order.tracking_number,
+        expected_delivery=str(order.expected_delivery),
     )
     reply = Reply().say(
         "utter_order_late",
-        order_id=order.id, expected=day_text(order.expected_delivery, today), last_scan=order.last_scan or "no recent scan",
+        order_id=order.id,
+        expected=day_text(order.expected_delivery, today),
+        last_scan=order.last_scan or "no recent scan",
     )
     return desk.handed_off(reply, handoff)
 
@@ -67,9 +84,15 @@ def order_not_received(desk: SupportDesk, ctx: NeedContext) -> Reply:
         ctx,
         f"{order.id} marked delivered {order.delivered_at} by {order.carrier} but the customer has not received it. Open a carrier trace.",
         priority="high",
-        carrier=order.carrier, tracking=order.tracking_number,
+        carrier=order.carrier,
+        tracking=order.tracking_number,
     )
-    reply = Reply().say("utter_order_trace_opened", order_id=order.id, delivered=day_text(order.delivered_at, today), carrier=order.carrier)
+    reply = Reply().say(
+        "utter_order_trace_opened",
+        order_id=order.id,
+        delivered=day_text(order.delivered_at, today),
+        carrier=order.carrier,
+    )
     return desk.handed_off(reply, handoff)
 
 
@@ -78,10 +101,17 @@ def _item_problem(problem: str, what: str):
         order = ctx.order
         if order.status != DELIVERED:
             status = order_status(desk, ctx)
-            status.messages.insert(0, Message("utter_order_not_arrived_yet", {"order_id": order.id}))
+            status.messages.insert(
+                0, Message("utter_order_not_arrived_yet", {"order_id": order.id})
+            )
             return status
-        handoff = desk.hand_off(ctx, f"{what} in {order.id} ({order.items_text}). Send a replacement or refund, customer's choice.")
-        reply = Reply().say("utter_item_problem", problem=problem, order_id=order.id, items=order.items_text)
+        handoff = desk.hand_off(
+            ctx,
+            f"{what} in {order.id} ({order.items_text}). Send a replacement or refund, customer's choice.",
+        )
+        reply = Reply().say(
+            "utter_item_problem", problem=problem, order_id=order.id, items=order.items_text
+        )
         return desk.handed_off(reply, handoff)
 
     return handle
@@ -91,10 +121,15 @@ def change_delivery_address(desk: SupportDesk, ctx: NeedContext) -> Reply:
     order = ctx.order
     if order.dispatched:
         handoff = desk.hand_off(
-            ctx, f"{order.id} already shipped with {order.carrier}; ask the carrier to redirect it.",
+            ctx,
+            f"{order.id} already shipped with {order.carrier}; ask the carrier to redirect it.",
             new_address=ctx.new_address,
         )
-        reply = Reply().say("utter_address_change_after_dispatch", order_id=order.id, carrier=order.carrier or "the carrier")
+        reply = Reply().say(
+            "utter_address_change_after_dispatch",
+            order_id=order.id,
+            carrier=order.carrier or "the carrier",
+        )
         return desk.handed_off(reply, handoff)
     updated = desk.backoffice.change_address(order.id, ctx.new_address)
     return Reply().say("utter_address_changed", order_id=order.id, address=updated.address)
@@ -103,13 +138,21 @@ def change_delivery_address(desk: SupportDesk, ctx: NeedContext) -> Reply:
 def change_delivery_date(desk: SupportDesk, ctx: NeedContext) -> Reply:
     order, today = ctx.order, desk.today()
     if order.dispatched:
-        handoff = desk.hand_off(ctx, f"{order.id} already shipped; ask {order.carrier} to hold or reschedule it.")
-        reply = Reply().say("utter_date_change_after_dispatch", order_id=order.id, carrier=order.carrier or "the carrier")
+        handoff = desk.hand_off(
+            ctx, f"{order.id} already shipped; ask {order.carrier} to hold or reschedule it."
+        )
+        reply = Reply().say(
+            "utter_date_change_after_dispatch",
+            order_id=order.id,
+            carrier=order.carrier or "the carrier",
+        )
         return desk.handed_off(reply, handoff)
     if ctx.new_date is None or ctx.new_date <= today:
         return Reply(slots={"new_date": None}).say("utter_date_not_understood")
     updated = desk.backoffice.change_delivery_date(order.id, ctx.new_date)
-    return Reply().say("utter_date_changed", order_id=order.id, date=day_text(updated.expected_delivery, today))
+    return Reply().say(
+        "utter_date_changed", order_id=order.id, date=day_text(updated.expected_delivery, today)
+    )
 
 
 def delivery_options(desk: SupportDesk, ctx: NeedContext) -> Reply:
@@ -123,13 +166,22 @@ def return_item(desk: SupportDesk, ctx: NeedContext) -> Reply:
     days_since = (today - order.delivered_at).days
     if days_since > RETURN_WINDOW_DAYS:
         handoff = desk.hand_off(
-            ctx, f"Return requested {days_since} days after delivery of {order.id} (window {RETURN_WINDOW_DAYS}). Review as an exception.",
+            ctx,
+            f"Return requested {days_since} days after delivery of {order.id} (window {RETURN_WINDOW_DAYS}). Review as an exception.",
         )
-        reply = Reply().say("utter_return_outside_window", order_id=order.id, days=days_since, window=RETURN_WINDOW_DAYS)
+        reply = Reply().say(
+            "utter_return_outside_window",
+            order_id=order.id,
+            days=days_since,
+            window=RETURN_WINDOW_DAYS,
+        )
         return desk.handed_off(reply, handoff)
     label = desk.backoffice.create_return_label(order.id)
     return Reply().say(
-        "utter_return_label", order_id=order.id, items=order.items_text, label_url=label.label_url,
+        "utter_return_label",
+        order_id=order.id,
+        items=order.items_text,
+        label_url=label.label_url,
         days_left=RETURN_WINDOW_DAYS - days_since,
     )
 

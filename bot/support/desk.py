@@ -15,11 +15,21 @@ from bot.support.replies import NeedContext, Reply, button
 
 Handler = Callable[["SupportDesk", NeedContext], Reply]
 
-HANDLERS: dict[str, Handler] = {**delivery.HANDLERS, **billing.HANDLERS, **sales.HANDLERS, **people.HANDLERS}
+HANDLERS: dict[str, Handler] = {
+    **delivery.HANDLERS,
+    **billing.HANDLERS,
+    **sales.HANDLERS,
+    **people.HANDLERS,
+}
 # What each need must know before it can be served, in the order it is asked for:
 # order = a valid order number; customer = an identified customer;
 # contact = an identified customer or at least an email to reach them.
-REQUIRES: dict[str, tuple[str, ...]] = {**delivery.REQUIRES, **billing.REQUIRES, **sales.REQUIRES, **people.REQUIRES}
+REQUIRES: dict[str, tuple[str, ...]] = {
+    **delivery.REQUIRES,
+    **billing.REQUIRES,
+    **sales.REQUIRES,
+    **people.REQUIRES,
+}
 OPTIONS: dict[str, Handler] = {**billing.OPTIONS, **delivery.OPTIONS}
 
 # The frustration signals that raise a handoff's priority.
@@ -53,7 +63,9 @@ class SupportDesk:
         self.now = now
         missing = set(HANDLERS) ^ set(routing)
         if missing:
-            raise ValueError(f"routing.yml and the need handlers disagree about: {', '.join(sorted(missing))}")
+            raise ValueError(
+                f"routing.yml and the need handlers disagree about: {', '.join(sorted(missing))}"
+            )
 
     # -- what a need requires ----------------------------------------------------------
     def is_need(self, intent: str | None) -> bool:
@@ -88,7 +100,9 @@ class SupportDesk:
         except NotFound:
             return None
 
-    def identify(self, email: str | None = None, order_id: str | None = None, slack_user: str | None = None) -> Customer | None:
+    def identify(
+        self, email: str | None = None, order_id: str | None = None, slack_user: str | None = None
+    ) -> Customer | None:
         """The customer behind an email, an order number or a Slack user, if any."""
         if slack_user:
             found = self.backoffice.customer_by_slack_user(slack_user)
@@ -134,7 +148,14 @@ class SupportDesk:
             return Reply().say("utter_option_unknown")
         return handler(self, ctx)
 
-    def hand_off(self, ctx: NeedContext, summary: str, department: str | None = None, priority: str | None = None, **context) -> Handoff:
+    def hand_off(
+        self,
+        ctx: NeedContext,
+        summary: str,
+        department: str | None = None,
+        priority: str | None = None,
+        **context,
+    ) -> Handoff:
         """Hand the need to its department with the whole context packet."""
         department = department or self.routing.department_of(ctx.need) or "support"
         customer = ctx.customer
@@ -142,7 +163,14 @@ class SupportDesk:
             priority = "high" if customer and customer.tier in HIGH_VALUE_TIERS else "normal"
         packet = {
             "need": ctx.need,
-            "customer": {"id": customer.id, "name": customer.name, "email": customer.email, "tier": customer.tier} if customer else {"email": ctx.email},
+            "customer": {
+                "id": customer.id,
+                "name": customer.name,
+                "email": customer.email,
+                "tier": customer.tier,
+            }
+            if customer
+            else {"email": ctx.email},
             "order_id": ctx.order.id if ctx.order else None,
             "invoice_id": ctx.invoice_id,
             "customer_said": ctx.text,
@@ -182,7 +210,9 @@ class SupportDesk:
             if name in LABELS and len(buttons) < limit:
                 buttons.append(button(LABELS[name], name))
         if not buttons:
-            buttons = [button(LABELS[i], i) for i in ("order_status", "request_invoice", "ask_pricing")]
+            buttons = [
+                button(LABELS[i], i) for i in ("order_status", "request_invoice", "ask_pricing")
+            ]
         return buttons + [button("Talk to a person", "request_human")]
 
 

@@ -10,9 +10,20 @@ _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 _MONTHS = {
     name: i + 1
     for i, names in enumerate(
-        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
-         ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
-         ("december", "dec")]
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ]
     )
     for name in names
 }
@@ -51,7 +62,11 @@ def parse_date(text: str | None, today: date) -> date | None:
     if m:  # day/month, the international reading
         year = int(m.group(3)) if m.group(3) else today.year
         year = year + 2000 if year < 100 else year
-        return _roll_forward(_safe_date(year, int(m.group(2)), int(m.group(1))), today, explicit_year=bool(m.group(3)))
+        return _roll_forward(
+            _safe_date(year, int(m.group(2)), int(m.group(1))),
+            today,
+            explicit_year=bool(m.group(3)),
+        )
     for i, name in enumerate(_WEEKDAYS):
         if name in t or re.search(rf"\b{name[:3]}\b", t):
             ahead = (i - today.weekday()) % 7 or 7

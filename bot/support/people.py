@@ -17,7 +17,9 @@ def request_human(desk: SupportDesk, ctx: NeedContext) -> Reply:
 
 def complain(desk: SupportDesk, ctx: NeedContext) -> Reply:
     # A complaint is a moment to listen: straight to a person, high priority.
-    handoff = desk.hand_off(ctx, "Complaint: " + (ctx.text or "(no text)"), department="support", priority="high")
+    handoff = desk.hand_off(
+        ctx, "Complaint: " + (ctx.text or "(no text)"), department="support", priority="high"
+    )
     return desk.handed_off(Reply().say("utter_complaint_heard"), handoff)
 
 

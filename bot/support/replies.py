@@ -27,7 +27,9 @@ class Reply:
     slots: dict[str, Any] = field(default_factory=dict)
     handoff: Handoff | None = None
 
-    def say(self, response: str, buttons: list[dict[str, str]] | None = None, **params: Any) -> Reply:
+    def say(
+        self, response: str, buttons: list[dict[str, str]] | None = None, **params: Any
+    ) -> Reply:
         self.messages.append(Message(response, params, buttons or []))
         return self
 

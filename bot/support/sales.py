@@ -12,10 +12,18 @@ if TYPE_CHECKING:
 
 
 def ask_pricing(desk: SupportDesk, ctx: NeedContext) -> Reply:
-    plans = "\n".join(f"- {p.name}: {money(p.price)} per {p.per}, for {p.summary}" for p in desk.backoffice.plans())
+    plans = "\n".join(
+        f"- {p.name}: {money(p.price)} per {p.per}, for {p.summary}"
+        for p in desk.backoffice.plans()
+    )
     return Reply().say(
-        "utter_pricing", plans=plans,
-        buttons=[button("Start a free trial", "ask_free_trial"), button("Book a demo", "book_demo"), button("A quote for my team", "request_quote")],
+        "utter_pricing",
+        plans=plans,
+        buttons=[
+            button("Start a free trial", "ask_free_trial"),
+            button("Book a demo", "book_demo"),
+            button("A quote for my team", "request_quote"),
+        ],
     )
 
 
@@ -39,7 +47,9 @@ def _sales_handoff(summary: str, response: str):
     def handle(desk: SupportDesk, ctx: NeedContext) -> Reply:
         sub = desk.backoffice.subscription_of(ctx.customer.id) if ctx.customer else None
         handoff = desk.hand_off(
-            ctx, summary, contact_email=ctx.customer.email if ctx.customer else ctx.email,
+            ctx,
+            summary,
+            contact_email=ctx.customer.email if ctx.customer else ctx.email,
             current_plan=f"{sub.plan}, {sub.seats} seat(s)" if sub else None,
         )
         return desk.handed_off(Reply().say(response), handoff)
@@ -51,7 +61,12 @@ def upgrade_plan(desk: SupportDesk, ctx: NeedContext) -> Reply:
     sub = desk.backoffice.subscription_of(ctx.customer.id)
     if sub is None:
         return ask_pricing(desk, ctx)
-    handoff = desk.hand_off(ctx, f"Upgrade or extra seats on {sub.plan} ({sub.seats} seats).", current_plan=sub.plan, seats=sub.seats)
+    handoff = desk.hand_off(
+        ctx,
+        f"Upgrade or extra seats on {sub.plan} ({sub.seats} seats).",
+        current_plan=sub.plan,
+        seats=sub.seats,
+    )
     reply = Reply().say("utter_upgrade", plan=sub.plan, seats=sub.seats, price=money(sub.price))
     return desk.handed_off(reply, handoff)
 
@@ -61,9 +76,16 @@ def ask_renewal(desk: SupportDesk, ctx: NeedContext) -> Reply:
     if sub is None:
         return Reply().say("utter_no_subscription")
     if sub.status == "past_due":
-        return Reply().say("utter_renewal_past_due", plan=sub.plan, buttons=[button("Fix my payment", "payment_failed")])
+        return Reply().say(
+            "utter_renewal_past_due",
+            plan=sub.plan,
+            buttons=[button("Fix my payment", "payment_failed")],
+        )
     return Reply().say(
-        "utter_renewal", plan=sub.plan, seats=sub.seats, renews=day_text(sub.renews_at, desk.today()),
+        "utter_renewal",
+        plan=sub.plan,
+        seats=sub.seats,
+        renews=day_text(sub.renews_at, desk.today()),
         price=money(sub.price * (sub.seats if "seat" in _per(desk, sub.plan) else 1)),
     )
 

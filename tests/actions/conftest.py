@@ -15,8 +15,19 @@ def use_test_desk(desk, monkeypatch):
     return desk
 
 
-def make_tracker(intent="greet", text="hi", slots=None, entities=None, channel="rest", events=None,
-                 requested_slot=None, metadata=None, ranking=None, sender="conv-1", fresh=None) -> Tracker:
+def make_tracker(
+    intent="greet",
+    text="hi",
+    slots=None,
+    entities=None,
+    channel="rest",
+    events=None,
+    requested_slot=None,
+    metadata=None,
+    ranking=None,
+    sender="conv-1",
+    fresh=None,
+) -> Tracker:
     """A tracker whose last event is the customer's message; ``fresh`` slots were set by it."""
     latest = {
         "intent": {"name": intent, "confidence": 0.9},
@@ -25,11 +36,34 @@ def make_tracker(intent="greet", text="hi", slots=None, entities=None, channel="
         "intent_ranking": ranking or [{"name": intent, "confidence": 0.9}],
         "metadata": metadata or {},
     }
-    all_slots = {"need": None, "customer_id": None, "customer_name": None, "order_id": None, "invoice_id": None,
-                 "email": None, "new_address": None, "new_date": None, "requested_slot": requested_slot}
+    all_slots = {
+        "need": None,
+        "customer_id": None,
+        "customer_name": None,
+        "order_id": None,
+        "invoice_id": None,
+        "email": None,
+        "new_address": None,
+        "new_date": None,
+        "requested_slot": requested_slot,
+    }
     all_slots.update(slots or {})
     all_slots.update(fresh or {})
     slot_events = [{"event": "slot", "name": k, "value": v} for k, v in (fresh or {}).items()]
-    user_event = {"event": "user", "text": text, "parse_data": latest, "input_channel": channel, "metadata": metadata or {}}
-    return Tracker(sender, all_slots, latest, (events or []) + [user_event] + slot_events, False, None,
-                   {"name": "need_form"} if requested_slot else {}, "action_listen")
+    user_event = {
+        "event": "user",
+        "text": text,
+        "parse_data": latest,
+        "input_channel": channel,
+        "metadata": metadata or {},
+    }
+    return Tracker(
+        sender,
+        all_slots,
+        latest,
+        (events or []) + [user_event] + slot_events,
+        False,
+        None,
+        {"name": "need_form"} if requested_slot else {},
+        "action_listen",
+    )

@@ -7,7 +7,13 @@ from actions.conversation import ActionClarify, ActionGreet
 from actions.needs import ActionCarryOutOption, ActionNoteNeed, ActionServeNeed, ValidateNeedForm
 from tests.actions.conftest import make_tracker
 
-DOMAIN = {"forms": {"need_form": {"required_slots": ["order_id", "customer_id", "email", "new_address", "new_date"]}}}
+DOMAIN = {
+    "forms": {
+        "need_form": {
+            "required_slots": ["order_id", "customer_id", "email", "new_address", "new_date"]
+        }
+    }
+}
 
 
 def responses(dispatcher):
@@ -15,12 +21,20 @@ def responses(dispatcher):
 
 
 def test_note_need_remembers_the_intent_and_clears_old_answers():
-    events = ActionNoteNeed().run(CollectingDispatcher(), make_tracker("order_status", "where is my parcel"), {})
-    assert events == [SlotSet("need", "order_status"), SlotSet("new_address", None), SlotSet("new_date", None)]
+    events = ActionNoteNeed().run(
+        CollectingDispatcher(), make_tracker("order_status", "where is my parcel"), {}
+    )
+    assert events == [
+        SlotSet("need", "order_status"),
+        SlotSet("new_address", None),
+        SlotSet("new_date", None),
+    ]
 
 
 def test_note_need_identifies_a_slack_user():
-    tracker = make_tracker("request_invoice", "invoice pls", channel="slack", metadata={"users": ["U0JANE"]})
+    tracker = make_tracker(
+        "request_invoice", "invoice pls", channel="slack", metadata={"users": ["U0JANE"]}
+    )
     events = ActionNoteNeed().run(CollectingDispatcher(), tracker, {})
     assert SlotSet("customer_id", "C001") in events and SlotSet("customer_name", "Jane") in events
 
@@ -32,66 +46,121 @@ def run_form(tracker):
 
 
 def test_form_asks_for_the_order_first():
-    dispatcher, events = run_form(make_tracker("order_status", "where is my order", slots={"need": "order_status"}))
+    dispatcher, events = run_form(
+        make_tracker("order_status", "where is my order", slots={"need": "order_status"})
+    )
     assert events == [SlotSet("requested_slot", "order_id")]
     assert dispatcher.messages == []
 
 
 def test_form_accepts_an_order_number_and_learns_who_the_customer_is():
-    tracker = make_tracker("inform", "it's ord10001", slots={"need": "order_status"}, fresh={"order_id": "ord10001"},
-                           requested_slot="order_id")
+    tracker = make_tracker(
+        "inform",
+        "it's ord10001",
+        slots={"need": "order_status"},
+        fresh={"order_id": "ord10001"},
+        requested_slot="order_id",
+    )
     dispatcher, events = run_form(tracker)
-    assert events == [SlotSet("order_id", "ORD-10001"), SlotSet("customer_id", "C001"), SlotSet("customer_name", "Jane"),
-                      SlotSet("requested_slot", None)]
+    assert events == [
+        SlotSet("order_id", "ORD-10001"),
+        SlotSet("customer_id", "C001"),
+        SlotSet("customer_name", "Jane"),
+        SlotSet("requested_slot", None),
+    ]
 
 
 def test_form_refuses_an_unknown_order_and_asks_again():
-    tracker = make_tracker("inform", "ORD-99999", slots={"need": "order_status"}, fresh={"order_id": "ORD-99999"},
-                           requested_slot="order_id")
+    tracker = make_tracker(
+        "inform",
+        "ORD-99999",
+        slots={"need": "order_status"},
+        fresh={"order_id": "ORD-99999"},
+        requested_slot="order_id",
+    )
     dispatcher, events = run_form(tracker)
     assert responses(dispatcher) == ["utter_order_not_found"]
     assert events == [SlotSet("order_id", None), SlotSet("requested_slot", "order_id")]
 
 
 def test_form_identifies_by_email_for_billing_needs():
-    tracker = make_tracker("inform", "omar@example.com", slots={"need": "charged_twice"}, requested_slot="customer_id",
-                           entities=[{"entity": "email", "value": "omar@example.com"}])
+    tracker = make_tracker(
+        "inform",
+        "omar@example.com",
+        slots={"need": "charged_twice"},
+        requested_slot="customer_id",
+        entities=[{"entity": "email", "value": "omar@example.com"}],
+    )
     dispatcher, events = run_form(tracker)
-    assert SlotSet("customer_id", "C002") in events and events[-1] == SlotSet("requested_slot", None)
+    assert SlotSet("customer_id", "C002") in events and events[-1] == SlotSet(
+        "requested_slot", None
+    )
 
 
 def test_form_says_when_an_email_has_no_account():
-    tracker = make_tracker("inform", "who@nowhere.com", slots={"need": "charged_twice"}, requested_slot="customer_id",
-                           entities=[{"entity": "email", "value": "who@nowhere.com"}])
+    tracker = make_tracker(
+        "inform",
+        "who@nowhere.com",
+        slots={"need": "charged_twice"},
+        requested_slot="customer_id",
+        entities=[{"entity": "email", "value": "who@nowhere.com"}],
+    )
     dispatcher, events = run_form(tracker)
     assert responses(dispatcher) == ["utter_customer_not_found"]
     assert events == [SlotSet("requested_slot", "customer_id")]
 
 
 def test_form_asks_for_the_new_address_only_before_dispatch():
-    tracker = make_tracker("inform", "ORD-10004", slots={"need": "change_delivery_address"}, fresh={"order_id": "ORD-10004"},
-                           requested_slot="order_id")
+    tracker = make_tracker(
+        "inform",
+        "ORD-10004",
+        slots={"need": "change_delivery_address"},
+        fresh={"order_id": "ORD-10004"},
+        requested_slot="order_id",
+    )
     _, events = run_form(tracker)
     assert events[-1] == SlotSet("requested_slot", "new_address")
-    tracker = make_tracker("inform", "ORD-10001", slots={"need": "change_delivery_address"}, fresh={"order_id": "ORD-10001"},
-                           requested_slot="order_id")
+    tracker = make_tracker(
+        "inform",
+        "ORD-10001",
+        slots={"need": "change_delivery_address"},
+        fresh={"order_id": "ORD-10001"},
+        requested_slot="order_id",
+    )
     _, events = run_form(tracker)
     assert events[-1] == SlotSet("requested_slot", None)
 
 
 def test_form_checks_addresses_and_dates():
-    bad = make_tracker("inform", "home", slots={"need": "change_delivery_address", "order_id": "ORD-10004"}, fresh={"new_address": "home"},
-                       requested_slot="new_address")
+    bad = make_tracker(
+        "inform",
+        "home",
+        slots={"need": "change_delivery_address", "order_id": "ORD-10004"},
+        fresh={"new_address": "home"},
+        requested_slot="new_address",
+    )
     dispatcher, events = run_form(bad)
-    assert responses(dispatcher) == ["utter_address_unreadable"] and SlotSet("new_address", None) in events
-    date = make_tracker("inform", "next friday", slots={"need": "change_delivery_date", "order_id": "ORD-10004"}, fresh={"new_date": "next friday"},
-                        requested_slot="new_date")
+    assert (
+        responses(dispatcher) == ["utter_address_unreadable"]
+        and SlotSet("new_address", None) in events
+    )
+    date = make_tracker(
+        "inform",
+        "next friday",
+        slots={"need": "change_delivery_date", "order_id": "ORD-10004"},
+        fresh={"new_date": "next friday"},
+        requested_slot="new_date",
+    )
     _, events = run_form(date)
     assert SlotSet("new_date", "2025-03-14") in events
 
 
 def test_serve_need_answers_and_forgets_the_need():
-    tracker = make_tracker("inform", "ORD-10001", slots={"need": "order_status", "order_id": "ORD-10001", "customer_id": "C001"})
+    tracker = make_tracker(
+        "inform",
+        "ORD-10001",
+        slots={"need": "order_status", "order_id": "ORD-10001", "customer_id": "C001"},
+    )
     dispatcher = CollectingDispatcher()
     events = ActionServeNeed().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_order_on_its_way"]
@@ -100,8 +169,19 @@ def test_serve_need_answers_and_forgets_the_need():
 
 
 def test_serve_need_hands_off_with_what_the_customer_said(use_test_desk):
-    events = [{"event": "user", "text": "I was charged twice!!", "parse_data": {"intent": {"name": "charged_twice"}}}]
-    tracker = make_tracker("inform", "omar@example.com", slots={"need": "charged_twice", "customer_id": "C002"}, events=events)
+    events = [
+        {
+            "event": "user",
+            "text": "I was charged twice!!",
+            "parse_data": {"intent": {"name": "charged_twice"}},
+        }
+    ]
+    tracker = make_tracker(
+        "inform",
+        "omar@example.com",
+        slots={"need": "charged_twice", "customer_id": "C002"},
+        events=events,
+    )
     dispatcher = CollectingDispatcher()
     ActionServeNeed().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_double_charge_found", "utter_handed_off"]
@@ -111,8 +191,12 @@ def test_serve_need_hands_off_with_what_the_customer_said(use_test_desk):
 
 
 def test_option_button_is_carried_out():
-    tracker = make_tracker("choose_option", '/choose_option{"option":"pause_plan"}', slots={"customer_id": "C001"},
-                           entities=[{"entity": "option", "value": "pause_plan"}])
+    tracker = make_tracker(
+        "choose_option",
+        '/choose_option{"option":"pause_plan"}',
+        slots={"customer_id": "C001"},
+        entities=[{"entity": "option", "value": "pause_plan"}],
+    )
     dispatcher = CollectingDispatcher()
     ActionCarryOutOption().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_option_pause", "utter_handed_off"]
@@ -121,16 +205,26 @@ def test_option_button_is_carried_out():
 def test_greet_by_name_once_known():
     dispatcher = CollectingDispatcher()
     ActionGreet().run(dispatcher, make_tracker(slots={"customer_name": "Jane"}), {})
-    assert dispatcher.messages[0]["response"] == "utter_greet_by_name" and dispatcher.messages[0]["name"] == "Jane"
+    assert (
+        dispatcher.messages[0]["response"] == "utter_greet_by_name"
+        and dispatcher.messages[0]["name"] == "Jane"
+    )
     dispatcher = CollectingDispatcher()
     ActionGreet().run(dispatcher, make_tracker(), {})
     assert responses(dispatcher) == ["utter_greet"]
 
 
 def test_clarify_suggests_the_likeliest_needs():
-    ranking = [{"name": "nlu_fallback", "confidence": 0.55}, {"name": "refund_status", "confidence": 0.4},
-               {"name": "request_refund", "confidence": 0.3}]
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.55},
+        {"name": "refund_status", "confidence": 0.4},
+        {"name": "request_refund", "confidence": 0.3},
+    ]
     dispatcher = CollectingDispatcher()
     ActionClarify().run(dispatcher, make_tracker("nlu_fallback", "money??", ranking=ranking), {})
     assert responses(dispatcher) == ["utter_clarify"]
-    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == ["/refund_status", "/request_refund", "/request_human"]
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
+        "/refund_status",
+        "/request_refund",
+        "/request_human",
+    ]

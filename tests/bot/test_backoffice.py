@@ -26,7 +26,9 @@ def test_address_and_date_change_only_before_dispatch(backoffice):
     changed = backoffice.change_address("ORD-10004", "1 New Street, Portsmouth")
     assert changed.address == "1 New Street, Portsmouth"
     assert backoffice.order("ORD-10004").address == "1 New Street, Portsmouth"
-    assert backoffice.change_delivery_date("ORD-10004", date(2025, 3, 20)).expected_delivery == date(2025, 3, 20)
+    assert backoffice.change_delivery_date(
+        "ORD-10004", date(2025, 3, 20)
+    ).expected_delivery == date(2025, 3, 20)
     with pytest.raises(ValueError, match="already been dispatched"):
         backoffice.change_address("ORD-10001", "elsewhere 1")
 
@@ -48,7 +50,10 @@ def test_return_labels_are_created_once(backoffice):
 
 def test_billing_records(backoffice):
     assert {p.id for p in backoffice.payments_of("C002")} == {"PAY-3", "PAY-4"}
-    assert backoffice.invoice("INV-50006").lines[1] == ("Business plan, 1 extra seat added mid-cycle", 79.0)
+    assert backoffice.invoice("INV-50006").lines[1] == (
+        "Business plan, 1 extra seat added mid-cycle",
+        79.0,
+    )
     assert backoffice.subscription_of("C005").early_cancel_fee == 150.0
     assert backoffice.subscription_of("C004") is None
     assert [p.name for p in backoffice.plans()] == ["Starter", "Pro", "Business"]

@@ -8,8 +8,16 @@ from bot.handoff.desk import handoffs as handoffs_table
 
 
 def _request(**overrides):
-    values = dict(department="billing", need="charged_twice", conversation_id="conv-1", summary="Duplicate charge",
-                  channel="rest", customer_id="C002", priority="high", context={"invoice_id": "INV-50004"})
+    values = dict(
+        department="billing",
+        need="charged_twice",
+        conversation_id="conv-1",
+        summary="Duplicate charge",
+        channel="rest",
+        customer_id="C002",
+        priority="high",
+        context={"invoice_id": "INV-50004"},
+    )
     values.update(overrides)
     return HandoffRequest(**values)
 

@@ -2,15 +2,31 @@ from datetime import date
 
 import pytest
 
-from bot.support.parsing import day_text, money, normalize_invoice_id, normalize_order_id, parse_amount, parse_date
+from bot.support.parsing import (
+    day_text,
+    money,
+    normalize_invoice_id,
+    normalize_order_id,
+    parse_amount,
+    parse_date,
+)
 
 TODAY = date(2025, 3, 12)  # a Wednesday
 
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [("ORD-10042", "ORD-10042"), ("ord10042", "ORD-10042"), ("order #10042", "ORD-10042"), ("#10042", "ORD-10042"),
-     ("10042", "ORD-10042"), ("order number: 10042", "ORD-10042"), ("no digits", None), ("", None), (None, None)],
+    [
+        ("ORD-10042", "ORD-10042"),
+        ("ord10042", "ORD-10042"),
+        ("order #10042", "ORD-10042"),
+        ("#10042", "ORD-10042"),
+        ("10042", "ORD-10042"),
+        ("order number: 10042", "ORD-10042"),
+        ("no digits", None),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_order_numbers_are_read_in_every_format(raw, expected):
     assert normalize_order_id(raw) == expected
@@ -23,9 +39,18 @@ def test_invoice_numbers_are_normalised():
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("tomorrow", date(2025, 3, 13)), ("friday", date(2025, 3, 14)), ("next Monday", date(2025, 3, 17)),
-     ("March 20th", date(2025, 3, 20)), ("3 April", date(2025, 4, 3)), ("20/03", date(2025, 3, 20)),
-     ("2025-04-01", date(2025, 4, 1)), ("March 1st", date(2026, 3, 1)), ("whenever", None), ("", None)],
+    [
+        ("tomorrow", date(2025, 3, 13)),
+        ("friday", date(2025, 3, 14)),
+        ("next Monday", date(2025, 3, 17)),
+        ("March 20th", date(2025, 3, 20)),
+        ("3 April", date(2025, 4, 3)),
+        ("20/03", date(2025, 3, 20)),
+        ("2025-04-01", date(2025, 4, 1)),
+        ("March 1st", date(2026, 3, 1)),
+        ("whenever", None),
+        ("", None),
+    ],
 )
 def test_dates_customers_type(text, expected):
     assert parse_date(text, TODAY) == expected

@@ -12,7 +12,9 @@ TODAY = date(2025, 3, 12)
 
 
 def _order(status, delivered=None, order_id="ORD-1"):
-    return Order(order_id, "C1", ("x",), 1.0, date(2025, 1, 1), status, "addr", delivered_at=delivered)
+    return Order(
+        order_id, "C1", ("x",), 1.0, date(2025, 1, 1), status, "addr", delivered_at=delivered
+    )
 
 
 def test_every_need_has_an_owner_and_every_owner_a_handler():
@@ -44,7 +46,10 @@ def test_stage_from_the_customer_record():
 @pytest.mark.parametrize(
     "content, message",
     [
-        ({"intents": {"x": {"department": "marketing", "stage": "usage"}}}, "intents.x.department: 'marketing'"),
+        (
+            {"intents": {"x": {"department": "marketing", "stage": "usage"}}},
+            "intents.x.department: 'marketing'",
+        ),
         ({"intents": {"x": {"department": "sales", "stage": "later"}}}, "intents.x.stage: 'later'"),
         ({"intents": {"x": {"stage": "usage"}}}, "intents.x: missing key 'department'"),
         ({"nothing": 1}, "missing key 'intents'"),
@@ -67,9 +72,19 @@ def test_broken_yaml_is_a_clear_error(tmp_path):
 
 def test_department_from_ranking_sums_a_departments_intents():
     routing = RoutingMap.load()
-    split = [("nlu_fallback", 0.55), ("refund_status", 0.35), ("request_refund", 0.3), ("out_of_scope", 0.2)]
+    split = [
+        ("nlu_fallback", 0.55),
+        ("refund_status", 0.35),
+        ("request_refund", 0.3),
+        ("out_of_scope", 0.2),
+    ]
     assert routing.department_scores(split) == pytest.approx({"billing": 0.65, "none": 0.2})
     assert routing.department_from_ranking(split) == "billing"
     assert routing.department_from_ranking([("out_of_scope", 0.6), ("ask_pricing", 0.4)]) is None
-    assert routing.department_from_ranking([("ask_pricing", 0.3), ("order_status", 0.3), ("greet", 0.2)]) is None
+    assert (
+        routing.department_from_ranking(
+            [("ask_pricing", 0.3), ("order_status", 0.3), ("greet", 0.2)]
+        )
+        is None
+    )
     assert routing.department_from_ranking([]) is None

@@ -10,8 +10,12 @@ from bot.support.desk import HANDLERS, LABELS, REQUIRES
 
 def ctx(desk, need, customer=None, order=None, **kw):
     return NeedContext(
-        need=need, conversation_id="conv-1", text=kw.pop("text", "help"),
-        customer=desk.customer(customer), order=desk.backoffice.order(order) if order else None, **kw,
+        need=need,
+        conversation_id="conv-1",
+        text=kw.pop("text", "help"),
+        customer=desk.customer(customer),
+        order=desk.backoffice.order(order) if order else None,
+        **kw,
     )
 
 
@@ -28,7 +32,9 @@ def test_required_details_follow_the_need(desk):
     assert desk.missing_details("book_demo", {}) == ["email"]
     assert desk.missing_details("book_demo", {"customer_id": "C001"}) == []
     # The new address is only asked for when the order can still change...
-    assert desk.missing_details("change_delivery_address", {"order_id": "ORD-10004"}) == ["new_address"]
+    assert desk.missing_details("change_delivery_address", {"order_id": "ORD-10004"}) == [
+        "new_address"
+    ]
     # ...not once it has left the warehouse.
     assert desk.missing_details("change_delivery_address", {"order_id": "ORD-10001"}) == []
     assert set(REQUIRES) <= set(HANDLERS) and set(LABELS) == set(HANDLERS)
@@ -64,12 +70,16 @@ def test_late_order_is_chased_with_high_priority(desk):
     assert only(reply) == ["utter_order_late", "utter_handed_off"]
     assert reply.handoff.department.name == "delivery" and reply.handoff.priority == "high"
     packet = desk.handoffs.open_handoffs("conv-1")[0]["context"]
-    assert packet["order_id"] == "ORD-10002" and packet["customer"]["email"] == "jane.doe@example.com"
+    assert (
+        packet["order_id"] == "ORD-10002" and packet["customer"]["email"] == "jane.doe@example.com"
+    )
     assert reply.messages[1].params["promise"] == "within 24 hours"
 
 
 def test_order_late_that_is_not_late_gets_reassurance(desk):
-    assert only(desk.serve(ctx(desk, "order_late", "C002", "ORD-10004"))) == ["utter_order_preparing"]
+    assert only(desk.serve(ctx(desk, "order_late", "C002", "ORD-10004"))) == [
+        "utter_order_preparing"
+    ]
 
 
 def test_marked_delivered_but_not_here_opens_a_trace(desk):
@@ -78,7 +88,9 @@ def test_marked_delivered_but_not_here_opens_a_trace(desk):
     assert reply.handoff.department.name == "delivery"
 
 
-@pytest.mark.parametrize("need", ["report_damaged_item", "report_wrong_item", "report_missing_item"])
+@pytest.mark.parametrize(
+    "need", ["report_damaged_item", "report_wrong_item", "report_missing_item"]
+)
 def test_item_problems_are_handed_to_delivery(desk, need):
     reply = desk.serve(ctx(desk, need, "C001", "ORD-10003"))
     assert only(reply) == ["utter_item_problem", "utter_handed_off"]
@@ -87,11 +99,21 @@ def test_item_problems_are_handed_to_delivery(desk, need):
 
 def test_item_problem_before_delivery_explains_where_it_is(desk):
     assert only(desk.serve(ctx(desk, "report_damaged_item", "C001", "ORD-10001"))) == [
-        "utter_order_not_arrived_yet", "utter_order_on_its_way"]
+        "utter_order_not_arrived_yet",
+        "utter_order_on_its_way",
+    ]
 
 
 def test_address_change_before_dispatch_is_done(desk):
-    reply = desk.serve(ctx(desk, "change_delivery_address", "C002", "ORD-10004", new_address="1 Quay Street, Bristol BS1"))
+    reply = desk.serve(
+        ctx(
+            desk,
+            "change_delivery_address",
+            "C002",
+            "ORD-10004",
+            new_address="1 Quay Street, Bristol BS1",
+        )
+    )
     assert only(reply) == ["utter_address_changed"]
     assert desk.backoffice.order("ORD-10004").address == "1 Quay Street, Bristol BS1"
 
@@ -102,10 +124,17 @@ def test_address_change_after_dispatch_offers_a_redirect(desk):
 
 
 def test_date_change(desk):
-    reply = desk.serve(ctx(desk, "change_delivery_date", "C002", "ORD-10004", new_date=date(2025, 3, 21)))
-    assert only(reply) == ["utter_date_changed"] and reply.messages[0].params["date"] == "Friday 21 March"
+    reply = desk.serve(
+        ctx(desk, "change_delivery_date", "C002", "ORD-10004", new_date=date(2025, 3, 21))
+    )
+    assert (
+        only(reply) == ["utter_date_changed"]
+        and reply.messages[0].params["date"] == "Friday 21 March"
+    )
     assert only(desk.serve(ctx(desk, "change_delivery_date", "C001", "ORD-10001"))) == [
-        "utter_date_change_after_dispatch", "utter_handed_off"]
+        "utter_date_change_after_dispatch",
+        "utter_handed_off",
+    ]
 
 
 def test_returns(desk):
@@ -113,7 +142,9 @@ def test_returns(desk):
     assert only(reply) == ["utter_return_label"] and reply.messages[0].params["days_left"] == 26
     late = desk.serve(ctx(desk, "return_item", "C003", "ORD-10005"))
     assert only(late) == ["utter_return_outside_window", "utter_handed_off"]
-    assert only(desk.serve(ctx(desk, "return_item", "C001", "ORD-10001"))) == ["utter_return_before_delivery"]
+    assert only(desk.serve(ctx(desk, "return_item", "C001", "ORD-10001"))) == [
+        "utter_return_before_delivery"
+    ]
 
 
 # -- billing ---------------------------------------------------------------------------
@@ -129,12 +160,18 @@ def test_invoice_copy_latest_or_named(desk):
 def test_double_charge_found_and_handed_to_billing(desk):
     reply = desk.serve(ctx(desk, "charged_twice", "C002"))
     assert only(reply) == ["utter_double_charge_found", "utter_handed_off"]
-    assert reply.messages[0].params["amount"] == "$249.00" and reply.handoff.department.name == "billing"
+    assert (
+        reply.messages[0].params["amount"] == "$249.00"
+        and reply.handoff.department.name == "billing"
+    )
 
 
 def test_no_double_charge_lists_charges(desk):
     reply = desk.serve(ctx(desk, "charged_twice", "C001"))
-    assert only(reply) == ["utter_no_double_charge"] and "$34.00" in reply.messages[0].params["charges"]
+    assert (
+        only(reply) == ["utter_no_double_charge"]
+        and "$34.00" in reply.messages[0].params["charges"]
+    )
 
 
 def test_unknown_charge_is_explained(desk):
@@ -164,7 +201,9 @@ def test_chosen_option_is_carried_out(desk):
     reply = desk.carry_out(ctx(desk, "request_refund", "C003", "ORD-10005", option="store_credit"))
     assert only(reply) == ["utter_option_store_credit", "utter_handed_off"]
     assert "ORD-10005" in desk.handoffs.open_handoffs("conv-1")[0]["summary"]
-    assert only(desk.carry_out(ctx(desk, "x", "C003", option="teleport"))) == ["utter_option_unknown"]
+    assert only(desk.carry_out(ctx(desk, "x", "C003", option="teleport"))) == [
+        "utter_option_unknown"
+    ]
 
 
 def test_refund_status(desk):
@@ -180,8 +219,12 @@ def test_payment_failed_gives_the_reason_and_a_link(desk):
 
 
 def test_cancellation_fee_and_cancel_listens_with_options(desk):
-    assert desk.serve(ctx(desk, "ask_cancellation_fee", "C005")).messages[0].params["fee"] == "$150.00"
-    assert only(desk.serve(ctx(desk, "ask_cancellation_fee", "C001"))) == ["utter_no_cancellation_fee"]
+    assert (
+        desk.serve(ctx(desk, "ask_cancellation_fee", "C005")).messages[0].params["fee"] == "$150.00"
+    )
+    assert only(desk.serve(ctx(desk, "ask_cancellation_fee", "C001"))) == [
+        "utter_no_cancellation_fee"
+    ]
     cancel = desk.serve(ctx(desk, "cancel_subscription", "C001"))
     assert only(cancel) == ["utter_cancel_listen"] and len(cancel.messages[0].buttons) == 3
     assert only(desk.serve(ctx(desk, "cancel_subscription", "C004"))) == ["utter_no_subscription"]
@@ -201,7 +244,10 @@ def test_demo_for_a_prospect_goes_to_sales_with_their_email(desk):
 
 
 def test_renewal(desk):
-    assert desk.serve(ctx(desk, "ask_renewal", "C001")).messages[0].params["renews"] == "Monday 17 March"
+    assert (
+        desk.serve(ctx(desk, "ask_renewal", "C001")).messages[0].params["renews"]
+        == "Monday 17 March"
+    )
     assert only(desk.serve(ctx(desk, "ask_renewal", "C003"))) == ["utter_renewal_past_due"]
 
 
@@ -216,10 +262,19 @@ def test_gold_customers_get_high_priority_and_complaints_are_high(desk):
 @pytest.mark.parametrize("need", sorted(HANDLERS))
 def test_every_need_answers_for_a_known_customer(desk, need):
     order = "ORD-10003" if "order" in REQUIRES.get(need, ()) else None
-    reply = desk.serve(ctx(desk, need, "C001", order, new_address="5 Long Lane, Leeds", new_date=date(2025, 3, 20)))
+    reply = desk.serve(
+        ctx(desk, need, "C001", order, new_address="5 Long Lane, Leeds", new_date=date(2025, 3, 20))
+    )
     assert reply.messages, need
 
 
 def test_suggestions_for_an_unclear_message(desk):
-    buttons = desk.suggestions([{"name": "nlu_fallback"}, {"name": "charged_twice"}, {"name": "greet"}, {"name": "refund_status"}])
+    buttons = desk.suggestions(
+        [
+            {"name": "nlu_fallback"},
+            {"name": "charged_twice"},
+            {"name": "greet"},
+            {"name": "refund_status"},
+        ]
+    )
     assert [b["payload"] for b in buttons] == ["/charged_twice", "/refund_status", "/request_human"]

@@ -33,12 +33,20 @@ class Assistant:
         self.url = settings.rasa_url
 
     def say(self, sender: str, message, timeout: float = 30) -> list[dict]:
-        r = requests.post(f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=timeout)
+        r = requests.post(
+            f"{self.url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=timeout,
+        )
         r.raise_for_status()
         return r.json()
 
     def tracker(self, sender: str) -> dict:
-        r = requests.get(f"{self.url}/conversations/{sender}/tracker", params={"token": self.settings.rasa_token}, timeout=10)
+        r = requests.get(
+            f"{self.url}/conversations/{sender}/tracker",
+            params={"token": self.settings.rasa_token},
+            timeout=10,
+        )
         r.raise_for_status()
         return r.json()
 
@@ -46,9 +54,13 @@ class Assistant:
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("var")
-    settings = Settings.from_env({
-        "CX_VAR_DIR": str(var_dir), "CX_RASA_PORT": str(free_port()), "CX_ACTION_PORT": str(free_port()),
-    })
+    settings = Settings.from_env(
+        {
+            "CX_VAR_DIR": str(var_dir),
+            "CX_RASA_PORT": str(free_port()),
+            "CX_ACTION_PORT": str(free_port()),
+        }
+    )
     settings, _ = ensure_secrets(settings)
     procs = processes(settings, model=latest_model())
     for proc in procs:

@@ -29,14 +29,18 @@ def test_multi_turn_order_conversation(assistant):
 
 
 def test_billing_need_is_handed_off_with_expectations(assistant):
-    assert "email address on your account" in texts(assistant.say("e2e-billing", "I was charged twice for my chair"))
+    assert "email address on your account" in texts(
+        assistant.say("e2e-billing", "I was charged twice for my chair")
+    )
     reply = texts(assistant.say("e2e-billing", "omar@example.com"))
     assert "$249.00" in reply and "INV-50004" in reply
     # The promise depends on the clock (within 24 hours, or when the team opens).
     assert "What happens next: our billing team will get back to you by email " in reply
     reference = reply.rsplit("Your reference is ", 1)[1].strip(" .")
     db = sqlite3.connect(assistant.settings.var_dir / "journey.db")
-    row = db.execute("select department, need, conversation_id from handoffs where id = ?", (int(reference[2:]),)).fetchone()
+    row = db.execute(
+        "select department, need, conversation_id from handoffs where id = ?", (int(reference[2:]),)
+    ).fetchone()
     assert row == ("billing", "charged_twice", "e2e-billing")
 
 
@@ -46,13 +50,20 @@ def test_address_change_before_dispatch_really_changes_it(assistant):
     done = texts(assistant.say("e2e-address", "77 Harbour Road, Portsmouth PO1 3AA"))
     assert "77 Harbour Road, Portsmouth PO1 3AA" in done
     db = sqlite3.connect(assistant.settings.var_dir / "backoffice.db")
-    assert db.execute("select address from orders where id='ORD-10004'").fetchone()[0] == "77 Harbour Road, Portsmouth PO1 3AA"
+    assert (
+        db.execute("select address from orders where id='ORD-10004'").fetchone()[0]
+        == "77 Harbour Road, Portsmouth PO1 3AA"
+    )
 
 
 def test_out_of_scope_is_kind_and_offers_what_we_can_do(assistant):
     [reply] = assistant.say("e2e-oos", "what's the weather like in Paris tomorrow?")
     assert "outside what I can help with" in reply["text"]
-    assert [b["title"] for b in reply["buttons"]] == ["Where's my order?", "Billing question", "Talk to a person"]
+    assert [b["title"] for b in reply["buttons"]] == [
+        "Where's my order?",
+        "Billing question",
+        "Talk to a person",
+    ]
 
 
 def test_conversations_are_kept_in_the_sqlite_tracker_store(assistant):
@@ -64,7 +75,16 @@ def test_conversations_are_kept_in_the_sqlite_tracker_store(assistant):
 
 @pytest.mark.parametrize(
     "message",
-    ["", "   ", "x" * 20_000, "😀😀😀🙏", "¿Dónde está mi pedido?", "我的订单在哪里", "\u200b\u200b", "<script>alert(1)</script>"],
+    [
+        "",
+        "   ",
+        "x" * 20_000,
+        "😀😀😀🙏",
+        "¿Dónde está mi pedido?",
+        "我的订单在哪里",
+        "\u200b\u200b",
+        "<script>alert(1)</script>",
+    ],
     ids=["empty", "whitespace", "20k", "emoji", "spanish", "chinese", "zero-width", "html"],
 )
 def test_odd_messages_get_an_answer_in_bounded_time(assistant, message):
@@ -78,11 +98,34 @@ def test_odd_messages_get_an_answer_in_bounded_time(assistant, message):
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"[]", b'"x"', b"null", b"{}", b'{"sender": "a"}', b'{"sender": "a", "message": 5}', b'{"sender": [], "message": "hi"}'],
-    ids=["broken", "list", "string", "null", "empty", "no-message", "number-message", "list-sender"],
+    [
+        b"{not json",
+        b"[]",
+        b'"x"',
+        b"null",
+        b"{}",
+        b'{"sender": "a"}',
+        b'{"sender": "a", "message": 5}',
+        b'{"sender": [], "message": "hi"}',
+    ],
+    ids=[
+        "broken",
+        "list",
+        "string",
+        "null",
+        "empty",
+        "no-message",
+        "number-message",
+        "list-sender",
+    ],
 )
 def test_malformed_webhook_bodies_get_a_clear_400(assistant, body):
-    r = requests.post(f"{assistant.url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}, timeout=30)
+    r = requests.post(
+        f"{assistant.url}/webhooks/rest/webhook",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert r.status_code == 400, r.text
     assert "expected" in r.json()["message"] or "must be" in r.json()["message"]
     # The server is still fine afterwards.
