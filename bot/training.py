@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -42,7 +43,11 @@ def train(
     if fixed_name:
         argv += ["--fixed-model-name", fixed_name]
     started = time.monotonic()
-    result = subprocess.run(argv, cwd=settings.root, stdout=subprocess.DEVNULL if quiet else None)
+    # Data warnings belong to `make lint`; during training they would bury the progress.
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+    result = subprocess.run(
+        argv, cwd=settings.root, env=env, stdout=subprocess.DEVNULL if quiet else None
+    )
     if result.returncode == 0:
         if not quiet:
             print(f"==> Training finished in {time.monotonic() - started:.0f}s", flush=True)

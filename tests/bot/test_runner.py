@@ -1,0 +1,41 @@
+import pytest
+import yaml
+
+from bot.runner import endpoints_file, ensure_secrets, processes
+from bot.settings import Settings
+
+
+def settings(tmp_path, **env):
+    return Settings.from_env({"CX_VAR_DIR": str(tmp_path), **env})
+
+
+def test_secrets_are_generated_once_and_kept_private(tmp_path, monkeypatch):
+    monkeypatch.delenv("CX_RASA_TOKEN", raising=False)
+    first, path = ensure_secrets(settings(tmp_path))
+    second, _ = ensure_secrets(settings(tmp_path))
+    assert len(first.rasa_token) >= 24 and first.rasa_token == second.rasa_token
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setenv("CX_RASA_TOKEN", "from-the-environment")
+    assert ensure_secrets(settings(tmp_path))[0].rasa_token == "from-the-environment"
+
+
+def test_endpoints_follow_the_configured_ports_and_var_dir(tmp_path):
+    s = settings(tmp_path, CX_ACTION_PORT="6055")
+    data = yaml.safe_load(endpoints_file(s).read_text())
+    assert data["action_endpoint"]["url"] == "http://127.0.0.1:6055/webhook"
+    assert data["tracker_store"]["db"] == str(tmp_path / "tracker.db")
+
+
+def test_every_process_binds_to_loopback_by_default(tmp_path):
+    s, _ = ensure_secrets(settings(tmp_path))
+    actions, rasa = processes(s)
+    assert actions.env["SANIC_HOST"] == "127.0.0.1"
+    assert rasa.argv[rasa.argv.index("--interface") + 1] == "127.0.0.1"
+    assert "--enable-api" in rasa.argv and s.rasa_token in rasa.argv
+
+
+def test_bad_ports_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="CX_RASA_PORT='abc' is not a port number"):
+        settings(tmp_path, CX_RASA_PORT="abc")
+    with pytest.raises(ValueError, match="outside 1-65535"):
+        settings(tmp_path, CX_ACTION_PORT="70000")
