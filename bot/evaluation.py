@@ -171,6 +171,7 @@ def main(
         pred = [p.department or NONE for p in bitext_pred]
         b = score(gold, pred)
         fell_back = sum(p == NONE for p in pred) / len(pred)
+        clarified = sum(p.intent == "nlu_fallback" for p in bitext_pred) / len(bitext_pred)
         clinc = read_csv(clinc_path)
         print(f"==> Classifying {len(clinc)} CLINC out-of-scope messages", flush=True)
         clinc_pred = [clf.classify(row["text"]) for row in clinc]
@@ -211,6 +212,7 @@ def main(
             f"| Bitext department accuracy ({b.n} messages) | {b.accuracy:.3f} | >= 0.93 |",
             f"| Bitext department macro-F1 | {b.macro_f1:.3f} | |",
             f"| Bitext in-scope messages routed nowhere (fallback / out of scope) | {fell_back:.3f} | low |",
+            f"| Bitext messages the assistant answers with a clarifying question (intent below the fallback threshold) | {clarified:.3f} | |",
             f"| CLINC out-of-scope routed to no department ({len(clinc)} messages) | {nowhere:.3f} | >= 0.85 |",
             f"| parse time per message (in process) | {per_message_ms:.1f} ms | |",
             "",
