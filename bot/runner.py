@@ -96,6 +96,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         SANIC_HOST=settings.host,  # rasa_sdk binds to 0.0.0.0 unless told otherwise
         CX_VAR_DIR=str(settings.var_dir),
         CX_BACKOFFICE_URL=settings.backoffice_url,
+        CX_BACKOFFICE_API_URL=settings.backoffice_api_url,
         CX_JOURNEY_URL=settings.journey_url,
         CX_RASA_TOKEN=settings.rasa_token,
         TF_CPP_MIN_LOG_LEVEL="2",

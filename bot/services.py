@@ -6,6 +6,8 @@ import threading
 
 from sqlalchemy import inspect
 
+from bot.backoffice import BackOffice
+from bot.backoffice.http import HttpBackOffice
 from bot.backoffice.sql import SqlBackOffice, seed
 from bot.db import make_engine
 from bot.departments import load_departments
@@ -18,14 +20,21 @@ _lock = threading.Lock()
 _desk: SupportDesk | None = None
 
 
+def build_backoffice(settings: Settings) -> BackOffice:
+    """The company's systems over HTTP when configured, else the embedded demo (seeded once)."""
+    if settings.backoffice_api_url:
+        return HttpBackOffice(settings.backoffice_api_url)
+    engine = make_engine(settings.backoffice_url)
+    if not inspect(engine).has_table("customers"):
+        seed(engine)
+    return SqlBackOffice(engine)
+
+
 def build_desk(settings: Settings) -> SupportDesk:
-    """A SupportDesk on the configured databases; seeds the demo back office if it is empty."""
-    backoffice_engine = make_engine(settings.backoffice_url)
-    if not inspect(backoffice_engine).has_table("customers"):
-        seed(backoffice_engine)
+    """A SupportDesk on the configured back office and journey database."""
     journey_engine = make_engine(settings.journey_url)
     return SupportDesk(
-        backoffice=SqlBackOffice(backoffice_engine),
+        backoffice=build_backoffice(settings),
         routing=RoutingMap.load(),
         handoffs=HandoffDesk(journey_engine, load_departments()),
     )

@@ -17,6 +17,9 @@ class Settings:
     root: Path
     var_dir: Path
     backoffice_url: str
+    backoffice_api_url: (
+        str  # when set, the back office is reached over HTTP (bot/backoffice/http.py)
+    )
     journey_url: str
     host: str
     rasa_port: int
@@ -41,6 +44,7 @@ class Settings:
             root=root,
             var_dir=var_dir,
             backoffice_url=env.get("CX_BACKOFFICE_URL", f"sqlite:///{var_dir / 'backoffice.db'}"),
+            backoffice_api_url=env.get("CX_BACKOFFICE_API_URL", ""),
             journey_url=env.get("CX_JOURNEY_URL", f"sqlite:///{var_dir / 'journey.db'}"),
             host=env.get("CX_HOST", "127.0.0.1"),
             rasa_port=_port(env, "CX_RASA_PORT", 5005),

@@ -12,6 +12,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import text
 
+from bot.backoffice.http import HttpBackOffice, serve_backoffice
 from bot.backoffice.sql import SqlBackOffice, seed
 from bot.db import make_engine
 from bot.departments import load_departments
@@ -25,12 +26,16 @@ TODAY = date(2025, 3, 12)
 NOW = datetime(2025, 3, 12, 10, 0)
 
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_POSTGRES_URL") else [])
+# The back office directly on each database, and through its HTTP contract (on SQLite:
+# the contract does not depend on the database behind it).
+STORES = [("sqlite", "sql"), ("sqlite", "http")] + (
+    [("postgresql", "sql")] if "postgresql" in DATABASES else []
+)
 
 
-@pytest.fixture(params=DATABASES)
-def engine(request, tmp_path):
+def _engine(kind: str, tmp_path):
     """A fresh, empty database: an SQLite file, or a clean schema on PostgreSQL."""
-    if request.param == "sqlite":
+    if kind == "sqlite":
         eng = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
         yield eng
         eng.dispose()
@@ -47,20 +52,47 @@ def engine(request, tmp_path):
     eng.dispose()
 
 
+@pytest.fixture(params=DATABASES)
+def engine(request, tmp_path):
+    yield from _engine(request.param, tmp_path)
+
+
+@pytest.fixture(params=STORES, ids=["-".join(s) for s in STORES])
+def store(request, tmp_path):
+    """(engine, back office) seeded with the demo data, used directly or over HTTP."""
+    kind, access = request.param
+    for eng in _engine(kind, tmp_path):
+        seed(eng, today=TODAY)
+        sql = SqlBackOffice(eng, today=lambda: TODAY)
+        if access == "sql":
+            yield eng, sql
+            continue
+        server = serve_backoffice(sql)
+        try:
+            yield eng, HttpBackOffice(f"http://127.0.0.1:{server.server_address[1]}")
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
 @pytest.fixture
-def backoffice(engine):
-    seed(engine, today=TODAY)
-    return SqlBackOffice(engine, today=lambda: TODAY)
+def backoffice(store):
+    return store[1]
+
+
+def _handoff_desk(eng) -> HandoffDesk:
+    handoff_metadata.drop_all(eng)
+    return HandoffDesk(eng, load_departments(), now=lambda: NOW)
 
 
 @pytest.fixture
 def handoffs(engine):
-    handoff_metadata.drop_all(engine)
-    return HandoffDesk(engine, load_departments(), now=lambda: NOW)
+    return _handoff_desk(engine)
 
 
 @pytest.fixture
-def desk(backoffice, handoffs):
+def desk(store):
+    eng, backoffice = store
     return SupportDesk(
-        backoffice, RoutingMap.load(), handoffs, today=lambda: TODAY, now=lambda: NOW
+        backoffice, RoutingMap.load(), _handoff_desk(eng), today=lambda: TODAY, now=lambda: NOW
     )

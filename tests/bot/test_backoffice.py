@@ -57,3 +57,13 @@ def test_billing_records(backoffice):
     assert backoffice.subscription_of("C005").early_cancel_fee == 150.0
     assert backoffice.subscription_of("C004") is None
     assert [p.name for p in backoffice.plans()] == ["Starter", "Pro", "Business"]
+
+
+def test_http_contract_errors(store):
+    """404 is NotFound, 409 is a refused change, whatever sits behind the contract."""
+    _, backoffice = store
+    with pytest.raises(NotFound):
+        backoffice.order("ORD-00000")
+    with pytest.raises(ValueError, match="dispatched"):
+        backoffice.change_delivery_date("ORD-10001", date(2025, 3, 20))
+    assert backoffice.subscription_of("C004") is None
