@@ -1,0 +1,1 @@
+"""Business policies and the guard that keeps the assistant from answering with a bare no."""
