@@ -17,6 +17,10 @@ from typing import IO
 from bot.routing import FROM_CUSTOMER, RoutingMap
 
 
+# What `python -m bot classify` prints; the rest of Classification serves the evaluation.
+PUBLIC_FIELDS = ("text", "intent", "confidence", "department", "stage", "entities")
+
+
 @dataclass(frozen=True)
 class Classification:
     text: str
@@ -97,7 +101,8 @@ def classify_stream(lines: IO[str], out: IO[str], model: str | Path = "models") 
                 result = Classification(text, None, 0.0, None, None, [])
             else:
                 result = classifier.classify(text)
-            out.write(json.dumps(asdict(result), ensure_ascii=False) + "\n")
+            row = {k: v for k, v in asdict(result).items() if k in PUBLIC_FIELDS}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
     finally:
         classifier.close()

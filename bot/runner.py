@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -215,6 +216,12 @@ Press Ctrl-C to stop.""",
         print("==> Stopping", flush=True)
         for proc in reversed(procs):
             proc.stop()
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def shell(settings: Settings) -> int:

@@ -101,7 +101,7 @@ def test_classify_cli_writes_one_json_object_per_line():
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 4
-    assert set(rows[0]) >= {"text", "intent", "confidence", "department", "stage", "entities"}
+    assert set(rows[0]) == {"text", "intent", "confidence", "department", "stage", "entities"}
     assert rows[0]["intent"] == "order_status" and rows[0]["department"] == "delivery"
     assert rows[0]["entities"] == [
         {"entity": "order_id", "value": "ORD-10001", "start": 18, "end": 27}

@@ -207,7 +207,7 @@ class SupportDesk:
         buttons = []
         for entry in ranking:
             name = entry.get("name")
-            if name in LABELS and len(buttons) < limit:
+            if name in LABELS and name != "request_human" and len(buttons) < limit:
                 buttons.append(button(LABELS[name], name))
         if not buttons:
             buttons = [

@@ -59,3 +59,19 @@ def test_no_response_in_the_domain_refuses_without_an_alternative(guard):
             if verdict.bare_refusal:
                 bare.append((name, variant["text"]))
     assert bare == []
+
+
+def test_detector_on_the_held_out_set(guard):
+    """A second set, written without seeing the detector or the first set, and never tuned on.
+
+    Measured 2026-11-23: precision 0.983, recall 0.748. The floor below guards against
+    regressions; the target (0.95 for both, issue 3) is not met yet on this set.
+    """
+    rows = list(
+        csv.DictReader((LABELLED.parent / "refusal_sentences_holdout.csv").open(encoding="utf-8"))
+    )
+    flagged = [(row["label"] == "refusal", guard.check(row["text"]).refuses) for row in rows]
+    tp = sum(gold and pred for gold, pred in flagged)
+    precision = tp / sum(pred for _, pred in flagged)
+    recall = tp / sum(gold for gold, _ in flagged)
+    assert precision >= 0.95 and recall >= 0.70, (precision, recall)

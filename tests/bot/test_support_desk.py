@@ -278,3 +278,9 @@ def test_suggestions_for_an_unclear_message(desk):
         ]
     )
     assert [b["payload"] for b in buttons] == ["/charged_twice", "/refund_status", "/request_human"]
+
+
+def test_suggestions_offer_a_person_once(desk):
+    ranking = [{"name": "request_human"}, {"name": "complain"}, {"name": "order_status"}]
+    payloads = [b["payload"] for b in desk.suggestions(ranking)]
+    assert payloads == ["/complain", "/order_status", "/request_human"]
