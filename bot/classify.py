@@ -16,7 +16,6 @@ from typing import IO
 
 from bot.routing import FROM_CUSTOMER, RoutingMap
 
-
 # What `python -m bot classify` prints; the rest of Classification serves the evaluation.
 PUBLIC_FIELDS = ("text", "intent", "confidence", "department", "stage", "entities")
 
