@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 from bot.backoffice.model import DELIVERED
 from bot.support.parsing import day_text, money, normalize_invoice_id
-from bot.support.replies import NeedContext, Reply, button
+from bot.support.replies import NeedContext, Reply, button, option_buttons
 
 if TYPE_CHECKING:
     from bot.support.desk import SupportDesk
 
-REFUND_WINDOW_DAYS = 30
+LISTENING_OPTIONS = ("pause_plan", "downgrade_plan")
 REFUND_DAYS = "5 to 7 business days"
 RECENT_DAYS = 45
 
@@ -137,17 +137,15 @@ def request_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
             buttons=[button("Cancel the order", "request_human")],
         )
     days_since = (today - order.delivered_at).days
-    if days_since > REFUND_WINDOW_DAYS:
+    tier = ctx.customer.tier if ctx.customer else None
+    decision = desk.policies.decide("refund_window", {"days_since_delivery": days_since}, tier)
+    if not decision.within:
         return Reply().say(
             "utter_refund_outside_window",
             order_id=order.id,
             days=days_since,
-            window=REFUND_WINDOW_DAYS,
-            buttons=[
-                button("Store credit instead", "choose_option", option="store_credit"),
-                button("Ask for an exception", "choose_option", option="refund_exception"),
-                button("Talk to a person", "request_human"),
-            ],
+            reason=decision.reason,
+            buttons=option_buttons(decision.alternatives),
         )
     refund = desk.backoffice.request_refund(order.id, order.total)
     return Reply().say(
@@ -207,7 +205,8 @@ def ask_payment_methods(desk: SupportDesk, ctx: NeedContext) -> Reply:
 
 
 def ask_refund_policy(desk: SupportDesk, ctx: NeedContext) -> Reply:
-    return Reply().say("utter_refund_policy", window=REFUND_WINDOW_DAYS, refund_days=REFUND_DAYS)
+    window = desk.policies.policies["refund_window"].max
+    return Reply().say("utter_refund_policy", window=int(window), refund_days=REFUND_DAYS)
 
 
 def ask_cancellation_fee(desk: SupportDesk, ctx: NeedContext) -> Reply:
@@ -231,15 +230,20 @@ def cancel_subscription(desk: SupportDesk, ctx: NeedContext) -> Reply:
     sub = desk.backoffice.subscription_of(ctx.customer.id)
     if sub is None or sub.status == "cancelled":
         return Reply().say("utter_no_subscription")
+    days_left = (sub.contract_end - desk.today()).days if sub.contract_end else 0
+    tier = ctx.customer.tier if ctx.customer else None
+    decision = desk.policies.decide(
+        "early_cancellation_fee", {"days_left_in_contract": days_left}, tier
+    )
+    # Leaving is a moment to listen: options are offered whether or not a fee is due; the
+    # policy's own alternatives (a fee waiver review for valued customers) only when it is.
+    alternatives = LISTENING_OPTIONS if decision.within else decision.alternatives
     return Reply().say(
-        "utter_cancel_listen",
+        "utter_cancel_listen" if decision.within else "utter_cancel_listen_fee",
         plan=sub.plan,
         renews=day_text(sub.renews_at, desk.today()),
-        buttons=[
-            button("Pause for a month instead", "choose_option", option="pause_plan"),
-            button("Switch to a cheaper plan", "choose_option", option="downgrade_plan"),
-            button("Cancel anyway", "choose_option", option="cancel_anyway"),
-        ],
+        fee=money(sub.early_cancel_fee),
+        buttons=option_buttons((*alternatives, "cancel_anyway")),
     )
 
 
@@ -277,6 +281,11 @@ OPTIONS = {
     "downgrade_plan": _option_handoff(
         "Customer wants a cheaper plan instead of cancelling.",
         "utter_option_downgrade",
+        "cancel_subscription",
+    ),
+    "fee_waiver_review": _option_handoff(
+        "Valued customer asks to waive the early cancellation fee.",
+        "utter_option_fee_waiver",
         "cancel_subscription",
     ),
     "cancel_anyway": _option_handoff(

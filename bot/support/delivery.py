@@ -6,12 +6,10 @@ from typing import TYPE_CHECKING
 
 from bot.backoffice.model import CANCELLED, DELIVERED
 from bot.support.parsing import day_text
-from bot.support.replies import Message, NeedContext, Reply, button
+from bot.support.replies import Message, NeedContext, Reply, button, option_buttons
 
 if TYPE_CHECKING:
     from bot.support.desk import SupportDesk
-
-RETURN_WINDOW_DAYS = 30
 
 
 def order_status(desk: SupportDesk, ctx: NeedContext) -> Reply:
@@ -117,9 +115,15 @@ def _item_problem(problem: str, what: str):
     return handle
 
 
+def _after_dispatch(desk: SupportDesk, ctx: NeedContext) -> bool:
+    decision = desk.policies.decide("change_before_dispatch", {"dispatched": ctx.order.dispatched})
+    return not decision.within
+
+
 def change_delivery_address(desk: SupportDesk, ctx: NeedContext) -> Reply:
     order = ctx.order
-    if order.dispatched:
+    if _after_dispatch(desk, ctx):
+        # One alternative, and plainly what the customer wants: do it rather than ask.
         handoff = desk.hand_off(
             ctx,
             f"{order.id} already shipped with {order.carrier}; ask the carrier to redirect it.",
@@ -164,25 +168,23 @@ def return_item(desk: SupportDesk, ctx: NeedContext) -> Reply:
     if order.status != DELIVERED:
         return Reply().say("utter_return_before_delivery", order_id=order.id)
     days_since = (today - order.delivered_at).days
-    if days_since > RETURN_WINDOW_DAYS:
-        handoff = desk.hand_off(
-            ctx,
-            f"Return requested {days_since} days after delivery of {order.id} (window {RETURN_WINDOW_DAYS}). Review as an exception.",
-        )
-        reply = Reply().say(
+    tier = ctx.customer.tier if ctx.customer else None
+    decision = desk.policies.decide("return_window", {"days_since_delivery": days_since}, tier)
+    if not decision.within:
+        return Reply().say(
             "utter_return_outside_window",
             order_id=order.id,
             days=days_since,
-            window=RETURN_WINDOW_DAYS,
+            reason=decision.reason,
+            buttons=option_buttons(decision.alternatives),
         )
-        return desk.handed_off(reply, handoff)
     label = desk.backoffice.create_return_label(order.id)
     return Reply().say(
         "utter_return_label",
         order_id=order.id,
         items=order.items_text,
         label_url=label.label_url,
-        days_left=RETURN_WINDOW_DAYS - days_since,
+        days_left=int(desk.policies.policies["return_window"].max) - days_since,
     )
 
 
@@ -209,4 +211,23 @@ REQUIRES = {
     "change_delivery_date": ("order", "new_date"),
     "return_item": ("order",),
 }
-OPTIONS: dict = {}
+
+
+def _return_exception(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    if ctx.order is None:
+        return Reply().say("utter_option_needs_customer")
+    handoff = desk.hand_off(
+        ctx,
+        f"Return requested for {ctx.order.id} outside the return window: review as an exception.",
+        department="delivery",
+    )
+    return desk.handed_off(Reply().say("utter_option_exception_review"), handoff)
+
+
+def _carrier_redirect(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    if ctx.order is None:
+        return Reply().say("utter_option_needs_customer")
+    return change_delivery_address(desk, ctx)
+
+
+OPTIONS = {"return_exception": _return_exception, "carrier_redirect": _carrier_redirect}

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from bot.backoffice import BackOffice, Customer, NotFound, Order
 from bot.handoff import Handoff, HandoffDesk, HandoffRequest
+from bot.policies.engine import PolicyEngine
 from bot.routing import RoutingMap
 from bot.support import billing, delivery, people, sales
 from bot.support.parsing import normalize_order_id
@@ -55,10 +56,12 @@ class SupportDesk:
         handoffs: HandoffDesk,
         today: Callable[[], date] = date.today,
         now: Callable[[], datetime] = datetime.now,
+        policies: PolicyEngine | None = None,
     ):
         self.backoffice = backoffice
         self.routing = routing
         self.handoffs = handoffs
+        self.policies = policies or PolicyEngine.load(known_options=OPTIONS)
         self.today = today
         self.now = now
         missing = set(HANDLERS) ^ set(routing)

@@ -61,6 +61,26 @@ class NeedContext:
         return self.customer.first_name if self.customer else ""
 
 
+# Button titles of the options the desk can carry out (OPTIONS).
+OPTION_LABELS = {
+    "store_credit": "Store credit instead",
+    "refund_exception": "Ask for an exception",
+    "return_exception": "Ask for an exception",
+    "carrier_redirect": "Redirect it to my new address",
+    "pause_plan": "Pause for a month instead",
+    "downgrade_plan": "Switch to a cheaper plan",
+    "fee_waiver_review": "Ask us to waive the fee",
+    "cancel_anyway": "Cancel anyway",
+}
+
+
+def option_buttons(options: tuple[str, ...] | list[str]) -> list[dict[str, str]]:
+    """'Here's what we can do': one button per option, then always a person."""
+    return [button(OPTION_LABELS[o], "choose_option", option=o) for o in options] + [
+        button("Talk to a person", "request_human")
+    ]
+
+
 def button(title: str, intent: str, **entities: str) -> dict[str, str]:
     """A button that sends an intent (with entities) as if the customer had typed it."""
     payload = f"/{intent}"

@@ -141,7 +141,17 @@ def test_returns(desk):
     reply = desk.serve(ctx(desk, "return_item", "C001", "ORD-10003"))
     assert only(reply) == ["utter_return_label"] and reply.messages[0].params["days_left"] == 26
     late = desk.serve(ctx(desk, "return_item", "C003", "ORD-10005"))
-    assert only(late) == ["utter_return_outside_window", "utter_handed_off"]
+    assert only(late) == ["utter_return_outside_window"]
+    assert late.messages[0].params["reason"] == "returns within 30 days of delivery"
+    assert [b["payload"] for b in late.messages[0].buttons] == [
+        '/choose_option{"option":"return_exception"}',
+        "/request_human",
+    ]
+    chosen = desk.carry_out(
+        ctx(desk, "return_item", "C003", "ORD-10005", option="return_exception")
+    )
+    assert only(chosen) == ["utter_option_exception_review", "utter_handed_off"]
+    assert chosen.handoff.department.name == "delivery"
     assert only(desk.serve(ctx(desk, "return_item", "C001", "ORD-10001"))) == [
         "utter_return_before_delivery"
     ]
@@ -225,8 +235,20 @@ def test_cancellation_fee_and_cancel_listens_with_options(desk):
     assert only(desk.serve(ctx(desk, "ask_cancellation_fee", "C001"))) == [
         "utter_no_cancellation_fee"
     ]
-    cancel = desk.serve(ctx(desk, "cancel_subscription", "C001"))
-    assert only(cancel) == ["utter_cancel_listen"] and len(cancel.messages[0].buttons) == 3
+    cancel = desk.serve(ctx(desk, "cancel_subscription", "C001"))  # no contract: no fee
+    assert only(cancel) == ["utter_cancel_listen"]
+    assert [b["title"] for b in cancel.messages[0].buttons] == [
+        "Pause for a month instead",
+        "Switch to a cheaper plan",
+        "Cancel anyway",
+        "Talk to a person",
+    ]
+    under_contract = desk.serve(ctx(desk, "cancel_subscription", "C005"))  # standard tier, fee due
+    assert (
+        only(under_contract) == ["utter_cancel_listen_fee"]
+        and under_contract.messages[0].params["fee"] == "$150.00"
+    )
+    assert "Ask us to waive the fee" not in [b["title"] for b in under_contract.messages[0].buttons]
     assert only(desk.serve(ctx(desk, "cancel_subscription", "C004"))) == ["utter_no_subscription"]
 
 

@@ -1,0 +1,123 @@
+"""Decide whether a request is within the business's policies, and what we can do if not.
+
+Within a policy: just do it. Outside: a Decision naming the policy, the reason in plain
+words, and the alternatives for this customer, best first (principle 2: never a bare no).
+Policies are data (bot/config/policies.yml), validated on load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.config import CONFIG_DIR, ConfigError, load_yaml, require
+
+POLICIES_FILE = CONFIG_DIR / "policies.yml"
+
+
+@dataclass(frozen=True)
+class Alternative:
+    option: str
+    only_tiers: tuple[str, ...] = ()
+
+    def offered_to(self, tier: str | None) -> bool:
+        return not self.only_tiers or tier in self.only_tiers
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    says: str
+    needs: tuple[str, ...]
+    fact: str
+    alternatives: tuple[Alternative, ...]
+    max: float | None = None
+    equals: Any = None
+
+    def within(self, value: Any) -> bool:
+        if self.max is not None:
+            return value is not None and value <= self.max
+        return value == self.equals
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to one request: within, or outside with the reason and alternatives."""
+
+    policy: str
+    within: bool
+    reason: str = ""
+    alternatives: tuple[str, ...] = field(default_factory=tuple)
+
+
+class PolicyEngine:
+    """All policies, by name, checked against the facts of one request."""
+
+    def __init__(self, policies: dict[str, Policy]):
+        self.policies = policies
+
+    @classmethod
+    def load(
+        cls, path: Path = POLICIES_FILE, known_options: Iterable[str] | None = None
+    ) -> PolicyEngine:
+        data = load_yaml(path)
+        entries = require(data, "policies", path, "top level", dict)
+        known = set(known_options) if known_options is not None else None
+        policies = {}
+        for name, spec in entries.items():
+            where = f"policies.{name}"
+            if not isinstance(spec, dict):
+                raise ConfigError(f"{path}: {where}: expected a mapping")
+            has_max, has_equals = "max" in spec, "equals" in spec
+            if has_max == has_equals:
+                raise ConfigError(f"{path}: {where}: give exactly one of 'max' or 'equals'")
+            if has_max and not isinstance(spec["max"], (int, float)):
+                raise ConfigError(f"{path}: {where}.max: expected a number, got {spec['max']!r}")
+            alternatives = []
+            for i, alt in enumerate(require(spec, "alternatives", path, where, list)):
+                if not isinstance(alt, dict) or "option" not in alt:
+                    raise ConfigError(
+                        f"{path}: {where}.alternatives[{i}]: expected a mapping with 'option'"
+                    )
+                if known is not None and alt["option"] not in known:
+                    raise ConfigError(
+                        f"{path}: {where}.alternatives[{i}].option: '{alt['option']}' is not something "
+                        f"the support desk can carry out ({', '.join(sorted(known))})"
+                    )
+                alternatives.append(Alternative(alt["option"], tuple(alt.get("only_tiers", ()))))
+            if not any(not a.only_tiers for a in alternatives):
+                raise ConfigError(
+                    f"{path}: {where}.alternatives: at least one must be offered to every customer"
+                )
+            policies[name] = Policy(
+                name=name,
+                says=require(spec, "says", path, where),
+                needs=tuple(require(spec, "needs", path, where, list)),
+                fact=require(spec, "fact", path, where),
+                alternatives=tuple(alternatives),
+                max=spec.get("max"),
+                equals=spec.get("equals"),
+            )
+        return cls(policies)
+
+    def alternatives(self, policy_name: str, tier: str | None = None) -> tuple[str, ...]:
+        """The policy's alternatives for a customer of this tier, best first (at most 3)."""
+        return tuple(
+            a.option for a in self.policies[policy_name].alternatives if a.offered_to(tier)
+        )[:3]
+
+    def decide(self, policy_name: str, facts: dict[str, Any], tier: str | None = None) -> Decision:
+        """Check ``facts`` against one policy; outside it, the alternatives for this tier."""
+        policy = self.policies[policy_name]
+        if policy.fact not in facts:
+            raise KeyError(f"policy {policy_name} needs the fact '{policy.fact}'")
+        if policy.within(facts[policy.fact]):
+            return Decision(policy_name, True)
+        reason = policy.says.format(max=_number(policy.max), equals=policy.equals)
+        return Decision(policy_name, False, reason, self.alternatives(policy_name, tier))
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else (str(int(value)) if float(value).is_integer() else str(value))
