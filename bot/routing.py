@@ -71,10 +71,6 @@ class RoutingMap:
         """The same map with another department threshold (for threshold sweeps)."""
         return RoutingMap(self._entries, department_threshold)
 
-    def owns(self, intent: str | None) -> bool:
-        """True when some department owns this intent (it is a customer need)."""
-        return intent in self._entries
-
     def department_of(self, intent: str | None) -> str | None:
         entry = self._entries.get(intent or "")
         return entry.department if entry else None

@@ -33,7 +33,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
 }
 OPTIONS: dict[str, Handler] = {**billing.OPTIONS, **delivery.OPTIONS}
 
-# The frustration signals that raise a handoff's priority.
+# Customers whose handoffs start at high priority (frustration signals come with issue 4).
 HIGH_VALUE_TIERS = ("gold",)
 
 
@@ -71,9 +71,6 @@ class SupportDesk:
             )
 
     # -- what a need requires ----------------------------------------------------------
-    def is_need(self, intent: str | None) -> bool:
-        return intent in HANDLERS
-
     def required_details(self, need: str | None, known: dict) -> list[str]:
         """The slots ``need`` requires, filled or not, in asking order."""
         wanted: list[str] = []
