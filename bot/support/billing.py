@@ -137,8 +137,7 @@ def request_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
             buttons=[button("Cancel the order", "request_human")],
         )
     days_since = (today - order.delivered_at).days
-    tier = ctx.customer.tier if ctx.customer else None
-    decision = desk.policies.decide("refund_window", {"days_since_delivery": days_since}, tier)
+    decision = desk.decide("refund_window", ctx, days_since_delivery=days_since)
     if not decision.within:
         return Reply().say(
             "utter_refund_outside_window",
@@ -231,10 +230,7 @@ def cancel_subscription(desk: SupportDesk, ctx: NeedContext) -> Reply:
     if sub is None or sub.status == "cancelled":
         return Reply().say("utter_no_subscription")
     days_left = (sub.contract_end - desk.today()).days if sub.contract_end else 0
-    tier = ctx.customer.tier if ctx.customer else None
-    decision = desk.policies.decide(
-        "early_cancellation_fee", {"days_left_in_contract": days_left}, tier
-    )
+    decision = desk.decide("early_cancellation_fee", ctx, days_left_in_contract=days_left)
     # Leaving is a moment to listen: options are offered whether or not a fee is due; the
     # policy's own alternatives (a fee waiver review for valued customers) only when it is.
     alternatives = LISTENING_OPTIONS if decision.within else decision.alternatives

@@ -116,8 +116,7 @@ def _item_problem(problem: str, what: str):
 
 
 def _after_dispatch(desk: SupportDesk, ctx: NeedContext) -> bool:
-    decision = desk.policies.decide("change_before_dispatch", {"dispatched": ctx.order.dispatched})
-    return not decision.within
+    return not desk.decide("change_before_dispatch", ctx, dispatched=ctx.order.dispatched).within
 
 
 def change_delivery_address(desk: SupportDesk, ctx: NeedContext) -> Reply:
@@ -168,8 +167,7 @@ def return_item(desk: SupportDesk, ctx: NeedContext) -> Reply:
     if order.status != DELIVERED:
         return Reply().say("utter_return_before_delivery", order_id=order.id)
     days_since = (today - order.delivered_at).days
-    tier = ctx.customer.tier if ctx.customer else None
-    decision = desk.policies.decide("return_window", {"days_since_delivery": days_since}, tier)
+    decision = desk.decide("return_window", ctx, days_since_delivery=days_since)
     if not decision.within:
         return Reply().say(
             "utter_return_outside_window",

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from bot.backoffice import BackOffice, Customer, NotFound, Order
 from bot.handoff import Handoff, HandoffDesk, HandoffRequest
-from bot.policies.engine import PolicyEngine
+from bot.policies.engine import Decision, PolicyEngine
 from bot.routing import RoutingMap
 from bot.support import billing, delivery, people, sales
 from bot.support.parsing import normalize_order_id
@@ -147,6 +147,10 @@ class SupportDesk:
         if handler is None:
             return Reply().say("utter_option_unknown")
         return handler(self, ctx)
+
+    def decide(self, policy: str, ctx: NeedContext, **facts) -> Decision:
+        """Check one policy for this customer (their tier chooses the alternatives)."""
+        return self.policies.decide(policy, facts, ctx.customer.tier if ctx.customer else None)
 
     def hand_off(
         self,
