@@ -98,7 +98,10 @@ def test_a_missing_fact_is_a_clear_error():
             },
             "offered to every customer",
         ),
-        ({"needs": [], "fact": "f", "max": 1, "alternatives": [{"option": "store_credit"}]}, "missing key 'says'"),
+        (
+            {"needs": [], "fact": "f", "max": 1, "alternatives": [{"option": "store_credit"}]},
+            "missing key 'says'",
+        ),
     ],
 )
 def test_bad_policy_files_name_the_file_and_key(tmp_path, policy, message):
