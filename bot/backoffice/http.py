@@ -100,6 +100,10 @@ class HttpBackOffice:
         except NotFound:
             return None
 
+    def _customer_records(self, cls: type[T], customer_id: str, what: str) -> list[T]:
+        """GET /customers/{id}/{what}: a list of records."""
+        return [from_json(cls, r) for r in self._get(f"/customers/{self._id(customer_id)}/{what}")]
+
     @staticmethod
     def _id(value: str) -> str:
         return quote(value, safe="")
@@ -117,9 +121,7 @@ class HttpBackOffice:
         return from_json(Order, self._get(f"/orders/{self._id(order_id)}"))
 
     def orders_of(self, customer_id: str) -> list[Order]:
-        return [
-            from_json(Order, o) for o in self._get(f"/customers/{self._id(customer_id)}/orders")
-        ]
+        return self._customer_records(Order, customer_id, "orders")
 
     def change_address(self, order_id: str, address: str) -> Order:
         return from_json(
@@ -134,22 +136,16 @@ class HttpBackOffice:
         return from_json(ReturnLabel, self._post(f"/orders/{self._id(order_id)}/return-label"))
 
     def invoices_of(self, customer_id: str) -> list[Invoice]:
-        return [
-            from_json(Invoice, i) for i in self._get(f"/customers/{self._id(customer_id)}/invoices")
-        ]
+        return self._customer_records(Invoice, customer_id, "invoices")
 
     def invoice(self, invoice_id: str) -> Invoice:
         return from_json(Invoice, self._get(f"/invoices/{self._id(invoice_id)}"))
 
     def payments_of(self, customer_id: str) -> list[Payment]:
-        return [
-            from_json(Payment, p) for p in self._get(f"/customers/{self._id(customer_id)}/payments")
-        ]
+        return self._customer_records(Payment, customer_id, "payments")
 
     def refunds_of(self, customer_id: str) -> list[Refund]:
-        return [
-            from_json(Refund, r) for r in self._get(f"/customers/{self._id(customer_id)}/refunds")
-        ]
+        return self._customer_records(Refund, customer_id, "refunds")
 
     def request_refund(self, order_id: str, amount: float) -> Refund:
         return from_json(

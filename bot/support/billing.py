@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from bot.backoffice.model import DELIVERED
 from bot.support.parsing import day_text, money, normalize_invoice_id
-from bot.support.replies import NeedContext, Reply, button, option_buttons
+from bot.support.replies import NeedContext, Reply, button, option_buttons, outside_policy
 
 if TYPE_CHECKING:
     from bot.support.desk import SupportDesk
@@ -139,12 +139,8 @@ def request_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
     days_since = (today - order.delivered_at).days
     decision = desk.decide("refund_window", ctx, days_since_delivery=days_since)
     if not decision.within:
-        return Reply().say(
-            "utter_refund_outside_window",
-            order_id=order.id,
-            days=days_since,
-            reason=decision.reason,
-            buttons=option_buttons(decision.alternatives),
+        return outside_policy(
+            "utter_refund_outside_window", decision, order_id=order.id, days=days_since
         )
     refund = desk.backoffice.request_refund(order.id, order.total)
     return Reply().say(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.backoffice.model import CANCELLED, DELIVERED
 from bot.support.parsing import day_text
-from bot.support.replies import Message, NeedContext, Reply, button, option_buttons
+from bot.support.replies import Message, NeedContext, Reply, button, outside_policy
 
 if TYPE_CHECKING:
     from bot.support.desk import SupportDesk
@@ -169,12 +169,8 @@ def return_item(desk: SupportDesk, ctx: NeedContext) -> Reply:
     days_since = (today - order.delivered_at).days
     decision = desk.decide("return_window", ctx, days_since_delivery=days_since)
     if not decision.within:
-        return Reply().say(
-            "utter_return_outside_window",
-            order_id=order.id,
-            days=days_since,
-            reason=decision.reason,
-            buttons=option_buttons(decision.alternatives),
+        return outside_policy(
+            "utter_return_outside_window", decision, order_id=order.id, days=days_since
         )
     label = desk.backoffice.create_return_label(order.id)
     return Reply().say(

@@ -74,6 +74,16 @@ OPTION_LABELS = {
 }
 
 
+def outside_policy(response: str, decision, **params: Any) -> Reply:
+    """The answer to a request outside a policy: why, then "here's what we can do" as buttons.
+
+    ``decision`` is a bot.policies.engine.Decision; the response gets its ``reason``.
+    """
+    return Reply().say(
+        response, buttons=option_buttons(decision.alternatives), reason=decision.reason, **params
+    )
+
+
 def option_buttons(options: tuple[str, ...] | list[str]) -> list[dict[str, str]]:
     """'Here's what we can do': one button per option, then always a person."""
     return [button(OPTION_LABELS[o], "choose_option", option=o) for o in options] + [
