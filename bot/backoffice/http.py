@@ -10,8 +10,10 @@ is both the executable documentation of the contract and what the tests run agai
     GET  /customers/{id}/payments        GET /customers/{id}/refunds
     GET  /customers/{id}/subscription    GET /plans
     GET  /orders/{id}                    GET /invoices/{id}
+    GET  /orders/{id}/return-label (404 if none yet)
     POST /orders/{id}/address {"address": ...}        POST /orders/{id}/delivery-date {"date": "YYYY-MM-DD"}
     POST /orders/{id}/return-label                    POST /orders/{id}/refunds {"amount": 12.5}
+    POST /orders/{id}/cancel
 
 Records are JSON objects with the fields of ``bot.backoffice.model`` (dates as ISO strings).
 404 means "no such record"; 409 means the change is not allowed (e.g. already dispatched).
@@ -135,6 +137,12 @@ class HttpBackOffice:
     def create_return_label(self, order_id: str) -> ReturnLabel:
         return from_json(ReturnLabel, self._post(f"/orders/{self._id(order_id)}/return-label"))
 
+    def return_label_of(self, order_id: str) -> ReturnLabel | None:
+        return self._maybe(ReturnLabel, f"/orders/{self._id(order_id)}/return-label")
+
+    def cancel_order(self, order_id: str) -> Order:
+        return from_json(Order, self._post(f"/orders/{self._id(order_id)}/cancel"))
+
     def invoices_of(self, customer_id: str) -> list[Invoice]:
         return self._customer_records(Invoice, customer_id, "invoices")
 
@@ -233,6 +241,8 @@ def _dispatch(bo: BackOffice, method: str, parts: list[str], query: dict, body: 
             return [to_json(p) for p in bo.plans()]
         case ("GET", ["orders", oid]):
             return to_json(bo.order(oid))
+        case ("GET", ["orders", oid, "return-label"]):
+            return one_or_404(bo.return_label_of(oid))
         case ("GET", ["invoices", iid]):
             return to_json(bo.invoice(iid))
         case ("POST", ["orders", oid, "address"]):
@@ -241,6 +251,8 @@ def _dispatch(bo: BackOffice, method: str, parts: list[str], query: dict, body: 
             return to_json(bo.change_delivery_date(oid, date.fromisoformat(body["date"])))
         case ("POST", ["orders", oid, "return-label"]):
             return to_json(bo.create_return_label(oid))
+        case ("POST", ["orders", oid, "cancel"]):
+            return to_json(bo.cancel_order(oid))
         case ("POST", ["orders", oid, "refunds"]):
             return to_json(bo.request_refund(oid, float(body["amount"])))
     raise NotFound("/".join(parts))

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from bot.backoffice.base import NotFound
 from bot.backoffice.model import (
+    CANCELLED,
     NOT_DISPATCHED,
     Customer,
     Invoice,
@@ -181,6 +182,21 @@ class SqlBackOffice:
             update(orders).where(orders.c.id == order_id).values(expected_delivery=new_date)
         )
         return self.order(order_id)
+
+    def cancel_order(self, order_id: str) -> Order:
+        order = self.order(order_id)
+        if order.dispatched:
+            raise ValueError(f"order {order_id} has already been dispatched")
+        self._write(update(orders).where(orders.c.id == order_id).values(status=CANCELLED))
+        return self.order(order_id)
+
+    def return_label_of(self, order_id: str) -> ReturnLabel | None:
+        row = self._first(select(return_labels).where(return_labels.c.order_id == order_id))
+        if row is None:
+            return None
+        return ReturnLabel(
+            order_id=row.order_id, label_url=row.label_url, created_at=row.created_at
+        )
 
     def create_return_label(self, order_id: str) -> ReturnLabel:
         self.order(order_id)  # raises NotFound

@@ -72,7 +72,7 @@ class HandoffDesk:
         departments: dict[str, Department],
         now: Callable[[], datetime] = datetime.now,
     ):
-        self._engine = engine
+        self.engine = engine
         self._departments = departments
         self._now = now
         metadata.create_all(engine)
@@ -84,7 +84,7 @@ class HandoffDesk:
         if request.priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {PRIORITIES}, got {request.priority!r}")
         now = self._now()
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             existing = conn.execute(
                 select(handoffs.c.id, handoffs.c.priority).where(
                     handoffs.c.conversation_id == request.conversation_id,
@@ -123,7 +123,7 @@ class HandoffDesk:
         query = select(handoffs).where(handoffs.c.status == "open").order_by(handoffs.c.id)
         if conversation_id is not None:
             query = query.where(handoffs.c.conversation_id == conversation_id)
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             return [
                 dict(r._mapping) | {"context": json.loads(r.context)} for r in conn.execute(query)
             ]

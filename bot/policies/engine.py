@@ -19,11 +19,16 @@ POLICIES_FILE = CONFIG_DIR / "policies.yml"
 
 @dataclass(frozen=True)
 class Alternative:
+    """Something the desk can do instead, and who it is offered to."""
+
     option: str
     only_tiers: tuple[str, ...] = ()
+    # Offered from the customer's Nth contact about the same policy on (1 = always):
+    # goodwill grows when someone has to come back about the same thing.
+    min_contacts: int = 1
 
-    def offered_to(self, tier: str | None) -> bool:
-        return not self.only_tiers or tier in self.only_tiers
+    def offered_to(self, tier: str | None, contacts: int = 1) -> bool:
+        return (not self.only_tiers or tier in self.only_tiers) and contacts >= self.min_contacts
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class Policy:
     alternatives: tuple[Alternative, ...]
     max: float | None = None
     equals: Any = None
+    # Figures the replies and options quote (a fee, a percentage), kept with the policy.
+    terms: dict[str, Any] = field(default_factory=dict)
 
     def within(self, value: Any) -> bool:
         if self.max is not None:
@@ -86,11 +93,22 @@ class PolicyEngine:
                         f"{path}: {where}.alternatives[{i}].option: '{alt['option']}' is not something "
                         f"the support desk can carry out ({', '.join(sorted(known))})"
                     )
-                alternatives.append(Alternative(alt["option"], tuple(alt.get("only_tiers", ()))))
-            if not any(not a.only_tiers for a in alternatives):
+                min_contacts = alt.get("min_contacts", 1)
+                if not isinstance(min_contacts, int) or min_contacts < 1:
+                    raise ConfigError(
+                        f"{path}: {where}.alternatives[{i}].min_contacts: expected a whole number >= 1"
+                    )
+                alternatives.append(
+                    Alternative(alt["option"], tuple(alt.get("only_tiers", ())), min_contacts)
+                )
+            if not any(a.offered_to(None) for a in alternatives):
                 raise ConfigError(
                     f"{path}: {where}.alternatives: at least one must be offered to every customer"
+                    " on their first contact"
                 )
+            terms = spec.get("terms", {})
+            if not isinstance(terms, dict):
+                raise ConfigError(f"{path}: {where}.terms: expected a mapping")
             policies[name] = Policy(
                 name=name,
                 says=require(spec, "says", path, where),
@@ -99,24 +117,49 @@ class PolicyEngine:
                 alternatives=tuple(alternatives),
                 max=spec.get("max"),
                 equals=spec.get("equals"),
+                terms=terms,
             )
         return cls(policies)
 
-    def alternatives(self, policy_name: str, tier: str | None = None) -> tuple[str, ...]:
-        """The policy's alternatives for a customer of this tier, best first (at most 3)."""
-        return tuple(
-            a.option for a in self.policies[policy_name].alternatives if a.offered_to(tier)
-        )[:3]
+    def alternatives(
+        self, policy_name: str, tier: str | None = None, contacts: int = 1
+    ) -> tuple[str, ...]:
+        """The policy's alternatives for this customer, best first (at most 3).
 
-    def decide(self, policy_name: str, facts: dict[str, Any], tier: str | None = None) -> Decision:
-        """Check ``facts`` against one policy; outside it, the alternatives for this tier."""
+        ``contacts`` counts this one: 2 means the customer asked about it once before.
+        """
+        offered = [
+            a.option
+            for a in self.policies[policy_name].alternatives
+            if a.offered_to(tier, contacts)
+        ]
+        # An option may be listed twice (for a tier, or from a contact): offer it once.
+        return tuple(dict.fromkeys(offered))[:3]
+
+    def restricted(self, option: str) -> bool:
+        """Whether ``option`` is only for some customers (by tier or repeat contact)."""
+        listings = [a for p in self.policies.values() for a in p.alternatives if a.option == option]
+        return bool(listings) and all(a.only_tiers or a.min_contacts > 1 for a in listings)
+
+    def policy_for(self, need: str) -> Policy | None:
+        """The policy that governs ``need``, if any."""
+        return next((p for p in self.policies.values() if need in p.needs), None)
+
+    def decide(
+        self,
+        policy_name: str,
+        facts: dict[str, Any],
+        tier: str | None = None,
+        contacts: int = 1,
+    ) -> Decision:
+        """Check ``facts`` against one policy; outside it, the alternatives for this customer."""
         policy = self.policies[policy_name]
         if policy.fact not in facts:
             raise KeyError(f"policy {policy_name} needs the fact '{policy.fact}'")
         if policy.within(facts[policy.fact]):
             return Decision(policy_name, True)
-        reason = policy.says.format(max=_number(policy.max), equals=policy.equals)
-        return Decision(policy_name, False, reason, self.alternatives(policy_name, tier))
+        reason = policy.says.format(max=_number(policy.max), equals=policy.equals, **policy.terms)
+        return Decision(policy_name, False, reason, self.alternatives(policy_name, tier, contacts))
 
 
 def _number(value: float | None) -> str:

@@ -9,13 +9,19 @@ from typing import TYPE_CHECKING
 
 from bot.backoffice.model import DELIVERED
 from bot.support.parsing import day_text, money, normalize_invoice_id
-from bot.support.replies import NeedContext, Reply, button, option_buttons, outside_policy
+from bot.support.replies import (
+    REFUND_DAYS,
+    NeedContext,
+    Reply,
+    button,
+    option_buttons,
+    outside_policy,
+)
 
 if TYPE_CHECKING:
     from bot.support.desk import SupportDesk
 
 LISTENING_OPTIONS = ("pause_plan", "downgrade_plan")
-REFUND_DAYS = "5 to 7 business days"
 RECENT_DAYS = 45
 
 
@@ -129,26 +135,74 @@ def bill_too_high(desk: SupportDesk, ctx: NeedContext) -> Reply:
 
 
 def request_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    blocked = _refund_blocked(desk, ctx)
+    if blocked is not None:
+        return blocked
+    return _refund_in_full(desk, ctx)
+
+
+def refund_other_method(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    """A refund, but to another card or account than the one that paid."""
+    blocked = _refund_blocked(desk, ctx)
+    if blocked is not None:
+        return blocked
+    decision = desk.decide("refund_to_original_method", ctx, to_original_method=False)
+    return outside_policy(
+        "utter_refund_method_limit",
+        decision,
+        order_id=ctx.order.id,
+        amount=money(ctx.order.total),
+        method=paid_with(desk, ctx),
+    )
+
+
+def _refund_blocked(desk: SupportDesk, ctx: NeedContext) -> Reply | None:
+    """Why the order cannot be refunded straight away (with what we can do), or None."""
     order, today = ctx.order, desk.today()
     if order.status != DELIVERED:
         return Reply().say(
             "utter_refund_before_delivery",
             order_id=order.id,
-            buttons=[button("Cancel the order", "request_human")],
+            buttons=[button("Cancel the order", "cancel_order")],
         )
     days_since = (today - order.delivered_at).days
     decision = desk.decide("refund_window", ctx, days_since_delivery=days_since)
-    if not decision.within:
-        return outside_policy(
-            "utter_refund_outside_window", decision, order_id=order.id, days=days_since
-        )
-    refund = desk.backoffice.request_refund(order.id, order.total)
+    if decision.within:
+        return None
+    return outside_policy(
+        "utter_refund_outside_window", decision, order_id=order.id, days=days_since
+    )
+
+
+def _refund_in_full(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    refund = desk.backoffice.request_refund(ctx.order.id, ctx.order.total)
     return Reply().say(
         "utter_refund_requested",
         amount=money(refund.amount),
-        order_id=order.id,
+        order_id=ctx.order.id,
+        method=paid_with(desk, ctx),
         refund_days=REFUND_DAYS,
     )
+
+
+def paid_with(desk: SupportDesk, ctx: NeedContext) -> str:
+    """How the order was paid ("Visa ending 4242"), as far as the payments show."""
+    if ctx.order is None:
+        return "your original payment method"
+    invoice_ids = {
+        i.id
+        for i in desk.backoffice.invoices_of(ctx.order.customer_id)
+        if i.order_id == ctx.order.id
+    }
+    payment = next(
+        (
+            p
+            for p in desk.backoffice.payments_of(ctx.order.customer_id)
+            if p.invoice_id in invoice_ids and p.status == "succeeded"
+        ),
+        None,
+    )
+    return payment.method if payment else "your original payment method"
 
 
 def refund_status(desk: SupportDesk, ctx: NeedContext) -> Reply:
@@ -230,7 +284,12 @@ def cancel_subscription(desk: SupportDesk, ctx: NeedContext) -> Reply:
     # Leaving is a moment to listen: options are offered whether or not a fee is due; the
     # policy's own alternatives (a fee waiver review for valued customers) only when it is.
     alternatives = LISTENING_OPTIONS if decision.within else decision.alternatives
-    return Reply().say(
+    moment = (
+        None
+        if decision.within
+        else replace(decision, alternatives=(*alternatives, "cancel_anyway"))
+    )
+    return Reply(policy_moment=moment).say(
         "utter_cancel_listen" if decision.within else "utter_cancel_listen_fee",
         plan=sub.plan,
         renews=day_text(sub.renews_at, desk.today()),
@@ -241,30 +300,66 @@ def cancel_subscription(desk: SupportDesk, ctx: NeedContext) -> Reply:
 
 # -- options the customer can pick (buttons above) -------------------------------------
 def _option_handoff(summary: str, response: str, need: str):
+    """An option our billing team carries out: hand it over, say who and by when."""
+
     def handle(desk: SupportDesk, ctx: NeedContext) -> Reply:
         if ctx.customer is None:
             return Reply().say("utter_option_needs_customer")
+        order = ctx.order
         handoff = desk.hand_off(
             replace(ctx, need=need),
-            summary.format(order_id=ctx.order.id if ctx.order else "their order"),
+            summary.format(
+                order_id=order.id if order else "their order",
+                amount=money(order.total) if order else "the amount",
+            ),
             department="billing",
+            option=ctx.option,
         )
         return desk.handed_off(Reply().say(response), handoff)
 
     return handle
 
 
+def _refund_original(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    """The refund as the policy has it: to the original payment method, now."""
+    if ctx.order is None:
+        return Reply().say("utter_option_needs_order")
+    return _refund_in_full(desk, ctx)
+
+
+def _partial_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    """Goodwill for a customer who came back about a late refund: part of it, at once."""
+    if ctx.order is None:
+        return Reply().say("utter_option_needs_order")
+    percent = desk.policies.policies["refund_window"].terms["partial_refund_percent"]
+    refund = desk.backoffice.request_refund(ctx.order.id, round(ctx.order.total * percent / 100, 2))
+    return Reply().say(
+        "utter_option_partial_refund",
+        amount=money(refund.amount),
+        order_id=ctx.order.id,
+        method=paid_with(desk, ctx),
+        refund_days=REFUND_DAYS,
+    )
+
+
 OPTIONS = {
     "store_credit": _option_handoff(
-        "Customer chose store credit for {order_id} instead of a late refund.",
+        "Customer chose store credit of {amount} for {order_id} instead of a refund.",
         "utter_option_store_credit",
         "request_refund",
     ),
     "refund_exception": _option_handoff(
-        "Refund outside the window for {order_id}: review as an exception.",
+        "Refund outside the window for {order_id} ({amount}): review as an exception.",
         "utter_option_exception_review",
         "request_refund",
     ),
+    "refund_method_review": _option_handoff(
+        "Customer asks for the refund of {order_id} ({amount}) to another payment method: review.",
+        "utter_option_refund_method_review",
+        "refund_other_method",
+    ),
+    "refund_original": _refund_original,
+    "partial_refund": _partial_refund,
     "pause_plan": _option_handoff(
         "Customer wants to pause their plan for a month instead of cancelling.",
         "utter_option_pause",
@@ -293,6 +388,7 @@ HANDLERS = {
     "unknown_charge": unknown_charge,
     "bill_too_high": bill_too_high,
     "request_refund": request_refund,
+    "refund_other_method": refund_other_method,
     "refund_status": refund_status,
     "update_payment_method": update_payment_method,
     "payment_failed": payment_failed,
@@ -307,6 +403,7 @@ REQUIRES = {
     "unknown_charge": ("customer",),
     "bill_too_high": ("customer",),
     "request_refund": ("order",),
+    "refund_other_method": ("order",),
     "refund_status": ("customer",),
     "update_payment_method": ("customer",),
     "payment_failed": ("customer",),

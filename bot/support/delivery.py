@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.backoffice.model import CANCELLED, DELIVERED
-from bot.support.parsing import day_text
-from bot.support.replies import Message, NeedContext, Reply, button, outside_policy
+from bot.support.parsing import day_text, money
+from bot.support.replies import (
+    REFUND_DAYS,
+    Message,
+    NeedContext,
+    Reply,
+    button,
+    outside_policy,
+)
 
 if TYPE_CHECKING:
     from bot.support.desk import SupportDesk
@@ -115,47 +123,99 @@ def _item_problem(problem: str, what: str):
     return handle
 
 
-def _after_dispatch(desk: SupportDesk, ctx: NeedContext) -> bool:
-    return not desk.decide("change_before_dispatch", ctx, dispatched=ctx.order.dispatched).within
-
-
 def change_delivery_address(desk: SupportDesk, ctx: NeedContext) -> Reply:
     order = ctx.order
-    if _after_dispatch(desk, ctx):
-        # One alternative, and plainly what the customer wants: do it rather than ask.
-        handoff = desk.hand_off(
-            ctx,
-            f"{order.id} already shipped with {order.carrier}; ask the carrier to redirect it.",
-            new_address=ctx.new_address,
-        )
-        reply = Reply().say(
+    decision = desk.decide("address_change_before_dispatch", ctx, dispatched=order.dispatched)
+    if not decision.within:
+        return outside_policy(
             "utter_address_change_after_dispatch",
+            decision,
             order_id=order.id,
             carrier=order.carrier or "the carrier",
+            address=ctx.new_address or "your new address",
         )
-        return desk.handed_off(reply, handoff)
     updated = desk.backoffice.change_address(order.id, ctx.new_address)
     return Reply().say("utter_address_changed", order_id=order.id, address=updated.address)
 
 
 def change_delivery_date(desk: SupportDesk, ctx: NeedContext) -> Reply:
     order, today = ctx.order, desk.today()
-    if order.dispatched:
-        handoff = desk.hand_off(
-            ctx, f"{order.id} already shipped; ask {order.carrier} to hold or reschedule it."
-        )
-        reply = Reply().say(
+    decision = desk.decide("date_change_before_dispatch", ctx, dispatched=order.dispatched)
+    if not decision.within:
+        return outside_policy(
             "utter_date_change_after_dispatch",
+            decision,
             order_id=order.id,
             carrier=order.carrier or "the carrier",
         )
-        return desk.handed_off(reply, handoff)
     if ctx.new_date is None or ctx.new_date <= today:
         return Reply(slots={"new_date": None}).say("utter_date_not_understood")
     updated = desk.backoffice.change_delivery_date(order.id, ctx.new_date)
     return Reply().say(
         "utter_date_changed", order_id=order.id, date=day_text(updated.expected_delivery, today)
     )
+
+
+def cancel_order(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    order, today = ctx.order, desk.today()
+    if order.status == CANCELLED:
+        return Reply().say("utter_order_cancelled", order_id=order.id)
+    if order.status == DELIVERED:
+        # Once it has arrived, "cancel" means "send it back": the return path says how.
+        returned = return_item(desk, ctx)
+        returned.messages.insert(0, Message("utter_cancel_order_delivered", {"order_id": order.id}))
+        return returned
+    decision = desk.decide("no_cancel_after_shipment", ctx, dispatched=order.dispatched)
+    if not decision.within:
+        return outside_policy(
+            "utter_cancel_after_shipment",
+            decision,
+            order_id=order.id,
+            carrier=order.carrier or "the carrier",
+            expected=day_text(order.expected_delivery, today),
+        )
+    desk.backoffice.cancel_order(order.id)
+    refund = desk.backoffice.request_refund(order.id, order.total)
+    return Reply().say(
+        "utter_order_cancelled_now",
+        order_id=order.id,
+        amount=money(refund.amount),
+        refund_days=REFUND_DAYS,
+    )
+
+
+def expedite_order(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    order, today = ctx.order, desk.today()
+    if order.dispatched:
+        # Already with the carrier (or delivered): the best answer is where it is now.
+        status = order_status(desk, ctx)
+        if order.status not in (DELIVERED, CANCELLED):
+            status.messages.insert(
+                0, Message("utter_expedite_already_shipped", {"order_id": order.id})
+            )
+        return status
+    # The express fee is waived only by an alternative (for valued customers), never assumed.
+    decision = desk.decide("express_for_a_fee", ctx, express_paid=False)
+    return outside_policy(
+        "utter_express_offer",
+        decision,
+        order_id=order.id,
+        expected=day_text(order.expected_delivery, today),
+        express=day_text(express_date(desk), today),
+        fee=money(express_fee(desk)),
+    )
+
+
+def express_date(desk: SupportDesk):
+    """Express delivery arrives the next working day."""
+    day = desk.today() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def express_fee(desk: SupportDesk) -> float:
+    return float(desk.policies.policies["express_for_a_fee"].terms["express_fee"])
 
 
 def delivery_options(desk: SupportDesk, ctx: NeedContext) -> Reply:
@@ -193,6 +253,8 @@ HANDLERS = {
     "change_delivery_date": change_delivery_date,
     "delivery_options": delivery_options,
     "return_item": return_item,
+    "cancel_order": cancel_order,
+    "expedite_order": expedite_order,
 }
 REQUIRES = {
     "order_status": ("order",),
@@ -204,12 +266,81 @@ REQUIRES = {
     "change_delivery_address": ("order", "new_address"),
     "change_delivery_date": ("order", "new_date"),
     "return_item": ("order",),
+    "cancel_order": ("order",),
+    "expedite_order": ("order",),
 }
+
+
+# -- options the customer can pick ("here's what we can do") ---------------------------
+def _delivery_option(summary: str, response: str, **extra):
+    """An option our delivery team carries out: hand it over with the whole context."""
+
+    def handle(desk: SupportDesk, ctx: NeedContext) -> Reply:
+        order = ctx.order
+        if order is None:
+            return Reply().say("utter_option_needs_order")
+        carrier = order.carrier or "the carrier"
+        handoff = desk.hand_off(
+            ctx,
+            summary.format(order_id=order.id, carrier=carrier, address=ctx.new_address),
+            department="delivery",
+            option=ctx.option,
+            carrier=order.carrier,
+            tracking=order.tracking_number,
+            **({"new_address": ctx.new_address} if ctx.new_address else {}),
+        )
+        params = {"order_id": order.id, "carrier": carrier, "address": ctx.new_address}
+        return desk.handed_off(Reply().say(response, **params), handoff)
+
+    return handle
+
+
+def _return_on_arrival(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    """A prepaid return label now, so the order can go straight back when it arrives."""
+    if ctx.order is None:
+        return Reply().say("utter_option_needs_order")
+    label = desk.backoffice.create_return_label(ctx.order.id)
+    return Reply().say(
+        "utter_option_return_on_arrival",
+        order_id=ctx.order.id,
+        label_url=label.label_url,
+        refund_days=REFUND_DAYS,
+    )
+
+
+def _express(free: bool):
+    def handle(desk: SupportDesk, ctx: NeedContext) -> Reply:
+        order = ctx.order
+        if order is None:
+            return Reply().say("utter_option_needs_order")
+        if order.dispatched:
+            return order_status(desk, ctx)
+        updated = desk.backoffice.change_delivery_date(order.id, express_date(desk))
+        fee = 0.0 if free else express_fee(desk)
+        if fee:
+            # Billing adds the fee to the order's invoice; the customer has agreed to it.
+            desk.hand_off(
+                ctx,
+                f"Customer chose express delivery for {order.id}: charge the {money(fee)} express fee.",
+                department="billing",
+                option=ctx.option,
+                fee=fee,
+            )
+        return Reply().say(
+            "utter_option_express",
+            order_id=order.id,
+            date=day_text(updated.expected_delivery, desk.today()),
+            charge=f"the {money(fee)} express fee is added to your invoice"
+            if fee
+            else "express is on us, as a thank-you for being with us",
+        )
+
+    return handle
 
 
 def _return_exception(desk: SupportDesk, ctx: NeedContext) -> Reply:
     if ctx.order is None:
-        return Reply().say("utter_option_needs_customer")
+        return Reply().say("utter_option_needs_order")
     handoff = desk.hand_off(
         ctx,
         f"Return requested for {ctx.order.id} outside the return window: review as an exception.",
@@ -218,10 +349,29 @@ def _return_exception(desk: SupportDesk, ctx: NeedContext) -> Reply:
     return desk.handed_off(Reply().say("utter_option_exception_review"), handoff)
 
 
-def _carrier_redirect(desk: SupportDesk, ctx: NeedContext) -> Reply:
-    if ctx.order is None:
-        return Reply().say("utter_option_needs_customer")
-    return change_delivery_address(desk, ctx)
-
-
-OPTIONS = {"return_exception": _return_exception, "carrier_redirect": _carrier_redirect}
+OPTIONS = {
+    "return_exception": _return_exception,
+    "repair_service": _delivery_option(
+        "{order_id} is past the return window: arrange a repair or check-up under warranty.",
+        "utter_option_repair_service",
+    ),
+    "carrier_redirect": _delivery_option(
+        "{order_id} already shipped with {carrier}: ask {carrier} to redirect it to {address}.",
+        "utter_option_carrier_redirect",
+    ),
+    "hold_at_depot": _delivery_option(
+        "{order_id} already shipped with {carrier}: ask {carrier} to hold it at their depot for pick-up.",
+        "utter_option_hold_at_depot",
+    ),
+    "carrier_reschedule": _delivery_option(
+        "{order_id} already shipped with {carrier}: ask {carrier} to deliver on a day that suits the customer.",
+        "utter_option_carrier_reschedule",
+    ),
+    "carrier_recall": _delivery_option(
+        "Customer cancelled {order_id} after it shipped: ask {carrier} to return it to us, refund in full when it is back.",
+        "utter_option_carrier_recall",
+    ),
+    "return_on_arrival": _return_on_arrival,
+    "paid_express": _express(free=False),
+    "free_express": _express(free=True),
+}

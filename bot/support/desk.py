@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from bot.backoffice import BackOffice, Customer, NotFound, Order
 from bot.handoff import Handoff, HandoffDesk, HandoffRequest
 from bot.policies.engine import Decision, PolicyEngine
+from bot.policies.moments import PolicyLog
 from bot.routing import RoutingMap
 from bot.support import billing, delivery, people, sales
+from bot.support.outgoing import OutgoingGuard
 from bot.support.parsing import normalize_order_id
 from bot.support.replies import NeedContext, Reply, button
 
@@ -31,7 +33,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     **sales.REQUIRES,
     **people.REQUIRES,
 }
-OPTIONS: dict[str, Handler] = {**billing.OPTIONS, **delivery.OPTIONS}
+OPTIONS: dict[str, Handler] = {**billing.OPTIONS, **delivery.OPTIONS, **sales.OPTIONS}
 
 # Customers whose handoffs start at high priority (frustration signals come with issue 4).
 HIGH_VALUE_TIERS = ("gold",)
@@ -57,11 +59,16 @@ class SupportDesk:
         today: Callable[[], date] = date.today,
         now: Callable[[], datetime] = datetime.now,
         policies: PolicyEngine | None = None,
+        policy_log: PolicyLog | None = None,
+        outgoing: OutgoingGuard | None = None,
     ):
         self.backoffice = backoffice
         self.routing = routing
         self.handoffs = handoffs
         self.policies = policies or PolicyEngine.load(known_options=OPTIONS)
+        # Policy moments live next to the handoffs, in the journey database.
+        self.policy_log = policy_log or PolicyLog(handoffs.engine, now)
+        self.outgoing = outgoing or OutgoingGuard()
         self.today = today
         self.now = now
         missing = set(HANDLERS) ^ set(routing)
@@ -81,7 +88,10 @@ class SupportDesk:
                 wanted.append("customer_id")
             elif requirement == "contact" and not known.get("customer_id"):
                 wanted.append("email")
-            elif requirement in ("new_address", "new_date"):
+            elif requirement == "new_address":
+                # Asked even after dispatch: the carrier can still redirect to it.
+                wanted.append(requirement)
+            elif requirement == "new_date":
                 order = self._order_or_none(known.get("order_id"))
                 if order is not None and not order.dispatched:
                     wanted.append(requirement)
@@ -136,21 +146,57 @@ class SupportDesk:
 
     # -- serving -----------------------------------------------------------------------
     def serve(self, ctx: NeedContext) -> Reply:
+        """Serve a need; every message passes the refusal guard on its way out."""
         handler = HANDLERS.get(ctx.need)
         if handler is None:
             return Reply().say("utter_what_can_i_do")
-        return handler(self, ctx)
+        if ctx.need == "request_human":
+            # Still asking for a person after "here's what we can do" is worth knowing.
+            self.policy_log.asked_for_person(ctx.conversation_id)
+        return self._send(handler(self, ctx), ctx)
 
     def carry_out(self, ctx: NeedContext) -> Reply:
         """Do what the customer picked from the options we offered."""
         handler = OPTIONS.get(ctx.option or "")
         if handler is None:
             return Reply().say("utter_option_unknown")
-        return handler(self, ctx)
+        moment = self.policy_log.open_offer(ctx.conversation_id, ctx.option)
+        if moment is None and self.policies.restricted(ctx.option):
+            # A goodwill option (free express, a partial refund...) only when it was offered:
+            # a hand-typed button payload must not grant it.
+            return Reply().say("utter_option_unknown")
+        if moment is not None:
+            ctx = replace(ctx, need=moment.need)  # the need the options were offered for
+        reply = handler(self, ctx)
+        if moment is not None:
+            self.policy_log.chose(moment.id, ctx.option)
+        return self._send(reply, ctx)
+
+    def _send(self, reply: Reply, ctx: NeedContext) -> Reply:
+        if reply.policy_moment is not None:
+            self.policy_log.offered(
+                ctx.conversation_id,
+                ctx.customer.id if ctx.customer else None,
+                ctx.need,
+                reply.policy_moment,
+            )
+        return self.outgoing.review(self, reply, ctx)
 
     def decide(self, policy: str, ctx: NeedContext, **facts) -> Decision:
-        """Check one policy for this customer (their tier chooses the alternatives)."""
-        return self.policies.decide(policy, facts, ctx.customer.tier if ctx.customer else None)
+        """Check one policy for this customer: their tier and earlier contacts about it
+        choose the alternatives."""
+        return self.policies.decide(policy, facts, self._tier(ctx), self._contacts(policy, ctx))
+
+    def alternatives_for(self, policy: str, ctx: NeedContext) -> tuple[str, ...]:
+        """What we can do for this customer when ``policy`` stands in the way."""
+        return self.policies.alternatives(policy, self._tier(ctx), self._contacts(policy, ctx))
+
+    def _tier(self, ctx: NeedContext) -> str | None:
+        return ctx.customer.tier if ctx.customer else None
+
+    def _contacts(self, policy: str, ctx: NeedContext) -> int:
+        customer_id = ctx.customer.id if ctx.customer else None
+        return self.policy_log.contacts(customer_id, policy, ctx.conversation_id)
 
     def hand_off(
         self,
@@ -232,6 +278,8 @@ LABELS = {
     "change_delivery_date": "Change my delivery date",
     "delivery_options": "Delivery options and times",
     "return_item": "Return an item",
+    "cancel_order": "Cancel an order",
+    "expedite_order": "Get my order faster",
     "request_invoice": "Get an invoice or receipt",
     "charged_twice": "I was charged twice",
     "unknown_charge": "A charge I don't recognise",
@@ -244,6 +292,7 @@ LABELS = {
     "ask_cancellation_fee": "Cancellation fees",
     "ask_refund_policy": "Refund policy",
     "cancel_subscription": "Cancel my subscription",
+    "refund_other_method": "Refund to another card or account",
     "ask_pricing": "Prices and plans",
     "ask_discount": "Discounts",
     "ask_free_trial": "Free trial",
@@ -253,6 +302,7 @@ LABELS = {
     "ask_renewal": "My renewal",
     "getting_started": "Getting started",
     "place_order": "Place an order",
+    "price_match": "Match a lower price",
     "request_human": "Talk to a person",
     "complain": "Make a complaint",
 }

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.backoffice.model import Customer, Order
 from bot.handoff import Handoff
+from bot.policies.engine import Decision
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Reply:
     messages: list[Message] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)
     handoff: Handoff | None = None
+    # Set when a request met a policy limit: the decision, with the options actually shown.
+    policy_moment: Decision | None = None
 
     def say(
         self, response: str, buttons: list[dict[str, str]] | None = None, **params: Any
@@ -61,12 +64,27 @@ class NeedContext:
         return self.customer.first_name if self.customer else ""
 
 
+# How long a refund takes to reach the customer once issued (quoted in several replies).
+REFUND_DAYS = "5 to 7 business days"
+
 # Button titles of the options the desk can carry out (OPTIONS).
 OPTION_LABELS = {
     "store_credit": "Store credit instead",
     "refund_exception": "Ask for an exception",
+    "partial_refund": "A partial refund now",
+    "refund_original": "Refund to how I paid",
+    "refund_method_review": "Ask for a review",
     "return_exception": "Ask for an exception",
+    "repair_service": "Repair under warranty",
     "carrier_redirect": "Redirect it to my new address",
+    "hold_at_depot": "Hold it at the depot",
+    "carrier_reschedule": "Deliver on another day",
+    "carrier_recall": "Send it back to you",
+    "return_on_arrival": "A return label for when it arrives",
+    "paid_express": "Upgrade to express",
+    "free_express": "Express, on us",
+    "loyalty_discount": "A loyalty discount",
+    "sales_callback": "A call from sales",
     "pause_plan": "Pause for a month instead",
     "downgrade_plan": "Switch to a cheaper plan",
     "fee_waiver_review": "Ask us to waive the fee",
@@ -74,12 +92,13 @@ OPTION_LABELS = {
 }
 
 
-def outside_policy(response: str, decision, **params: Any) -> Reply:
+def outside_policy(response: str, decision: Decision, **params: Any) -> Reply:
     """The answer to a request outside a policy: why, then "here's what we can do" as buttons.
 
-    ``decision`` is a bot.policies.engine.Decision; the response gets its ``reason``.
+    The response gets the decision's ``reason``; the reply records the policy moment.
     """
-    return Reply().say(
+    reply = Reply(policy_moment=decision)
+    return reply.say(
         response, buttons=option_buttons(decision.alternatives), reason=decision.reason, **params
     )
 

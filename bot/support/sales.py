@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.support.parsing import day_text, money
-from bot.support.replies import NeedContext, Reply, button
+from bot.support.replies import NeedContext, Reply, button, outside_policy
 
 if TYPE_CHECKING:
     from bot.support.desk import SupportDesk
@@ -94,6 +94,46 @@ def _per(desk: SupportDesk, plan_name: str) -> str:
     return next((p.per for p in desk.backoffice.plans() if p.name == plan_name), "month")
 
 
+def price_match(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    # The assistant cannot check another shop's price, so the difference is unknown (None)
+    # and the request is outside the policy; a catalogue lookup could supply it one day.
+    decision = desk.decide("no_price_match", ctx, price_difference=None)
+    return outside_policy(
+        "utter_price_match_limit",
+        decision,
+        percent=desk.policies.policies["no_price_match"].terms["loyalty_discount_percent"],
+    )
+
+
+# -- options the customer can pick ("here's what we can do") ---------------------------
+def _loyalty_discount(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    if ctx.customer is None:
+        return Reply().say("utter_option_needs_customer")
+    percent = desk.policies.policies["no_price_match"].terms["loyalty_discount_percent"]
+    handoff = desk.hand_off(
+        ctx,
+        f"Price-match request: apply the {percent}% loyalty discount to the customer's next order.",
+        department="billing",
+        option=ctx.option,
+        percent=percent,
+        customer_said=ctx.text,
+    )
+    return desk.handed_off(Reply().say("utter_option_loyalty_discount", percent=percent), handoff)
+
+
+def _sales_callback(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    handoff = desk.hand_off(
+        ctx,
+        "Price-match request: call the customer back about bundles, volume or annual pricing.",
+        department="sales",
+        option=ctx.option,
+        contact_email=ctx.customer.email if ctx.customer else ctx.email,
+    )
+    return desk.handed_off(Reply().say("utter_option_sales_callback"), handoff)
+
+
+OPTIONS = {"loyalty_discount": _loyalty_discount, "sales_callback": _sales_callback}
+
 HANDLERS = {
     "ask_pricing": ask_pricing,
     "ask_discount": ask_discount,
@@ -104,10 +144,12 @@ HANDLERS = {
     "ask_renewal": ask_renewal,
     "getting_started": getting_started,
     "place_order": place_order,
+    "price_match": price_match,
 }
 REQUIRES = {
     "book_demo": ("contact",),
     "request_quote": ("contact",),
     "upgrade_plan": ("customer",),
     "ask_renewal": ("customer",),
+    "price_match": ("contact",),
 }

@@ -110,25 +110,28 @@ def test_form_says_when_an_email_has_no_account():
     assert events == [SlotSet("requested_slot", "customer_id")]
 
 
-def test_form_asks_for_the_new_address_only_before_dispatch():
-    tracker = make_tracker(
-        "inform",
-        "ORD-10004",
-        slots={"need": "change_delivery_address"},
-        fresh={"order_id": "ORD-10004"},
-        requested_slot="order_id",
-    )
-    _, events = run_form(tracker)
-    assert events[-1] == SlotSet("requested_slot", "new_address")
-    tracker = make_tracker(
-        "inform",
-        "ORD-10001",
-        slots={"need": "change_delivery_address"},
-        fresh={"order_id": "ORD-10001"},
-        requested_slot="order_id",
-    )
-    _, events = run_form(tracker)
-    assert events[-1] == SlotSet("requested_slot", None)
+def test_form_asks_for_a_new_day_only_before_dispatch_and_an_address_always():
+    for order, then in (("ORD-10004", "new_date"), ("ORD-10001", None)):
+        tracker = make_tracker(
+            "inform",
+            order,
+            slots={"need": "change_delivery_date"},
+            fresh={"order_id": order},
+            requested_slot="order_id",
+        )
+        _, events = run_form(tracker)
+        assert events[-1] == SlotSet("requested_slot", then), order
+    # A carrier can still redirect a dispatched order, so the address is asked for both.
+    for order in ("ORD-10004", "ORD-10001"):
+        tracker = make_tracker(
+            "inform",
+            order,
+            slots={"need": "change_delivery_address"},
+            fresh={"order_id": order},
+            requested_slot="order_id",
+        )
+        _, events = run_form(tracker)
+        assert events[-1] == SlotSet("requested_slot", "new_address"), order
 
 
 def test_form_checks_addresses_and_dates():

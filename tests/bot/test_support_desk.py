@@ -31,12 +31,14 @@ def test_required_details_follow_the_need(desk):
     assert desk.missing_details("ask_pricing", {}) == []
     assert desk.missing_details("book_demo", {}) == ["email"]
     assert desk.missing_details("book_demo", {"customer_id": "C001"}) == []
-    # The new address is only asked for when the order can still change...
-    assert desk.missing_details("change_delivery_address", {"order_id": "ORD-10004"}) == [
-        "new_address"
-    ]
-    # ...not once it has left the warehouse.
-    assert desk.missing_details("change_delivery_address", {"order_id": "ORD-10001"}) == []
+    # The new address is asked for before and after dispatch (a carrier can redirect)...
+    for order in ("ORD-10004", "ORD-10001"):
+        assert desk.missing_details("change_delivery_address", {"order_id": order}) == [
+            "new_address"
+        ]
+    # ...a new day only while the order is still ours to schedule.
+    assert desk.missing_details("change_delivery_date", {"order_id": "ORD-10004"}) == ["new_date"]
+    assert desk.missing_details("change_delivery_date", {"order_id": "ORD-10001"}) == []
     assert set(REQUIRES) <= set(HANDLERS) and set(LABELS) == set(HANDLERS)
 
 
@@ -119,8 +121,15 @@ def test_address_change_before_dispatch_is_done(desk):
 
 
 def test_address_change_after_dispatch_offers_a_redirect(desk):
-    reply = desk.serve(ctx(desk, "change_delivery_address", "C001", "ORD-10001"))
-    assert only(reply) == ["utter_address_change_after_dispatch", "utter_handed_off"]
+    reply = desk.serve(
+        ctx(desk, "change_delivery_address", "C001", "ORD-10001", new_address="5 Long Lane, Leeds")
+    )
+    assert only(reply) == ["utter_address_change_after_dispatch"]
+    assert [b["title"] for b in reply.messages[0].buttons] == [
+        "Redirect it to my new address",
+        "Hold it at the depot",
+        "Talk to a person",
+    ]
 
 
 def test_date_change(desk):
@@ -131,10 +140,11 @@ def test_date_change(desk):
         only(reply) == ["utter_date_changed"]
         and reply.messages[0].params["date"] == "Friday 21 March"
     )
-    assert only(desk.serve(ctx(desk, "change_delivery_date", "C001", "ORD-10001"))) == [
-        "utter_date_change_after_dispatch",
-        "utter_handed_off",
-    ]
+    after = desk.serve(ctx(desk, "change_delivery_date", "C001", "ORD-10001"))
+    assert only(after) == ["utter_date_change_after_dispatch"]
+    assert (
+        after.messages[0].buttons[0]["payload"] == '/choose_option{"option":"carrier_reschedule"}'
+    )
 
 
 def test_returns(desk):
@@ -145,6 +155,7 @@ def test_returns(desk):
     assert late.messages[0].params["reason"] == "returns within 30 days of delivery"
     assert [b["payload"] for b in late.messages[0].buttons] == [
         '/choose_option{"option":"return_exception"}',
+        '/choose_option{"option":"repair_service"}',
         "/request_human",
     ]
     chosen = desk.carry_out(
