@@ -36,7 +36,7 @@ help:
 	@echo "make test   - set up if needed, run every test"
 	@echo "make train  - retrain the Rasa model now"
 	@echo "make shell  - talk to the assistant in this terminal"
-	@echo "make lint   - ruff and 'rasa data validate'"
+	@echo "make lint   - ruff, 'rasa data validate' and the refusal guard on every response"
 	@echo "make eval   - measure understanding on held-out and public data"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -77,6 +77,8 @@ lint: setup
 	@# Responses uttered only by custom actions show up as "not used" warnings; the test
 	@# tests/test_rasa_cli.py::test_rasa_data_validate_is_clean fails on any other warning.
 	@$(PY) -m pytest -q tests/test_rasa_cli.py -k validate
+	@# No response in domain.yml, and no text an action sends, refuses without an alternative.
+	@$(PY) -m pytest -q tests/bot/test_guard.py -k "domain or actions_send"
 
 eval: setup $(MODEL_STAMP)
 	@$(PY) -m bot eval

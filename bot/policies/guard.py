@@ -39,7 +39,7 @@ BE = {"IN": ["is", "are", "was", "were", "be", "been", "being", "am", "'s", "'re
 ADVERB = {
     "IN": ["currently", "presently", "normally", "usually", "generally", "really", "actually"]
 }
-# Participles after "won't be" that are good news for the customer, not a refusal.
+# Participles after "won't be" / "can't be" that are good news for the customer, not a refusal.
 GOOD_NEWS_PARTICIPLES = {
     "charged",
     "billed",
@@ -428,7 +428,7 @@ REFUSAL_PATTERNS: dict[str, list[list[dict]]] = {
             {"LOWER": NEG},
             {"LOWER": {"IN": ["something", "one"]}},
             {"LOWER": "that", "OP": "?"},
-            {"LOWER": {"IN": ["we", "i"]}},
+            {"LOWER": {"IN": ["we", "i", "our"]}},
         ],
         [
             {
@@ -494,7 +494,7 @@ REFUSAL_PATTERNS: dict[str, list[list[dict]]] = {
         [
             {"LOWER": "against"},
             {"LOWER": {"IN": ["our", "the", "company", "store"]}, "OP": "*"},
-            {"LEMMA": "policy"},
+            {"LEMMA": {"IN": ["policy", "rule", "term", "regulation", "guideline"]}},
         ],
         [
             {"LOWER": {"IN": ["that", "that's", "it", "it's", "this"]}},
@@ -565,7 +565,9 @@ REFUSAL_PATTERNS: dict[str, list[list[dict]]] = {
             {"LOWER": "to", "OP": "?"},
             {"LOWER": {"IN": ["decline", "refuse", "reject", "deny"]}},
         ],
-        [{"LOWER": {"IN": ["to", "must"]}}, {"LOWER": "say"}, {"LOWER": "no"}],
+        # "I have to / need to / must say no"; "feel free to say no" is not a refusal.
+        [{"LEMMA": {"IN": ["have", "need"]}}, {"LOWER": "to"}, {"LOWER": "say"}, {"LOWER": "no"}],
+        [{"LOWER": "must"}, {"LOWER": "say"}, {"LOWER": "no"}],
     ],
     "we_dont": [
         [
@@ -784,6 +786,7 @@ class RefusalGuard:
 
 
 def _always(doc, start: int, end: int) -> bool:
+    """Families with no check of their own are kept as matched."""
     return True
 
 
@@ -804,6 +807,8 @@ def _verb_refuses(doc, end: int, future: bool) -> bool:
     lemma = verb.lemma_
     if lemma in LOOKUP_VERBS or (after is not None and (lemma, after.lower_) in IDIOMS):
         return False
+    if lemma == "help" and after is not None and after.lower_.endswith("ing"):
+        return False  # "I can't help noticing"
     if lemma == "let" and any(t.lower_ == "down" for t in doc[verb.i + 1 : verb.i + 4]):
         return False  # "we won't let you down"
     if future and lemma in PROMISE_VERBS:
@@ -886,6 +891,7 @@ def _keep_cannot_be_done(doc, start: int, end: int) -> bool:
 
 
 def _keep_unable(doc, start: int, end: int) -> bool:
+    """'Not able to see a second charge' reports a lookup."""
     return end >= len(doc) or doc[end].lemma_ not in LOOKUP_VERBS
 
 
@@ -900,6 +906,7 @@ def _keep_not_possible(doc, start: int, end: int) -> bool:
 
 
 def _keep_no_such_thing(doc, start: int, end: int) -> bool:
+    """'No refunds on gift cards' states a rule; 'no refund needed' does not."""
     if end >= len(doc):
         return True
     after = doc[end]
@@ -907,6 +914,7 @@ def _keep_no_such_thing(doc, start: int, end: int) -> bool:
 
 
 def _keep_plain_no(doc, start: int, end: int) -> bool:
+    """'That's a no from us' ends its clause; 'it's a no-brainer' or 'not happening again' don't."""
     if end >= len(doc):
         return True
     after = doc[end]
@@ -925,6 +933,7 @@ def _keep_restricted(doc, start: int, end: int) -> bool:
     return True
 
 
+# Per-family checks run after the shared ones (condition, negation, question, idiom).
 _KEEP = {
     "restricted": _keep_restricted,
     "we_cannot": _keep_we_cannot,
