@@ -43,6 +43,11 @@ class Policy:
     # Figures the replies and options quote (a fee, a percentage), kept with the policy.
     terms: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def reason(self) -> str:
+        """What the policy says, in plain words, with its figures filled in."""
+        return self.says.format(max=_number(self.max), equals=self.equals, **self.terms)
+
     def within(self, value: Any) -> bool:
         if self.max is not None:
             return value is not None and value <= self.max
@@ -158,8 +163,9 @@ class PolicyEngine:
             raise KeyError(f"policy {policy_name} needs the fact '{policy.fact}'")
         if policy.within(facts[policy.fact]):
             return Decision(policy_name, True)
-        reason = policy.says.format(max=_number(policy.max), equals=policy.equals, **policy.terms)
-        return Decision(policy_name, False, reason, self.alternatives(policy_name, tier, contacts))
+        return Decision(
+            policy_name, False, policy.reason, self.alternatives(policy_name, tier, contacts)
+        )
 
 
 def _number(value: float | None) -> str:

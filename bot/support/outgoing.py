@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from bot.policies.engine import Decision
 from bot.policies.guard import RefusalGuard
 from bot.policies.moments import GuardRewrite
 from bot.support.replies import Message, NeedContext, Reply, option_buttons
@@ -100,6 +101,14 @@ class OutgoingGuard:
                     offered=offered,
                 )
             )
+            if policy and offered:
+                # The options shown are a policy moment like any other (and can be taken).
+                desk.policy_log.offered(
+                    ctx.conversation_id,
+                    ctx.customer.id if ctx.customer else None,
+                    ctx.need,
+                    Decision(policy.name, False, policy.reason, offered),
+                )
             checked.append(Message(REWRITE_RESPONSE, {}, option_buttons(offered)))
         reply.messages = checked
         return reply

@@ -234,6 +234,9 @@ def test_a_refusal_filled_in_at_run_time_is_rewritten_and_recorded(desk):
     [rewrite] = desk.policy_log.rewrites("conv-1")
     assert rewrite.response == "utter_probe" and "we cannot refund" in rewrite.text
     assert rewrite.policy == "refund_window"
+    # The options shown instead are a policy moment, and can be taken like any other.
+    [moment] = desk.policy_log.moments("conv-1")
+    assert moment.offered == ("store_credit", "refund_exception")
 
     fine = guard.review(desk, Reply().say("utter_probe", note="it is on its way"), need)
     assert fine.responses == ["utter_probe"]
