@@ -12,6 +12,7 @@ from bot.backoffice.sql import SqlBackOffice, seed
 from bot.db import make_engine
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk
+from bot.journey.migrate import migrate
 from bot.routing import RoutingMap
 from bot.settings import Settings
 from bot.support import SupportDesk
@@ -33,6 +34,7 @@ def build_backoffice(settings: Settings) -> BackOffice:
 def build_desk(settings: Settings) -> SupportDesk:
     """A SupportDesk on the configured back office and journey database."""
     journey_engine = make_engine(settings.journey_url)
+    migrate(journey_engine)
     return SupportDesk(
         backoffice=build_backoffice(settings),
         routing=RoutingMap.load(),

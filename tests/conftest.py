@@ -17,7 +17,7 @@ from bot.backoffice.sql import SqlBackOffice, seed
 from bot.db import make_engine
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk
-from bot.handoff.desk import metadata as handoff_metadata
+from bot.journey.migrate import migrate
 from bot.routing import RoutingMap
 from bot.support import SupportDesk
 
@@ -45,11 +45,14 @@ def _engine(kind: str, tmp_path):
         conn.execute(text("DROP SCHEMA IF EXISTS cx_test CASCADE"))
         conn.execute(text("CREATE SCHEMA cx_test"))
     eng.dispose()
-    eng = make_engine(os.environ["TEST_POSTGRES_URL"]).execution_options(
-        schema_translate_map={None: "cx_test"}
-    )
+    # Every connection works in the fresh schema (raw SQL and Alembic's version table too).
+    eng = make_engine(_with_search_path(os.environ["TEST_POSTGRES_URL"], "cx_test"))
     yield eng
     eng.dispose()
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(params=DATABASES)
@@ -81,7 +84,7 @@ def backoffice(store):
 
 
 def _handoff_desk(eng) -> HandoffDesk:
-    handoff_metadata.drop_all(eng)
+    migrate(eng)
     return HandoffDesk(eng, load_departments(), now=lambda: NOW)
 
 

@@ -12,28 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from bot.departments import Department
-
-metadata = MetaData()
-
-handoffs = Table(
-    "handoffs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("created_at", DateTime, nullable=False),
-    Column("department", String(32), nullable=False, index=True),
-    Column("need", String(64), nullable=False),
-    Column("conversation_id", String(255), nullable=False, index=True),
-    Column("customer_id", String(32)),
-    Column("channel", String(32), nullable=False),
-    Column("priority", String(16), nullable=False),
-    Column("summary", Text, nullable=False),
-    Column("context", Text, nullable=False),  # JSON context packet
-    Column("status", String(16), nullable=False, default="open"),
-)
+from bot.journey.schema import handoffs
 
 PRIORITIES = ("normal", "high", "urgent")
 
@@ -72,10 +55,9 @@ class HandoffDesk:
         departments: dict[str, Department],
         now: Callable[[], datetime] = datetime.now,
     ):
-        self.engine = engine
+        self.engine = engine  # a journey database, migrated (bot.journey.migrate)
         self._departments = departments
         self._now = now
-        metadata.create_all(engine)
 
     def hand_off(self, request: HandoffRequest) -> Handoff:
         department = self._departments.get(request.department)

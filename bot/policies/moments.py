@@ -13,54 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
+from bot.journey.schema import guard_rewrites, policy_moments
 from bot.policies.engine import Decision
-
-metadata = MetaData()
-
-policy_moments = Table(
-    "policy_moments",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("created_at", DateTime, nullable=False),
-    Column("conversation_id", String(255), nullable=False, index=True),
-    Column("customer_id", String(32), index=True),
-    Column("need", String(64), nullable=False),
-    Column("policy", String(64), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("offered", Text, nullable=False),  # JSON list of options, in the order shown
-    Column("chosen", String(64)),
-    Column("asked_for_person", Boolean, nullable=False, default=False),
-    Column("closed_at", DateTime),
-)
-
-guard_rewrites = Table(
-    "guard_rewrites",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("created_at", DateTime, nullable=False),
-    Column("conversation_id", String(255), nullable=False, index=True),
-    Column("need", String(64), nullable=False),
-    Column("response", String(128), nullable=False),
-    Column("text", Text, nullable=False),  # what would have reached the customer
-    Column("policy", String(64)),
-    Column("offered", Text, nullable=False),  # JSON list of the options offered instead
-)
 
 
 @dataclass(frozen=True)
@@ -94,9 +51,8 @@ class PolicyLog:
     """Policy moments and guard rewrites, in the journey database."""
 
     def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.now):
-        self._engine = engine
+        self._engine = engine  # a journey database, migrated (bot.journey.migrate)
         self._now = now
-        metadata.create_all(engine)
 
     def offered(
         self, conversation_id: str, customer_id: str | None, need: str, decision: Decision

@@ -1,0 +1,1 @@
+"""The journey store: customers across channels, touchpoints, handoffs and what CX measures."""

@@ -1,0 +1,194 @@
+"""The journey database: one schema, changed only through Alembic migrations.
+
+Customers and the identities that link their channels (web session, Slack user, email) so
+one customer is one journey; a touchpoint per conversation (Rasa session); handoffs to
+departments and their outbox; routing decisions with their reasons; policy moments, guard
+rewrites and feedback. SQLite by default, PostgreSQL by URL (bot/db.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Constraint names are fixed so migrations can refer to them on every database.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# A customer as the journey knows them: the back office's id when identified, else a
+# journey-only id for an anonymous visitor (prefixed "anon-").
+# Named apart from the back office's own `customers`: both may share one PostgreSQL database.
+journey_customers = Table(
+    "journey_customers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("name", String(200)),
+    Column("tier", String(16)),
+)
+
+# How a customer shows up on each channel; (kind, value) is unique.
+identities = Table(
+    "customer_identities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "customer_id", String(64), ForeignKey("journey_customers.id"), nullable=False, index=True
+    ),
+    Column("kind", String(16), nullable=False),  # web | slack | email | rest | socketio
+    Column("value", String(255), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("kind", "value", name="uq_customer_identities_kind_value"),
+)
+
+# One row per conversation (Rasa session), updated as it goes.
+touchpoints = Table(
+    "touchpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("session_started_at", DateTime, nullable=False),
+    Column("customer_id", String(64), ForeignKey("journey_customers.id"), index=True),
+    Column("channel", String(32), nullable=False),
+    Column("stage", String(16)),
+    Column("needs", Text, nullable=False, default="[]"),  # JSON list, in the order raised
+    Column("departments", Text, nullable=False, default="[]"),  # JSON list
+    Column("order_ids", Text, nullable=False, default="[]"),  # JSON list of orders discussed
+    Column("outcome", String(16), nullable=False, default="self_served"),
+    Column("signals", Text, nullable=False, default="{}"),  # JSON: repeats, frustration...
+    Column("rating", Integer),
+    Column("message_count", Integer, nullable=False, default=0),
+    Column("started_at", DateTime, nullable=False),
+    Column("last_activity_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+    UniqueConstraint("conversation_id", "session_started_at", name="uq_touchpoints_session"),
+)
+Index("ix_touchpoints_open", touchpoints.c.ended_at, touchpoints.c.last_activity_at)
+
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("department", String(32), nullable=False, index=True),
+    Column("need", String(64), nullable=False),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("touchpoint_id", Integer, ForeignKey("touchpoints.id"), index=True),
+    Column("customer_id", String(32)),
+    Column("channel", String(32), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("context", Text, nullable=False),  # JSON context packet
+    Column("status", String(16), nullable=False, default="open"),  # open|acknowledged|resolved
+    Column("acknowledged_at", DateTime),
+    Column("resolved_at", DateTime),
+    Column("resolution", Text),
+)
+
+# Handoffs waiting to be delivered to their department's webhook (bot/handoff/outbox.py).
+# Written in the same transaction as the handoff; the dispatcher sends them.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("handoff_id", Integer, ForeignKey("handoffs.id"), nullable=False, index=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("department", String(32), nullable=False),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("body", Text, nullable=False),  # the exact JSON sent, byte for byte
+    Column("created_at", DateTime, nullable=False),
+    Column("state", String(16), nullable=False, default="pending"),  # pending|sent|dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("sent_at", DateTime),
+    Column("dead_at", DateTime),
+)
+Index("ix_outbox_due", outbox.c.state, outbox.c.next_attempt_at)
+
+# The built-in department inbox (served by the hub): what arrived over the webhook, once per
+# Idempotency-Key, exactly as a department's own system would receive it.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("department", String(32), nullable=False, index=True),
+    Column("handoff_id", Integer, nullable=False, index=True),
+    Column("received_at", DateTime, nullable=False),
+    Column("deliveries", Integer, nullable=False, default=1),  # duplicates seen, for CX
+    Column("body", Text, nullable=False),
+)
+
+# Why a need went where it went (CX staff read these).
+routing_decisions = Table(
+    "routing_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("touchpoint_id", Integer, ForeignKey("touchpoints.id"), index=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("need", String(64), nullable=False),
+    Column("department", String(32), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+policy_moments = Table(
+    "policy_moments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("customer_id", String(32), index=True),
+    Column("need", String(64), nullable=False),
+    Column("policy", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("offered", Text, nullable=False),  # JSON list of options, in the order shown
+    Column("chosen", String(64)),
+    Column("asked_for_person", Boolean, nullable=False, default=False),
+    Column("closed_at", DateTime),
+)
+
+guard_rewrites = Table(
+    "guard_rewrites",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("need", String(64), nullable=False),
+    Column("response", String(128), nullable=False),
+    Column("text", Text, nullable=False),  # what would have reached the customer
+    Column("policy", String(64)),
+    Column("offered", Text, nullable=False),  # JSON list of the options offered instead
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("touchpoint_id", Integer, ForeignKey("touchpoints.id"), index=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("rating", Integer, nullable=False),  # 1-5
+    Column("comment", Text),
+)

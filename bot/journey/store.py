@@ -1,0 +1,308 @@
+"""The journey store: one customer across channels, one touchpoint per conversation.
+
+Actions record each turn as it happens (so nothing is lost when a chat simply stops): who
+the customer is, on which channel, the journey stage, the needs raised and the departments
+they went to, the orders discussed, the outcome so far and the signals of effort. A chat
+left idle past the session expiry is closed as ``abandoned`` unless it was resolved.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from bot.journey.schema import identities, journey_customers, touchpoints
+from bot.journey.signals import Signals, UserMessage, read_signals
+
+# How outcomes overrule each other while a chat goes on ("resolved" and "abandoned" are set
+# when it ends: by a department or agent, or by the idle sweep).
+OUTCOME_RANK = {"self_served": 0, "handed_off": 1, "escalated": 2}
+OUTCOMES = ("self_served", "handed_off", "escalated", "abandoned", "resolved")
+REPEAT_CONTACT_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one action knows about the conversation when it runs."""
+
+    conversation_id: str
+    channel: str
+    session_started_at: datetime
+    messages: tuple[UserMessage, ...] = ()
+    customer_id: str | None = None  # the back office's id, once identified
+    customer_name: str | None = None
+    tier: str | None = None
+    email: str | None = None
+    slack_user: str | None = None
+    need: str | None = None  # a need raised or served in this turn
+    department: str | None = None
+    stage: str | None = None
+    order_id: str | None = None
+    outcome: str | None = None  # handed_off / escalated when this turn did that
+    ended: bool = False  # the customer said goodbye
+
+
+@dataclass(frozen=True)
+class Touchpoint:
+    """One conversation as a step of the customer's journey."""
+
+    id: int
+    conversation_id: str
+    customer_id: str
+    channel: str
+    stage: str | None
+    needs: tuple[str, ...]
+    departments: tuple[str, ...]
+    order_ids: tuple[str, ...]
+    outcome: str
+    signals: dict = field(default_factory=dict)
+    rating: int | None = None
+    message_count: int = 0
+    started_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class JourneyStore:
+    """Customers, their channel identities and touchpoints, in the journey database."""
+
+    def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.now):
+        self._engine = engine  # migrated (bot.journey.migrate)
+        self._now = now
+
+    # -- recording ------------------------------------------------------------------------
+    def record(self, turn: Turn) -> Touchpoint:
+        """Create or update the touchpoint of ``turn``'s conversation session."""
+        now = self._now()
+        with self._engine.begin() as conn:
+            customer_id = self._customer(conn, turn, now)
+            row = conn.execute(
+                select(touchpoints).where(
+                    touchpoints.c.conversation_id == turn.conversation_id,
+                    touchpoints.c.session_started_at == turn.session_started_at,
+                )
+            ).first()
+            contacts = self._contacts_about(conn, customer_id, turn, row)
+            signals = read_signals(turn.messages, contacts)
+            last_message = max((m.at for m in turn.messages), default=now)
+            values = {
+                "customer_id": customer_id,
+                "channel": turn.channel,
+                "signals": json.dumps(signals.as_dict()),
+                "message_count": len(turn.messages),
+                "last_activity_at": max(last_message, now) if turn.messages else now,
+            }
+            if turn.stage:
+                values["stage"] = turn.stage
+            if turn.ended:
+                values["ended_at"] = now
+            if row is None:
+                result = conn.execute(
+                    insert(touchpoints).values(
+                        conversation_id=turn.conversation_id,
+                        session_started_at=turn.session_started_at,
+                        needs=json.dumps(_added([], turn.need)),
+                        departments=json.dumps(_added([], turn.department)),
+                        order_ids=json.dumps(_added([], turn.order_id)),
+                        outcome=turn.outcome or "self_served",
+                        started_at=min(turn.session_started_at, now),
+                        **values,
+                    )
+                )
+                touchpoint_id = result.inserted_primary_key[0]
+            else:
+                touchpoint_id = row.id
+                values["needs"] = json.dumps(_added(json.loads(row.needs), turn.need))
+                values["departments"] = json.dumps(
+                    _added(json.loads(row.departments), turn.department)
+                )
+                values["order_ids"] = json.dumps(_added(json.loads(row.order_ids), turn.order_id))
+                if turn.outcome and OUTCOME_RANK.get(turn.outcome, 0) > OUTCOME_RANK.get(
+                    row.outcome, 0
+                ):
+                    values["outcome"] = turn.outcome
+                if not turn.ended and row.ended_at is not None:
+                    values["ended_at"] = None  # they came back before the session expired
+                conn.execute(update(touchpoints).where(touchpoints.c.id == row.id).values(**values))
+            return self._touchpoint(conn, touchpoint_id)
+
+    def signals(self, turn: Turn) -> Signals:
+        """The signals of ``turn``'s conversation, counting other chats about its orders."""
+        with self._engine.connect() as conn:
+            customer_id = turn.customer_id
+            row = conn.execute(
+                select(touchpoints).where(
+                    touchpoints.c.conversation_id == turn.conversation_id,
+                    touchpoints.c.session_started_at == turn.session_started_at,
+                )
+            ).first()
+            contacts = self._contacts_about(conn, customer_id, turn, row) if customer_id else 0
+        return read_signals(turn.messages, contacts)
+
+    def close_idle(self, idle: timedelta) -> int:
+        """Close chats with no activity for ``idle`` (the session expiry): ``abandoned``
+        unless already resolved; a chat that ended with a goodbye keeps its outcome."""
+        now = self._now()
+        with self._engine.begin() as conn:
+            stale = and_(
+                touchpoints.c.ended_at.is_(None), touchpoints.c.last_activity_at < now - idle
+            )
+            ended = conn.execute(
+                update(touchpoints)
+                .where(stale, touchpoints.c.outcome != "resolved")
+                .values(outcome="abandoned", ended_at=now)
+            ).rowcount
+            ended += conn.execute(update(touchpoints).where(stale).values(ended_at=now)).rowcount
+        return ended
+
+    def rate(self, conversation_id: str, rating: int) -> None:
+        """The customer's own rating (1-5) of their newest touchpoint in this conversation."""
+        if not 1 <= rating <= 5:
+            raise ValueError(f"a rating is 1 to 5, got {rating}")
+        with self._engine.begin() as conn:
+            newest = conn.execute(
+                select(touchpoints.c.id)
+                .where(touchpoints.c.conversation_id == conversation_id)
+                .order_by(touchpoints.c.id.desc())
+            ).first()
+            if newest is None:
+                raise LookupError(f"no touchpoint for conversation {conversation_id!r}")
+            conn.execute(
+                update(touchpoints).where(touchpoints.c.id == newest.id).values(rating=rating)
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+    def journey(self, customer_id: str) -> list[Touchpoint]:
+        """Every touchpoint of one customer, across channels, oldest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(touchpoints.c.id)
+                .where(touchpoints.c.customer_id == customer_id)
+                .order_by(touchpoints.c.started_at, touchpoints.c.id)
+            ).all()
+            return [self._touchpoint(conn, r.id) for r in rows]
+
+    def touchpoints_of(self, conversation_id: str) -> list[Touchpoint]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(touchpoints.c.id)
+                .where(touchpoints.c.conversation_id == conversation_id)
+                .order_by(touchpoints.c.id)
+            ).all()
+            return [self._touchpoint(conn, r.id) for r in rows]
+
+    def customer_of(self, kind: str, value: str) -> str | None:
+        """The journey customer behind a channel identity, if known."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(identities.c.customer_id).where(
+                    identities.c.kind == kind, identities.c.value == value
+                )
+            ).first()
+        return row.customer_id if row else None
+
+    # -- internals -------------------------------------------------------------------------
+    def _customer(self, conn: Connection, turn: Turn, now: datetime) -> str:
+        """The journey customer of this turn; links every identity it shows to them.
+
+        An anonymous visitor who identifies mid-chat keeps their history: the anonymous
+        record's identities and touchpoints move to the identified customer.
+        """
+        key = turn.customer_id
+        channel_identity = (turn.channel, turn.conversation_id)
+        linked = _identity_owner(conn, *channel_identity)
+        if key is None:
+            key = linked or f"anon-{turn.channel}-{turn.conversation_id}"[:64]
+        if conn.execute(
+            select(journey_customers.c.id).where(journey_customers.c.id == key)
+        ).first():
+            if turn.customer_name or turn.tier:
+                conn.execute(
+                    update(journey_customers)
+                    .where(journey_customers.c.id == key)
+                    .values(name=turn.customer_name, tier=turn.tier)
+                )
+        else:
+            conn.execute(
+                insert(journey_customers).values(
+                    id=key, created_at=now, name=turn.customer_name, tier=turn.tier
+                )
+            )
+        if linked and linked != key and linked.startswith("anon-"):
+            conn.execute(
+                update(identities).where(identities.c.customer_id == linked).values(customer_id=key)
+            )
+            conn.execute(
+                update(touchpoints)
+                .where(touchpoints.c.customer_id == linked)
+                .values(customer_id=key)
+            )
+        shown = [channel_identity]
+        if turn.email:
+            shown.append(("email", turn.email.lower()))
+        if turn.slack_user:
+            shown.append(("slack", turn.slack_user))
+        for kind, value in shown:
+            owner = _identity_owner(conn, kind, value)
+            if owner is None:
+                conn.execute(
+                    insert(identities).values(
+                        customer_id=key, kind=kind, value=value, created_at=now
+                    )
+                )
+        return key
+
+    def _contacts_about(self, conn: Connection, customer_id, turn: Turn, row) -> int:
+        """Other conversations of this customer about the same orders in the last 7 days."""
+        orders = set(json.loads(row.order_ids)) if row is not None else set()
+        if turn.order_id:
+            orders.add(turn.order_id)
+        if not orders or customer_id is None:
+            return 0
+        since = self._now() - timedelta(days=REPEAT_CONTACT_DAYS)
+        others = conn.execute(
+            select(touchpoints.c.order_ids).where(
+                touchpoints.c.customer_id == customer_id,
+                touchpoints.c.started_at >= since,
+                touchpoints.c.conversation_id != turn.conversation_id,
+            )
+        ).all()
+        return sum(1 for r in others if orders & set(json.loads(r.order_ids)))
+
+    def _touchpoint(self, conn: Connection, touchpoint_id: int) -> Touchpoint:
+        r = conn.execute(select(touchpoints).where(touchpoints.c.id == touchpoint_id)).one()
+        return Touchpoint(
+            id=r.id,
+            conversation_id=r.conversation_id,
+            customer_id=r.customer_id,
+            channel=r.channel,
+            stage=r.stage,
+            needs=tuple(json.loads(r.needs)),
+            departments=tuple(json.loads(r.departments)),
+            order_ids=tuple(json.loads(r.order_ids)),
+            outcome=r.outcome,
+            signals=json.loads(r.signals),
+            rating=r.rating,
+            message_count=r.message_count,
+            started_at=r.started_at,
+            last_activity_at=r.last_activity_at,
+            ended_at=r.ended_at,
+        )
+
+
+def _identity_owner(conn: Connection, kind: str, value: str) -> str | None:
+    row = conn.execute(
+        select(identities.c.customer_id).where(
+            identities.c.kind == kind, identities.c.value == value
+        )
+    ).first()
+    return row.customer_id if row else None
+
+
+def _added(items: Sequence[str], item: str | None) -> list[str]:
+    return [*items, item] if item and item not in items else list(items)

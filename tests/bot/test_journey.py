@@ -1,0 +1,168 @@
+"""The journey store: one customer across channels, a touchpoint per conversation, signals."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from bot.journey.migrate import current_revision, head_revision, migrate
+from bot.journey.signals import UserMessage, read_signals
+from bot.journey.store import JourneyStore, Turn
+
+T0 = datetime(2025, 3, 12, 10, 0)
+
+
+class Clock:
+    def __init__(self, at=T0):
+        self.at = at
+
+    def __call__(self):
+        return self.at
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def journey(engine, clock):
+    migrate(engine)
+    return JourneyStore(engine, now=clock)
+
+
+def said(*texts_and_intents, start=T0):
+    return tuple(
+        UserMessage(t, i, start + timedelta(seconds=10 * n))
+        for n, (t, i) in enumerate(texts_and_intents)
+    )
+
+
+def turn(conversation="web-1", channel="socketio", **kw):
+    return Turn(conversation_id=conversation, channel=channel, session_started_at=T0, **kw)
+
+
+def test_migrations_run_once_and_are_idempotent(engine):
+    migrate(engine)
+    migrate(engine)  # again: nothing to do
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+
+
+def test_a_database_from_before_migrations_is_refused_with_what_to_do(tmp_path):
+    from bot.db import make_engine
+
+    legacy = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with legacy.begin() as conn:
+        conn.execute(text("create table handoffs (id integer primary key)"))
+    with pytest.raises(RuntimeError, match="move it aside"):
+        migrate(legacy)
+
+
+def test_an_anonymous_chat_becomes_the_customers_once_they_identify(journey):
+    first = journey.record(turn(messages=said(("where is my order", "order_status"))))
+    assert first.customer_id == "anon-socketio-web-1" and first.message_count == 1
+    identified = journey.record(
+        turn(
+            messages=said(("where is my order", "order_status"), ("ORD-10001", "inform")),
+            customer_id="C001",
+            customer_name="Jane",
+            tier="gold",
+            email="Jane.Doe@example.com",
+            need="order_status",
+            department="delivery",
+            stage="purchase",
+            order_id="ORD-10001",
+        )
+    )
+    assert identified.id == first.id and identified.customer_id == "C001"
+    assert (identified.needs, identified.departments, identified.order_ids) == (
+        ("order_status",),
+        ("delivery",),
+        ("ORD-10001",),
+    )
+    assert identified.stage == "purchase" and identified.message_count == 2
+    assert journey.customer_of("socketio", "web-1") == "C001"
+    assert journey.customer_of("email", "jane.doe@example.com") == "C001"
+
+
+def test_one_customer_one_journey_across_channels(journey, clock):
+    journey.record(turn("web-1", customer_id="C001", need="order_status", department="delivery"))
+    clock.at = T0 + timedelta(days=1)
+    journey.record(
+        Turn(
+            conversation_id="U0JANE_C1",
+            channel="slack",
+            session_started_at=clock.at,
+            customer_id="C001",
+            slack_user="U0JANE",
+            need="request_invoice",
+            department="billing",
+        )
+    )
+    touchpoints = journey.journey("C001")
+    assert [(t.channel, t.needs) for t in touchpoints] == [
+        ("socketio", ("order_status",)),
+        ("slack", ("request_invoice",)),
+    ]
+    assert journey.customer_of("slack", "U0JANE") == "C001"
+
+
+def test_outcome_only_goes_up_while_the_chat_goes_on(journey):
+    journey.record(turn(outcome="handed_off"))
+    assert journey.record(turn(outcome=None)).outcome == "handed_off"
+    assert journey.record(turn(outcome="escalated")).outcome == "escalated"
+    assert journey.record(turn(outcome="handed_off")).outcome == "escalated"
+
+
+def test_idle_chats_are_closed_as_abandoned_unless_resolved(journey, engine, clock):
+    journey.record(turn("idle"))
+    journey.record(turn("bye", ended=True))
+    journey.record(turn("done"))
+    with engine.begin() as conn:
+        conn.execute(text("update touchpoints set outcome='resolved' where conversation_id='done'"))
+    clock.at = T0 + timedelta(minutes=30)
+    assert journey.close_idle(timedelta(minutes=60)) == 0
+    clock.at = T0 + timedelta(minutes=61)
+    assert journey.close_idle(timedelta(minutes=60)) == 2
+    outcome = {c: journey.touchpoints_of(c)[0].outcome for c in ("idle", "bye", "done")}
+    assert outcome == {"idle": "abandoned", "bye": "self_served", "done": "resolved"}
+    assert all(journey.touchpoints_of(c)[0].ended_at for c in ("idle", "bye", "done"))
+
+
+def test_signals_of_effort_and_frustration(journey, clock):
+    messages = said(
+        ("where is my order", "order_status"),
+        ("ORD-10002", "inform"),
+        ("where is my order", "order_status"),
+        ("I already told you the number, this is ridiculous", "inform"),
+    )
+    tp = journey.record(turn(messages=messages, customer_id="C001", order_id="ORD-10002"))
+    assert tp.signals["repeats"] == 1
+    assert tp.signals["told_you"] == 1 and tp.signals["negative_words"] == 1
+    assert tp.signals["frustration"] == 4
+    # Another chat about the same order within 7 days is a repeat contact; after 7, not.
+    clock.at = T0 + timedelta(days=2)
+    again = Turn("web-2", "socketio", clock.at, customer_id="C001", order_id="ORD-10002")
+    assert journey.record(again).signals["contacts_about_order"] == 1
+    clock.at = T0 + timedelta(days=8)
+    late = Turn("web-3", "socketio", clock.at, customer_id="C001", order_id="ORD-10002")
+    assert journey.record(late).signals["contacts_about_order"] == 1  # web-2 is 6 days old, web-1 8
+
+
+def test_calm_conversations_show_no_signals():
+    calm = read_signals(
+        said(("hi", "greet"), ("where's ORD-10001?", "order_status"), ("thanks!", "thank"))
+    )
+    assert calm.frustration == 0 and calm.repeats == 0
+    assert read_signals(said(("for the third time: it's broken", "complain"))).told_you == 1
+
+
+def test_ratings(journey):
+    journey.record(turn("rated"))
+    journey.rate("rated", 4)
+    assert journey.touchpoints_of("rated")[0].rating == 4
+    with pytest.raises(ValueError):
+        journey.rate("rated", 6)
+    with pytest.raises(LookupError):
+        journey.rate("nobody", 3)
