@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -10,6 +10,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import services
+from bot.journey.signals import UserMessage
+from bot.journey.store import Turn
 from bot.support import NeedContext, Reply, SupportDesk
 from bot.support.parsing import parse_amount
 
@@ -76,7 +78,56 @@ def need_context(tracker: Tracker, need: str | None) -> NeedContext:
         amount=parse_amount(latest_entity(tracker, "amount")),
         option=latest_entity(tracker, "option"),
         transcript=transcript(tracker),
+        signals=d.journey.signals(turn_of(tracker)),
     )
+
+
+def turn_of(tracker: Tracker, need: str | None = None, reply: Reply | None = None) -> Turn:
+    """What this conversation session looks like to the journey store right now."""
+    events = tracker.events
+    # The session starts at the newest session_started event (Rasa's session_config).
+    start = max((i for i, e in enumerate(events) if e.get("event") == "session_started"), default=0)
+    session = events[start:]
+    messages = tuple(
+        UserMessage(
+            text=e.get("text") or "",
+            intent=((e.get("parse_data") or {}).get("intent") or {}).get("name"),
+            at=datetime.fromtimestamp(e["timestamp"]) if e.get("timestamp") else datetime.now(),
+        )
+        for e in session
+        if e.get("event") == "user"
+    )
+    started = session[0].get("timestamp") if session else None
+    d = desk()
+    customer = d.customer(tracker.get_slot("customer_id"))
+    handoff = reply.handoff if reply else None
+    department = handoff.department.name if handoff else d.routing.department_of(need)
+    return Turn(
+        conversation_id=tracker.sender_id,
+        channel=channel_of(tracker),
+        session_started_at=datetime.fromtimestamp(started) if started else datetime.now(),
+        messages=messages,
+        customer_id=customer.id if customer else None,
+        customer_name=customer.name if customer else None,
+        tier=customer.tier if customer else None,
+        email=customer.email if customer else tracker.get_slot("email"),
+        slack_user=slack_user_of(tracker),
+        need=need,
+        department=department,
+        stage=d.stage_of(need, customer) if need or customer else None,
+        order_id=tracker.get_slot("order_id"),
+        outcome=(
+            ("escalated" if handoff.department.name == "support" else "handed_off")
+            if handoff
+            else None
+        ),
+        ended=(tracker.latest_message.get("intent") or {}).get("name") == "goodbye",
+    )
+
+
+def record_turn(tracker: Tracker, need: str | None = None, reply: Reply | None = None) -> None:
+    """Log this turn on the conversation's touchpoint (written as the chat goes)."""
+    desk().journey.record(turn_of(tracker, need, reply))
 
 
 def send(reply: Reply, dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:

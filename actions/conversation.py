@@ -1,4 +1,4 @@
-"""Conversation actions: greeting by name and asking for clarification."""
+"""Conversation actions: greeting by name, asking for clarification, logging small talk."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions._adapter import desk
+from actions._adapter import desk, record_turn
 
 
 class ActionGreet(Action):
@@ -25,6 +25,7 @@ class ActionGreet(Action):
             dispatcher.utter_message(response="utter_greet_by_name", name=name)
         else:
             dispatcher.utter_message(response="utter_greet")
+        record_turn(tracker)
         return []
 
 
@@ -39,4 +40,19 @@ class ActionClarify(Action):
     ) -> list[dict[str, Any]]:
         ranking = tracker.latest_message.get("intent_ranking") or []
         dispatcher.utter_message(response="utter_clarify", buttons=desk().suggestions(ranking))
+        record_turn(tracker)
+        return []
+
+
+class ActionLogTurn(Action):
+    """Log a turn that needs no other action (thanks, goodbye) on the touchpoint, so the
+    last words of a chat are counted and a goodbye ends it."""
+
+    def name(self) -> str:
+        return "action_log_turn"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        record_turn(tracker)
         return []

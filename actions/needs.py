@@ -10,7 +10,15 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions._adapter import customer_slots, desk, latest_entity, need_context, send, slack_user_of
+from actions._adapter import (
+    customer_slots,
+    desk,
+    latest_entity,
+    need_context,
+    record_turn,
+    send,
+    slack_user_of,
+)
 from bot.support.parsing import parse_date
 
 DETAIL_SLOTS = ("order_id", "customer_id", "email", "new_address", "new_date")
@@ -31,6 +39,7 @@ class ActionNoteNeed(Action):
         if not tracker.get_slot("customer_id"):
             customer = desk().identify(slack_user=slack_user_of(tracker))
             events += [SlotSet(k, v) for k, v in customer_slots(customer).items()]
+        record_turn(tracker, need=intent)
         return events
 
 
@@ -102,6 +111,7 @@ class ActionServeNeed(Action):
     ) -> list[dict[str, Any]]:
         need = tracker.get_slot("need")
         reply = desk().serve(need_context(tracker, need))
+        record_turn(tracker, need=need, reply=reply)
         return send(reply, dispatcher) + [SlotSet("need", None)]
 
 
@@ -115,4 +125,5 @@ class ActionCarryOutOption(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         reply = desk().carry_out(need_context(tracker, tracker.get_slot("need") or "choose_option"))
+        record_turn(tracker, reply=reply)
         return send(reply, dispatcher)

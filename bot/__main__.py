@@ -19,7 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train", help="train the Rasa model (skipped by Rasa when nothing changed)")
     p.add_argument("--force", action="store_true", help="train even if nothing changed")
 
-    sub.add_parser("run", help="start the Rasa and action servers; Ctrl-C stops them")
+    sub.add_parser("run", help="start the whole system (Rasa, actions, hub, dispatcher)")
+    sub.add_parser("hub", help="serve the hub (department inboxes, APIs) on CX_HUB_PORT")
+    sub.add_parser(
+        "dispatch", help="deliver handoffs to department webhooks and close idle chats"
+    )
     sub.add_parser("shell", help="talk to the assistant in this terminal")
     sub.add_parser("seed", help="(re)load the demo back office from its fixture")
 
@@ -52,6 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         from bot.runner import run
 
         return run(settings)
+    if args.command == "hub":
+        from bot.hub import HubSettings, run_hub
+
+        run_hub(HubSettings.from_env())
+        return 0
+    if args.command == "dispatch":
+        from bot.journey.upkeep import run_upkeep
+
+        return run_upkeep(settings)
     if args.command == "shell":
         from bot.runner import shell
 

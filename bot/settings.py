@@ -25,6 +25,11 @@ class Settings:
     rasa_port: int
     action_port: int
     rasa_token: str
+    hub_port: int = 8000
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://{self.host}:{self.hub_port}"
 
     @property
     def rasa_url(self) -> str:
@@ -50,6 +55,7 @@ class Settings:
             rasa_port=_port(env, "CX_RASA_PORT", 5005),
             action_port=_port(env, "CX_ACTION_PORT", 5055),
             rasa_token=env.get("CX_RASA_TOKEN", ""),
+            hub_port=_port(env, "CX_HUB_PORT", 8000),
         )
 
 

@@ -2,7 +2,10 @@
 
 Each handoff is stored with its context packet (who, what, which order or invoice, what
 the customer said, what the assistant already did), so the department never has to ask
-again. One conversation asking twice for the same need gets the same handoff back.
+again. In the same transaction: the routing decision with its reason, and an outbox row
+that the dispatcher delivers to the department's webhook (bot/handoff/dispatcher.py), so a
+handoff is never lost between the chat and the department. One conversation asking twice
+for the same need gets the same handoff back.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from bot.departments import Department
-from bot.journey.schema import handoffs
+from bot.handoff.outbox import enqueue
+from bot.journey.schema import handoffs, routing_decisions, touchpoints
 
 PRIORITIES = ("normal", "high", "urgent")
 
@@ -33,6 +37,8 @@ class HandoffRequest:
     customer_id: str | None = None
     priority: str = "normal"
     context: dict = field(default_factory=dict)
+    rules: tuple[str, ...] = ()  # the CX routing rules that chose department and priority
+    reason: str = ""  # why it went there, in plain words
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,38 @@ class HandoffDesk:
                 )
             )
             handoff_id = result.inserted_primary_key[0]
+            touchpoint = conn.execute(
+                select(touchpoints.c.id)
+                .where(touchpoints.c.conversation_id == request.conversation_id)
+                .order_by(touchpoints.c.id.desc())
+            ).first()
+            touchpoint_id = touchpoint.id if touchpoint else None
+            if touchpoint_id is not None:
+                conn.execute(
+                    handoffs.update()
+                    .where(handoffs.c.id == handoff_id)
+                    .values(touchpoint_id=touchpoint_id)
+                )
+            conn.execute(
+                insert(routing_decisions).values(
+                    created_at=now,
+                    touchpoint_id=touchpoint_id,
+                    conversation_id=request.conversation_id,
+                    need=request.need,
+                    department=department.name,
+                    priority=request.priority,
+                    rule=",".join(request.rules) or "intent_map",
+                    reason=request.reason or f"{request.need} belongs to {department.name}",
+                )
+            )
+            enqueue(
+                conn,
+                handoff_id=handoff_id,
+                conversation_id=request.conversation_id,
+                department=department.name,
+                payload=webhook_payload(handoff_id, request, department, now),
+                now=now,
+            )
         return Handoff(
             handoff_id, department, request.need, request.priority, department.promise(now)
         )
@@ -109,3 +147,23 @@ class HandoffDesk:
             return [
                 dict(r._mapping) | {"context": json.loads(r.context)} for r in conn.execute(query)
             ]
+
+
+def webhook_payload(
+    handoff_id: int, request: HandoffRequest, department: Department, now: datetime
+) -> dict:
+    """What a department's system receives: the handoff and its whole context packet."""
+    return {
+        "handoff_id": handoff_id,
+        "department": department.name,
+        "need": request.need,
+        "priority": request.priority,
+        "summary": request.summary,
+        "conversation_id": request.conversation_id,
+        "channel": request.channel,
+        "customer_id": request.customer_id,
+        "created_at": now.isoformat(timespec="seconds"),
+        "promise": department.promise(now),
+        "routing": {"rules": list(request.rules), "reason": request.reason},
+        "context": request.context,
+    }

@@ -7,10 +7,12 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from bot.backoffice import BackOffice, Customer, NotFound, Order
+from bot.cx_routing import CxRules, Facts, RoutingDecision
 from bot.handoff import Handoff, HandoffDesk, HandoffRequest
+from bot.journey.store import JourneyStore
 from bot.policies.engine import Decision, PolicyEngine
 from bot.policies.moments import PolicyLog
-from bot.routing import RoutingMap
+from bot.routing import FROM_CUSTOMER, RoutingMap, stage_from_orders
 from bot.support import billing, delivery, people, sales
 from bot.support.outgoing import OutgoingGuard
 from bot.support.parsing import normalize_order_id
@@ -35,8 +37,10 @@ REQUIRES: dict[str, tuple[str, ...]] = {
 }
 OPTIONS: dict[str, Handler] = {**billing.OPTIONS, **delivery.OPTIONS, **sales.OPTIONS}
 
-# Customers whose handoffs start at high priority (frustration signals come with issue 4).
-HIGH_VALUE_TIERS = ("gold",)
+# A subscriber whose plan renews within this many days is in the renewal stage.
+RENEWAL_DAYS = 30
+# Needs that already bring a person in: no extra escalation on top.
+PERSON_NEEDS = ("request_human", "complain")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class SupportDesk:
         policies: PolicyEngine | None = None,
         policy_log: PolicyLog | None = None,
         outgoing: OutgoingGuard | None = None,
+        cx_rules: CxRules | None = None,
     ):
         self.backoffice = backoffice
         self.routing = routing
@@ -68,7 +73,9 @@ class SupportDesk:
         self.policies = policies or PolicyEngine.load(known_options=OPTIONS)
         # Policy moments live next to the handoffs, in the journey database.
         self.policy_log = policy_log or PolicyLog(handoffs.engine, now)
+        self.journey = JourneyStore(handoffs.engine, now)
         self.outgoing = outgoing or OutgoingGuard()
+        self.cx_rules = cx_rules or CxRules.load()
         self.today = today
         self.now = now
         missing = set(HANDLERS) ^ set(routing)
@@ -153,7 +160,16 @@ class SupportDesk:
         if ctx.need == "request_human":
             # Still asking for a person after "here's what we can do" is worth knowing.
             self.policy_log.asked_for_person(ctx.conversation_id)
-        return self._send(handler(self, ctx), ctx)
+        reply = handler(self, ctx)
+        if reply.handoff is None and ctx.need not in PERSON_NEEDS:
+            owner = self.routing.department_of(ctx.need) or "support"
+            if self.routing_for(ctx, owner, "normal").escalate:
+                # Listen: a frustrated or returning customer gets a person, not only an answer.
+                handoff = self.hand_off(
+                    ctx, f"Bring a person in: {ctx.need} for a customer showing frustration."
+                )
+                self.handed_off(reply.say("utter_bringing_a_person"), handoff)
+        return self._send(reply, ctx)
 
     def carry_out(self, ctx: NeedContext) -> Reply:
         """Do what the customer picked from the options we offered."""
@@ -203,14 +219,17 @@ class SupportDesk:
         ctx: NeedContext,
         summary: str,
         department: str | None = None,
-        priority: str | None = None,
+        priority: str = "normal",
         **context,
     ) -> Handoff:
-        """Hand the need to its department with the whole context packet."""
-        department = department or self.routing.department_of(ctx.need) or "support"
+        """Hand the need to its department with the whole context packet.
+
+        ``department`` and ``priority`` are the desk's own choice; the CX rules in
+        routing.yml may change them (and say why) from what the journey knows.
+        """
+        owner = department or self.routing.department_of(ctx.need) or "support"
+        decision = self.routing_for(ctx, owner, priority)
         customer = ctx.customer
-        if priority is None:
-            priority = "high" if customer and customer.tier in HIGH_VALUE_TIERS else "normal"
         packet = {
             "need": ctx.need,
             "customer": {
@@ -221,24 +240,61 @@ class SupportDesk:
             }
             if customer
             else {"email": ctx.email},
+            "stage": self.stage_of(ctx.need, customer),
             "order_id": ctx.order.id if ctx.order else None,
             "invoice_id": ctx.invoice_id,
             "customer_said": ctx.text,
             "transcript": list(ctx.transcript[-10:]),
+            "signals": ctx.signals.as_dict(),
+            "preferred_channel": ctx.channel,
             **context,
         }
         return self.handoffs.hand_off(
             HandoffRequest(
-                department=department,
+                department=decision.department,
                 need=ctx.need,
                 conversation_id=ctx.conversation_id,
                 summary=summary,
                 channel=ctx.channel,
                 customer_id=customer.id if customer else None,
-                priority=priority,
+                priority=decision.priority,
                 context=packet,
+                rules=decision.rules,
+                reason=decision.reason,
             )
         )
+
+    def routing_for(self, ctx: NeedContext, department: str, priority: str) -> RoutingDecision:
+        """The CX rules applied to this need, customer and conversation."""
+        return self.cx_rules.decide(
+            Facts(
+                need=ctx.need,
+                department=department,
+                customer_stage=self.customer_stage(ctx.customer),
+                tier=ctx.customer.tier if ctx.customer else None,
+                frustration=ctx.signals.frustration,
+                repeats=ctx.signals.repeats,
+                contacts_about_order=ctx.signals.contacts_about_order,
+            ),
+            priority,
+        )
+
+    # -- the journey ---------------------------------------------------------------------
+    def customer_stage(self, customer: Customer | None) -> str:
+        """Where the customer is in their journey, from their record."""
+        if customer is None:
+            return "prospect"
+        sub = self.backoffice.subscription_of(customer.id)
+        renewing = sub is not None and sub.status in ("active", "past_due") and sub.renews_at
+        if renewing and 0 <= (sub.renews_at - self.today()).days <= RENEWAL_DAYS:
+            return "renewal"
+        return stage_from_orders(self.backoffice.orders_of(customer.id), self.today())
+
+    def stage_of(self, need: str | None, customer: Customer | None) -> str:
+        """The stage of a touchpoint: the need's own (a cancellation is leaving), else the
+        customer's."""
+        stage = self.routing.as_dict().get(need or "", {}).get("stage", FROM_CUSTOMER)
+        return self.customer_stage(customer) if stage == FROM_CUSTOMER else stage
 
     def handed_off(self, reply: Reply, handoff: Handoff) -> Reply:
         """Tell the customer who will handle it, through which channel and by when."""

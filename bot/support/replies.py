@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.backoffice.model import Customer, Order
 from bot.handoff import Handoff
+from bot.journey.signals import Signals
 from bot.policies.engine import Decision
 
 
@@ -58,6 +59,7 @@ class NeedContext:
     amount: float | None = None
     option: str | None = None
     transcript: tuple[str, ...] = ()
+    signals: Signals = Signals()  # effort and frustration so far (bot/journey/signals.py)
 
     @property
     def first_name(self) -> str:

@@ -231,3 +231,67 @@ def test_clarify_suggests_the_likeliest_needs():
         "/request_refund",
         "/request_human",
     ]
+
+
+def _said(text, intent, at):
+    return {
+        "event": "user",
+        "text": text,
+        "timestamp": at,
+        "parse_data": {"intent": {"name": intent}},
+    }
+
+
+def test_each_turn_is_logged_on_the_touchpoint_as_the_chat_goes(use_test_desk):
+    start = 1741773600.0  # 2025-03-12 10:00 UTC
+    session = [{"event": "session_started", "timestamp": start}]
+    said = [_said("I was charged twice!!", "charged_twice", start + 5)]
+    tracker = make_tracker(
+        "charged_twice", "I was charged twice!!", events=session + said[:0], sender="conv-log"
+    )
+    ActionNoteNeed().run(CollectingDispatcher(), tracker, {})
+    [touchpoint] = use_test_desk.journey.touchpoints_of("conv-log")
+    assert touchpoint.needs == ("charged_twice",) and touchpoint.outcome == "self_served"
+    assert touchpoint.customer_id.startswith("anon-")
+    # Identified and served: the same touchpoint now belongs to Omar, handed off to billing.
+    tracker = make_tracker(
+        "inform",
+        "omar@example.com",
+        slots={"need": "charged_twice", "customer_id": "C002"},
+        events=session + said,
+        sender="conv-log",
+    )
+    ActionServeNeed().run(CollectingDispatcher(), tracker, {})
+    [touchpoint] = use_test_desk.journey.touchpoints_of("conv-log")
+    assert touchpoint.customer_id == "C002" and touchpoint.outcome == "handed_off"
+    assert touchpoint.departments == ("billing",) and touchpoint.message_count == 2
+    assert use_test_desk.journey.customer_of("email", "omar@example.com") == "C002"
+
+
+def test_a_frustrated_customer_is_brought_a_person_with_the_reason_recorded(use_test_desk):
+    start = 1741773600.0
+    said = [
+        _said("where is my order", "order_status", start),
+        _said("ORD-10001", "inform", start + 10),
+        _said("where is my order", "order_status", start + 20),
+        _said("I already told you, this is ridiculous", "order_status", start + 30),
+    ]
+    tracker = make_tracker(
+        "order_status",
+        "I already told you, this is ridiculous",
+        slots={"need": "order_status", "customer_id": "C001", "order_id": "ORD-10001"},
+        events=said[:-1],
+        sender="conv-angry",
+    )
+    dispatcher = CollectingDispatcher()
+    ActionServeNeed().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == [
+        "utter_order_on_its_way",
+        "utter_bringing_a_person",
+        "utter_handed_off",
+    ]
+    [handoff] = use_test_desk.handoffs.open_handoffs("conv-angry")
+    assert (handoff["department"], handoff["priority"]) == ("support", "urgent")
+    assert handoff["context"]["signals"]["told_you"] == 1
+    [touchpoint] = use_test_desk.journey.touchpoints_of("conv-angry")
+    assert touchpoint.outcome == "escalated"

@@ -17,6 +17,14 @@ def test_secrets_are_generated_once_and_kept_private(tmp_path, monkeypatch):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     monkeypatch.setenv("CX_RASA_TOKEN", "from-the-environment")
     assert ensure_secrets(settings(tmp_path))[0].rasa_token == "from-the-environment"
+    # One webhook signing secret per department, handed to the children; the environment wins.
+    text = path.read_text()
+    for name in ("SALES", "BILLING", "DELIVERY", "SUPPORT"):
+        assert f"CX_WEBHOOK_SECRET_{name}=" in text
+    monkeypatch.setenv("CX_WEBHOOK_SECRET_BILLING", "set-by-the-operator")
+    hub = processes(first)[2]
+    assert hub.env["CX_WEBHOOK_SECRET_BILLING"] == "set-by-the-operator"
+    assert hub.env["CX_WEBHOOK_SECRET_SALES"] in text
 
 
 def test_endpoints_follow_the_configured_ports_and_var_dir(tmp_path):
@@ -28,7 +36,9 @@ def test_endpoints_follow_the_configured_ports_and_var_dir(tmp_path):
 
 def test_every_process_binds_to_loopback_by_default(tmp_path):
     s, _ = ensure_secrets(settings(tmp_path))
-    actions, rasa = processes(s)
+    actions, rasa, hub, dispatcher = processes(s)
+    assert hub.env["CX_HOST"] == "127.0.0.1" and hub.ready_url == "http://127.0.0.1:8000/health"
+    assert dispatcher.argv[-2:] == ["bot", "dispatch"]
     assert actions.env["SANIC_HOST"] == "127.0.0.1"
     assert rasa.argv[rasa.argv.index("--interface") + 1] == "127.0.0.1"
     assert "--enable-api" in rasa.argv and s.rasa_token in rasa.argv

@@ -59,6 +59,7 @@ def assistant(tmp_path_factory):
             "CX_VAR_DIR": str(var_dir),
             "CX_RASA_PORT": str(free_port()),
             "CX_ACTION_PORT": str(free_port()),
+            "CX_HUB_PORT": str(free_port()),
         }
     )
     settings, _ = ensure_secrets(settings)

@@ -1,0 +1,466 @@
+"""Deliver the handoff outbox to department webhooks: signed, retried, in order, at least once.
+
+Guarantees, and what they rest on:
+
+- **At least once, same key every time.** A row is marked sent only after its department
+  answered 2xx, in its own short transaction after the HTTP call. If the process dies in
+  between, the row is still pending and is sent again with the same ``Idempotency-Key``;
+  departments deduplicate on that key, which makes delivery effectively exactly once.
+- **In order per conversation.** A row is not sent while an older row (lower id) of the
+  same conversation is still pending, so a department never sees a chat's second handoff
+  before its first. A dead row no longer holds the rows behind it. (Ids give the creation
+  order because a conversation's handoffs are written one after the other: Rasa's lock
+  store serialises a conversation.)
+- **Retries you can see.** 5xx, 408, timeouts and connection errors back off exponentially
+  with full jitter; 429 (and 503) wait for ``Retry-After`` when given; any other answer is
+  a refusal and the row goes dead at once. A row older than ``max_age`` that would be
+  retried goes dead instead. Dead rows stay in the table (``outbox.dead_letters``) and can
+  be sent again by hand (``outbox.retry``).
+- **Configuration errors are loud, not lost.** A row whose department is unknown or whose
+  signing secret is missing is not attempted (no attempt is used up): its ``last_error``
+  says what to set, the rest of the outbox is still delivered, and ``run_once`` then raises
+  ``DispatchConfigError`` naming the variable.
+
+Recording a result does not wait for the disk (SQLite ``synchronous=NORMAL`` in WAL mode,
+PostgreSQL ``synchronous_commit=off``, on the dispatcher's own transactions only; the
+handoff and its outbox row are written by the app with full durability). A process crash
+loses nothing; a power cut or OS crash may forget the last few "sent" marks, and those rows
+are sent again with the same key: the duplicate the protocol already allows for. Waiting
+for an fsync per row instead halves throughput (bench/dispatch.py).
+
+Run exactly **one dispatcher per journey database**. Rows are not claimed before sending
+(that needs a lease column the schema does not have), so two dispatchers could send the
+same row twice (same key, so receivers still deduplicate) and could break the
+per-conversation order. Running it as one thread or process next to the app is safe: the
+app only inserts rows, and the dispatcher never holds a transaction open across an HTTP call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import exists, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from bot.db import make_engine
+from bot.departments import (
+    DEFAULT_HUB_URL,
+    DEPARTMENTS_FILE,
+    Department,
+    MissingSecretError,
+    load_departments,
+)
+from bot.handoff import signing
+from bot.handoff.outbox import DEAD, PENDING, SENT
+from bot.journey.schema import outbox
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "cx-assistant-dispatcher/1"
+ERROR_EXCERPT = 500  # characters of a refusing department's answer kept in last_error
+RETRYABLE_STATUSES = frozenset({408, 429})  # plus every 5xx
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+MAX_EXPONENT = 32  # 2**32 seconds is already longer than any max_delay; avoids float overflow
+
+
+def utcnow() -> datetime:
+    """The current time as naive UTC, the way the journey database stores times."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class DispatchConfigError(RuntimeError):
+    """Some due rows could not be attempted because a department is unknown or has no secret."""
+
+    def __init__(self, problems: list[str], report: DispatchReport):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.report = report  # what the run did deliver despite the problem
+
+
+@dataclass
+class DispatchReport:
+    """What one ``run_once`` did: rows delivered, rescheduled, given up, and held back."""
+
+    due: int = 0  # rows selected as due for this run
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    held: int = 0  # due, but behind an older pending row of the same conversation
+    blocked: int = 0  # due, but their department is unknown or has no secret
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retried + self.dead
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How one HTTP attempt ended."""
+
+    status: int | None  # None: no HTTP answer (timeout, connection error)
+    error: str | None  # None: delivered
+    retry_after: float | None = None  # seconds the department asked us to wait
+    retryable: bool = True
+
+
+class Dispatcher:
+    """Sends due outbox rows to their department's webhook; see the module docstring."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        departments: Mapping[str, Department],
+        *,
+        secrets: Mapping[str, str] = os.environ,
+        session: requests.Session | None = None,
+        now: Callable[[], datetime] = utcnow,
+        timeout: float = 5.0,
+        base_delay: float = 1.0,
+        max_delay: float = 600.0,
+        max_age: timedelta = timedelta(hours=24),
+        rng: random.Random | None = None,
+    ):
+        self.engine = engine  # a migrated journey database (bot.journey.migrate)
+        self.departments = dict(departments)
+        self.timeout = timeout
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.max_age = max_age
+        self._secrets = secrets
+        self._owns_session = session is None
+        # One Session for every call: keep-alive connections to each department are reused.
+        self._session = session if session is not None else requests.Session()
+        self._clock = now
+        self._rng = rng if rng is not None else random.Random()
+
+    def close(self) -> None:
+        """Close the HTTP session if this dispatcher created it."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> Dispatcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def missing_secrets(self) -> list[str]:
+        """The secret variables not set for the configured departments (checked at start-up)."""
+        return [
+            d.secret_env for d in self.departments.values() if not self._secrets.get(d.secret_env)
+        ]
+
+    def run_once(self, limit: int = 100) -> DispatchReport:
+        """Attempt up to ``limit`` due rows, oldest first, keeping each conversation in order."""
+        # One connection for the run, each write still its own short transaction: with
+        # SQLAlchemy 1.4's NullPool for SQLite files, a connection per write costs more than
+        # the write (reconnect, pragmas, a WAL checkpoint whenever the last one closes).
+        with self.engine.connect() as conn, _without_waiting_for_the_disk(conn):
+            return self._run(conn, limit)
+
+    def _run(self, conn: Connection, limit: int) -> DispatchReport:
+        report = DispatchReport()
+        rows = self._due_rows(conn, self._now(), limit)
+        report.due = len(rows)
+        held_conversations: set[str] = set()
+        problems: dict[int, str] = {}
+        for row in rows:
+            if row.conversation_id in held_conversations:
+                report.held += 1
+                continue
+            department = self.departments.get(row.department)
+            try:
+                if department is None:
+                    raise LookupError(
+                        f"no department named {row.department!r} in departments.yml; add it, "
+                        f"or send outbox row {row.id} again once it exists"
+                    )
+                secret = department.webhook_secret(self._secrets)
+            except (LookupError, MissingSecretError) as e:
+                problems[row.id] = str(e)
+                held_conversations.add(row.conversation_id)
+                report.blocked += 1
+                continue
+            state = self._attempt(conn, row, department, secret)
+            if state == SENT:
+                report.sent += 1
+            elif state == DEAD:
+                report.dead += 1
+            else:
+                report.retried += 1
+                held_conversations.add(row.conversation_id)
+        if problems:
+            self._record_problems(conn, problems)
+            raise DispatchConfigError(sorted(set(problems.values())), report)
+        return report
+
+    def run_forever(
+        self,
+        stop: threading.Event,
+        idle_sleep: float = 0.5,
+        error_sleep: float = 5.0,
+        batch: int = 100,
+    ) -> None:
+        """Dispatch until ``stop`` is set: straight on while there is work, else every ``idle_sleep``."""
+        log.info("handoff dispatcher started")
+        last_logged: dict[str, float] = {}
+        while not stop.is_set():
+            try:
+                report = self.run_once(limit=batch)
+            except DispatchConfigError as e:
+                # Once a minute is enough to be seen; the other departments keep going meanwhile.
+                message = str(e)
+                if time.monotonic() - last_logged.get(message, -60.0) >= 60:
+                    last_logged[message] = time.monotonic()
+                    log.error("handoff dispatcher: %s", message)
+                report = e.report
+                if report.sent == 0 and report.dead == 0:
+                    stop.wait(error_sleep)
+                continue
+            except Exception:
+                # The database may be down or not migrated yet; the outbox keeps the work safe.
+                log.exception("handoff dispatcher: run failed; trying again in %.0f s", error_sleep)
+                stop.wait(error_sleep)
+                continue
+            # Only retries (no progress) means every department left is failing: do not spin.
+            if report.sent == 0 and report.dead == 0 and report.due < batch:
+                stop.wait(idle_sleep)
+        log.info("handoff dispatcher stopped")
+
+    # --- one row -------------------------------------------------------------------------
+
+    def _attempt(self, conn: Connection, row: Any, department: Department, secret: str) -> str:
+        """POST one row once and record the result; returns the row's new state."""
+        body = row.body.encode("utf-8")  # the stored JSON is ASCII: these are the exact bytes
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Idempotency-Key": row.idempotency_key,
+            "X-CX-Department": department.name,
+            **signing.signature_headers(secret, body, self._now()),
+        }
+        attempt = row.attempts + 1
+        outcome = self._post(department.webhook_url, body, headers)
+        now = self._now()
+        where = (
+            f"outbox {row.id} -> {department.name} (key {row.idempotency_key}, attempt {attempt})"
+        )
+        if outcome.error is None:
+            self._mark_sent(conn, row.id, outcome.status, now)
+            log.info("%s: delivered, HTTP %s", where, outcome.status)
+            return SENT
+        age = now - row.created_at
+        if not outcome.retryable or age >= self.max_age:
+            reason = (
+                outcome.error if not outcome.retryable else f"{outcome.error} (gave up after {age})"
+            )
+            self._mark_dead(conn, row.id, outcome.status, reason, now)
+            log.warning("%s: dead letter: %s", where, reason)
+            return DEAD
+        delay = (
+            outcome.retry_after if outcome.retry_after is not None else self._backoff(row.attempts)
+        )
+        self._schedule_retry(
+            conn, row.id, outcome.status, outcome.error, now + timedelta(seconds=delay)
+        )
+        log.warning("%s: %s; next attempt in %.1f s", where, outcome.error, delay)
+        return PENDING
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> _Outcome:
+        try:
+            # No redirects: requests would turn a redirected POST into a GET and drop the body.
+            response = self._session.post(
+                url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            )
+        except requests.Timeout as e:
+            # The department may have received it; the retry carries the same key.
+            return _Outcome(None, f"timed out after {self.timeout:g} s ({type(e).__name__})")
+        except requests.ConnectionError as e:
+            return _Outcome(None, f"connection failed: {_first_line(e)}")
+        except requests.RequestException as e:
+            return _Outcome(None, f"request failed: {_first_line(e)}")
+        status = response.status_code
+        if 200 <= status < 300:
+            return _Outcome(status, None)
+        excerpt = response.content[:ERROR_EXCERPT].decode("utf-8", "replace")
+        error = f"HTTP {status}: {excerpt}" if excerpt else f"HTTP {status}"
+        if status in RETRYABLE_STATUSES or status >= 500:
+            retry_after = None
+            if status in RETRY_AFTER_STATUSES:
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._now())
+            return _Outcome(status, error, retry_after)
+        return _Outcome(status, error, retryable=False)  # a refusal: sending it again won't help
+
+    def _backoff(self, failures_so_far: int) -> float:
+        """Full jitter: a uniform wait up to ``min(max_delay, base_delay * 2**failures)``."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** min(failures_so_far, MAX_EXPONENT))
+        return ceiling * self._rng.random()
+
+    # --- recording results: one short transaction each, never across an HTTP call ------------
+
+    def _mark_sent(
+        self, conn: Connection, outbox_id: int, status: int | None, now: datetime
+    ) -> None:
+        self._update(conn, outbox_id, state=SENT, sent_at=now, last_status=status)
+
+    def _mark_dead(
+        self, conn: Connection, outbox_id: int, status: int | None, error: str, now: datetime
+    ) -> None:
+        self._update(conn, outbox_id, state=DEAD, dead_at=now, last_status=status, last_error=error)
+
+    def _schedule_retry(
+        self,
+        conn: Connection,
+        outbox_id: int,
+        status: int | None,
+        error: str,
+        next_attempt_at: datetime,
+    ) -> None:
+        self._update(
+            conn, outbox_id, next_attempt_at=next_attempt_at, last_status=status, last_error=error
+        )
+
+    def _update(self, conn: Connection, outbox_id: int, **values: Any) -> None:
+        with conn.begin():
+            conn.execute(
+                update(outbox)
+                # Only a pending row: a row someone else finished or revived is left alone.
+                .where(outbox.c.id == outbox_id, outbox.c.state == PENDING)
+                .values(attempts=outbox.c.attempts + 1, **values)
+            )
+
+    def _record_problems(self, conn: Connection, problems: dict[int, str]) -> None:
+        """Put a blocked row's reason in last_error, where the hub shows it; attempts untouched."""
+        with conn.begin():
+            for outbox_id, problem in problems.items():
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == outbox_id, outbox.c.state == PENDING)
+                    .values(last_error=problem)
+                )
+
+    def _due_rows(self, conn: Connection, now: datetime, limit: int) -> list[Any]:
+        """Due pending rows by id, without those behind an older pending row that is not due.
+
+        Older rows that *are* due come back in the same list (they have lower ids), and
+        ``run_once`` holds a conversation's later rows while its earlier one is unsent.
+        """
+        older = outbox.alias("older")
+        behind_a_waiting_row = exists().where(
+            older.c.conversation_id == outbox.c.conversation_id,
+            older.c.state == PENDING,
+            older.c.id < outbox.c.id,
+            older.c.next_attempt_at > now,
+        )
+        query = (
+            select(
+                outbox.c.id,
+                outbox.c.conversation_id,
+                outbox.c.department,
+                outbox.c.idempotency_key,
+                outbox.c.body,
+                outbox.c.created_at,
+                outbox.c.attempts,
+            )
+            .where(
+                outbox.c.state == PENDING, outbox.c.next_attempt_at <= now, ~behind_a_waiting_row
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with conn.begin():
+            return list(conn.execute(query))
+
+    def _now(self) -> datetime:
+        moment = self._clock()
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        return moment
+
+
+@contextmanager
+def _without_waiting_for_the_disk(conn: Connection) -> Iterator[None]:
+    """Let this connection's commits skip the fsync (see the module docstring), then undo it.
+
+    Undone afterwards because the connection may go back to a pool the app's writes use.
+    """
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        previous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        restore = f"PRAGMA synchronous={int(previous)}"
+    elif dialect == "postgresql":
+        conn.exec_driver_sql("SET synchronous_commit TO OFF")
+        restore = "RESET synchronous_commit"
+    else:
+        yield
+        return
+    conn.commit()
+    try:
+        yield
+    finally:
+        conn.rollback()  # a write that failed half-way may have left its transaction open
+        conn.exec_driver_sql(restore)
+        conn.commit()
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0][:ERROR_EXCERPT] if str(error) else type(error).__name__
+
+
+def run_dispatcher(
+    journey_url: str,
+    stop: threading.Event,
+    *,
+    hub_url: str = DEFAULT_HUB_URL,
+    departments_file: Path = DEPARTMENTS_FILE,
+    secrets: Mapping[str, str] | None = None,
+) -> None:
+    """Deliver the outbox of the journey database at ``journey_url`` until ``stop`` is set.
+
+    The entry point for the CLI (in a thread or its own process). The database is migrated
+    by whoever starts the app; until it is, runs fail, are logged and are tried again.
+    """
+    secrets = os.environ if secrets is None else secrets
+    engine = make_engine(journey_url)
+    departments = load_departments(departments_file, hub_url=hub_url)
+    try:
+        with Dispatcher(engine, departments, secrets=secrets) as dispatcher:
+            missing = dispatcher.missing_secrets()
+            if missing:
+                log.warning(
+                    "handoff dispatcher: no signing secret in %s; handoffs to those departments "
+                    "wait until it is set",
+                    ", ".join(missing),
+                )
+            dispatcher.run_forever(stop)
+    finally:
+        engine.dispose()

@@ -1,0 +1,144 @@
+"""The hub's JSON API: the built-in inbox's webhook receiver, handoff status, routing.
+
+Every route is described in bot/hub/openapi.py (served at /api/openapi.json); a test
+checks the two agree. Department routes are signed with that department's secret, the way
+the assistant signs the webhooks it sends (bot/handoff/signing.py).
+"""
+
+from __future__ import annotations
+
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, json
+
+from bot.hub import openapi
+from bot.hub.store import STATUSES, HandoffNotFound, KeyReused, TransitionNotAllowed
+from bot.hub.web import HubError, check_signature, department, in_thread, json_object, store
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 64  # inbox.idempotency_key is String(64)
+DEFAULT_LIMIT, MAX_LIMIT = 100, 500
+
+
+def add_routes(app: Sanic) -> None:
+    """Register the JSON API on ``app``."""
+    app.add_route(health, "/health", methods=["GET"], name="health")
+    app.add_route(openapi_json, "/api/openapi.json", methods=["GET"], name="openapi")
+    app.add_route(routing, "/api/routing", methods=["GET"], name="routing")
+    app.add_route(
+        receive_handoff, "/api/departments/<name>/handoffs", methods=["POST"], name="receive"
+    )
+    app.add_route(list_inbox, "/api/departments/<name>/handoffs", methods=["GET"], name="inbox")
+    app.add_route(
+        acknowledge, "/api/handoffs/<handoff_id:int>/acknowledge", methods=["POST"], name="ack"
+    )
+    app.add_route(
+        resolve, "/api/handoffs/<handoff_id:int>/resolve", methods=["POST"], name="resolve"
+    )
+
+
+async def health(request: Request) -> HTTPResponse:
+    """Liveness: the server answers (the database was migrated before it started listening)."""
+    return json({"ok": True})
+
+
+async def openapi_json(request: Request) -> HTTPResponse:
+    """The OpenAPI 3.0 document of every hub route."""
+    return json(openapi.document(sorted(request.app.ctx.departments)))
+
+
+async def routing(request: Request) -> HTTPResponse:
+    """The intent -> department/stage map (bot/config/routing.yml), as data."""
+    routing_map = request.app.ctx.routing
+    return json(
+        {
+            "department_threshold": routing_map.department_threshold,
+            "intents": routing_map.as_dict(),
+        }
+    )
+
+
+async def receive_handoff(request: Request, name: str) -> HTTPResponse:
+    """The built-in inbox's webhook: store a signed delivery once per Idempotency-Key."""
+    dept = department(request, name)
+    check_signature(request, dept)
+    key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+    if not key:
+        raise HubError(400, f"missing {IDEMPOTENCY_HEADER} header: send one key per delivery")
+    if len(key) > MAX_KEY_LENGTH:
+        raise HubError(400, f"{IDEMPOTENCY_HEADER} is longer than {MAX_KEY_LENGTH} characters")
+    payload = json_object(request)
+    handoff_id = payload.get("handoff_id")
+    if type(handoff_id) is not int or handoff_id <= 0:  # not bool, not "12"
+        raise HubError(400, "the body must hold handoff_id, a positive integer")
+    try:
+        delivery = await in_thread(
+            store(request).receive, dept.name, key, handoff_id, request.body.decode("utf-8")
+        )
+    except KeyReused as e:
+        raise HubError(409, str(e)) from None
+    return json(
+        {"received": True, "duplicate": delivery.duplicate, "deliveries": delivery.deliveries}
+    )
+
+
+async def list_inbox(request: Request, name: str) -> HTTPResponse:
+    """A department's inbox, newest first; ``?status=`` narrows it, ``?limit=`` caps it."""
+    dept = department(request, name)
+    check_signature(request, dept)
+    status = request.args.get("status")
+    if status is not None and status not in STATUSES:
+        raise HubError(400, f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    raw_limit = request.args.get("limit", str(DEFAULT_LIMIT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        raise HubError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    items = await in_thread(
+        store(request).inbox, dept.name, [status] if status else STATUSES, int(raw_limit)
+    )
+    return json({"department": dept.name, "handoffs": items})
+
+
+async def acknowledge(request: Request, handoff_id: int) -> HTTPResponse:
+    """The department has seen the handoff and is on it."""
+    return json(await move(request, handoff_id, "acknowledge"))
+
+
+async def resolve(request: Request, handoff_id: int) -> HTTPResponse:
+    """The department has closed the handoff; body ``{"resolution": "what was done"}``."""
+    return json(await move(request, handoff_id, "resolve"))
+
+
+async def move(request: Request, handoff_id: int, action: str) -> dict:
+    """Check the handoff's department signed the request, then make the move."""
+    handoff = await _handoff(request, handoff_id)
+    dept = request.app.ctx.departments.get(handoff["department"])
+    if dept is None:
+        raise HubError(
+            503,
+            f"handoff {handoff_id} belongs to department {handoff['department']!r}, "
+            "which departments.yml no longer defines",
+        )
+    check_signature(request, dept)
+    resolution = None
+    if action == "resolve":
+        resolution = json_object(request).get("resolution")
+        if not isinstance(resolution, str) or not resolution.strip():
+            raise HubError(400, 'resolve needs {"resolution": "what was done"}, a non-empty text')
+    return await transition(request, handoff_id, action, resolution)
+
+
+async def transition(request: Request, handoff_id: int, action: str, resolution=None) -> dict:
+    """Make the move, answering 404 for an unknown handoff and 409 for an impossible move."""
+    try:
+        return await in_thread(store(request).transition, handoff_id, action, resolution)
+    except HandoffNotFound as e:
+        raise HubError(404, str(e)) from None
+    except TransitionNotAllowed as e:
+        raise HubError(409, str(e), status=e.status) from None
+
+
+async def _handoff(request: Request, handoff_id: int) -> dict:
+    try:
+        return await in_thread(store(request).handoff, handoff_id)
+    except HandoffNotFound as e:
+        raise HubError(404, str(e)) from None

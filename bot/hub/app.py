@@ -1,0 +1,186 @@
+"""The hub web app: build it with ``create_app(settings)``, run it with ``run_hub(settings)``.
+
+Today it serves the built-in department inboxes (a JSON API and a small HTML page) and the
+acknowledge/resolve API departments call; the agent console and CX review grow here later.
+Nothing happens at import time: the database engine is made and migrated when the server
+starts, in the server's own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from sanic import Sanic
+from sanic.exceptions import PayloadTooLarge, SanicException
+from sanic.handlers import ErrorHandler
+from sanic.response import HTTPResponse, json
+
+from bot.db import make_engine
+from bot.departments import load_departments
+from bot.hub import api, pages
+from bot.hub.settings import HubSettings
+from bot.hub.store import HubStore
+from bot.journey.migrate import migrate
+from bot.routing import RoutingMap
+
+log = logging.getLogger(__name__)
+
+# Sanic keeps a registry of apps by name: one name per factory call, in every process.
+_app_numbers = itertools.count(1)
+
+
+class _HubSanic(Sanic):
+    """Sanic, startable more than once per process (``serve`` in tests, a combined runner).
+
+    Sanic 21.12 rewrites its protocol class at every start ("touch-up") and fails on the
+    second app of a process unless ``test_mode`` is on, which rewrites from the saved
+    original instead; it changes nothing else but the duplicate-name check, and our names
+    are unique anyway.
+    """
+
+    test_mode = True
+
+
+class HubErrorHandler(ErrorHandler):
+    """Every error as JSON ``{"error": ...}``; on the inbox pages, as a small HTML page."""
+
+    def __init__(self, max_body_bytes: int):
+        super().__init__()
+        self.max_body_bytes = max_body_bytes
+
+    def default(self, request, exception: Exception) -> HTTPResponse:
+        path = getattr(request, "path", "") or ""
+        if isinstance(exception, PayloadTooLarge):
+            status = 413
+            message = f"the request is larger than the hub's limit of {self.max_body_bytes} bytes"
+        elif isinstance(exception, SanicException):
+            status = exception.status_code or 500
+            message = str(exception) or "error"
+        else:
+            log.error("%s %s failed", getattr(request, "method", "?"), path, exc_info=exception)
+            status, message = 500, "internal error: the hub's log has the details"
+        extra = getattr(exception, "extra", None) or {}  # HubError's fields beside "error"
+        if path.startswith(pages.PREFIX):
+            return pages.error_page(status, message, path)
+        return json({"error": message, **extra}, status=status)
+
+
+def create_app(settings: HubSettings) -> Sanic:
+    """A new hub app for ``settings``; the journey database is opened when the server starts."""
+    app = _HubSanic(
+        f"cx_hub_{os.getpid()}_{next(_app_numbers)}",
+        error_handler=HubErrorHandler(settings.max_body_bytes),
+    )
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+    # Configuration errors (a broken YAML file) surface here, before the server binds.
+    app.ctx.departments = load_departments(settings.departments_file)
+    app.ctx.routing = RoutingMap.load(settings.routing_file)
+
+    @app.before_server_start
+    async def open_journey(app, _loop):
+        engine = make_engine(settings.journey_url)
+        await asyncio.to_thread(migrate, engine)
+        app.ctx.engine = engine
+        app.ctx.store = HubStore(engine, now=lambda: datetime.fromtimestamp(settings.clock()))
+
+    @app.after_server_stop
+    async def close_journey(app, _loop):
+        app.ctx.engine.dispose()
+
+    api.add_routes(app)
+    pages.add_routes(app)
+    return app
+
+
+def run_hub(settings: HubSettings) -> int:
+    """Serve the hub in this process until Ctrl-C or SIGTERM (``python -m bot.hub``)."""
+    app = create_app(settings)
+    print(f"Hub on http://{settings.host}:{settings.port} (API: /api/openapi.json)", flush=True)
+    app.run(
+        host=settings.host,
+        port=settings.port,
+        access_log=settings.access_log,
+        motd=False,
+        workers=1,
+    )
+    return 0
+
+
+@dataclass
+class HubServer:
+    """A hub serving from a background thread (see ``serve``); ``stop()`` ends it."""
+
+    url: str
+    _loop: asyncio.AbstractEventLoop
+    _thread: threading.Thread
+    _stopped: asyncio.Event
+
+    def stop(self, timeout: float = 10) -> None:
+        self._loop.call_soon_threadsafe(self._stopped.set)
+        self._thread.join(timeout)
+
+
+def serve(settings: HubSettings, port: int | None = None, timeout: float = 30) -> HubServer:
+    """Start the hub in a background thread of this process and return once it answers.
+
+    For embedding (tests, a combined runner). ``port`` defaults to the settings' port; 0
+    picks a free one, and the returned ``url`` says which.
+    """
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port if port is None else port))
+    sock.listen(100)
+    bound = sock.getsockname()[1]
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    failure: list[BaseException] = []
+    stopped = asyncio.Event()
+
+    async def main():
+        try:
+            server = await app.create_server(
+                sock=sock, return_asyncio_server=True, access_log=settings.access_log
+            )
+            await server.startup()
+            await server.before_start()
+            await server.after_start()
+        except BaseException as e:
+            failure.append(e)
+            ready.set()
+            raise
+        ready.set()
+        await stopped.wait()
+        await server.before_stop()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(main())
+        except BaseException:
+            if not failure:
+                log.exception("the hub stopped with an error")
+        finally:
+            sock.close()
+            loop.close()
+
+    thread = threading.Thread(target=run, name="cx-hub", daemon=True)
+    thread.start()
+    if not ready.wait(timeout):
+        raise TimeoutError(f"the hub did not start within {timeout} s")
+    if failure:
+        raise RuntimeError(f"the hub could not start: {failure[0]}") from failure[0]
+    return HubServer(f"http://{host}:{bound}", loop, thread, stopped)

@@ -1,0 +1,452 @@
+"""The OpenAPI 3.0 document of the hub, written by hand next to the routes it describes.
+
+bot/hub/api.py and bot/hub/pages.py register the routes; tests/hub/test_hub.py checks
+that every route of the app is described here and that nothing here is missing a route.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from bot.hub.store import STATUSES
+
+SIGNED = [{"signature": [], "timestamp": []}]  # both headers together
+LOCAL_ONLY = (
+    "Built-in inbox page: answers only requests from this machine whose Host (and Origin, "
+    "if sent) is loopback (127.0.0.1, ::1, localhost); sign-in arrives with the agent console."
+)
+
+
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _html(description: str) -> dict:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _json(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+BAD_SIGNATURE = _error(
+    "Missing, stale (more than 300 s from the hub's clock) or wrong signature headers."
+)
+NO_SECRET = _error("The hub has no signing secret configured for that department.")
+NOT_LOCAL = _html("The request did not come from this machine, or named another Host/Origin.")
+
+DEPARTMENT = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "A department from departments.yml.",
+    "schema": {"type": "string"},
+}
+HANDOFF_ID = {
+    "name": "handoff_id",
+    "in": "path",
+    "required": True,
+    "description": "The handoff's id (the number in the customer's reference H-<id>).",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+_DOCUMENT = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "CX assistant hub",
+        "version": "0.1.0",
+        "description": (
+            "The hub of the customer-support assistant: the built-in department inboxes and "
+            "the API departments call to acknowledge and resolve handoffs.\n\n"
+            "Department routes are signed with that department's secret (the environment "
+            "variable named by `secret_env` in departments.yml): `X-CX-Timestamp` is the "
+            "current unix time in seconds, and `X-CX-Signature` is `sha256=` followed by the "
+            "hex HMAC-SHA256 of `<timestamp>.<raw body>` (a GET signs the empty body). "
+            "Requests more than 300 seconds from the hub's clock are refused. Errors are "
+            'JSON objects: `{"error": "what went wrong"}`. Bodies are limited to 1 MiB.'
+        ),
+    },
+    "tags": [
+        {"name": "department API", "description": "Called by a department's own system."},
+        {"name": "built-in inbox", "description": "HTML pages for teams without a system."},
+        {"name": "hub", "description": "Health, routing map, this document."},
+    ],
+    "paths": {
+        "/health": {
+            "get": {
+                "tags": ["hub"],
+                "summary": "Liveness",
+                "operationId": "health",
+                "responses": {
+                    "200": _json(
+                        "The hub is up and its journey database migrated.",
+                        {
+                            "type": "object",
+                            "properties": {"ok": {"type": "boolean", "enum": [True]}},
+                            "required": ["ok"],
+                        },
+                    )
+                },
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "tags": ["hub"],
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {"200": _json("OpenAPI 3.0 document.", {"type": "object"})},
+            }
+        },
+        "/api/routing": {
+            "get": {
+                "tags": ["hub"],
+                "summary": "Which department owns each intent, and its journey stage",
+                "description": "bot/config/routing.yml as data.",
+                "operationId": "routing",
+                "responses": {"200": _json("The routing map.", _ref("RoutingMap"))},
+            }
+        },
+        "/api/departments/{name}/handoffs": {
+            "parameters": [DEPARTMENT],
+            "post": {
+                "tags": ["department API"],
+                "summary": "Receive a handoff (the built-in inbox's webhook)",
+                "description": (
+                    "Exactly what a department's own system implements: the assistant's "
+                    "dispatcher POSTs each handoff here, signed, with an Idempotency-Key that "
+                    "stays the same on every retry. A delivery is stored once per key; a "
+                    "repeat answers 200 with `duplicate: true` and is counted."
+                ),
+                "operationId": "receiveHandoff",
+                "security": SIGNED,
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": True,
+                        "description": "One key per delivery, the same on every retry.",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("Delivery")}},
+                },
+                "responses": {
+                    "200": _json("Stored, or recognised as a repeat.", _ref("Received")),
+                    "400": _error(
+                        "No Idempotency-Key, a body that is not JSON, or no integer handoff_id."
+                    ),
+                    "401": BAD_SIGNATURE,
+                    "404": _error("No such department."),
+                    "409": _error("The Idempotency-Key was used before for another delivery."),
+                    "413": _error("The body is larger than 1 MiB."),
+                    "503": NO_SECRET,
+                },
+            },
+            "get": {
+                "tags": ["department API"],
+                "summary": "The department's inbox, newest first",
+                "operationId": "listInbox",
+                "security": SIGNED,
+                "parameters": [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "description": "Only handoffs in this status (default: all).",
+                        "schema": {"type": "string", "enum": list(STATUSES)},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                    },
+                ],
+                "responses": {
+                    "200": _json(
+                        "What arrived, with each handoff's current state.",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "department": {"type": "string"},
+                                "handoffs": {"type": "array", "items": _ref("InboxItem")},
+                            },
+                            "required": ["department", "handoffs"],
+                        },
+                    ),
+                    "400": _error("Unknown status or a bad limit."),
+                    "401": BAD_SIGNATURE,
+                    "404": _error("No such department."),
+                    "503": NO_SECRET,
+                },
+            },
+        },
+        "/api/handoffs/{handoff_id}/acknowledge": {
+            "parameters": [HANDOFF_ID],
+            "post": {
+                "tags": ["department API"],
+                "summary": "Acknowledge a handoff (open -> acknowledged)",
+                "description": "Signed with the secret of the handoff's department. Body: empty or any.",
+                "operationId": "acknowledgeHandoff",
+                "security": SIGNED,
+                "responses": {
+                    "200": _json("The updated handoff.", _ref("Handoff")),
+                    "401": BAD_SIGNATURE,
+                    "404": _error("No such handoff."),
+                    "409": _json(
+                        "The handoff is no longer open; `status` says what it is.",
+                        _ref("Conflict"),
+                    ),
+                    "503": NO_SECRET,
+                },
+            },
+        },
+        "/api/handoffs/{handoff_id}/resolve": {
+            "parameters": [HANDOFF_ID],
+            "post": {
+                "tags": ["department API"],
+                "summary": "Resolve a handoff (open or acknowledged -> resolved)",
+                "description": (
+                    "Signed with the secret of the handoff's department. When every handoff of "
+                    "the conversation is resolved, the conversation's newest touchpoint gets "
+                    "the outcome `resolved`."
+                ),
+                "operationId": "resolveHandoff",
+                "security": SIGNED,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "resolution": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "description": "What was done, for the journey record.",
+                                    }
+                                },
+                                "required": ["resolution"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json("The updated handoff.", _ref("Handoff")),
+                    "400": _error("The body is not JSON or has no resolution."),
+                    "401": BAD_SIGNATURE,
+                    "404": _error("No such handoff."),
+                    "409": _json("The handoff is already resolved.", _ref("Conflict")),
+                    "503": NO_SECRET,
+                },
+            },
+        },
+        "/departments/{name}": {
+            "parameters": [DEPARTMENT],
+            "get": {
+                "tags": ["built-in inbox"],
+                "summary": "The department's inbox page (open and acknowledged handoffs)",
+                "description": LOCAL_ONLY,
+                "operationId": "inboxPage",
+                "responses": {
+                    "200": _html("The page."),
+                    "403": NOT_LOCAL,
+                    "404": _html("No such department."),
+                },
+            },
+        },
+        "/departments/{name}/handoffs/{handoff_id}/acknowledge": {
+            "parameters": [DEPARTMENT, HANDOFF_ID],
+            "post": {
+                "tags": ["built-in inbox"],
+                "summary": "The inbox page's Acknowledge button",
+                "description": LOCAL_ONLY,
+                "operationId": "inboxPageAcknowledge",
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/x-www-form-urlencoded": {"schema": {"type": "object"}}
+                    },
+                },
+                "responses": {
+                    "303": {"description": "Done: back to the inbox page."},
+                    "403": NOT_LOCAL,
+                    "404": _html("No such department, or no such handoff in it."),
+                    "409": _html("The handoff is no longer open."),
+                },
+            },
+        },
+        "/departments/{name}/handoffs/{handoff_id}/resolve": {
+            "parameters": [DEPARTMENT, HANDOFF_ID],
+            "post": {
+                "tags": ["built-in inbox"],
+                "summary": "The inbox page's Resolve button",
+                "description": LOCAL_ONLY,
+                "operationId": "inboxPageResolve",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"resolution": {"type": "string", "minLength": 1}},
+                                "required": ["resolution"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "303": {"description": "Done: back to the inbox page."},
+                    "400": _html("No resolution given."),
+                    "403": NOT_LOCAL,
+                    "404": _html("No such department, or no such handoff in it."),
+                    "409": _html("The handoff is already resolved."),
+                },
+            },
+        },
+    },
+    "components": {
+        "securitySchemes": {
+            "signature": {
+                "type": "apiKey",
+                "in": "header",
+                "name": SIGNATURE_HEADER,
+                "description": (
+                    "`sha256=<hex HMAC-SHA256 of '<X-CX-Timestamp>.<raw body>'>` under the "
+                    "department's secret."
+                ),
+            },
+            "timestamp": {
+                "type": "apiKey",
+                "in": "header",
+                "name": TIMESTAMP_HEADER,
+                "description": "Unix seconds when the request was signed; 300 s tolerance.",
+            },
+        },
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}},
+                "required": ["error"],
+            },
+            "Conflict": {
+                "type": "object",
+                "properties": {
+                    "error": {"type": "string"},
+                    "status": {"type": "string", "enum": list(STATUSES)},
+                },
+                "required": ["error", "status"],
+            },
+            "Delivery": {
+                "type": "object",
+                "description": (
+                    "The handoff as the assistant's dispatcher sends it; only handoff_id is "
+                    "required here, the rest is stored as sent."
+                ),
+                "properties": {"handoff_id": {"type": "integer", "minimum": 1}},
+                "required": ["handoff_id"],
+                "additionalProperties": True,
+            },
+            "Received": {
+                "type": "object",
+                "properties": {
+                    "received": {"type": "boolean", "enum": [True]},
+                    "duplicate": {"type": "boolean"},
+                    "deliveries": {"type": "integer", "minimum": 1},
+                },
+                "required": ["received", "duplicate", "deliveries"],
+            },
+            "Handoff": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "department": {"type": "string"},
+                    "need": {"type": "string"},
+                    "conversation_id": {"type": "string"},
+                    "customer_id": {"type": "string", "nullable": True},
+                    "channel": {"type": "string"},
+                    "priority": {"type": "string", "enum": ["normal", "high", "urgent"]},
+                    "summary": {"type": "string"},
+                    "context": {"type": "object", "description": "The context packet."},
+                    "status": {"type": "string", "enum": list(STATUSES)},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "acknowledged_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "nullable": True,
+                    },
+                    "resolved_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "resolution": {"type": "string", "nullable": True},
+                },
+                "required": ["id", "department", "status", "priority", "summary", "context"],
+            },
+            "InboxItem": {
+                "type": "object",
+                "properties": {
+                    "handoff_id": {"type": "integer"},
+                    "status": {"type": "string", "enum": list(STATUSES)},
+                    "need": {"type": "string", "nullable": True},
+                    "priority": {"type": "string", "nullable": True},
+                    "summary": {"type": "string", "nullable": True},
+                    "context": {"type": "object", "nullable": True},
+                    "conversation_id": {"type": "string", "nullable": True},
+                    "customer_id": {"type": "string", "nullable": True},
+                    "channel": {"type": "string", "nullable": True},
+                    "acknowledged_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "nullable": True,
+                    },
+                    "resolved_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "resolution": {"type": "string", "nullable": True},
+                    "received_at": {"type": "string", "format": "date-time"},
+                    "deliveries": {"type": "integer", "minimum": 1},
+                    "idempotency_key": {"type": "string"},
+                },
+                "required": ["handoff_id", "status", "received_at", "deliveries"],
+            },
+            "RoutingMap": {
+                "type": "object",
+                "properties": {
+                    "department_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                    "intents": {
+                        "type": "object",
+                        "additionalProperties": {
+                            "type": "object",
+                            "properties": {
+                                "department": {"type": "string"},
+                                "stage": {
+                                    "type": "string",
+                                    "description": "A journey stage, or from_customer.",
+                                },
+                            },
+                            "required": ["department", "stage"],
+                        },
+                    },
+                },
+                "required": ["department_threshold", "intents"],
+            },
+        },
+    },
+}
+
+
+def document(departments: list[str] | None = None) -> dict:
+    """The OpenAPI document; ``departments`` become the allowed values of ``{name}``."""
+    doc = copy.deepcopy(_DOCUMENT)
+    if departments:
+        for path in doc["paths"].values():
+            for parameter in path.get("parameters", []):
+                if parameter["name"] == "name":
+                    parameter["schema"]["enum"] = list(departments)
+    return doc

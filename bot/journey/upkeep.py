@@ -1,0 +1,64 @@
+"""The background worker: deliver handoffs from the outbox, close chats left idle.
+
+``python -m bot dispatch`` (started by ``make run``) runs both until stopped. The
+dispatcher's own loop (bot/handoff/dispatcher.py) sends handoffs; a second thread closes
+touchpoints idle past Rasa's session expiry as ``abandoned`` unless they were resolved.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import timedelta
+
+import yaml
+
+from bot.db import make_engine
+from bot.handoff.dispatcher import run_dispatcher
+from bot.journey.migrate import migrate
+from bot.journey.store import JourneyStore
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+SWEEP_EVERY = 60.0  # seconds between idle sweeps
+
+
+def session_expiry(settings: Settings) -> timedelta:
+    """Rasa's session expiry from domain.yml: silence after which a chat is over."""
+    domain = yaml.safe_load((settings.root / "domain.yml").read_text(encoding="utf-8"))
+    minutes = (domain.get("session_config") or {}).get("session_expiration_time", 60)
+    return timedelta(minutes=float(minutes))
+
+
+def sweep_idle(store: JourneyStore, idle: timedelta, stop: threading.Event) -> None:
+    """Close idle touchpoints every minute until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            closed = store.close_idle(idle)
+            if closed:
+                log.info("closed %d idle conversation(s)", closed)
+        except Exception:  # a database hiccup must not end the worker
+            log.exception("idle sweep failed; trying again in %.0f s", SWEEP_EVERY)
+        stop.wait(SWEEP_EVERY)
+
+
+def run_upkeep(settings: Settings) -> int:
+    """Run the dispatcher and the idle sweep until SIGINT/SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    engine = make_engine(settings.journey_url)
+    migrate(engine)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    sweeper = threading.Thread(
+        target=sweep_idle,
+        args=(JourneyStore(engine), session_expiry(settings), stop),
+        name="idle-sweep",
+        daemon=True,
+    )
+    sweeper.start()
+    log.info("handoff dispatcher started (hub at %s)", settings.hub_url)
+    run_dispatcher(settings.journey_url, stop, hub_url=settings.hub_url)
+    sweeper.join(timeout=5)
+    return 0
