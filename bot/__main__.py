@@ -21,9 +21,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("run", help="start the whole system (Rasa, actions, hub, dispatcher)")
     sub.add_parser("hub", help="serve the hub (department inboxes, APIs) on CX_HUB_PORT")
-    sub.add_parser(
-        "dispatch", help="deliver handoffs to department webhooks and close idle chats"
-    )
+    sub.add_parser("dispatch", help="deliver handoffs to department webhooks and close idle chats")
     sub.add_parser("shell", help="talk to the assistant in this terminal")
     sub.add_parser("seed", help="(re)load the demo back office from its fixture")
 

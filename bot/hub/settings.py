@@ -48,4 +48,3 @@ class HubSettings:
             secrets=env,
             access_log=env.get("CX_HUB_ACCESS_LOG", "") in ("1", "true", "yes"),
         )
-
