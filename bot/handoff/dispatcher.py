@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -73,11 +73,6 @@ ERROR_EXCERPT = 500  # characters of a refusing department's answer kept in last
 RETRYABLE_STATUSES = frozenset({408, 429})  # plus every 5xx
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_EXPONENT = 32  # 2**32 seconds is already longer than any max_delay; avoids float overflow
-
-
-def utcnow() -> datetime:
-    """The current time as naive UTC, the way the journey database stores times."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class DispatchConfigError(RuntimeError):
@@ -125,7 +120,8 @@ class Dispatcher:
         *,
         secrets: Mapping[str, str] = os.environ,
         session: requests.Session | None = None,
-        now: Callable[[], datetime] = utcnow,
+        # Naive local time, like every time in the journey database (HandoffDesk writes them).
+        now: Callable[[], datetime] = datetime.now,
         timeout: float = 5.0,
         base_delay: float = 1.0,
         max_delay: float = 600.0,
@@ -385,8 +381,8 @@ class Dispatcher:
 
     def _now(self) -> datetime:
         moment = self._clock()
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        if moment.tzinfo is not None:  # the database holds naive local times
+            moment = moment.astimezone().replace(tzinfo=None)
         return moment
 
 
@@ -427,8 +423,8 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    if when.tzinfo is not None:  # ``now`` is naive local time, like the database
+        when = when.astimezone().replace(tzinfo=None)
     return max(0.0, (when - now).total_seconds())
 
 

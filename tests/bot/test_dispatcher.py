@@ -655,7 +655,7 @@ def test_run_dispatcher_delivers_a_journey_database_by_url(tmp_path):
     url = f"sqlite:///{tmp_path / 'journey.db'}"
     engine = make_engine(url)
     migrate(engine)
-    clock = FakeClock(datetime.utcnow() - timedelta(seconds=1))
+    clock = FakeClock(datetime.now() - timedelta(seconds=1))
     key = hand_off(engine, clock, "c1", department="delivery")
     receiver = Receiver()
     receiver.start()
