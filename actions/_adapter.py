@@ -10,8 +10,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import services
-from bot.journey.signals import UserMessage
-from bot.journey.store import Turn
+from bot.journey.signals import Signals, UserMessage
+from bot.journey.store import Touchpoint, Turn
 from bot.support import NeedContext, Reply, SupportDesk
 from bot.support.parsing import parse_amount
 
@@ -58,8 +58,11 @@ def transcript(tracker: Tracker, limit: int = 20) -> tuple[str, ...]:
     return tuple(lines[-limit:])
 
 
-def need_context(tracker: Tracker, need: str | None) -> NeedContext:
-    """Everything the conversation knows, as the support desk expects it."""
+def need_context(tracker: Tracker, need: str | None, signals: Signals | None = None) -> NeedContext:
+    """Everything the conversation knows, as the support desk expects it.
+
+    ``signals`` come from the touchpoint just recorded, when there is one (saves a read).
+    """
     d = desk()
     customer = d.customer(tracker.get_slot("customer_id"))
     order_check = d.check_order(tracker.get_slot("order_id"), customer.id if customer else None)
@@ -78,7 +81,7 @@ def need_context(tracker: Tracker, need: str | None) -> NeedContext:
         amount=parse_amount(latest_entity(tracker, "amount")),
         option=latest_entity(tracker, "option"),
         transcript=transcript(tracker),
-        signals=d.journey.signals(turn_of(tracker)),
+        signals=signals if signals is not None else d.journey.signals(turn_of(tracker)),
     )
 
 
@@ -125,9 +128,19 @@ def turn_of(tracker: Tracker, need: str | None = None, reply: Reply | None = Non
     )
 
 
-def record_turn(tracker: Tracker, need: str | None = None, reply: Reply | None = None) -> None:
+def record_turn(
+    tracker: Tracker, need: str | None = None, reply: Reply | None = None
+) -> Touchpoint:
     """Log this turn on the conversation's touchpoint (written as the chat goes)."""
-    desk().journey.record(turn_of(tracker, need, reply))
+    return desk().journey.record(turn_of(tracker, need, reply))
+
+
+def record_handoff(touchpoint: Touchpoint, reply: Reply) -> None:
+    """After serving: if the desk handed the need over, the touchpoint says so."""
+    if reply.handoff is not None:
+        department = reply.handoff.department.name
+        outcome = "escalated" if department == "support" else "handed_off"
+        desk().journey.note_outcome(touchpoint.id, outcome, department)
 
 
 def send(reply: Reply, dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:

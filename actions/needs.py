@@ -15,10 +15,12 @@ from actions._adapter import (
     desk,
     latest_entity,
     need_context,
+    record_handoff,
     record_turn,
     send,
     slack_user_of,
 )
+from bot.journey.signals import Signals
 from bot.support.parsing import parse_date
 
 DETAIL_SLOTS = ("order_id", "customer_id", "email", "new_address", "new_date")
@@ -110,8 +112,10 @@ class ActionServeNeed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         need = tracker.get_slot("need")
-        reply = desk().serve(need_context(tracker, need))
-        record_turn(tracker, need=need, reply=reply)
+        touchpoint = record_turn(tracker, need=need)
+        signals = Signals.from_dict(touchpoint.signals)
+        reply = desk().serve(need_context(tracker, need, signals))
+        record_handoff(touchpoint, reply)
         return send(reply, dispatcher) + [SlotSet("need", None)]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timezone
+from datetime import datetime
 
 SIGNATURE_HEADER = "X-CX-Signature"
 TIMESTAMP_HEADER = "X-CX-Timestamp"
@@ -44,7 +44,8 @@ def verify(
 ) -> bool:
     """Whether ``signature_header`` signs ``body`` at ``timestamp`` and the timestamp is fresh.
 
-    ``now`` is unix seconds or a datetime (naive means UTC); a timestamp more than
+    ``now`` is unix seconds or a datetime (naive means local time, as in ``datetime.timestamp``,
+    like every time in the journey database); a timestamp more than
     ``tolerance`` seconds away from it, in the past or the future, is rejected.
     """
     _key(secret)  # an empty secret is a configuration error even for a request that fails anyway
@@ -68,8 +69,4 @@ def _key(secret: bytes | str) -> bytes:
 
 
 def _unix_seconds(moment: float | datetime) -> float:
-    if isinstance(moment, datetime):
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return moment.timestamp()
-    return float(moment)
+    return moment.timestamp() if isinstance(moment, datetime) else float(moment)

@@ -55,6 +55,11 @@ class Signals:
     def as_dict(self) -> dict[str, int]:
         return {**asdict(self), "frustration": self.frustration}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Signals:
+        """Back from ``as_dict`` (as stored on a touchpoint)."""
+        return cls(**{f: int(data.get(f, 0)) for f in cls.__dataclass_fields__})
+
 
 def read_signals(messages: Sequence[UserMessage], contacts_about_order: int = 0) -> Signals:
     """The signals in one session's messages (oldest first)."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.journey.schema import identities, journey_customers, touchpoints
@@ -102,21 +102,18 @@ class JourneyStore:
             if turn.ended:
                 values["ended_at"] = now
             if row is None:
-                result = conn.execute(
-                    insert(touchpoints).values(
-                        conversation_id=turn.conversation_id,
-                        session_started_at=turn.session_started_at,
-                        needs=json.dumps(_added([], turn.need)),
-                        departments=json.dumps(_added([], turn.department)),
-                        order_ids=json.dumps(_added([], turn.order_id)),
-                        outcome=turn.outcome or "self_served",
-                        started_at=min(turn.session_started_at, now),
-                        **values,
-                    )
+                values.update(
+                    conversation_id=turn.conversation_id,
+                    session_started_at=turn.session_started_at,
+                    needs=json.dumps(_added([], turn.need)),
+                    departments=json.dumps(_added([], turn.department)),
+                    order_ids=json.dumps(_added([], turn.order_id)),
+                    outcome=turn.outcome or "self_served",
+                    started_at=min(turn.session_started_at, now),
                 )
-                touchpoint_id = result.inserted_primary_key[0]
+                result = conn.execute(insert(touchpoints).values(**values))
+                values["id"] = result.inserted_primary_key[0]
             else:
-                touchpoint_id = row.id
                 values["needs"] = json.dumps(_added(json.loads(row.needs), turn.need))
                 values["departments"] = json.dumps(
                     _added(json.loads(row.departments), turn.department)
@@ -129,7 +126,24 @@ class JourneyStore:
                 if not turn.ended and row.ended_at is not None:
                     values["ended_at"] = None  # they came back before the session expired
                 conn.execute(update(touchpoints).where(touchpoints.c.id == row.id).values(**values))
-            return self._touchpoint(conn, touchpoint_id)
+                values = {**row._mapping, **values}
+        # Built from what was written: no read back (logging sits on every turn's path).
+        return _as_touchpoint(values)
+
+    def note_outcome(self, touchpoint_id: int, outcome: str, department: str | None) -> None:
+        """Raise a touchpoint's outcome (and add the department) after the desk handed off."""
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                select(touchpoints.c.outcome, touchpoints.c.departments).where(
+                    touchpoints.c.id == touchpoint_id
+                )
+            ).one()
+            values = {"departments": json.dumps(_added(json.loads(row.departments), department))}
+            if OUTCOME_RANK.get(outcome, 0) > OUTCOME_RANK.get(row.outcome, 0):
+                values["outcome"] = outcome
+            conn.execute(
+                update(touchpoints).where(touchpoints.c.id == touchpoint_id).values(**values)
+            )
 
     def signals(self, turn: Turn) -> Signals:
         """The signals of ``turn``'s conversation, counting other chats about its orders."""
@@ -218,10 +232,14 @@ class JourneyStore:
         linked = _identity_owner(conn, *channel_identity)
         if key is None:
             key = linked or f"anon-{turn.channel}-{turn.conversation_id}"[:64]
-        if conn.execute(
-            select(journey_customers.c.id).where(journey_customers.c.id == key)
-        ).first():
-            if turn.customer_name or turn.tier:
+        known = conn.execute(
+            select(journey_customers.c.name, journey_customers.c.tier).where(
+                journey_customers.c.id == key
+            )
+        ).first()
+        if known is not None:
+            fresh = (turn.customer_name, turn.tier)
+            if (turn.customer_name or turn.tier) and tuple(known) != fresh:
                 conn.execute(
                     update(journey_customers)
                     .where(journey_customers.c.id == key)
@@ -247,9 +265,16 @@ class JourneyStore:
             shown.append(("email", turn.email.lower()))
         if turn.slack_user:
             shown.append(("slack", turn.slack_user))
+        existing = {
+            (r.kind, r.value)
+            for r in conn.execute(
+                select(identities.c.kind, identities.c.value).where(
+                    or_(*(and_(identities.c.kind == k, identities.c.value == v) for k, v in shown))
+                )
+            )
+        }
         for kind, value in shown:
-            owner = _identity_owner(conn, kind, value)
-            if owner is None:
+            if (kind, value) not in existing:
                 conn.execute(
                     insert(identities).values(
                         customer_id=key, kind=kind, value=value, created_at=now
@@ -275,24 +300,30 @@ class JourneyStore:
         return sum(1 for r in others if orders & set(json.loads(r.order_ids)))
 
     def _touchpoint(self, conn: Connection, touchpoint_id: int) -> Touchpoint:
-        r = conn.execute(select(touchpoints).where(touchpoints.c.id == touchpoint_id)).one()
-        return Touchpoint(
-            id=r.id,
-            conversation_id=r.conversation_id,
-            customer_id=r.customer_id,
-            channel=r.channel,
-            stage=r.stage,
-            needs=tuple(json.loads(r.needs)),
-            departments=tuple(json.loads(r.departments)),
-            order_ids=tuple(json.loads(r.order_ids)),
-            outcome=r.outcome,
-            signals=json.loads(r.signals),
-            rating=r.rating,
-            message_count=r.message_count,
-            started_at=r.started_at,
-            last_activity_at=r.last_activity_at,
-            ended_at=r.ended_at,
-        )
+        row = conn.execute(select(touchpoints).where(touchpoints.c.id == touchpoint_id)).one()
+        return _as_touchpoint(row._mapping)
+
+
+def _as_touchpoint(values) -> Touchpoint:
+    """A Touchpoint from a row's mapping (or the values just written for it)."""
+    v = dict(values)
+    return Touchpoint(
+        id=v["id"],
+        conversation_id=v["conversation_id"],
+        customer_id=v["customer_id"],
+        channel=v["channel"],
+        stage=v.get("stage"),
+        needs=tuple(json.loads(v["needs"])),
+        departments=tuple(json.loads(v["departments"])),
+        order_ids=tuple(json.loads(v["order_ids"])),
+        outcome=v["outcome"],
+        signals=json.loads(v["signals"]),
+        rating=v.get("rating"),
+        message_count=v["message_count"],
+        started_at=v.get("started_at"),
+        last_activity_at=v.get("last_activity_at"),
+        ended_at=v.get("ended_at"),
+    )
 
 
 def _identity_owner(conn: Connection, kind: str, value: str) -> str | None:

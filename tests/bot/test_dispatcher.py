@@ -36,7 +36,7 @@ from bot.journey.schema import handoffs
 from bot.journey.schema import outbox as outbox_table
 
 ROOT = Path(__file__).resolve().parents[2]
-START = datetime(2025, 3, 12, 10, 0)  # naive UTC, like the journey database
+START = datetime(2025, 3, 12, 10, 0)  # naive local time, like the journey database
 SECRETS = {
     f"CX_WEBHOOK_SECRET_{name.upper()}": f"secret-of-{name}"
     for name in ("billing", "sales", "delivery", "support")
@@ -289,9 +289,7 @@ def test_delivers_the_stored_body_signed_with_every_header(db, receiver, clock):
     assert request.headers["content-type"] == "application/json"
     assert request.headers["idempotency-key"] == key
     assert request.headers["x-cx-department"] == "sales"
-    assert request.headers["x-cx-timestamp"] == str(
-        int((START - datetime(1970, 1, 1)).total_seconds())
-    )
+    assert request.headers["x-cx-timestamp"] == str(int(START.timestamp()))
     assert request.headers["x-cx-signature"].startswith("sha256=")
     assert request.signature_ok
     # The same request does not verify under another department's secret.
@@ -443,9 +441,7 @@ def test_429_waits_for_retry_after_in_seconds(db, receiver, clock):
 def test_429_waits_for_retry_after_as_an_http_date_or_backs_off_without_it(db, receiver, clock):
     dated = hand_off(db, clock, "c1")
     bare = hand_off(db, clock, "c2")
-    when = format_datetime(
-        (START + timedelta(seconds=30)).replace(tzinfo=timezone.utc), usegmt=True
-    )
+    when = format_datetime((START + timedelta(seconds=30)).astimezone(timezone.utc), usegmt=True)
     receiver.replies = [Reply(429, headers={"Retry-After": when}), Reply(429)]
     dispatcher_for(db, receiver, clock).run_once()
     assert row(db, dated).next_attempt_at == START + timedelta(seconds=30)

@@ -8,8 +8,8 @@ from bot.handoff.signing import sign, signature_headers, verify
 
 SECRET = "s3cret"
 BODY = b'{"department":"billing","handoff_id":1}'
-NOW = datetime(2025, 3, 12, 10, 0)  # naive: UTC
-TS = str(int((NOW - datetime(1970, 1, 1)).total_seconds()))
+NOW = datetime(2025, 3, 12, 10, 0)  # naive: local time, like the journey database
+TS = str(int(NOW.timestamp()))
 
 
 def test_sign_is_hex_hmac_sha256_over_timestamp_dot_body():

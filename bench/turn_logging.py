@@ -1,0 +1,111 @@
+"""Measure what journey logging adds to one conversation turn.
+
+Usage: .venv/bin/python bench/turn_logging.py [--turns 300] [--url DB_URL]
+
+A need turn in the action server does, without logging, `desk.serve(ctx)` (the baseline).
+With logging it also records the turn twice (when the need is noted, and again just before
+it is served, whose signals feed the CX routing rules), as actions/needs.py does; a handoff
+adds one small update, not measured here (order status is self-served). Both
+are timed side by side on the same seeded back office and journey database (temporary
+SQLite files unless --url names a PostgreSQL journey database), over conversations that
+grow to 12 messages; the report gives medians, p95 and the difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.backoffice.sql import SqlBackOffice, seed  # noqa: E402
+from bot.db import make_engine  # noqa: E402
+from bot.departments import load_departments  # noqa: E402
+from bot.handoff import HandoffDesk  # noqa: E402
+from bot.journey.migrate import migrate  # noqa: E402
+from bot.journey.signals import Signals, UserMessage  # noqa: E402
+from bot.journey.store import Turn  # noqa: E402
+from bot.routing import RoutingMap  # noqa: E402
+from bot.support import NeedContext, SupportDesk  # noqa: E402
+
+
+def measure(turns: int, journey_url: str | None) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="cx-bench-"))
+    backoffice_engine = make_engine(f"sqlite:///{tmp / 'backoffice.db'}")
+    seed(backoffice_engine)
+    journey_engine = make_engine(journey_url or f"sqlite:///{tmp / 'journey.db'}")
+    migrate(journey_engine)
+    desk = SupportDesk(
+        SqlBackOffice(backoffice_engine),
+        RoutingMap.load(),
+        HandoffDesk(journey_engine, load_departments()),
+    )
+    customer = desk.customer("C001")
+    order = desk.backoffice.order("ORD-10001")
+    desk.serve(NeedContext("order_status", "warm-up", customer=customer, order=order))
+    baseline, logged = [], []
+    start = datetime.now()
+    for i in range(turns):
+        conversation = f"bench-{i // 6}"  # six turns per conversation: 2 to 12 messages
+        messages = tuple(
+            UserMessage(
+                f"where is my order, message {n}", "order_status", start + timedelta(seconds=n)
+            )
+            for n in range(2 * (i % 6) + 2)
+        )
+        ctx = NeedContext("order_status", conversation, customer=customer, order=order)
+        t0 = time.perf_counter()
+        desk.serve(ctx)
+        baseline.append(time.perf_counter() - t0)
+
+        turn = Turn(
+            conversation_id=conversation,
+            channel="rest",
+            session_started_at=start,
+            messages=messages,
+            customer_id=customer.id,
+            customer_name=customer.name,
+            tier=customer.tier,
+            email=customer.email,
+            need="order_status",
+            department="delivery",
+            order_id=order.id,
+        )
+        t0 = time.perf_counter()
+        desk.journey.record(turn)  # action_note_need
+        touchpoint = desk.journey.record(turn)  # action_serve_need, before serving
+        signals = Signals.from_dict(touchpoint.signals)  # for the CX routing rules
+        desk.serve(replace(ctx, signals=signals))
+        logged.append(time.perf_counter() - t0)
+    ms = [x * 1000 for x in baseline]
+    ms_logged = [x * 1000 for x in logged]
+    return {
+        "turns": turns,
+        "database": journey_engine.url.get_backend_name(),
+        "baseline_median_ms": round(statistics.median(ms), 2),
+        "baseline_p95_ms": round(statistics.quantiles(ms, n=20)[-1], 2),
+        "logged_median_ms": round(statistics.median(ms_logged), 2),
+        "logged_p95_ms": round(statistics.quantiles(ms_logged, n=20)[-1], 2),
+        "added_median_ms": round(statistics.median(ms_logged) - statistics.median(ms), 2),
+        "ratio_median": round(statistics.median(ms_logged) / statistics.median(ms), 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=300)
+    parser.add_argument("--url", default=None, help="journey database URL (default: SQLite)")
+    args = parser.parse_args()
+    print(json.dumps(measure(args.turns, args.url)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
