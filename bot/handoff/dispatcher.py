@@ -160,9 +160,8 @@ class Dispatcher:
 
     def run_once(self, limit: int = 100) -> DispatchReport:
         """Attempt up to ``limit`` due rows, oldest first, keeping each conversation in order."""
-        # One connection for the run, each write still its own short transaction: with
-        # SQLAlchemy 1.4's NullPool for SQLite files, a connection per write costs more than
-        # the write (reconnect, pragmas, a WAL checkpoint whenever the last one closes).
+        # One connection for the run, each write still its own short transaction: a checkout
+        # per write can cost more than the write (with a NullPool: reconnect and pragmas).
         with self.engine.connect() as conn, _without_waiting_for_the_disk(conn):
             return self._run(conn, limit)
 
