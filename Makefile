@@ -38,6 +38,7 @@ help:
 	@echo "make shell  - talk to the assistant in this terminal"
 	@echo "make lint   - ruff, 'rasa data validate' and the refusal guard on every response"
 	@echo "make eval   - measure understanding on held-out and public data"
+	@echo "make bench  - speed benchmarks beside their baselines, written to reports/bench.md"
 
 $(STAMP): pyproject.toml requirements.lock
 	@py=$$($(FIND_PYTHON)) || exit 1; \
@@ -82,6 +83,9 @@ lint: setup
 
 eval: setup $(MODEL_STAMP)
 	@$(PY) -m bot eval
+
+bench: setup
+	@$(PY) bench/report.py
 
 clean:
 	rm -rf models/*.tar.gz $(MODEL_STAMP) models/spacy

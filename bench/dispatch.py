@@ -27,7 +27,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import insert, text
 
-from bot.db import make_engine
+from bot.db import make_engine, with_search_path
 from bot.departments import load_departments
 from bot.handoff import outbox
 from bot.handoff.dispatcher import Dispatcher
@@ -94,7 +94,8 @@ def fresh_engine(url: str | None, workdir: Path):
         with engine.begin() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {SCRATCH_SCHEMA} CASCADE"))
             conn.execute(text(f"CREATE SCHEMA {SCRATCH_SCHEMA}"))
-        engine = engine.execution_options(schema_translate_map={None: SCRATCH_SCHEMA})
+        engine.dispose()
+        engine = make_engine(with_search_path(url, SCRATCH_SCHEMA))
     migrate(engine)
     return engine
 
@@ -135,6 +136,26 @@ def queue_handoffs(engine, n: int, conversations: int) -> None:
             )
 
 
+def raw_post_rate(hub_url: str, secrets_by_department: dict[str, str], n: int) -> float:
+    """The baseline: signed POSTs one after another on one keep-alive session, no database.
+
+    The ceiling for a sequential sender on this machine and receiver; the dispatcher's
+    figure divided by it shows what the outbox bookkeeping costs.
+    """
+    from bot.handoff.signing import signature_headers
+
+    department = DEPARTMENTS[0]
+    url = f"{hub_url}/api/departments/{department}/handoffs"
+    with requests.Session() as session:
+        started = time.perf_counter()
+        for i in range(n):
+            body = json.dumps({"handoff_id": 10_000_000 + i, "baseline": True}).encode()
+            headers = signature_headers(secrets_by_department[department], body, time.time())
+            headers |= {"Content-Type": "application/json", "Idempotency-Key": f"baseline-{i}"}
+            session.post(url, data=body, headers=headers, timeout=5).raise_for_status()
+        return n / (time.perf_counter() - started)
+
+
 def bench_dispatch(
     n: int = 2000, conversations: int = 50, url: str | None = None, batch: int = 100
 ) -> dict:
@@ -165,6 +186,7 @@ def bench_dispatch(
             elapsed = time.perf_counter() - started
             dispatcher.close()
             stats = requests.get(hub_url, timeout=5).json()
+            raw_per_second = raw_post_rate(hub_url, secrets_by_department, min(n, 1000))
         finally:
             if url is not None:
                 with engine.begin() as conn:
@@ -178,6 +200,8 @@ def bench_dispatch(
         "runs": runs,
         "seconds": round(elapsed, 3),
         "handoffs_per_second": round(n / elapsed, 1),
+        "baseline_raw_posts_per_second": round(raw_per_second, 1),
+        "ratio_to_baseline": round(n / elapsed / raw_per_second, 2),
         "received": stats["requests"],
         "distinct_keys": stats["distinct_keys"],
         "bad_signatures": stats["bad_signatures"],

@@ -38,3 +38,9 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, future=True, pool_pre_ping=True)
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """A PostgreSQL URL whose connections all work in ``schema`` (scratch schemas for tests
+    and benchmarks: raw SQL and Alembic's version table land there too)."""
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from bot.backoffice.http import HttpBackOffice, serve_backoffice
 from bot.backoffice.sql import SqlBackOffice, seed
-from bot.db import make_engine
+from bot.db import make_engine, with_search_path
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk
 from bot.journey.migrate import migrate
@@ -46,13 +46,9 @@ def _engine(kind: str, tmp_path):
         conn.execute(text("CREATE SCHEMA cx_test"))
     eng.dispose()
     # Every connection works in the fresh schema (raw SQL and Alembic's version table too).
-    eng = make_engine(_with_search_path(os.environ["TEST_POSTGRES_URL"], "cx_test"))
+    eng = make_engine(with_search_path(os.environ["TEST_POSTGRES_URL"], "cx_test"))
     yield eng
     eng.dispose()
-
-
-def _with_search_path(url: str, schema: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(params=DATABASES)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.journey.schema import identities, journey_customers, touchpoints
@@ -74,13 +74,31 @@ class JourneyStore:
     def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.now):
         self._engine = engine  # migrated (bot.journey.migrate)
         self._now = now
+        # Identity links already written by this process: most turns add none, and skipping
+        # the three lookups keeps logging cheap on every turn. Only an optimisation; the
+        # writes it skips are idempotent.
+        self._linked: dict[tuple, str] = {}
 
     # -- recording ------------------------------------------------------------------------
     def record(self, turn: Turn) -> Touchpoint:
         """Create or update the touchpoint of ``turn``'s conversation session."""
         now = self._now()
         with self._engine.begin() as conn:
-            customer_id = self._customer(conn, turn, now)
+            link = (
+                turn.channel,
+                turn.conversation_id,
+                turn.customer_id,
+                turn.customer_name,
+                turn.tier,
+                turn.email,
+                turn.slack_user,
+            )
+            customer_id = self._linked.get(link)
+            if customer_id is None:
+                customer_id = self._customer(conn, turn, now)
+                if len(self._linked) > 10_000:
+                    self._linked.clear()
+                self._linked[link] = customer_id
             row = conn.execute(
                 select(touchpoints).where(
                     touchpoints.c.conversation_id == turn.conversation_id,
@@ -290,14 +308,15 @@ class JourneyStore:
         if not orders or customer_id is None:
             return 0
         since = self._now() - timedelta(days=REPEAT_CONTACT_DAYS)
-        others = conn.execute(
-            select(touchpoints.c.order_ids).where(
-                touchpoints.c.customer_id == customer_id,
-                touchpoints.c.started_at >= since,
-                touchpoints.c.conversation_id != turn.conversation_id,
-            )
-        ).all()
-        return sum(1 for r in others if orders & set(json.loads(r.order_ids)))
+        # order_ids is a JSON list of strings: '"ORD-1"' matches one element exactly.
+        mentions = or_(*(touchpoints.c.order_ids.contains(json.dumps(o)) for o in sorted(orders)))
+        query = select(func.count()).where(
+            touchpoints.c.customer_id == customer_id,
+            touchpoints.c.started_at >= since,
+            touchpoints.c.conversation_id != turn.conversation_id,
+            mentions,
+        )
+        return conn.execute(query).scalar_one()
 
     def _touchpoint(self, conn: Connection, touchpoint_id: int) -> Touchpoint:
         row = conn.execute(select(touchpoints).where(touchpoints.c.id == touchpoint_id)).one()
