@@ -108,7 +108,13 @@ def turn_of(tracker: Tracker, need: str | None = None, reply: Reply | None = Non
     return Turn(
         conversation_id=tracker.sender_id,
         channel=channel_of(tracker),
-        session_started_at=datetime.fromtimestamp(started) if started else datetime.now(),
+        # Rasa always starts a session with a timestamped event; without one (a tracker built
+        # by hand), the day keeps the conversation on one touchpoint.
+        session_started_at=(
+            datetime.fromtimestamp(started)
+            if started
+            else datetime.combine(date.today(), datetime.min.time())
+        ),
         messages=messages,
         customer_id=customer.id if customer else None,
         customer_name=customer.name if customer else None,

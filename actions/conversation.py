@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions._adapter import desk, record_turn
+from actions._adapter import desk, latest_entity, record_turn
 
 
 class ActionGreet(Action):
@@ -55,4 +55,26 @@ class ActionLogTurn(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         record_turn(tracker)
+        return []
+
+
+class ActionRateConversation(Action):
+    """Keep the customer's own rating (1-5) on the touchpoint; a low one is heard."""
+
+    def name(self) -> str:
+        return "action_rate_conversation"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        raw = latest_entity(tracker, "rating") or ""
+        if not raw.isdigit() or not 1 <= int(raw) <= 5:
+            dispatcher.utter_message(response="utter_option_unknown")
+            return []
+        record_turn(tracker)  # make sure the touchpoint exists and counts this message
+        desk().journey.rate(tracker.sender_id, int(raw))
+        low = int(raw) <= 2
+        dispatcher.utter_message(
+            response="utter_sorry_low_rating" if low else "utter_thanks_for_rating"
+        )
         return []

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from bot.journey.schema import identities, journey_customers, touchpoints
+from bot.journey.schema import feedback, identities, journey_customers, touchpoints
 from bot.journey.signals import Signals, UserMessage, read_signals
 
 # How outcomes overrule each other while a chat goes on ("resolved" and "abandoned" are set
@@ -192,8 +192,9 @@ class JourneyStore:
             ended += conn.execute(update(touchpoints).where(stale).values(ended_at=now)).rowcount
         return ended
 
-    def rate(self, conversation_id: str, rating: int) -> None:
-        """The customer's own rating (1-5) of their newest touchpoint in this conversation."""
+    def rate(self, conversation_id: str, rating: int, comment: str | None = None) -> None:
+        """The customer's own rating (1-5) of their newest touchpoint in this conversation,
+        kept on the touchpoint and in the feedback log."""
         if not 1 <= rating <= 5:
             raise ValueError(f"a rating is 1 to 5, got {rating}")
         with self._engine.begin() as conn:
@@ -206,6 +207,15 @@ class JourneyStore:
                 raise LookupError(f"no touchpoint for conversation {conversation_id!r}")
             conn.execute(
                 update(touchpoints).where(touchpoints.c.id == newest.id).values(rating=rating)
+            )
+            conn.execute(
+                insert(feedback).values(
+                    created_at=self._now(),
+                    touchpoint_id=newest.id,
+                    conversation_id=conversation_id,
+                    rating=rating,
+                    comment=comment,
+                )
             )
 
     # -- reading ---------------------------------------------------------------------------

@@ -295,3 +295,24 @@ def test_a_frustrated_customer_is_brought_a_person_with_the_reason_recorded(use_
     assert handoff["context"]["signals"]["told_you"] == 1
     [touchpoint] = use_test_desk.journey.touchpoints_of("conv-angry")
     assert touchpoint.outcome == "escalated"
+
+
+def test_a_rating_is_kept_and_a_low_one_is_heard(use_test_desk):
+    from actions.conversation import ActionRateConversation
+
+    def rate(value):
+        tracker = make_tracker(
+            "rate_conversation",
+            f'/rate_conversation{{"rating":"{value}"}}',
+            entities=[{"entity": "rating", "value": value}],
+            sender="conv-rated",
+        )
+        dispatcher = CollectingDispatcher()
+        ActionRateConversation().run(dispatcher, tracker, {})
+        return responses(dispatcher)
+
+    assert rate("5") == ["utter_thanks_for_rating"]
+    assert use_test_desk.journey.touchpoints_of("conv-rated")[0].rating == 5
+    assert rate("1") == ["utter_sorry_low_rating"]
+    assert use_test_desk.journey.touchpoints_of("conv-rated")[0].rating == 1
+    assert rate("9") == ["utter_option_unknown"]

@@ -158,10 +158,13 @@ def test_calm_conversations_show_no_signals():
     assert read_signals(said(("for the third time: it's broken", "complain"))).told_you == 1
 
 
-def test_ratings(journey):
+def test_ratings(journey, engine):
     journey.record(turn("rated"))
-    journey.rate("rated", 4)
+    journey.rate("rated", 4, "quick and kind")
     assert journey.touchpoints_of("rated")[0].rating == 4
+    with engine.connect() as conn:
+        rows = conn.execute(text("select rating, comment from feedback")).all()
+    assert [tuple(r) for r in rows] == [(4, "quick and kind")]
     with pytest.raises(ValueError):
         journey.rate("rated", 6)
     with pytest.raises(LookupError):
