@@ -15,6 +15,8 @@ from bot.journey.store import Touchpoint, Turn
 from bot.support import NeedContext, Reply, SupportDesk
 from bot.support.parsing import parse_amount
 
+ENDINGS = ("goodbye", "rate_conversation")
+
 
 def desk() -> SupportDesk:
     return services.desk()
@@ -130,7 +132,8 @@ def turn_of(tracker: Tracker, need: str | None = None, reply: Reply | None = Non
             if handoff
             else None
         ),
-        ended=(tracker.latest_message.get("intent") or {}).get("name") == "goodbye",
+        # A goodbye ends the chat; so does rating it (which comes after the goodbye).
+        ended=(tracker.latest_message.get("intent") or {}).get("name") in ENDINGS,
     )
 
 
