@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="start the whole system (Rasa, actions, hub, dispatcher)")
     sub.add_parser("hub", help="serve the hub (department inboxes, APIs) on CX_HUB_PORT")
     sub.add_parser("dispatch", help="deliver handoffs to department webhooks and close idle chats")
+    p = sub.add_parser("dead-letters", help="list handoffs that could not be delivered")
+    p.add_argument("--retry", type=int, metavar="ID", help="send this dead outbox row again")
     sub.add_parser("shell", help="talk to the assistant in this terminal")
     sub.add_parser("seed", help="(re)load the demo back office from its fixture")
 
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot.journey.upkeep import run_upkeep
 
         return run_upkeep(settings)
+    if args.command == "dead-letters":
+        return dead_letters(settings, args.retry)
     if args.command == "shell":
         from bot.runner import shell
 
@@ -85,6 +89,31 @@ def main(argv: list[str] | None = None) -> int:
             settings, out=args.out, shared=args.shared, model=args.model, config=args.config
         )
     return 2
+
+
+def dead_letters(settings: Settings, retry_id: int | None) -> int:
+    """List the outbox's dead letters, or put one back in the queue."""
+    from datetime import datetime
+
+    from bot.db import make_engine
+    from bot.handoff import outbox
+
+    engine = make_engine(settings.journey_url)
+    if retry_id is not None:
+        if outbox.retry(engine, retry_id, datetime.now()):
+            print(f"outbox row {retry_id} is queued again; the dispatcher sends it next")
+            return 0
+        print(f"no dead outbox row with id {retry_id}", file=sys.stderr)
+        return 1
+    rows = outbox.dead_letters(engine)
+    for row in rows:
+        print(
+            f"{row['id']:>6}  handoff H-{row['handoff_id']}  {row['department']:<9} "
+            f"dead {row['dead_at']:%Y-%m-%d %H:%M} after {row['attempts']} attempt(s): "
+            f"{row['last_status'] or ''} {row['last_error'] or ''}".rstrip()
+        )
+    print(f"{len(rows)} dead letter(s). Send one again: python -m bot dead-letters --retry ID")
+    return 0
 
 
 if __name__ == "__main__":

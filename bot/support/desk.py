@@ -246,6 +246,11 @@ class SupportDesk:
             "customer_said": ctx.text,
             "transcript": list(ctx.transcript[-10:]),
             "signals": ctx.signals.as_dict(),
+            # What the assistant already offered (and what was taken), so no one offers it again.
+            "already_offered": [
+                {"policy": m.policy, "offered": list(m.offered), "chosen": m.chosen}
+                for m in self.policy_log.moments(ctx.conversation_id)
+            ],
             "preferred_channel": ctx.channel,
             **context,
         }

@@ -215,6 +215,15 @@ def test_still_asking_for_a_person_is_recorded(desk):
     assert reply.handoff.department.name == "support"
     [moment] = desk.policy_log.moments("conv-1")
     assert moment.asked_for_person and moment.chosen is None
+    # The person sees what the assistant already offered.
+    [handoff] = desk.handoffs.open_handoffs("conv-1")
+    assert handoff["context"]["already_offered"] == [
+        {
+            "policy": "no_cancel_after_shipment",
+            "offered": ["return_on_arrival", "carrier_recall"],
+            "chosen": None,
+        }
+    ]
 
 
 # -- the guard on every word leaving the desk -------------------------------------------
