@@ -96,6 +96,22 @@ def read_secrets(path: Path) -> dict[str, str]:
     return values
 
 
+def prepare_databases(settings: Settings) -> None:
+    """Bring the journey database to the newest schema before any process starts.
+
+    The hub, the dispatcher and the action server each check it too; doing it once here
+    first means they never race to create the same tables.
+    """
+    from bot.db import make_engine
+    from bot.journey.migrate import migrate
+
+    engine = make_engine(settings.journey_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+
+
 def endpoints_file(settings: Settings) -> Path:
     """endpoints.yml as committed, pointed at this run's action server and var/ directory."""
     data = yaml.safe_load((settings.root / "endpoints.yml").read_text())
@@ -210,6 +226,7 @@ def wait_ready(procs: Sequence[Process], timeout: float = 180.0) -> None:
 def run(settings: Settings) -> int:
     """``make run``: start everything, print where to chat, stop all on Ctrl-C."""
     settings, secrets_file = ensure_secrets(settings)
+    prepare_databases(settings)
     procs = processes(settings)
     stopping = False
 

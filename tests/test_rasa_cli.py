@@ -14,11 +14,12 @@ import yaml
 from bot.settings import ROOT
 
 RASA = str(Path(sys.executable).parent / "rasa")
-# Responses only custom actions utter, and the button-only intent, are the only warnings
+# Responses only custom actions utter, and the button-only intents, are the only warnings
 # `rasa data validate` may give; anything else is a real problem in the data.
 ALLOWED_WARNING = re.compile(
     r"The utterance '(utter_[a-z_]+)' is not used in any story or rule"
     r"|The intent 'choose_option' is listed in the domain file, but is not found in the NLU training data"
+    r"|The intent 'rate_conversation' is listed in the domain file, but is not found in the NLU training data"
 )
 
 

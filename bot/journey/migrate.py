@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
@@ -10,8 +11,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_WAIT = 60.0  # seconds to wait for another process's migration to finish
 
 
 def alembic_config() -> Config:
@@ -21,12 +24,37 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the database behind ``engine`` to the newest revision."""
+    """Upgrade the database behind ``engine`` to the newest revision.
+
+    Safe when several processes start together: if another one migrated first (our
+    attempt fails on tables it already made), the database is at the head and all is well.
+    """
+    try:
+        _upgrade(engine)
+    except DBAPIError:
+        # Another process is migrating (SQLite creates its tables one commit at a time):
+        # wait for it to reach the head rather than fail.
+        deadline = time.monotonic() + MIGRATION_WAIT
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if current_revision(conn) == head_revision():
+                    return
+            time.sleep(0.2)
+        raise
+
+
+def _upgrade(engine: Engine) -> None:
     with engine.begin() as conn:
         current = current_revision(conn)
         if current == head_revision():
             return  # the common case at start-up: nothing to do, no Alembic output
-        if current is None and inspect(conn).has_table("handoffs"):
+        tables = inspect(conn)
+        # Tables but no version table at all (another process migrating has made one first).
+        if (
+            current is None
+            and tables.has_table("handoffs")
+            and not tables.has_table("alembic_version")
+        ):
             # Written by a version from before migrations existed: never guess at it.
             raise RuntimeError(
                 f"{engine.url!r} holds a journey database from before schema migrations; "

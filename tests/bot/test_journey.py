@@ -169,3 +169,22 @@ def test_ratings(journey, engine):
         journey.rate("rated", 6)
     with pytest.raises(LookupError):
         journey.rate("nobody", 3)
+
+
+def test_processes_starting_together_can_all_migrate(tmp_path):
+    """The hub, the dispatcher and the action server each migrate when they start."""
+    import subprocess
+    import sys
+
+    from bot.db import make_engine
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    code = "import sys; from bot.db import make_engine; from bot.journey.migrate import migrate; migrate(make_engine(sys.argv[1]))"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    failures = [p.stderr.read().decode()[-500:] for p in procs if p.wait(timeout=120) != 0]
+    assert failures == []
+    with make_engine(url).connect() as conn:
+        assert current_revision(conn) == head_revision()

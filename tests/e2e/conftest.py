@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.runner import ensure_secrets, processes, wait_ready
+from bot.runner import ensure_secrets, prepare_databases, processes, wait_ready
 from bot.settings import ROOT, Settings
 
 
@@ -63,6 +63,7 @@ def assistant(tmp_path_factory):
         }
     )
     settings, _ = ensure_secrets(settings)
+    prepare_databases(settings)
     procs = processes(settings, model=latest_model())
     for proc in procs:
         proc.start(settings.root)

@@ -86,6 +86,11 @@ def test_cancelling_a_shipped_order_ends_with_a_return_label(assistant):
 
 def test_address_change_after_dispatch_ends_with_a_carrier_redirect(assistant):
     who = "e2e-policy-address"
+    # Other tests talk about ORD-10001 too; a third chat about one order within a week goes
+    # to a person (CX rule repeat_contact). Here it is Jane's first contact about it.
+    journey = sqlite3.connect(assistant.settings.var_dir / "journey.db")
+    journey.execute("delete from touchpoints where customer_id = 'C001'")
+    journey.commit()
     assistant.say(who, "I need my parcel sent to a different address")
     assert "new delivery address" in texts(assistant.say(who, "ORD-10001"))
     offer = assistant.say(who, "5 Long Lane, Leeds LS1 4AB")
