@@ -15,6 +15,7 @@ from bot.journey.store import Touchpoint, Turn
 from bot.support import NeedContext, Reply, SupportDesk
 from bot.support.parsing import parse_amount
 
+# Intents that end a chat: its touchpoint gets an end time (and is never swept as abandoned).
 ENDINGS = ("goodbye", "rate_conversation")
 
 
