@@ -66,9 +66,13 @@ def measure(turns: int, journey_url: str | None) -> dict:
     start = datetime.now()
     for i in range(turns):
         conversation = f"bench-{i // 6}"  # six turns per conversation: 2 to 12 messages
+        # A calm conversation (distinct messages, one need): repeated ones would read as
+        # frustration and bring a person in, which is a handoff, not logging.
         messages = tuple(
             UserMessage(
-                f"where is my order, message {n}", "order_status", start + timedelta(seconds=n)
+                f"message {n} of a calm chat",
+                "order_status" if n == 0 else "inform",
+                start + timedelta(seconds=n),
             )
             for n in range(2 * (i % 6) + 2)
         )
@@ -88,7 +92,9 @@ def measure(turns: int, journey_url: str | None) -> dict:
             email=customer.email,
             need="order_status",
             department="delivery",
-            order_id=order.id,
+            # One order per conversation: the same order in every chat would be a repeat
+            # contact, which brings a person in (a handoff, not logging).
+            order_id=f"ORD-B{i // 6}",
         )
         t0 = time.perf_counter()
         desk.journey.record(turn)  # action_note_need

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.journey.schema import feedback, identities, journey_customers, touchpoints
@@ -78,12 +78,27 @@ class JourneyStore:
         # the three lookups keeps logging cheap on every turn. Only an optimisation; the
         # writes it skips are idempotent.
         self._linked: dict[tuple, str] = {}
+        # The statements every turn runs, built once: building and keying an expression
+        # costs more than running it on SQLite (parameters are bound at execution).
+        self._session_row = select(touchpoints).where(
+            touchpoints.c.conversation_id == bindparam("conversation"),
+            touchpoints.c.session_started_at == bindparam("started"),
+        )
+        self._insert = insert(touchpoints)
+        self._update = update(touchpoints).where(touchpoints.c.id == bindparam("touchpoint"))
+        self._contacts_one_order = select(func.count()).where(
+            touchpoints.c.customer_id == bindparam("customer"),
+            touchpoints.c.started_at >= bindparam("since"),
+            touchpoints.c.conversation_id != bindparam("conversation"),
+            touchpoints.c.order_ids.contains(bindparam("order")),
+        )
 
     # -- recording ------------------------------------------------------------------------
     def record(self, turn: Turn) -> Touchpoint:
         """Create or update the touchpoint of ``turn``'s conversation session."""
         now = self._now()
         with self._engine.begin() as conn:
+            _without_flush_wait(conn)
             link = (
                 turn.channel,
                 turn.conversation_id,
@@ -100,10 +115,8 @@ class JourneyStore:
                     self._linked.clear()
                 self._linked[link] = customer_id
             row = conn.execute(
-                select(touchpoints).where(
-                    touchpoints.c.conversation_id == turn.conversation_id,
-                    touchpoints.c.session_started_at == turn.session_started_at,
-                )
+                self._session_row,
+                {"conversation": turn.conversation_id, "started": turn.session_started_at},
             ).first()
             contacts = self._contacts_about(conn, customer_id, turn, row)
             signals = read_signals(turn.messages, contacts)
@@ -129,7 +142,7 @@ class JourneyStore:
                     outcome=turn.outcome or "self_served",
                     started_at=min(turn.session_started_at, now),
                 )
-                result = conn.execute(insert(touchpoints).values(**values))
+                result = conn.execute(self._insert, values)
                 values["id"] = result.inserted_primary_key[0]
             else:
                 values["needs"] = json.dumps(_added(json.loads(row.needs), turn.need))
@@ -143,7 +156,7 @@ class JourneyStore:
                     values["outcome"] = turn.outcome
                 if not turn.ended and row.ended_at is not None:
                     values["ended_at"] = None  # they came back before the session expired
-                conn.execute(update(touchpoints).where(touchpoints.c.id == row.id).values(**values))
+                conn.execute(self._update, {**values, "touchpoint": row.id})
                 values = {**row._mapping, **values}
         # Built from what was written: no read back (logging sits on every turn's path).
         return _as_touchpoint(values)
@@ -318,6 +331,16 @@ class JourneyStore:
         if not orders or customer_id is None:
             return 0
         since = self._now() - timedelta(days=REPEAT_CONTACT_DAYS)
+        if len(orders) == 1:  # the usual case: the pre-built statement
+            return conn.execute(
+                self._contacts_one_order,
+                {
+                    "customer": customer_id,
+                    "since": since,
+                    "conversation": turn.conversation_id,
+                    "order": json.dumps(next(iter(orders))),
+                },
+            ).scalar_one()
         # order_ids is a JSON list of strings: '"ORD-1"' matches one element exactly.
         mentions = or_(*(touchpoints.c.order_ids.contains(json.dumps(o)) for o in sorted(orders)))
         query = select(func.count()).where(
@@ -331,6 +354,17 @@ class JourneyStore:
     def _touchpoint(self, conn: Connection, touchpoint_id: int) -> Touchpoint:
         row = conn.execute(select(touchpoints).where(touchpoints.c.id == touchpoint_id)).one()
         return _as_touchpoint(row._mapping)
+
+
+def _without_flush_wait(conn: Connection) -> None:
+    """Let this transaction commit without waiting for PostgreSQL's disk flush.
+
+    Safe for touchpoint writes: each one rewrites the touchpoint from the whole tracker, so
+    one lost in a database crash is restored by the next turn. (SQLite already runs with
+    synchronous=NORMAL, bot/db.py.) Handoffs are written elsewhere, fully durable.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
 def _as_touchpoint(values) -> Touchpoint:
