@@ -163,11 +163,10 @@ class SupportDesk:
         reply = handler(self, ctx)
         if reply.handoff is None and ctx.need not in PERSON_NEEDS:
             owner = self.routing.department_of(ctx.need) or "support"
-            if self.routing_for(ctx, owner, "normal").escalate:
+            decision = self.routing_for(ctx, owner, "normal")
+            if decision.escalate:
                 # Listen: a frustrated or returning customer gets a person, not only an answer.
-                handoff = self.hand_off(
-                    ctx, f"Bring a person in: {ctx.need} for a customer showing frustration."
-                )
+                handoff = self.hand_off(ctx, f"Bring a person in ({ctx.need}): {decision.reason}.")
                 self.handed_off(reply.say("utter_bringing_a_person"), handoff)
         return self._send(reply, ctx)
 
