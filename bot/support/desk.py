@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -39,6 +40,8 @@ OPTIONS: dict[str, Handler] = {**billing.OPTIONS, **delivery.OPTIONS, **sales.OP
 
 # A subscriber whose plan renews within this many days is in the renewal stage.
 RENEWAL_DAYS = 30
+# How long a customer's journey stage is reused before the back office is asked again.
+STAGE_TTL = 60.0
 # Needs that already bring a person in: no extra escalation on top.
 PERSON_NEEDS = ("request_human", "complain")
 
@@ -76,6 +79,7 @@ class SupportDesk:
         self.journey = JourneyStore(handoffs.engine, now)
         self.outgoing = outgoing or OutgoingGuard()
         self.cx_rules = cx_rules or CxRules.load()
+        self._stages: dict[tuple[str, date], tuple[str, float]] = {}
         self.today = today
         self.now = now
         missing = set(HANDLERS) ^ set(routing)
@@ -285,9 +289,24 @@ class SupportDesk:
 
     # -- the journey ---------------------------------------------------------------------
     def customer_stage(self, customer: Customer | None) -> str:
-        """Where the customer is in their journey, from their record."""
+        """Where the customer is in their journey, from their record.
+
+        Asked several times per turn (the touchpoint, the CX rules, the handoff packet), so
+        kept for a minute: it costs two back-office reads, possibly over HTTP.
+        """
         if customer is None:
             return "prospect"
+        key = (customer.id, self.today())
+        cached = self._stages.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        if len(self._stages) > 10_000:
+            self._stages.clear()
+        stage = self._customer_stage(customer)
+        self._stages[key] = (stage, time.monotonic() + STAGE_TTL)
+        return stage
+
+    def _customer_stage(self, customer: Customer) -> str:
         sub = self.backoffice.subscription_of(customer.id)
         renewing = sub is not None and sub.status in ("active", "past_due") and sub.renews_at
         if renewing and 0 <= (sub.renews_at - self.today()).days <= RENEWAL_DAYS:
