@@ -45,8 +45,8 @@ class ActionClarify(Action):
 
 
 class ActionLogTurn(Action):
-    """Log a turn that needs no other action (thanks, goodbye) on the touchpoint, so the
-    last words of a chat are counted and a goodbye ends it."""
+    """Log a turn answered by a response alone (thanks, goodbye, "are you a bot?", out of
+    scope...) on the touchpoint, so every message counts and a goodbye ends the chat."""
 
     def name(self) -> str:
         return "action_log_turn"
