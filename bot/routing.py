@@ -108,6 +108,11 @@ class RoutingMap:
         stage = stage_from_orders(orders, today) if entry.stage == FROM_CUSTOMER else entry.stage
         return Route(intent or "", entry.department, stage)
 
+    def stage_of(self, intent: str | None) -> str:
+        """The need's own stage from the map, or ``from_customer`` for needs not in it."""
+        entry = self._entries.get(intent or "")
+        return entry.stage if entry else FROM_CUSTOMER
+
     def as_dict(self) -> dict[str, dict[str, str]]:
         return {i: {"department": e.department, "stage": e.stage} for i, e in self._entries.items()}
 

@@ -316,7 +316,7 @@ class SupportDesk:
     def stage_of(self, need: str | None, customer: Customer | None) -> str:
         """The stage of a touchpoint: the need's own (a cancellation is leaving), else the
         customer's."""
-        stage = self.routing.as_dict().get(need or "", {}).get("stage", FROM_CUSTOMER)
+        stage = self.routing.stage_of(need)
         return self.customer_stage(customer) if stage == FROM_CUSTOMER else stage
 
     def handed_off(self, reply: Reply, handoff: Handoff) -> Reply:
