@@ -11,6 +11,8 @@ RASA      := $(VENV)/bin/rasa
 STAMP     := $(VENV)/.installed
 SPACY_DIR := models/spacy/en_support
 MODEL_STAMP := models/.trained
+WIDGET_STAMP := bot/widget/node_modules/.installed
+CHROMIUM  ?= /usr/bin/chromium
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(SPACY_DIR)/meta.json
 
 # Rasa 3.6 runs on Python 3.8-3.10; the project uses 3.10. Order of preference: PYTHON=..., a working python3.10,
@@ -29,7 +31,7 @@ echo "or your system's python3.10 and python3.10-venv packages), or pass PYTHON=
 exit 1
 endef
 
-.PHONY: help setup run test train lint shell eval bench clean
+.PHONY: help setup browser run test train lint shell eval bench clean
 
 help:
 	@echo "make run    - set up if needed, train if needed, start the assistant"
@@ -57,13 +59,32 @@ $(MODEL_STAMP): $(STAMP) $(TRAINING_INPUTS)
 	@$(PY) -m bot train
 	@touch $@
 
-setup: $(STAMP) $(SPACY_DIR)/meta.json
+# The website widget's front-end library (socket.io-client), pinned in package-lock.json.
+$(WIDGET_STAMP): bot/widget/package.json bot/widget/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: the chat widget needs Node.js and npm (e.g. 'apt-get install nodejs npm')." >&2; exit 1; }
+	@echo "==> Installing the chat widget's socket.io client from the npm registry"
+	@npm ci --prefix bot/widget --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Browser tests drive Debian's Chromium (never a downloaded browser). Installed here when
+# missing and this user may; otherwise the message says what to install.
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "==> Installing Debian's chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || exit 1; \
+	  else \
+	    echo "No Chromium at $(CHROMIUM): install Debian's 'chromium' package, or pass CHROMIUM=/path/to/chromium." >&2; exit 1; \
+	  fi; \
+	fi
+
+setup: $(STAMP) $(SPACY_DIR)/meta.json $(WIDGET_STAMP)
 
 run: setup $(MODEL_STAMP)
 	@$(PY) -m bot run
 
-test: setup $(MODEL_STAMP)
-	@$(PY) -m pytest
+test: setup browser $(MODEL_STAMP)
+	@CX_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 train: setup
 	@$(PY) -m bot train --force

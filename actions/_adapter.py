@@ -36,6 +36,32 @@ def slack_user_of(tracker: Tracker) -> str | None:
     return users[0] if users else tracker.sender_id.split("_")[0]
 
 
+def channel_customer(tracker: Tracker):
+    """The customer the channel vouches for: a signed-in website visitor or a Slack user.
+
+    Only the website channel's own metadata is trusted for a customer id: the channel puts
+    it there after checking the website's signed customer token (bot/channels/web.py).
+    """
+    d = desk()
+    if channel_of(tracker) == "socketio":
+        customer_id = (tracker.latest_message.get("metadata") or {}).get("customer_id")
+        return d.customer(customer_id) if customer_id else None
+    return d.identify(slack_user=slack_user_of(tracker))
+
+
+def identify_from_channel(tracker: Tracker) -> list[dict[str, Any]]:
+    """Slot events naming the customer the channel vouches for, when not known yet.
+
+    The slots are set on ``tracker`` too, so the turn logged in this same action already
+    belongs to the customer.
+    """
+    if tracker.get_slot("customer_id"):
+        return []
+    slots = customer_slots(channel_customer(tracker))
+    tracker.slots.update(slots)
+    return [SlotSet(name, value) for name, value in slots.items()]
+
+
 def latest_entity(tracker: Tracker, name: str) -> str | None:
     return next(tracker.get_latest_entity_values(name), None)
 

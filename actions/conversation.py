@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions._adapter import desk, latest_entity, record_turn
+from actions._adapter import desk, identify_from_channel, latest_entity, record_turn
 
 
 class ActionGreet(Action):
@@ -20,13 +20,15 @@ class ActionGreet(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        # A signed-in website visitor or a known Slack user is greeted by name at once.
+        events = identify_from_channel(tracker)
         name = tracker.get_slot("customer_name")
         if name:
             dispatcher.utter_message(response="utter_greet_by_name", name=name)
         else:
             dispatcher.utter_message(response="utter_greet")
         record_turn(tracker)
-        return []
+        return events
 
 
 class ActionClarify(Action):

@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions._adapter import (
     customer_slots,
     desk,
+    identify_from_channel,
     latest_entity,
     need_context,
     record_handoff,
@@ -38,9 +39,7 @@ class ActionNoteNeed(Action):
     ) -> list[dict[str, Any]]:
         intent = tracker.latest_message.get("intent", {}).get("name")
         events = [SlotSet("need", intent), SlotSet("new_address", None), SlotSet("new_date", None)]
-        if not tracker.get_slot("customer_id"):
-            customer = desk().identify(slack_user=slack_user_of(tracker))
-            events += [SlotSet(k, v) for k, v in customer_slots(customer).items()]
+        events += identify_from_channel(tracker)
         record_turn(tracker, need=intent)
         return events
 

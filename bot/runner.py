@@ -62,14 +62,16 @@ class Process:
 GENERATED_SECRETS = (
     "CX_RASA_TOKEN",
     *(f"CX_WEBHOOK_SECRET_{name.upper()}" for name in ("sales", "billing", "delivery", "support")),
+    "CX_WIDGET_SECRET",
 )
 
 
 def ensure_secrets(settings: Settings) -> tuple[Settings, Path]:
     """Generate local development secrets once into var/secrets.env; the environment wins.
 
-    The Rasa API token and one webhook signing secret per department (the dispatcher signs
-    with it, the department, here the hub's built-in inbox, checks it).
+    The Rasa API token, one webhook signing secret per department (the dispatcher signs
+    with it, the department, here the hub's built-in inbox, checks it), and the key the
+    website chat's tokens are signed with.
     """
     path = settings.var_dir / "secrets.env"
     values = read_secrets(path)
@@ -83,7 +85,10 @@ def ensure_secrets(settings: Settings) -> tuple[Settings, Path]:
         )
         path.chmod(0o600)
     token = os.environ.get("CX_RASA_TOKEN") or values["CX_RASA_TOKEN"]
-    return Settings(**{**settings.__dict__, "rasa_token": token}), path
+    widget_secret = os.environ.get("CX_WIDGET_SECRET") or values["CX_WIDGET_SECRET"]
+    return Settings(
+        **{**settings.__dict__, "rasa_token": token, "widget_secret": widget_secret}
+    ), path
 
 
 def read_secrets(path: Path) -> dict[str, str]:
@@ -136,6 +141,8 @@ def child_env(settings: Settings) -> dict[str, str]:
         CX_RASA_TOKEN=settings.rasa_token,
         CX_HOST=settings.host,
         CX_HUB_PORT=str(settings.hub_port),
+        CX_RASA_PORT=str(settings.rasa_port),
+        CX_ACTION_PORT=str(settings.action_port),
         TF_CPP_MIN_LOG_LEVEL="2",
     )
     return env
@@ -248,6 +255,7 @@ def run(settings: Settings) -> int:
         print(
             f"""
 The assistant is running.
+  Chat on the website:     {settings.hub_url}/demo   (a demo storefront with the chat widget)
   Chat in this terminal:   make shell   (or: .venv/bin/rasa shell --endpoints {endpoints_file(settings)})
   REST channel:            curl -s {settings.rasa_url}/webhooks/rest/webhook \\
                              -H 'Content-Type: application/json' -d '{{"sender": "me", "message": "where is ORD-10001"}}'

@@ -26,10 +26,28 @@ class Settings:
     action_port: int
     rasa_token: str
     hub_port: int = 8000
+    # The website chat (bot/channels/web.py): the key its tokens are signed with, the one
+    # before a rotation (still accepted), and the web origins allowed to connect.
+    widget_secret: str = ""
+    widget_previous_secret: str = ""
+    widget_origins: tuple[str, ...] = ()
 
     @property
     def hub_url(self) -> str:
         return f"http://{self.host}:{self.hub_port}"
+
+    @property
+    def widget_secrets(self) -> tuple[str, ...]:
+        """Secrets a widget token may be signed with, the current one first."""
+        return tuple(s for s in (self.widget_secret, self.widget_previous_secret) if s)
+
+    @property
+    def allowed_widget_origins(self) -> tuple[str, ...]:
+        """Web pages allowed to open the chat: ``CX_WIDGET_ORIGINS``, else the hub's own."""
+        if self.widget_origins:
+            return self.widget_origins
+        hosts = [self.host] + (["localhost"] if self.host == "127.0.0.1" else [])
+        return tuple(f"http://{h}:{self.hub_port}" for h in hosts)
 
     @property
     def rasa_url(self) -> str:
@@ -56,6 +74,13 @@ class Settings:
             action_port=_port(env, "CX_ACTION_PORT", 5055),
             rasa_token=env.get("CX_RASA_TOKEN", ""),
             hub_port=_port(env, "CX_HUB_PORT", 8000),
+            widget_secret=env.get("CX_WIDGET_SECRET", ""),
+            widget_previous_secret=env.get("CX_WIDGET_SECRET_PREVIOUS", ""),
+            widget_origins=tuple(
+                o.strip().rstrip("/")
+                for o in env.get("CX_WIDGET_ORIGINS", "").split(",")
+                if o.strip()
+            ),
         )
 
 

@@ -24,7 +24,7 @@ from sanic.response import HTTPResponse, json
 
 from bot.db import make_engine
 from bot.departments import load_departments
-from bot.hub import api, pages
+from bot.hub import api, pages, widget
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
 from bot.journey.migrate import migrate
@@ -98,6 +98,7 @@ def create_app(settings: HubSettings) -> Sanic:
 
     api.add_routes(app)
     pages.add_routes(app)
+    widget.add_routes(app)
     return app
 
 

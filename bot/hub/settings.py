@@ -35,6 +35,10 @@ class HubSettings:
     signature_tolerance: int = SIGNATURE_TOLERANCE
     access_log: bool = False
     clock: Callable[[], float] = time.time
+    # The website chat: where browsers reach Rasa's socket.io channel, and the key the demo
+    # storefront signs its customer tokens with (the channel checks them with the same key).
+    rasa_url: str = "http://127.0.0.1:5005"
+    widget_secret: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HubSettings:
@@ -47,4 +51,6 @@ class HubSettings:
             port=shared.hub_port,
             secrets=env,
             access_log=env.get("CX_HUB_ACCESS_LOG", "") in ("1", "true", "yes"),
+            rasa_url=env.get("CX_WIDGET_RASA_URL", shared.rasa_url),
+            widget_secret=shared.widget_secret,
         )

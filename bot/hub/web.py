@@ -93,7 +93,7 @@ def json_object(request: Request) -> dict:
     return data
 
 
-def require_local(request: Request) -> None:
+def require_local(request: Request, refusal: str | None = None) -> None:
     """403 unless the request comes from this machine and names it (Host, and Origin if sent).
 
     The minimal guard for the built-in inbox pages until the agent console brings sign-in:
@@ -109,7 +109,8 @@ def require_local(request: Request) -> None:
     if not local:
         raise HubError(
             403,
-            "the built-in department inbox only answers on this machine: open it at "
+            refusal
+            or "the built-in department inbox only answers on this machine: open it at "
             "http://127.0.0.1 or http://localhost (sign-in arrives with the agent console)",
         )
 

@@ -1,0 +1,273 @@
+"""The website chat: Rasa's socket.io channel, with every conversation bound to its browser.
+
+Stock ``SocketIOInput`` trusts the ``session_id`` a client sends with each message, so anyone
+who learns or guesses a session id can read and write that conversation. Here the server
+decides the session: on connect the browser shows its signed session token (or gets a new
+conversation), and every message goes to the conversation its socket was bound to. Whatever
+session id or metadata a client sends is ignored; the only metadata passed to the assistant
+is the customer id a valid customer token vouches for (bot/channels/tokens.py).
+
+Protocol (socket.io, default namespace; bot/widget/widget.js is the client):
+
+* connect with ``auth = {"session": <session token>?, "customer": <customer token>?}``;
+  an invalid customer token refuses the connection ("customer token rejected");
+* ``session_request`` -> ``session_confirm {session_id, token, customer_id, history}``;
+* ``user_uttered {message}`` -> the assistant's answers as ``bot_uttered``, and
+  ``user_echo {text}`` to the conversation's other open tabs;
+* ``error_message {message}`` for a message that can't be taken (empty, not text).
+
+The URL stays /socket.io on the Rasa server and the channel name stays ``socketio``, so
+Rasa's events API reaches the widget with ``output_channel=socketio`` (or ``latest``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, Sanic, response
+from socketio import AsyncServer
+from socketio.exceptions import ConnectionRefusedError
+
+from bot.channels.rest import MAX_MESSAGE_CHARS
+from bot.channels.tokens import (
+    InvalidToken,
+    WebSession,
+    mint_session_token,
+    verify_customer_token,
+    verify_session_token,
+)
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HISTORY_MESSAGES = 100  # the newest messages a reconnecting widget is shown again
+# A socket.io packet carries one message: 20,000 characters of UTF-8 plus the envelope.
+MAX_PACKET_BYTES = 4 * MAX_MESSAGE_CHARS + 4096
+
+
+class WebChatOutput(SocketIOOutput):
+    """Rasa's socket.io output, plus a human agent's messages shown with the agent's name.
+
+    An agent's message arrives as a bot event whose ``custom`` data names the agent
+    (``{"text": ..., "agent": "Ana"}``); stock Rasa would send its text twice (as text and
+    as custom JSON) and drop the name.
+    """
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and custom.get("agent"):
+            text = custom.get("text") or message.get("text") or ""
+            await self._send_message(
+                recipient_id, {"text": str(text), "agent": str(custom["agent"])}
+            )
+            return
+        await super().send_response(recipient_id, message)
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        # Stock Rasa spreads the JSON into emit()'s keyword arguments; the widget wants it whole.
+        await self._send_message(recipient_id, json_message)
+
+
+class WebChatInput(SocketIOInput):
+    """The ``socketio`` channel with server-side, token-bound sessions (see the module doc)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "socketio"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:
+        credentials = credentials or {}
+        return cls(
+            Settings.from_env(),
+            user_message_evt=credentials.get("user_message_evt", "user_uttered"),
+            bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
+            socketio_path=credentials.get("socketio_path", "/socket.io"),
+        )
+
+    def __init__(
+        self,
+        settings: Settings,
+        user_message_evt: str = "user_uttered",
+        bot_message_evt: str = "bot_uttered",
+        socketio_path: str = "/socket.io",
+    ):
+        super().__init__(
+            user_message_evt=user_message_evt,
+            bot_message_evt=bot_message_evt,
+            session_persistence=True,
+            socketio_path=socketio_path,
+        )
+        self.origins = list(settings.allowed_widget_origins)
+        self.secrets = settings.widget_secrets
+        if not self.secrets:
+            # `rasa run` started by hand, without `make run`'s generated secrets: chats work
+            # until a restart, and signed-in customers can't be recognised.
+            log.warning(
+                "CX_WIDGET_SECRET is not set: website chat sessions end when Rasa restarts,"
+                " and customer tokens from the website are refused."
+            )
+            self.secrets = (secrets.token_urlsafe(32),)
+        self.app: Sanic | None = None
+
+    def get_output_channel(self) -> WebChatOutput | None:
+        """The widget output for Rasa's events API (``output_channel=socketio`` or ``latest``)."""
+        return WebChatOutput(self.sio, self.bot_message_evt) if self.sio else None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        sio = AsyncServer(
+            async_mode="sanic",
+            cors_allowed_origins=self.origins,
+            max_http_buffer_size=MAX_PACKET_BYTES,
+        )
+        self.sio = sio
+        channel = self
+
+        class _Blueprint(SocketBlueprint):
+            def register(self, app: Sanic, options: dict[str, Any]) -> None:
+                channel.app = app  # to read a conversation's history from the tracker store
+                super().register(app, options)
+
+        webhook = _Blueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_):
+            return response.json({"status": "ok"})
+
+        @sio.on("connect")
+        async def connect(sid: str, environ: dict, auth: Any) -> bool:
+            try:
+                session = self.open_session(auth if isinstance(auth, dict) else {})
+            except InvalidToken as e:
+                log.info("website chat connection refused: %s", e)
+                raise ConnectionRefusedError("customer token rejected") from None
+            await sio.save_session(sid, {"session": session})
+            await _maybe_await(sio.enter_room(sid, session.session_id))
+            return True
+
+        @sio.on("session_request")
+        async def session_request(sid: str, _data: Any = None) -> None:
+            session = await self._session_of(sid)
+            await sio.emit(
+                "session_confirm",
+                {
+                    "session_id": session.session_id,
+                    "token": mint_session_token(self.secrets[0], session),
+                    "customer_id": session.customer_id,
+                    "history": await self.history(session.session_id),
+                },
+                room=sid,
+            )
+
+        @sio.on(self.user_message_evt)
+        async def handle_message(sid: str, data: Any = None) -> None:
+            session = await self._session_of(sid)
+            text = data.get("message") if isinstance(data, dict) else None
+            if not isinstance(text, str) or not text.strip():
+                await sio.emit(
+                    "error_message", {"message": "Please type a message first."}, room=sid
+                )
+                return
+            # Longer messages are cut, not refused, as on the REST channel.
+            text = text[:MAX_MESSAGE_CHARS]
+            await sio.emit("user_echo", {"text": text}, room=session.session_id, skip_sid=sid)
+            metadata = {"customer_id": session.customer_id} if session.customer_id else {}
+            await on_new_message(
+                UserMessage(
+                    text,
+                    WebChatOutput(sio, self.bot_message_evt),
+                    session.session_id,
+                    input_channel=self.name(),
+                    metadata=metadata,
+                )
+            )
+
+        return webhook
+
+    def open_session(self, auth: dict[str, Any]) -> WebSession:
+        """The conversation a connecting browser is bound to.
+
+        A valid session token resumes its conversation, unless the visitor is now signed in
+        as someone else (a shared computer must not show the previous customer's chat). An
+        anonymous conversation carries on when the visitor signs in. Anything else starts
+        a new conversation. An invalid customer token raises ``InvalidToken``.
+        """
+        customer_token = auth.get("customer")
+        customer_id = (
+            verify_customer_token(self.secrets, customer_token) if customer_token else None
+        )
+        try:
+            resumed = verify_session_token(self.secrets, auth.get("session") or "")
+        except InvalidToken:
+            resumed = None
+        if resumed is not None and resumed.customer_id in (None, customer_id):
+            return WebSession(resumed.session_id, customer_id)
+        return WebSession(uuid.uuid4().hex, customer_id)
+
+    async def history(self, session_id: str) -> list[dict[str, Any]]:
+        """The conversation so far, as the widget shows it (the newest messages)."""
+        agent = getattr(getattr(self.app, "ctx", None), "agent", None)
+        if agent is None or agent.tracker_store is None:
+            return []
+        tracker = await agent.tracker_store.retrieve(session_id)
+        if tracker is None:
+            return []
+        return transcript_of([event.as_dict() for event in tracker.events])[-HISTORY_MESSAGES:]
+
+    async def _session_of(self, sid: str) -> WebSession:
+        return (await self.sio.get_session(sid))["session"]
+
+
+def transcript_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Customer, assistant and agent messages of a tracker's events, in the widget's shape."""
+    messages: list[dict[str, Any]] = []
+    titles: dict[str, str] = {}  # a clicked button's payload -> the title the customer saw
+    for event in events:
+        kind = event.get("event")
+        if kind == "user" and event.get("text"):
+            text = event["text"]
+            messages.append({"sender": "customer", "text": titles.get(text, text)})
+        elif kind == "bot":
+            data = event.get("data") or {}
+            custom = data.get("custom")
+            if isinstance(custom, dict) and custom.get("agent"):
+                text = custom.get("text") or event.get("text") or ""
+                messages.append({"sender": "agent", "text": text, "agent": custom["agent"]})
+            elif event.get("text"):
+                message: dict[str, Any] = {"sender": "assistant", "text": event["text"]}
+                buttons = data.get("buttons") or []
+                if buttons:
+                    titles.update(
+                        {
+                            b["payload"]: b["title"]
+                            for b in buttons
+                            if "payload" in b and "title" in b
+                        }
+                    )
+                    message["quick_replies"] = [
+                        {
+                            "content_type": "text",
+                            "title": b.get("title"),
+                            "payload": b.get("payload"),
+                        }
+                        for b in buttons
+                        if isinstance(b, dict)
+                    ]
+                messages.append(message)
+    return messages
+
+
+async def _maybe_await(result: Any) -> None:
+    # python-socketio 5.10+ made enter_room a coroutine; 5.9 (pinned) returns None. Awaiting
+    # when needed keeps the channel right on both (the trap that silenced Rasa's own widget).
+    if inspect.isawaitable(result):
+        await result

@@ -1,0 +1,94 @@
+"""The website chat widget's files, and the demo storefront that shows it off.
+
+``/widget.js`` is the one script a web site embeds (bot/widget/widget.js, ours);
+``/widget/socket.io.min.js`` is the socket.io client it loads, installed from the npm
+registry at set-up (bot/widget/package-lock.json) and never copied into the repository.
+``/demo`` is a small storefront with the widget, for trying the assistant in a browser.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from html import escape
+from pathlib import Path
+from string import Template
+
+import yaml
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, html, raw
+
+from bot.backoffice.sql import FIXTURE
+from bot.channels.tokens import mint_customer_token
+from bot.hub.web import HubError, require_local
+
+WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
+WIDGET_JS = WIDGET_DIR / "widget.js"
+SOCKET_IO_JS = WIDGET_DIR / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+DEMO_PAGE = WIDGET_DIR / "demo.html"
+JAVASCRIPT = "application/javascript; charset=utf-8"
+
+
+def add_routes(app: Sanic) -> None:
+    """Register the widget's scripts and the demo page on ``app``."""
+    app.add_route(widget_script, "/widget.js", methods=["GET"], name="widget_script")
+    app.add_route(socket_io_script, "/widget/socket.io.min.js", methods=["GET"], name="socket_io")
+    app.add_route(demo_page, "/demo", methods=["GET"], name="demo_page")
+
+
+async def widget_script(request: Request) -> HTTPResponse:
+    # Revalidated on every load, so a site picks up a new widget at once.
+    return _script(WIDGET_JS, cache="no-cache")
+
+
+async def socket_io_script(request: Request) -> HTTPResponse:
+    if not SOCKET_IO_JS.exists():
+        raise HubError(
+            503, "the socket.io client is not installed: run `make setup` (it runs npm ci)"
+        )
+    return _script(SOCKET_IO_JS, cache="public, max-age=3600")
+
+
+async def demo_page(request: Request) -> HTTPResponse:
+    """The demo storefront, signed in as the demo customer ``?as=`` names (or a guest).
+
+    It hands out a customer token for any demo customer, so it answers on this machine only.
+    """
+    require_local(request, "the demo storefront only answers on this machine (http://127.0.0.1)")
+    settings = request.app.ctx.settings
+    customers = demo_customers()
+    chosen = request.args.get("as", "")
+    if chosen and chosen not in customers:
+        raise HubError(404, f"no demo customer {chosen!r}; try one of {', '.join(customers)}")
+    if chosen and not settings.widget_secret:
+        raise HubError(503, "CX_WIDGET_SECRET is not set: `make run` generates one into var/")
+    token = mint_customer_token(settings.widget_secret, chosen) if chosen else ""
+    menu = " ".join(
+        f'<a href="/demo?as={escape(cid)}"{" aria-current=page" if cid == chosen else ""}>'
+        f"{escape(name)}</a>"
+        for cid, name in customers.items()
+    )
+    menu += f' <a href="/demo"{"" if chosen else " aria-current=page"}>Guest</a>'
+    page = Template(DEMO_PAGE.read_text(encoding="utf-8")).substitute(
+        widget_src=escape(f"{request.scheme}://{request.host}/widget.js"),
+        rasa_url=escape(settings.rasa_url),
+        customer_token=escape(token),
+        customer_name=escape(customers.get(chosen, "Guest")),
+        customers_menu=menu,
+    )
+    return html(page, headers={"Cache-Control": "no-store"})
+
+
+@cache
+def demo_customers() -> dict[str, str]:
+    """The back-office demo customers (bot/backoffice/fixture.yml): id -> name."""
+    data = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))
+    return {c["id"]: c["name"] for c in data["customers"]}
+
+
+def _script(path: Path, cache: str) -> HTTPResponse:
+    return raw(
+        path.read_bytes(),
+        content_type=JAVASCRIPT,
+        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
+    )
