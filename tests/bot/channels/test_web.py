@@ -1,0 +1,101 @@
+"""The website channel's decisions, without a server: which conversation a browser gets,
+and what a reconnecting widget is shown (the protocol itself: tests/e2e/test_web_channel.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.channels.tokens import (
+    InvalidToken,
+    WebSession,
+    mint_customer_token,
+    mint_session_token,
+)
+from bot.channels.web import WebChatInput, transcript_of
+from bot.settings import Settings
+
+SECRET = "w" * 32
+
+
+@pytest.fixture
+def channel() -> WebChatInput:
+    return WebChatInput(Settings.from_env({"CX_WIDGET_SECRET": SECRET}))
+
+
+def session_token(session_id: str, customer_id: str | None = None) -> str:
+    return mint_session_token(SECRET, WebSession(session_id, customer_id))
+
+
+def test_no_token_means_a_new_anonymous_conversation(channel):
+    a, b = channel.open_session({}), channel.open_session({"session": "junk"})
+    assert a.customer_id is None and b.customer_id is None
+    assert len({a.session_id, b.session_id}) == 2
+
+
+def test_a_valid_session_token_resumes_its_conversation(channel):
+    assert channel.open_session({"session": session_token("abc")}) == WebSession("abc")
+
+
+def test_signing_in_keeps_the_anonymous_conversation(channel):
+    auth = {"session": session_token("abc"), "customer": mint_customer_token(SECRET, "C001")}
+    assert channel.open_session(auth) == WebSession("abc", "C001")
+
+
+def test_another_or_no_customer_never_sees_a_customers_conversation(channel):
+    janes = session_token("abc", "C001")
+    as_li = channel.open_session(
+        {"session": janes, "customer": mint_customer_token(SECRET, "C003")}
+    )
+    signed_out = channel.open_session({"session": janes})
+    assert as_li.session_id != "abc" and as_li.customer_id == "C003"
+    assert signed_out.session_id != "abc" and signed_out.customer_id is None
+
+
+def test_a_bad_customer_token_is_an_error_not_a_guest(channel):
+    with pytest.raises(InvalidToken):
+        channel.open_session({"customer": mint_customer_token("x" * 32, "C001")})
+
+
+def test_origins_default_to_the_hubs_own_and_follow_the_environment():
+    default = WebChatInput(Settings.from_env({"CX_WIDGET_SECRET": SECRET, "CX_HUB_PORT": "8100"}))
+    assert default.origins == ["http://127.0.0.1:8100", "http://localhost:8100"]
+    configured = WebChatInput(
+        Settings.from_env(
+            {
+                "CX_WIDGET_SECRET": SECRET,
+                "CX_WIDGET_ORIGINS": "https://shop.example/, https://b.example",
+            }
+        )
+    )
+    assert configured.origins == ["https://shop.example", "https://b.example"]
+
+
+def test_without_a_secret_the_channel_still_works_with_a_throwaway_one():
+    channel = WebChatInput(Settings.from_env({}))
+    assert channel.secrets and len(channel.secrets[0]) >= 32
+    with pytest.raises(InvalidToken):  # nobody else knows it: website tokens are refused
+        channel.open_session({"customer": mint_customer_token(SECRET, "C001")})
+
+
+def test_the_transcript_shows_customers_assistant_and_agents_with_button_titles():
+    buttons = [{"title": "Refund to my card", "payload": '/choose_option{"option":"refund"}'}]
+    events = [
+        {"event": "action", "name": "action_session_start"},
+        {"event": "user", "text": "I want my money back"},
+        {"event": "bot", "text": "Here's what we can do:", "data": {"buttons": buttons}},
+        {"event": "user", "text": '/choose_option{"option":"refund"}'},
+        {"event": "bot", "text": "Done.", "data": {}},
+        {"event": "bot", "text": "x", "data": {"custom": {"text": "Hi, Ana here", "agent": "Ana"}}},
+        {"event": "bot", "text": None, "data": {}},
+    ]
+    assert transcript_of(events) == [
+        {"sender": "customer", "text": "I want my money back"},
+        {
+            "sender": "assistant",
+            "text": "Here's what we can do:",
+            "quick_replies": [{"content_type": "text", **buttons[0]}],
+        },
+        {"sender": "customer", "text": "Refund to my card"},
+        {"sender": "assistant", "text": "Done."},
+        {"sender": "agent", "text": "Hi, Ana here", "agent": "Ana"},
+    ]
