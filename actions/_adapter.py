@@ -28,12 +28,16 @@ def channel_of(tracker: Tracker) -> str:
 
 
 def slack_user_of(tracker: Tracker) -> str | None:
-    """The Slack user id behind this conversation, if it happens on Slack."""
+    """The Slack user id behind this conversation, if it happens on Slack.
+
+    Rasa's Slack sender ids start with the author's id (``user``, ``user_channel`` or
+    ``user_channel_thread``) and bot/channels/slack.py also puts it in the metadata as
+    ``slack_user``. Rasa's own ``users`` metadata is the app's bot user, never the author.
+    """
     if channel_of(tracker) != "slack":
         return None
     metadata = tracker.latest_message.get("metadata") or {}
-    users = metadata.get("users") or []
-    return users[0] if users else tracker.sender_id.split("_")[0]
+    return metadata.get("slack_user") or tracker.sender_id.split("_")[0]
 
 
 def channel_customer(tracker: Tracker):

@@ -3,7 +3,8 @@
 Customers and the identities that link their channels (web session, Slack user, email) so
 one customer is one journey; a touchpoint per conversation (Rasa session); handoffs to
 departments and their outbox; routing decisions with their reasons; policy moments, guard
-rewrites and feedback. SQLite by default, PostgreSQL by URL (bot/db.py).
+rewrites and feedback; the channel events already taken in. SQLite by default, PostgreSQL
+by URL (bot/db.py).
 """
 
 from __future__ import annotations
@@ -191,4 +192,86 @@ feedback = Table(
     Column("conversation_id", String(255), nullable=False, index=True),
     Column("rating", Integer, nullable=False),  # 1-5
     Column("comment", Text),
+)
+
+# Inbound events a channel has already taken in (bot/channels/dedup.py): Slack delivers an
+# event again when it thinks the first delivery failed, and a retry must never get a second
+# reply. Shared by every process on the journey database; rows older than a day are pruned.
+channel_events = Table(
+    "channel_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),  # Rasa's input channel name: slack
+    Column("event_id", String(255), nullable=False),  # the channel's own id for the event
+    Column("received_at", DateTime, nullable=False, index=True),
+    UniqueConstraint("channel", "event_id", name="uq_channel_events_channel_event_id"),
+)
+
+# -- The hub's people: sign-in, and agents taking conversations over ----------------------
+
+# Hub users (bot/hub/accounts.py). role: agent | department | analyst | admin; department
+# staff see their own department's inbox only.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(100), nullable=False),  # what customers see: "Ana"
+    Column("role", String(16), nullable=False),
+    Column("department", String(32)),
+    Column("password_hash", String(255), nullable=False),  # Argon2id
+    Column("created_at", DateTime, nullable=False),
+    Column("disabled_at", DateTime),
+)
+
+# Signed-in browser sessions. Only a hash of the cookie's token is kept, so a copy of the
+# database signs nobody in.
+hub_sessions = Table(
+    "hub_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False, index=True),
+)
+
+# An agent's takeover of a live conversation (bot/agents/). At most one active takeover per
+# conversation (the partial unique index): two agents can't hold the same chat. An active
+# takeover whose lease ran out (the agent's console stopped renewing it) goes back to the
+# queue.
+takeovers = Table(
+    "takeovers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("channel", String(32), nullable=False),
+    Column("handoff_id", Integer, ForeignKey("handoffs.id")),
+    Column("agent_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column(
+        "status", String(16), nullable=False
+    ),  # active|handed_back|transferred|resolved|abandoned
+    Column("started_at", DateTime, nullable=False),
+    Column("lease_expires_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+    Column("note", Text),  # the hand-back note or the resolution summary
+)
+Index(
+    "uq_takeovers_one_active",
+    takeovers.c.conversation_id,
+    unique=True,
+    sqlite_where=takeovers.c.status == "active",
+    postgresql_where=takeovers.c.status == "active",
+)
+
+# Agents' internal notes on a conversation: for colleagues, never shown to the customer.
+agent_notes = Table(
+    "agent_notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("author_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
 )

@@ -1,5 +1,6 @@
 import asyncio
 
+import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -31,9 +32,21 @@ def test_note_need_remembers_the_intent_and_clears_old_answers():
     ]
 
 
-def test_note_need_identifies_a_slack_user():
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        # As bot/channels/slack.py sends it: "users" is the app's bot user, not the author.
+        {"users": ["U0BOT"], "slack_user": "U0JANE", "out_channel": "D0JANE"},
+        {"users": ["U0BOT"]},  # as stock Rasa sends it: the sender id names the author
+    ],
+)
+def test_note_need_identifies_a_slack_user(metadata):
     tracker = make_tracker(
-        "request_invoice", "invoice pls", channel="slack", metadata={"users": ["U0JANE"]}
+        "request_invoice",
+        "invoice pls",
+        channel="slack",
+        metadata=metadata,
+        sender="U0JANE_D0JANE_1741773600.000100",  # conversation_granularity: thread
     )
     events = ActionNoteNeed().run(CollectingDispatcher(), tracker, {})
     assert SlotSet("customer_id", "C001") in events and SlotSet("customer_name", "Jane") in events

@@ -10,6 +10,7 @@ import requests
 
 from bot.runner import ensure_secrets, prepare_databases, processes, wait_ready
 from bot.settings import ROOT, Settings
+from tests.fakes.slack import FakeSlack
 
 
 def free_port() -> int:
@@ -52,7 +53,14 @@ class Assistant:
 
 
 @pytest.fixture(scope="session")
-def assistant(tmp_path_factory):
+def fake_slack():
+    """Slack's Web API on a free local port: the assistant's Slack channel posts here."""
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, fake_slack):
     var_dir = tmp_path_factory.mktemp("var")
     settings = Settings.from_env(
         {
@@ -64,7 +72,13 @@ def assistant(tmp_path_factory):
     )
     settings, _ = ensure_secrets(settings)
     prepare_databases(settings)
-    procs = processes(settings, model=latest_model())
+    # The Slack channel reads its secrets and Web API URL from the processes' environment.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SLACK_BOT_TOKEN", fake_slack.token)
+        env.setenv("SLACK_SIGNING_SECRET", fake_slack.signing_secret)
+        env.setenv("SLACK_API_URL", fake_slack.url)
+        env.delenv("SLACK_CHANNEL", raising=False)
+        procs = processes(settings, model=latest_model())
     for proc in procs:
         proc.start(settings.root)
     try:

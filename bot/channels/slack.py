@@ -1,0 +1,428 @@
+"""Rasa's Slack channel, configured from the environment, one conversation per thread.
+
+What it adds to stock ``SlackInput`` (rasa/core/channels/slack.py), keeping its URL
+(/webhooks/slack/webhook), its name ("slack") and its signature check (HMAC-SHA256 of
+``v0:{timestamp}:{body}``, compared in constant time, timestamps more than 5 minutes away
+refused):
+
+- Secrets come from environment variables that credentials.yml names; literal secrets in
+  credentials.yml are refused. Without a token and signing secret Rasa still starts: the
+  channel logs one warning and answers every request with 503 and what to set.
+- Every event Slack delivers is taken in once, by its ``event_id`` and by the message's
+  channel and ts, recorded in the journey database (bot/channels/dedup.py): Slack's
+  retries, whatever their reason, and a message that arrives both as ``message`` and
+  ``app_mention`` never get a second reply, across processes and restarts.
+- Conversations are per thread (``user_channel_thread``) and replies go into the thread,
+  so an agent can take over one thread; the author's Slack user id is in the message
+  metadata as ``slack_user`` (Rasa's own ``users`` are the app's bot user, not the author).
+- The Web API base URL is configurable (Enterprise Grid, GovSlack, tests), and replies are
+  posted without ``as_user``, which new Slack apps' bot tokens refuse.
+- Malformed requests get 400, never 500; a forged or stale request gets 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.slack import SlackBot, SlackInput
+from rasa.shared.exceptions import InvalidConfigException
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.channels.dedup import SeenEvents
+from bot.channels.slack_api import (
+    API_URL_ENV,
+    CHANNEL_ENV,
+    DEFAULT_API_URL,
+    SIGNING_SECRET_ENV,
+    TOKEN_ENV,
+    api_url,
+)
+
+logger = logging.getLogger(__name__)
+
+NOT_CONFIGURED = (
+    f"Slack is not configured: set {TOKEN_ENV} and {SIGNING_SECRET_ENV} "
+    "(the Slack app's bot token and signing secret) in the environment and restart Rasa."
+)
+UNSIGNED = (
+    "The request is not signed by Slack: X-Slack-Signature does not match the body, "
+    "or X-Slack-Request-Timestamp is more than 5 minutes away."
+)
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+# Message subtypes that are still a person writing; others (edits, deletions, joins) are not.
+USER_SUBTYPES = (None, "thread_broadcast", "file_share")
+
+
+class MalformedRequest(ValueError):
+    """A signed request whose body is not what Slack sends; answered with 400."""
+
+
+class SlackOutput(SlackBot):
+    """Rasa's Slack output at a configurable Web API base URL, without ``as_user``."""
+
+    def __init__(
+        self,
+        token: str,
+        slack_channel: str | None = None,
+        thread_id: str | None = None,
+        proxy: str | None = None,
+        base_url: str = DEFAULT_API_URL,
+    ) -> None:
+        super().__init__(token, slack_channel, thread_id, proxy)
+        self.base_url = api_url(base_url)
+        # Stock SlackBot always talks to https://slack.com/api/.
+        self.client = AsyncWebClient(token, base_url=self.base_url, proxy=proxy)
+
+    async def _post_message(self, channel: str, **kwargs: Any) -> None:
+        # as_user is for classic apps only: bot tokens of new apps get invalid_arguments.
+        kwargs.pop("as_user", None)
+        await super()._post_message(channel, **kwargs)
+
+
+class ThreadedSlackInput(SlackInput):
+    """The ``slack`` channel: secrets from the environment, retries deduplicated, a
+    conversation per thread."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "slack"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """Build the channel from credentials.yml, reading secrets from the env vars it names."""
+        credentials = dict(credentials or {})
+        for literal, env_key, default in (
+            ("slack_token", "slack_token_env", TOKEN_ENV),
+            ("slack_signing_secret", "slack_signing_secret_env", SIGNING_SECRET_ENV),
+        ):
+            if credentials.get(literal):
+                raise InvalidConfigException(
+                    f"credentials.yml holds a literal '{literal}': secrets never live in "
+                    f"committed files. Remove it and set the environment variable named by "
+                    f"'{env_key}' (default {default}) instead."
+                )
+
+        def env(key: str, default: str) -> str:
+            return os.environ.get(credentials.get(key) or default, "").strip()
+
+        channel = cls(
+            slack_token=env("slack_token_env", TOKEN_ENV),
+            slack_channel=env("slack_channel_env", CHANNEL_ENV) or None,
+            proxy=credentials.get("proxy"),
+            slack_retry_reason_header=credentials.get(
+                "slack_retry_reason_header", "x-slack-retry-reason"
+            ),
+            slack_retry_number_header=credentials.get(
+                "slack_retry_number_header", "x-slack-retry-num"
+            ),
+            errors_ignore_retry=credentials.get("errors_ignore_retry"),
+            use_threads=credentials.get("use_threads", True),
+            slack_signing_secret=env("slack_signing_secret_env", SIGNING_SECRET_ENV),
+            conversation_granularity=credentials.get("conversation_granularity", "thread"),
+            slack_api_url=env("slack_api_url_env", API_URL_ENV),
+        )
+        if not channel.configured:
+            logger.warning(NOT_CONFIGURED + " Until then /webhooks/slack/webhook answers 503.")
+        return channel
+
+    def __init__(
+        self,
+        slack_token: str,
+        slack_channel: str | None = None,
+        proxy: str | None = None,
+        slack_retry_reason_header: str | None = None,
+        slack_retry_number_header: str | None = None,
+        errors_ignore_retry: list[str] | None = None,
+        use_threads: bool | None = True,
+        slack_signing_secret: str = "",
+        conversation_granularity: str | None = "thread",
+        slack_api_url: str | None = DEFAULT_API_URL,
+        journey_url: str | None = None,
+    ) -> None:
+        """Like ``SlackInput``, plus the Web API base URL and the journey database URL
+        (default: ``CX_JOURNEY_URL``, read on the first event)."""
+        super().__init__(
+            slack_token,
+            slack_channel,
+            proxy,
+            slack_retry_reason_header or "x-slack-retry-reason",
+            slack_retry_number_header or "x-slack-retry-num",
+            errors_ignore_retry,
+            use_threads,
+            slack_signing_secret,
+            conversation_granularity,
+        )
+        # Stock drops every retry whose reason is http_timeout, even one whose first
+        # delivery never reached us; the event-id record makes that unnecessary.
+        self.errors_ignore_retry = tuple(errors_ignore_retry or ())
+        self.slack_api_url = api_url(slack_api_url)
+        self.journey_url = journey_url
+        self._seen: SeenEvents | None = None
+        self._seen_lock = threading.Lock()
+
+    @property
+    def configured(self) -> bool:
+        """Whether the bot token and the signing secret are both set."""
+        return bool(self.slack_token and self.slack_signing_secret)
+
+    def _validate_credentials(self) -> None:
+        # Stock raises without a signing secret, which would stop Rasa for everyone;
+        # unconfigured, this channel refuses every request instead (see handle()).
+        pass
+
+    # -- requests -------------------------------------------------------------------------
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        slack_webhook = Blueprint("slack_webhook", __name__)
+
+        @slack_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            if not self.configured:
+                return response.json(
+                    {"status": "not configured", "detail": NOT_CONFIGURED},
+                    status=HTTPStatus.SERVICE_UNAVAILABLE,
+                )
+            return response.json({"status": "ok"})
+
+        @slack_webhook.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            return await self.handle(request, on_new_message)
+
+        return slack_webhook
+
+    async def handle(
+        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> HTTPResponse:
+        """Answer one request from Slack: check it, take each event in once, start the turn."""
+        if not self.configured:
+            return response.text(NOT_CONFIGURED, status=HTTPStatus.SERVICE_UNAVAILABLE)
+        if not self.is_request_from_slack_authentic(request):
+            return response.text(UNSIGNED, status=HTTPStatus.UNAUTHORIZED)
+        try:
+            kind = _media_type(request)
+            if kind == JSON:
+                return await self._handle_event(request, _event_body(request), on_new_message)
+            if kind == FORM:
+                return await self._handle_interaction(
+                    request, _interaction_body(request), on_new_message
+                )
+        except MalformedRequest as e:
+            return response.text(str(e), status=HTTPStatus.BAD_REQUEST)
+        return response.text(
+            f"Expected {JSON} (Events API) or {FORM} (interactivity).",
+            status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        )
+
+    async def _handle_event(
+        self,
+        request: Request,
+        payload: dict[str, Any],
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> HTTPResponse:
+        if "challenge" in payload:  # url_verification, when the app's Request URL is saved
+            return response.json({"challenge": payload["challenge"]})
+        event = payload.get("event") or {}
+        if (
+            not self._is_user_message(payload)
+            or event.get("subtype") not in USER_SUBTYPES
+            or not event.get("user")
+        ):
+            return response.text("Not a message from a person: nothing to do.")
+        metadata = self._event_metadata(payload)
+        if not self._is_supported_channel(payload, metadata):
+            logger.info(
+                "Slack message in %s ignored: not a DM, a mention or SLACK_CHANNEL",
+                metadata["out_channel"],
+            )
+            return response.text("channel not supported.")
+        if not await self._first_time(_event_keys(payload)):
+            logger.info(
+                "Slack event %s (retry %s, %s) was already taken in: not answered again",
+                payload.get("event_id"),
+                request.headers.get(self.retry_num_header),
+                request.headers.get(self.retry_reason_header),
+            )
+            return response.text("Already taken in.", headers={"X-Slack-No-Retry": "1"})
+        return await self.process_message(
+            request,
+            on_new_message,
+            text=self._sanitize_user_message(event["text"], metadata["users"]),
+            sender_id=self._get_conversation_id(
+                event["user"], metadata["out_channel"], metadata["thread_id"]
+            ),
+            metadata=metadata,
+        )
+
+    async def _handle_interaction(
+        self,
+        request: Request,
+        payload: dict[str, Any],
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> HTTPResponse:
+        # A button or menu in one of the bot's messages (Slack does not retry these).
+        if not self._is_interactive_message(payload):
+            return response.text("Not an interaction the assistant takes: nothing to do.")
+        user = payload["user"].get("id")
+        try:
+            text = self._get_interactive_response(payload["actions"][0])
+        except (LookupError, AttributeError, TypeError):
+            raise MalformedRequest(
+                "The action's selected value is not where Slack puts it."
+            ) from None
+        if not isinstance(user, str) or not user or not isinstance(text, str):
+            return response.text("Nothing to say (a link button?): nothing to do.")
+        metadata = self._interaction_metadata(payload)
+        return await self.process_message(
+            request,
+            on_new_message,
+            text=text,
+            sender_id=self._get_conversation_id(
+                user, metadata["out_channel"], metadata["thread_id"]
+            ),
+            metadata=metadata,
+        )
+
+    # -- metadata -------------------------------------------------------------------------
+
+    def get_metadata(self, request: Request) -> dict[str, Any]:
+        """Rasa's Slack metadata (``out_channel``, ``thread_id``, ``users``), plus the
+        author as ``slack_user``; empty for a request that is not Slack's."""
+        try:
+            kind = _media_type(request)
+            if kind == JSON:
+                return self._event_metadata(_event_body(request))
+            if kind == FORM:
+                return self._interaction_metadata(_interaction_body(request))
+        except MalformedRequest:
+            pass
+        return {}
+
+    @staticmethod
+    def _event_metadata(payload: dict[str, Any]) -> dict[str, Any]:
+        event = payload.get("event") or {}
+        # As stock: the users who installed the app, or the app's bot user (mentions of
+        # them are taken out of the text). Never the author: that is slack_user.
+        users = payload.get("authed_users")
+        if not isinstance(users, list):
+            authorizations = payload.get("authorizations")
+            first = authorizations[0] if isinstance(authorizations, list) and authorizations else {}
+            users = [first["user_id"]] if isinstance(first, dict) and first.get("user_id") else []
+        return {
+            "out_channel": event.get("channel"),
+            "thread_id": event.get("thread_ts") or event.get("ts"),
+            "users": [u for u in users if isinstance(u, str)],
+            "slack_user": event.get("user"),
+            "event_id": payload.get("event_id"),
+        }
+
+    @staticmethod
+    def _interaction_metadata(payload: dict[str, Any]) -> dict[str, Any]:
+        message = payload.get("message") or {}
+        user = (payload.get("user") or {}).get("id")
+        return {
+            "out_channel": (payload.get("channel") or {}).get("id"),
+            "thread_id": message.get("thread_ts") or message.get("ts"),
+            "users": [user] if user else [],
+            "slack_user": user,
+        }
+
+    # -- output and the record of events ----------------------------------------------------
+
+    def get_output_channel(
+        self, channel: str | None = None, thread_id: str | None = None
+    ) -> OutputChannel:
+        return SlackOutput(
+            self.slack_token,
+            channel or self.slack_channel,
+            thread_id,
+            self.proxy,
+            self.slack_api_url,
+        )
+
+    async def _first_time(self, keys: list[str]) -> bool:
+        try:
+            return await asyncio.to_thread(self._seen_events().first_time, keys)
+        except Exception:
+            # Better a rare double answer than a customer left without one.
+            logger.exception("Could not record Slack event %s; answering it anyway", keys)
+            return True
+
+    def _seen_events(self) -> SeenEvents:
+        with self._seen_lock:
+            if self._seen is None:
+                # Imported here: the journey database is only opened once Slack writes.
+                from bot.db import make_engine
+                from bot.journey.migrate import migrate
+                from bot.settings import Settings
+
+                engine = make_engine(self.journey_url or Settings.from_env().journey_url)
+                migrate(engine)
+                self._seen = SeenEvents(engine, self.name())
+            return self._seen
+
+
+def _media_type(request: Request) -> str:
+    return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+
+
+def _event_body(request: Request) -> dict[str, Any]:
+    """The Events API body, checked for the shapes this channel reads."""
+    try:
+        payload = json.loads(request.body or b"")
+    except ValueError:
+        raise MalformedRequest("The body is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise MalformedRequest("The body is JSON but not an object.")
+    event = payload.get("event", {})
+    if not isinstance(event, dict):
+        raise MalformedRequest("'event' must be an object.")
+    for key in ("type", "subtype", "text", "user", "channel", "channel_type", "ts", "thread_ts"):
+        if event.get(key) is not None and not isinstance(event[key], str):
+            raise MalformedRequest(f"'event.{key}' must be a string.")
+    if payload.get("event_id") is not None and not isinstance(payload["event_id"], str):
+        raise MalformedRequest("'event_id' must be a string.")
+    return payload
+
+
+def _interaction_body(request: Request) -> dict[str, Any]:
+    """The interactivity payload (a form field holding JSON), checked for what is read."""
+    raw = request.form.get("payload")
+    try:
+        payload = json.loads(raw) if raw else None
+    except ValueError:
+        raise MalformedRequest("The 'payload' form field is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise MalformedRequest("Expected a 'payload' form field holding a JSON object.")
+    for key in ("user", "channel", "message"):
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            raise MalformedRequest(f"'{key}' must be an object.")
+    actions = payload.get("actions")
+    if actions is not None and not (
+        isinstance(actions, list) and all(isinstance(a, dict) for a in actions)
+    ):
+        raise MalformedRequest("'actions' must be a list of objects.")
+    if actions and not isinstance(payload.get("user"), dict):
+        raise MalformedRequest("'user' is missing.")
+    return payload
+
+
+def _event_keys(payload: dict[str, Any]) -> list[str]:
+    """What identifies an event: Slack's event id, and the message's place (channel/ts),
+    which a retry shares and so does the same message delivered as an app_mention."""
+    event = payload["event"]
+    keys = [payload.get("event_id") or ""]
+    if event.get("channel") and event.get("ts"):
+        keys.append(f"{event['channel']}/{event['ts']}")
+    return [k for k in keys if k]

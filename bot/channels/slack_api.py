@@ -1,0 +1,107 @@
+"""Slack's Web API outside a Rasa turn: where a Slack conversation lives, and posting there.
+
+A human agent relaying a message into a customer's Slack thread cannot use Rasa's
+``output_channel=latest`` (Rasa's Slack output then posts to the default channel, not the
+thread). The conversation's own sender id says where it lives; :class:`SlackWebApi` posts
+there, at the configured base URL. Plain Python with ``requests``: no Rasa import, so the
+hub can use it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+# The environment variables credentials.yml names by default (bot/channels/slack.py).
+TOKEN_ENV = "SLACK_BOT_TOKEN"
+SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
+API_URL_ENV = "SLACK_API_URL"
+CHANNEL_ENV = "SLACK_CHANNEL"
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+def api_url(raw: str | None) -> str:
+    """The Web API base URL, ending in "/" (method names are joined onto it)."""
+    url = (raw or "").strip() or DEFAULT_API_URL
+    return url if url.endswith("/") else url + "/"
+
+
+@dataclass(frozen=True)
+class SlackThread:
+    """A place to post in Slack: a channel (or DM) id, and the thread in it, if any."""
+
+    channel: str
+    thread_ts: str | None = None
+
+
+def slack_thread_of(sender_id: str, metadata: Mapping[str, Any] | None = None) -> SlackThread:
+    """Where a Slack conversation lives, from Rasa's sender id or the message metadata.
+
+    Rasa 3.6 names Slack conversations ``user`` (granularity "sender"),
+    ``user_channel`` ("channel") or ``user_channel_thread`` ("thread"); Slack ids contain
+    no underscore, so the parts split cleanly. With thread granularity the sender id is
+    exact; otherwise the latest message's metadata (``out_channel``, ``thread_id``) says
+    where the customer last wrote, and a bare user id still reaches them in a DM.
+    """
+    parts = sender_id.split("_")
+    if len(parts) == 3 and all(parts):
+        return SlackThread(parts[1], parts[2])
+    metadata = metadata or {}
+    if isinstance(metadata.get("out_channel"), str) and metadata["out_channel"]:
+        thread = metadata.get("thread_id")
+        return SlackThread(metadata["out_channel"], thread if isinstance(thread, str) else None)
+    if len(parts) == 2 and all(parts):
+        return SlackThread(parts[1])
+    return SlackThread(sender_id)  # a user id: chat.postMessage opens the app's DM
+
+
+class SlackApiError(RuntimeError):
+    """Slack answered ``{"ok": false, "error": ...}``."""
+
+
+class SlackWebApi:
+    """The slice of Slack's Web API the assistant uses outside Rasa: posting a message."""
+
+    def __init__(
+        self,
+        token: str,
+        base_url: str = DEFAULT_API_URL,
+        session: requests.Session | None = None,
+        timeout: float = 10.0,
+    ):
+        self.token = token
+        self.base_url = api_url(base_url)
+        self.session = session or requests.Session()
+        self.timeout = timeout
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SlackWebApi | None:
+        """The Web API as configured for the Slack channel; None when Slack is not set up."""
+        env = os.environ if env is None else env
+        token = env.get(TOKEN_ENV, "")
+        return cls(token, api_url(env.get(API_URL_ENV))) if token else None
+
+    def post(self, where: SlackThread, text: str) -> str:
+        """Post ``text`` as the bot into ``where``; returns the new message's ts."""
+        body: dict[str, Any] = {"channel": where.channel, "text": text}
+        if where.thread_ts:
+            body["thread_ts"] = where.thread_ts
+        response = self.session.post(
+            f"{self.base_url}chat.postMessage",
+            json=body,
+            # Slack warns about JSON bodies that do not name their charset.
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/json; charset=utf-8",
+            },
+            timeout=self.timeout,
+        )
+        response.raise_for_status()
+        answer = response.json()
+        if not answer.get("ok"):
+            raise SlackApiError(f"chat.postMessage failed: {answer.get('error', answer)}")
+        return answer["ts"]

@@ -1,0 +1,125 @@
+"""The real Rasa server's Slack channel: signed Events API payloads in, replies in a fake Slack.
+
+The session's assistant runs with SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_API_URL
+pointing at the fake (tests/e2e/conftest.py). Rasa answers Slack's request before or
+after it posts the reply, so replies are waited for by polling the fake.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import pytest
+
+from tests.fakes.slack import message_event
+
+pytestmark = pytest.mark.e2e
+
+_counter = itertools.count(1)
+
+
+def new_ts() -> str:
+    """A fresh Slack message ts ("seconds.micro"), unique in this session."""
+    return f"{int(time.time())}.{next(_counter):06d}"
+
+
+def webhook(assistant) -> str:
+    return f"{assistant.url}/webhooks/slack/webhook"
+
+
+def sender(ts: str, user: str = "U0JANE", channel: str = "D0JANE") -> str:
+    """Rasa 3.6's sender id with conversation_granularity: thread."""
+    return f"{user}_{channel}_{ts}"
+
+
+def user_texts(assistant, sender_id: str) -> list[str]:
+    events = assistant.tracker(sender_id)["events"]
+    return [e["text"] for e in events if e["event"] == "user"]
+
+
+def wait_for_reply(fake_slack, thread_ts: str, words: str, timeout: float = 60) -> list:
+    """The posts in ``thread_ts`` once one of them contains ``words``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        posts = fake_slack.posts(thread_ts=thread_ts)
+        if any(words in p.text for p in posts):
+            return posts
+        time.sleep(0.2)
+    raise AssertionError(f"no reply with {words!r} in thread {thread_ts}: {fake_slack.calls}")
+
+
+def test_a_question_on_slack_is_answered_in_its_own_thread(assistant, fake_slack):
+    ts = new_ts()
+    event = message_event("where is my order ORD-10001", ts=ts)
+    assert fake_slack.deliver(webhook(assistant), event, timeout=10).status_code == 200
+    posts = wait_for_reply(fake_slack, ts, "DHL")
+    assert "ORD-10001" in " ".join(p.text for p in posts)
+    assert {(p.channel, p.thread_ts, p.token) for p in posts} == {("D0JANE", ts, fake_slack.token)}
+    tracker = assistant.tracker(sender(ts))
+    assert tracker["latest_input_channel"] == "slack"
+    assert tracker["slots"]["customer_id"] == "C001"
+
+
+def test_a_slack_user_known_to_the_back_office_is_greeted_by_name(assistant, fake_slack):
+    ts = new_ts()
+    fake_slack.deliver(webhook(assistant), message_event("hi", ts=ts), timeout=10)
+    wait_for_reply(fake_slack, ts, "Hi Jane")  # U0JANE is Jane Doe's Slack user (C001)
+
+
+def test_a_forged_signature_is_refused_and_nothing_is_posted(assistant, fake_slack):
+    ts = new_ts()
+    forged = {"X-Slack-Signature": "v0=" + "0" * 64}
+    answer = fake_slack.deliver(webhook(assistant), message_event("hi", ts=ts), forged, timeout=10)
+    assert answer.status_code == 401
+    time.sleep(3)  # time enough for a reply, had there been a turn
+    assert fake_slack.posts(thread_ts=ts) == []
+    assert user_texts(assistant, sender(ts)) == []
+
+
+def test_a_request_signed_more_than_five_minutes_ago_is_refused(assistant, fake_slack):
+    ts = new_ts()
+    event = message_event("hi", ts=ts)
+    stale = fake_slack.signed_headers(json.dumps(event).encode(), int(time.time()) - 6 * 60)
+    answer = fake_slack.deliver(webhook(assistant), event, stale, timeout=10)
+    assert answer.status_code == 401
+    time.sleep(3)
+    assert fake_slack.posts(thread_ts=ts) == []
+    assert user_texts(assistant, sender(ts)) == []
+
+
+def test_slack_retrying_an_event_gets_exactly_one_answer(assistant, fake_slack):
+    ts = new_ts()
+    event = message_event("where is my order ORD-10001", ts=ts, event_id=f"Ev{ts}")
+    first = fake_slack.deliver(webhook(assistant), event, timeout=10)
+    # Slack gave up waiting on the first delivery and sends it again, as it does.
+    retry_headers = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}
+    retry = fake_slack.deliver(webhook(assistant), event, retry_headers, timeout=10)
+    assert (first.status_code, retry.status_code) == (200, 200)
+    assert retry.headers.get("X-Slack-No-Retry") == "1"
+    wait_for_reply(fake_slack, ts, "DHL")
+    time.sleep(3)  # time enough for a second answer, had there been one
+    assert user_texts(assistant, sender(ts)) == ["where is my order ORD-10001"]
+    texts = [p.text for p in fake_slack.posts(thread_ts=ts)]
+    assert len(texts) == len(set(texts)), texts
+
+
+def test_two_threads_of_one_customer_are_two_conversations(assistant, fake_slack):
+    order_thread, other_thread = new_ts(), new_ts()
+    fake_slack.deliver(
+        webhook(assistant), message_event("where is my order ORD-10001", ts=order_thread)
+    )
+    fake_slack.deliver(webhook(assistant), message_event("hi", ts=other_thread))
+    wait_for_reply(fake_slack, order_thread, "DHL")
+    wait_for_reply(fake_slack, other_thread, "Hi Jane")
+    # Jane answers inside the order thread: that conversation goes on, the other does not.
+    reply = message_event("thanks!", ts=new_ts(), thread_ts=order_thread)
+    fake_slack.deliver(webhook(assistant), reply, timeout=10)
+    wait_for_reply(fake_slack, order_thread, "welcome")
+    assert user_texts(assistant, sender(order_thread)) == [
+        "where is my order ORD-10001",
+        "thanks!",
+    ]
+    assert user_texts(assistant, sender(other_thread)) == ["hi"]
+    assert not any("welcome" in p.text for p in fake_slack.posts(thread_ts=other_thread))
