@@ -27,6 +27,23 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("shell", help="talk to the assistant in this terminal")
     sub.add_parser("seed", help="(re)load the demo back office from its fixture")
 
+    p = sub.add_parser("users", help="hub users: add, list, passwd, disable")
+    users_sub = p.add_subparsers(dest="users_command", required=True)
+    u = users_sub.add_parser("add", help="create a user (the password is asked for)")
+    u.add_argument("username")
+    u.add_argument("--role", required=True, choices=("agent", "department", "analyst", "admin"))
+    u.add_argument("--name", help="the name customers and colleagues see (default: username)")
+    u.add_argument("--department", help="for department staff: sales, billing, delivery...")
+    u.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (scripts)"
+    )
+    users_sub.add_parser("list", help="every user with their role")
+    u = users_sub.add_parser("passwd", help="set a new password (signs the user out everywhere)")
+    u.add_argument("username")
+    u.add_argument("--password-stdin", action="store_true")
+    u = users_sub.add_parser("disable", help="stop a user signing in (signs them out everywhere)")
+    u.add_argument("username")
+
     p = sub.add_parser("classify", help="classify customer messages read from stdin, one per line")
     p.add_argument("--model", default="models", help="model file or folder (latest model)")
 
@@ -78,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         seed(make_engine(settings.backoffice_url))
         print(f"Demo back office loaded into {settings.backoffice_url}")
         return 0
+    if args.command == "users":
+        return users(settings, args)
     if args.command == "classify":
         from bot.classify import classify_stream
 
@@ -113,6 +132,50 @@ def dead_letters(settings: Settings, retry_id: int | None) -> int:
             f"{row['last_status'] or ''} {row['last_error'] or ''}".rstrip()
         )
     print(f"{len(rows)} dead letter(s). Send one again: python -m bot dead-letters --retry ID")
+    return 0
+
+
+def users(settings: Settings, args: argparse.Namespace) -> int:
+    """``python -m bot users ...``: manage who may sign in to the hub."""
+    import getpass
+
+    from bot.db import make_engine
+    from bot.departments import load_departments
+    from bot.hub.accounts import AccountError, Accounts
+    from bot.journey.migrate import migrate
+
+    engine = make_engine(settings.journey_url)
+    migrate(engine)
+    accounts = Accounts(engine)
+
+    def password() -> str:
+        if args.password_stdin:
+            return sys.stdin.readline().rstrip("\n")
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise AccountError("the two passwords differ")
+        return first
+
+    try:
+        if args.users_command == "add":
+            if args.department and args.department not in load_departments():
+                raise AccountError(f"no department called {args.department!r}")
+            user = accounts.add(args.username, password(), args.role, args.name, args.department)
+            print(f"{user.username} ({user.role}) can sign in at {settings.hub_url}/login")
+        elif args.users_command == "list":
+            for user, disabled in accounts.all():
+                where = f" ({user.department})" if user.department else ""
+                state = "  disabled" if disabled else ""
+                print(f"{user.username:<20} {user.role}{where:<12} {user.display_name}{state}")
+        elif args.users_command == "passwd":
+            accounts.set_password(args.username, password())
+            print(f"{args.username}'s password is changed; their sessions are ended")
+        elif args.users_command == "disable":
+            accounts.disable(args.username)
+            print(f"{args.username} can no longer sign in")
+    except AccountError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -24,7 +24,8 @@ from sanic.response import HTTPResponse, json
 
 from bot.db import make_engine
 from bot.departments import load_departments
-from bot.hub import api, pages, widget
+from bot.hub import api, auth, pages, widget
+from bot.hub.accounts import Accounts
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
 from bot.journey.migrate import migrate
@@ -66,6 +67,8 @@ class HubErrorHandler(ErrorHandler):
         else:
             log.error("%s %s failed", getattr(request, "method", "?"), path, exc_info=exception)
             status, message = 500, "internal error: the hub's log has the details"
+        if isinstance(exception, auth.SignInRequired) and not path.startswith("/api/"):
+            return auth.sign_in_redirect(request)
         extra = getattr(exception, "extra", None) or {}  # HubError's fields beside "error"
         if path.startswith(pages.PREFIX):
             return pages.error_page(status, message, path)
@@ -90,13 +93,19 @@ def create_app(settings: HubSettings) -> Sanic:
         engine = make_engine(settings.journey_url)
         await asyncio.to_thread(migrate, engine)
         app.ctx.engine = engine
-        app.ctx.store = HubStore(engine, now=lambda: datetime.fromtimestamp(settings.clock()))
+
+        def now() -> datetime:
+            return datetime.fromtimestamp(settings.clock())
+
+        app.ctx.store = HubStore(engine, now=now)
+        app.ctx.accounts = Accounts(engine, now=now)
 
     @app.after_server_stop
     async def close_journey(app, _loop):
         app.ctx.engine.dispose()
 
     api.add_routes(app)
+    auth.add_routes(app)
     pages.add_routes(app)
     widget.add_routes(app)
     return app

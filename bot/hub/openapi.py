@@ -12,9 +12,10 @@ from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from bot.hub.store import STATUSES
 
 SIGNED = [{"signature": [], "timestamp": []}]  # both headers together
-LOCAL_ONLY = (
-    "Built-in inbox page: answers only requests from this machine whose Host (and Origin, "
-    "if sent) is loopback (127.0.0.1, ::1, localhost); sign-in arrives with the agent console."
+SIGNED_IN_STAFF = (
+    "Built-in inbox page: for a signed-in member of the department (role `department`) or an "
+    "admin, with the session cookie; forms carry the session's `csrf_token` and must come "
+    "from this site (Origin). Without a session: a redirect to /login."
 )
 
 
@@ -29,6 +30,13 @@ def _html(description: str) -> dict:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
+def _javascript(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/javascript": {"schema": {"type": "string"}}},
+    }
+
+
 def _json(description: str, schema: dict) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -41,7 +49,11 @@ BAD_SIGNATURE = _error(
     "Missing, stale (more than 300 s from the hub's clock) or wrong signature headers."
 )
 NO_SECRET = _error("The hub has no signing secret configured for that department.")
-NOT_LOCAL = _html("The request did not come from this machine, or named another Host/Origin.")
+NOT_ALLOWED = _html(
+    "Signed in with another role or department, or (forms) no valid CSRF token or another"
+    " site's Origin."
+)
+TO_SIGN_IN = {"description": "Not signed in: to /login?next=<this page>."}
 
 DEPARTMENT = {
     "name": "name",
@@ -256,11 +268,12 @@ _DOCUMENT = {
             "get": {
                 "tags": ["built-in inbox"],
                 "summary": "The department's inbox page (open and acknowledged handoffs)",
-                "description": LOCAL_ONLY,
+                "description": SIGNED_IN_STAFF,
                 "operationId": "inboxPage",
                 "responses": {
                     "200": _html("The page."),
-                    "403": NOT_LOCAL,
+                    "303": TO_SIGN_IN,
+                    "403": NOT_ALLOWED,
                     "404": _html("No such department."),
                 },
             },
@@ -270,7 +283,7 @@ _DOCUMENT = {
             "post": {
                 "tags": ["built-in inbox"],
                 "summary": "The inbox page's Acknowledge button",
-                "description": LOCAL_ONLY,
+                "description": SIGNED_IN_STAFF,
                 "operationId": "inboxPageAcknowledge",
                 "requestBody": {
                     "required": False,
@@ -279,8 +292,8 @@ _DOCUMENT = {
                     },
                 },
                 "responses": {
-                    "303": {"description": "Done: back to the inbox page."},
-                    "403": NOT_LOCAL,
+                    "303": {"description": "Done: back to the inbox page (no session: to /login)."},
+                    "403": NOT_ALLOWED,
                     "404": _html("No such department, or no such handoff in it."),
                     "409": _html("The handoff is no longer open."),
                 },
@@ -291,7 +304,7 @@ _DOCUMENT = {
             "post": {
                 "tags": ["built-in inbox"],
                 "summary": "The inbox page's Resolve button",
-                "description": LOCAL_ONLY,
+                "description": SIGNED_IN_STAFF,
                 "operationId": "inboxPageResolve",
                 "requestBody": {
                     "required": True,
@@ -306,11 +319,141 @@ _DOCUMENT = {
                     },
                 },
                 "responses": {
-                    "303": {"description": "Done: back to the inbox page."},
+                    "303": {"description": "Done: back to the inbox page (no session: to /login)."},
                     "400": _html("No resolution given."),
-                    "403": NOT_LOCAL,
+                    "403": NOT_ALLOWED,
                     "404": _html("No such department, or no such handoff in it."),
                     "409": _html("The handoff is already resolved."),
+                },
+            },
+        },
+        "/": {
+            "get": {
+                "tags": ["sign-in"],
+                "summary": "To the signed-in user's home page, or to the sign-in page",
+                "operationId": "home",
+                "responses": {"303": {"description": "To the user's home or /login."}},
+            },
+        },
+        "/login": {
+            "get": {
+                "tags": ["sign-in"],
+                "summary": "The sign-in page",
+                "operationId": "loginPage",
+                "parameters": [
+                    {
+                        "name": "next",
+                        "in": "query",
+                        "required": False,
+                        "description": "A path on this hub to go to after signing in.",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": _html("The sign-in form.")},
+            },
+            "post": {
+                "tags": ["sign-in"],
+                "summary": "Sign in with username and password (sets the session cookie)",
+                "operationId": "login",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "username": {"type": "string"},
+                                    "password": {"type": "string"},
+                                    "next": {"type": "string"},
+                                },
+                                "required": ["username", "password"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "303": {"description": "Signed in: to `next` or the user's home page."},
+                    "401": _html("Wrong username or password: the form again."),
+                    "403": _error("Posted from another site (Origin)."),
+                },
+            },
+        },
+        "/logout": {
+            "post": {
+                "tags": ["sign-in"],
+                "summary": "Sign out (the form carries the session's csrf_token)",
+                "operationId": "logout",
+                "responses": {
+                    "303": {"description": "Signed out: to /login."},
+                    "403": _error("No valid CSRF token, or another site's Origin."),
+                },
+            },
+        },
+        "/api/session": {
+            "get": {
+                "tags": ["sign-in"],
+                "summary": "The signed-in user and their session's CSRF token",
+                "operationId": "whoAmI",
+                "responses": {
+                    "200": _json(
+                        "The session cookie's user.",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "username": {"type": "string"},
+                                "display_name": {"type": "string"},
+                                "role": {"type": "string"},
+                                "department": {"type": "string", "nullable": True},
+                                "csrf_token": {"type": "string"},
+                                "expires_at": {"type": "string"},
+                            },
+                            "required": ["username", "role", "csrf_token"],
+                        },
+                    ),
+                    "401": _error("Not signed in."),
+                },
+            },
+        },
+        "/widget.js": {
+            "get": {
+                "tags": ["website chat"],
+                "summary": "The chat widget a web site embeds with one script tag",
+                "operationId": "widgetScript",
+                "responses": {"200": _javascript("The widget.")},
+            },
+        },
+        "/widget/socket.io.min.js": {
+            "get": {
+                "tags": ["website chat"],
+                "summary": "The socket.io client the widget loads (from npm, installed at set-up)",
+                "operationId": "socketIoClient",
+                "responses": {
+                    "200": _javascript(
+                        "socket.io-client, as pinned in bot/widget/package-lock.json."
+                    ),
+                    "503": _error("Not installed: run `make setup`."),
+                },
+            },
+        },
+        "/demo": {
+            "get": {
+                "tags": ["website chat"],
+                "summary": "A demo storefront with the chat widget (this machine only)",
+                "operationId": "demoPage",
+                "parameters": [
+                    {
+                        "name": "as",
+                        "in": "query",
+                        "required": False,
+                        "description": "A demo customer id (bot/backoffice/fixture.yml) to sign in as.",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": _html("The storefront, with a customer token for `as` if given."),
+                    "403": _error("Not asked from this machine."),
+                    "404": _error("No such demo customer."),
+                    "503": _error("CX_WIDGET_SECRET is not set."),
                 },
             },
         },

@@ -1,8 +1,8 @@
 """The built-in department inbox page, for a team without a system of its own.
 
 Server-rendered HTML with plain forms (no JavaScript); every value goes through
-html.escape. Only answered on this machine (bot/hub/web.py: require_local) until the agent
-console brings sign-in.
+html.escape. Only for signed-in staff of that department (or an admin), and every form
+carries the session's CSRF token (bot/hub/auth.py).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from sanic.response import HTTPResponse, html, redirect
 
 from bot.departments import Department
 from bot.hub.api import transition
+from bot.hub.auth import check_csrf, require
 from bot.hub.store import PRIORITY_ORDER, HandoffNotFound
-from bot.hub.web import HubError, department, in_thread, require_local, store
+from bot.hub.web import HubError, department, in_thread, store
 
 PREFIX = "/departments/"
 SHOWN = ("open", "acknowledged")  # still waiting for the team
@@ -51,11 +52,11 @@ def add_routes(app: Sanic) -> None:
 
 async def inbox_page(request: Request, name: str) -> HTTPResponse:
     """The team's waiting handoffs, most urgent first, each with its buttons."""
-    require_local(request)
     dept = department(request, name)
+    session = await require(request, "department", dept.name)
     items = await in_thread(store(request).inbox, dept.name, SHOWN, 500)
     items.sort(key=lambda i: PRIORITY_ORDER.get(i["priority"], len(PRIORITY_ORDER)))
-    return html(render_inbox(dept, items))
+    return html(render_inbox(dept, items, session.csrf_token, session.user.display_name))
 
 
 async def acknowledge_form(request: Request, name: str, handoff_id: int) -> HTTPResponse:
@@ -76,9 +77,9 @@ async def resolve_form(request: Request, name: str, handoff_id: int) -> HTTPResp
 
 
 async def _own_handoff(request: Request, name: str, handoff_id: int) -> Department:
-    """The department, once the request is local and the handoff is that department's."""
-    require_local(request)
+    """The department, once the user may act for it and the handoff is that department's."""
     dept = department(request, name)
+    check_csrf(request, await require(request, "department", dept.name))
     try:
         handoff = await in_thread(store(request).handoff, handoff_id)
     except HandoffNotFound as e:
@@ -88,13 +89,16 @@ async def _own_handoff(request: Request, name: str, handoff_id: int) -> Departme
     return dept
 
 
-def render_inbox(dept: Department, items: list[dict]) -> str:
-    """The whole page for ``dept``."""
+def render_inbox(dept: Department, items: list[dict], csrf_token: str, user_name: str) -> str:
+    """The whole page for ``dept``, its forms signed with the session's ``csrf_token``."""
     title = f"{dept.name.capitalize()} inbox"
     waiting = sum(1 for i in items if i["status"] == "open")
-    cards = "".join(_card(dept, item) for item in items) or "<p>Nothing waiting.</p>"
+    csrf = f"<input type='hidden' name='csrf_token' value='{escape(csrf_token, quote=True)}'>"
+    cards = "".join(_card(dept, item, csrf) for item in items) or "<p>Nothing waiting.</p>"
     return _page(
         title,
+        f"<p class='who'>Signed in as {escape(user_name)} "
+        f"<form method='post' action='/logout'>{csrf}<button>Sign out</button></form></p>"
         f"<h1>{escape(title)}</h1>"
         f"<p>{waiting} new, {len(items) - waiting} acknowledged. Promise to customers: "
         f"an answer {escape(dept.channel)} within {dept.sla_hours} h.</p>{cards}",
@@ -118,7 +122,7 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def _card(dept: Department, item: dict) -> str:
+def _card(dept: Department, item: dict, csrf: str) -> str:
     context = item["context"] if isinstance(item["context"], dict) else {}
     base = f"/departments/{escape(dept.name)}/handoffs/{int(item['handoff_id'])}"
     rows = [
@@ -140,11 +144,11 @@ def _card(dept: Department, item: dict) -> str:
     buttons = ""
     if item["status"] == "open":
         buttons += (
-            f"<form method='post' action='{base}/acknowledge'>"
+            f"<form method='post' action='{base}/acknowledge'>{csrf}"
             "<button type='submit'>Acknowledge</button></form>"
         )
     buttons += (
-        f"<form method='post' action='{base}/resolve'>"
+        f"<form method='post' action='{base}/resolve'>{csrf}"
         "<label>What was done<textarea name='resolution' required></textarea></label>"
         "<button type='submit'>Resolve</button></form>"
     )

@@ -39,6 +39,8 @@ class HubSettings:
     # storefront signs its customer tokens with (the channel checks them with the same key).
     rasa_url: str = "http://127.0.0.1:5005"
     widget_secret: str = ""
+    # Mark the sign-in cookie Secure (set when a TLS proxy sits in front of the hub).
+    secure_cookies: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HubSettings:
@@ -53,4 +55,5 @@ class HubSettings:
             access_log=env.get("CX_HUB_ACCESS_LOG", "") in ("1", "true", "yes"),
             rasa_url=env.get("CX_WIDGET_RASA_URL", shared.rasa_url),
             widget_secret=shared.widget_secret,
+            secure_cookies=env.get("CX_HUB_SECURE_COOKIES", "") in ("1", "true", "yes"),
         )

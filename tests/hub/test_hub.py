@@ -28,6 +28,7 @@ from bot.db import make_engine
 from bot.departments import load_departments
 from bot.handoff.signing import signature_headers
 from bot.hub import HubSettings, create_app, serve
+from bot.hub.accounts import Accounts
 from bot.hub.openapi import document
 from bot.journey.schema import handoffs, inbox, touchpoints
 from bot.routing import RoutingMap
@@ -75,6 +76,12 @@ class Hub:
             headers=headers,
             **kw,
         )
+
+    def browser(self, role: str = "department", department: str | None = None):
+        """A requests session signed in as a new user with ``role``, and its CSRF token."""
+        username = f"{role}-{uuid.uuid4().hex[:8]}"
+        Accounts(self.engine).add(username, PASSWORD, role, department=department)
+        return sign_in(self.url, username)
 
     def inbox_rows(self, key: str) -> list:
         with self.engine.connect() as conn:
@@ -145,6 +152,25 @@ def hub(request, tmp_path_factory):
             with admin.begin() as conn:
                 conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
             admin.dispose()
+
+
+PASSWORD = "a long enough test password"
+
+
+def sign_in(url: str, username: str, password: str = PASSWORD):
+    """Sign in through the login form as a browser would: (session, its CSRF token)."""
+    browser = requests.Session()
+    r = browser.post(
+        f"{url}/login",
+        data={"username": username, "password": password},
+        headers={"Origin": url},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert r.status_code == 303, r.text
+    me = browser.get(f"{url}/api/session", timeout=10)
+    me.raise_for_status()
+    return browser, me.json()["csrf_token"]
 
 
 def add_handoff(hub: Hub, conversation_id=None, department="billing", **values) -> int:
@@ -445,8 +471,9 @@ def test_the_inbox_page_lists_escapes_and_acknowledges(hub):
         hub, department="delivery", need="order_late", summary="<script>alert(1)</script> late"
     )
     assert hub.deliver("delivery", {"handoff_id": handoff_id}).status_code == 200
+    staff, csrf = hub.browser("department", "delivery")
 
-    page = requests.get(hub.url + "/departments/delivery", timeout=5)
+    page = staff.get(hub.url + "/departments/delivery", timeout=5)
 
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     card = re.search(rf"<article[^>]*id='handoff-{handoff_id}'.*?</article>", page.text, re.S)
@@ -459,11 +486,17 @@ def test_the_inbox_page_lists_escapes_and_acknowledges(hub):
     action = re.search(r"<form method='post' action='([^']+/acknowledge)'>", card).group(1)
 
     origin = {"Origin": hub.url}  # what a browser sends with the form
-    r = requests.post(hub.url + action, headers=origin, allow_redirects=False, timeout=5)
+    r = staff.post(
+        hub.url + action,
+        data={"csrf_token": csrf},
+        headers=origin,
+        allow_redirects=False,
+        timeout=5,
+    )
 
     assert r.status_code == 303 and r.headers["location"] == "/departments/delivery"
     assert hub.handoff(handoff_id).status == "acknowledged"
-    page = requests.get(hub.url + "/departments/delivery", timeout=5).text
+    page = staff.get(hub.url + "/departments/delivery", timeout=5).text
     card = re.search(rf"id='handoff-{handoff_id}'.*?</article>", page, re.S).group(0)
     assert "/acknowledge" not in card and "/resolve" in card
 
@@ -472,42 +505,69 @@ def test_the_inbox_page_resolves_with_what_was_done(hub):
     handoff_id = add_handoff(hub, department="delivery")
     assert hub.deliver("delivery", {"handoff_id": handoff_id}).status_code == 200
     action = f"{hub.url}/departments/delivery/handoffs/{handoff_id}/resolve"
+    staff, csrf = hub.browser("department", "delivery")
 
-    empty = requests.post(action, data={"resolution": " "}, allow_redirects=False, timeout=5)
-    done = requests.post(action, data={"resolution": "Re-sent"}, allow_redirects=False, timeout=5)
-    again = requests.post(action, data={"resolution": "Re-sent"}, allow_redirects=False, timeout=5)
+    def resolve(resolution):
+        data = {"resolution": resolution, "csrf_token": csrf}
+        return staff.post(action, data=data, allow_redirects=False, timeout=5)
+
+    empty, done, again = resolve(" "), resolve("Re-sent"), resolve("Re-sent")
 
     assert empty.status_code == 400 and empty.headers["content-type"].startswith("text/html")
     assert done.status_code == 303
     assert again.status_code == 409 and "already resolved" in again.text
     row = hub.handoff(handoff_id)
     assert (row.status, row.resolution) == ("resolved", "Re-sent")
-    page = requests.get(hub.url + "/departments/delivery", timeout=5).text
+    page = staff.get(hub.url + "/departments/delivery", timeout=5).text
     assert f"id='handoff-{handoff_id}'" not in page
 
 
+def test_the_inbox_page_needs_a_signed_in_member_of_the_department(hub):
+    inbox = hub.url + "/departments/delivery"
+    r = requests.get(inbox, allow_redirects=False, timeout=5)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=%2Fdepartments%2Fdelivery"
+    for role, department in (("department", "billing"), ("agent", None), ("analyst", None)):
+        browser, _ = hub.browser(role, department)
+        assert browser.get(inbox, timeout=5).status_code == 403, role
+    admin, _ = hub.browser("admin")
+    assert admin.get(inbox, timeout=5).status_code == 200
+
+
 @pytest.mark.parametrize(
-    "headers", [{"Host": "evil.example"}, {"Origin": "http://evil.example"}, {"Origin": "null"}]
+    "form, headers",
+    [
+        ({}, {}),  # no CSRF token
+        ({"csrf_token": "forged"}, {}),
+        ("own", {"Origin": "http://evil.example"}),
+        ("own", {"Origin": "null"}),
+    ],
 )
-def test_the_inbox_page_only_answers_this_machine(hub, headers):
+def test_the_inbox_forms_need_the_sessions_csrf_token_and_this_site(hub, form, headers):
     handoff_id = add_handoff(hub, department="delivery")
     action = f"{hub.url}/departments/delivery/handoffs/{handoff_id}/acknowledge"
-    r = requests.post(action, headers=headers, allow_redirects=False, timeout=5)
+    staff, csrf = hub.browser("department", "delivery")
+    data = {"csrf_token": csrf} if form == "own" else form
+    r = staff.post(action, data=data, headers=headers, allow_redirects=False, timeout=5)
     assert r.status_code == 403
     assert hub.handoff(handoff_id).status == "open"
-    if "Host" in headers:
-        assert requests.get(hub.url + "/departments/delivery", headers=headers).status_code == 403
+    anonymous = requests.post(action, data=data, allow_redirects=False, timeout=5)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+    assert hub.handoff(handoff_id).status == "open"
 
 
 def test_the_inbox_page_acts_only_on_its_own_handoffs(hub):
     handoff_id = add_handoff(hub, department="billing")
-    r = requests.post(
+    staff, csrf = hub.browser("department", "delivery")
+    r = staff.post(
         f"{hub.url}/departments/delivery/handoffs/{handoff_id}/acknowledge",
+        data={"csrf_token": csrf},
         allow_redirects=False,
         timeout=5,
     )
     assert r.status_code == 404
-    assert requests.get(hub.url + "/departments/marketing", timeout=5).status_code == 404
+    admin, _ = hub.browser("admin")
+    assert admin.get(hub.url + "/departments/marketing", timeout=5).status_code == 404
     assert hub.handoff(handoff_id).status == "open"
 
 

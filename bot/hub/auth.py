@@ -1,0 +1,176 @@
+"""Sign-in for the hub's pages and their JSON APIs: who is asking, and may they?
+
+Every page and API for people (agent console, department inboxes, CX review) starts with
+``await require(request, area)``: no session -> the sign-in page (pages) or 401 (APIs);
+the wrong role -> 403. Every state-changing request also passes ``check_csrf``: the form
+field ``csrf_token`` or the ``X-CSRF-Token`` header must carry the session's token, and a
+cross-site ``Origin`` is refused. The machine-to-machine department API keeps its HMAC
+signatures (bot/hub/api.py) and needs no session.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import quote, urlsplit
+
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, html, json, redirect
+
+from bot.hub.accounts import ABSOLUTE_TIMEOUT, Accounts, Session
+from bot.hub.web import HubError, in_thread
+
+COOKIE = "cx_hub_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class SignInRequired(HubError):
+    """No live session: pages redirect to the sign-in page, APIs answer 401."""
+
+    def __init__(self):
+        super().__init__(401, "sign in first")
+
+
+def add_routes(app: Sanic) -> None:
+    """Register the sign-in and sign-out routes, and ``/`` (to the user's home)."""
+    app.add_route(login_page, "/login", methods=["GET"], name="login_page")
+    app.add_route(login, "/login", methods=["POST"], name="login")
+    app.add_route(logout, "/logout", methods=["POST"], name="logout")
+    app.add_route(home, "/", methods=["GET"], name="home")
+    app.add_route(who_am_i, "/api/session", methods=["GET"], name="who_am_i")
+
+
+def accounts(request: Request) -> Accounts:
+    return request.app.ctx.accounts
+
+
+async def current_session(request: Request) -> Session | None:
+    """The request's signed-in session, if its cookie names a live one."""
+    if not hasattr(request.ctx, "session"):
+        request.ctx.session = await in_thread(
+            accounts(request).session, request.cookies.get(COOKIE)
+        )
+    return request.ctx.session
+
+
+async def require(request: Request, area: str, department: str | None = None) -> Session:
+    """The signed-in session, if its user's role covers ``area``; else 401/redirect or 403."""
+    session = await current_session(request)
+    if session is None:
+        raise SignInRequired()
+    if not session.user.may_open(area, department):
+        raise HubError(403, f"{session.user.username} ({session.user.role}) may not open this")
+    return session
+
+
+def check_csrf(request: Request, session: Session) -> None:
+    """403 unless a state-changing request carries the session's CSRF token."""
+    token = request.headers.get(CSRF_HEADER)
+    if token is None and request.content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        token = request.form.get(CSRF_FIELD)
+    if not session.csrf_ok(token):
+        raise HubError(403, "the form's CSRF token is missing or wrong: reload the page")
+    _check_origin(request)
+
+
+def sign_in_redirect(request: Request) -> HTTPResponse:
+    """Where a page request without a session goes: the sign-in page, then back here."""
+    target = request.path + (f"?{request.query_string}" if request.query_string else "")
+    return redirect(f"/login?next={quote(target, safe='')}", status=303)
+
+
+async def login_page(request: Request) -> HTTPResponse:
+    return html(render_login(_safe_next(request.args.get("next"))))
+
+
+async def login(request: Request) -> HTTPResponse:
+    """Check the password; on success set the session cookie and go where the user was going."""
+    _check_origin(request)
+    form = request.form
+    target = _safe_next(form.get("next"))
+    user = await in_thread(
+        accounts(request).authenticate, form.get("username") or "", form.get("password") or ""
+    )
+    if user is None:
+        return html(render_login(target, "Wrong username or password."), status=401)
+    token, _session = await in_thread(accounts(request).sign_in, user)
+    response = redirect(target or user.home, status=303)
+    response.cookies[COOKIE] = token
+    cookie = response.cookies[COOKIE]
+    cookie["httponly"] = True
+    cookie["samesite"] = "Lax"
+    cookie["path"] = "/"
+    cookie["max-age"] = int(ABSOLUTE_TIMEOUT.total_seconds())
+    if request.scheme == "https" or request.app.ctx.settings.secure_cookies:
+        cookie["secure"] = True
+    return response
+
+
+async def logout(request: Request) -> HTTPResponse:
+    session = await current_session(request)
+    if session is not None:
+        check_csrf(request, session)
+        await in_thread(accounts(request).sign_out, request.cookies.get(COOKIE))
+    response = redirect("/login", status=303)
+    del response.cookies[COOKIE]
+    return response
+
+
+async def home(request: Request) -> HTTPResponse:
+    session = await current_session(request)
+    return redirect(session.user.home if session else "/login", status=303)
+
+
+async def who_am_i(request: Request) -> HTTPResponse:
+    """The signed-in user and the CSRF token their page's scripts send with each change."""
+    session = await current_session(request)
+    if session is None:
+        raise SignInRequired()
+    user = session.user
+    return json(
+        {
+            "username": user.username,
+            "display_name": user.display_name,
+            "role": user.role,
+            "department": user.department,
+            "csrf_token": session.csrf_token,
+            "expires_at": session.expires_at.isoformat(timespec="seconds"),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def render_login(target: str, problem: str = "") -> str:
+    note = f"<p role='alert' class='problem'>{escape(problem)}</p>" if problem else ""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in - Support hub</title><style>
+body{{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem;color:#222}}
+label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;box-sizing:border-box}}
+button{{margin-top:1rem;padding:.5rem 1.2rem}}.problem{{color:#b00}}
+</style></head><body><h1>Support hub</h1>{note}
+<form method="post" action="/login">
+<input type="hidden" name="next" value="{escape(target, quote=True)}">
+<label for="username">Username</label><input id="username" name="username" autocomplete="username" required autofocus>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form>
+<p><small>No account? An admin creates one: <code>python -m bot users add NAME --role agent</code></small></p>
+</body></html>"""
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this hub: never another site (an open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return ""
+    return target
+
+
+def _check_origin(request: Request) -> None:
+    # Browsers send Origin on cross-site POSTs: a form posted from another site is refused
+    # even before its CSRF token is looked at (and sign-in itself has no token yet).
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.host:
+        raise HubError(403, "cross-site request refused")
