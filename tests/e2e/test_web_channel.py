@@ -229,3 +229,27 @@ def test_only_configured_origins_may_connect(assistant):
     refused = requests.get(handshake, headers={"Origin": "http://evil.example"}, timeout=10)
     assert refused.status_code == 400
     assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+def test_a_chat_on_the_website_and_one_on_slack_are_one_customers_journey(
+    widget, assistant, fake_slack
+):
+    from tests.e2e.test_slack_channel import new_ts, sender, wait_for_reply, webhook
+    from tests.fakes.slack import message_event
+
+    store = JourneyStore(make_engine(assistant.settings.journey_url))
+    before = {t.conversation_id for t in store.journey("C001")}
+
+    jane_on_the_web = widget(customer=mint_customer_token(assistant.settings.widget_secret, "C001"))
+    jane_on_the_web.say("where is my order ORD-10001")
+    assert any("ORD-10001" in r.get("text", "") for r in jane_on_the_web.answers())
+    ts = new_ts()
+    fake_slack.deliver(webhook(assistant), message_event("is ORD-10001 late?", ts=ts), timeout=10)
+    wait_for_reply(fake_slack, ts, "ORD-10001")
+
+    new = {t.conversation_id: t for t in store.journey("C001")}
+    new = {cid: t for cid, t in new.items() if cid not in before}
+    assert set(new) == {jane_on_the_web.session["session_id"], sender(ts)}
+    assert {t.channel for t in new.values()} == {"socketio", "slack"}
+    assert all("ORD-10001" in t.order_ids for t in new.values())
+    assert store.customer_of("slack", "U0JANE") == "C001"
