@@ -49,6 +49,20 @@ def test_migrations_run_once_and_are_idempotent(engine):
         assert current_revision(conn) == head_revision()
 
 
+def test_the_migrations_build_exactly_the_schema_the_code_declares(engine):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from bot.journey.schema import metadata
+
+    migrate(engine)
+    with engine.connect() as conn:
+        differences = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+        )
+    assert differences == [], "schema.py changed without a migration: add one in migrations/"
+
+
 def test_a_database_from_before_migrations_is_refused_with_what_to_do(tmp_path):
     from bot.db import make_engine
 
