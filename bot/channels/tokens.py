@@ -67,9 +67,13 @@ def mint_session_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_customer_token(secrets: Sequence[str], token: str) -> str:
-    """The customer id a valid customer token vouches for; raises ``InvalidToken``."""
-    claims = _verify(secrets, token, CUSTOMER_AUDIENCE)
+def verify_customer_token(secrets: Sequence[str], token: str, expired_ok: bool = False) -> str:
+    """The customer id a valid customer token vouches for; raises ``InvalidToken``.
+
+    ``expired_ok`` accepts a well-signed token past its expiry (the channel does so only
+    for a browser whose session token already names the same customer).
+    """
+    claims = _verify(secrets, token, CUSTOMER_AUDIENCE, verify_exp=not expired_ok)
     customer_id = claims.get("sub")
     if not isinstance(customer_id, str) or not customer_id:
         raise InvalidToken("the customer token names no customer")
@@ -87,7 +91,7 @@ def verify_session_token(secrets: Sequence[str], token: str) -> WebSession:
     return WebSession(session_id, customer_id)
 
 
-def _verify(secrets: Sequence[str], token: str, audience: str) -> dict:
+def _verify(secrets: Sequence[str], token: str, audience: str, verify_exp: bool = True) -> dict:
     if not isinstance(token, str) or not token:
         raise InvalidToken("no token")
     last_error: Exception = InvalidToken("no secret to check the token with")
@@ -99,7 +103,7 @@ def _verify(secrets: Sequence[str], token: str, audience: str) -> dict:
                 secret,
                 algorithms=[ALGORITHM],
                 audience=audience,
-                options={"require": ["exp", "iat", "sub", "aud"]},
+                options={"require": ["exp", "iat", "sub", "aud"], "verify_exp": verify_exp},
             )
         except jwt.InvalidSignatureError as e:
             last_error = e  # maybe signed with the previous secret: try the next one

@@ -201,14 +201,25 @@ class WebChatInput(SocketIOInput):
         anonymous conversation carries on when the visitor signs in. Anything else starts
         a new conversation. An invalid customer token raises ``InvalidToken``.
         """
-        customer_token = auth.get("customer")
-        customer_id = (
-            verify_customer_token(self.secrets, customer_token) if customer_token else None
-        )
         try:
             resumed = verify_session_token(self.secrets, auth.get("session") or "")
         except InvalidToken:
             resumed = None
+        customer_token = auth.get("customer")
+        customer_id = None
+        if customer_token:
+            try:
+                customer_id = verify_customer_token(self.secrets, customer_token)
+            except InvalidToken:
+                # A page left open past its customer token's hour reconnects (after sleep, a
+                # network drop) with the same, now expired token: fine for that customer's
+                # own session, which the session token proves.
+                if resumed is None or resumed.customer_id is None:
+                    raise
+                expired = verify_customer_token(self.secrets, customer_token, expired_ok=True)
+                if expired != resumed.customer_id:
+                    raise
+                customer_id = expired
         if resumed is not None and resumed.customer_id in (None, customer_id):
             return WebSession(resumed.session_id, customer_id)
         return WebSession(uuid.uuid4().hex, customer_id)
@@ -218,7 +229,9 @@ class WebChatInput(SocketIOInput):
         agent = getattr(getattr(self.app, "ctx", None), "agent", None)
         if agent is None or agent.tracker_store is None:
             return []
-        tracker = await agent.tracker_store.retrieve(session_id)
+        # The whole conversation, not only its latest Rasa session (which is all that
+        # retrieve() returns): a returning customer sees what was said before too.
+        tracker = await agent.tracker_store.retrieve_full_tracker(session_id)
         if tracker is None:
             return []
         return transcript_of([event.as_dict() for event in tracker.events])[-HISTORY_MESSAGES:]

@@ -99,3 +99,14 @@ def test_the_transcript_shows_customers_assistant_and_agents_with_button_titles(
         {"sender": "assistant", "text": "Done."},
         {"sender": "agent", "text": "Hi, Ana here", "agent": "Ana"},
     ]
+
+
+def test_an_expired_customer_token_still_reconnects_its_own_customers_session(channel):
+    expired = mint_customer_token(SECRET, "C001", ttl=60, now=0)
+    janes = session_token("abc", "C001")
+    assert channel.open_session({"session": janes, "customer": expired}) == WebSession(
+        "abc", "C001"
+    )
+    for session in (None, session_token("abc"), session_token("abc", "C003")):
+        with pytest.raises(InvalidToken):
+            channel.open_session({"session": session, "customer": expired})

@@ -1,0 +1,661 @@
+/*
+ * The website chat widget: one <script> tag, and a site talks to the support assistant.
+ *
+ *   <script src="http://HUB/widget.js" data-rasa-url="http://127.0.0.1:5005"
+ *           data-customer-token="OPTIONAL-SIGNED-TOKEN" defer></script>
+ *
+ * data-rasa-url        where the browser reaches Rasa's socket.io channel (required)
+ * data-customer-token  a customer token the site's backend minted for a signed-in visitor
+ *                      (bot/channels/tokens.py); empty or absent for a guest
+ *
+ * It loads the socket.io client the hub serves beside it (widget/socket.io.min.js, from the
+ * npm registry) and speaks the protocol of bot/channels/web.py: connect with
+ * auth {session, customer}, "session_request" -> "session_confirm" {session_id, token,
+ * customer_id, history}, "user_uttered" {message} -> "bot_uttered", plus "user_echo" (the
+ * same chat typed in another tab) and "error_message". The server decides the session: the
+ * widget only keeps the signed session token it was given, in localStorage under
+ * "cx-support-widget" as {"token": ...}, and shows it again on every (re)connect.
+ *
+ * Everything from the network is rendered as text (textContent / text nodes, never
+ * innerHTML); links are built with DOM calls and only for http:, https: and mailto:;
+ * a button whose payload is not a string or is a javascript: URL is not shown.
+ *
+ * The widget lives in an open Shadow DOM on <div id="cx-support-widget">, whose attributes
+ * say how it is doing (for support staff, and for the browser tests):
+ *   data-state       loading | connecting | ready | reconnecting | refused | unavailable
+ *   data-session-id  the Rasa conversation id (the tracker's sender id); it grants nothing
+ *                    without the signed token, which never leaves localStorage
+ * A page may open it with: window.dispatchEvent(new Event("cx-support-widget:open")).
+ */
+(function () {
+  "use strict";
+
+  const HOST_ID = "cx-support-widget";
+  const STORAGE_KEY = "cx-support-widget"; // localStorage: {"token": <signed session token>}
+  const OPEN_KEY = "cx-support-widget:open"; // sessionStorage: the panel was open in this tab
+  const MAX_CHARS = 5000;
+  const TYPING_TIMEOUT_MS = 20000;
+  const LINK_PROTOCOLS = ["http:", "https:", "mailto:"];
+  const LINK_RE = /\b(?:https?:\/\/|mailto:)[^\s<>"'`]+/gi;
+
+  // document.currentScript is only set while this file first runs: capture it now.
+  const script =
+    document.currentScript ||
+    document.querySelector('script[data-rasa-url][src*="widget.js"]');
+  const LOADED = Symbol.for("cx-support-widget");
+  if (!script || window[LOADED]) return; // no tag to read, or the tag is on the page twice
+  window[LOADED] = true;
+
+  const rasaUrl = (script.dataset.rasaUrl || "").trim();
+  const customerToken = (script.dataset.customerToken || "").trim() || null;
+  const ioUrl = new URL("widget/socket.io.min.js", script.src).href;
+
+  // ---- storage (private browsing may refuse it: then the chat lasts as long as the page) ----
+
+  const memory = {};
+  function load(store, key) {
+    try {
+      return window[store].getItem(key);
+    } catch (e) {
+      return memory[store + key] || null;
+    }
+  }
+  function save(store, key, value) {
+    try {
+      if (value === null) window[store].removeItem(key);
+      else window[store].setItem(key, value);
+    } catch (e) {
+      memory[store + key] = value;
+    }
+  }
+  function storedToken() {
+    try {
+      const token = JSON.parse(load("localStorage", STORAGE_KEY) || "null");
+      return token && typeof token.token === "string" ? token.token : null;
+    } catch (e) {
+      return null; // not ours, or damaged: the server will start a new conversation
+    }
+  }
+
+  // ---- what may be shown ----
+
+  function safeUrl(text, protocols) {
+    try {
+      const url = new URL(text);
+      return protocols.includes(url.protocol) ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function safePayload(payload) {
+    if (typeof payload !== "string" || !payload.trim()) return null;
+    // Browsers ignore whitespace and control characters inside a scheme ("java\tscript:").
+    const squeezed = payload.replace(/[\u0000-\u0020\u007f-\u009f]+/g, "").toLowerCase();
+    return squeezed.startsWith("javascript:") ? null : payload;
+  }
+
+  function quickRepliesOf(list) {
+    if (!Array.isArray(list)) return [];
+    return list
+      .filter((b) => b && typeof b === "object" && typeof b.title === "string" && b.title.trim())
+      .map((b) => ({ title: b.title, payload: safePayload(b.payload) }))
+      .filter((b) => b.payload !== null);
+  }
+
+  // One message as the widget shows it, from a "bot_uttered" payload or a history entry.
+  function messageOf(data, sender) {
+    if (!data || typeof data !== "object") return null;
+    const agent = typeof data.agent === "string" && data.agent.trim() ? data.agent.trim() : null;
+    if (sender === "assistant" && agent) sender = "agent";
+    if (!["customer", "assistant", "agent"].includes(sender)) return null;
+    const message = {
+      sender: sender,
+      agent: sender === "agent" ? agent || "Support" : null,
+      text: typeof data.text === "string" ? data.text : "",
+      quickReplies: sender === "customer" ? [] : quickRepliesOf(data.quick_replies),
+      image: null,
+    };
+    const attachment = data.attachment;
+    if (attachment && attachment.type === "image" && attachment.payload) {
+      message.image = safeUrl(attachment.payload.src, ["http:", "https:"]);
+    }
+    return message.text || message.image || message.quickReplies.length ? message : null;
+  }
+
+  // ---- the DOM (built with DOM calls only) ----
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === false || value === null || value === undefined) continue;
+      node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children || []) {
+      node.append(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function svg(paths) {
+    const ns = "http://www.w3.org/2000/svg";
+    const icon = document.createElementNS(ns, "svg");
+    icon.setAttribute("viewBox", "0 0 24 24");
+    icon.setAttribute("aria-hidden", "true");
+    icon.setAttribute("focusable", "false");
+    for (const d of paths) {
+      const path = document.createElementNS(ns, "path");
+      path.setAttribute("d", d);
+      icon.append(path);
+    }
+    return icon;
+  }
+
+  // Text with its http(s) and mailto: links turned into <a> elements; the rest stays text.
+  function richText(text) {
+    const fragment = document.createDocumentFragment();
+    let last = 0;
+    for (const match of text.matchAll(LINK_RE)) {
+      // Punctuation after a link usually ends the sentence, not the link.
+      const candidate = match[0].replace(/[.,;:!?)\]}]+$/, "");
+      const href = safeUrl(candidate, LINK_PROTOCOLS);
+      if (!href) continue;
+      fragment.append(document.createTextNode(text.slice(last, match.index)));
+      const link = el("a", { href: href, rel: "noopener noreferrer" }, [candidate]);
+      if (!href.startsWith("mailto:")) link.target = "_blank";
+      fragment.append(link);
+      last = match.index + candidate.length;
+    }
+    fragment.append(document.createTextNode(text.slice(last)));
+    return fragment;
+  }
+
+  const STYLE = `
+    :host { all: initial; }
+    * { box-sizing: border-box; }
+    .cx-root {
+      --cx-accent: #2f5bd3; --cx-accent-dark: #2447a8; --cx-ink: #1c2230; --cx-muted: #5b6475;
+      --cx-line: #e3e7ef; --cx-bubble: #f1f3f8; --cx-agent: #fff4e0; --cx-agent-line: #e08a00;
+      font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+      color: var(--cx-ink);
+    }
+    .cx-sr { position: absolute; width: 1px; height: 1px; overflow: hidden;
+      clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }
+    button { font: inherit; cursor: pointer; }
+    button:focus-visible, textarea:focus-visible, a:focus-visible {
+      outline: 3px solid #ffb020; outline-offset: 2px; }
+    .cx-launcher {
+      position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
+      width: 60px; height: 60px; border-radius: 50%; border: 0;
+      background: var(--cx-accent); color: #fff; box-shadow: 0 6px 20px rgba(20, 30, 60, .3);
+      display: grid; place-items: center; transition: transform .15s ease, background .15s;
+    }
+    .cx-launcher:hover { background: var(--cx-accent-dark); transform: translateY(-2px); }
+    .cx-launcher svg { width: 28px; height: 28px; fill: currentColor; }
+    .cx-badge {
+      position: absolute; top: -2px; right: -2px; min-width: 22px; height: 22px; padding: 0 6px;
+      border-radius: 11px; background: #d9304f; color: #fff; font-size: 12px; font-weight: 700;
+      line-height: 22px; text-align: center;
+    }
+    .cx-panel {
+      position: fixed; right: 20px; bottom: 92px; z-index: 2147483000;
+      width: 370px; max-width: calc(100vw - 40px); height: 560px; max-height: calc(100vh - 112px);
+      display: flex; flex-direction: column; overflow: hidden;
+      background: #fff; border-radius: 16px; box-shadow: 0 12px 40px rgba(20, 30, 60, .28);
+    }
+    .cx-panel[hidden] { display: none; }
+    .cx-header {
+      display: flex; align-items: center; gap: 10px; padding: 14px 16px;
+      background: var(--cx-accent); color: #fff;
+    }
+    .cx-title { margin: 0; font-size: 17px; font-weight: 650; }
+    .cx-status { margin: 0; font-size: 13px; opacity: .9; flex: 1; }
+    .cx-close { margin-left: auto; border: 0; background: transparent; color: #fff;
+      width: 36px; height: 36px; border-radius: 8px; display: grid; place-items: center; }
+    .cx-close:hover { background: rgba(255, 255, 255, .15); }
+    .cx-close svg { width: 22px; height: 22px; fill: currentColor; }
+    .cx-body { flex: 1; overflow-y: auto; padding: 16px 14px 8px; overscroll-behavior: contain; }
+    .cx-messages { list-style: none; margin: 0; padding: 0;
+      display: flex; flex-direction: column; gap: 10px; }
+    .cx-empty { color: var(--cx-muted); text-align: center; margin: 24px 12px; }
+    .cx-msg { display: flex; flex-direction: column; align-items: flex-start; max-width: 85%; }
+    .cx-msg--customer { align-self: flex-end; align-items: flex-end; }
+    .cx-msg__from { font-size: 12px; color: var(--cx-muted); margin: 0 0 2px 4px; }
+    .cx-msg__name { font-weight: 650; color: #8a5200; }
+    .cx-msg__bubble {
+      padding: 9px 13px; border-radius: 16px 16px 16px 4px; background: var(--cx-bubble);
+      white-space: pre-wrap; overflow-wrap: anywhere;
+    }
+    .cx-msg--customer .cx-msg__bubble {
+      background: var(--cx-accent); color: #fff; border-radius: 16px 16px 4px 16px; }
+    .cx-msg--customer a { color: #fff; }
+    .cx-msg--agent .cx-msg__bubble { background: var(--cx-agent);
+      border-left: 3px solid var(--cx-agent-line); }
+    .cx-msg a { color: var(--cx-accent-dark); }
+    .cx-msg__image { display: block; max-width: 100%; border-radius: 12px; margin-top: 4px; }
+    .cx-quick-replies { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
+    .cx-quick-reply {
+      border: 1.5px solid var(--cx-accent); color: var(--cx-accent-dark); background: #fff;
+      border-radius: 18px; padding: 6px 13px; font-size: 14px;
+    }
+    .cx-quick-reply:hover:not(:disabled) { background: #eef2fd; }
+    .cx-quick-reply:disabled { border-color: var(--cx-line); color: #9aa1ae; cursor: default; }
+    .cx-note { align-self: center; max-width: 90%; font-size: 13px; color: var(--cx-muted);
+      text-align: center; }
+    .cx-typing { display: flex; gap: 4px; padding: 12px 14px; margin: 10px 0 4px;
+      width: max-content; background: var(--cx-bubble); border-radius: 16px 16px 16px 4px; }
+    .cx-typing[hidden] { display: none; }
+    .cx-typing span[aria-hidden] { width: 7px; height: 7px; border-radius: 50%; background: #8b93a5;
+      animation: cx-blink 1.2s infinite ease-in-out; }
+    .cx-typing span[aria-hidden]:nth-child(2) { animation-delay: .2s; }
+    .cx-typing span[aria-hidden]:nth-child(3) { animation-delay: .4s; }
+    @keyframes cx-blink { 0%, 80%, 100% { opacity: .3; } 40% { opacity: 1; } }
+    @media (prefers-reduced-motion: reduce) {
+      .cx-typing span[aria-hidden] { animation: none; }
+      .cx-launcher { transition: none; }
+    }
+    .cx-composer { display: flex; gap: 8px; align-items: flex-end; padding: 10px 12px;
+      border-top: 1px solid var(--cx-line); }
+    .cx-input {
+      flex: 1; resize: none; min-height: 42px; max-height: 120px; padding: 10px 12px;
+      border: 1.5px solid var(--cx-line); border-radius: 12px; font: inherit; font-size: 16px;
+      color: var(--cx-ink); background: #fff;
+    }
+    .cx-input:focus { border-color: var(--cx-accent); outline: none; }
+    .cx-send { height: 42px; padding: 0 16px; border: 0; border-radius: 12px;
+      background: var(--cx-accent); color: #fff; font-weight: 600; }
+    .cx-send:hover:not(:disabled) { background: var(--cx-accent-dark); }
+    .cx-send:disabled { background: #aab4cc; cursor: default; }
+    @media (max-width: 480px) {
+      .cx-panel { inset: 0; width: 100%; max-width: none; height: 100%; max-height: none;
+        border-radius: 0; }
+      .cx-root[data-open] .cx-launcher { display: none; }
+      .cx-launcher { right: 16px; bottom: 16px; }
+    }
+  `;
+
+  // ---- the widget ----
+
+  const host = el("div", { id: HOST_ID, "data-state": "loading" });
+  const shadow = host.attachShadow({ mode: "open" });
+
+  const badge = el("span", { class: "cx-badge", hidden: true, "aria-hidden": "true" });
+  const launcher = el(
+    "button",
+    {
+      type: "button",
+      class: "cx-launcher",
+      "aria-label": "Chat with support",
+      "aria-expanded": "false",
+      "aria-controls": "cx-panel",
+    },
+    [
+      // A speech bubble with three dots cut out of it (they wind the other way).
+      svg([
+        "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8.5L4 22v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z" +
+          "m3 6.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z" +
+          "m5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z",
+      ]),
+      badge,
+    ]
+  );
+  const status = el("p", { class: "cx-status", role: "status" });
+  const closeButton = el(
+    "button",
+    { type: "button", class: "cx-close", "aria-label": "Close chat" },
+    [svg(["M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z"])]
+  );
+  const list = el("ol", {
+    class: "cx-messages",
+    role: "log",
+    "aria-live": "polite",
+    "aria-relevant": "additions",
+    "aria-label": "Messages",
+  });
+  const empty = el("p", { class: "cx-empty" }, [
+    "Hi! Ask us about an order, an invoice or a plan, and we'll take it from there.",
+  ]);
+  const typing = el("div", { class: "cx-typing", role: "status", hidden: true }, [
+    el("span", { "aria-hidden": "true" }),
+    el("span", { "aria-hidden": "true" }),
+    el("span", { "aria-hidden": "true" }),
+    el("span", { class: "cx-sr" }, ["Support is typing"]),
+  ]);
+  const body = el("div", { class: "cx-body" }, [empty, list, typing]);
+  const input = el("textarea", {
+    id: "cx-input",
+    class: "cx-input",
+    rows: "1",
+    maxlength: String(MAX_CHARS),
+    placeholder: "Type your message…",
+    "aria-label": "Your message",
+    autocomplete: "off",
+  });
+  const sendButton = el("button", { type: "submit", class: "cx-send", disabled: true }, ["Send"]);
+  const composer = el("form", { class: "cx-composer" }, [input, sendButton]);
+  const panel = el(
+    "section",
+    {
+      id: "cx-panel",
+      class: "cx-panel",
+      role: "dialog",
+      "aria-labelledby": "cx-title",
+      hidden: true,
+    },
+    [
+      el("header", { class: "cx-header" }, [
+        el("div", {}, [el("h2", { id: "cx-title", class: "cx-title" }, ["Support"]), status]),
+        closeButton,
+      ]),
+      body,
+      composer,
+    ]
+  );
+  const root = el("div", { class: "cx-root" }, [panel, launcher]);
+  const style = el("style");
+  style.textContent = STYLE;
+  shadow.append(style, root);
+
+  let socket = null;
+  let connecting = null;
+  let ready = false; // connected and the session confirmed: messages may be sent
+  let everConnected = false;
+  let unread = 0;
+  let typingTimer = null;
+
+  function setState(state, text) {
+    host.setAttribute("data-state", state);
+    status.textContent = text || "";
+    sendButton.disabled = !ready || !input.value.trim();
+  }
+
+  function scrollToEnd() {
+    body.scrollTop = body.scrollHeight;
+  }
+
+  function showTyping(on) {
+    clearTimeout(typingTimer);
+    typing.hidden = !on;
+    if (on) {
+      typingTimer = setTimeout(() => showTyping(false), TYPING_TIMEOUT_MS);
+      scrollToEnd();
+    }
+  }
+
+  // Offered buttons are for the moment they were offered: once the customer answers, or
+  // other buttons are offered, the old ones can no longer be pressed. (Not on every newer
+  // message: the assistant often says one more thing after offering its buttons.)
+  function retireQuickReplies() {
+    for (const button of list.querySelectorAll(".cx-quick-reply")) button.disabled = true;
+  }
+
+  function addNote(text) {
+    empty.hidden = true;
+    list.append(el("li", { class: "cx-note" }, [text]));
+    scrollToEnd();
+  }
+
+  function addMessage(message) {
+    if (message.sender === "customer" || message.quickReplies.length) retireQuickReplies();
+    empty.hidden = true;
+    const item = el("li", {
+      class: `cx-msg cx-msg--${message.sender}`,
+      "data-sender": message.sender,
+    });
+    if (message.sender === "agent") {
+      item.append(
+        el("span", { class: "cx-msg__from" }, [
+          el("span", { class: "cx-msg__name" }, [message.agent]),
+          el("span", { class: "cx-msg__role" }, [" · support team"]),
+          el("span", { class: "cx-sr" }, [" said:"]),
+        ])
+      );
+    } else {
+      const who = message.sender === "customer" ? "You said:" : "Assistant said:";
+      item.append(el("span", { class: "cx-sr" }, [who]));
+    }
+    if (message.text) {
+      const bubble = el("div", { class: "cx-msg__bubble" });
+      bubble.append(richText(message.text));
+      item.append(bubble);
+    }
+    if (message.image) {
+      item.append(
+        el("img", {
+          class: "cx-msg__image",
+          src: message.image,
+          alt: "Image from support",
+          loading: "lazy",
+          referrerpolicy: "no-referrer",
+        })
+      );
+    }
+    if (message.quickReplies.length) {
+      const group = el("div", {
+        class: "cx-quick-replies",
+        role: "group",
+        "aria-label": "Suggested replies",
+      });
+      for (const reply of message.quickReplies) {
+        const button = el("button", { type: "button", class: "cx-quick-reply" }, [reply.title]);
+        button.addEventListener("click", () => {
+          if (send(reply.payload, reply.title)) {
+            button.setAttribute("aria-pressed", "true");
+            input.focus();
+          }
+        });
+        group.append(button);
+      }
+      item.append(group);
+    }
+    list.append(item);
+    scrollToEnd();
+  }
+
+  function renderHistory(history) {
+    list.replaceChildren();
+    empty.hidden = false;
+    for (const entry of history) {
+      const message = messageOf(entry, entry && entry.sender);
+      if (message) addMessage(message);
+    }
+  }
+
+  // Send `message` to the assistant; `shown` is what the customer sees (a button's title).
+  function send(message, shown) {
+    if (!ready) {
+      addNote("Still connecting. Please try again in a moment.");
+      return false;
+    }
+    if (!message.trim()) return false;
+    addMessage({ sender: "customer", text: shown, agent: null, quickReplies: [], image: null });
+    socket.emit("user_uttered", { message: message.slice(0, MAX_CHARS) });
+    showTyping(true);
+    return true;
+  }
+
+  function loadSocketIo() {
+    return new Promise((resolve, reject) => {
+      const previous = window.io; // the page's own io, if it has one, is given back
+      const tag = document.createElement("script");
+      tag.src = ioUrl;
+      tag.async = true;
+      tag.onload = () => {
+        const io = window.io;
+        if (previous === undefined) delete window.io;
+        else window.io = previous;
+        typeof io === "function" ? resolve(io) : reject(new Error("socket.io did not load"));
+      };
+      tag.onerror = () => reject(new Error(`could not load ${ioUrl}`));
+      document.head.append(tag);
+    });
+  }
+
+  function connect() {
+    if (connecting) return connecting;
+    if (!rasaUrl) {
+      setState("unavailable", "Not set up");
+      addNote("The chat is not set up on this page (the script tag has no data-rasa-url).");
+      return (connecting = Promise.resolve());
+    }
+    setState("connecting", "Connecting…");
+    connecting = loadSocketIo().then(
+      (io) => {
+        socket = io(rasaUrl, {
+          path: "/socket.io",
+          // WebSocket first (no sticky sessions needed behind a load balancer), long-polling
+          // when a proxy refuses WebSockets.
+          transports: ["websocket", "polling"],
+          tryAllTransports: true,
+          reconnectionDelayMax: 10000,
+          // A function, so each reconnect shows the newest stored session token.
+          auth: (cb) => cb({ session: storedToken(), customer: customerToken }),
+        });
+        wire(socket);
+      },
+      () => {
+        setState("unavailable", "Unavailable");
+        addNote("The chat couldn't load. Please check your connection and reload the page.");
+      }
+    );
+    return connecting;
+  }
+
+  function wire(socket) {
+    socket.on("connect", () => {
+      everConnected = true;
+      socket.emit("session_request", {});
+    });
+
+    socket.on("session_confirm", (data) => {
+      if (!data || typeof data !== "object" || typeof data.session_id !== "string") return;
+      if (typeof data.token === "string") {
+        save("localStorage", STORAGE_KEY, JSON.stringify({ token: data.token }));
+      }
+      host.setAttribute("data-session-id", data.session_id);
+      // The whole conversation is sent again on every reconnect: replace, never append.
+      renderHistory(Array.isArray(data.history) ? data.history : []);
+      ready = true;
+      setState("ready", "");
+    });
+
+    socket.on("bot_uttered", (data) => {
+      showTyping(false);
+      const message = messageOf(data, "assistant");
+      if (!message) return;
+      addMessage(message);
+      if (panel.hidden) {
+        unread += 1;
+        badge.textContent = String(unread);
+        badge.hidden = false;
+        launcher.setAttribute("aria-label", `Chat with support (${unread} new)`);
+      }
+    });
+
+    socket.on("user_echo", (data) => {
+      const message = messageOf(data, "customer");
+      if (message) addMessage(message);
+      showTyping(true);
+    });
+
+    socket.on("error_message", (data) => {
+      showTyping(false);
+      if (data && typeof data.message === "string" && data.message) addNote(data.message);
+    });
+
+    socket.on("connect_error", (error) => {
+      ready = false;
+      if (socket.active) {
+        // A network problem: socket.io tries again by itself.
+        if (everConnected) setState("reconnecting", "Reconnecting…");
+        else setState("connecting", "Connecting…");
+        return;
+      }
+      // The server refused us; trying again with the same tokens would be refused again.
+      showTyping(false);
+      if (error && error.message === "customer token rejected") {
+        setState("refused", "Can't start the chat");
+        addNote(
+          "We couldn't confirm that you're signed in, so the chat can't start. " +
+            "Please reload the page, or sign in again."
+        );
+      } else {
+        setState("refused", "Unavailable");
+        addNote("The chat is not available right now. Please reload the page to try again.");
+      }
+    });
+
+    socket.on("disconnect", (reason) => {
+      ready = false;
+      showTyping(false);
+      setState("reconnecting", "Reconnecting…");
+      // socket.io reconnects by itself, except after the server closed the connection.
+      if (reason === "io server disconnect") setTimeout(() => socket.connect(), 2000);
+    });
+  }
+
+  function open(focus = true) {
+    panel.hidden = false;
+    root.setAttribute("data-open", "");
+    launcher.setAttribute("aria-expanded", "true");
+    launcher.setAttribute("aria-label", "Chat with support");
+    unread = 0;
+    badge.hidden = true;
+    save("sessionStorage", OPEN_KEY, "1");
+    connect();
+    scrollToEnd();
+    if (focus) input.focus();
+  }
+
+  function close() {
+    panel.hidden = true;
+    root.removeAttribute("data-open");
+    launcher.setAttribute("aria-expanded", "false");
+    save("sessionStorage", OPEN_KEY, null);
+    launcher.focus();
+  }
+
+  launcher.addEventListener("click", () => (panel.hidden ? open() : close()));
+  closeButton.addEventListener("click", close);
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+    }
+  });
+  input.addEventListener("input", () => {
+    sendButton.disabled = !ready || !input.value.trim();
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight, 120)}px`;
+  });
+  input.addEventListener("keydown", (event) => {
+    // Enter sends; Shift+Enter is a new line; Enter that confirms an IME composition is neither.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value;
+    if (!text.trim()) return; // whitespace is never sent
+    if (send(text, text)) {
+      input.value = "";
+      input.style.height = "auto";
+      sendButton.disabled = true;
+    }
+    input.focus();
+  });
+  window.addEventListener("cx-support-widget:open", () => open());
+
+  function start() {
+    document.body.append(host);
+    // A returning visitor reconnects at once (to see replies that came while away); a new
+    // one only when they open the chat.
+    if (load("sessionStorage", OPEN_KEY)) open(false); // reopened after a reload: focus stays put
+    else if (storedToken()) connect();
+  }
+
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start, { once: true });
+})();
