@@ -172,8 +172,9 @@ def processes(settings: Settings, model: Path | str = "models") -> list[Process]
             str(BIN / "rasa"),
             "run",
             "--enable-api",
-            "--auth-token",
-            settings.rasa_token,
+            # One argument: a generated token may start with "-", which argparse would
+            # otherwise take for an option ("expected one argument").
+            f"--auth-token={settings.rasa_token}",
             "--interface",
             settings.host,
             "--port",
