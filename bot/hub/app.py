@@ -1,7 +1,8 @@
 """The hub web app: build it with ``create_app(settings)``, run it with ``run_hub(settings)``.
 
-Today it serves the built-in department inboxes (a JSON API and a small HTML page) and the
-acknowledge/resolve API departments call; the agent console and CX review grow here later.
+It serves the built-in department inboxes (a JSON API and a small HTML page), the
+acknowledge/resolve API departments call, sign-in, and the agent console
+(bot/hub/console.py); CX review grows here later.
 Nothing happens at import time: the database engine is made and migrated when the server
 starts, in the server's own process.
 """
@@ -24,7 +25,7 @@ from sanic.response import HTTPResponse, json
 
 from bot.db import make_engine
 from bot.departments import load_departments
-from bot.hub import api, auth, pages, widget
+from bot.hub import api, auth, console, pages, widget
 from bot.hub.accounts import Accounts
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
@@ -72,6 +73,8 @@ class HubErrorHandler(ErrorHandler):
         extra = getattr(exception, "extra", None) or {}  # HubError's fields beside "error"
         if path.startswith(pages.PREFIX):
             return pages.error_page(status, message, path)
+        if path == console.PREFIX or path.startswith(console.PREFIX + "/"):
+            return console.error_page(status, message)
         return json({"error": message, **extra}, status=status)
 
 
@@ -99,6 +102,15 @@ def create_app(settings: HubSettings) -> Sanic:
 
         app.ctx.store = HubStore(engine, now=now)
         app.ctx.accounts = Accounts(engine, now=now)
+        app.ctx.agents = console.agent_desk(settings, engine, app.ctx.departments, now)
+
+    @app.after_server_start
+    async def sweep_takeovers(app, _loop):
+        console.start_sweeping(app)
+
+    @app.before_server_stop
+    async def stop_sweeping(app, _loop):
+        console.stop_sweeping(app)
 
     @app.after_server_stop
     async def close_journey(app, _loop):
@@ -106,6 +118,7 @@ def create_app(settings: HubSettings) -> Sanic:
 
     api.add_routes(app)
     auth.add_routes(app)
+    console.add_routes(app)
     pages.add_routes(app)
     widget.add_routes(app)
     return app

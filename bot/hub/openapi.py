@@ -457,6 +457,267 @@ _DOCUMENT = {
                 },
             },
         },
+        # -- the agent console (bot/hub/console.py) ---------------------------------------------
+        "/console": {
+            "get": {
+                "tags": ["agent console"],
+                "summary": "The escalation queue page (refreshes itself every few seconds)",
+                "description": (
+                    "For a signed-in agent or admin. Without a session: a redirect to /login."
+                ),
+                "operationId": "consoleQueuePage",
+                "responses": {
+                    "200": _html("The queue page."),
+                    "303": {"description": "Not signed in: to /login?next=/console."},
+                    "403": _html("Signed in with a role other than agent or admin."),
+                },
+            },
+        },
+        "/console/conversations/{conversation_id}": {
+            "parameters": [
+                {
+                    "name": "conversation_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "Rasa's conversation (sender) id.",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "get": {
+                "tags": ["agent console"],
+                "summary": "One conversation: transcript, packet, journey, take over and reply",
+                "description": (
+                    "For a signed-in agent or admin. Without a session: a redirect to /login."
+                ),
+                "operationId": "consoleConversationPage",
+                "responses": {
+                    "200": _html("The conversation page."),
+                    "303": {"description": "Not signed in: to /login?next=<this page>."},
+                    "403": _html("Signed in with a role other than agent or admin."),
+                    "404": _html("No such conversation in the journey."),
+                },
+            },
+        },
+        "/api/console/queue": {
+            "get": {
+                "tags": ["agent console"],
+                "summary": "Every escalation: waiting ones most pressing first, then taken ones",
+                "description": (
+                    "Order: frustration, then the customer's value tier, then the share of the "
+                    "support team's service level the wait has used, then who came first. "
+                    "Session cookie of an agent or admin."
+                ),
+                "operationId": "consoleQueue",
+                "responses": {
+                    "200": _json(
+                        "The queue.",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "escalations": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "conversation_id": {"type": "string"},
+                                            "channel": {"type": "string"},
+                                            "handoff_ids": {
+                                                "type": "array",
+                                                "items": {"type": "integer"},
+                                            },
+                                            "need": {"type": "string"},
+                                            "summary": {"type": "string"},
+                                            "priority": {"type": "string"},
+                                            "customer": {"type": "object"},
+                                            "frustration": {"type": "integer"},
+                                            "waiting_seconds": {"type": "integer"},
+                                            "sla_seconds": {"type": "integer"},
+                                            "sla_used": {"type": "number"},
+                                            "overdue": {"type": "boolean"},
+                                            "why": {"type": "string"},
+                                            "taken_by": {"type": "object", "nullable": True},
+                                            "mine": {"type": "boolean"},
+                                        },
+                                    },
+                                },
+                                "lease_seconds": {"type": "integer"},
+                            },
+                            "required": ["escalations"],
+                        },
+                    ),
+                    "401": _error("Not signed in."),
+                    "403": _error("Signed in with a role other than agent or admin."),
+                    "502": _error("Rasa could not be reached while ending a lapsed takeover."),
+                },
+            },
+        },
+        "/api/console/conversations/{conversation_id}": {
+            "parameters": [
+                {
+                    "name": "conversation_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "Rasa's conversation (sender) id.",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "get": {
+                "tags": ["agent console"],
+                "summary": "One conversation as the console shows it",
+                "description": (
+                    "The escalation, the live takeover and earlier ones, internal notes, the "
+                    "context packet, the customer's journey, and the transcript read from Rasa "
+                    "(`transcript_error` says why when Rasa can't be read)."
+                ),
+                "operationId": "consoleConversation",
+                "parameters": [
+                    {
+                        "name": "journey",
+                        "in": "query",
+                        "required": False,
+                        "description": "`0` leaves the customer's journey out (`null`).",
+                        "schema": {"type": "string", "enum": ["0", "1"], "default": "1"},
+                    }
+                ],
+                "responses": {
+                    "200": _json("The conversation.", {"type": "object"}),
+                    "401": _error("Not signed in."),
+                    "403": _error("Signed in with a role other than agent or admin."),
+                    "404": _error("No such conversation in the journey."),
+                },
+            },
+        },
+        **{
+            f"/api/console/conversations/{{conversation_id}}/{action}": {
+                "parameters": [
+                    {
+                        "name": "conversation_id",
+                        "in": "path",
+                        "required": True,
+                        "description": "Rasa's conversation (sender) id.",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "post": {
+                    "tags": ["agent console"],
+                    "summary": summary,
+                    "description": (
+                        "Session cookie of an agent or admin, and the session's CSRF token in "
+                        "the `X-CSRF-Token` header (from GET /api/session)."
+                    ),
+                    "operationId": operation,
+                    **(
+                        {
+                            "requestBody": {
+                                "required": True,
+                                "content": {
+                                    "application/json": {
+                                        "schema": {
+                                            "type": "object",
+                                            "properties": {
+                                                field: {"type": "string", "maxLength": 5000}
+                                                for field in fields
+                                            },
+                                            "required": list(required),
+                                        }
+                                    }
+                                },
+                            }
+                        }
+                        if fields
+                        else {}
+                    ),
+                    "responses": {
+                        ok: _json(done, {"type": "object"}),
+                        "400": _error("A missing or too long text, or an unknown department."),
+                        "401": _error("Not signed in."),
+                        "403": _error(
+                            "Another role than agent or admin, or no valid CSRF token, or "
+                            "another site's Origin."
+                        ),
+                        "404": _error("No such conversation, or no escalation waiting in it."),
+                        **({"409": _error(conflict)} if conflict else {}),
+                        "502": _error(
+                            "Rasa or Slack did not take it; nothing changed (the message says "
+                            "what to do)."
+                        ),
+                    },
+                },
+            }
+            for action, operation, summary, fields, required, ok, done, conflict in (
+                (
+                    "take",
+                    "consoleTake",
+                    "Take the conversation over: the assistant pauses, the customer is told",
+                    (),
+                    (),
+                    "200",
+                    "Taken: `{takeover}` (taking it again renews the lease).",
+                    "Another agent holds it (`taken_by` names them), or its channel can't "
+                    "receive messages from a person.",
+                ),
+                (
+                    "heartbeat",
+                    "consoleHeartbeat",
+                    "Renew the agent's lease (the console page does it every 20 s)",
+                    (),
+                    (),
+                    "200",
+                    "Renewed: `{takeover}`.",
+                    "Not held by this agent, or the lease lapsed (back in the queue).",
+                ),
+                (
+                    "messages",
+                    "consoleSendMessage",
+                    "Send the agent's message to the customer on their channel",
+                    ("text",),
+                    ("text",),
+                    "201",
+                    "Sent.",
+                    "Not held by this agent, or the lease lapsed.",
+                ),
+                (
+                    "notes",
+                    "consoleAddNote",
+                    "Add an internal note (never sent to the customer)",
+                    ("text",),
+                    ("text",),
+                    "201",
+                    "Added: `{note}`.",
+                    None,
+                ),
+                (
+                    "hand-back",
+                    "consoleHandBack",
+                    "Hand the conversation back to the assistant (with an internal note)",
+                    ("note",),
+                    (),
+                    "200",
+                    "Handed back: the assistant answers again.",
+                    "Not held by this agent, or the lease lapsed.",
+                ),
+                (
+                    "transfer",
+                    "consoleTransfer",
+                    "Transfer to a department with the context packet and the agent's note",
+                    ("department", "note"),
+                    ("department", "note"),
+                    "200",
+                    "Transferred: `{handoff}` with the promise the customer was given.",
+                    "Not held by this agent, or the lease lapsed.",
+                ),
+                (
+                    "resolve",
+                    "consoleResolve",
+                    "Resolve the escalation with a summary; the assistant answers again",
+                    ("summary",),
+                    ("summary",),
+                    "200",
+                    "Resolved: the touchpoint is resolved with its last handoff.",
+                    "Not held by this agent, or the lease lapsed.",
+                ),
+            )
+        },
     },
     "components": {
         "securitySchemes": {

@@ -15,6 +15,7 @@ from bot.settings import Settings
 DEFAULT_PORT = 8000
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: a context packet is a few kB; anything near this is abuse
 SIGNATURE_TOLERANCE = 300  # seconds a signed request stays valid (replay window)
+TAKEOVER_LEASE_SECONDS = 90.0  # the console renews every 20 s: a closed tab lets go in 1.5 min
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class HubSettings:
     widget_secret: str = ""
     # Mark the sign-in cookie Secure (set when a TLS proxy sits in front of the hub).
     secure_cookies: bool = False
+    # The agent console: Rasa's HTTP API as the hub reaches it (pause, resume, relay) and
+    # its token, and how long an agent's takeover lasts without the console renewing it.
+    rasa_api_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = ""
+    takeover_lease_seconds: float = TAKEOVER_LEASE_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HubSettings:
@@ -56,4 +62,22 @@ class HubSettings:
             rasa_url=env.get("CX_WIDGET_RASA_URL", shared.rasa_url),
             widget_secret=shared.widget_secret,
             secure_cookies=env.get("CX_HUB_SECURE_COOKIES", "") in ("1", "true", "yes"),
+            rasa_api_url=env.get("CX_RASA_API_URL", shared.rasa_url),
+            rasa_token=shared.rasa_token,
+            takeover_lease_seconds=_seconds(
+                env, "CX_TAKEOVER_LEASE_SECONDS", TAKEOVER_LEASE_SECONDS
+            ),
         )
+
+
+def _seconds(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{key}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ValueError(f"{key}={raw!r} must be more than 0 seconds")
+    return value

@@ -1,0 +1,37 @@
+"""Support agents taking conversations over from the assistant (issue 6: the agent console).
+
+- ``rasa_api``: a small client of Rasa's HTTP API (tracker, events, pause and resume).
+- ``relay``: how a message reaches the customer on their own channel (web widget, Slack).
+- ``transcript``: a conversation's messages from its Rasa tracker, for the console.
+- ``queue``: the escalation queue's order (frustration, value tier, waiting time vs SLA).
+- ``desk``: ``AgentDesk``, takeovers with leases, notes, hand back, transfer and resolve.
+
+Plain Python with no Rasa import: the hub talks to Rasa over its HTTP API only.
+"""
+
+from bot.agents.desk import (
+    AgentDesk,
+    AgentDeskError,
+    AlreadyTaken,
+    CannotReach,
+    Invalid,
+    NotFound,
+    NotHolding,
+    RelayFailed,
+    Takeover,
+)
+from bot.agents.rasa_api import RasaApi, RasaApiError
+
+__all__ = [
+    "AgentDesk",
+    "AgentDeskError",
+    "AlreadyTaken",
+    "CannotReach",
+    "Invalid",
+    "NotFound",
+    "NotHolding",
+    "RasaApi",
+    "RasaApiError",
+    "RelayFailed",
+    "Takeover",
+]

@@ -1,0 +1,207 @@
+"""A fake Rasa HTTP API on 127.0.0.1: trackers and the events API, as the hub uses them.
+
+``GET /conversations/{id}/tracker`` and ``POST /conversations/{id}/tracker/events`` with
+the ``token`` query parameter, ``execute_side_effects`` and ``output_channel``: events are
+recorded per conversation (``pause``/``resume`` set ``paused`` as Rasa does), and bot
+messages sent as side effects are recorded in ``sent`` with the channel they went to.
+``customer_says`` plays a customer's message reaching Rasa: it is logged, and answered
+only while the conversation is not paused, as Rasa's processor does. ``fail`` makes the
+next requests answer an error, to test what the hub does when Rasa fails.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+TOKEN = "fake-rasa-token"
+KNOWN_EVENTS = {"user", "bot", "action", "pause", "resume", "slot", "session_started"}
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A bot message Rasa sent through an output channel (a side effect)."""
+
+    conversation_id: str
+    channel: str
+    event: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return self.event.get("text") or ""
+
+    @property
+    def custom(self) -> dict[str, Any] | None:
+        return (self.event.get("data") or {}).get("custom")
+
+
+@dataclass
+class FakeRasa:
+    """Rasa's HTTP API on a free local port."""
+
+    token: str = TOKEN
+    clock: Callable[[], float] = time.time
+    trackers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    sent: list[Sent] = field(default_factory=list)
+    requests: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._lock = threading.Lock()
+        self._failures: list[tuple[str | None, int]] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeRasa:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeRasa:
+        return self.start()
+
+    def __exit__(self, *_) -> None:
+        self.stop()
+
+    # -- the test's side --------------------------------------------------------------------
+    def fail(self, status: int = 500, method: str | None = None, times: int = 1) -> None:
+        """The next ``times`` requests (of ``method``, if given) answer ``status``."""
+        with self._lock:
+            self._failures.extend([(method, status)] * times)
+
+    def customer_says(
+        self, conversation_id: str, text: str, channel: str = "socketio", metadata=None
+    ) -> None:
+        """A customer's message reaches Rasa: logged; answered unless paused."""
+        with self._lock:
+            events = self.trackers.setdefault(conversation_id, [])
+            events.append(
+                {
+                    "event": "user",
+                    "text": text,
+                    "timestamp": self.clock(),
+                    "input_channel": channel,
+                    "metadata": metadata or {},
+                    "parse_data": {"intent": {"name": "greet"}},
+                }
+            )
+            if not _paused(events):
+                reply = {"event": "bot", "text": f"The assistant answers: {text}"}
+                reply["timestamp"] = self.clock()
+                events.extend([reply, {"event": "action", "name": "action_listen"}])
+                self.sent.append(Sent(conversation_id, channel, reply))
+
+    def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.trackers.get(conversation_id, []))
+
+    def paused(self, conversation_id: str) -> bool:
+        with self._lock:
+            return _paused(self.trackers.get(conversation_id, []))
+
+    def sent_to(self, conversation_id: str) -> list[Sent]:
+        with self._lock:
+            return [s for s in self.sent if s.conversation_id == conversation_id]
+
+    # -- the server -------------------------------------------------------------------------
+    def _answer(self, method: str, path: str, query: dict, body: bytes) -> tuple[int, Any]:
+        with self._lock:
+            self.requests.append((method, path, query))
+            for i, (only, status) in enumerate(self._failures):
+                if only in (None, method):
+                    del self._failures[i]
+                    return status, {"status": "failure", "message": "injected failure"}
+        if query.get("token", [None])[0] != self.token:
+            return 401, {"status": "failure", "reason": "NotAuthenticated"}
+        parts = path.strip("/").split("/")
+        if len(parts) < 3 or parts[0] != "conversations":
+            return 404, {"status": "failure", "reason": "NotFound"}
+        conversation_id = unquote(parts[1])
+        rest = "/".join(parts[2:])
+        if method == "GET" and rest == "tracker":
+            return 200, self._state(conversation_id)
+        if method == "POST" and rest == "tracker/events":
+            try:
+                events = json.loads(body or b"null")
+            except ValueError:
+                return 400, {"status": "failure", "message": "bad JSON"}
+            events = events if isinstance(events, list) else [events]
+            if not events or any(
+                not isinstance(e, dict) or e.get("event") not in KNOWN_EVENTS for e in events
+            ):
+                return 400, {"status": "failure", "message": "Couldn't extract a proper event"}
+            side_effects = query.get("execute_side_effects", ["false"])[0] == "true"
+            channel = query.get("output_channel", [None])[0]
+            with self._lock:
+                stored = self.trackers.setdefault(conversation_id, [])
+                for event in events:
+                    event = {**event, "timestamp": event.get("timestamp") or self.clock()}
+                    stored.append(event)
+                    if side_effects and event["event"] == "bot" and channel:
+                        self.sent.append(Sent(conversation_id, channel, event))
+            return 200, self._state(conversation_id)
+        return 404, {"status": "failure", "reason": "NotFound"}
+
+    def _state(self, conversation_id: str) -> dict[str, Any]:
+        with self._lock:
+            events = list(self.trackers.get(conversation_id, []))
+        users = [e for e in events if e["event"] == "user"]
+        latest = users[-1] if users else {}
+        return {
+            "sender_id": conversation_id,
+            "paused": _paused(events),
+            "events": events,
+            "latest_input_channel": latest.get("input_channel"),
+            "latest_message": {"text": latest.get("text"), "metadata": latest.get("metadata")},
+        }
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self, method: str) -> None:
+                parts = urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, data = fake._answer(method, parts.path, parse_qs(parts.query), body)
+                answer = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def do_GET(self):
+                self._serve("GET")
+
+            def do_POST(self):
+                self._serve("POST")
+
+            def log_message(self, *_):
+                pass
+
+        return Handler
+
+
+def _paused(events: list[dict[str, Any]]) -> bool:
+    paused = False
+    for event in events:
+        if event["event"] == "pause":
+            paused = True
+        elif event["event"] in ("resume", "session_started"):
+            paused = False
+    return paused
