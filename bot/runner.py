@@ -63,7 +63,9 @@ GENERATED_SECRETS = (
     "CX_RASA_TOKEN",
     *(f"CX_WEBHOOK_SECRET_{name.upper()}" for name in ("sales", "billing", "delivery", "support")),
     "CX_WIDGET_SECRET",
+    "CX_HUB_ADMIN_PASSWORD",  # the first hub user's, so a newcomer can open the console
 )
+FIRST_USER = "admin"
 
 
 def ensure_secrets(settings: Settings) -> tuple[Settings, Path]:
@@ -113,6 +115,31 @@ def prepare_databases(settings: Settings) -> None:
     engine = make_engine(settings.journey_url)
     try:
         migrate(engine)
+    finally:
+        engine.dispose()
+
+
+def ensure_first_user(settings: Settings) -> str | None:
+    """Create the hub's first user (an admin) when there is none; return its username.
+
+    Its password is the generated ``CX_HUB_ADMIN_PASSWORD`` of var/secrets.env, so
+    `make run` can say how to sign in. Once any user exists nothing is created.
+    """
+    from bot.db import make_engine
+    from bot.hub.accounts import Accounts
+
+    engine = make_engine(settings.journey_url)
+    try:
+        accounts = Accounts(engine)
+        if accounts.all():
+            return None
+        password = os.environ.get("CX_HUB_ADMIN_PASSWORD") or read_secrets(
+            settings.var_dir / "secrets.env"
+        ).get("CX_HUB_ADMIN_PASSWORD")
+        if not password:
+            return None
+        accounts.add(FIRST_USER, password, "admin", "Alex (admin)")
+        return FIRST_USER
     finally:
         engine.dispose()
 
@@ -235,6 +262,7 @@ def run(settings: Settings) -> int:
     """``make run``: start everything, print where to chat, stop all on Ctrl-C."""
     settings, secrets_file = ensure_secrets(settings)
     prepare_databases(settings)
+    ensure_first_user(settings)
     procs = processes(settings)
     stopping = False
 
@@ -261,6 +289,8 @@ The assistant is running.
   REST channel:            curl -s {settings.rasa_url}/webhooks/rest/webhook \\
                              -H 'Content-Type: application/json' -d '{{"sender": "me", "message": "where is ORD-10001"}}'
   Rasa HTTP API:           {settings.rasa_url} (token in {secrets_file})
+  Agent console:           {settings.hub_url}/console   (sign in as "{FIRST_USER}", password CX_HUB_ADMIN_PASSWORD in {secrets_file};
+                           add agents: .venv/bin/python -m bot users add ana --role agent --name Ana)
   Department inboxes:      {settings.hub_url}/departments/billing (also sales, delivery, support)
   Hub API:                 {settings.hub_url}/api/openapi.json
   Logs:                    {settings.var_dir / "logs"}

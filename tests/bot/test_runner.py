@@ -1,7 +1,16 @@
 import pytest
 import yaml
 
-from bot.runner import endpoints_file, ensure_secrets, processes
+from bot.db import make_engine
+from bot.hub.accounts import Accounts
+from bot.runner import (
+    endpoints_file,
+    ensure_first_user,
+    ensure_secrets,
+    prepare_databases,
+    processes,
+    read_secrets,
+)
 from bot.settings import Settings
 
 
@@ -41,7 +50,7 @@ def test_every_process_binds_to_loopback_by_default(tmp_path):
     assert dispatcher.argv[-2:] == ["bot", "dispatch"]
     assert actions.env["SANIC_HOST"] == "127.0.0.1"
     assert rasa.argv[rasa.argv.index("--interface") + 1] == "127.0.0.1"
-    assert "--enable-api" in rasa.argv and s.rasa_token in rasa.argv
+    assert "--enable-api" in rasa.argv and f"--auth-token={s.rasa_token}" in rasa.argv
 
 
 def test_bad_ports_are_clear_errors(tmp_path):
@@ -49,3 +58,19 @@ def test_bad_ports_are_clear_errors(tmp_path):
         settings(tmp_path, CX_RASA_PORT="abc")
     with pytest.raises(ValueError, match="outside 1-65535"):
         settings(tmp_path, CX_ACTION_PORT="70000")
+
+
+def test_the_first_run_creates_an_admin_whose_password_is_in_the_secrets_file(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("CX_HUB_ADMIN_PASSWORD", raising=False)
+    s, path = ensure_secrets(settings(tmp_path))
+    prepare_databases(s)
+    assert ensure_first_user(s) == "admin"
+    password = read_secrets(path)["CX_HUB_ADMIN_PASSWORD"]
+    accounts = Accounts(make_engine(s.journey_url))
+    assert accounts.authenticate("admin", password).role == "admin"
+    assert ensure_first_user(s) is None  # once any user exists, nothing more is created
+    assert [u.username for u, _ in accounts.all()] == ["admin"]
+    # The widget's token secret is generated with the others.
+    assert len(read_secrets(path)["CX_WIDGET_SECRET"]) >= 32
