@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -80,3 +81,30 @@ class ActionRateConversation(Action):
             response="utter_sorry_low_rating" if low else "utter_thanks_for_rating"
         )
         return []
+
+
+class ActionSessionStart(Action):
+    """Start a new Rasa session, keeping who the customer is, and a person's takeover.
+
+    Rasa starts a new session after an hour of silence (``session_config``), and a new
+    session resets a paused conversation: without the pause carried over, an agent's long
+    takeover would wake the assistant in the middle of the agent's chat.
+    """
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = [SessionStarted()]
+        if tracker.is_paused():
+            events.append(ConversationPaused())
+        # domain.yml carries slots over (carry_over_slots_to_new_session), as stock Rasa does.
+        events += [
+            SlotSet(name, value)
+            for name, value in tracker.current_slot_values().items()
+            if value is not None and name != "requested_slot"
+        ]
+        events.append(ActionExecuted("action_listen"))
+        return events

@@ -182,3 +182,37 @@ def test_the_console_needs_an_agent(assistant):
     assert requests.get(f"{hub}/api/console/queue", timeout=10).status_code == 401
     page = requests.get(f"{hub}/console", allow_redirects=False, timeout=10)
     assert page.status_code == 303 and page.headers["location"].startswith("/login")
+
+
+def test_a_takeover_outlasting_rasas_session_expiry_keeps_the_assistant_quiet(assistant):
+    # An agent's chat that goes silent for over an hour: the customer's next message starts
+    # a new Rasa session, which resets a pause unless action_session_start carries it over.
+    # The conversation is written two hours in the past (Rasa measures session expiry from
+    # the last customer message, and reads a session's events by their timestamps).
+    conversation = f"long-takeover-{uuid.uuid4().hex[:8]}"
+    then = time.time() - 2 * 3600
+    r = requests.post(
+        f"{assistant.url}/conversations/{conversation}/tracker/events",
+        params={"token": assistant.settings.rasa_token},
+        json=[
+            {"event": "action", "name": "action_session_start", "timestamp": then},
+            {"event": "session_started", "timestamp": then + 0.001},
+            {"event": "action", "name": "action_listen", "timestamp": then + 0.002},
+            {
+                "event": "user",
+                "text": "I need a person",
+                "parse_data": {"intent": {"name": "request_human", "confidence": 1.0}},
+                "timestamp": then + 0.003,
+            },
+            {"event": "pause", "timestamp": then + 0.004},  # an agent took over
+            {"event": "action", "name": "action_listen", "timestamp": then + 0.005},
+        ],
+        timeout=10,
+    )
+    r.raise_for_status()
+
+    assert assistant.say(conversation, "are you still there?") == []
+
+    tracker = assistant.tracker(conversation)
+    assert tracker["paused"] is True
+    assert [e["event"] for e in tracker["events"]].count("session_started") == 2
