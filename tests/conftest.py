@@ -33,6 +33,11 @@ STORES = [("sqlite", "sql"), ("sqlite", "http")] + (
 )
 
 
+# One scratch schema per test process: two test runs on the same server (a developer's and
+# CI's) never drop each other's tables.
+PG_SCHEMA = f"cx_test_{os.getpid()}"
+
+
 def _engine(kind: str, tmp_path):
     """A fresh, empty database: an SQLite file, or a clean schema on PostgreSQL."""
     if kind == "sqlite":
@@ -40,15 +45,17 @@ def _engine(kind: str, tmp_path):
         yield eng
         eng.dispose()
         return
-    eng = make_engine(os.environ["TEST_POSTGRES_URL"])
-    with eng.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS cx_test CASCADE"))
-        conn.execute(text("CREATE SCHEMA cx_test"))
-    eng.dispose()
+    admin = make_engine(os.environ["TEST_POSTGRES_URL"])
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
     # Every connection works in the fresh schema (raw SQL and Alembic's version table too).
-    eng = make_engine(with_search_path(os.environ["TEST_POSTGRES_URL"], "cx_test"))
+    eng = make_engine(with_search_path(os.environ["TEST_POSTGRES_URL"], PG_SCHEMA))
     yield eng
     eng.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+    admin.dispose()
 
 
 @pytest.fixture(params=DATABASES)

@@ -29,7 +29,7 @@ from tests.fakes.slack import FakeSlack
 from tests.hub.test_hub import PASSWORD, sign_in
 
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_POSTGRES_URL") else [])
-PG_SCHEMA = "cx_console_test"  # apart from the other test modules' schemas
+PG_SCHEMA = f"cx_console_test_{os.getpid()}"  # apart from the other test modules' schemas
 LEASE = 90.0
 XSS = "<img src=x onerror=alert(1)>"
 

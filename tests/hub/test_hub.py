@@ -35,7 +35,9 @@ from bot.routing import RoutingMap
 from bot.settings import ROOT
 
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_POSTGRES_URL") else [])
-PG_SCHEMA = "cx_hub_test"  # apart from tests/conftest.py's cx_test: both may run at once
+PG_SCHEMA = (
+    f"cx_hub_test_{os.getpid()}"  # apart from tests/conftest.py's cx_test: both may run at once
+)
 DEPARTMENTS = load_departments()
 # Every department gets a secret except support, to show what a missing secret does.
 SECRETS = {name: f"test-secret-{name}" for name in DEPARTMENTS if name != "support"}
