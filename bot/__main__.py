@@ -57,6 +57,23 @@ def main(argv: list[str] | None = None) -> int:
         "--config", default="config.yml", help="the config to train the held-out split with"
     )
 
+    # CX review (bot/review/): the metrics table, and synthetic journeys to try it on.
+    p = sub.add_parser("report", help="CX metrics for a period, as a table, CSV or JSON")
+    p.add_argument(
+        "--since", default="7d", help="7d, 30d, 4w (today and the days before) or YYYY-MM-DD"
+    )
+    p.add_argument("--until", help="the last day included, YYYY-MM-DD (default: up to now)")
+    p.add_argument("--by", choices=("day", "week", "stage", "department"), default="day")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--channel", help="only conversations on this channel (socketio, slack...)")
+    p.add_argument("--stage", help="only conversations at this journey stage")
+    p.add_argument("--department", help="only conversations with a need of this department")
+    p.add_argument("--outcome", help="only conversations with this outcome")
+    p = sub.add_parser("demo-data", help="fill the journey store with synthetic journeys")
+    p.add_argument("--touchpoints", type=int, default=5000, help="how many (default 5000)")
+    p.add_argument("--seed", type=int, default=1, help="the same seed gives the same journeys")
+    p.add_argument("--days", type=int, default=90, help="the history they span, up to now")
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
 
@@ -107,6 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         return evaluate(
             settings, out=args.out, shared=args.shared, model=args.model, config=args.config
         )
+    if args.command == "report":
+        from bot.review.cli import report
+
+        return report(settings, args)
+    if args.command == "demo-data":
+        from bot.review.cli import demo_data
+
+        return demo_data(settings, args)
     return 2
 
 

@@ -75,6 +75,9 @@ touchpoints = Table(
     Column("outcome", String(16), nullable=False, default="self_served"),
     Column("signals", Text, nullable=False, default="{}"),  # JSON: repeats, frustration...
     Column("rating", Integer),
+    # The customer-effort answer, 1-5 ("how easy was it to get this sorted?", 5 = very easy);
+    # NULL until the question is asked and answered.
+    Column("effort", Integer),
     Column("message_count", Integer, nullable=False, default=0),
     Column("started_at", DateTime, nullable=False),
     Column("last_activity_at", DateTime, nullable=False),
@@ -82,6 +85,21 @@ touchpoints = Table(
     UniqueConstraint("conversation_id", "session_started_at", name="uq_touchpoints_session"),
 )
 Index("ix_touchpoints_open", touchpoints.c.ended_at, touchpoints.c.last_activity_at)
+# CX review (bot/review/): metrics over a date window, the log newest first (keyset paging on
+# started_at, id) with or without an outcome filter, and a customer's next contacts.
+Index("ix_touchpoints_started", touchpoints.c.started_at, touchpoints.c.id)
+Index(
+    "ix_touchpoints_outcome_started",
+    touchpoints.c.outcome,
+    touchpoints.c.started_at,
+    touchpoints.c.id,
+)
+Index("ix_touchpoints_customer_started", touchpoints.c.customer_id, touchpoints.c.started_at)
+Index(  # the session of a conversation a policy moment belongs to
+    "ix_touchpoints_conversation_started",
+    touchpoints.c.conversation_id,
+    touchpoints.c.started_at,
+)
 
 handoffs = Table(
     "handoffs",
@@ -102,6 +120,8 @@ handoffs = Table(
     Column("resolved_at", DateTime),
     Column("resolution", Text),
 )
+# CX review: the handoffs of a date window (metrics start from them, bot/review/metrics.py).
+Index("ix_handoffs_created_at", handoffs.c.created_at)
 
 # Handoffs waiting to be delivered to their department's webhook (bot/handoff/outbox.py).
 # Written in the same transaction as the handoff; the dispatcher sends them.
@@ -169,6 +189,7 @@ policy_moments = Table(
     Column("asked_for_person", Boolean, nullable=False, default=False),
     Column("closed_at", DateTime),
 )
+Index("ix_policy_moments_created_at", policy_moments.c.created_at)  # CX review: a date window
 
 guard_rewrites = Table(
     "guard_rewrites",
@@ -257,6 +278,10 @@ takeovers = Table(
     Column("ended_at", DateTime),
     Column("note", Text),  # the hand-back note or the resolution summary
 )
+# CX review: a handoff's pickups (time to agent pickup, ratings of chats an agent took), and
+# the pickups of a date window.
+Index("ix_takeovers_handoff_id", takeovers.c.handoff_id)
+Index("ix_takeovers_started_at", takeovers.c.started_at)
 Index(
     "uq_takeovers_one_active",
     takeovers.c.conversation_id,

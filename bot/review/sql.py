@@ -1,0 +1,128 @@
+"""SQL pieces the CX review needs that SQLite and PostgreSQL spell differently.
+
+Each is a SQLAlchemy construct compiled per dialect, so the queries in bot/review/ are
+written once. Timestamps in the journey store are naive local times; "epoch" here means
+whole seconds since 1970-01-01 00:00 of that same clock, which makes day and week
+boundaries local days and weeks on both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import BigInteger, Boolean, DateTime
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+SECONDS_PER_DAY = 86_400
+# 1970-01-01 was a Thursday: (day number + 3) % 7 is the weekday with Monday = 0.
+EPOCH_WEEKDAY_SHIFT = 3
+
+
+class epoch(FunctionElement):
+    """Whole seconds since 1970-01-01 00:00 of a naive timestamp."""
+
+    type = BigInteger()
+    name = "epoch"
+    inherit_cache = True
+
+
+@compiles(epoch, "sqlite")
+def _epoch_sqlite(element, compiler, **kw):
+    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(epoch, "postgresql")
+def _epoch_postgresql(element, compiler, **kw):
+    # A timestamp without time zone gives its nominal seconds, whatever the server's zone.
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+
+
+class plus_days(FunctionElement):
+    """A timestamp plus a whole number of days (a literal), comparable with stored ones."""
+
+    type = DateTime()
+    name = "plus_days"
+    inherit_cache = True
+
+
+@compiles(plus_days, "sqlite")
+def _plus_days_sqlite(element, compiler, **kw):
+    moment, days = list(element.clauses)
+    # strftime keeps the fraction of a second, so the text compares like the stored values.
+    return (
+        f"strftime('%Y-%m-%d %H:%M:%f', {compiler.process(moment, **kw)}, "
+        f"'+' || {compiler.process(days, **kw)} || ' days')"
+    )
+
+
+@compiles(plus_days, "postgresql")
+def _plus_days_postgresql(element, compiler, **kw):
+    moment, days = list(element.clauses)
+    return (
+        f"({compiler.process(moment, **kw)} + "
+        f"CAST({compiler.process(days, **kw)} AS INTEGER) * INTERVAL '1 day')"
+    )
+
+
+class json_lists_overlap(FunctionElement):
+    """Whether two JSON lists of strings (stored as text) share an element."""
+
+    type = Boolean()
+    name = "json_lists_overlap"
+    inherit_cache = True
+
+
+@compiles(json_lists_overlap, "sqlite")
+def _overlap_sqlite(element, compiler, **kw):
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    return (
+        f"EXISTS (SELECT 1 FROM json_each({a}) AS x JOIN json_each({b}) AS y ON x.value = y.value)"
+    )
+
+
+@compiles(json_lists_overlap, "postgresql")
+def _overlap_postgresql(element, compiler, **kw):
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    return (
+        f"EXISTS (SELECT 1 FROM json_array_elements_text(CAST({a} AS json)) AS x(v)"
+        f" JOIN json_array_elements_text(CAST({b} AS json)) AS y(v) ON x.v = y.v)"
+    )
+
+
+@contextmanager
+def connected(bind: Engine | Connection) -> Iterator[Connection]:
+    """A connection from an engine (closed after), or the caller's own connection as is."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
+class unindexed(FunctionElement):
+    """An expression as is, which SQLite will not answer from an index (unary ``+``).
+
+    For queries that should start from another table's index: without statistics, SQLite
+    would start from the touchpoints' window and look up each one's handoffs, while the
+    handoffs' own time index reaches far fewer rows. Other databases plan by statistics.
+    """
+
+    name = "unindexed"
+    inherit_cache = True
+
+    def __init__(self, expression):
+        super().__init__(expression)
+        self.type = expression.type
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element, compiler, **kw):
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
+@compiles(unindexed)
+def _unindexed_default(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
