@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -87,3 +88,31 @@ def assistant(tmp_path_factory, fake_slack):
     finally:
         for proc in reversed(procs):
             proc.stop()
+
+
+# Browser tests drive Debian's Chromium (never a downloaded browser); `make test` passes
+# CX_CHROMIUM. The flags keep it off this machine's closed network and out of a sandbox it
+# can't have as root.
+CHROMIUM = os.environ.get("CX_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium per browser-test module (each test opens its own context)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"No Chromium at {CHROMIUM}: run `make browser`, or set CX_CHROMIUM=/path.")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -10,13 +10,11 @@ whose thread is the fake Slack's (tests/fakes/slack.py).
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from bot.db import make_engine
 from bot.hub.accounts import Accounts
@@ -26,30 +24,10 @@ from tests.hub.test_hub import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("CX_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REPLY_MS = 30_000  # the assistant's answer, through the action server
 LIVE_MS = 15_000  # the console polls every 2-3 s
 QUIET_MS = 6_000  # long enough for an answer, had the assistant answered
 XSS = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"No Chromium at {CHROMIUM}: install Debian's chromium, or set CX_CHROMIUM.")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

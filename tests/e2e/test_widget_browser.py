@@ -12,42 +12,20 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from bot.channels.tokens import mint_customer_token
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REPLY_MS = 30_000  # the assistant's answer, through the action server
 XSS = "<img src=x onerror=alert(1)>"
 SOCKET_IO = re.compile(r"/socket\.io/")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"No Chromium at {CHROMIUM}: run `make browser`, or set CHROMIUM=/path.")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Chat:
