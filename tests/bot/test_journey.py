@@ -1,6 +1,6 @@
 """The journey store: one customer across channels, a touchpoint per conversation, signals."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
@@ -8,16 +8,9 @@ from sqlalchemy import text
 from bot.journey.migrate import current_revision, head_revision, migrate
 from bot.journey.signals import UserMessage, read_signals
 from bot.journey.store import JourneyStore, Turn
+from tests.fakes.clock import WEDNESDAY_10AM, Clock
 
-T0 = datetime(2025, 3, 12, 10, 0)
-
-
-class Clock:
-    def __init__(self, at=T0):
-        self.at = at
-
-    def __call__(self):
-        return self.at
+T0 = WEDNESDAY_10AM
 
 
 @pytest.fixture
@@ -102,12 +95,12 @@ def test_an_anonymous_chat_becomes_the_customers_once_they_identify(journey):
 
 def test_one_customer_one_journey_across_channels(journey, clock):
     journey.record(turn("web-1", customer_id="C001", need="order_status", department="delivery"))
-    clock.at = T0 + timedelta(days=1)
+    clock.now = T0 + timedelta(days=1)
     journey.record(
         Turn(
             conversation_id="U0JANE_C1",
             channel="slack",
-            session_started_at=clock.at,
+            session_started_at=clock.now,
             customer_id="C001",
             slack_user="U0JANE",
             need="request_invoice",
@@ -135,9 +128,9 @@ def test_idle_chats_are_closed_as_abandoned_unless_resolved(journey, engine, clo
     journey.record(turn("done"))
     with engine.begin() as conn:
         conn.execute(text("update touchpoints set outcome='resolved' where conversation_id='done'"))
-    clock.at = T0 + timedelta(minutes=30)
+    clock.now = T0 + timedelta(minutes=30)
     assert journey.close_idle(timedelta(minutes=60)) == 0
-    clock.at = T0 + timedelta(minutes=61)
+    clock.now = T0 + timedelta(minutes=61)
     assert journey.close_idle(timedelta(minutes=60)) == 2
     outcome = {c: journey.touchpoints_of(c)[0].outcome for c in ("idle", "bye", "done")}
     assert outcome == {"idle": "abandoned", "bye": "self_served", "done": "resolved"}
@@ -156,11 +149,11 @@ def test_signals_of_effort_and_frustration(journey, clock):
     assert tp.signals["told_you"] == 1 and tp.signals["negative_words"] == 1
     assert tp.signals["frustration"] == 4
     # Another chat about the same order within 7 days is a repeat contact; after 7, not.
-    clock.at = T0 + timedelta(days=2)
-    again = Turn("web-2", "socketio", clock.at, customer_id="C001", order_id="ORD-10002")
+    clock.now = T0 + timedelta(days=2)
+    again = Turn("web-2", "socketio", clock.now, customer_id="C001", order_id="ORD-10002")
     assert journey.record(again).signals["contacts_about_order"] == 1
-    clock.at = T0 + timedelta(days=8)
-    late = Turn("web-3", "socketio", clock.at, customer_id="C001", order_id="ORD-10002")
+    clock.now = T0 + timedelta(days=8)
+    late = Turn("web-3", "socketio", clock.now, customer_id="C001", order_id="ORD-10002")
     assert journey.record(late).signals["contacts_about_order"] == 1  # web-2 is 6 days old, web-1 8
 
 

@@ -16,9 +16,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.server import LocalServer
 
 TOKEN = "fake-rasa-token"
 KNOWN_EVENTS = {"user", "bot", "action", "pause", "resume", "slot", "session_started"}
@@ -42,7 +44,7 @@ class Sent:
 
 
 @dataclass
-class FakeRasa:
+class FakeRasa(LocalServer):
     """Rasa's HTTP API on a free local port."""
 
     token: str = TOKEN
@@ -54,29 +56,10 @@ class FakeRasa:
     def __post_init__(self):
         self._lock = threading.Lock()
         self._failures: list[tuple[str | None, int]] = []
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> FakeRasa:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeRasa:
-        return self.start()
-
-    def __exit__(self, *_) -> None:
-        self.stop()
+        return self.base_url
 
     # -- the test's side --------------------------------------------------------------------
     def fail(self, status: int = 500, method: str | None = None, times: int = 1) -> None:

@@ -16,11 +16,13 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
 import requests
+
+from tests.fakes.server import LocalServer
 
 TOKEN = "xoxb-fake-bot-token"
 SIGNING_SECRET = "fake-signing-secret"
@@ -50,7 +52,7 @@ class Post:
 
 
 @dataclass
-class FakeSlack:
+class FakeSlack(LocalServer):
     """Slack's Web API on a free local port, recording every call."""
 
     token: str = TOKEN
@@ -60,30 +62,11 @@ class FakeSlack:
     def __post_init__(self):
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
         """The Web API base URL, as SLACK_API_URL takes it."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
-
-    def start(self) -> FakeSlack:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *_) -> None:
-        self.stop()
+        return self.base_url + "/api/"
 
     # -- what the bot posted --------------------------------------------------------------
 

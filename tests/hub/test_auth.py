@@ -16,21 +16,14 @@ from bot.hub.accounts import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, AccountError, Accou
 from bot.journey.migrate import migrate
 from bot.journey.schema import hub_sessions, users
 from bot.settings import ROOT
+from tests.fakes.clock import Clock
 
 PASSWORD = "a long enough test password"
 
 
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 11, 23, 9, 0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(datetime(2026, 11, 23, 9, 0))
 
 
 @pytest.fixture

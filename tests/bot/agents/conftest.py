@@ -17,25 +17,13 @@ from bot.hub.accounts import Accounts
 from bot.hub.store import HubStore
 from bot.journey.migrate import migrate
 from bot.journey.store import JourneyStore, Turn
+from tests.fakes.clock import Clock
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack import FakeSlack
 
 NOW = datetime(2025, 3, 12, 10, 0)  # a Wednesday: support works 08:00-22:00
 LEASE = timedelta(seconds=90)
 PASSWORD = "a long enough test password"
-
-
-class Clock:
-    """The desk's clock, moved by hand."""
-
-    def __init__(self, now: datetime = NOW):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass
@@ -105,7 +93,7 @@ class Setting:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from alembic import command
@@ -14,16 +14,9 @@ from sqlalchemy import func, inspect, select
 from bot.channels.dedup import PRUNE_EVERY, SeenEvents
 from bot.journey.migrate import alembic_config, current_revision, head_revision, migrate
 from bot.journey.schema import channel_events, metadata
+from tests.fakes.clock import WEDNESDAY_10AM, Clock
 
-T0 = datetime(2025, 3, 12, 10, 0)
-
-
-class Clock:
-    def __init__(self, at=T0):
-        self.at = at
-
-    def __call__(self):
-        return self.at
+T0 = WEDNESDAY_10AM
 
 
 @pytest.fixture
@@ -89,7 +82,7 @@ def test_concurrent_deliveries_of_one_event_let_exactly_one_through(seen):
 def test_old_events_are_pruned_now_and_then_by_whoever_inserts(seen, engine, clock):
     seen.first_time(["Ev-old"])
     SeenEvents(engine, "other", now=clock).first_time(["Ev-other"])
-    clock.at = T0 + timedelta(days=1, minutes=1)
+    clock.now = T0 + timedelta(days=1, minutes=1)
     seen.first_time(["Ev-new"])  # a day later: the hourly prune runs first
     with engine.connect() as conn:
         left = conn.execute(select(channel_events.c.channel, channel_events.c.event_id)).all()
@@ -102,10 +95,10 @@ def test_pruning_runs_at_most_once_an_hour(engine, clock):
     migrate(engine)
     seen = SeenEvents(engine, "slack", keep=timedelta(minutes=10), now=clock)
     seen.first_time(["Ev1"])  # the first use prunes
-    clock.at = T0 + timedelta(minutes=30)
+    clock.now = T0 + timedelta(minutes=30)
     seen.first_time(["Ev2"])  # Ev1 is stale, but the next prune is not due yet
     assert rows(engine) == 2
-    clock.at = T0 + PRUNE_EVERY + timedelta(minutes=1)
+    clock.now = T0 + PRUNE_EVERY + timedelta(minutes=1)
     seen.first_time(["Ev3"])
     assert rows(engine) == 1
 
