@@ -438,17 +438,13 @@ class AgentDesk:
         touchpoint keeps its outcome: the customer goes on with the assistant.
         """
         note = _text(note, "note", required=False)
-        held = self._claim_end(conversation_id, agent, "handed_back", note)
-        try:
-            self.relay.send(
-                conversation_id,
-                held.channel,
-                HANDED_BACK.format(agent=agent.display_name),
-                after=[RESUME, LISTEN],
-            )
-        except RelayFailed:
-            self._reopen(held)
-            raise
+        held = self._end_and_resume(
+            conversation_id,
+            agent,
+            "handed_back",
+            note,
+            HANDED_BACK.format(agent=agent.display_name),
+        )
         resolution = f"Handed back to the assistant by {agent.display_name}" + (
             f": {note}" if note else ""
         )
@@ -564,17 +560,9 @@ class AgentDesk:
                     handoffs.c.status.in_(UNRESOLVED),
                 )
             ).all()
-        held = self._claim_end(conversation_id, agent, "resolved", summary)
-        try:
-            self.relay.send(
-                conversation_id,
-                held.channel,
-                RESOLVED.format(agent=agent.display_name),
-                after=[RESUME, LISTEN],
-            )
-        except RelayFailed:
-            self._reopen(held)
-            raise
+        held = self._end_and_resume(
+            conversation_id, agent, "resolved", summary, RESOLVED.format(agent=agent.display_name)
+        )
         for row in support:
             self._move(row.id, "resolve", f"Resolved by {agent.display_name}: {summary}")
         return self._takeover_by_id(held.id)
@@ -725,6 +713,19 @@ class AgentDesk:
                 for h in waiting
             ],
         }
+
+    def _end_and_resume(
+        self, conversation_id: str, agent: Holder, status: str, note: str, message: str
+    ) -> Takeover:
+        """End the agent's takeover, tell the customer and resume the assistant; if the
+        customer can't be reached, the takeover is reopened and the error raised."""
+        held = self._claim_end(conversation_id, agent, status, note)
+        try:
+            self.relay.send(conversation_id, held.channel, message, after=[RESUME, LISTEN])
+        except RelayFailed:
+            self._reopen(held)
+            raise
+        return held
 
     def _claim_end(
         self, conversation_id: str, agent: Holder, status: str, note: str | None
