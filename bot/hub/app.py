@@ -2,7 +2,7 @@
 
 It serves the built-in department inboxes (a JSON API and a small HTML page), the
 acknowledge/resolve API departments call, sign-in, and the agent console
-(bot/hub/console.py); CX review grows here later.
+(bot/hub/console.py) and CX review (bot/hub/review/).
 Nothing happens at import time: the database engine is made and migrated when the server
 starts, in the server's own process.
 """
@@ -25,7 +25,7 @@ from sanic.response import HTTPResponse, json
 
 from bot.db import make_engine
 from bot.departments import load_departments
-from bot.hub import api, auth, console, pages, widget
+from bot.hub import api, auth, console, pages, review, widget
 from bot.hub.accounts import Accounts
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
@@ -75,6 +75,8 @@ class HubErrorHandler(ErrorHandler):
             return pages.error_page(status, message, path)
         if path == console.PREFIX or path.startswith(console.PREFIX + "/"):
             return console.error_page(status, message)
+        if path == review.PREFIX or path.startswith(review.PREFIX + "/"):
+            return review.error_page(status, message)
         return json({"error": message, **extra}, status=status)
 
 
@@ -120,6 +122,7 @@ def create_app(settings: HubSettings) -> Sanic:
     auth.add_routes(app)
     console.add_routes(app)
     pages.add_routes(app)
+    review.add_routes(app)
     widget.add_routes(app)
     return app
 

@@ -848,6 +848,10 @@ _DOCUMENT = {
 def document(departments: list[str] | None = None) -> dict:
     """The OpenAPI document; ``departments`` become the allowed values of ``{name}``."""
     doc = copy.deepcopy(_DOCUMENT)
+    from bot.hub import review  # its modules import this one's helpers: import when asked
+
+    doc["paths"].update(review.openapi_paths())
+    doc["components"]["schemas"].update(review.openapi_schemas())
     if departments:
         for path in doc["paths"].values():
             for parameter in path.get("parameters", []):

@@ -78,6 +78,9 @@ touchpoints = Table(
     # The customer-effort answer, 1-5 ("how easy was it to get this sorted?", 5 = very easy);
     # NULL until the question is asked and answered.
     Column("effort", Integer),
+    # What the customer wrote in this conversation, one message per line, cut at
+    # CUSTOMER_TEXT_LIMIT characters: the CX log's free-text search reads it.
+    Column("customer_text", Text),
     Column("message_count", Integer, nullable=False, default=0),
     Column("started_at", DateTime, nullable=False),
     Column("last_activity_at", DateTime, nullable=False),
@@ -299,4 +302,36 @@ agent_notes = Table(
     Column("author_id", Integer, ForeignKey("users.id"), nullable=False),
     Column("text", Text, nullable=False),
     Column("created_at", DateTime, nullable=False),
+)
+
+# -- CX review: conversations flagged for review, and their messages labelled for training --
+
+# A conversation (touchpoint) an analyst flagged, with free tags ("wrong intent", "rude"...).
+# One flag per touchpoint; unflagging deletes it.
+review_flags = Table(
+    "review_flags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("touchpoint_id", Integer, ForeignKey("touchpoints.id"), nullable=False, unique=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("tags", Text, nullable=False, default="[]"),  # JSON list of short strings
+    Column("note", Text),
+    Column("flagged_by", Integer, ForeignKey("users.id"), nullable=False),
+    Column("flagged_at", DateTime, nullable=False),
+)
+
+# A customer message of a flagged conversation with the intent an analyst says it should
+# have had: exported as Rasa NLU YAML (bot/review/flags.py) to add to data/ and retrain.
+review_examples = Table(
+    "review_examples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("touchpoint_id", Integer, ForeignKey("touchpoints.id"), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("text_sha256", String(64), nullable=False),  # unique per touchpoint (text can be long)
+    Column("predicted_intent", String(64)),  # what the assistant understood
+    Column("intent", String(64), nullable=False),  # what the analyst picked
+    Column("labelled_by", Integer, ForeignKey("users.id"), nullable=False),
+    Column("labelled_at", DateTime, nullable=False),
+    UniqueConstraint("touchpoint_id", "text_sha256", name="uq_review_examples_message"),
 )

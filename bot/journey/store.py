@@ -24,6 +24,7 @@ from bot.journey.signals import Signals, UserMessage, read_signals
 OUTCOME_RANK = {"self_served": 0, "handed_off": 1, "escalated": 2}
 OUTCOMES = ("self_served", "handed_off", "escalated", "abandoned", "resolved")
 REPEAT_CONTACT_DAYS = 7
+CUSTOMER_TEXT_LIMIT = 8000  # characters of the customer's words kept for the CX log's search
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class JourneyStore:
                 "channel": turn.channel,
                 "signals": json.dumps(signals.as_dict()),
                 "message_count": len(turn.messages),
+                "customer_text": customer_text(turn.messages),
                 "last_activity_at": max(last_message, now) if turn.messages else now,
             }
             if turn.stage:
@@ -400,3 +402,9 @@ def _identity_owner(conn: Connection, kind: str, value: str) -> str | None:
 
 def _added(items: Sequence[str], item: str | None) -> list[str]:
     return [*items, item] if item and item not in items else list(items)
+
+
+def customer_text(messages: Sequence[UserMessage]) -> str:
+    """The customer's messages one per line, cut at ``CUSTOMER_TEXT_LIMIT`` characters."""
+    text = "\n".join(m.text for m in messages)[:CUSTOMER_TEXT_LIMIT]
+    return text.replace("\x00", "")  # PostgreSQL refuses NUL in text
