@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.departments import DEPARTMENTS_FILE
 from bot.routing import ROUTING_FILE
-from bot.settings import Settings
+from bot.settings import ROOT, Settings
 
 DEFAULT_PORT = 8000
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: a context packet is a few kB; anything near this is abuse
@@ -31,6 +31,7 @@ class HubSettings:
     port: int = DEFAULT_PORT
     departments_file: Path = DEPARTMENTS_FILE
     routing_file: Path = ROUTING_FILE
+    domain_file: Path = ROOT / "domain.yml"  # its intents are what CX review can label with
     secrets: Mapping[str, str] = field(default_factory=lambda: os.environ)
     max_body_bytes: int = MAX_BODY_BYTES
     signature_tolerance: int = SIGNATURE_TOLERANCE

@@ -1,12 +1,596 @@
-"""CX review: placeholder, being written (see bot/hub/review/__init__.py)."""
+"""Flagging conversations for review, and turning their messages into NLU training data.
+
+The conversation page shows ``flag_panel`` (plain forms, no script needed); the flagged
+list (``/review/flagged``) shows each flagged conversation's customer messages with an
+intent picker, and the kept examples download as Rasa NLU YAML (``/review/examples.yml``).
+Forms post back and redirect (303), so the pages work without JavaScript; the same
+actions are in the JSON API under ``/api/review/``.
+"""
 
 from __future__ import annotations
 
-from sanic import Sanic
+from datetime import datetime
+from html import escape
 
-OPENAPI_PATHS: dict = {}
-OPENAPI_SCHEMAS: dict = {}
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, redirect
+from sanic.response import json as json_response
+from sanic.response import text as text_response
+
+from bot.hub.accounts import Session
+from bot.hub.auth import check_csrf, require
+from bot.hub.openapi import _error, _html, _json, _ref
+from bot.hub.review.layout import API, PREFIX, page
+from bot.hub.web import HubError, in_thread, json_object
+from bot.review import flags as review_flags
+from bot.review.flags import Flag, Invalid, NotFound
+
+FLAG_SCRIPT = ""  # the panel is plain forms: nothing to add to a page's script
 
 
 def add_routes(app: Sanic) -> None:
-    """Register this module's pages and API on ``app``."""
+    """Register the flagged list, the NLU export, and the flag and example forms and API."""
+    app.add_route(flagged_page, f"{PREFIX}/flagged", methods=["GET"], name="review_flagged")
+    app.add_route(nlu_export, f"{PREFIX}/examples.yml", methods=["GET"], name="review_nlu")
+    app.add_route(
+        flag_form,
+        f"{PREFIX}/touchpoints/<touchpoint_id:int>/flag",
+        methods=["POST"],
+        name="review_flag_form",
+    )
+    app.add_route(
+        unflag_form,
+        f"{PREFIX}/touchpoints/<touchpoint_id:int>/unflag",
+        methods=["POST"],
+        name="review_unflag_form",
+    )
+    app.add_route(example_form, f"{PREFIX}/examples", methods=["POST"], name="review_example_form")
+    app.add_route(
+        drop_example_form,
+        f"{PREFIX}/examples/<example_id:int>/drop",
+        methods=["POST"],
+        name="review_drop_example_form",
+    )
+    app.add_route(
+        flag_api,
+        f"{API}/touchpoints/<touchpoint_id:int>/flag",
+        methods=["GET", "PUT", "DELETE"],
+        name="review_flag_api",
+    )
+    app.add_route(
+        examples_api, f"{API}/examples", methods=["GET", "POST"], name="review_examples_api"
+    )
+    app.add_route(
+        example_api,
+        f"{API}/examples/<example_id:int>",
+        methods=["DELETE"],
+        name="review_example_api",
+    )
+
+
+def flag_panel(touchpoint_id: int, flag: Flag | None, csrf_token: str) -> str:
+    """The conversation page's flag section: its tags and note, and the forms to change them."""
+    csrf = f"<input type='hidden' name='csrf_token' value='{escape(csrf_token, quote=True)}'>"
+    action = f"{PREFIX}/touchpoints/{touchpoint_id}"
+    tags = ", ".join(flag.tags) if flag else ""
+    note = flag.note or "" if flag else ""
+    if flag:
+        status = (
+            f"<p id='flag-status'>Flagged by {escape(flag.flagged_by)} on "
+            f"{flag.flagged_at:%Y-%m-%d %H:%M}"
+            + "".join(f" <span class='tag'>{escape(t)}</span>" for t in flag.tags)
+            + "</p>"
+            + (f"<p class='flag-note'>{escape(flag.note)}</p>" if flag.note else "")
+        )
+        remove = (
+            f"<form method='post' action='{action}/unflag'>{csrf}"
+            "<button type='submit'>Remove the flag</button></form>"
+        )
+    else:
+        status, remove = "<p id='flag-status' class='hint'>Not flagged.</p>", ""
+    return (
+        "<section aria-labelledby='flag-heading'><h2 id='flag-heading'>Review flag</h2>"
+        + status
+        + f"<form method='post' action='{action}/flag' class='filters'>{csrf}"
+        "<label>Tags (comma-separated)<input name='tags' maxlength='400' "
+        f"value='{escape(tags, quote=True)}' placeholder='misunderstood, slow handoff'></label>"
+        f"<label>Note<textarea name='note' maxlength='{review_flags.MAX_NOTE_LENGTH}' rows='2'>"
+        f"{escape(note)}</textarea></label>"
+        f"<button type='submit'>{'Save the flag' if flag else 'Flag for review'}</button></form>"
+        + remove
+        + f"<p class='hint'>Flagged conversations are listed under <a href='{PREFIX}/flagged'>"
+        "Flagged</a>, where their messages become training examples.</p></section>"
+    )
+
+
+# -- pages and forms ---------------------------------------------------------------------------
+async def flagged_page(request: Request) -> HTTPResponse:
+    """Flagged conversations, newest flag first, each message with an intent picker."""
+    session = await require(request, "review")
+    before = _int_arg(request, "before")
+    engine = request.app.ctx.engine
+    items = await in_thread(review_flags.flagged, engine, review_flags.FLAGGED_PAGE + 1, before)
+    more = len(items) > review_flags.FLAGGED_PAGE
+    items = items[: review_flags.FLAGGED_PAGE]
+    kept = await in_thread(review_flags.examples, engine, [i["flag"].touchpoint_id for i in items])
+    intents = await in_thread(_intents, request)
+    body = render_flagged(items, kept, intents, session, more)
+    return page("Flagged conversations", body, session=session, current=f"{PREFIX}/flagged")
+
+
+def render_flagged(
+    items: list[dict],
+    kept: list[review_flags.Example],
+    intents: list[str],
+    session: Session,
+    more: bool,
+) -> str:
+    """The flagged list's HTML (every value escaped)."""
+    csrf = (
+        f"<input type='hidden' name='csrf_token' value='{escape(session.csrf_token, quote=True)}'>"
+    )
+    by_message = {(e.touchpoint_id, e.text): e for e in kept}
+    parts = [
+        "<h1>Flagged conversations</h1>",
+        "<p>Pick the intent each customer message should have had and keep it as an example; "
+        f"<a href='{PREFIX}/examples.yml' download>Download the kept examples as Rasa NLU YAML</a> "
+        f"(<a href='{API}/examples'>JSON</a>), add the file under <code>data/nlu/</code> and "
+        "retrain (<code>make train</code>).</p>",
+    ]
+    if not items:
+        parts.append(
+            "<p class='empty'>Nothing is flagged. Flag a conversation from its page "
+            f"in the <a href='{PREFIX}/log'>touchpoint log</a>.</p>"
+        )
+    options = "".join(f"<option>{escape(i)}</option>" for i in intents)
+    for item in items:
+        flag: Flag = item["flag"]
+        tid = flag.touchpoint_id
+        tags = "".join(f"<span class='tag'>{escape(t)}</span>" for t in flag.tags)
+        parts.append(
+            f"<article id='tp-{tid}' class='flagged'><h2><a href='{PREFIX}/conversations/{tid}'>"
+            f"{escape(item['channel'])} conversation of {item['started_at']:%Y-%m-%d %H:%M}</a> "
+            f"{tags}</h2><p class='hint'>Flagged by {escape(flag.flagged_by)} on "
+            f"{flag.flagged_at:%Y-%m-%d %H:%M}; outcome {escape(item['outcome'])}</p>"
+            + (f"<p>{escape(flag.note)}</p>" if flag.note else "")
+            + "<table><thead><tr><th>Customer said</th><th>Example of intent</th></tr></thead><tbody>"
+        )
+        if not item["lines"]:
+            parts.append(
+                "<tr><td colspan='2' class='empty'>No customer messages recorded.</td></tr>"
+            )
+        for line in item["lines"]:
+            example = by_message.get((tid, " ".join(line.split())))
+            if example:
+                cell = (
+                    f"<strong class='kept'>{escape(example.intent)}</strong> "
+                    f"<form method='post' action='{PREFIX}/examples/{example.id}/drop' class='inline'>"
+                    f"{csrf}<button type='submit'>Remove</button></form>"
+                )
+            else:
+                cell = (
+                    f"<form method='post' action='{PREFIX}/examples' class='inline'>{csrf}"
+                    f"<input type='hidden' name='touchpoint_id' value='{tid}'>"
+                    f"<input type='hidden' name='text' value='{escape(line, quote=True)}'>"
+                    "<select name='intent' required aria-label='Intent'>"
+                    f"<option value=''>pick an intent…</option>{options}</select> "
+                    "<button type='submit'>Keep as example</button></form>"
+                )
+            parts.append(f"<tr><td>{escape(line)}</td><td>{cell}</td></tr>")
+        parts.append("</tbody></table></article>")
+    if more and items:
+        parts.append(
+            f"<p><a href='{PREFIX}/flagged?before={items[-1]['flag_id']}'>Older flags</a></p>"
+        )
+    return "".join(parts)
+
+
+async def nlu_export(request: Request) -> HTTPResponse:
+    """Every kept example as Rasa NLU YAML, to save under data/nlu/."""
+    await require(request, "review")
+    kept = await in_thread(review_flags.examples, request.app.ctx.engine)
+    stamp = datetime.fromtimestamp(request.app.ctx.settings.clock()).strftime("%Y%m%d")
+    return text_response(
+        review_flags.nlu_yaml(kept),
+        content_type="application/x-yaml; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="reviewed_examples_{stamp}.yml"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+async def flag_form(request: Request, touchpoint_id: int) -> HTTPResponse:
+    """The panel's Flag / Save button."""
+    session = await _changing(request)
+    tags = (request.form.get("tags") or "").split(",")
+    await _act(
+        review_flags.set_flag,
+        request.app.ctx.engine,
+        touchpoint_id,
+        tags,
+        request.form.get("note"),
+        session.user.id,
+        _now(request),
+    )
+    return redirect(f"{PREFIX}/conversations/{touchpoint_id}#flag-heading", status=303)
+
+
+async def unflag_form(request: Request, touchpoint_id: int) -> HTTPResponse:
+    """The panel's Remove button."""
+    await _changing(request)
+    await in_thread(review_flags.clear_flag, request.app.ctx.engine, touchpoint_id)
+    return redirect(f"{PREFIX}/conversations/{touchpoint_id}#flag-heading", status=303)
+
+
+async def example_form(request: Request) -> HTTPResponse:
+    """A message kept as an example of the picked intent, from the flagged list."""
+    session = await _changing(request)
+    touchpoint_id = _int_value(request.form.get("touchpoint_id"), "touchpoint_id")
+    await _keep(
+        request,
+        session,
+        touchpoint_id,
+        request.form.get("text") or "",
+        request.form.get("intent") or "",
+    )
+    return redirect(f"{PREFIX}/flagged#tp-{touchpoint_id}", status=303)
+
+
+async def drop_example_form(request: Request, example_id: int) -> HTTPResponse:
+    """A kept example's Remove button."""
+    await _changing(request)
+    await _act(review_flags.drop_example, request.app.ctx.engine, example_id)
+    return redirect(f"{PREFIX}/flagged", status=303)
+
+
+# -- the JSON API ------------------------------------------------------------------------------
+async def flag_api(request: Request, touchpoint_id: int) -> HTTPResponse:
+    """GET a touchpoint's flag, PUT ``{"tags": [...], "note": "..."}``, or DELETE it."""
+    engine = request.app.ctx.engine
+    if request.method == "GET":
+        await require(request, "review")
+        flag = await in_thread(review_flags.flag_of, engine, touchpoint_id)
+        return json_response(
+            {"flagged": flag is not None, "flag": flag.as_json() if flag else None}
+        )
+    session = await _changing(request)
+    if request.method == "DELETE":
+        removed = await in_thread(review_flags.clear_flag, engine, touchpoint_id)
+        return json_response({"flagged": False, "removed": removed})
+    data = json_object(request)
+    tags = data.get("tags", [])
+    if not isinstance(tags, list):
+        raise HubError(400, "tags must be a list of strings")
+    note = data.get("note")
+    if note is not None and not isinstance(note, str):
+        raise HubError(400, "note must be a string")
+    flag = await _act(
+        review_flags.set_flag, engine, touchpoint_id, tags, note, session.user.id, _now(request)
+    )
+    return json_response({"flagged": True, "flag": flag.as_json()})
+
+
+async def examples_api(request: Request) -> HTTPResponse:
+    """GET every kept example; POST ``{"touchpoint_id", "text", "intent"}`` keeps one."""
+    if request.method == "GET":
+        await require(request, "review")
+        kept = await in_thread(review_flags.examples, request.app.ctx.engine)
+        return json_response({"examples": [e.as_json() for e in kept]})
+    session = await _changing(request)
+    data = json_object(request)
+    text, intent = data.get("text"), data.get("intent")
+    if not isinstance(text, str) or not isinstance(intent, str):
+        raise HubError(400, "text and intent must be strings")
+    example = await _keep(
+        request, session, _int_value(data.get("touchpoint_id"), "touchpoint_id"), text, intent
+    )
+    return json_response(example.as_json(), status=201)
+
+
+async def example_api(request: Request, example_id: int) -> HTTPResponse:
+    """DELETE a kept example."""
+    await _changing(request)
+    await _act(review_flags.drop_example, request.app.ctx.engine, example_id)
+    return json_response({"deleted": example_id})
+
+
+# -- helpers -----------------------------------------------------------------------------------
+async def _changing(request: Request) -> Session:
+    session = await require(request, "review")
+    check_csrf(request, session)
+    return session
+
+
+async def _keep(request: Request, session: Session, touchpoint_id: int, text: str, intent: str):
+    if not intent:
+        raise HubError(400, "pick the intent this message should have had")
+    intents = await in_thread(_intents, request)
+    return await _act(
+        review_flags.keep_example,
+        request.app.ctx.engine,
+        touchpoint_id,
+        text,
+        intent,
+        intents,
+        session.user.id,
+        _now(request),
+    )
+
+
+async def _act(fn, *args):
+    """Run a flags function; its NotFound and Invalid become 404 and 400."""
+    try:
+        return await in_thread(fn, *args)
+    except NotFound as e:
+        raise HubError(404, str(e)) from None
+    except Invalid as e:
+        raise HubError(400, str(e)) from None
+
+
+def _intents(request: Request) -> list[str]:
+    return review_flags.domain_intents(request.app.ctx.settings.domain_file)
+
+
+def _now(request: Request) -> datetime:
+    return datetime.fromtimestamp(request.app.ctx.settings.clock())
+
+
+def _int_arg(request: Request, name: str) -> int | None:
+    raw = request.args.get(name)
+    return None if raw in (None, "") else _int_value(raw, name)
+
+
+def _int_value(raw, name: str) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise HubError(400, f"{name} must be a whole number") from None
+    if value < 1:
+        raise HubError(400, f"{name} must be 1 or more")
+    return value
+
+
+# -- OpenAPI -----------------------------------------------------------------------------------
+_TOUCHPOINT_ID = {
+    "name": "touchpoint_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+_EXAMPLE_ID = {
+    "name": "example_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+_SIGNED_IN = "For a signed-in analyst or admin (session cookie)."
+_CHANGING = (
+    _SIGNED_IN + " Carries the session's CSRF token in `X-CSRF-Token` (or a form's `csrf_token`)."
+)
+_FORM = {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}
+_REDIRECT = {"description": "Done: back to the page (303)."}
+_DENIED = _error("Not signed in, another role, or no valid CSRF token.")
+
+OPENAPI_PATHS = {
+    f"{PREFIX}/flagged": {
+        "get": {
+            "summary": "Flagged conversations with their messages and intent pickers (HTML)",
+            "description": _SIGNED_IN,
+            "parameters": [{"name": "before", "in": "query", "schema": {"type": "integer"}}],
+            "responses": {
+                "200": _html("The page."),
+                "302": {"description": "To /login."},
+                "400": _error("A bad `before`."),
+                "403": _DENIED,
+            },
+        }
+    },
+    f"{PREFIX}/examples.yml": {
+        "get": {
+            "summary": "The kept examples as Rasa NLU YAML (a download for data/nlu/)",
+            "description": _SIGNED_IN,
+            "responses": {
+                "200": {
+                    "description": "Rasa NLU training data, format 3.1.",
+                    "content": {"application/x-yaml": {"schema": {"type": "string"}}},
+                },
+                "302": {"description": "To /login."},
+                "403": _DENIED,
+            },
+        }
+    },
+    f"{PREFIX}/touchpoints/{{touchpoint_id}}/flag": {
+        "parameters": [_TOUCHPOINT_ID],
+        "post": {
+            "summary": "Flag form (tags, note)",
+            "description": _CHANGING,
+            "requestBody": _FORM,
+            "responses": {
+                "303": _REDIRECT,
+                "400": _error("Bad tags or note."),
+                "403": _DENIED,
+                "404": _error("No such touchpoint."),
+            },
+        },
+    },
+    f"{PREFIX}/touchpoints/{{touchpoint_id}}/unflag": {
+        "parameters": [_TOUCHPOINT_ID],
+        "post": {
+            "summary": "Remove-flag form",
+            "description": _CHANGING,
+            "requestBody": _FORM,
+            "responses": {"303": _REDIRECT, "403": _DENIED},
+        },
+    },
+    f"{PREFIX}/examples": {
+        "post": {
+            "summary": "Keep-as-example form (touchpoint_id, text, intent)",
+            "description": _CHANGING,
+            "requestBody": _FORM,
+            "responses": {
+                "303": _REDIRECT,
+                "400": _error("Bad text or unknown intent."),
+                "403": _DENIED,
+                "404": _error("No such touchpoint."),
+            },
+        },
+    },
+    f"{PREFIX}/examples/{{example_id}}/drop": {
+        "parameters": [_EXAMPLE_ID],
+        "post": {
+            "summary": "Remove-example form",
+            "description": _CHANGING,
+            "requestBody": _FORM,
+            "responses": {"303": _REDIRECT, "403": _DENIED, "404": _error("No such example.")},
+        },
+    },
+    f"{API}/touchpoints/{{touchpoint_id}}/flag": {
+        "parameters": [_TOUCHPOINT_ID],
+        "get": {
+            "summary": "A touchpoint's review flag",
+            "description": _SIGNED_IN,
+            "responses": {
+                "200": _json("The flag, if any.", _ref("ReviewFlagState")),
+                "401": _error("Not signed in."),
+                "403": _DENIED,
+            },
+        },
+        "put": {
+            "summary": "Flag a touchpoint, or change its tags and note",
+            "description": _CHANGING,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "tags": {
+                                    "type": "array",
+                                    "items": {"type": "string"},
+                                    "maxItems": review_flags.MAX_TAGS,
+                                },
+                                "note": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json("Flagged.", _ref("ReviewFlagState")),
+                "400": _error("Bad tags or note, or not JSON."),
+                "401": _error("Not signed in."),
+                "403": _DENIED,
+                "404": _error("No such touchpoint."),
+            },
+        },
+        "delete": {
+            "summary": "Remove a touchpoint's flag",
+            "description": _CHANGING,
+            "responses": {
+                "200": _json("Not flagged (any more).", {"type": "object"}),
+                "401": _error("Not signed in."),
+                "403": _DENIED,
+            },
+        },
+    },
+    f"{API}/examples": {
+        "get": {
+            "summary": "Every kept training example",
+            "description": _SIGNED_IN,
+            "responses": {
+                "200": _json(
+                    "The examples.",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "examples": {"type": "array", "items": _ref("ReviewExample")}
+                        },
+                    },
+                ),
+                "401": _error("Not signed in."),
+                "403": _DENIED,
+            },
+        },
+        "post": {
+            "summary": "Keep a customer message as an example of an intent",
+            "description": _CHANGING,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["touchpoint_id", "text", "intent"],
+                            "properties": {
+                                "touchpoint_id": {"type": "integer", "minimum": 1},
+                                "text": {"type": "string"},
+                                "intent": {
+                                    "type": "string",
+                                    "description": "An intent of domain.yml.",
+                                },
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": _json("Kept.", _ref("ReviewExample")),
+                "400": _error("Bad text or unknown intent, or not JSON."),
+                "401": _error("Not signed in."),
+                "403": _DENIED,
+                "404": _error("No such touchpoint."),
+            },
+        },
+    },
+    f"{API}/examples/{{example_id}}": {
+        "parameters": [_EXAMPLE_ID],
+        "delete": {
+            "summary": "Forget a kept example",
+            "description": _CHANGING,
+            "responses": {
+                "200": _json("Deleted.", {"type": "object"}),
+                "401": _error("Not signed in."),
+                "403": _DENIED,
+                "404": _error("No such example."),
+            },
+        },
+    },
+}
+
+OPENAPI_SCHEMAS = {
+    "ReviewFlagState": {
+        "type": "object",
+        "properties": {
+            "flagged": {"type": "boolean"},
+            "flag": {
+                "type": "object",
+                "nullable": True,
+                "properties": {
+                    "touchpoint_id": {"type": "integer"},
+                    "conversation_id": {"type": "string"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "note": {"type": "string", "nullable": True},
+                    "flagged_by": {"type": "string"},
+                    "flagged_at": {"type": "string"},
+                },
+            },
+        },
+        "required": ["flagged"],
+    },
+    "ReviewExample": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "touchpoint_id": {"type": "integer"},
+            "text": {"type": "string"},
+            "intent": {"type": "string"},
+            "predicted_intent": {"type": "string", "nullable": True},
+            "labelled_by": {"type": "string"},
+            "labelled_at": {"type": "string"},
+        },
+        "required": ["id", "touchpoint_id", "text", "intent"],
+    },
+}

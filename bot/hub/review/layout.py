@@ -48,6 +48,7 @@ dd{margin:0;white-space:pre-wrap}
 .tag{display:inline-block;background:#eef;border-radius:4px;padding:0 .3rem;margin:0 .2rem .2rem 0;font-size:.85rem}
 figure{margin:1rem 0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:.5rem}
 figcaption{font-weight:600;margin-bottom:.3rem}
+form.inline{display:inline;margin:0}article.flagged{margin:1.5rem 0}
 """
 
 
@@ -113,5 +114,7 @@ def page(
 
 def error_page(status: int, message: str) -> HTTPResponse:
     """An error on a review page, said in HTML, with a way back."""
-    body = f"<h1>{status}</h1><p>{escape(message)}</p><p><a href='{PREFIX}'>Back to the review</a></p>"
+    body = (
+        f"<h1>{status}</h1><p>{escape(message)}</p><p><a href='{PREFIX}'>Back to the review</a></p>"
+    )
     return page(f"Error {status}", body, status=status)
