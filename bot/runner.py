@@ -291,6 +291,8 @@ The assistant is running.
   Rasa HTTP API:           {settings.rasa_url} (token in {secrets_file})
   Agent console:           {settings.hub_url}/console   (sign in as "{FIRST_USER}", password CX_HUB_ADMIN_PASSWORD in {secrets_file};
                            add agents: .venv/bin/python -m bot users add ana --role agent --name Ana)
+  CX review:               {settings.hub_url}/review   (metrics and charts, touchpoint log, journeys, flags;
+                           add analysts: .venv/bin/python -m bot users add eve --role analyst --name Eve)
   Department inboxes:      {settings.hub_url}/departments/billing (also sales, delivery, support)
   Hub API:                 {settings.hub_url}/api/openapi.json
   Logs:                    {settings.var_dir / "logs"}
