@@ -13,14 +13,23 @@ from bot import services
 from bot.journey.signals import Signals, UserMessage
 from bot.journey.store import Touchpoint, Turn
 from bot.support import NeedContext, Reply, SupportDesk
+from bot.support.feedback import Feedback
 from bot.support.parsing import parse_amount
 
 # Intents that end a chat: its touchpoint gets an end time (and is never swept as abandoned).
-ENDINGS = ("goodbye", "rate_conversation")
+# The feedback asked after a goodbye (a rating, effort, "No thanks") keeps it ended.
+ENDINGS = ("goodbye", "rate_conversation", "rate_effort", "skip_feedback")
+# Actions that answer a need (bot.support.feedback: a problem served in this session).
+SERVING_ACTIONS = ("action_serve_need", "action_carry_out_option")
 
 
 def desk() -> SupportDesk:
     return services.desk()
+
+
+def feedback() -> Feedback:
+    d = desk()
+    return Feedback(d.journey, d.policy_log)
 
 
 def channel_of(tracker: Tracker) -> str:
@@ -115,6 +124,21 @@ def need_context(tracker: Tracker, need: str | None, signals: Signals | None = N
         option=latest_entity(tracker, "option"),
         transcript=transcript(tracker),
         signals=signals if signals is not None else d.journey.signals(turn_of(tracker)),
+    )
+
+
+def session_events(tracker: Tracker) -> list[dict[str, Any]]:
+    """The events of the current session (from the newest ``session_started``)."""
+    events = tracker.events
+    start = max((i for i, e in enumerate(events) if e.get("event") == "session_started"), default=0)
+    return events[start:]
+
+
+def served_a_need(tracker: Tracker) -> bool:
+    """Whether the assistant answered a need in this session."""
+    return any(
+        e.get("event") == "action" and e.get("name") in SERVING_ACTIONS
+        for e in session_events(tracker)
     )
 
 

@@ -1,4 +1,5 @@
-"""Conversation actions: greeting by name, asking for clarification, logging small talk."""
+"""Conversation actions: greeting by name, asking for clarification, logging small talk,
+goodbye and the feedback asked after it, and the start of a session."""
 
 from __future__ import annotations
 
@@ -9,7 +10,20 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, 
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions._adapter import desk, identify_from_channel, latest_entity, record_turn
+from actions._adapter import (
+    desk,
+    feedback,
+    identify_from_channel,
+    latest_entity,
+    record_turn,
+    send,
+    served_a_need,
+)
+from bot.support.feedback import SLOT as FEEDBACK_SLOT
+
+# Slots a new session starts without: a half-filled form, and the feedback already asked
+# (each session, which is one touchpoint, asks for its own rating once).
+SESSION_ONLY_SLOTS = ("requested_slot", FEEDBACK_SLOT)
 
 
 class ActionGreet(Action):
@@ -61,8 +75,22 @@ class ActionLogTurn(Action):
         return []
 
 
+class ActionSayGoodbye(Action):
+    """Say goodbye and end the chat; ask for a rating once per session."""
+
+    def name(self) -> str:
+        return "action_say_goodbye"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        record_turn(tracker)  # a goodbye ends the touchpoint
+        return send(feedback().goodbye(tracker.get_slot(FEEDBACK_SLOT)), dispatcher)
+
+
 class ActionRateConversation(Action):
-    """Keep the customer's own rating (1-5) on the touchpoint; a low one is heard."""
+    """Keep the customer's own rating (1-5) on the touchpoint; a low one is heard; after a
+    solved problem, ask once how easy it was."""
 
     def name(self) -> str:
         return "action_rate_conversation"
@@ -70,17 +98,31 @@ class ActionRateConversation(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        raw = latest_entity(tracker, "rating") or ""
-        if not raw.isdigit() or not 1 <= int(raw) <= 5:
-            dispatcher.utter_message(response="utter_option_unknown")
-            return []
-        record_turn(tracker)  # make sure the touchpoint exists and counts this message
-        desk().journey.rate(tracker.sender_id, int(raw))
-        low = int(raw) <= 2
-        dispatcher.utter_message(
-            response="utter_sorry_low_rating" if low else "utter_thanks_for_rating"
+        touchpoint = record_turn(tracker)  # it exists and counts this message
+        reply = feedback().rated(
+            tracker.sender_id,
+            latest_entity(tracker, "rating"),
+            tracker.get_slot(FEEDBACK_SLOT),
+            touchpoint,
+            served_a_need(tracker),
         )
-        return []
+        return send(reply, dispatcher)
+
+
+class ActionRateEffort(Action):
+    """Keep the answer to "how easy was it to get this sorted?" (1-5) on the touchpoint."""
+
+    def name(self) -> str:
+        return "action_rate_effort"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        record_turn(tracker)
+        reply = feedback().effort_given(
+            tracker.sender_id, latest_entity(tracker, "effort"), tracker.get_slot(FEEDBACK_SLOT)
+        )
+        return send(reply, dispatcher)
 
 
 class ActionSessionStart(Action):
@@ -88,7 +130,8 @@ class ActionSessionStart(Action):
 
     Rasa starts a new session after an hour of silence (``session_config``), and a new
     session resets a paused conversation: without the pause carried over, an agent's long
-    takeover would wake the assistant in the middle of the agent's chat.
+    takeover would wake the assistant in the middle of the agent's chat. The feedback asked
+    is not carried over: a new session is a new touchpoint, rated on its own.
     """
 
     def name(self) -> str:
@@ -104,7 +147,7 @@ class ActionSessionStart(Action):
         events += [
             SlotSet(name, value)
             for name, value in tracker.current_slot_values().items()
-            if value is not None and name != "requested_slot"
+            if value is not None and name not in SESSION_ONLY_SLOTS
         ]
         events.append(ActionExecuted("action_listen"))
         return events

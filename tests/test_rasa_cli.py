@@ -19,7 +19,8 @@ RASA = str(Path(sys.executable).parent / "rasa")
 ALLOWED_WARNING = re.compile(
     r"The utterance '(utter_[a-z_]+)' is not used in any story or rule"
     r"|The intent 'choose_option' is listed in the domain file, but is not found in the NLU training data"
-    r"|The intent 'rate_conversation' is listed in the domain file, but is not found in the NLU training data"
+    r"|The intent '(?:rate_conversation|rate_effort|skip_feedback)' is listed in the domain file,"
+    r" but is not found in the NLU training data"
 )
 
 

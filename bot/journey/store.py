@@ -63,6 +63,7 @@ class Touchpoint:
     outcome: str
     signals: dict = field(default_factory=dict)
     rating: int | None = None
+    effort: int | None = None  # "how easy was it to get this sorted?" 1-5, 5 = very easy
     message_count: int = 0
     started_at: datetime | None = None
     last_activity_at: datetime | None = None
@@ -233,6 +234,23 @@ class JourneyStore:
                 )
             )
 
+    def rate_effort(self, conversation_id: str, effort: int) -> None:
+        """The customer's answer to "how easy was it to get this sorted?" (1-5, 5 = very
+        easy), kept on their newest touchpoint in this conversation."""
+        if isinstance(effort, bool) or not isinstance(effort, int) or not 1 <= effort <= 5:
+            raise ValueError(f"an effort answer is 1 to 5, got {effort!r}")
+        with self._engine.begin() as conn:
+            newest = conn.execute(
+                select(touchpoints.c.id)
+                .where(touchpoints.c.conversation_id == conversation_id)
+                .order_by(touchpoints.c.id.desc())
+            ).first()
+            if newest is None:
+                raise LookupError(f"no touchpoint for conversation {conversation_id!r}")
+            conn.execute(
+                update(touchpoints).where(touchpoints.c.id == newest.id).values(effort=effort)
+            )
+
     # -- reading ---------------------------------------------------------------------------
     def journey(self, customer_id: str) -> list[Touchpoint]:
         """Every touchpoint of one customer, across channels, oldest first."""
@@ -384,6 +402,7 @@ def _as_touchpoint(values) -> Touchpoint:
         outcome=v["outcome"],
         signals=json.loads(v["signals"]),
         rating=v.get("rating"),
+        effort=v.get("effort"),
         message_count=v["message_count"],
         started_at=v.get("started_at"),
         last_activity_at=v.get("last_activity_at"),

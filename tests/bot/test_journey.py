@@ -178,6 +178,27 @@ def test_ratings(journey, engine):
         journey.rate("nobody", 3)
 
 
+def test_an_effort_answer_lands_on_the_newest_touchpoint_and_in_the_effort_score(journey, engine):
+    from bot.review.metrics import effort_score
+
+    journey.record(turn("sorted"))
+    later = Turn(
+        conversation_id="sorted", channel="socketio", session_started_at=T0 + timedelta(hours=2)
+    )
+    journey.record(later)  # a second session of the same conversation
+    assert effort_score(engine) is None
+    journey.rate_effort("sorted", 4)
+    first, second = journey.touchpoints_of("sorted")
+    assert (first.effort, second.effort) == (None, 4)
+    assert effort_score(engine) == 4.0  # what CX metrics read (bot/review/metrics.py)
+    for invalid in (0, 6, -1, "5", 4.5, True, None):
+        with pytest.raises(ValueError):
+            journey.rate_effort("sorted", invalid)
+    assert journey.touchpoints_of("sorted")[1].effort == 4
+    with pytest.raises(LookupError):
+        journey.rate_effort("nobody", 3)
+
+
 def test_processes_starting_together_can_all_migrate(tmp_path):
     """The hub, the dispatcher and the action server each migrate when they start."""
     import subprocess
