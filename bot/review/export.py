@@ -1,7 +1,8 @@
 """The metrics table as text for a terminal, as CSV and as JSON.
 
-The CLI (``python -m bot report``), the CSV download and the JSON API all render the one
-``MetricsTable`` that ``metrics_table`` builds, so they show the same numbers.
+The CLI (``python -m bot report``), the review page (bot/hub/review/metrics.py), the CSV
+download and the JSON API all render the one ``MetricsTable`` that ``metrics_table`` builds,
+so they show the same numbers.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def as_text(table: MetricsTable) -> str:
     titles, kinds = table.titles(), table.kinds()
     cells = [[titles[c] for c in table.columns]]
     for row in [*table.rows, table.total]:
-        cells.append([_cell(row[c], kinds[c]) for c in table.columns])
+        cells.append([cell_text(row[c], kinds[c]) for c in table.columns])
     widths = [max(len(line[i]) for line in cells) for i in range(len(table.columns))]
 
     def line(values: list[str]) -> str:
@@ -65,7 +66,9 @@ def as_text(table: MetricsTable) -> str:
     return "\n".join([line(cells[0]), rule, *body, rule, line(cells[-1]), "", legend]) + "\n"
 
 
-def _cell(value: Any, kind: str) -> str:
+def cell_text(value: Any, kind: str) -> str:
+    """One value as the terminal and the review page show it: a rate as a percentage, a
+    score with 2 decimals, minutes with 1, '-' where there was nothing to measure."""
     if value is None:
         return MISSING
     if kind == "rate":
@@ -77,4 +80,4 @@ def _cell(value: Any, kind: str) -> str:
     return str(value)
 
 
-__all__ = ["FORMATS", "MISSING", "TOTAL", "as_csv", "as_json", "as_text"]
+__all__ = ["FORMATS", "MISSING", "TOTAL", "as_csv", "as_json", "as_text", "cell_text"]

@@ -28,7 +28,7 @@ STYLE = """
 body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
 .bar{display:flex;gap:1rem;align-items:center;padding:.5rem 1rem;background:#243b2f;color:#fff}
 .bar a{color:#fff}.bar a[aria-current=page]{font-weight:700;text-decoration:none}
-.bar span{margin-left:auto}.bar form{margin:0}
+.bar nav{display:flex;gap:1rem}.bar span{margin-left:auto}.bar form{margin:0}
 main{max-width:80rem;margin:1rem auto;padding:0 1rem}
 .hint,.empty{color:#666;font-size:.9rem}.problem{color:#b00020;font-weight:600}
 table{border-collapse:collapse;width:100%;font-size:.9rem;background:#fff}
@@ -48,7 +48,20 @@ dd{margin:0;white-space:pre-wrap}
 .tag{display:inline-block;background:#eef;border-radius:4px;padding:0 .3rem;margin:0 .2rem .2rem 0;font-size:.85rem}
 figure{margin:1rem 0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:.5rem}
 figcaption{font-weight:600;margin-bottom:.3rem}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,30rem),1fr));gap:0 1rem}
+svg.chart{display:block;width:100%;height:auto}.scroll{overflow-x:auto}
+abbr[title]{text-decoration:underline dotted;cursor:help}tr.total th,tr.total td{font-weight:700}
+th[scope=row]{white-space:nowrap}
 form.inline{display:inline;margin:0}article.flagged{margin:1.5rem 0}
+.outcome{white-space:nowrap}.outcome--escalated,.outcome--abandoned{font-weight:600}
+.frustrated{color:#b00020;font-weight:600;white-space:nowrap}.flagged{font-weight:600;white-space:nowrap}
+.said{font-size:.85rem;color:#444;font-style:italic}nav.pages{margin:1rem 0;font-weight:600}
+svg.timeline{display:block;width:100%;min-width:40rem;height:auto}svg.timeline a:focus{outline:2px solid #000}
+.legend{display:flex;flex-wrap:wrap;gap:.2rem 1rem;align-items:center;font-size:.85rem}
+.legend p{margin:0}.legend ul{display:flex;flex-wrap:wrap;gap:.2rem .8rem;list-style:none;padding:0;margin:0}
+.legend svg{vertical-align:middle}.sessions ol{display:flex;gap:1rem;list-style:none;padding:0}
+article.handoff{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.2rem .8rem;margin:.6rem 0}
+td time{white-space:nowrap}
 """
 
 

@@ -1,12 +1,678 @@
-"""CX review: placeholder, being written (see bot/hub/review/__init__.py)."""
+"""The CX metrics page (``/review``), its CSV download and its JSON API, for analysts.
+
+All three read the same query parameters (``parse_query``) and show one ``MetricsTable``
+from ``bot.review.metrics.metrics_table``, computed once per request; the CSV and JSON are
+``bot.review.export``'s, byte for byte what ``python -m bot report`` prints for the same
+window and filters, so the page, the downloads and the CLI agree by construction. The page
+is server-rendered: a GET form (its URL is shareable), the table with each heading's
+definition, and charts as inline SVG (bot/review/charts.py). Its one small script only
+moves the window choice to "between the dates" when a date is edited; without it the form
+works the same.
+
+Parameters (all optional): ``window`` (``7d``, ``30d``, ``4w``... up to now, or ``dates``),
+``since`` and ``until`` (``YYYY-MM-DD``, both days included, used when ``window`` is
+``dates`` or absent), ``by`` (day, week, stage, department), and the filters ``channel``,
+``stage``, ``department`` and ``outcome``. Anything malformed is a 400 saying what to write.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
 from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, text
+from sanic.response import json as json_response
 
-OPENAPI_PATHS: dict = {}
-OPENAPI_SCHEMAS: dict = {}
+from bot.hub.auth import require
+from bot.hub.openapi import TO_SIGN_IN, _error, _html, _json, _ref
+from bot.hub.review.layout import API, PREFIX, page
+from bot.hub.web import HubError, in_thread
+from bot.journey.store import OUTCOMES
+from bot.review.charts import Series, bar_chart, line_chart
+from bot.review.cli import parse_since
+from bot.review.export import as_csv, as_json, cell_text
+from bot.review.metrics import (
+    DEFINITIONS,
+    GROUPINGS,
+    METRICS,
+    NO_DEPARTMENT,
+    UNKNOWN_STAGE,
+    Filters,
+    MetricsTable,
+    metrics_table,
+)
+from bot.routing import STAGES
+
+CSV_PATH = f"{PREFIX}/metrics.csv"
+JSON_PATH = f"{API}/metrics"
+DEFAULT_WINDOW = "30d"
+QUICK_WINDOWS = ("7d", "30d", "90d")
+DATES = "dates"  # the window value that means "between since and until"
+MAX_DAYS = 400  # a year and a bit by day is 400 rows; longer asks for another tool
+EARLIEST = date(1970, 1, 1)  # the metrics count days from the epoch
+CHANNELS = {"socketio": "Website chat", "slack": "Slack", "rest": "REST API"}
+TIME_GROUPINGS = ("day", "week")
+
+_WINDOW = re.compile(r"^(\d{1,4})([dw])$")
+_CHANNEL = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
+class BadQuery(ValueError):
+    """A query parameter the metrics can't be computed from; the message says what to write."""
+
+
+@dataclass(frozen=True)
+class MetricsQuery:
+    """What the analyst asked for: the window, the grouping and the filters, all checked."""
+
+    window: str  # "7d", "30d", "4w"... (up to now), or DATES
+    since: datetime
+    until: datetime  # exclusive
+    to_now: bool  # the window runs up to the hub's now (else to the midnight after a day)
+    group_by: str = "day"
+    channel: str | None = None
+    stage: str | None = None
+    department: str | None = None
+    outcome: str | None = None
+
+    def filters(self) -> Filters:
+        return Filters(
+            channel=self.channel, stage=self.stage, department=self.department, outcome=self.outcome
+        )
+
+    def params(self) -> dict[str, str]:
+        """The query as URL parameters, shortest form: a rolling window by its name."""
+        out = {"window": self.window}
+        if self.window == DATES:
+            out["since"] = self.since.date().isoformat()
+            if not self.to_now:
+                out["until"] = self.last_day.isoformat()
+        out["by"] = self.group_by
+        out.update({k: v for k, v in self.filter_values().items() if v})
+        return out
+
+    def filter_values(self) -> dict[str, str | None]:
+        return {
+            "channel": self.channel,
+            "stage": self.stage,
+            "department": self.department,
+            "outcome": self.outcome,
+        }
+
+    @property
+    def last_day(self) -> date:
+        """The window's last day (included)."""
+        return (self.until - timedelta(microseconds=1)).date()
+
+    def url(self, path: str) -> str:
+        return f"{path}?{urlencode(self.params())}"
+
+    def cli(self) -> str:
+        """The same table from the shell, to say that they agree (and to script it)."""
+        if self.window == DATES:
+            words = ["--since", self.since.date().isoformat()]
+            if not self.to_now:
+                words += ["--until", self.last_day.isoformat()]
+        else:
+            words = ["--since", self.window]
+        words += ["--by", self.group_by]
+        for name, value in self.filter_values().items():
+            if value:
+                words += [f"--{name}", value]
+        return "python -m bot report " + shlex.join(words)
+
+
+def parse_query(
+    args: Mapping[str, str | None], now: datetime, departments: Iterable[str]
+) -> MetricsQuery:
+    """The metrics query from request parameters (empty ones count as absent), or BadQuery.
+
+    A rolling window ("7d", "4w") is the CLI's ``--since 7d``: today and the days before it,
+    from midnight, up to ``now``. Between dates, ``until`` is the last day included (the
+    window ends at the next midnight), or up to ``now`` when not given.
+    """
+    given = {k: v.strip() for k, v in args.items() if v is not None and v.strip()}
+    since_text, until_text = given.get("since"), given.get("until")
+    window = given.get("window") or (DATES if since_text else DEFAULT_WINDOW)
+    if window == DATES:
+        if not since_text:
+            raise BadQuery("since: give the first day of the window (YYYY-MM-DD), or a window")
+        since = datetime.combine(_day("since", since_text), time())
+        until, to_now = now, not until_text
+        if until_text:
+            last = _day("until", until_text)
+            if last == date.max:
+                raise BadQuery("until: too far in the future")
+            until = datetime.combine(last + timedelta(days=1), time())
+    else:
+        found = _WINDOW.match(window.lower())
+        if not found or int(found.group(1)) < 1:
+            raise BadQuery(
+                f"window: expected 7d, 30d, 90d, 4w (days or weeks up to now) or {DATES}, "
+                f"not {window!r}"
+            )
+        window = window.lower()
+        since = parse_since(window, now)
+        until, to_now = now, True
+    if until <= since:
+        raise BadQuery(
+            f"the window is empty: until ({until:%Y-%m-%d %H:%M}) must come after since "
+            f"({since:%Y-%m-%d %H:%M})"
+        )
+    if until - since > timedelta(days=MAX_DAYS):
+        days = math.ceil((until - since) / timedelta(days=1))  # a part of a day counts
+        raise BadQuery(f"the window spans {days} days; at most {MAX_DAYS} days at a time")
+    group_by = given.get("by", "day")
+    if group_by not in GROUPINGS:
+        raise BadQuery(f"by: one of {', '.join(GROUPINGS)}, not {group_by!r}")
+    channel = given.get("channel")
+    if channel is not None and not _CHANNEL.match(channel):
+        raise BadQuery(f"channel: a channel name such as {', '.join(CHANNELS)}, not {channel!r}")
+    stage = _one_of("stage", given.get("stage"), (*STAGES, UNKNOWN_STAGE))
+    department = _one_of("department", given.get("department"), (*departments, NO_DEPARTMENT))
+    outcome = _one_of("outcome", given.get("outcome"), OUTCOMES)
+    return MetricsQuery(window, since, until, to_now, group_by, channel, stage, department, outcome)
+
+
+def _day(name: str, value: str) -> date:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise BadQuery(f"{name}: expected a date like 2025-03-01, not {value!r}") from None
+    if day < EARLIEST:
+        raise BadQuery(f"{name}: {EARLIEST.isoformat()} or later, not {value!r}")
+    return day
+
+
+def _one_of(name: str, value: str | None, allowed: Iterable[str]) -> str | None:
+    allowed = tuple(allowed)
+    if value is not None and value not in allowed:
+        raise BadQuery(f"{name}: one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+# -- routes ------------------------------------------------------------------------------------
 def add_routes(app: Sanic) -> None:
-    """Register this module's pages and API on ``app``."""
+    """Register the metrics page, its CSV download and its JSON API on ``app``."""
+    app.add_route(metrics_page, PREFIX, methods=["GET"], name="review_metrics_page")
+    app.add_route(metrics_csv, CSV_PATH, methods=["GET"], name="review_metrics_csv")
+    app.add_route(metrics_api, JSON_PATH, methods=["GET"], name="review_metrics_api")
+
+
+async def metrics_page(request: Request) -> HTTPResponse:
+    """The metrics table and its charts for the window and filters in the URL."""
+    session = await require(request, "review")
+    query, table = await _metrics(request)
+    # Off the event loop too: a year by day is some 50 ms of markup, and the console's
+    # polls should not wait behind it.
+    body = await in_thread(render, query, table, request.app.ctx.departments)
+    return page("Metrics", body, session=session, current=PREFIX, script=SCRIPT)
+
+
+async def metrics_csv(request: Request) -> HTTPResponse:
+    """The table as a CSV file, as ``python -m bot report --format csv`` writes it."""
+    await require(request, "review")
+    query, table = await _metrics(request)
+    return text(
+        as_csv(table),
+        content_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{file_name(query)}.csv"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+async def metrics_api(request: Request) -> HTTPResponse:
+    """The table as JSON (``python -m bot report --format json``), with the filters used."""
+    await require(request, "review")
+    query, table = await _metrics(request)
+    data = as_json(table)
+    data["filters"] = query.filter_values()
+    return json_response(data, headers={"Cache-Control": "no-store"})
+
+
+async def _metrics(request: Request) -> tuple[MetricsQuery, MetricsTable]:
+    """The request's query, and its table: one ``metrics_table`` call, off the event loop."""
+    ctx = request.app.ctx
+    now = datetime.fromtimestamp(ctx.settings.clock()).replace(microsecond=0)
+    args = {name: request.args.get(name) for name in PARAMETERS}
+    try:
+        query = parse_query(args, now, ctx.departments)
+    except BadQuery as e:
+        raise HubError(400, str(e)) from None
+    table = await in_thread(
+        metrics_table,
+        ctx.engine,
+        query.since,
+        query.until,
+        query.group_by,
+        query.filters(),
+        departments=ctx.departments,  # already loaded: no YAML read per request
+        now=now,
+    )
+    return query, table
+
+
+def file_name(query: MetricsQuery) -> str:
+    """A download's name that says what is in it: cx-metrics-day-2025-03-10-2025-03-11."""
+    parts = ["cx-metrics", query.group_by, f"{query.since:%Y-%m-%d}", f"{query.last_day:%Y-%m-%d}"]
+    parts += [v for v in query.filter_values().values() if v]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts))
+
+
+# -- the page ------------------------------------------------------------------------------------
+def render(query: MetricsQuery, table: MetricsTable, departments: Iterable[str]) -> str:
+    """The page's body: form, downloads, charts, table and definitions (all escaped)."""
+    window = (
+        f"from {query.since:%a %Y-%m-%d} to now ({query.until:%a %Y-%m-%d %H:%M})"
+        if query.to_now
+        else f"from {query.since:%a %Y-%m-%d} to {query.last_day:%a %Y-%m-%d}"
+    )
+    shown = [f"{name} {value}" for name, value in query.filter_values().items() if value]
+    conversations = table.total.get("conversations") or 0
+    empty = (
+        ""
+        if conversations
+        else "<p class='empty' id='no-data'>No conversation started in this window"
+        + (" with these filters" if shown else "")
+        + ". Try a longer window or fewer filters.</p>"
+    )
+    return (
+        "<h1>CX metrics</h1>"
+        f"<p class='hint' id='window-shown'>Conversations that started {escape(window)}, by "
+        f"{escape(query.group_by)}" + (f"; {escape(', '.join(shown))}" if shown else "") + ". "
+        f"From the shell: <code>{escape(query.cli())}</code></p>"
+        f"{_form(query, departments)}"
+        "<p class='downloads'>"
+        f"<a id='download-csv' href='{escape(query.url(CSV_PATH), quote=True)}' download>"
+        "Download CSV</a> · "
+        f"<a id='download-json' href='{escape(query.url(JSON_PATH), quote=True)}' "
+        f"download='{escape(file_name(query), quote=True)}.json'>Download JSON</a></p>"
+        f"{empty}"
+        f"<section aria-labelledby='charts-heading'><h2 id='charts-heading'>Charts</h2>"
+        f"<div class='charts'>{''.join(charts(table))}</div></section>"
+        f"<section aria-labelledby='table-heading'><h2 id='table-heading'>Metrics by "
+        f"{escape(query.group_by)}</h2>"
+        "<p class='hint'>Rates are percentages; ratings and effort are means of 1-5; pickup "
+        "is the median in minutes; '-' means there was nothing to measure. Point at a heading "
+        "for its definition, or read them below the table.</p>"
+        f"<div class='scroll'>{metrics_table_html(table)}</div></section>"
+        f"{definitions_html(table)}"
+    )
+
+
+def _form(query: MetricsQuery, departments: Iterable[str]) -> str:
+    windows = [
+        (w, f"Last {w[:-1]} {'days' if w.endswith('d') else 'weeks'}") for w in QUICK_WINDOWS
+    ]
+    if query.window not in (*QUICK_WINDOWS, DATES):  # e.g. 14d from a shared link
+        windows.append((query.window, f"Last {query.window}"))
+    windows.append((DATES, "Between the dates"))
+    last = query.last_day
+    channels = [(name, f"{title} ({name})") for name, title in CHANNELS.items()]
+    if query.channel and query.channel not in CHANNELS:
+        channels.append((query.channel, query.channel))
+    return (
+        f"<form class='filters' id='filters' method='get' action='{PREFIX}'>"
+        + _select("window", "Window", windows, query.window)
+        + f"<label for='since'>From<input type='date' id='since' name='since' "
+        f"value='{query.since.date().isoformat()}'></label>"
+        f"<label for='until'>To (included)<input type='date' id='until' name='until' "
+        f"value='{last.isoformat()}'></label>"
+        + _select("by", "Group by", [(g, g) for g in GROUPINGS], query.group_by)
+        + _select("channel", "Channel", [("", "All"), *channels], query.channel or "")
+        + _select(
+            "stage",
+            "Stage",
+            [("", "All"), *((s, s) for s in STAGES), (UNKNOWN_STAGE, "unknown")],
+            query.stage or "",
+        )
+        + _select(
+            "department",
+            "Department",
+            [("", "All"), *((d, d) for d in departments), (NO_DEPARTMENT, "none")],
+            query.department or "",
+        )
+        + _select(
+            "outcome", "Outcome", [("", "All"), *((o, o) for o in OUTCOMES)], query.outcome or ""
+        )
+        + "<button type='submit'>Show</button></form>"
+        "<p class='hint'>The dates count when the window is “Between the dates”; the last "
+        "day is included.</p>"
+    )
+
+
+def _select(name: str, label: str, options: Iterable[tuple[str, str]], chosen: str) -> str:
+    items = "".join(
+        f"<option value='{escape(value, quote=True)}'"
+        + (" selected" if value == chosen else "")
+        + f">{escape(text_)}</option>"
+        for value, text_ in options
+    )
+    return (
+        f"<label for='{name}'>{escape(label)}"
+        f"<select id='{name}' name='{name}'>{items}</select></label>"
+    )
+
+
+def metrics_table_html(table: MetricsTable) -> str:
+    """The table: a row per group and the total, each value shown as the terminal shows it
+    (``cell_text``) with the exact value in ``data-value`` (as the CSV has it)."""
+    titles, kinds = table.titles(), table.kinds()
+    head = "".join(
+        f"<th scope='col' data-column='{escape(c, quote=True)}'"
+        + (" class='num'" if kinds[c] != "text" else "")
+        + f">{_heading(c, titles[c], table)}</th>"
+        for c in table.columns
+    )
+
+    def row(values: dict[str, Any], total: bool = False) -> str:
+        group = escape(str(values["group"]))
+        cells = "".join(
+            f"<td class='num' data-column='{escape(c, quote=True)}' "
+            f"data-value='{'' if values[c] is None else escape(str(values[c]), quote=True)}'>"
+            f"{escape(cell_text(values[c], kinds[c]))}</td>"
+            for c in table.columns[1:]
+        )
+        return f"<tr{' class=total' if total else ''}><th scope='row'>{group}</th>{cells}</tr>"
+
+    body = "".join(row(r) for r in table.rows)
+    return (
+        f"<table id='metrics' data-group-by='{escape(table.group_by, quote=True)}'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+        f"<tfoot>{row(table.total, total=True)}</tfoot></table>"
+    )
+
+
+def _heading(column: str, title: str, table: MetricsTable) -> str:
+    if column == "group":
+        return escape(title)
+    definition = DEFINITIONS.get(column)
+    if definition is None:  # a department's share of the handoffs
+        department = column.removeprefix("handoffs_")
+        title = f"→ {department}"
+        definition = (
+            f"Handoffs to {department}: the handoffs in those conversations that went to "
+            f"{department}."
+        )
+    return f"<abbr title='{escape(definition, quote=True)}'>{escape(title)}</abbr>"
+
+
+def definitions_html(table: MetricsTable) -> str:
+    """Every column's one-sentence definition (the README quotes the same sentences)."""
+    titles = table.titles()
+    items = "".join(
+        f"<dt>{escape(titles.get(m.key, m.title))}</dt><dd>{escape(m.definition)}</dd>"
+        for m in METRICS
+    )
+    departments = ", ".join(f"→ {d}" for d in table.departments)
+    if departments:
+        items += (
+            f"<dt>{escape(departments)}</dt><dd>The handoffs counted under handoffs, by the "
+            "department they went to.</dd>"
+        )
+    return (
+        "<section aria-labelledby='definitions-heading'>"
+        "<h2 id='definitions-heading'>What each column means</h2>"
+        f"<dl class='definitions'>{items}</dl></section>"
+    )
+
+
+def charts(table: MetricsTable) -> list[str]:
+    """The page's charts, each a ``<figure>`` with an inline SVG (bot/review/charts.py).
+
+    Days and weeks are drawn as lines where rates and means are over time; stages and
+    departments, which have no order in time, as bars side by side.
+    """
+    labels = [str(r["group"]) for r in table.rows]
+    by = table.group_by
+    per = {"day": "per day", "week": "per week"}.get(by, f"by {by}")
+
+    def column(key: str) -> list:
+        return [r.get(key) for r in table.rows]
+
+    def over_groups(title: str, chart_id: str, series: list[Series], kind: str) -> str:
+        draw = line_chart if by in TIME_GROUPINGS else bar_chart
+        return draw(title, labels, series, chart_id=chart_id, kind=kind)
+
+    volume = [
+        Series("conversations", column("conversations")),
+        Series("handoffs", column("handoffs")),
+    ]
+    outcomes = [
+        Series("self-served", column("self_service_rate"), "#009E73"),
+        Series("escalated", column("escalation_rate"), "#E69F00"),
+        Series("abandoned", column("abandonment_rate"), "#D55E00"),
+    ]
+    # Each department with its total in the legend: the sizes read without hovering.
+    by_department = [
+        Series(f"{d} ({table.total.get(f'handoffs_{d}', 0)})", column(f"handoffs_{d}"))
+        for d in table.departments
+    ]
+    ratings = [
+        Series("rating of the assistant", column("rating_assistant"), "#0072B2"),
+        Series("rating of agents", column("rating_agents"), "#E69F00"),
+        Series("effort (5 = very easy)", column("effort_score"), "#999999"),
+    ]
+    follow_through = [
+        Series("handoffs in SLA", column("sla_met_rate"), "#0072B2"),
+        Series("repeat contact in 7 days", column("repeat_contact_rate"), "#D55E00"),
+        Series("alternative taken", column("alternative_taken_rate"), "#CC79A7"),
+    ]
+    figures = [
+        (
+            title := f"Conversations and handoffs {per}",
+            bar_chart(title, labels, volume, chart_id="chart-volume"),
+        ),
+        (
+            title := f"Self-served, escalated and abandoned {per} (% of ended conversations)",
+            over_groups(title, "chart-outcomes", outcomes, "rate"),
+        ),
+        (
+            title := f"Handoffs per department, {per}",
+            bar_chart(title, labels, by_department, chart_id="chart-handoffs", stacked=True),
+        ),
+        (
+            title := f"Customer ratings {per}: the assistant vs. agents, and effort (1-5)",
+            over_groups(title, "chart-ratings", ratings, "score"),
+        ),
+        (
+            title := f"Handoffs in SLA, repeat contact and alternatives taken {per} (%)",
+            over_groups(title, "chart-follow-through", follow_through, "rate"),
+        ),
+    ]
+    return [f"<figure><figcaption>{escape(t)}</figcaption>{svg}</figure>" for t, svg in figures]
+
+
+# Progressive enhancement: editing a date means "between the dates" (the server would
+# otherwise keep the rolling window and ignore them).
+SCRIPT = """
+(() => {
+  const windowChoice = document.getElementById("window");
+  for (const id of ["since", "until"]) {
+    document.getElementById(id).addEventListener("change", () => {
+      windowChoice.value = "dates";
+    });
+  }
+})();
+"""
+
+PARAMETERS = ("window", "since", "until", "by", "channel", "stage", "department", "outcome")
+
+# -- OpenAPI -------------------------------------------------------------------------------------
+_PARAMETER_SPECS = [
+    {
+        "name": "window",
+        "in": "query",
+        "description": (
+            "A rolling window up to now, as `python -m bot report --since`: `7d` is today "
+            "and the 6 days before, from midnight; `4w` is 28 days. Or `dates` for `since` "
+            f"and `until`. Default: `dates` when `since` is given, else `{DEFAULT_WINDOW}`. "
+            f"At most {MAX_DAYS} days."
+        ),
+        "schema": {"type": "string", "pattern": r"^(\d{1,4}[dw]|dates)$", "default": "30d"},
+    },
+    {
+        "name": "since",
+        "in": "query",
+        "description": "The first day of the window (from midnight), with `window=dates`.",
+        "schema": {"type": "string", "format": "date"},
+    },
+    {
+        "name": "until",
+        "in": "query",
+        "description": "The last day of the window, included; without it, up to now.",
+        "schema": {"type": "string", "format": "date"},
+    },
+    {
+        "name": "by",
+        "in": "query",
+        "description": "One row per day, ISO week, journey stage or department.",
+        "schema": {"type": "string", "enum": list(GROUPINGS), "default": "day"},
+    },
+    {
+        "name": "channel",
+        "in": "query",
+        "description": "Only conversations on this channel (socketio, slack, rest).",
+        "schema": {"type": "string", "pattern": _CHANNEL.pattern},
+    },
+    {
+        "name": "stage",
+        "in": "query",
+        "description": f"Only conversations at this journey stage (`{UNKNOWN_STAGE}`: none known).",
+        "schema": {"type": "string", "enum": [*STAGES, UNKNOWN_STAGE]},
+    },
+    {
+        "name": "department",
+        "in": "query",
+        "description": (
+            "Only conversations with a need of this department (departments.yml), and only "
+            f"its handoffs; `{NO_DEPARTMENT}`: conversations that raised no department's need."
+        ),
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "outcome",
+        "in": "query",
+        "description": "Only conversations with this outcome.",
+        "schema": {"type": "string", "enum": list(OUTCOMES)},
+    },
+]
+_REVIEW = (
+    "For a signed-in analyst or admin (the session cookie from /login). Same parameters, "
+    "same numbers as the page, the CSV and `python -m bot report`."
+)
+_BAD_QUERY = "A parameter is malformed (unknown grouping, a date that isn't YYYY-MM-DD, since after until, a window over 400 days...); the message says which."
+OPENAPI_PATHS: dict = {
+    PREFIX: {
+        "get": {
+            "tags": ["CX review"],
+            "summary": "The CX metrics page: table, charts and downloads",
+            "description": _REVIEW,
+            "operationId": "reviewMetricsPage",
+            "parameters": _PARAMETER_SPECS,
+            "responses": {
+                "200": _html("The metrics page."),
+                "303": TO_SIGN_IN,
+                "400": _html(_BAD_QUERY),
+                "403": _html("Signed in with a role other than analyst or admin."),
+            },
+        }
+    },
+    CSV_PATH: {
+        "get": {
+            "tags": ["CX review"],
+            "summary": "The CX metrics as CSV (a download)",
+            "description": _REVIEW
+            + " One line per group and the total last; rates are fractions, empty where "
+            "there was nothing to measure.",
+            "operationId": "reviewMetricsCsv",
+            "parameters": _PARAMETER_SPECS,
+            "responses": {
+                "200": {
+                    "description": "The table, as an attachment.",
+                    "content": {"text/csv": {"schema": {"type": "string"}}},
+                },
+                "303": TO_SIGN_IN,
+                "400": _html(_BAD_QUERY),
+                "403": _html("Signed in with a role other than analyst or admin."),
+            },
+        }
+    },
+    JSON_PATH: {
+        "get": {
+            "tags": ["CX review"],
+            "summary": "The CX metrics as JSON",
+            "description": _REVIEW,
+            "operationId": "reviewMetrics",
+            "parameters": _PARAMETER_SPECS,
+            "responses": {
+                "200": _json("The metrics table.", _ref("MetricsTable")),
+                "400": _error(_BAD_QUERY),
+                "401": _error("Not signed in."),
+                "403": _error("Signed in with a role other than analyst or admin."),
+            },
+        }
+    },
+}
+_ROW = {
+    "type": "object",
+    "description": (
+        "`group` (the day YYYY-MM-DD, week YYYY-Www, stage or department, or `total`), then a "
+        "value per column: counts are integers, rates fractions (4 places), scores means of "
+        "1-5 (2 places), minutes (1 place); null where there was nothing to measure."
+    ),
+    "properties": {"group": {"type": "string"}},
+    "additionalProperties": {"type": "number", "nullable": True},
+    "required": ["group"],
+}
+OPENAPI_SCHEMAS: dict = {
+    "MetricsTable": {
+        "type": "object",
+        "properties": {
+            "group_by": {"type": "string", "enum": list(GROUPINGS)},
+            "since": {"type": "string", "format": "date-time", "description": "Included."},
+            "until": {"type": "string", "format": "date-time", "description": "Excluded."},
+            "columns": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "`group`, the metrics, and `handoffs_<department>` after `handoffs`.",
+            },
+            "definitions": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Each metric's one-sentence definition, by column.",
+            },
+            "rows": {"type": "array", "items": _ROW},
+            "total": _ROW,
+            "filters": {
+                "type": "object",
+                "properties": {
+                    name: {"type": "string", "nullable": True}
+                    for name in ("channel", "stage", "department", "outcome")
+                },
+            },
+        },
+        "required": ["group_by", "since", "until", "columns", "definitions", "rows", "total"],
+    }
+}
+
+__all__ = [
+    "BadQuery",
+    "MetricsQuery",
+    "add_routes",
+    "charts",
+    "parse_query",
+    "render",
+]
