@@ -32,4 +32,12 @@ def openapi_schemas() -> dict:
     return {k: v for m in MODULES for k, v in getattr(m, "OPENAPI_SCHEMAS", {}).items()}
 
 
-__all__ = ["API", "PREFIX", "add_routes", "error_page", "layout", "openapi_paths", "openapi_schemas"]
+__all__ = [
+    "API",
+    "PREFIX",
+    "add_routes",
+    "error_page",
+    "layout",
+    "openapi_paths",
+    "openapi_schemas",
+]

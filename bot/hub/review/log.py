@@ -1,12 +1,662 @@
-"""CX review: placeholder, being written (see bot/hub/review/__init__.py)."""
+"""The touchpoint log page (``/review/log``), its CSV and JSON downloads, and its JSON API.
+
+One set of query parameters (``bot.review.log.parse_filters``: the metrics page's names,
+plus rating, frustrated, policy, flagged and ``q`` for the customer's words) drives all
+four, so a filtered view is a URL to share and its downloads hold the same touchpoints.
+The page is a plain GET form and a table, newest first, with a "next page" link carrying
+the keyset cursor: no script, no count (counting a million rows is what makes logs slow).
+Downloads stream every match in keyset batches, at most ``EXPORT_LIMIT`` rows.
+
+The helpers at the bottom (links, times, markers) are shared by the conversation and
+journey pages.
+"""
 
 from __future__ import annotations
 
-from sanic import Sanic
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from html import escape
+from typing import Any
+from urllib.parse import quote, urlencode
 
-OPENAPI_PATHS: dict = {}
-OPENAPI_SCHEMAS: dict = {}
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from bot.cx_routing import CxRules
+from bot.hub.auth import require
+from bot.hub.openapi import TO_SIGN_IN, _error, _html, _json, _ref
+from bot.hub.review.layout import API, PREFIX, page
+from bot.hub.web import HubError, in_thread
+from bot.journey.store import OUTCOMES
+from bot.review.log import (
+    CHANNELS,
+    EXPORT_LIMIT,
+    FILTER_PARAMETERS,
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    POLICY_CHOICES,
+    BadCursor,
+    BadFilter,
+    LogExport,
+    LogFilters,
+    LogPage,
+    csv_lines,
+    describe_filters,
+    export_record,
+    filter_query,
+    frustration_threshold,
+    json_chunks,
+    parse_filters,
+    touchpoint_log,
+)
+from bot.review.metrics import NO_DEPARTMENT, UNKNOWN_STAGE
+from bot.routing import STAGES
+
+LOG_PATH = f"{PREFIX}/log"
+CSV_PATH = f"{PREFIX}/log.csv"
+JSON_EXPORT_PATH = f"{PREFIX}/log.json"
+API_PATH = f"{API}/touchpoints"
+RATINGS = {
+    "5": "5",
+    "4": "4",
+    "3": "3",
+    "2": "2",
+    "1": "1",
+    "4-5": "4-5 (happy)",
+    "1-2": "1-2 (unhappy)",
+    "rated": "any rating",
+    "unrated": "not rated",
+}
+OUTCOME_NAMES = {
+    "self_served": "self-served",
+    "handed_off": "handed off",
+    "escalated": "escalated",
+    "abandoned": "abandoned",
+    "resolved": "resolved",
+}
 
 
 def add_routes(app: Sanic) -> None:
-    """Register this module's pages and API on ``app``."""
+    """Register the log page, its two downloads and its JSON API on ``app``."""
+    app.add_route(log_page, LOG_PATH, methods=["GET"], name="review_log_page")
+    app.add_route(log_csv, CSV_PATH, methods=["GET"], name="review_log_csv")
+    app.add_route(log_json, JSON_EXPORT_PATH, methods=["GET"], name="review_log_json")
+    app.add_route(touchpoints_api, API_PATH, methods=["GET"], name="review_touchpoints")
+
+
+# -- routes ------------------------------------------------------------------------------------
+async def log_page(request: Request) -> HTTPResponse:
+    """The filter form and one page of matching touchpoints, newest first."""
+    session = await require(request, "review")
+    args = _args(request)
+    try:
+        filters = filters_of(request)
+        after = request.args.get("after") or None
+        result = await in_thread(touchpoint_log, request.app.ctx.engine, filters, PAGE_SIZE, after)
+    except (BadFilter, BadCursor) as e:
+        # The form comes back as typed, with what to change: a 400 the analyst can fix.
+        body = render_log(None, args, _options(request), frustrated_at(request), problem=str(e))
+        return page("Touchpoint log", body, session=session, current=LOG_PATH, status=400)
+    body = render_log(
+        result, args, _options(request), frustrated_at(request), filters=filters, after=after
+    )
+    return page("Touchpoint log", body, session=session, current=LOG_PATH)
+
+
+async def touchpoints_api(request: Request) -> HTTPResponse:
+    """One page of the log as JSON: the filters as on the page, plus ``after`` and ``limit``."""
+    await require(request, "review")
+    filters = _checked(filters_of, request)
+    limit = _limit(request.args.get("limit"))
+    after = request.args.get("after") or None
+    result = await in_thread(
+        _checked, touchpoint_log, request.app.ctx.engine, filters, limit, after
+    )
+    return json_response(
+        {
+            "filters": describe_filters(filters),
+            "touchpoints": [entry_json(e, filters.frustrated_at) for e in result.entries],
+            "next_cursor": result.next_cursor,
+            "searched_until": _iso(result.searched_until),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def log_csv(request: Request) -> HTTPResponse | None:
+    """Every matching touchpoint as CSV (a download), at most ``EXPORT_LIMIT`` rows."""
+    await require(request, "review")
+    filters = _checked(filters_of, request)
+    export = LogExport(request.app.ctx.engine, filters)
+    return await _stream(request, csv_lines(export), "csv", "text/csv; charset=utf-8")
+
+
+async def log_json(request: Request) -> HTTPResponse | None:
+    """Every matching touchpoint as one JSON document (a download), at most ``EXPORT_LIMIT``."""
+    await require(request, "review")
+    filters = _checked(filters_of, request)
+    export = LogExport(request.app.ctx.engine, filters)
+    chunks = json_chunks(export, _now(request))
+    return await _stream(request, chunks, "json", "application/json")
+
+
+# -- reading the request ------------------------------------------------------------------------
+def filters_of(request: Request) -> LogFilters:
+    """The log's filters from the request's query string (``BadFilter`` if one is wrong)."""
+    return parse_filters(_args(request), request.app.ctx.departments.keys(), frustrated_at(request))
+
+
+def frustrated_at(request: Request) -> int:
+    """The frustration at which the routing rules bring a person in (read once per app)."""
+    ctx = request.app.ctx
+    level = getattr(ctx, "review_frustrated_at", None)
+    if level is None:
+        level = frustration_threshold(CxRules.load(ctx.settings.routing_file))
+        ctx.review_frustrated_at = level
+    return level
+
+
+def _args(request: Request) -> dict[str, str]:
+    return {name: request.args.get(name) for name in FILTER_PARAMETERS if request.args.get(name)}
+
+
+def _checked(fn, *args):
+    """``fn(*args)``, a bad filter or cursor answered as 400 with what is wrong."""
+    try:
+        return fn(*args)
+    except (BadFilter, BadCursor) as e:
+        raise HubError(400, str(e)) from None
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return PAGE_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise HubError(400, f"limit: {raw!r} is not a whole number from 1 to {MAX_PAGE_SIZE}")
+    return int(raw)
+
+
+def _now(request: Request) -> datetime:
+    return datetime.fromtimestamp(request.app.ctx.settings.clock())
+
+
+def _options(request: Request) -> dict[str, list[tuple[str, str]]]:
+    """The choices of the form's drop-downs, as (value, label)."""
+    departments = request.app.ctx.departments
+    return {
+        "channel": list(CHANNELS.items()),
+        "stage": [(s, s) for s in STAGES] + [(UNKNOWN_STAGE, "no stage known")],
+        "department": [(name, d.title) for name, d in departments.items()]
+        + [(NO_DEPARTMENT, "no department")],
+        "need": [(n, n) for n in sorted(request.app.ctx.routing)],
+        "outcome": [(o, OUTCOME_NAMES.get(o, o)) for o in OUTCOMES],
+        "rating": list(RATINGS.items()),
+        "policy": list(POLICY_CHOICES.items()),
+        "flagged": [("yes", "flagged"), ("no", "not flagged")],
+    }
+
+
+async def _stream(request: Request, chunks: Iterator[str], kind: str, content_type: str):
+    """Send ``chunks`` as a download, reading each from the database off the event loop."""
+    stamp = _now(request).strftime("%Y%m%d-%H%M")
+    response = await request.respond(
+        content_type=content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="touchpoints-{stamp}.{kind}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "X-CX-Export-Limit": str(EXPORT_LIMIT),
+        },
+    )
+    while True:
+        chunk = await in_thread(next, chunks, None)
+        if chunk is None:
+            break
+        await response.send(chunk.encode())
+    await response.eof()
+    return None
+
+
+# -- the page ----------------------------------------------------------------------------------
+def render_log(
+    result: LogPage | None,
+    args: Mapping[str, str],
+    options: Mapping[str, list[tuple[str, str]]],
+    frustrated_at: int,
+    *,
+    filters: LogFilters | None = None,
+    after: str | None = None,
+    problem: str | None = None,
+) -> str:
+    """The log page's body: the form, then the table of ``result`` (or ``problem``)."""
+    parts = ["<h1>Touchpoint log</h1>", _form(args, options, frustrated_at)]
+    if problem is not None:
+        parts.append(f"<p id='problem' role='alert' class='problem'>{escape(problem)}</p>")
+        return "".join(parts)
+    assert result is not None and filters is not None
+    query = filter_query(filters)
+    shown = urlencode(query)
+    parts.append(
+        "<p class='downloads'>Download every match, newest first: "
+        f"<a id='download-csv' href='{escape(CSV_PATH + _q(shown), quote=True)}'>CSV</a> · "
+        f"<a id='download-json' href='{escape(JSON_EXPORT_PATH + _q(shown), quote=True)}'>JSON</a>"
+        f" <span class='hint'>(at most {EXPORT_LIMIT:,} rows)</span></p>"
+    )
+    parts.append(_status(result, after))
+    if result.entries:
+        parts.append(_table(result.entries, frustrated_at, searching=bool(filters.terms())))
+    links = []
+    if after:
+        links.append(f"<a id='newest' href='{escape(LOG_PATH + _q(shown), quote=True)}'>Newest</a>")
+    if result.next_cursor:
+        label = "Search older touchpoints" if result.searched_until else "Next page"
+        target = LOG_PATH + "?" + urlencode({**query, "after": result.next_cursor})
+        links.append(f"<a id='next' rel='next' href='{escape(target, quote=True)}'>{label} →</a>")
+    if links:
+        parts.append(f"<nav class='pages' aria-label='Pages'>{' · '.join(links)}</nav>")
+    return "".join(parts)
+
+
+def _form(args: Mapping[str, str], options: Mapping[str, list[tuple[str, str]]], level: int) -> str:
+    def select(name: str, label: str, choices: list[tuple[str, str]]) -> str:
+        current = args.get(name, "")
+        known = {value for value, _ in choices}
+        if current and current not in known:  # a value typed into the URL stays visible
+            choices = [*choices, (current, current)]
+        items = "".join(
+            f"<option value='{escape(v, quote=True)}'"
+            + (" selected" if v == current else "")
+            + f">{escape(text)}</option>"
+            for v, text in [("", "any"), *choices]
+        )
+        return f"<label>{escape(label)}<select name='{name}' id='f-{name}'>{items}</select></label>"
+
+    def field(name: str, label: str, kind: str, extra: str = "") -> str:
+        value = escape(args.get(name, ""), quote=True)
+        return (
+            f"<label>{escape(label)}<input type='{kind}' name='{name}' id='f-{name}' "
+            f"value='{value}'{extra}></label>"
+        )
+
+    frustrated = [("yes", f"frustrated ({level}+)"), ("no", "not frustrated")]
+    return (
+        f"<form class='filters' method='get' action='{LOG_PATH}' role='search' "
+        "aria-label='Filter the touchpoints'>"
+        + field("since", "From", "date")
+        + field("until", "To", "date")
+        + select("channel", "Channel", options["channel"])
+        + select("stage", "Journey stage", options["stage"])
+        + select("department", "Department", options["department"])
+        + select("need", "Need", options["need"])
+        + select("outcome", "Outcome", options["outcome"])
+        + select("rating", "Rating", options["rating"])
+        + select("frustrated", "Frustration", frustrated)
+        + select("policy", "Policy moments", options["policy"])
+        + select("flagged", "Review flag", options["flagged"])
+        + field(
+            "q",
+            "Customer's words",
+            "search",
+            " maxlength='200' placeholder='refund \"charged twice\"'",
+        )
+        + field("customer", "Customer id", "text", " maxlength='64'")
+        + "<button type='submit' id='apply'>Apply filters</button>"
+        + f"<a href='{LOG_PATH}'>Clear</a></form>"
+    )
+
+
+def _status(result: LogPage, after: str | None) -> str:
+    count = len(result.entries)
+    where = "older touchpoints" if after else "touchpoints"
+    if result.searched_until is not None:
+        text = (
+            f"{count} matching {where} among those started since "
+            f"{when(result.searched_until)}; older ones were not searched yet (the search "
+            "stops after a moment to stay quick)."
+        )
+    elif count:
+        text = f"{count} {where}, newest first" + ("." if result.next_cursor else "; no more.")
+    else:
+        text = "No touchpoint matches these filters" + (" further back." if after else ".")
+    return f"<p id='log-status' role='status'>{escape(text)}</p>"
+
+
+def _table(entries: Iterable[dict[str, Any]], frustrated_at: int, searching: bool) -> str:
+    heads = ["When", "Customer", "Channel", "Stage", "Needs", "Departments", "Outcome"]
+    heads += ["Rating", "Frustration", "Flag", "Messages"] + (
+        ["Customer said"] if searching else []
+    )
+    numeric = ("Rating", "Messages")
+    head = "".join(
+        f"<th scope='col' class='num'>{h}</th>" if h in numeric else f"<th scope='col'>{h}</th>"
+        for h in heads
+    )
+    rows = []
+    for e in entries:
+        cells = [
+            f"<a href='{conversation_href(e['id'])}'>{time_html(e['started_at'])}</a>",
+            customer_html(e.get("customer_id"), e.get("customer_name")),
+            escape(channel_name(e["channel"])),
+            escape(e["stage"] or "-"),
+            escape(", ".join(e["needs"]) or "-"),
+            escape(", ".join(e["departments"]) or "-"),
+            outcome_html(e["outcome"]),
+            escape(str(e["rating"])) if e["rating"] is not None else "",
+            frustration_html(e["frustration"], frustrated_at),
+            flag_html(e["flag"]["tags"] if e.get("flag") else None),
+            escape(str(e["message_count"])),
+        ]
+        if searching:
+            cells.append(
+                "".join(f"<div class='said'>{escape(line)}</div>" for line in e.get("matched", []))
+            )
+        classes = {7: "num", 10: "num"}
+        rows.append(
+            f"<tr data-touchpoint-id='{int(e['id'])}'>"
+            + "".join(
+                f"<td class='{classes[i]}'>{c}</td>" if i in classes else f"<td>{c}</td>"
+                for i, c in enumerate(cells)
+            )
+            + "</tr>"
+        )
+    return (
+        f"<div class='scroll'><table id='log'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _q(query: str) -> str:
+    return f"?{query}" if query else ""
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+# -- shared by the review pages: links, times and markers ----------------------------------------
+def conversation_href(touchpoint_id: int) -> str:
+    """The conversation page of a touchpoint."""
+    return f"{PREFIX}/conversations/{int(touchpoint_id)}"
+
+
+def journey_href(customer_id: str) -> str:
+    """The journey page of a customer (the id is quoted: anonymous ids hold any text)."""
+    return f"{PREFIX}/customers/{quote(customer_id, safe='')}"
+
+
+def channel_name(channel: str) -> str:
+    return CHANNELS.get(channel, channel)
+
+
+def when(moment: datetime | None) -> str:
+    """A moment as people read it in the review: 2025-03-12 10:05."""
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def time_html(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return f"<time datetime='{moment.isoformat(timespec='seconds')}'>{when(moment)}</time>"
+
+
+def customer_html(customer_id: str | None, name: str | None) -> str:
+    """The customer's name (or "Anonymous visitor") linking to their journey."""
+    label = name or ("Anonymous visitor" if customer_id else "Unknown")
+    if not customer_id:
+        return escape(label)
+    return f"<a href='{escape(journey_href(customer_id), quote=True)}'>{escape(label)}</a>"
+
+
+def outcome_html(outcome: str) -> str:
+    return f"<span class='outcome outcome--{escape(outcome, quote=True)}'>{escape(OUTCOME_NAMES.get(outcome, outcome))}</span>"
+
+
+def frustration_html(level: int, frustrated_at: int) -> str:
+    """A marker agents would recognise: frustrated at the routing rule's level, else quiet."""
+    if level >= frustrated_at:
+        return (
+            f"<span class='frustrated' title='frustration {level}: a person is brought in "
+            f"from {frustrated_at}'>▲ frustrated ({level})</span>"
+        )
+    return f"<span class='hint'>{level}</span>" if level else ""
+
+
+def flag_html(tags: list[str] | None) -> str:
+    if tags is None:
+        return ""
+    shown = "".join(f" <span class='tag'>{escape(str(t))}</span>" for t in tags)
+    return f"<span class='flagged'>⚑ flagged</span>{shown}"
+
+
+def entry_json(entry: dict[str, Any], frustrated_at: int) -> dict[str, Any]:
+    """A log entry as the JSON API gives it: the export's record plus links and extras."""
+    record = export_record(entry)
+    record["signals"] = entry["signals"]
+    record["frustrated"] = entry["frustration"] >= frustrated_at
+    record["flag"] = (
+        {
+            "tags": entry["flag"]["tags"],
+            "note": entry["flag"]["note"],
+            "flagged_at": _iso(entry["flag"]["flagged_at"]),
+        }
+        if entry.get("flag")
+        else None
+    )
+    if "matched" in entry:
+        record["matched"] = entry["matched"]
+    record["links"] = {
+        "conversation": conversation_href(entry["id"]),
+        "journey": journey_href(entry["customer_id"]) if entry.get("customer_id") else None,
+    }
+    return record
+
+
+# -- OpenAPI -----------------------------------------------------------------------------------
+_SIGNED_IN = "For a signed-in analyst or admin (session cookie)."
+_FILTER_SPECS = [
+    {"name": "since", "in": "query", "description": "First day (YYYY-MM-DD), included.",
+     "schema": {"type": "string", "format": "date"}},
+    {"name": "until", "in": "query", "description": "Last day (YYYY-MM-DD), included.",
+     "schema": {"type": "string", "format": "date"}},
+    {"name": "channel", "in": "query", "description": "socketio (website chat), slack, rest.",
+     "schema": {"type": "string"}},
+    {"name": "stage", "in": "query", "description": "A journey stage, or `unknown`.",
+     "schema": {"type": "string", "enum": [*STAGES, UNKNOWN_STAGE]}},
+    {"name": "department", "in": "query",
+     "description": "A department the touchpoint's needs went to, or `none`.",
+     "schema": {"type": "string"}},
+    {"name": "need", "in": "query", "description": "A need (intent) the customer raised.",
+     "schema": {"type": "string"}},
+    {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": list(OUTCOMES)}},
+    {"name": "customer", "in": "query", "description": "One customer's id.",
+     "schema": {"type": "string"}},
+    {"name": "rating", "in": "query",
+     "description": "The customer's rating: `1`-`5`, a range such as `1-2`, `rated` or `unrated`.",
+     "schema": {"type": "string"}},
+    {"name": "frustrated", "in": "query",
+     "description": "`yes`: frustration reached the level at which routing.yml brings a person "
+     "in (frustration_at_least); `no`: below it.",
+     "schema": {"type": "string", "enum": ["yes", "no"]}},
+    {"name": "policy", "in": "query",
+     "description": "Policy moments in the session: `yes` (any), `taken` (an alternative was "
+     "taken), `not_taken` (offered, none taken), `no` (none).",
+     "schema": {"type": "string", "enum": list(POLICY_CHOICES)}},
+    {"name": "flagged", "in": "query", "description": "Flagged for review or not.",
+     "schema": {"type": "string", "enum": ["yes", "no"]}},
+    {"name": "q", "in": "query",
+     "description": "Words the customer wrote, each required, any case; \"quoted phrases\" "
+     "together; % and _ are literal. At most 200 characters.",
+     "schema": {"type": "string", "maxLength": 200}},
+]  # fmt: skip
+_BAD = "A filter value that can't be used (the message says which and what it takes)."
+_DENIED_PAGE = _html("Signed in with a role other than analyst or admin.")
+_DOWNLOAD = {
+    "description": (
+        f"An attachment (Content-Disposition) streamed newest first, at most {EXPORT_LIMIT:,} "
+        "rows (the `X-CX-Export-Limit` header says so; the JSON says `truncated`). Lists are "
+        "joined with `;` in CSV."
+    ),
+}
+OPENAPI_PATHS = {
+    LOG_PATH: {
+        "get": {
+            "tags": ["CX review"],
+            "summary": "The touchpoint log page: filters, newest first, a page at a time",
+            "description": _SIGNED_IN,
+            "operationId": "reviewLogPage",
+            "parameters": [
+                *_FILTER_SPECS,
+                {
+                    "name": "after",
+                    "in": "query",
+                    "description": "The next page's cursor.",
+                    "schema": {"type": "string"},
+                },
+            ],  # fmt: skip
+            "responses": {
+                "200": _html("The log page."),
+                "303": TO_SIGN_IN,
+                "400": _html(_BAD),
+                "403": _DENIED_PAGE,
+            },
+        }
+    },
+    CSV_PATH: {
+        "get": {
+            "tags": ["CX review"],
+            "summary": "Every touchpoint matching the filters, as CSV",
+            "description": _SIGNED_IN,
+            "operationId": "reviewLogCsv",
+            "parameters": _FILTER_SPECS,
+            "responses": {
+                "200": {**_DOWNLOAD, "content": {"text/csv": {"schema": {"type": "string"}}}},
+                "303": TO_SIGN_IN,
+                "400": _html(_BAD),
+                "403": _DENIED_PAGE,
+            },
+        }
+    },
+    JSON_EXPORT_PATH: {
+        "get": {
+            "tags": ["CX review"],
+            "summary": "Every touchpoint matching the filters, as one JSON document",
+            "description": _SIGNED_IN,
+            "operationId": "reviewLogJson",
+            "parameters": _FILTER_SPECS,
+            "responses": {
+                "200": {**_json("", _ref("TouchpointExport")), **_DOWNLOAD},
+                "303": TO_SIGN_IN,
+                "400": _html(_BAD),
+                "403": _DENIED_PAGE,
+            },
+        }
+    },
+    API_PATH: {
+        "get": {
+            "tags": ["CX review"],
+            "summary": "One page of the touchpoint log",
+            "description": _SIGNED_IN
+            + " A page that has searched for a while stops early: `searched_until` says how "
+            "far back it looked, and `next_cursor` goes on from there.",
+            "operationId": "reviewTouchpoints",
+            "parameters": [
+                *_FILTER_SPECS,
+                {
+                    "name": "after",
+                    "in": "query",
+                    "description": "`next_cursor` of the page before.",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_PAGE_SIZE,
+                        "default": PAGE_SIZE,
+                    },
+                },
+            ],  # fmt: skip
+            "responses": {
+                "200": _json("Touchpoints, newest first.", _ref("TouchpointPage")),
+                "400": _error(_BAD),
+                "401": _error("Not signed in."),
+                "403": _error("Signed in with a role other than analyst or admin."),
+            },
+        }
+    },
+}
+_NULLABLE_TEXT = {"type": "string", "nullable": True}
+_TEXT_LIST = {"type": "array", "items": {"type": "string"}}
+_RECORD = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "conversation_id": {"type": "string"},
+        "started_at": {"type": "string", "format": "date-time"},
+        "last_activity_at": {"type": "string", "format": "date-time"},
+        "ended_at": {**_NULLABLE_TEXT, "format": "date-time"},
+        "customer_id": _NULLABLE_TEXT,
+        "customer_name": _NULLABLE_TEXT,
+        "tier": _NULLABLE_TEXT,
+        "channel": {"type": "string"},
+        "stage": _NULLABLE_TEXT,
+        "needs": _TEXT_LIST,
+        "departments": _TEXT_LIST,
+        "order_ids": _TEXT_LIST,
+        "outcome": {"type": "string", "enum": list(OUTCOMES)},
+        "rating": {"type": "integer", "nullable": True},
+        "effort": {"type": "integer", "nullable": True},
+        "frustration": {"type": "integer"},
+        "repeats": {"type": "integer"},
+        "told_you": {"type": "integer"},
+        "negative_words": {"type": "integer"},
+        "contacts_about_order": {"type": "integer"},
+        "message_count": {"type": "integer"},
+        "flagged": {"type": "boolean"},
+        "flag_tags": _TEXT_LIST,
+    },
+}
+OPENAPI_SCHEMAS = {
+    "TouchpointRecord": _RECORD,
+    "TouchpointEntry": {
+        "allOf": [
+            _ref("TouchpointRecord"),
+            {
+                "type": "object",
+                "properties": {
+                    "signals": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "frustrated": {"type": "boolean"},
+                    "flag": {"type": "object", "nullable": True},
+                    "matched": {**_TEXT_LIST, "description": "Lines that matched `q`."},
+                    "links": {"type": "object"},
+                },
+            },
+        ]
+    },
+    "TouchpointPage": {
+        "type": "object",
+        "properties": {
+            "filters": {"type": "object"},
+            "touchpoints": {"type": "array", "items": _ref("TouchpointEntry")},
+            "next_cursor": _NULLABLE_TEXT,
+            "searched_until": {**_NULLABLE_TEXT, "format": "date-time"},
+        },
+        "required": ["filters", "touchpoints", "next_cursor", "searched_until"],
+    },
+    "TouchpointExport": {
+        "type": "object",
+        "properties": {
+            "exported_at": {"type": "string", "format": "date-time"},
+            "filters": {"type": "object"},
+            "limit": {"type": "integer"},
+            "columns": _TEXT_LIST,
+            "touchpoints": {"type": "array", "items": _ref("TouchpointRecord")},
+            "count": {"type": "integer"},
+            "truncated": {"type": "boolean"},
+        },
+    },
+}
