@@ -147,7 +147,7 @@ def render_login(target: str, problem: str = "") -> str:
     note = f"<p role='alert' class='problem'>{escape(problem)}</p>" if problem else ""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in - Support hub</title><style>
+<link rel="icon" href="data:,"><title>Sign in - Support hub</title><style>
 body{{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem;color:#222}}
 label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;box-sizing:border-box}}
 button{{margin-top:1rem;padding:.5rem 1.2rem}}.problem{{color:#b00}}

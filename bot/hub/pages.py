@@ -118,6 +118,7 @@ def error_page(status: int, message: str, path: str) -> HTTPResponse:
 def _page(title: str, body: str) -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<link rel='icon' href='data:,'>"
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>"
     )
 
