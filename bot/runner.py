@@ -19,6 +19,10 @@ import yaml
 from bot.settings import Settings
 
 BIN = Path(sys.executable).parent
+# The largest request body the Rasa server reads (413 beyond it): a chat message is cut at
+# 20,000 characters (bot/channels/rest.py), and /model/train's data is well under this.
+RASA_MAX_BODY_ENV = "CX_RASA_MAX_BODY_BYTES"
+RASA_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -183,7 +187,7 @@ def processes(settings: Settings, model: Path | str = "models") -> list[Process]
         [
             str(BIN / "python"),
             "-m",
-            "rasa_sdk",
+            "bot.action_server",  # rasa_sdk's app, with malformed calls answered 4xx
             "--actions",
             "actions",
             "--port",
@@ -216,7 +220,8 @@ def processes(settings: Settings, model: Path | str = "models") -> list[Process]
             str(logs / "rasa-debug.log"),
         ],
         f"{settings.rasa_url}/status?token={settings.rasa_token}",
-        env,
+        # Sanic reads SANIC_* settings from the environment: bodies over the limit get 413.
+        {**env, "SANIC_REQUEST_MAX_SIZE": env.get(RASA_MAX_BODY_ENV, str(RASA_MAX_BODY_BYTES))},
         logs / "rasa.log",
     )
     hub = Process(

@@ -2,19 +2,38 @@
 
 Stock ``RestInput`` calls ``request.json.get(...)``, so a body that is valid JSON but not
 an object (``[]``, ``"x"``, ``null``) ends in a 500. Here every malformed request gets a
-400 with a message that says what is expected. The URL stays /webhooks/rest/webhook.
+400 with a message that says what is expected, and a body that is not declared
+``application/json`` gets 415: that also keeps web pages from posting to it with a "simple"
+cross-site request (text/plain, forms), which needs no CORS. The URL stays
+/webhooks/rest/webhook.
+
+The channel also installs bot/channels/api_guard.py on the Rasa server, so malformed
+bodies to Rasa's own HTTP API get a 400 too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
-from sanic.exceptions import InvalidUsage
+from sanic import Blueprint, Sanic
+from sanic.exceptions import InvalidUsage, SanicException
 from sanic.request import Request
 
+from bot.channels import api_guard
+
 MAX_MESSAGE_CHARS = 20_000
+MAX_SENDER_CHARS = 255  # the journey store's conversation_id is String(255)
 EXPECTED = 'expected a JSON object like {"sender": "someone", "message": "hello"}'
+
+
+def clean_message(text: str) -> str:
+    """A customer's message as the assistant takes it in, on every channel: NUL characters
+    removed (PostgreSQL refuses them in text, and the journey store removes them too) and
+    cut at ``MAX_MESSAGE_CHARS``, so a huge paste is still answered in bounded time."""
+    return text.replace("\x00", "")[:MAX_MESSAGE_CHARS]
 
 
 class CheckedRestInput(RestInput):
@@ -24,8 +43,23 @@ class CheckedRestInput(RestInput):
     def name(cls) -> str:
         return "rest"
 
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = super().blueprint(on_new_message)
+
+        @webhook.listener("before_server_start")
+        async def guard_rasa_api(app: Sanic, _loop: Any) -> None:
+            api_guard.install(app)  # the Rasa server's own app, which serves this channel
+
+        return webhook
+
     @staticmethod
     def _body(req: Request) -> dict[str, Any]:
+        kind = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if kind != "application/json" and not kind.endswith("+json"):
+            raise SanicException(
+                f"Content-Type must be application/json, not {kind or 'missing'}: {EXPECTED}",
+                status_code=415,
+            )
         try:
             body = req.json
         except Exception:  # Sanic raises on unparsable JSON
@@ -36,9 +70,18 @@ class CheckedRestInput(RestInput):
 
     async def _extract_sender(self, req: Request) -> str | None:
         sender = self._body(req).get("sender")
-        if sender is not None and not isinstance(sender, (str, int)):
+        if sender is None:
+            return None
+        if isinstance(sender, bool) or not isinstance(sender, (str, int)):
             raise InvalidUsage("'sender' must be a string")
-        return str(sender) if sender is not None else None
+        sender = str(sender)
+        if not sender:
+            raise InvalidUsage("'sender' must not be empty")
+        if len(sender) > MAX_SENDER_CHARS:
+            raise InvalidUsage(f"'sender' is longer than {MAX_SENDER_CHARS} characters")
+        if not sender.isprintable():
+            raise InvalidUsage("'sender' must not contain control or invisible characters")
+        return sender
 
     def _extract_message(self, req: Request) -> str | None:
         message = self._body(req).get("message")
@@ -47,7 +90,7 @@ class CheckedRestInput(RestInput):
         if not isinstance(message, str):
             raise InvalidUsage("'message' must be a string")
         # Longer messages are cut, not refused: the customer still gets an answer in bounded time.
-        return message[:MAX_MESSAGE_CHARS]
+        return clean_message(message)
 
     def _extract_input_channel(self, req: Request) -> str:
         channel = self._body(req).get("input_channel")

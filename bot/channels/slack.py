@@ -40,6 +40,7 @@ from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.dedup import SeenEvents
+from bot.channels.rest import clean_message
 from bot.channels.slack_api import (
     API_URL_ENV,
     CHANNEL_ENV,
@@ -258,7 +259,7 @@ class ThreadedSlackInput(SlackInput):
         return await self.process_message(
             request,
             on_new_message,
-            text=self._sanitize_user_message(event["text"], metadata["users"]),
+            text=clean_message(self._sanitize_user_message(event["text"], metadata["users"])),
             sender_id=self._get_conversation_id(
                 event["user"], metadata["out_channel"], metadata["thread_id"]
             ),
@@ -287,7 +288,7 @@ class ThreadedSlackInput(SlackInput):
         return await self.process_message(
             request,
             on_new_message,
-            text=text,
+            text=clean_message(text),
             sender_id=self._get_conversation_id(
                 user, metadata["out_channel"], metadata["thread_id"]
             ),
@@ -385,6 +386,8 @@ def _event_body(request: Request) -> dict[str, Any]:
         raise MalformedRequest("The body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise MalformedRequest("The body is JSON but not an object.")
+    if not isinstance(payload.get("type"), str):  # every Events API body names its type
+        raise MalformedRequest("'type' is missing: expected a Slack Events API payload.")
     event = payload.get("event", {})
     if not isinstance(event, dict):
         raise MalformedRequest("'event' must be an object.")

@@ -35,7 +35,7 @@ from sanic import Blueprint, Sanic, response
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
-from bot.channels.rest import MAX_MESSAGE_CHARS
+from bot.channels.rest import MAX_MESSAGE_CHARS, clean_message
 from bot.channels.tokens import (
     InvalidToken,
     WebSession,
@@ -177,8 +177,8 @@ class WebChatInput(SocketIOInput):
                     "error_message", {"message": "Please type a message first."}, room=sid
                 )
                 return
-            # Longer messages are cut, not refused, as on the REST channel.
-            text = text[:MAX_MESSAGE_CHARS]
+            # Longer messages are cut, not refused, and NUL removed, as on the REST channel.
+            text = clean_message(text)
             await sio.emit("user_echo", {"text": text}, room=session.session_id, skip_sid=sid)
             metadata = {"customer_id": session.customer_id} if session.customer_id else {}
             await on_new_message(

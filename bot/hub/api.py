@@ -67,7 +67,8 @@ async def receive_handoff(request: Request, name: str) -> HTTPResponse:
         raise HubError(400, f"missing {IDEMPOTENCY_HEADER} header: send one key per delivery")
     if len(key) > MAX_KEY_LENGTH:
         raise HubError(400, f"{IDEMPOTENCY_HEADER} is longer than {MAX_KEY_LENGTH} characters")
-    payload = json_object(request)
+    # Stored as the bytes sent, where a NUL is the JSON escape \u0000: safe on any database.
+    payload = json_object(request, allow_nul=True)
     handoff_id = payload.get("handoff_id")
     if type(handoff_id) is not int or handoff_id <= 0:  # not bool, not "12"
         raise HubError(400, "the body must hold handoff_id, a positive integer")

@@ -25,10 +25,11 @@ from sanic.response import HTTPResponse, json
 
 from bot.db import make_engine
 from bot.departments import load_departments
-from bot.hub import api, auth, console, pages, review, widget
+from bot.hub import api, auth, console, openapi, pages, review, widget
 from bot.hub.accounts import Accounts
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
+from bot.hub.web import FALLBACK_POLICY, body_types, check_content_type, check_no_nul
 from bot.journey.migrate import migrate
 from bot.routing import RoutingMap
 
@@ -117,6 +118,21 @@ def create_app(settings: HubSettings) -> Sanic:
     @app.after_server_stop
     async def close_journey(app, _loop):
         app.ctx.engine.dispose()
+
+    accepted = body_types(openapi.document(sorted(app.ctx.departments)))
+
+    @app.on_request
+    async def check_request(request):
+        check_content_type(request, accepted)
+        check_no_nul(request)
+
+    @app.on_response
+    async def security_headers(request, response):
+        # The safety net: pages set their own policy (with their nonce); any other HTML,
+        # an error page included, runs nothing and can't be framed.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if (response.content_type or "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", FALLBACK_POLICY)
 
     api.add_routes(app)
     auth.add_routes(app)

@@ -18,7 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, html, json, redirect
 
 from bot.hub.accounts import ABSOLUTE_TIMEOUT, Accounts, Session
-from bot.hub.web import HubError, in_thread
+from bot.hub.web import HubError, in_thread, new_nonce, page_headers, page_policy
 
 COOKIE = "cx_hub_session"
 CSRF_FIELD = "csrf_token"
@@ -83,7 +83,13 @@ def sign_in_redirect(request: Request) -> HTTPResponse:
 
 
 async def login_page(request: Request) -> HTTPResponse:
-    return html(render_login(_safe_next(request.args.get("next"))))
+    return _login_html(_safe_next(request.args.get("next")))
+
+
+def _login_html(target: str, problem: str = "", status: int = 200) -> HTTPResponse:
+    nonce = new_nonce()
+    page = render_login(target, problem, nonce)
+    return html(page, status=status, headers=page_headers(page_policy(nonce)))
 
 
 async def login(request: Request) -> HTTPResponse:
@@ -95,7 +101,7 @@ async def login(request: Request) -> HTTPResponse:
         accounts(request).authenticate, form.get("username") or "", form.get("password") or ""
     )
     if user is None:
-        return html(render_login(target, "Wrong username or password."), status=401)
+        return _login_html(target, "Wrong username or password.", status=401)
     token, _session = await in_thread(accounts(request).sign_in, user)
     response = redirect(target or user.home, status=303)
     response.cookies[COOKIE] = token
@@ -143,11 +149,11 @@ async def who_am_i(request: Request) -> HTTPResponse:
     )
 
 
-def render_login(target: str, problem: str = "") -> str:
+def render_login(target: str, problem: str = "", nonce: str = "") -> str:
     note = f"<p role='alert' class='problem'>{escape(problem)}</p>" if problem else ""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,"><title>Sign in - Support hub</title><style>
+<link rel="icon" href="data:,"><title>Sign in - Support hub</title><style nonce="{escape(nonce, quote=True)}">
 body{{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem;color:#222}}
 label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;box-sizing:border-box}}
 button{{margin-top:1rem;padding:.5rem 1.2rem}}.problem{{color:#b00}}

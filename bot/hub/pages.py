@@ -17,7 +17,15 @@ from bot.departments import Department
 from bot.hub.api import transition
 from bot.hub.auth import check_csrf, require
 from bot.hub.store import PRIORITY_ORDER, HandoffNotFound
-from bot.hub.web import HubError, department, in_thread, store
+from bot.hub.web import (
+    HubError,
+    department,
+    in_thread,
+    new_nonce,
+    page_headers,
+    page_policy,
+    store,
+)
 
 PREFIX = "/departments/"
 SHOWN = ("open", "acknowledged")  # still waiting for the team
@@ -56,7 +64,9 @@ async def inbox_page(request: Request, name: str) -> HTTPResponse:
     session = await require(request, "department", dept.name)
     items = await in_thread(store(request).inbox, dept.name, SHOWN, 500)
     items.sort(key=lambda i: PRIORITY_ORDER.get(i["priority"], len(PRIORITY_ORDER)))
-    return html(render_inbox(dept, items, session.csrf_token, session.user.display_name))
+    nonce = new_nonce()
+    page = render_inbox(dept, items, session.csrf_token, session.user.display_name, nonce)
+    return html(page, headers=page_headers(page_policy(nonce)))
 
 
 async def acknowledge_form(request: Request, name: str, handoff_id: int) -> HTTPResponse:
@@ -89,7 +99,9 @@ async def _own_handoff(request: Request, name: str, handoff_id: int) -> Departme
     return dept
 
 
-def render_inbox(dept: Department, items: list[dict], csrf_token: str, user_name: str) -> str:
+def render_inbox(
+    dept: Department, items: list[dict], csrf_token: str, user_name: str, nonce: str = ""
+) -> str:
     """The whole page for ``dept``, its forms signed with the session's ``csrf_token``."""
     title = f"{dept.name.capitalize()} inbox"
     waiting = sum(1 for i in items if i["status"] == "open")
@@ -102,6 +114,7 @@ def render_inbox(dept: Department, items: list[dict], csrf_token: str, user_name
         f"<h1>{escape(title)}</h1>"
         f"<p>{waiting} new, {len(items) - waiting} acknowledged. Promise to customers: "
         f"an answer {escape(dept.channel)} within {dept.sla_hours} h.</p>{cards}",
+        nonce,
     )
 
 
@@ -112,14 +125,17 @@ def error_page(status: int, message: str, path: str) -> HTTPResponse:
         f"<h1>{status}</h1><p>{escape(message)}</p>"
         f"<p><a href='{escape(inbox, quote=True)}'>Back to the inbox</a></p>"
     )
-    return html(_page(f"Error {status}", body), status=status)
+    nonce = new_nonce()
+    page = _page(f"Error {status}", body, nonce)
+    return html(page, status=status, headers=page_headers(page_policy(nonce)))
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, nonce: str) -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<link rel='icon' href='data:,'>"
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>"
+        f"<title>{escape(title)}</title><style nonce='{escape(nonce, quote=True)}'>{STYLE}</style>"
+        f"</head><body>{body}</body></html>"
     )
 
 

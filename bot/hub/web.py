@@ -6,9 +6,11 @@ import asyncio
 import ipaddress
 import json
 import logging
+import re
+import secrets
 from collections.abc import Callable
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from sanic.exceptions import SanicException
 from sanic.request import Request
@@ -19,6 +21,50 @@ from bot.hub.store import HubStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+# Every HTML answer without a policy of its own gets this one (bot/hub/app.py): nothing runs,
+# nothing loads from elsewhere, and no other site may frame it.
+FALLBACK_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def new_nonce() -> str:
+    """A fresh nonce for one page's own ``<style>`` and ``<script>`` elements."""
+    return secrets.token_urlsafe(16)
+
+
+def page_policy(
+    nonce: str,
+    *,
+    styles: str | None = None,
+    connect: str = "'self'",
+    images: str = "'self' data:",
+) -> str:
+    """The Content-Security-Policy of a hub page: only scripts carrying ``nonce`` (or this
+    hub's own script files) run; no other site may frame it.
+
+    ``styles`` replaces the nonce for style-src (a page whose styles are inline attributes
+    or built by a script); ``connect`` is where its scripts may connect, ``images`` where
+    its images may come from.
+    """
+    style_src = styles or f"'nonce-{nonce}'"
+    return (
+        f"default-src 'self'; script-src 'nonce-{nonce}' 'self'; style-src {style_src}; "
+        f"img-src {images}; connect-src {connect}; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
+    )
+
+
+def page_headers(policy: str) -> dict[str, str]:
+    """The security headers of an HTML page with ``policy`` as its Content-Security-Policy."""
+    return {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
 
 
 class HubError(SanicException):
@@ -82,15 +128,92 @@ def check_signature(request: Request, dept: Department) -> None:
     raise HubError(401, f"bad signature: {reason}")
 
 
-def json_object(request: Request) -> dict:
-    """The request body as a JSON object, or 400 saying what is wrong with it."""
+def json_object(request: Request, *, allow_nul: bool = False) -> dict:
+    """The request body as a JSON object, or 400 saying what is wrong with it.
+
+    A body declared as something other than JSON (a form, text/plain) gets 415; a body
+    sent with no Content-Type at all is read as JSON.
+    """
+    kind = _media_type(request)
+    if kind and kind != "application/json" and not kind.endswith("+json"):
+        raise HubError(415, f"the body must be application/json, not {kind}")
     try:
         data = json.loads(request.body)
     except ValueError as e:  # includes UnicodeDecodeError
         raise HubError(400, f"the body is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise HubError(400, "the body must be a JSON object")
+    if not allow_nul and _has_nul(data):
+        raise HubError(400, NUL_REFUSED)
     return data
+
+
+# PostgreSQL refuses NUL in text, and no person types one: said before any query is made.
+NUL_REFUSED = "NUL characters (\\u0000, %00) are not allowed in the request"
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def check_no_nul(request: Request) -> None:
+    """400 when the path, the query or a form field holds a NUL character."""
+    form = request.form if request.body and _media_type(request) in FORM_TYPES else {}
+    if (
+        "\x00" in unquote(request.path)
+        or "\x00" in unquote_plus(request.query_string)
+        or any(_has_nul(v) for v in form.values())
+    ):
+        raise HubError(400, NUL_REFUSED)
+
+
+def _media_type(request: Request) -> str:
+    return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def body_types(doc: dict) -> dict[tuple[str, str], tuple[str, ...]]:
+    """What each operation of the OpenAPI document ``doc`` accepts as its body.
+
+    Keyed by (METHOD, path with ``{param}``s, no slashes at either end); a form route takes
+    both kinds of form a browser sends.
+    """
+    found = {}
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            content = (op.get("requestBody") or {}).get("content") if isinstance(op, dict) else None
+            if content:
+                kinds = tuple(content)
+                if any(k in FORM_TYPES for k in kinds):
+                    kinds = tuple(dict.fromkeys(kinds + FORM_TYPES))
+                found[(method.upper(), path.strip("/"))] = kinds
+    return found
+
+
+def check_content_type(request: Request, accepted: dict[tuple[str, str], tuple[str, ...]]) -> None:
+    """415 when a request's body is declared as a type its route does not take.
+
+    A body without a Content-Type is left to the route (it reads it as JSON or finds no
+    form fields).
+    """
+    if not request.body or request.route is None:
+        return
+    kind = _media_type(request)
+    path = re.sub(r"<(\w+)(?::[^>]*)?>", r"{\1}", request.route.path).strip("/")
+    kinds = accepted.get((request.method, path))
+    if not kind or kinds is None or kind in kinds:
+        return
+    if "application/json" in kinds and kind.endswith("+json"):
+        return
+    raise HubError(415, f"this route takes {' or '.join(kinds)}, not {kind}")
 
 
 def require_local(request: Request, refusal: str | None = None) -> None:

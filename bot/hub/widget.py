@@ -12,6 +12,7 @@ from functools import cache
 from html import escape
 from pathlib import Path
 from string import Template
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from sanic import Sanic
@@ -20,7 +21,7 @@ from sanic.response import HTTPResponse, html, raw
 
 from bot.backoffice.sql import FIXTURE
 from bot.channels.tokens import mint_customer_token
-from bot.hub.web import HubError, require_local
+from bot.hub.web import HubError, new_nonce, page_headers, page_policy, require_local
 
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
 WIDGET_JS = WIDGET_DIR / "widget.js"
@@ -69,14 +70,27 @@ async def demo_page(request: Request) -> HTTPResponse:
         for cid, name in customers.items()
     )
     menu += f' <a href="/demo"{"" if chosen else " aria-current=page"}>Guest</a>'
+    nonce = new_nonce()
     page = Template(DEMO_PAGE.read_text(encoding="utf-8")).substitute(
+        nonce=nonce,
         widget_src=escape(f"{request.scheme}://{request.host}/widget.js"),
         rasa_url=escape(settings.rasa_url),
         customer_token=escape(token),
         customer_name=escape(customers.get(chosen, "Guest")),
         customers_menu=menu,
     )
-    return html(page, headers={"Cache-Control": "no-store"})
+    # Only the page's own nonce'd script and this hub's script files run; the widget talks
+    # to Rasa's socket.io (http and ws) and shows images from http(s) links. Its styles are
+    # inline (the shop's attributes, the widget's shadow-DOM sheet), so style-src allows them.
+    rasa = urlsplit(settings.rasa_url)
+    ws = urlunsplit(("wss" if rasa.scheme == "https" else "ws", rasa.netloc, "", "", ""))
+    policy = page_policy(
+        nonce,
+        styles="'self' 'unsafe-inline'",
+        connect=f"'self' {settings.rasa_url.rstrip('/')} {ws}",
+        images="'self' data: http: https:",
+    )
+    return html(page, headers={"Cache-Control": "no-store", **page_headers(policy)})
 
 
 @cache

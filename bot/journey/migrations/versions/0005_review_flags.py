@@ -31,7 +31,9 @@ def upgrade() -> None:
             ["flagged_by"], ["users.id"], name=op.f("fk_review_flags_flagged_by_users")
         ),
         sa.ForeignKeyConstraint(
-            ["touchpoint_id"], ["touchpoints.id"], name=op.f("fk_review_flags_touchpoint_id_touchpoints")
+            ["touchpoint_id"],
+            ["touchpoints.id"],
+            name=op.f("fk_review_flags_touchpoint_id_touchpoints"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_review_flags")),
         sa.UniqueConstraint("touchpoint_id", name=op.f("uq_review_flags_touchpoint_id")),

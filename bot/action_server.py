@@ -1,0 +1,113 @@
+"""The action server: rasa_sdk's own app, with its requests checked before it reads them.
+
+Stock rasa_sdk (``python -m rasa_sdk``) reads ``request.json.get(...)``, so a body that is
+JSON but not an object (``[]``, ``"x"``) ends in a 500 that echoes the request body back,
+``{}`` gets a 200 ``null``, and a body of any size is read. Started as
+``python -m bot.action_server --actions actions --port 5055`` (bot/runner.py), it answers
+malformed calls with 400, a non-JSON content type with 415, a body over
+``CX_ACTION_MAX_BODY_BYTES`` with 413, and an unexpected error with a 500 that keeps the
+request to the log. Rasa's calls are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import zlib
+from typing import Any
+
+from rasa_sdk import utils
+from rasa_sdk.endpoint import create_app as create_sdk_app
+from rasa_sdk.endpoint import create_argument_parser
+from rasa_sdk.plugin import plugin_manager
+from sanic import Sanic, response
+from sanic.exceptions import PayloadTooLarge, SanicException
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.api_guard import body_unread
+
+logger = logging.getLogger(__name__)
+
+# Rasa sends the whole tracker on every call: long chats with long messages reach a few MB.
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_BODY_ENV = "CX_ACTION_MAX_BODY_BYTES"
+EXPECTED = 'expected a JSON object like {"next_action": "action_name", "tracker": {...}}'
+
+
+def create_app(
+    actions: str = "actions", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, **sdk_options: Any
+) -> Sanic:
+    """rasa_sdk's app for ``actions``, with request checks and a body limit."""
+    app = create_sdk_app(actions, **sdk_options)
+    app.config.REQUEST_MAX_SIZE = max_body_bytes
+    app.register_middleware(_check_action_call, "request")
+
+    @app.exception(Exception)  # replaces rasa_sdk's, which echoes the request body
+    async def errors(request: Request, exception: Exception) -> HTTPResponse:
+        if isinstance(exception, PayloadTooLarge):
+            return _error(413, f"the request is larger than the limit of {max_body_bytes} bytes")
+        if isinstance(exception, SanicException) and (exception.status_code or 500) < 500:
+            return _error(exception.status_code, str(exception))
+        logger.error("%s %s failed", request.method, request.path, exc_info=exception)
+        return _error(500, "internal error: the action server's log has the details")
+
+    return app
+
+
+async def _check_action_call(request: Request) -> HTTPResponse | None:
+    """400/415 for a call to /webhook that rasa_sdk could not read; None lets it through."""
+    if request.method != "POST" or request.path.rstrip("/") != "/webhook":
+        return None
+    if body_unread(request):
+        return None  # Sanic is answering an error (a 413) and runs request middleware first
+    kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if kind and kind != "application/json" and not kind.endswith("+json"):
+        return _error(415, f"the body must be application/json, not {kind}: {EXPECTED}")
+    body = request.body or b""
+    try:
+        if request.headers.get("content-encoding") == "deflate":
+            body = zlib.decompress(body)
+        call = json.loads(body)
+    except (ValueError, zlib.error):  # ValueError includes UnicodeDecodeError
+        return _error(400, f"the body is not valid JSON: {EXPECTED}")
+    if not isinstance(call, dict):
+        return _error(400, f"the body is JSON but not an object: {EXPECTED}")
+    if not isinstance(call.get("next_action"), str) or not call["next_action"]:
+        return _error(400, f"'next_action' is missing or not a string: {EXPECTED}")
+    tracker = call.get("tracker")
+    if not isinstance(tracker, dict) or not isinstance(tracker.get("sender_id"), str):
+        return _error(400, f"'tracker' must be an object with a 'sender_id' string: {EXPECTED}")
+    if not isinstance(tracker.get("events", []), list):
+        return _error(400, "'tracker.events' must be a list")
+    for key in ("slots", "latest_message", "domain"):
+        where = call if key == "domain" else tracker
+        if where.get(key) is not None and not isinstance(where[key], dict):
+            return _error(400, f"'{key}' must be an object")
+    return None
+
+
+def _error(status: int, message: str) -> HTTPResponse:
+    return response.json({"error": message}, status=status)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bot.action_server``: rasa_sdk's command line, this app."""
+    args = create_argument_parser().parse_args(argv)
+    utils.configure_colored_logging(args.loglevel)
+    utils.update_sanic_log_level()
+    raw = os.environ.get(MAX_BODY_ENV, "")
+    try:
+        max_body = int(raw) if raw else DEFAULT_MAX_BODY_BYTES
+    except ValueError:
+        raise SystemExit(f"{MAX_BODY_ENV}={raw!r} is not a number of bytes") from None
+    app = create_app(args.actions, max_body, cors_origins=args.cors, auto_reload=args.auto_reload)
+    plugin_manager().hook.attach_sanic_app_extensions(app=app)  # as rasa_sdk's run() does
+    host = os.environ.get("SANIC_HOST", "127.0.0.1")
+    logger.info("Action endpoint is up and running on http://%s:%s", host, args.port)
+    app.run(host, args.port, workers=utils.number_of_sanic_workers())
+
+
+if __name__ == "__main__":
+    main()
