@@ -85,6 +85,11 @@ touchpoints = Table(
     Column("started_at", DateTime, nullable=False),
     Column("last_activity_at", DateTime, nullable=False),
     Column("ended_at", DateTime),
+    # Whether the same customer came back about one of its needs or orders within 7 days of
+    # its start (a repeat contact, bot/review/metrics.py), kept up to date as touchpoints are
+    # written (JourneyStore.record). NULL: not worked out (a row written by other means);
+    # the metric then works it out when it reads it.
+    Column("came_back", Boolean),
     UniqueConstraint("conversation_id", "session_started_at", name="uq_touchpoints_session"),
 )
 Index("ix_touchpoints_open", touchpoints.c.ended_at, touchpoints.c.last_activity_at)
@@ -102,6 +107,12 @@ Index(  # the session of a conversation a policy moment belongs to
     "ix_touchpoints_conversation_started",
     touchpoints.c.conversation_id,
     touchpoints.c.started_at,
+)
+Index(  # the few touchpoints whose repeat contact the metric must work out as it reads
+    "ix_touchpoints_came_back_unknown",
+    touchpoints.c.started_at,
+    sqlite_where=touchpoints.c.came_back.is_(None),
+    postgresql_where=touchpoints.c.came_back.is_(None),
 )
 
 handoffs = Table(

@@ -12,8 +12,9 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.journey.schema import feedback, identities, journey_customers, touchpoints
@@ -94,6 +95,27 @@ class JourneyStore:
             touchpoints.c.conversation_id != bindparam("conversation"),
             touchpoints.c.order_ids.contains(bindparam("order")),
         )
+        # Repeat contacts (touchpoints.came_back): a customer's touchpoints near a moment.
+        self._nearby = (
+            select(
+                touchpoints.c.id,
+                touchpoints.c.started_at,
+                touchpoints.c.needs,
+                touchpoints.c.order_ids,
+                touchpoints.c.came_back,
+            )
+            .where(
+                touchpoints.c.customer_id == bindparam("customer"),
+                touchpoints.c.started_at >= bindparam("first"),
+                touchpoints.c.started_at <= bindparam("last"),
+            )
+            .order_by(touchpoints.c.started_at, touchpoints.c.id)
+        )
+        self._set_came_back = (
+            update(touchpoints)
+            .where(touchpoints.c.id.in_(bindparam("ids", expanding=True)))
+            .values(came_back=bindparam("value"))
+        )
 
     # -- recording ------------------------------------------------------------------------
     def record(self, turn: Turn) -> Touchpoint:
@@ -144,7 +166,10 @@ class JourneyStore:
                     order_ids=json.dumps(_added([], turn.order_id)),
                     outcome=turn.outcome or "self_served",
                     started_at=min(turn.session_started_at, now),
+                    came_back=False,
                 )
+                if turn.need or turn.order_id:  # about something: maybe a repeat contact
+                    values["came_back"] = self._mark_repeats(conn, customer_id, None, values)
                 result = conn.execute(self._insert, values)
                 values["id"] = result.inserted_primary_key[0]
             else:
@@ -153,6 +178,13 @@ class JourneyStore:
                     _added(json.loads(row.departments), turn.department)
                 )
                 values["order_ids"] = json.dumps(_added(json.loads(row.order_ids), turn.order_id))
+                moved = row.customer_id != customer_id
+                if moved or (values["needs"], values["order_ids"]) != (row.needs, row.order_ids):
+                    # About something new (or someone else's now): repeat contacts change.
+                    pending = {**row._mapping, **values}
+                    values["came_back"] = self._mark_repeats(conn, customer_id, row.id, pending)
+                    if moved and row.customer_id is not None:
+                        self._recount_repeats(conn, row.customer_id, row.started_at, row.id)
                 if turn.outcome and OUTCOME_RANK.get(turn.outcome, 0) > OUTCOME_RANK.get(
                     row.outcome, 0
                 ):
@@ -321,6 +353,7 @@ class JourneyStore:
                 .where(touchpoints.c.customer_id == linked)
                 .values(customer_id=key)
             )
+            self._recount_repeats(conn, key)  # the visitor's chats may repeat the customer's
         shown = [channel_identity]
         if turn.email:
             shown.append(("email", turn.email.lower()))
@@ -370,6 +403,67 @@ class JourneyStore:
             mentions,
         )
         return conn.execute(query).scalar_one()
+
+    def _mark_repeats(
+        self, conn: Connection, customer_id: str, touchpoint_id: int | None, pending
+    ) -> bool:
+        """Mark the customer's earlier touchpoints this one repeats (``came_back``), and
+        return whether a later one repeats it; ``pending`` holds the values it is about to
+        be written with (``touchpoint_id`` is None for a new one).
+
+        Runs only when a touchpoint gets a new need or order, so most turns skip it.
+        """
+        if conn.dialect.name == "postgresql":
+            # One such writer per customer at a time, until commit, and the read below comes
+            # after the wait: two of their chats that start together each see the other.
+            # (An advisory lock writes nothing; SQLite has one writer at a time anyway.)
+            conn.execute(_CUSTOMER_LOCK, {"customer": customer_id})
+        this = _Nearby(
+            touchpoint_id,
+            pending["started_at"],
+            _about(pending["needs"], pending["order_ids"]),
+            None,
+        )
+        return self._recount_repeats(conn, customer_id, this.started_at, pending=this)
+
+    def _recount_repeats(
+        self,
+        conn: Connection,
+        customer_id: str,
+        moment: datetime | None = None,
+        leaving: int | None = None,
+        pending: _Nearby | None = None,
+    ) -> bool:
+        """Work ``came_back`` out afresh for the customer's touchpoints that one starting at
+        ``moment`` could repeat (None: all of them), and write the marks that changed.
+
+        ``leaving`` is a touchpoint to leave out (it is someone else's now); ``pending`` is
+        one about to be written: counted with its new values, and its own mark returned.
+        """
+        window = timedelta(days=REPEAT_CONTACT_DAYS)
+        first, last = (moment - window, moment + window) if moment else (_EARLIEST, _LATEST)
+        rows = conn.execute(self._nearby, {"customer": customer_id, "first": first, "last": last})
+        skip = {leaving, pending.id if pending else None}
+        nearby = [
+            _Nearby(r.id, r.started_at, _about(r.needs, r.order_ids), r.came_back)
+            for r in rows
+            if r.id not in skip
+        ]
+        if pending is not None:
+            nearby.append(pending)
+            nearby.sort(key=lambda n: n.started_at)
+        marks = came_back_marks([(n.started_at, n.about) for n in nearby])
+        own = False
+        changed: dict[bool, list[int]] = {True: [], False: []}
+        for n, mark in zip(nearby, marks, strict=True):
+            if n is pending:
+                own = mark
+            elif (moment is None or n.started_at <= moment) and n.came_back != mark:
+                changed[mark].append(n.id)  # later ones were read only as followers
+        for mark, ids in changed.items():
+            if ids:
+                conn.execute(self._set_came_back, {"ids": ids, "value": mark})
+        return own
 
     def _touchpoint(self, conn: Connection, touchpoint_id: int) -> Touchpoint:
         row = conn.execute(select(touchpoints).where(touchpoints.c.id == touchpoint_id)).one()
@@ -421,6 +515,53 @@ def _identity_owner(conn: Connection, kind: str, value: str) -> str | None:
 
 def _added(items: Sequence[str], item: str | None) -> list[str]:
     return [*items, item] if item and item not in items else list(items)
+
+
+# -- repeat contacts -----------------------------------------------------------------------
+
+_EARLIEST, _LATEST = datetime(1, 1, 1), datetime(9999, 12, 31)
+# PostgreSQL: a transaction-long lock on one customer's repeat marks (the first key names
+# what is locked, so other advisory locks can't collide with these).
+_CUSTOMER_LOCK = text("SELECT pg_advisory_xact_lock(7007, hashtext(:customer))")
+
+
+class _Nearby(NamedTuple):
+    """A touchpoint as repeat contacts see it: when it started and what it was about."""
+
+    id: int | None
+    started_at: datetime
+    about: frozenset[tuple[str, str]]
+    came_back: bool | None  # as stored
+
+
+def _about(needs: str, order_ids: str) -> frozenset[tuple[str, str]]:
+    """A touchpoint's needs and orders (JSON lists), told apart: what a repeat would share."""
+    return frozenset(
+        [*(("need", n) for n in json.loads(needs)), *(("order", o) for o in json.loads(order_ids))]
+    )
+
+
+def came_back_marks(
+    touchpoints_: Sequence[tuple[datetime, frozenset[tuple[str, str]]]],
+) -> list[bool]:
+    """For one customer's touchpoints as (started_at, what about) sorted by start, whether
+    each was repeated: a later one (started after it, at most ``REPEAT_CONTACT_DAYS`` after
+    its start) shares a need or an order with it. The rule of ``touchpoints.came_back``
+    and of the CX repeat-contact metric (bot/review/metrics.py).
+    """
+    window = timedelta(days=REPEAT_CONTACT_DAYS)
+    marks = []
+    for i, (started, about) in enumerate(touchpoints_):
+        mark = False
+        if about:
+            for later, later_about in touchpoints_[i + 1 :]:
+                if later > started + window:
+                    break
+                if later > started and not about.isdisjoint(later_about):
+                    mark = True
+                    break
+        marks.append(mark)
+    return marks
 
 
 def customer_text(messages: Sequence[UserMessage]) -> str:

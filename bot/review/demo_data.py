@@ -8,7 +8,8 @@ finish are handed to their department and acknowledged around the department's s
 level (late more often at weekends and at night, as in life); escalations are taken over
 by agents after a wait; requests that meet a policy limit are policy moments whose
 alternatives are often taken. Some conversations leave something unresolved, and the
-customer comes back about it within days: those are the repeat contacts.
+customer comes back about it within days: those are the repeat contacts, marked on the
+earlier touchpoint (``came_back``) as the journey store marks them.
 
 Deterministic for a seed and an end time. Two passes: first every customer's contact
 times (small integers, sorted), then the touchpoints in time order, so ids grow with time
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.departments import Department, load_departments
@@ -45,6 +46,7 @@ from bot.journey.schema import (
     users,
 )
 from bot.journey.signals import Signals
+from bot.journey.store import REPEAT_CONTACT_DAYS
 from bot.policies.engine import PolicyEngine
 from bot.routing import FROM_CUSTOMER, RoutingMap
 
@@ -166,6 +168,7 @@ def load_demo_data(
         rows = maker.make(schedule[first : first + BATCH])
         with engine.begin() as conn:
             _write(conn, rows)
+            _mark_came_back(conn, maker.take_late_marks())
         written += len(rows["touchpoints"])
         say(
             f"  {written:,} / {len(schedule):,} touchpoints "
@@ -275,7 +278,9 @@ def _business_like(rng: random.Random, second: int) -> int:
 class _Customer:
     """What the generator remembers about one customer between their contacts."""
 
-    __slots__ = ("id", "tier", "name", "anonymous", "channel", "orders", "last", "seen_channels")
+    __slots__ = (
+        "id", "tier", "name", "anonymous", "channel", "orders", "last", "seen_channels", "recent",
+    )  # fmt: skip
 
     def __init__(self, id, tier, name, anonymous, channel):
         self.id = id
@@ -286,6 +291,9 @@ class _Customer:
         self.orders: list[str] = []
         self.last: tuple[str, str | None] | None = None  # (need, order) of the last contact
         self.seen_channels: list[str] = []
+        # Their touchpoints about something, of their last REPEAT_CONTACT_DAYS, not yet
+        # repeated: (started, what about, touchpoint id).
+        self.recent: list[tuple[datetime, frozenset, int]] = []
 
 
 class _Journeys:
@@ -326,6 +334,13 @@ class _Journeys:
         self.counts = dict.fromkeys(
             ("customers", "handoffs", "takeovers", "policy_moments", "ratings"), 0
         )
+        self.late_marks: list[int] = []
+        self.batch_first_id = next_ids["touchpoints"]
+
+    def take_late_marks(self) -> list[int]:
+        """Touchpoints written in an earlier batch that a later one has since repeated."""
+        marks, self.late_marks = self.late_marks, []
+        return marks
 
     def make(self, packed_contacts: list[int]) -> dict[str, list[dict[str, Any]]]:
         """Rows for a batch of contacts, by table, parents before children."""
@@ -336,6 +351,7 @@ class _Journeys:
                 "routing_decisions", "takeovers", "policy_moments", "feedback",
             )
         }  # fmt: skip
+        self.batch_first_id = self.ids["touchpoints"]
         for packed in packed_contacts:
             self._contact(*_unpack(packed))
         return self.rows
@@ -443,28 +459,51 @@ class _Journeys:
             if rng.random() < 0.6:
                 effort = self._effort(messages, handed, frustrated, repeat)
             self._feedback(touchpoint_id, conversation, rating, ended)
-        self.rows["touchpoints"].append(
-            {
-                "id": touchpoint_id,
-                "conversation_id": conversation,
-                "session_started_at": started,
-                "customer_id": c.id,
-                "channel": channel,
-                "stage": stage,
-                "needs": json.dumps(needs),
-                "departments": json.dumps(departments),
-                "order_ids": json.dumps([order] if order else []),
-                "outcome": outcome,
-                "signals": _signals_json(signals),
-                "rating": rating,
-                "effort": effort,
-                "message_count": messages,
-                "started_at": started,
-                "last_activity_at": last_activity,
-                "ended_at": ended,
-            }
-        )
+        row = {
+            "id": touchpoint_id,
+            "conversation_id": conversation,
+            "session_started_at": started,
+            "customer_id": c.id,
+            "channel": channel,
+            "stage": stage,
+            "needs": json.dumps(needs),
+            "departments": json.dumps(departments),
+            "order_ids": json.dumps([order] if order else []),
+            "outcome": outcome,
+            "signals": _signals_json(signals),
+            "rating": rating,
+            "effort": effort,
+            "message_count": messages,
+            "started_at": started,
+            "last_activity_at": last_activity,
+            "ended_at": ended,
+            "came_back": False,  # until a later one repeats it
+        }
+        self.rows["touchpoints"].append(row)
+        self._mark_repeats(c, started, touchpoint_id, needs, order)
         c.last = (needs[0], order) if needs else c.last
+
+    def _mark_repeats(self, c: _Customer, started: datetime, touchpoint_id: int, needs, order):
+        """Mark the customer's touchpoints this one repeats, as the journey store does
+        (``came_back``, the rule of bot.journey.store.came_back_marks): those that started
+        before it, at most REPEAT_CONTACT_DAYS before, sharing a need or an order with it."""
+        about = frozenset([*(("need", n) for n in needs), *([("order", order)] if order else [])])
+        window = timedelta(days=REPEAT_CONTACT_DAYS)
+        waiting = []
+        for earlier in c.recent:
+            earlier_started, earlier_about, earlier_id = earlier
+            if started > earlier_started + window:
+                continue  # out of reach from now on
+            if earlier_started < started and about & earlier_about:
+                if earlier_id >= self.batch_first_id:  # in this batch, not written yet
+                    self.rows["touchpoints"][earlier_id - self.batch_first_id]["came_back"] = True
+                else:
+                    self.late_marks.append(earlier_id)
+            else:
+                waiting.append(earlier)
+        c.recent = waiting
+        if about:
+            c.recent.append((started, about, touchpoint_id))
 
     def _needs(self, c: _Customer, nth: int, repeat: bool) -> tuple[list[str], str | None]:
         rng = self.rng
@@ -693,6 +732,16 @@ def _write(conn: Connection, rows: Mapping[str, list[dict[str, Any]]]) -> None:
     for name, batch in rows.items():
         if batch:
             conn.execute(insert(_TABLES[name]), batch)
+
+
+def _mark_came_back(conn: Connection, ids: list[int]) -> None:
+    """Mark touchpoints of earlier batches that this batch's repeated (``came_back``)."""
+    for first in range(0, len(ids), 500):
+        conn.execute(
+            update(touchpoints)
+            .where(touchpoints.c.id.in_(ids[first : first + 500]))
+            .values(came_back=True)
+        )
 
 
 def _next_ids(engine: Engine) -> dict[str, int]:

@@ -13,27 +13,25 @@ from __future__ import annotations
 
 import calendar
 import json
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Integer,
-    String,
     and_,
     case,
     cast,
     func,
     literal,
-    literal_column,
     null,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.engine import Connection, Engine
 
@@ -43,6 +41,7 @@ from bot.review.sql import (
     EPOCH_WEEKDAY_SHIFT,
     SECONDS_PER_DAY,
     connected,
+    day_of,
     epoch,
     json_lists_overlap,
     plus_days,
@@ -56,6 +55,7 @@ NO_DEPARTMENT = "none"  # touchpoints that raised no need any department owns
 ESCALATION_DEPARTMENT = "support"  # the human agents (departments.yml, bot/agents/)
 REPEAT_CONTACT_DAYS = 7
 TOTAL = "total"
+SQLITE_CACHE_KIB = 64 * 1024  # per connection the metrics read on
 
 _EPOCH_DAY = date(1970, 1, 1)
 _EPOCH_MONDAY = date(1969, 12, 29)  # the Monday of the week of 1970-01-01
@@ -260,7 +260,7 @@ def ratings(bind: Engine | Connection, filters: Filters = Filters()) -> dict[str
 
     Returns ``{"assistant": ..., "agents": ...}``; None where nothing was rated.
     """
-    agg = {**_total(_touchpoint_counts, bind, filters), **_total(_agent_ratings, bind, filters)}
+    agg = {**_total(_touchpoint_counts, bind, filters), **_total(_takeover_facts, bind, filters)}
     values = _values(agg)
     return {"assistant": values["rating_assistant"], "agents": values["rating_agents"]}
 
@@ -272,7 +272,7 @@ def effort_score(bind: Engine | Connection, filters: Filters = Filters()) -> flo
 
 def repeat_contact_rate(bind: Engine | Connection, filters: Filters = Filters()) -> float | None:
     """The share of conversations followed within 7 days by another about the same thing."""
-    return _values(_total(_repeat_counts, bind, filters))["repeat_contact_rate"]
+    return _values(_total(_touchpoint_counts, bind, filters))["repeat_contact_rate"]
 
 
 def first_contact_resolution(
@@ -285,7 +285,7 @@ def first_contact_resolution(
 
 def median_pickup_minutes(bind: Engine | Connection, filters: Filters = Filters()) -> float | None:
     """Median minutes from a handoff to an agent's first takeover of it; None if none."""
-    return _values(_total(_pickups, bind, filters))["median_pickup_minutes"]
+    return _values(_total(_takeover_facts, bind, filters))["median_pickup_minutes"]
 
 
 def sla_met_rate(
@@ -424,8 +424,10 @@ def _group_keys(
     return [(d, d) for d in (*departments, *extra, NO_DEPARTMENT)]
 
 
-def _day_number(moment: datetime) -> int:
-    return (moment.date() - _EPOCH_DAY).days
+def _day_number(moment: date | datetime) -> int:
+    """Days since 1970-01-01 to the day of ``moment``."""
+    day = moment.date() if isinstance(moment, datetime) else moment
+    return (day - _EPOCH_DAY).days
 
 
 def _week_label(week: int) -> str:
@@ -436,11 +438,13 @@ def _week_label(week: int) -> str:
 
 # -- the queries -----------------------------------------------------------------------------
 #
-# Each source first selects one row of facts per touchpoint, handoff, pickup or policy moment
-# in scope (a CTE: the per-row work, such as the repeat-contact lookup, is done once), then
-# aggregates the facts per group and, in the same statement, in total (UNION ALL). Both
-# databases materialise a CTE used twice. Group keys come back as text: "total" for the
-# total row, day and week numbers as digits.
+# Each source asks the database for its aggregates grouped by one "fine key" of the facts it
+# counts (touchpoints, handoffs, pickups, policy moments): the day a touchpoint started, its
+# stage, or its list of departments (a handoff's own department for the handoff metrics).
+# Python then adds each fine key's aggregates into the groups of the table it belongs to
+# (``_groups_of``: a day's into its week, a department list's into each department) and into
+# the total. One pass over the facts, no second one for the total; a touchpoint counts once
+# in the total even when it counts under two departments.
 
 
 def _aggregates(
@@ -457,7 +461,6 @@ def _aggregates(
     """
     names = tuple(departments)
     sources = [  # the slowest first
-        partial(_repeat_counts, filters=filters, group_by=group_by, departments=names),
         partial(_touchpoint_counts, filters=filters, group_by=group_by, departments=names),
         partial(
             _handoff_counts,
@@ -467,12 +470,11 @@ def _aggregates(
             sla=departments,
             now=now,
         ),
-        partial(_pickups, filters=filters, group_by=group_by, departments=names),
+        partial(_takeover_facts, filters=filters, group_by=group_by, departments=names),
         partial(_policy_counts, filters=filters, group_by=group_by, departments=names),
-        partial(_agent_ratings, filters=filters, group_by=group_by, departments=names),
     ]
     if isinstance(bind, Connection):
-        _without_jit(bind)
+        _tuned_for_reports(bind)
         parts = [source(bind) for source in sources]
     else:
         with ThreadPoolExecutor(max_workers=len(sources)) as pool:
@@ -487,113 +489,72 @@ def _aggregates(
 
 def _on_own_connection(engine: Engine, source: Callable[[Connection], dict]) -> dict:
     with engine.connect() as conn:
-        _without_jit(conn)
+        _tuned_for_reports(conn)
         return source(conn)
 
 
 def _touchpoint_counts(
     conn: Connection, filters: Filters, group_by: str | None, departments: Sequence[str]
 ) -> dict[Any, dict[str, Any]]:
-    """Conversations, ended ones by outcome, ratings and effort answers, per group."""
+    """Conversations, ended ones by outcome, ratings, effort answers and repeat contacts,
+    per group."""
     tp = touchpoints
     ended = tp.c.ended_at.isnot(None)
     escalated = or_(
         tp.c.outcome == "escalated",
         tp.c.departments.contains(json.dumps(ESCALATION_DEPARTMENT), autoescape=True),
     )
-    facts = (
-        select(
-            *_touchpoint_keys(group_by, departments),
-            _flag(ended).label("ended"),
-            _flag(and_(ended, tp.c.outcome == "self_served")).label("self_served"),
-            _flag(and_(ended, escalated)).label("escalated"),
-            _flag(and_(ended, tp.c.outcome == "abandoned")).label("abandoned"),
-            tp.c.rating,
-            tp.c.effort,
-        )
-        .where(*filter_conditions(filters))
-        .cte("touchpoint_facts")
-    )
-
-    def aggregates(f):
-        return [
-            func.count().label("conversations"),
-            _sum(f.ended).label("ended"),
-            _sum(f.self_served).label("self_served"),
-            _sum(f.escalated).label("escalated"),
-            _sum(f.abandoned).label("abandoned"),
-            _sum(f.rating).label("rating_sum"),
-            func.count(f.rating).label("ratings"),
-            _sum(f.effort).label("effort_sum"),
-            func.count(f.effort).label("effort_answers"),
-        ]
-
-    query = _grouped(facts, group_by, departments, aggregates)
-    return {_key(r.grp): _ints(r._mapping) for r in conn.execute(query)}
+    query = _by_key(
+        _touchpoint_key(group_by),
+        func.count().label("conversations"),
+        _sum(_flag(ended)).label("ended"),
+        _sum(_flag(and_(ended, tp.c.outcome == "self_served"))).label("self_served"),
+        _sum(_flag(and_(ended, escalated))).label("escalated"),
+        _sum(_flag(and_(ended, tp.c.outcome == "abandoned"))).label("abandoned"),
+        _sum(tp.c.rating).label("rating_sum"),
+        func.count(tp.c.rating).label("ratings"),
+        _sum(tp.c.effort).label("effort_sum"),
+        func.count(tp.c.effort).label("effort_answers"),
+        _sum(_flag(or_(tp.c.needs != "[]", tp.c.order_ids != "[]"))).label("about_something"),
+        # Marked by the journey store as it writes (and by migration 0006 for older rows).
+        _sum(_flag(tp.c.came_back.is_(True))).label("repeated"),
+    ).where(*filter_conditions(filters))
+    out = _collected(conn.execute(query), group_by, departments, _add_counts)
+    for key, values in _unmarked_repeats(conn, filters, group_by, departments).items():
+        agg = out.setdefault(key, {})
+        agg["repeated"] = agg.get("repeated", 0) + values.get("repeated", 0)
+    return out
 
 
-def _repeat_counts(
+def _unmarked_repeats(
     conn: Connection, filters: Filters, group_by: str | None, departments: Sequence[str]
 ) -> dict[Any, dict[str, Any]]:
-    """Conversations about a need or an order, and those followed by a repeat contact.
+    """Repeat contacts among touchpoints never marked (``came_back`` NULL: written by other
+    means than the journey store), worked out here by the same rule, per group.
 
-    The costliest source (a lookup per conversation on SQLite), so a query of its own
-    that runs beside the others.
-    """
-    tp = touchpoints
-    about_something = or_(tp.c.needs != "[]", tp.c.order_ids != "[]")
-    facts = (
-        select(
-            *_touchpoint_keys(group_by, departments),
-            _flag(_came_back(conn, filters)).label("repeated"),
-        )
-        .where(*filter_conditions(filters), about_something)
-        .cte("repeat_facts")
-    )
-
-    def aggregates(f):
-        return [func.count().label("about_something"), _sum(f.repeated).label("repeated")]
-
-    query = _grouped(facts, group_by, departments, aggregates)
-    return {_key(r.grp): _ints(r._mapping) for r in conn.execute(query)}
-
-
-def _came_back(conn: Connection, filters: Filters):
-    """Whether the customer came back about the same thing within 7 days (a condition on
-    ``touchpoints``): a later touchpoint of theirs shares a need or an order with it.
-
-    Each database gets the shape it runs best. PostgreSQL hashes one semi-join of the
-    window's touchpoints with the ones that could follow them (0.4 s over a month of a
-    million touchpoints, against 0.9 s for a lookup per conversation); SQLite, which has
-    no hash join, looks each conversation's customer up in (customer_id, started_at).
+    A later touchpoint of the customer's, at most 7 days after its start, shares a need or
+    an order with it (bot.journey.store.came_back_marks). Such rows are reached through an
+    index of their own, so where there are none this costs nothing.
     """
     tp, later = touchpoints, touchpoints.alias("later")
-
-    def follows(first):
-        return [
-            later.c.customer_id == first.c.customer_id,
-            later.c.started_at > first.c.started_at,
-            later.c.started_at <= plus_days(first.c.started_at, literal(REPEAT_CONTACT_DAYS)),
+    came_back = (
+        select(literal(1))
+        .where(
+            later.c.customer_id == tp.c.customer_id,
+            later.c.started_at > tp.c.started_at,
+            later.c.started_at <= plus_days(tp.c.started_at, literal(REPEAT_CONTACT_DAYS)),
             or_(
-                json_lists_overlap(first.c.needs, later.c.needs),
-                json_lists_overlap(first.c.order_ids, later.c.order_ids),
+                json_lists_overlap(tp.c.needs, later.c.needs),
+                json_lists_overlap(tp.c.order_ids, later.c.order_ids),
             ),
-        ]
-
-    if conn.dialect.name != "postgresql":
-        return select(literal(1)).where(*follows(tp)).correlate(tp).exists()
-    first = touchpoints.alias("first")
-    # The same window on both sides, so each side is read by its range of started_at.
-    first_window, later_window = [], []
-    if filters.since is not None:
-        first_window.append(first.c.started_at >= filters.since)
-        later_window.append(later.c.started_at > filters.since)
-    if filters.until is not None:
-        first_window.append(first.c.started_at < filters.until)
-        horizon = filters.until + timedelta(days=REPEAT_CONTACT_DAYS)
-        later_window.append(later.c.started_at <= horizon)
-    followed = select(literal(1)).where(*follows(first), *later_window).correlate(first).exists()
-    return tp.c.id.in_(select(first.c.id).where(*first_window, followed))
+        )
+        .correlate(tp)
+        .exists()
+    )
+    query = _by_key(_touchpoint_key(group_by), func.count().label("repeated")).where(
+        *filter_conditions(filters), tp.c.came_back.is_(None), came_back
+    )
+    return _collected(conn.execute(query), group_by, departments, _add_counts)
 
 
 def _handoff_counts(
@@ -609,8 +570,9 @@ def _handoff_counts(
     answered_at = func.coalesce(h.c.acknowledged_at, h.c.resolved_at)
     # Three steps, each computed once per handoff: times as epoch seconds, then the
     # deadline (a CASE reading "created" many times), then whether it was met.
+    key = _touchpoint_key(group_by, own=h.c.department)
     times = select(
-        *_touchpoint_keys(),
+        *([] if key is None else [key.label("key")]),
         h.c.department,
         epoch(h.c.created_at).label("created"),
         epoch(answered_at).label("answered"),
@@ -618,120 +580,94 @@ def _handoff_counts(
     times = times.select_from(h.join(tp, tp.c.id == h.c.touchpoint_id))
     times = _materialized(conn, times.where(*_handoff_conditions(filters)).cte("handoff_times"))
     t = times.c
+    deadline = _sla_deadline(t.created, t.department, sla)
     deadlines = select(
-        t.day,
-        t.stage,
+        *([] if key is None else [t.key]),
         t.department,
         t.answered,
-        _sla_deadline(t.created, t.department, sla).label("deadline"),
+        deadline.label("deadline"),
     )
     d = _materialized(conn, deadlines.cte("handoff_deadlines")).c
-    facts = select(
-        d.day,
-        d.stage,
+    fact_key = None if key is None else d.key
+    query = _by_key(
+        fact_key,
         d.department,
-        _flag(or_(d.answered.isnot(None), d.deadline < _epoch_of(now))).label("decided"),
-        _flag(and_(d.answered.isnot(None), d.answered <= d.deadline)).label("met"),
-    ).cte("handoff_facts")
-
-    def aggregates(f):
-        return [
-            func.count().label("n"),
-            _sum(f.decided).label("decided"),
-            _sum(f.met).label("met"),
-        ]
-
-    query = _grouped(
-        facts, group_by, departments, aggregates, by=("department",), own_department=True
+        func.count().label("n"),
+        _sum(_flag(or_(d.answered.isnot(None), d.deadline < _epoch_of(now)))).label("decided"),
+        _sum(_flag(and_(d.answered.isnot(None), d.answered <= d.deadline))).label("met"),
+        extra=(d.department,),
     )
-    out: dict[Any, dict[str, Any]] = {}
-    for r in conn.execute(query):
-        agg = out.setdefault(
-            _key(r.grp), {"handoffs_by_department": {}, "sla_decided": 0, "sla_met": 0}
-        )
-        agg["handoffs_by_department"][r.department] = int(r.n)
-        agg["sla_decided"] += int(r.decided)
-        agg["sla_met"] += int(r.met)
-    return out
+
+    def add(agg: dict[str, Any], r) -> None:
+        by_department = agg.setdefault("handoffs_by_department", {})
+        by_department[r.department] = by_department.get(r.department, 0) + int(r.n)
+        agg["sla_decided"] = agg.get("sla_decided", 0) + int(r.decided)
+        agg["sla_met"] = agg.get("sla_met", 0) + int(r.met)
+
+    return _collected(conn.execute(query), group_by, departments, add, own_department=True)
 
 
-def _pickups(
+def _takeover_facts(
     conn: Connection, filters: Filters, group_by: str | None, departments: Sequence[str]
 ) -> dict[Any, dict[str, Any]]:
-    """The median wait from a handoff to its first takeover, per group (in the database)."""
-    tp, h, t = touchpoints, handoffs, takeovers
-    earlier = takeovers.alias("earlier")
-    conditions = _handoff_conditions(filters)
-    if filters.since is not None:  # implied (taken after the handoff); lets the index help
-        conditions.append(t.c.started_at >= filters.since)
-    # Only a handoff's first takeover counts (an agent may take a chat again later).
-    taken_before = (
-        select(literal(1))
-        .where(
-            earlier.c.handoff_id == t.c.handoff_id,
-            or_(
-                earlier.c.started_at < t.c.started_at,
-                and_(earlier.c.started_at == t.c.started_at, earlier.c.id < t.c.id),
-            ),
-        )
-        .correlate(t)
-        .exists()
-    )
-    facts = (
-        select(
-            *_touchpoint_keys(),
-            h.c.department,
-            (epoch(t.c.started_at) - epoch(h.c.created_at)).label("wait"),
-        )
-        .select_from(t.join(h, h.c.id == t.c.handoff_id).join(tp, tp.c.id == h.c.touchpoint_id))
-        .where(*conditions, ~taken_before)
-        .cte("pickup_facts")
-    )
-    both = _grouped(
-        facts, group_by, departments, lambda f: [f.wait], own_department=True, aggregate=False
-    )
-    both = both.subquery("waits")
-    ranked = select(
-        both.c.grp,
-        both.c.wait,
-        func.row_number().over(partition_by=both.c.grp, order_by=both.c.wait).label("rn"),
-        func.count().over(partition_by=both.c.grp).label("n"),
-    ).subquery("ranked")
-    # The middle row, or the mean of the two middle rows (integer division on both databases).
-    query = (
-        select(ranked.c.grp, func.avg(ranked.c.wait).label("median"))
-        .where(ranked.c.rn.in_([(ranked.c.n + 1) / 2, (ranked.c.n + 2) / 2]))
-        .group_by(ranked.c.grp)
-    )
-    return {
-        _key(r.grp): {"median_pickup_minutes": float(r.median) / 60} for r in conn.execute(query)
-    }
+    """From the agents' takeovers: the median wait from a handoff to its first takeover, and
+    customers' ratings of conversations an agent took over, per group.
 
-
-def _agent_ratings(
-    conn: Connection, filters: Filters, group_by: str | None, departments: Sequence[str]
-) -> dict[Any, dict[str, Any]]:
-    """Customers' ratings of conversations an agent took over, per group.
-
-    Found from the takeovers (few) rather than by asking of every rated conversation.
+    Takeovers are few (a few thousand a month), so they come back one by one, each handoff's
+    in the order they happened, and are counted here: the first of a handoff's gives its
+    wait; a conversation taken over (once or more) with a rating gives an agent's rating.
     """
     tp, h, t = touchpoints, handoffs, takeovers
     conditions = filter_conditions(filters, window_by_index=False)
-    if filters.since is not None:  # implied (taken after the conversation started)
-        conditions.append(t.c.started_at >= filters.since)
-    facts = (
-        select(*_touchpoint_keys(group_by, departments), tp.c.id, tp.c.rating)
-        .distinct()  # a conversation taken over twice counts once
+    if filters.since is not None:
+        # Implied (a handoff comes after its session's start, a takeover after its handoff),
+        # and they let each table's time index help.
+        conditions += [h.c.created_at >= filters.since, t.c.started_at >= filters.since]
+    # Pickups count the handoffs to the department filtered (ratings, any handoff's).
+    picked = literal(1) if not filters.department else _flag(h.c.department == filters.department)
+    key = _touchpoint_key(group_by)
+    query = (
+        select(
+            t.c.handoff_id,
+            h.c.department,
+            (epoch(t.c.started_at) - epoch(h.c.created_at)).label("wait"),
+            picked.label("counted"),
+            tp.c.id.label("touchpoint_id"),
+            tp.c.rating,
+            (null() if key is None else key).label("key"),
+        )
         .select_from(t.join(h, h.c.id == t.c.handoff_id).join(tp, tp.c.id == h.c.touchpoint_id))
-        .where(*conditions, tp.c.rating.isnot(None))
-        .cte("agent_rating_facts")
+        .where(*conditions)
+        .order_by(t.c.handoff_id, t.c.started_at, t.c.id)
     )
-
-    def aggregates(f):
-        return [_sum(f.rating).label("agent_rating_sum"), func.count().label("agent_ratings")]
-
-    query = _grouped(facts, group_by, departments, aggregates)
-    return {_key(r.grp): _ints(r._mapping) for r in conn.execute(query)}
+    groups_of = _groups_of(group_by, departments)
+    pickup_groups_of = _groups_of(group_by, departments, own_department=True)
+    by_department = group_by == "department"
+    waits: dict[Any, list[int]] = {}
+    rated: dict[int, tuple[Any, int]] = {}
+    previous = None
+    for handoff, department, wait, counted, touchpoint, rating, key in conn.execute(query):
+        if handoff != previous and counted:  # a handoff's first takeover
+            waits.setdefault(department if by_department else key, []).append(wait)
+        previous = handoff
+        if rating is not None:  # a conversation taken over twice counts once
+            rated[touchpoint] = (key, rating)
+    out: dict[Any, dict[str, Any]] = {}
+    everyone: list[int] = []
+    for key, found in waits.items():
+        everyone += found
+        for group in pickup_groups_of(key):
+            out.setdefault(group, {}).setdefault("waits", []).extend(found)
+    if everyone:
+        out[TOTAL] = {"waits": everyone}
+    for agg in out.values():
+        agg["median_pickup_minutes"] = statistics.median(agg.pop("waits")) / 60
+    for key, rating in rated.values():
+        for group in (*groups_of(key), TOTAL):
+            agg = out.setdefault(group, {})
+            agg["agent_rating_sum"] = agg.get("agent_rating_sum", 0) + int(rating)
+            agg["agent_ratings"] = agg.get("agent_ratings", 0) + 1
+    return out
 
 
 def _policy_counts(
@@ -756,88 +692,86 @@ def _policy_counts(
         moments = moments.where(pm.c.created_at >= filters.since)
     # Materialised: each moment's session is looked up once, then joined by primary key.
     moments = _materialized(conn, moments.cte("moments"))
-    facts = (
-        select(
-            *_touchpoint_keys(group_by, departments),
-            _flag(moments.c.chosen.isnot(None)).label("taken"),
+    query = (
+        _by_key(
+            _touchpoint_key(group_by),
+            func.count().label("policy_moments"),
+            _sum(_flag(moments.c.chosen.isnot(None))).label("alternatives_taken"),
         )
         .select_from(moments.join(tp, tp.c.id == moments.c.touchpoint_id))
         .where(*filter_conditions(filters, window_by_index=False))
-        .cte("policy_facts")
     )
-
-    def aggregates(f):
-        return [func.count().label("policy_moments"), _sum(f.taken).label("alternatives_taken")]
-
-    query = _grouped(facts, group_by, departments, aggregates)
-    return {_key(r.grp): _ints(r._mapping) for r in conn.execute(query)}
+    return _collected(conn.execute(query), group_by, departments, _add_counts)
 
 
-def _touchpoint_keys(group_by: str | None = None, departments: Sequence[str] = ()) -> list:
-    """The touchpoint columns facts carry for grouping: day number, stage, and by
-    department, whether each department (then "none") is among the touchpoint's."""
+def _touchpoint_key(group_by: str | None, own=None):
+    """The fine key facts are grouped by in the database for ``group_by`` (None: no groups):
+    the day a touchpoint started, its stage, or its departments (a JSON list), or ``own``
+    (a handoff's department) by department when given."""
     tp = touchpoints
-    keys = [(epoch(tp.c.started_at) / SECONDS_PER_DAY).label("day"), tp.c.stage]
+    if group_by in ("day", "week"):
+        return day_of(tp.c.started_at)
+    if group_by == "stage":
+        return tp.c.stage
     if group_by == "department":
-        keys += [
-            _flag(tp.c.departments.contains(json.dumps(name), autoescape=True)).label(
-                f"department_{i}"
-            )
-            for i, name in enumerate(departments)
-        ]
-        keys.append(_flag(tp.c.departments == "[]").label("department_none"))
-    return keys
+        return tp.c.departments if own is None else own
+    return None
 
 
-def _grouped(
-    facts,
+def _by_key(key, *aggregates, extra: Sequence = ()):
+    """SELECT key, aggregates ... GROUP BY key (and ``extra``); without a key, one row."""
+    if key is None:
+        return select(null().label("key"), *aggregates).group_by(*extra)
+    return select(key.label("key"), *aggregates).group_by(key, *extra)
+
+
+def _groups_of(
+    group_by: str | None, departments: Sequence[str], own_department: bool = False
+) -> Callable[[Any], tuple]:
+    """The table's groups that facts with a fine key count in (the total aside): the day
+    number, the week number, the stage ("unknown" for none), or each department among the
+    touchpoint's ("none" when it had none), or the handoff's own department."""
+    if group_by is None:
+        return lambda key: ()
+    if group_by == "day":
+        return lambda key: (_day_number(key),)
+    if group_by == "week":
+        return lambda key: ((_day_number(key) + EPOCH_WEEKDAY_SHIFT) // 7,)
+    if group_by == "stage":
+        return lambda key: (UNKNOWN_STAGE if key is None else key,)
+    if own_department:
+        return lambda key: (key,)
+
+    @cache
+    def among(listed: str) -> tuple:
+        # As the department filter reads it: the JSON list names the department.
+        found = tuple(d for d in departments if json.dumps(d) in listed)
+        return found if listed != "[]" else (NO_DEPARTMENT,)
+
+    return among
+
+
+def _collected(
+    rows,
     group_by: str | None,
     departments: Sequence[str],
-    aggregates: Callable[[Any], list],
-    by: Sequence[str] = (),
+    add: Callable[[dict[str, Any], Any], None],
     own_department: bool = False,
-    aggregate: bool = True,
-):
-    """``aggregates`` of ``facts`` per group, UNION ALL the same over all of them ("total").
+) -> dict[Any, dict[str, Any]]:
+    """Rows of aggregates by fine key, ``add``-ed up into each of their groups and the total."""
+    groups_of = _groups_of(group_by, departments, own_department)
+    out: dict[Any, dict[str, Any]] = {TOTAL: {}}
+    for r in rows:
+        for group in (*groups_of(r.key), TOTAL):
+            add(out.setdefault(group, {}), r)
+    return out
 
-    ``by`` names fact columns every row is also grouped by (the total too). Without
-    ``aggregate``, the rows themselves come back, once under their group and once under
-    "total" (for window functions over each group). With ``own_department``, grouping by
-    department uses the facts' own department column (a handoff's); otherwise a
-    touchpoint counts once under each department among its needs (the facts' flags from
-    ``_touchpoint_keys``), or under "none" when it raised none.
-    """
-    f = facts.c
-    extra = [f[name] for name in by]
-    total = select(literal_column(f"'{TOTAL}'").label("grp"), *extra, *aggregates(f))
-    total = total.select_from(facts)
-    if aggregate:
-        total = total.group_by(*extra)
-    if group_by is None:
-        return total
-    if group_by == "department" and not own_department:
-        # One part per department (a touchpoint counts under each of its departments).
-        flags = [f"department_{i}" for i in range(len(departments))] + ["department_none"]
-        parts = [
-            select(literal(name, String).label("grp"), *extra, *aggregates(f))
-            .select_from(facts)
-            .where(f[flag] == 1)
-            .group_by(*extra)
-            for name, flag in zip((*departments, NO_DEPARTMENT), flags, strict=True)
-        ]
-        return union_all(*parts, total)
-    if group_by == "day":
-        key = f.day
-    elif group_by == "week":
-        key = (f.day + EPOCH_WEEKDAY_SHIFT) / 7
-    elif group_by == "stage":
-        key = func.coalesce(f.stage, UNKNOWN_STAGE)
-    else:
-        key = f.department
-    grouped = select(cast(key, String).label("grp"), *extra, *aggregates(f)).select_from(facts)
-    if aggregate:
-        grouped = grouped.group_by(key, *extra)
-    return union_all(grouped, total)
+
+def _add_counts(agg: dict[str, Any], r) -> None:
+    """Add a row's counts and sums (every column but the key) into ``agg``."""
+    for name, value in r._mapping.items():
+        if name != "key":
+            agg[name] = agg.get(name, 0) + int(value)
 
 
 def filter_conditions(filters: Filters, window_by_index: bool = True) -> list:
@@ -935,15 +869,6 @@ def _sum(value):
     return func.coalesce(func.sum(value), 0).cast(Integer)
 
 
-def _key(grp: str) -> Any:
-    """A group key as the table knows it: day and week numbers as ints."""
-    return int(grp) if grp.lstrip("-").isdigit() else grp
-
-
-def _ints(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: int(v) for k, v in mapping.items() if k != "grp"}
-
-
 def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
@@ -959,7 +884,7 @@ def _round(value: float | None, places: int) -> float | None:
 def _total(source, bind: Engine | Connection, filters: Filters, **extra) -> dict[str, Any]:
     """One source's aggregates over all the filtered conversations."""
     with connected(bind) as conn:
-        _without_jit(conn)
+        _tuned_for_reports(conn)
         return source(conn, filters, None, (), **extra).get(TOTAL, {})
 
 
@@ -971,11 +896,21 @@ def _materialized(conn: Connection, cte):
     return cte.prefix_with("MATERIALIZED")
 
 
-def _without_jit(conn: Connection) -> None:
-    """PostgreSQL: no JIT compilation for this transaction's queries.
+def _tuned_for_reports(conn: Connection) -> None:
+    """Settings for reading a month of the journey at once, on this connection.
 
-    A lookup per conversation makes their cost estimates cross JIT's threshold, and
-    compiling them takes longer than running them (over a second on a million touchpoints).
+    PostgreSQL, for this transaction: no JIT compilation (a lookup per conversation makes
+    cost estimates cross its threshold, and compiling takes longer than running, over a
+    second on a million touchpoints); room to group (with the default 4 MB, grouping a
+    month by day sorts on disk instead of hashing: PostgreSQL can't tell how few days
+    there are); and index reads priced as what they are for a month of the journey, rows
+    in memory or on SSD (at the default random_page_cost of 4, for spinning disks, it reads
+    the whole table to find one month: 3 times slower). SQLite: a page cache that holds a
+    month of touchpoints (tens of MB; the default 2 MB makes every query read them again).
     """
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL jit = off")
+        conn.exec_driver_sql("SET LOCAL work_mem = '32MB'")
+        conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")

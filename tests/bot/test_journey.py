@@ -216,3 +216,131 @@ def test_processes_starting_together_can_all_migrate(tmp_path):
     assert failures == []
     with make_engine(url).connect() as conn:
         assert current_revision(conn) == head_revision()
+
+
+# -- repeat contacts, marked as touchpoints are written (touchpoints.came_back) ---------------
+
+
+def came_back(engine) -> dict[str, bool | None]:
+    """Each conversation's (first) touchpoint's mark, by conversation id."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("select conversation_id, came_back from touchpoints order by id")
+        ).all()
+    return {r[0]: None if r[1] is None else bool(r[1]) for r in rows}
+
+
+def test_a_touchpoint_is_marked_when_its_customer_comes_back_about_it_within_7_days(
+    journey, engine, clock
+):
+    from bot.review.metrics import Filters, repeat_contact_rate
+
+    def contact(conversation, at, **kw):
+        clock.now = at
+        return journey.record(
+            Turn(
+                conversation_id=conversation,
+                channel="rest",
+                session_started_at=at,
+                customer_id="C001",
+                **kw,
+            )
+        )
+
+    day = timedelta(days=1)
+    contact("a", T0, need="order_status", order_id="ORD-1")
+    contact("b", T0 + 2 * day, need="order_late", order_id="ORD-1")  # same order as a
+    contact("c", T0 + 3 * day, need="ask_pricing")
+    contact("d", T0 + 9 * day, need="order_late")  # b's need, exactly 7 days after b
+    contact("e", T0 + 16 * day + timedelta(minutes=1), need="order_late")  # d's + 7 days 1 min
+    contact("hello", T0 + 17 * day)  # about nothing
+    assert came_back(engine) == {
+        "a": True, "b": True, "c": False, "d": False, "e": False, "hello": False,
+    }  # fmt: skip
+    # c's chat goes on (same session) and raises order_late: d, 6 days later, repeats it now.
+    clock.now = T0 + 17 * day
+    journey.record(
+        Turn(
+            conversation_id="c",
+            channel="rest",
+            session_started_at=T0 + 3 * day,
+            customer_id="C001",
+            need="order_late",
+        )
+    )
+    assert came_back(engine)["c"] is True
+    # The metric reads the marks: 3 of the 5 conversations about something came back.
+    assert repeat_contact_rate(engine, Filters()) == pytest.approx(3 / 5)
+
+
+def test_repeat_marks_follow_a_visitor_who_identifies_or_a_chat_that_changes_hands(
+    journey, engine, clock
+):
+    def record(conversation, at, customer=None, started=None):
+        clock.now = at
+        journey.record(
+            Turn(
+                conversation_id=conversation,
+                channel="socketio",
+                session_started_at=started or at,
+                customer_id=customer,
+                need="ask_pricing",
+            )
+        )
+
+    record("earlier", T0, customer="C002")
+    record("visitor", T0 + timedelta(days=2))  # anonymous: not C002's repeat, yet
+    assert came_back(engine)["earlier"] is False
+    # The visitor identifies as C002: their chat joins C002's journey, and repeats "earlier".
+    record("visitor", T0 + timedelta(days=2, minutes=5), "C002", T0 + timedelta(days=2))
+    assert came_back(engine)["earlier"] is True
+    # Someone else (C003) signs in on that same chat: it is theirs now, no longer C002's.
+    record("visitor", T0 + timedelta(days=2, minutes=9), "C003", T0 + timedelta(days=2))
+    assert came_back(engine)["earlier"] is False
+
+
+def test_the_migration_marks_the_repeat_contacts_already_in_the_store(engine):
+    import json
+
+    from alembic import command
+    from sqlalchemy import insert
+
+    from bot.journey.migrate import alembic_config
+    from bot.journey.schema import journey_customers, touchpoints
+
+    with engine.begin() as conn:  # the store as it was before migration 0006
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+    when = T0.replace(microsecond=123456)
+
+    def row(id, customer, started, needs=(), orders=()):
+        return {
+            "id": id, "conversation_id": f"c{id}", "session_started_at": started,
+            "customer_id": customer, "channel": "rest", "needs": json.dumps(list(needs)),
+            "departments": "[]", "order_ids": json.dumps(list(orders)),
+            "outcome": "self_served", "signals": "{}", "message_count": 1,
+            "started_at": started, "last_activity_at": started,
+        }  # fmt: skip
+
+    week = timedelta(days=7)
+    with engine.begin() as conn:
+        conn.execute(insert(journey_customers), [{"id": c, "created_at": T0} for c in ("C1", "C2")])
+        conn.execute(
+            insert(touchpoints).values(
+                [
+                    row(1, "C1", when, ["order_status"], ["ORD-1"]),  # repeated by 2 (order)
+                    row(2, "C1", when + week, ["order_late"], ["ORD-1"]),  # to the microsecond
+                    row(3, "C1", when + week, ["order_late"]),  # as 2 starts: neither repeats
+                    row(4, "C1", when + 2 * week + timedelta(microseconds=1), ["order_late"]),
+                    row(5, "C2", when, ["order_late"]),  # another customer's
+                    row(6, "C2", when + timedelta(hours=1)),  # about nothing
+                ]
+            )
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        marks = dict(conn.execute(text("select id, came_back from touchpoints order by id")).all())
+    assert {k: bool(v) for k, v in marks.items()} == {
+        1: True, 2: False, 3: False, 4: False, 5: False, 6: False,
+    }  # fmt: skip
