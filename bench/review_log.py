@@ -111,6 +111,14 @@ def prepare(engine, wanted: int, days: int) -> None:
         with engine.begin() as conn:
             conn.execute(write, batch)
         print(f"  customer's words: {first + len(batch):,} / {len(bare):,}", file=sys.stderr)
+    with engine.begin() as conn:  # demo data writes words of its own: add the rare phrase
+        rare = touchpoints.c.customer_text.contains(RARE, autoescape=True)
+        if conn.execute(select(touchpoints.c.id).where(rare).limit(1)).first() is None:
+            conn.execute(
+                update(touchpoints)
+                .where(touchpoints.c.id % 50_000 == 0)
+                .values(customer_text=touchpoints.c.customer_text + "\n" + RARE)
+            )
     with engine.connect() as conn:
         flagged = conn.execute(select(review_flags.c.id).limit(1)).first() is not None
     if not flagged:

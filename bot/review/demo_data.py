@@ -78,6 +78,27 @@ NEED_WEIGHT = {
     "request_quote": 1, "upgrade_plan": 1.5, "ask_renewal": 1.5, "getting_started": 2,
     "place_order": 2, "price_match": 1, "request_human": 2, "complain": 1.5,
 }  # fmt: skip
+# What customers write about a need (free-text search in the CX log finds these); needs not
+# listed are written as their name in words.
+SAYS = {
+    "order_status": ("where is my order {order}?", "any news on {order}", "has my parcel shipped"),
+    "order_late": ("my parcel {order} is late", "it was due yesterday, where is it"),
+    "order_not_received": ("it says delivered but I never got {order}",),
+    "report_damaged_item": ("the box arrived crushed and the lamp is broken",),
+    "return_item": ("I'd like to send {order} back", "how do I return this"),
+    "cancel_order": ("please cancel {order}",),
+    "request_invoice": ("can I get an invoice for {order}",),
+    "charged_twice": ("I was charged twice for {order}",),
+    "unknown_charge": ("what is this charge on my card?",),
+    "request_refund": ("I want a refund for {order}", "refund please, it doesn't fit"),
+    "refund_status": ("where is my refund?",),
+    "payment_failed": ("my payment keeps failing",),
+    "ask_pricing": ("how much is the pro plan?",),
+    "ask_discount": ("do you have any discount for students?",),
+    "request_human": ("I want to talk to a person",),
+    "complain": ("this is the worst service ever",),
+}  # fmt: skip
+FRUSTRATED_SAYS = ("I already told you that!", "this is ridiculous", "for the third time...")
 # Share of each department's needs the assistant finishes alone (the rest are handed off).
 SELF_SERVED = {"delivery": 0.80, "billing": 0.65, "sales": 0.58, SUPPORT: 0.0}
 # Acknowledgement time as a share of the service level: median, spread (log-normal).
@@ -474,6 +495,7 @@ class _Journeys:
             "rating": rating,
             "effort": effort,
             "message_count": messages,
+            "customer_text": _customer_words(touchpoint_id, needs, order, frustrated),
             "started_at": started,
             "last_activity_at": last_activity,
             "ended_at": ended,
@@ -707,6 +729,20 @@ class _Journeys:
             }
         )
         self.counts["ratings"] += 1
+
+
+def _customer_words(
+    touchpoint_id: int, needs: list[str], order: str | None, frustrated: bool
+) -> str:
+    """Plausible customer messages for a touchpoint (no random draws: the journeys a seed
+    makes stay the same), one per line as ``touchpoints.customer_text`` holds them."""
+    lines = ["hi"]
+    for need in needs:
+        options = SAYS.get(need) or (f"I have a question: {need.replace('_', ' ')}",)
+        lines.append(options[touchpoint_id % len(options)].format(order=order or "my order"))
+    if frustrated:
+        lines.append(FRUSTRATED_SAYS[touchpoint_id % len(FRUSTRATED_SAYS)])
+    return "\n".join(lines)
 
 
 @functools.lru_cache(maxsize=1024)

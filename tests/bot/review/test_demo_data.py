@@ -21,6 +21,7 @@ from bot.journey.schema import (
 )
 from bot.journey.store import JourneyStore, Turn
 from bot.review.demo_data import DemoDataExists, load_demo_data
+from bot.review.log import LogFilters, touchpoint_log
 from bot.review.metrics import metrics_table
 
 END = datetime(2025, 3, 12, 10, 0)
@@ -104,3 +105,20 @@ def test_the_store_keeps_working_after_a_demo_load(engine):
     with pytest.raises(DemoDataExists):
         load_demo_data(engine, 10, seed=2, days=10, end=END)
     load_demo_data(engine, 10, seed=3, days=10, end=END)  # another seed adds to it
+
+
+def test_demo_customers_wrote_words_the_log_search_finds(engine):
+    migrate(engine)
+    load_demo_data(engine, 600, seed=5, days=30, end=END)
+    with engine.connect() as conn:
+        about_refunds = set(
+            conn.execute(
+                select(touchpoints.c.id).where(touchpoints.c.needs.contains('"request_refund"'))
+            ).scalars()
+        )
+        said = dict(conn.execute(select(touchpoints.c.id, touchpoints.c.customer_text)).all())
+    assert about_refunds and all(text and text.startswith("hi") for text in said.values())
+    found = {e["id"] for e in touchpoint_log(engine, LogFilters(text="refund"), limit=500).entries}
+    # Every chat about a refund says so (so do refund_status ones: "where is my refund?").
+    assert about_refunds <= found
+    assert all("refund" in said[i].lower() for i in found)
