@@ -74,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1, help="the same seed gives the same journeys")
     p.add_argument("--days", type=int, default=90, help="the history they span, up to now")
 
+    # A customer's data (bot/journey/privacy.py): access requests, erasure, retention.
+    from bot.journey.cli import add_commands as add_privacy_commands
+
+    add_privacy_commands(sub)
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
 
@@ -132,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.review.cli import demo_data
 
         return demo_data(settings, args)
+    if args.command in ("export", "forget", "retention"):
+        from bot.journey import cli as privacy_cli
+
+        return getattr(privacy_cli, args.command)(settings, args)
     return 2
 
 

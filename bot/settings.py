@@ -31,6 +31,9 @@ class Settings:
     widget_secret: str = ""
     widget_previous_secret: str = ""
     widget_origins: tuple[str, ...] = ()
+    # Conversations that ended more than this many days ago are deleted with everything
+    # attached (bot/journey/privacy.py); None keeps everything.
+    retention_days: int | None = None
 
     @property
     def hub_url(self) -> str:
@@ -81,7 +84,21 @@ class Settings:
                 for o in env.get("CX_WIDGET_ORIGINS", "").split(",")
                 if o.strip()
             ),
+            retention_days=_retention_days(env),
         )
+
+
+def _retention_days(env: Mapping[str, str]) -> int | None:
+    raw = env.get("CX_RETENTION_DAYS", "").strip()
+    if not raw:
+        return None
+    try:
+        days = int(raw)
+    except ValueError:
+        raise ValueError(f"CX_RETENTION_DAYS={raw!r} is not a number of days") from None
+    if days < 1:
+        raise ValueError(f"CX_RETENTION_DAYS={days}: keep at least 1 day, or leave it unset")
+    return days
 
 
 def _port(env: Mapping[str, str], key: str, default: int) -> int:

@@ -2,7 +2,8 @@
 
 ``python -m bot dispatch`` (started by ``make run``) runs both until stopped. The
 dispatcher's own loop (bot/handoff/dispatcher.py) sends handoffs; a second thread closes
-touchpoints idle past Rasa's session expiry as ``abandoned`` unless they were resolved.
+touchpoints idle past Rasa's session expiry as ``abandoned`` unless they were resolved, and
+with ``CX_RETENTION_DAYS`` a third deletes conversations older than that once an hour.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 60.0  # seconds between idle sweeps
+RETENTION_EVERY = 3600.0  # seconds between retention sweeps
 
 
 def session_expiry(settings: Settings) -> timedelta:
@@ -43,6 +45,25 @@ def sweep_idle(store: JourneyStore, idle: timedelta, stop: threading.Event) -> N
         stop.wait(SWEEP_EVERY)
 
 
+def sweep_retention(settings: Settings, stop: threading.Event) -> None:
+    """Delete what is older than ``settings.retention_days``, hourly, until ``stop``."""
+    from bot.journey.privacy import apply_retention, tracker_store_url
+
+    engine = make_engine(settings.journey_url)
+    url = tracker_store_url(settings)
+    tracker = make_engine(url) if url else None
+    if tracker is None:
+        log.warning("retention: Rasa's tracker store is not SQL; set CX_TRACKER_URL to sweep it")
+    while not stop.is_set():
+        try:
+            done = apply_retention(engine, settings.retention_days or 0, tracker)
+            if done.total:
+                log.info("retention: deleted %d row(s) older than %s", done.total, done.cutoff)
+        except Exception:  # a database hiccup must not end the worker
+            log.exception("retention sweep failed; trying again in %.0f s", RETENTION_EVERY)
+        stop.wait(RETENTION_EVERY)
+
+
 def run_upkeep(settings: Settings) -> int:
     """Run the dispatcher and the idle sweep until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -58,6 +79,11 @@ def run_upkeep(settings: Settings) -> int:
         daemon=True,
     )
     sweeper.start()
+    if settings.retention_days:
+        threading.Thread(
+            target=sweep_retention, args=(settings, stop), name="retention", daemon=True
+        ).start()
+        log.info("retention: conversations older than %d days are deleted", settings.retention_days)
     log.info("handoff dispatcher started (hub at %s)", settings.hub_url)
     run_dispatcher(settings.journey_url, stop, hub_url=settings.hub_url)
     sweeper.join(timeout=5)
