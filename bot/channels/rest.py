@@ -9,6 +9,11 @@ cross-site request (text/plain, forms), which needs no CORS. The URL stays
 
 The channel also installs bot/channels/api_guard.py on the Rasa server, so malformed
 bodies to Rasa's own HTTP API get a 400 too.
+
+Rate limits (bot/ratelimit.py): messages per ``sender`` and per client address, each
+``CX_RATE_CONVERSATION`` / ``CX_RATE_IP``; over either, a 429 with ``Retry-After`` and a
+JSON ``{"error": ..., "retry_after": seconds}``, and no turn is started. Only well-formed
+messages count (a malformed one is answered 400/415 first).
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
-from sanic import Blueprint, Sanic
+from sanic import Blueprint, Sanic, response
 from sanic.exceptions import InvalidUsage, SanicException
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from bot.channels import api_guard
+from bot.ratelimit import Limiter, RateLimits, Verdict, first_refusal
 
 MAX_MESSAGE_CHARS = 20_000
 MAX_SENDER_CHARS = 255  # the journey store's conversation_id is String(255)
@@ -43,6 +50,14 @@ class CheckedRestInput(RestInput):
     def name(cls) -> str:
         return "rest"
 
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> CheckedRestInput:
+        return cls(RateLimits.from_env())
+
+    def __init__(self, limits: RateLimits | None = None, limiter: Limiter | None = None):
+        self.limits = limits or RateLimits()
+        self.limiter = self.limits.limiter() if limiter is None else limiter
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = super().blueprint(on_new_message)
 
@@ -50,7 +65,27 @@ class CheckedRestInput(RestInput):
         async def guard_rasa_api(app: Sanic, _loop: Any) -> None:
             api_guard.install(app)  # the Rasa server's own app, which serves this channel
 
+        @webhook.middleware("request")
+        async def rate_limit(req: Request) -> HTTPResponse | None:
+            if req.method != "POST" or not req.path.rstrip("/").endswith("/webhook"):
+                return None
+            verdict = self.check_rate(req)
+            return None if verdict.allowed else too_many_requests(verdict)
+
         return webhook
+
+    def check_rate(self, req: Request) -> Verdict:
+        """Count one message against its sender's and its client address's limits."""
+        sender = self._sender_of(req) or "default"  # Rasa's sender when none is given
+        self._extract_message(req)  # a malformed message gets its 400 and is not counted
+        ip = self.limits.client_ip(req.ip, req.headers.get("x-forwarded-for"))
+        return first_refusal(
+            self.limiter,
+            [
+                (f"rest:sender:{sender}", self.limits.conversation),
+                (f"rest:ip:{ip}", self.limits.ip),
+            ],
+        )
 
     @staticmethod
     def _body(req: Request) -> dict[str, Any]:
@@ -69,6 +104,9 @@ class CheckedRestInput(RestInput):
         return body
 
     async def _extract_sender(self, req: Request) -> str | None:
+        return self._sender_of(req)
+
+    def _sender_of(self, req: Request) -> str | None:
         sender = self._body(req).get("sender")
         if sender is None:
             return None
@@ -99,3 +137,16 @@ class CheckedRestInput(RestInput):
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         metadata = self._body(request).get("metadata")
         return metadata if isinstance(metadata, dict) else None
+
+
+def too_many_requests(verdict: Verdict) -> HTTPResponse:
+    """429 with ``Retry-After`` (whole seconds) and the same figure in the JSON body."""
+    wait = verdict.retry_after_seconds
+    return response.json(
+        {
+            "error": f"Too many messages: please wait {wait} seconds before sending another.",
+            "retry_after": wait,
+        },
+        status=429,
+        headers={"Retry-After": str(wait)},
+    )

@@ -18,6 +18,10 @@ refused):
 - The Web API base URL is configurable (Enterprise Grid, GovSlack, tests), and replies are
   posted without ``as_user``, which new Slack apps' bot tokens refuse.
 - Malformed requests get 400, never 500; a forged or stale request gets 401.
+- Rate limits (bot/ratelimit.py) per Slack user (``CX_RATE_SLACK_USER``) and per workspace
+  (``CX_RATE_SLACK_TEAM``). Slack retries anything but a quick 2xx, so a message over a
+  limit is still answered 200; it starts no turn, and the author is told in the thread,
+  once per window, to slow down.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from bot.channels.slack_api import (
     TOKEN_ENV,
     api_url,
 )
+from bot.ratelimit import Limiter, Rate, RateLimits, first_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +67,10 @@ UNSIGNED = (
 )
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+SLOW_DOWN = (
+    "You're sending messages faster than I can read them, so I skipped the last one. "
+    "Please wait {wait} seconds, then send it again."
+)
 # Message subtypes that are still a person writing; others (edits, deletions, joins) are not.
 USER_SUBTYPES = (None, "thread_broadcast", "file_share")
 
@@ -133,6 +142,7 @@ class ThreadedSlackInput(SlackInput):
             slack_signing_secret=env("slack_signing_secret_env", SIGNING_SECRET_ENV),
             conversation_granularity=credentials.get("conversation_granularity", "thread"),
             slack_api_url=env("slack_api_url_env", API_URL_ENV),
+            limits=RateLimits.from_env(),
         )
         if not channel.configured:
             logger.warning(NOT_CONFIGURED + " Until then /webhooks/slack/webhook answers 503.")
@@ -151,6 +161,8 @@ class ThreadedSlackInput(SlackInput):
         conversation_granularity: str | None = "thread",
         slack_api_url: str | None = DEFAULT_API_URL,
         journey_url: str | None = None,
+        limits: RateLimits | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         """Like ``SlackInput``, plus the Web API base URL and the journey database URL
         (default: ``CX_JOURNEY_URL``, read on the first event)."""
@@ -172,6 +184,8 @@ class ThreadedSlackInput(SlackInput):
         self.journey_url = journey_url
         self._seen: SeenEvents | None = None
         self._seen_lock = threading.Lock()
+        self.limits = limits or RateLimits()
+        self.limiter = self.limits.limiter() if limiter is None else limiter
 
     @property
     def configured(self) -> bool:
@@ -256,6 +270,8 @@ class ThreadedSlackInput(SlackInput):
                 request.headers.get(self.retry_reason_header),
             )
             return response.text("Already taken in.", headers={"X-Slack-No-Retry": "1"})
+        if self._over_limit(payload.get("team_id"), event["user"], metadata):
+            return response.text("Over the rate limit: no turn.")
         return await self.process_message(
             request,
             on_new_message,
@@ -285,6 +301,9 @@ class ThreadedSlackInput(SlackInput):
         if not isinstance(user, str) or not user or not isinstance(text, str):
             return response.text("Nothing to say (a link button?): nothing to do.")
         metadata = self._interaction_metadata(payload)
+        team = payload.get("team")
+        if self._over_limit(team.get("id") if isinstance(team, dict) else None, user, metadata):
+            return response.text("Over the rate limit: no turn.")
         return await self.process_message(
             request,
             on_new_message,
@@ -294,6 +313,37 @@ class ThreadedSlackInput(SlackInput):
             ),
             metadata=metadata,
         )
+
+    def _over_limit(self, team: Any, user: str, metadata: dict[str, Any]) -> bool:
+        """Whether this message is over its author's or workspace's limit; if so, tell the
+        author in the thread (once per window) without waiting for Slack's answer."""
+        team = team if isinstance(team, str) and team else "-"
+        verdict = first_refusal(
+            self.limiter,
+            [
+                (f"slack:user:{team}/{user}", self.limits.slack_user),
+                (f"slack:team:{team}", self.limits.slack_team),
+            ],
+        )
+        if verdict.allowed:
+            return False
+        logger.info("Slack message from %s/%s over the rate limit: no turn", team, user)
+        window = Rate(1, max(self.limits.slack_user.window, verdict.retry_after))
+        if self.limiter.hit(f"slack:told:{team}/{user}", window).allowed:
+            thread = metadata.get("thread_id") if self.use_threads else None
+            output = self.get_output_channel(metadata.get("out_channel"), thread)
+            text = SLOW_DOWN.format(wait=verdict.retry_after_seconds)
+            task = asyncio.create_task(self._tell(output, user, text))
+            self._background_tasks.add(task)
+            task.add_done_callback(self._background_tasks.discard)
+        return True
+
+    @staticmethod
+    async def _tell(output: OutputChannel, user: str, text: str) -> None:
+        try:
+            await output.send_text_message(user, text)
+        except Exception:
+            logger.exception("Could not tell Slack user %s to slow down", user)
 
     # -- metadata -------------------------------------------------------------------------
 

@@ -14,7 +14,12 @@ Protocol (socket.io, default namespace; bot/widget/widget.js is the client):
 * ``session_request`` -> ``session_confirm {session_id, token, customer_id, history}``;
 * ``user_uttered {message}`` -> the assistant's answers as ``bot_uttered``, and
   ``user_echo {text}`` to the conversation's other open tabs;
-* ``error_message {message}`` for a message that can't be taken (empty, not text).
+* ``error_message {message}`` for a message that can't be taken (empty, not text), and
+  ``error_message {message, retry_after}`` for one over the rate limits (bot/ratelimit.py:
+  ``CX_RATE_CONVERSATION`` per session, ``CX_RATE_IP`` per client address); socket.io has
+  no HTTP status, so the widget shows the message as a note and no turn starts;
+* a connection over ``CX_RATE_CONNECT_IP`` per client address is refused with
+  "too many connections".
 
 The URL stays /socket.io on the Rasa server and the channel name stays ``socketio``, so
 Rasa's events API reaches the widget with ``output_channel=socketio`` (or ``latest``).
@@ -43,11 +48,13 @@ from bot.channels.tokens import (
     verify_customer_token,
     verify_session_token,
 )
+from bot.ratelimit import Limiter, RateLimits, first_refusal
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 HISTORY_MESSAGES = 100  # the newest messages a reconnecting widget is shown again
+TOO_MANY_CONNECTIONS = "too many connections"
 # A socket.io packet carries one message: 20,000 characters of UTF-8 plus the envelope.
 MAX_PACKET_BYTES = 4 * MAX_MESSAGE_CHARS + 4096
 
@@ -89,6 +96,7 @@ class WebChatInput(SocketIOInput):
         credentials = credentials or {}
         return cls(
             Settings.from_env(),
+            limits=RateLimits.from_env(),
             user_message_evt=credentials.get("user_message_evt", "user_uttered"),
             bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
             socketio_path=credentials.get("socketio_path", "/socket.io"),
@@ -100,6 +108,8 @@ class WebChatInput(SocketIOInput):
         user_message_evt: str = "user_uttered",
         bot_message_evt: str = "bot_uttered",
         socketio_path: str = "/socket.io",
+        limits: RateLimits | None = None,
+        limiter: Limiter | None = None,
     ):
         super().__init__(
             user_message_evt=user_message_evt,
@@ -118,6 +128,8 @@ class WebChatInput(SocketIOInput):
             )
             self.secrets = (secrets.token_urlsafe(32),)
         self.app: Sanic | None = None
+        self.limits = limits or RateLimits()
+        self.limiter = self.limits.limiter() if limiter is None else limiter
 
     def get_output_channel(self) -> WebChatOutput | None:
         """The widget output for Rasa's events API (``output_channel=socketio`` or ``latest``)."""
@@ -145,12 +157,19 @@ class WebChatInput(SocketIOInput):
 
         @sio.on("connect")
         async def connect(sid: str, environ: dict, auth: Any) -> bool:
+            ip = self.client_ip(environ)
+            verdict = self.limiter.hit(f"web:connect:{ip}", self.limits.connect_ip)
+            if not verdict.allowed:
+                log.info("website chat connection from %s refused: over the rate limit", ip)
+                raise ConnectionRefusedError(
+                    TOO_MANY_CONNECTIONS, {"retry_after": verdict.retry_after_seconds}
+                )
             try:
                 session = self.open_session(auth if isinstance(auth, dict) else {})
             except InvalidToken as e:
                 log.info("website chat connection refused: %s", e)
                 raise ConnectionRefusedError("customer token rejected") from None
-            await sio.save_session(sid, {"session": session})
+            await sio.save_session(sid, {"session": session, "ip": ip})
             await _maybe_await(sio.enter_room(sid, session.session_id))
             return True
 
@@ -170,11 +189,31 @@ class WebChatInput(SocketIOInput):
 
         @sio.on(self.user_message_evt)
         async def handle_message(sid: str, data: Any = None) -> None:
-            session = await self._session_of(sid)
+            stored = await sio.get_session(sid)
+            session: WebSession = stored["session"]
             text = data.get("message") if isinstance(data, dict) else None
             if not isinstance(text, str) or not text.strip():
                 await sio.emit(
                     "error_message", {"message": "Please type a message first."}, room=sid
+                )
+                return
+            verdict = first_refusal(
+                self.limiter,
+                [
+                    (f"web:session:{session.session_id}", self.limits.conversation),
+                    (f"web:ip:{stored.get('ip')}", self.limits.ip),
+                ],
+            )
+            if not verdict.allowed:
+                wait = verdict.retry_after_seconds
+                await sio.emit(
+                    "error_message",
+                    {
+                        "message": "You're sending messages faster than we can read them. "
+                        f"Please wait {wait} seconds, then send that again.",
+                        "retry_after": wait,
+                    },
+                    room=sid,
                 )
                 return
             # Longer messages are cut, not refused, and NUL removed, as on the REST channel.
@@ -235,6 +274,12 @@ class WebChatInput(SocketIOInput):
         if tracker is None:
             return []
         return transcript_of([event.as_dict() for event in tracker.events])[-HISTORY_MESSAGES:]
+
+    def client_ip(self, environ: dict[str, Any]) -> str:
+        """The connecting browser's address (engine.io's REMOTE_ADDR is always 127.0.0.1)."""
+        request = environ.get("sanic.request")
+        peer = getattr(request, "ip", "") or environ.get("REMOTE_ADDR", "")
+        return self.limits.client_ip(peer, environ.get("HTTP_X_FORWARDED_FOR"))
 
     async def _session_of(self, sid: str) -> WebSession:
         return (await self.sio.get_session(sid))["session"]

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sanic import Sanic
@@ -93,6 +93,8 @@ def create_app(settings: HubSettings) -> Sanic:
     # Configuration errors (a broken YAML file) surface here, before the server binds.
     app.ctx.departments = load_departments(settings.departments_file)
     app.ctx.routing = RoutingMap.load(settings.routing_file)
+    # Failed sign-ins are counted on the hub's clock (tests move it by hand).
+    app.ctx.limiter = replace(settings.rate_limits, clock=settings.clock).limiter()
 
     @app.before_server_start
     async def open_journey(app, _loop):

@@ -6,10 +6,20 @@ the wrong role -> 403. Every state-changing request also passes ``check_csrf``: 
 field ``csrf_token`` or the ``X-CSRF-Token`` header must carry the session's token, and a
 cross-site ``Origin`` is refused. The machine-to-machine department API keeps its HMAC
 signatures (bot/hub/api.py) and needs no session.
+
+Password guessing is slowed by rate limits on failed sign-ins (bot/ratelimit.py): per
+username and client address (``CX_RATE_LOGIN_FAILURES``, default 10 per 15 minutes) and per
+address whatever the username (``CX_RATE_LOGIN_IP_FAILURES``, default 50 per 15 minutes).
+Over either, every sign-in from there, even with the right password, gets 429 with
+``Retry-After`` until the window passes. A success clears its username+address count (not
+the address's: one valid account must not reset a sweep over other usernames). The
+address-wide count is taken after the password check, so parallel guesses over many
+usernames may pass it by the number in flight; the username+address count is exact.
 """
 
 from __future__ import annotations
 
+import math
 from html import escape
 from urllib.parse import quote, urlsplit
 
@@ -19,6 +29,7 @@ from sanic.response import HTTPResponse, html, json, redirect
 
 from bot.hub.accounts import ABSOLUTE_TIMEOUT, Accounts, Session
 from bot.hub.web import HubError, in_thread, new_nonce, page_headers, page_policy
+from bot.ratelimit import Verdict
 
 COOKIE = "cx_hub_session"
 CSRF_FIELD = "csrf_token"
@@ -86,10 +97,29 @@ async def login_page(request: Request) -> HTTPResponse:
     return _login_html(_safe_next(request.args.get("next")))
 
 
-def _login_html(target: str, problem: str = "", status: int = 200) -> HTTPResponse:
+def _login_html(
+    target: str, problem: str = "", status: int = 200, headers: dict[str, str] | None = None
+) -> HTTPResponse:
     nonce = new_nonce()
     page = render_login(target, problem, nonce)
-    return html(page, status=status, headers=page_headers(page_policy(nonce)))
+    return html(
+        page, status=status, headers={**page_headers(page_policy(nonce)), **(headers or {})}
+    )
+
+
+def _sign_in_keys(request: Request, username: str) -> tuple[str, str]:
+    """The rate-limit keys of a sign-in: username and address, and the address alone."""
+    limits = request.app.ctx.settings.rate_limits
+    ip = limits.client_ip(request.ip, request.headers.get("x-forwarded-for"))
+    return f"login:user-ip:{username.strip().lower()}|{ip}", f"login:ip:{ip}"
+
+
+def _locked_out(target: str, verdict: Verdict) -> HTTPResponse:
+    wait = verdict.retry_after_seconds
+    minutes = math.ceil(wait / 60)
+    when = f"{minutes} minute{'s' * (minutes != 1)}" if wait > 60 else f"{wait} seconds"
+    problem = f"Too many failed sign-ins from here. Please try again in {when}."
+    return _login_html(target, problem, status=429, headers={"Retry-After": str(wait)})
 
 
 async def login(request: Request) -> HTTPResponse:
@@ -97,11 +127,23 @@ async def login(request: Request) -> HTTPResponse:
     _check_origin(request)
     form = request.form
     target = _safe_next(form.get("next"))
-    user = await in_thread(
-        accounts(request).authenticate, form.get("username") or "", form.get("password") or ""
-    )
+    username = form.get("username") or ""
+    limits, limiter = request.app.ctx.settings.rate_limits, request.app.ctx.limiter
+    user_key, ip_key = _sign_in_keys(request, username)
+    # Not even the right password gets in until the window passes. The username+address
+    # attempt is counted before the password is checked, so parallel guesses can't slip
+    # past the limit; a success takes it back (reset).
+    for verdict in (
+        limiter.peek(ip_key, limits.login_ip_failures),
+        limiter.hit(user_key, limits.login_failures),
+    ):
+        if not verdict.allowed:
+            return _locked_out(target, verdict)
+    user = await in_thread(accounts(request).authenticate, username, form.get("password") or "")
     if user is None:
+        limiter.hit(ip_key, limits.login_ip_failures)
         return _login_html(target, "Wrong username or password.", status=401)
+    limiter.reset(user_key)
     token, _session = await in_thread(accounts(request).sign_in, user)
     response = redirect(target or user.home, status=303)
     response.cookies[COOKIE] = token

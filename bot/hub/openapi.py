@@ -375,6 +375,11 @@ _DOCUMENT = {
                     "303": {"description": "Signed in: to `next` or the user's home page."},
                     "401": _html("Wrong username or password: the form again."),
                     "403": _error("Posted from another site (Origin)."),
+                    "429": _html(
+                        "Too many failed sign-ins for this username from this address (or"
+                        " from this address): the form again with when to retry; the"
+                        " `Retry-After` header gives the seconds."
+                    ),
                 },
             },
         },

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.departments import DEPARTMENTS_FILE
+from bot.ratelimit import RateLimits
 from bot.routing import ROUTING_FILE
 from bot.settings import ROOT, Settings
 
@@ -48,6 +49,9 @@ class HubSettings:
     rasa_api_url: str = "http://127.0.0.1:5005"
     rasa_token: str = ""
     takeover_lease_seconds: float = TAKEOVER_LEASE_SECONDS
+    # Failed sign-ins per username+address and per address (``CX_RATE_LOGIN_*``), and how
+    # many proxies' X-Forwarded-For to trust (``CX_TRUSTED_PROXIES``). Counted on ``clock``.
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HubSettings:
@@ -68,6 +72,7 @@ class HubSettings:
             takeover_lease_seconds=_seconds(
                 env, "CX_TAKEOVER_LEASE_SECONDS", TAKEOVER_LEASE_SECONDS
             ),
+            rate_limits=RateLimits.from_env(env),
         )
 
 

@@ -579,6 +579,13 @@
           "We couldn't confirm that you're signed in, so the chat can't start. " +
             "Please reload the page, or sign in again."
         );
+      } else if (error && error.message === "too many connections") {
+        // Over the server's per-address rate limit (bot/channels/web.py).
+        setState("refused", "Busy");
+        addNote(
+          "Too many chats are opening from your network right now. " +
+            "Please wait a minute, then reload the page."
+        );
       } else {
         setState("refused", "Unavailable");
         addNote("The chat is not available right now. Please reload the page to try again.");

@@ -79,6 +79,11 @@ def assistant(tmp_path_factory, fake_slack):
         env.setenv("SLACK_SIGNING_SECRET", fake_slack.signing_secret)
         env.setenv("SLACK_API_URL", fake_slack.url)
         env.delenv("SLACK_CHANNEL", raising=False)
+        # Every e2e test talks from 127.0.0.1 and one fake Slack workspace: the shared
+        # assistant keeps the per-conversation limits but not the per-address/workspace ones
+        # (those are tested in tests/bot/channels/test_*_limits.py and below).
+        for key in ("CX_RATE_IP", "CX_RATE_CONNECT_IP", "CX_RATE_SLACK_TEAM"):
+            env.setenv(key, "off")
         procs = processes(settings, model=latest_model())
     for proc in procs:
         proc.start(settings.root)

@@ -130,3 +130,17 @@ def test_malformed_webhook_bodies_get_a_clear_400(assistant, body):
     assert "expected" in r.json()["message"] or "must be" in r.json()["message"]
     # The server is still fine afterwards.
     assert assistant.say("e2e-after-bad", "hi")
+
+
+def test_a_conversation_over_its_rate_limit_gets_429_with_retry_after(assistant):
+    # credentials.yml's channel reads CX_RATE_CONVERSATION (default 30 per minute).
+    url = f"{assistant.url}/webhooks/rest/webhook"
+    statuses = [
+        requests.post(url, json={"sender": "e2e-flood", "message": "hi"}, timeout=30).status_code
+        for _ in range(31)
+    ]
+    assert statuses == [200] * 30 + [429]
+    r = requests.post(url, json={"sender": "e2e-flood", "message": "hi"}, timeout=30)
+    assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60
+    assert "Too many messages" in r.json()["error"]
+    assert assistant.say("e2e-not-flooding", "hi")  # another conversation goes on

@@ -123,3 +123,27 @@ def test_two_threads_of_one_customer_are_two_conversations(assistant, fake_slack
     ]
     assert user_texts(assistant, sender(other_thread)) == ["hi"]
     assert not any("welcome" in p.text for p in fake_slack.posts(thread_ts=other_thread))
+
+
+def test_a_slack_user_over_the_rate_limit_is_told_in_the_thread_and_slack_gets_200(
+    assistant, fake_slack
+):
+    # credentials.yml's channel reads CX_RATE_SLACK_USER (default 30 per minute).
+    thread = new_ts()
+    statuses = []
+    for i in range(32):
+        ts = thread if i == 0 else new_ts()
+        event = message_event(f"hello {i}", user="U0FLOOD", channel="D0FLOOD", ts=ts)
+        if i:
+            event["event"]["thread_ts"] = thread
+        statuses.append(fake_slack.deliver(webhook(assistant), event, timeout=10).status_code)
+    assert statuses == [200] * 32  # never a 429: Slack would retry it
+    posts = wait_for_reply(fake_slack, thread, "faster than I can read")
+    assert sum("faster than I can read" in p.text for p in posts) == 1  # told once
+    deadline = time.monotonic() + 60
+    while len(user_texts(assistant, sender(thread, "U0FLOOD", "D0FLOOD"))) < 30:
+        assert time.monotonic() < deadline, "the 30 messages within the limit were not all taken"
+        time.sleep(0.5)
+    time.sleep(1)
+    texts = user_texts(assistant, sender(thread, "U0FLOOD", "D0FLOOD"))
+    assert "hello 29" in texts and "hello 30" not in texts and "hello 31" not in texts
