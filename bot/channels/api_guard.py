@@ -82,18 +82,19 @@ def _problem(request: Request, shape: str, fields: tuple[str, ...]) -> tuple[int
                 400,
                 'Each event must be an object with an "event" name, like {"event": "restart"}.',
             )
-    if _has_nul(body):  # the channels remove it from what customers type; the API refuses it
+    if has_nul(body):  # the channels remove it from what customers type; the API refuses it
         return 400, "NUL characters (\\u0000) are not allowed: PostgreSQL cannot store them."
     return None
 
 
-def _has_nul(value: Any) -> bool:
+def has_nul(value: Any) -> bool:
+    """Whether a JSON value holds a NUL character anywhere (PostgreSQL can't store one)."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(has_nul(v) for v in value)
     return False
 
 

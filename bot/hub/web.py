@@ -15,6 +15,7 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 from sanic.exceptions import SanicException
 from sanic.request import Request
 
+from bot.channels.api_guard import has_nul  # the same rule as for Rasa's API
 from bot.departments import Department, MissingSecretError
 from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from bot.hub.store import HubStore
@@ -143,7 +144,7 @@ def json_object(request: Request, *, allow_nul: bool = False) -> dict:
         raise HubError(400, f"the body is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise HubError(400, "the body must be a JSON object")
-    if not allow_nul and _has_nul(data):
+    if not allow_nul and has_nul(data):
         raise HubError(400, NUL_REFUSED)
     return data
 
@@ -152,23 +153,13 @@ def json_object(request: Request, *, allow_nul: bool = False) -> dict:
 NUL_REFUSED = "NUL characters (\\u0000, %00) are not allowed in the request"
 
 
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 def check_no_nul(request: Request) -> None:
     """400 when the path, the query or a form field holds a NUL character."""
     form = request.form if request.body and _media_type(request) in FORM_TYPES else {}
     if (
         "\x00" in unquote(request.path)
         or "\x00" in unquote_plus(request.query_string)
-        or any(_has_nul(v) for v in form.values())
+        or any(has_nul(v) for v in form.values())
     ):
         raise HubError(400, NUL_REFUSED)
 

@@ -246,20 +246,14 @@ class JourneyStore:
         if not 1 <= rating <= 5:
             raise ValueError(f"a rating is 1 to 5, got {rating}")
         with self._engine.begin() as conn:
-            newest = conn.execute(
-                select(touchpoints.c.id)
-                .where(touchpoints.c.conversation_id == conversation_id)
-                .order_by(touchpoints.c.id.desc())
-            ).first()
-            if newest is None:
-                raise LookupError(f"no touchpoint for conversation {conversation_id!r}")
+            newest = _newest_touchpoint(conn, conversation_id)
             conn.execute(
-                update(touchpoints).where(touchpoints.c.id == newest.id).values(rating=rating)
+                update(touchpoints).where(touchpoints.c.id == newest).values(rating=rating)
             )
             conn.execute(
                 insert(feedback).values(
                     created_at=self._now(),
-                    touchpoint_id=newest.id,
+                    touchpoint_id=newest,
                     conversation_id=conversation_id,
                     rating=rating,
                     comment=comment,
@@ -272,15 +266,9 @@ class JourneyStore:
         if isinstance(effort, bool) or not isinstance(effort, int) or not 1 <= effort <= 5:
             raise ValueError(f"an effort answer is 1 to 5, got {effort!r}")
         with self._engine.begin() as conn:
-            newest = conn.execute(
-                select(touchpoints.c.id)
-                .where(touchpoints.c.conversation_id == conversation_id)
-                .order_by(touchpoints.c.id.desc())
-            ).first()
-            if newest is None:
-                raise LookupError(f"no touchpoint for conversation {conversation_id!r}")
+            newest = _newest_touchpoint(conn, conversation_id)
             conn.execute(
-                update(touchpoints).where(touchpoints.c.id == newest.id).values(effort=effort)
+                update(touchpoints).where(touchpoints.c.id == newest).values(effort=effort)
             )
 
     # -- reading ---------------------------------------------------------------------------
@@ -511,6 +499,19 @@ def _identity_owner(conn: Connection, kind: str, value: str) -> str | None:
         )
     ).first()
     return row.customer_id if row else None
+
+
+def _newest_touchpoint(conn: Connection, conversation_id: str) -> int:
+    """The id of the conversation's newest touchpoint (the session the customer is in);
+    ``LookupError`` when it has none."""
+    newest = conn.execute(
+        select(touchpoints.c.id)
+        .where(touchpoints.c.conversation_id == conversation_id)
+        .order_by(touchpoints.c.id.desc())
+    ).scalar()
+    if newest is None:
+        raise LookupError(f"no touchpoint for conversation {conversation_id!r}")
+    return newest
 
 
 def _added(items: Sequence[str], item: str | None) -> list[str]:
