@@ -44,7 +44,7 @@ from bot.hub.accounts import Session
 from bot.hub.auth import CSRF_HEADER, check_csrf, require
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
-from bot.hub.web import HubError, in_thread, json_object
+from bot.hub.web import HubError, in_thread, json_object, page_headers, page_policy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -387,11 +387,7 @@ def _bar(session: Session) -> str:
 def _page(
     title: str, body: str, nonce: str, script: str, csrf: str = "", status: int = 200
 ) -> HTTPResponse:
-    policy = (
-        f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-        "form-action 'self'"
-    )
+    policy = page_policy(nonce, script_files=False)
     page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -405,12 +401,7 @@ def _page(
     return html(
         page,
         status=status,
-        headers={
-            "Content-Security-Policy": policy,
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "same-origin",
-        },
+        headers={**page_headers(policy), "Cache-Control": "no-store"},
     )
 
 

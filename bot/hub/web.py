@@ -43,17 +43,20 @@ def page_policy(
     styles: str | None = None,
     connect: str = "'self'",
     images: str = "'self' data:",
+    script_files: bool = True,
 ) -> str:
     """The Content-Security-Policy of a hub page: only scripts carrying ``nonce`` (or this
     hub's own script files) run; no other site may frame it.
 
     ``styles`` replaces the nonce for style-src (a page whose styles are inline attributes
     or built by a script); ``connect`` is where its scripts may connect, ``images`` where
-    its images may come from.
+    its images may come from; ``script_files=False`` lets only the nonce'd script run (pages
+    that load no script file: the console, CX review).
     """
     style_src = styles or f"'nonce-{nonce}'"
+    script_src = f"'nonce-{nonce}' 'self'" if script_files else f"'nonce-{nonce}'"
     return (
-        f"default-src 'self'; script-src 'nonce-{nonce}' 'self'; style-src {style_src}; "
+        f"default-src 'self'; script-src {script_src}; style-src {style_src}; "
         f"img-src {images}; connect-src {connect}; frame-ancestors 'none'; base-uri 'none'; "
         "form-action 'self'"
     )

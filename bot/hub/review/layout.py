@@ -13,6 +13,7 @@ from html import escape
 from sanic.response import HTTPResponse, html
 
 from bot.hub.accounts import Session
+from bot.hub.web import page_headers, page_policy
 
 PREFIX = "/review"
 API = "/api/review"
@@ -96,11 +97,7 @@ def page(
     ``csrf-token`` meta tag.
     """
     nonce = secrets.token_urlsafe(16)
-    policy = (
-        f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-        "form-action 'self'"
-    )
+    policy = page_policy(nonce, script_files=False)
     csrf = session.csrf_token if session else ""
     bar = nav_bar(session, current) if session else ""
     document = (
@@ -116,12 +113,7 @@ def page(
     return html(
         document,
         status=status,
-        headers={
-            "Content-Security-Policy": policy,
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "same-origin",
-        },
+        headers={**page_headers(policy), "Cache-Control": "no-store"},
     )
 
 
