@@ -121,3 +121,25 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def watch_problems(page) -> list[str]:
+    """What goes wrong on ``page`` from now on: script errors, dialogs, refused scripts or
+    styles (a CSP violation is a console error) and answers of 400 or more; the list fills
+    as it happens, and a test asserts it stays empty."""
+    problems: list[str] = []
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console: {m.text}")
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None  # a failed load is reported by its response, below
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: problems.append(f"{r.status} for {r.url}") if r.status >= 400 else None,
+    )
+    return problems

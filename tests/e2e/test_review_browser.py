@@ -24,6 +24,7 @@ from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
 from bot.journey.migrate import migrate
 from tests.bot.review.review_journey import load_journey, tracker_events
+from tests.e2e.conftest import watch_problems
 from tests.fakes.clock import WEDNESDAY_10AM
 from tests.fakes.rasa import FakeRasa
 from tests.hub.test_hub import PASSWORD
@@ -67,27 +68,7 @@ def analyst(browser: Browser, hub):
     """A page signed in as a new analyst, on the touchpoint log; problems are collected."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
-    problems: list[str] = []
-    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    # A CSP violation is a console error; failed loads are checked by their response (the
-    # sign-in page has no favicon: not a problem).
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console: {m.text}")
-            if m.type == "error" and not m.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    page.on(
-        "response",
-        lambda r: (
-            problems.append(f"{r.status} for {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico")
-            else None
-        ),
-    )
+    problems = watch_problems(page)
     page.goto(f"{hub.url}/review/log")
     expect(page).to_have_url(re.compile(r"/login\?next=%2Freview%2Flog$"))
     page.get_by_label("Username").fill(hub.analyst())

@@ -24,6 +24,7 @@ from bot.journey.migrate import migrate
 from bot.review.export import as_csv
 from bot.review.metrics import metrics_table
 from tests.bot.review.conftest import NOW, SINCE, UNTIL, load
+from tests.e2e.conftest import watch_problems
 from tests.hub.test_hub import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -49,26 +50,7 @@ def page(browser: Browser):
     """A page in a fresh context; console errors, CSP refusals and failed loads collected."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    # A refused script or style is a console error ("Refused to ..."); failed loads are
-    # checked by their response below (the login page asks for a favicon it doesn't have).
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console: {m.text}")
-            if m.type == "error" and not m.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    page.on(
-        "response",
-        lambda r: (
-            problems.append(f"{r.status} for {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico")
-            else None
-        ),
-    )
+    problems = watch_problems(page)
     page.problems = problems
     yield page
     context.close()
