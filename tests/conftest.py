@@ -7,6 +7,8 @@ TEST_POSTGRES_URL is set (.ci/run sets it when a local server answers).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 import pytest
@@ -36,6 +38,27 @@ STORES = [("sqlite", "sql"), ("sqlite", "http")] + (
 # One scratch schema per test process: two test runs on the same server (a developer's and
 # CI's) never drop each other's tables.
 PG_SCHEMA = f"cx_test_{os.getpid()}"
+
+
+@contextmanager
+def scratch_journey_url(kind: str, tmp, schema: str) -> Iterator[str]:
+    """The URL of a fresh journey database for a server under test: an SQLite file in
+    ``tmp``, or a clean PostgreSQL ``schema`` named in the URL (a server only takes a URL,
+    so the schema travels in it, as a deployment's would), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'journey.db'}"
+        return
+    admin = make_engine(os.environ["TEST_POSTGRES_URL"])
+    drop = text(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    with admin.begin() as conn:
+        conn.execute(drop)
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield with_search_path(os.environ["TEST_POSTGRES_URL"], schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(drop)
+        admin.dispose()
 
 
 def _engine(kind: str, tmp_path):

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 import pytest
 import requests
-from sqlalchemy import select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
 from bot.db import make_engine
 from bot.departments import load_departments
@@ -24,11 +24,11 @@ from bot.handoff import HandoffDesk, HandoffRequest
 from bot.hub import HubSettings, create_app, serve
 from bot.hub.accounts import Accounts
 from bot.journey.schema import handoffs, takeovers
+from tests.conftest import DATABASES, scratch_journey_url
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack import FakeSlack
 from tests.hub.test_hub import PASSWORD, sign_in
 
-DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_POSTGRES_URL") else [])
 PG_SCHEMA = f"cx_console_test_{os.getpid()}"  # apart from the other test modules' schemas
 LEASE = 90.0
 XSS = "<img src=x onerror=alert(1)>"
@@ -80,24 +80,15 @@ class Console:
         return conversation_id
 
 
-def _journey_url(kind: str, tmp) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'journey.db'}"
-    admin = make_engine(os.environ["TEST_POSTGRES_URL"])
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
-    admin.dispose()
-    url = make_url(os.environ["TEST_POSTGRES_URL"])
-    url = url.update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
-    return url.render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module", params=DATABASES)
 def console(request, tmp_path_factory):
     clock = Clock()
-    url = _journey_url(request.param, tmp_path_factory.mktemp("console"))
-    with FakeRasa(clock=clock) as rasa, FakeSlack() as slack:
+    tmp = tmp_path_factory.mktemp("console")
+    with (
+        scratch_journey_url(request.param, tmp, PG_SCHEMA) as url,
+        FakeRasa(clock=clock) as rasa,
+        FakeSlack() as slack,
+    ):
         settings = HubSettings(
             journey_url=url,
             rasa_api_url=rasa.url,
@@ -113,11 +104,6 @@ def console(request, tmp_path_factory):
         finally:
             server.stop()
             engine.dispose()
-    if request.param == "postgresql":
-        admin = make_engine(os.environ["TEST_POSTGRES_URL"])
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        admin.dispose()
 
 
 def console_routes() -> list[tuple[str, str]]:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Engine
 
 from bot.db import make_engine
 from bot.departments import load_departments
@@ -33,8 +33,8 @@ from bot.hub.openapi import document
 from bot.journey.schema import handoffs, inbox, touchpoints
 from bot.routing import RoutingMap
 from bot.settings import ROOT
+from tests.conftest import DATABASES, scratch_journey_url
 
-DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_POSTGRES_URL") else [])
 PG_SCHEMA = (
     f"cx_hub_test_{os.getpid()}"  # apart from tests/conftest.py's cx_test: both may run at once
 )
@@ -94,24 +94,15 @@ class Hub:
             return conn.execute(select(handoffs).where(handoffs.c.id == handoff_id)).one()
 
 
-def _journey_url(kind: str, tmp: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'journey.db'}"
-    base = os.environ["TEST_POSTGRES_URL"]
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
-    admin.dispose()
-    # The hub only takes a URL, so the schema travels in it, as a deployment's would.
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
-    return url.render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module", params=DATABASES)
 def hub(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hub")
-    url = _journey_url(request.param, tmp)
+    with scratch_journey_url(request.param, tmp, PG_SCHEMA) as url:
+        yield from _hub_process(url, tmp)
+
+
+def _hub_process(url: str, tmp: Path):
+    """The hub as ``python -m bot.hub`` serving ``url``, as ``make run`` starts it."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
     env |= {
@@ -149,11 +140,6 @@ def hub(request, tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if request.param == "postgresql":
-            admin = make_engine(os.environ["TEST_POSTGRES_URL"])
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-            admin.dispose()
 
 
 PASSWORD = "a long enough test password"

@@ -9,17 +9,15 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from bot.db import make_engine
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
+from tests.conftest import DATABASES, scratch_journey_url
 from tests.fakes.clock import WEDNESDAY_10AM
 from tests.fakes.rasa import FakeRasa
 from tests.hub.test_hub import PASSWORD, sign_in
-
-DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_POSTGRES_URL") else [])
 
 
 class Clock:
@@ -62,9 +60,9 @@ class ReviewHub:
 def review_hub(request, tmp_path_factory):
     """One hub per test module and database; tests add their own rows."""
     schema = f"cx_review_{request.module.__name__.rsplit('.', 1)[-1]}_{os.getpid()}"
-    url = _journey_url(request.param, tmp_path_factory.mktemp("review"), schema)
+    tmp = tmp_path_factory.mktemp("review")
     clock = Clock()
-    with FakeRasa(clock=clock) as rasa:
+    with scratch_journey_url(request.param, tmp, schema) as url, FakeRasa(clock=clock) as rasa:
         settings = HubSettings(
             journey_url=url, rasa_api_url=rasa.url, rasa_token=rasa.token, clock=clock
         )
@@ -75,21 +73,3 @@ def review_hub(request, tmp_path_factory):
         finally:
             server.stop()
             engine.dispose()
-    if request.param == "postgresql":
-        admin = make_engine(os.environ["TEST_POSTGRES_URL"])
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
-
-
-def _journey_url(kind: str, tmp, schema: str) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'journey.db'}"
-    admin = make_engine(os.environ["TEST_POSTGRES_URL"])
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    admin.dispose()
-    url = make_url(os.environ["TEST_POSTGRES_URL"])
-    url = url.update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
