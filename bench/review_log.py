@@ -199,6 +199,40 @@ def measure(engine, wanted: int, days: int) -> dict:
     return out
 
 
+def scratch_stores(args, schema: str, prefix: str):
+    """(name, engine) of each journey store a benchmark measures, as ``args`` asks: an
+    SQLite file (in ``--keep DIR`` or a temporary folder) and, with ``--postgres URL``, the
+    scratch ``schema`` there; each is removed afterwards unless ``--keep`` is given."""
+    if args.only != "postgresql":
+        folder = args.keep or Path(tempfile.mkdtemp(prefix=prefix))
+        folder.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(f"sqlite:///{folder / 'journey.db'}")
+        try:
+            print("==> SQLite", file=sys.stderr)
+            yield "sqlite", engine
+        finally:
+            engine.dispose()
+            if args.keep is None:
+                shutil.rmtree(folder, ignore_errors=True)
+    if args.postgres and args.only != "sqlite":
+        admin = make_engine(args.postgres)
+        drop = text(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        with admin.begin() as conn:
+            if args.keep is None:
+                conn.execute(drop)
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+        engine = make_engine(with_search_path(args.postgres, schema))
+        try:
+            print("==> PostgreSQL", file=sys.stderr)
+            yield "postgresql", engine
+        finally:
+            engine.dispose()
+            if args.keep is None:
+                with admin.begin() as conn:
+                    conn.execute(drop)
+            admin.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--touchpoints", type=int, default=1_000_000)
@@ -208,33 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the store in this folder")
     args = parser.parse_args(argv)
     results: dict = {"touchpoints": args.touchpoints, "cores": os.cpu_count(), "databases": {}}
-    if args.only != "postgresql":
-        folder = args.keep or Path(tempfile.mkdtemp(prefix="cx-bench-log-"))
-        folder.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(f"sqlite:///{folder / 'journey.db'}")
-        try:
-            print("==> SQLite", file=sys.stderr)
-            results["databases"]["sqlite"] = measure(engine, args.touchpoints, args.days)
-        finally:
-            engine.dispose()
-            if args.keep is None:
-                shutil.rmtree(folder, ignore_errors=True)
-    if args.postgres and args.only != "sqlite":
-        admin = make_engine(args.postgres)
-        with admin.begin() as conn:
-            if args.keep is None:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {SCRATCH_SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCRATCH_SCHEMA}"))
-        engine = make_engine(with_search_path(args.postgres, SCRATCH_SCHEMA))
-        try:
-            print("==> PostgreSQL", file=sys.stderr)
-            results["databases"]["postgresql"] = measure(engine, args.touchpoints, args.days)
-        finally:
-            engine.dispose()
-            if args.keep is None:
-                with admin.begin() as conn:
-                    conn.execute(text(f"DROP SCHEMA IF EXISTS {SCRATCH_SCHEMA} CASCADE"))
-            admin.dispose()
+    for name, engine in scratch_stores(args, SCRATCH_SCHEMA, "cx-bench-log-"):
+        results["databases"][name] = measure(engine, args.touchpoints, args.days)
     print(json.dumps(results, indent=2, default=str))
     all_met = True
     for name, found in results["databases"].items():

@@ -8,7 +8,7 @@ Target (issue 7): with 1,000,000 touchpoints, the metrics page and a filtered lo
 answer in at most 1 s, on SQLite and on PostgreSQL. Loads synthetic journeys
 (bot/review/demo_data.py) into an SQLite file, and into a scratch schema of PostgreSQL when
 --postgres or TEST_POSTGRES_URL names a server; gives the touchpoints the customer's words
-and some review flags as bench/review_log.py does (demo data has neither). Then times, warm
+and some review flags as bench/review_log.py does (demo data has no flags). Then times, warm
 (one untimed run, then --runs timed ones: median and p95), ``metrics_table`` over the last 30
 days by day, week, stage and department, each run being what the metrics page does (and 7
 days by day, 90 by week, for scale); and pages of 50 rows of the touchpoint log for each of
@@ -26,11 +26,9 @@ import json
 import math
 import os
 import platform
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,7 +39,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import review_log  # noqa: E402
-from bot.db import make_engine, with_search_path  # noqa: E402
 from bot.journey.migrate import current_revision, head_revision, migrate  # noqa: E402
 from bot.journey.schema import handoffs, policy_moments, takeovers, touchpoints  # noqa: E402
 from bot.review.demo_data import load_demo_data  # noqa: E402
@@ -321,35 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "databases": {},
     }
-    if args.only != "postgresql":
-        folder = args.keep or Path(tempfile.mkdtemp(prefix="cx-bench-review-"))
-        folder.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(f"sqlite:///{folder / 'journey.db'}")
-        try:
-            print("==> SQLite", file=sys.stderr)
-            results["databases"]["sqlite"] = measure(engine, args.touchpoints, args.days, args.runs)
-        finally:
-            engine.dispose()
-            if args.keep is None:
-                shutil.rmtree(folder, ignore_errors=True)
-    if args.postgres and args.only != "sqlite":
-        admin = make_engine(args.postgres)
-        with admin.begin() as conn:
-            if args.keep is None:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {SCRATCH_SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCRATCH_SCHEMA}"))
-        engine = make_engine(with_search_path(args.postgres, SCRATCH_SCHEMA))
-        try:
-            print("==> PostgreSQL", file=sys.stderr)
-            results["databases"]["postgresql"] = measure(
-                engine, args.touchpoints, args.days, args.runs
-            )
-        finally:
-            engine.dispose()
-            if args.keep is None:
-                with admin.begin() as conn:
-                    conn.execute(text(f"DROP SCHEMA IF EXISTS {SCRATCH_SCHEMA} CASCADE"))
-            admin.dispose()
+    for name, engine in review_log.scratch_stores(args, SCRATCH_SCHEMA, "cx-bench-review-"):
+        results["databases"][name] = measure(engine, args.touchpoints, args.days, args.runs)
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(results, indent=2, default=str))
     command = ".venv/bin/python bench/review_scale.py" + (
