@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from sanic import Sanic
 from sanic.request import Request
-from sanic.response import HTTPResponse, html
+from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.engine import Engine
 
@@ -44,7 +44,7 @@ from bot.hub.accounts import Session
 from bot.hub.auth import CSRF_HEADER, check_csrf, require
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
-from bot.hub.web import HubError, in_thread, json_object, page_headers, page_policy
+from bot.hub.web import HubError, app_page, in_thread, json_object
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -387,21 +387,14 @@ def _bar(session: Session) -> str:
 def _page(
     title: str, body: str, nonce: str, script: str, csrf: str = "", status: int = 200
 ) -> HTTPResponse:
-    policy = page_policy(nonce, script_files=False)
-    page = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<meta name='csrf-token' content='{escape(csrf, quote=True)}'>"
-        "<link rel='icon' href='data:,'>"  # no favicon request (it would be a 404)
-        f"<title>{escape(title)} - Agent console</title>"
-        f"<style nonce='{nonce}'>{STYLE}</style></head><body>{body}"
-        + (f"<script nonce='{nonce}'>{script}</script>" if script else "")
-        + "</body></html>"
-    )
-    return html(
-        page,
+    return app_page(
+        f"{title} - Agent console",
+        body,
+        style=STYLE,
+        nonce=nonce,
+        script=script,
+        csrf=csrf,
         status=status,
-        headers={**page_headers(policy), "Cache-Control": "no-store"},
     )
 
 

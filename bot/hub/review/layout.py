@@ -10,10 +10,10 @@ from __future__ import annotations
 import secrets
 from html import escape
 
-from sanic.response import HTTPResponse, html
+from sanic.response import HTTPResponse
 
 from bot.hub.accounts import Session
-from bot.hub.web import page_headers, page_policy
+from bot.hub.web import app_page
 
 PREFIX = "/review"
 API = "/api/review"
@@ -96,24 +96,16 @@ def page(
     ``script``, if any, is the page's only script; it reads the CSRF token from the
     ``csrf-token`` meta tag.
     """
-    nonce = secrets.token_urlsafe(16)
-    policy = page_policy(nonce, script_files=False)
     csrf = session.csrf_token if session else ""
     bar = nav_bar(session, current) if session else ""
-    document = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<meta name='csrf-token' content='{escape(csrf, quote=True)}'>"
-        "<link rel='icon' href='data:,'>"  # no favicon request (it would be a 404)
-        f"<title>{escape(title)} - CX review</title>"
-        f"<style nonce='{nonce}'>{STYLE}</style></head><body>{bar}<main>{body}</main>"
-        + (f"<script nonce='{nonce}'>{script}</script>" if script else "")
-        + "</body></html>"
-    )
-    return html(
-        document,
+    return app_page(
+        f"{title} - CX review",
+        f"{bar}<main>{body}</main>",
+        style=STYLE,
+        nonce=secrets.token_urlsafe(16),
+        script=script,
+        csrf=csrf,
         status=status,
-        headers={**page_headers(policy), "Cache-Control": "no-store"},
     )
 
 
