@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 import yaml
+from sqlalchemy.engine import make_url
 
 from bot.settings import Settings
 
@@ -152,12 +153,32 @@ def endpoints_file(settings: Settings) -> Path:
     """endpoints.yml as committed, pointed at this run's action server and var/ directory."""
     data = yaml.safe_load((settings.root / "endpoints.yml").read_text())
     data["action_endpoint"]["url"] = settings.action_url
-    if data.get("tracker_store", {}).get("dialect") == "sqlite":
+    if settings.tracker_url:
+        data["tracker_store"] = sql_tracker_store(settings.tracker_url)
+    elif data.get("tracker_store", {}).get("dialect") == "sqlite":
         data["tracker_store"]["db"] = str(settings.var_dir / "tracker.db")
     out = settings.var_dir / "run" / "endpoints.yml"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(data))
     return out
+
+
+def sql_tracker_store(url: str) -> dict:
+    """Rasa's ``tracker_store`` entry (type SQL) for a SQLAlchemy URL such as ``CX_TRACKER_URL``."""
+    parsed = make_url(url)
+    if parsed.drivername.split("+")[0] == "sqlite":
+        return {"type": "SQL", "dialect": "sqlite", "db": parsed.database}
+    entry = {
+        "type": "SQL",
+        "dialect": parsed.drivername,
+        "url": parsed.host,
+        "port": parsed.port,
+        "db": parsed.database,
+        "username": parsed.username,
+        "password": parsed.password,
+        "query": dict(parsed.query) or None,
+    }
+    return {key: value for key, value in entry.items() if value is not None}
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -176,6 +197,8 @@ def child_env(settings: Settings) -> dict[str, str]:
         CX_ACTION_PORT=str(settings.action_port),
         TF_CPP_MIN_LOG_LEVEL="2",
     )
+    if settings.tracker_url:
+        env["CX_TRACKER_URL"] = settings.tracker_url  # erasure and retention reach it too
     return env
 
 

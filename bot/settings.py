@@ -34,6 +34,9 @@ class Settings:
     # Conversations that ended more than this many days ago are deleted with everything
     # attached (bot/journey/privacy.py); None keeps everything.
     retention_days: int | None = None
+    # Rasa's SQL tracker store as a SQLAlchemy URL (e.g. postgresql://user@host/db); empty
+    # keeps endpoints.yml's own (an SQLite file in var/).
+    tracker_url: str = ""
 
     @property
     def hub_url(self) -> str:
@@ -85,6 +88,7 @@ class Settings:
                 if o.strip()
             ),
             retention_days=_retention_days(env),
+            tracker_url=env.get("CX_TRACKER_URL", ""),
         )
 
 

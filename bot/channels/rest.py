@@ -28,6 +28,7 @@ from sanic.exceptions import InvalidUsage, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import rasa_speedups
 from bot.channels import api_guard
 from bot.ratelimit import Limiter, RateLimits, Verdict, first_refusal
 
@@ -64,6 +65,7 @@ class CheckedRestInput(RestInput):
         @webhook.listener("before_server_start")
         async def guard_rasa_api(app: Sanic, _loop: Any) -> None:
             api_guard.install(app)  # the Rasa server's own app, which serves this channel
+            rasa_speedups.install()  # action answers checked without re-checking the schema
 
         @webhook.middleware("request")
         async def rate_limit(req: Request) -> HTTPResponse | None:

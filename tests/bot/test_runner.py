@@ -43,6 +43,30 @@ def test_endpoints_follow_the_configured_ports_and_var_dir(tmp_path):
     assert data["tracker_store"]["db"] == str(tmp_path / "tracker.db")
 
 
+def test_a_tracker_url_puts_rasas_tracker_store_there(tmp_path):
+    url = "postgresql://cx:s3cret@db.internal:5433/tracker?sslmode=require"
+    s = settings(tmp_path, CX_TRACKER_URL=url)
+    data = yaml.safe_load(endpoints_file(s).read_text())
+    assert data["tracker_store"] == {
+        "type": "SQL",
+        "dialect": "postgresql",
+        "url": "db.internal",
+        "port": 5433,
+        "db": "tracker",
+        "username": "cx",
+        "password": "s3cret",
+        "query": {"sslmode": "require"},
+    }
+    # The children (erasure, retention) reach the same store.
+    assert all(p.env["CX_TRACKER_URL"] == url for p in processes(s))
+    sqlite = settings(tmp_path, CX_TRACKER_URL=f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    assert yaml.safe_load(endpoints_file(sqlite).read_text())["tracker_store"] == {
+        "type": "SQL",
+        "dialect": "sqlite",
+        "db": str(tmp_path / "elsewhere.db"),
+    }
+
+
 def test_every_process_binds_to_loopback_by_default(tmp_path):
     s, _ = ensure_secrets(settings(tmp_path))
     actions, rasa, hub, dispatcher = processes(s)
