@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import insert, select
@@ -21,8 +21,13 @@ from sqlalchemy.engine import Engine
 from bot.departments import Department
 from bot.handoff.outbox import enqueue
 from bot.journey.schema import handoffs, routing_decisions, touchpoints
+from bot.redaction import redact, redact_data
 
 PRIORITIES = ("normal", "high", "urgent")
+# Context packet keys kept as they are: the customer record and the contact address the
+# department replies to, and back-office references it acts on. Everything else in the
+# packet (what the customer said, the transcript, notes, any field added later) is redacted.
+UNREDACTED_CONTEXT = ("customer", "contact_email", "order_id", "invoice_id", "tracking", "carrier")
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,12 @@ class HandoffDesk:
         if request.priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {PRIORITIES}, got {request.priority!r}")
         now = self._now()
+        # Departments and the inbox see no email, phone or card number the customer typed.
+        request = replace(
+            request,
+            summary=redact(request.summary),
+            context=redact_data(request.context, keep=UNREDACTED_CONTEXT),
+        )
         with self.engine.begin() as conn:
             existing = conn.execute(
                 select(handoffs.c.id, handoffs.c.priority).where(

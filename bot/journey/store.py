@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bot.journey.schema import feedback, identities, journey_customers, touchpoints
 from bot.journey.signals import Signals, UserMessage, read_signals
+from bot.redaction import redact
 
 # How outcomes overrule each other while a chat goes on ("resolved" and "abandoned" are set
 # when it ends: by a department or agent, or by the idle sweep).
@@ -256,7 +258,7 @@ class JourneyStore:
                     touchpoint_id=newest,
                     conversation_id=conversation_id,
                     rating=rating,
-                    comment=comment,
+                    comment=redact(comment) if comment else comment,  # CX reads it
                 )
             )
 
@@ -327,10 +329,13 @@ class JourneyStore:
                     .values(name=turn.customer_name, tier=turn.tier)
                 )
         else:
-            conn.execute(
-                insert(journey_customers).values(
-                    id=key, created_at=now, name=turn.customer_name, tier=turn.tier
-                )
+            _insert_if_absent(
+                conn,
+                journey_customers,
+                id=key,
+                created_at=now,
+                name=turn.customer_name,
+                tier=turn.tier,
             )
         if linked and linked != key and linked.startswith("anon-"):
             conn.execute(
@@ -357,10 +362,8 @@ class JourneyStore:
         }
         for kind, value in shown:
             if (kind, value) not in existing:
-                conn.execute(
-                    insert(identities).values(
-                        customer_id=key, kind=kind, value=value, created_at=now
-                    )
+                _insert_if_absent(
+                    conn, identities, customer_id=key, kind=kind, value=value, created_at=now
                 )
         return key
 
@@ -492,6 +495,22 @@ def _as_touchpoint(values) -> Touchpoint:
     )
 
 
+def _insert_if_absent(conn: Connection, table: Table, **values) -> None:
+    """INSERT the row unless one with the same key exists by then.
+
+    Two first turns of one customer (two tabs, a chat and a Slack thread) can both find no
+    row and both insert it; the second would fail on the unique key and lose its turn.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    else:  # no portable form: the plain insert, as before
+        statement = insert(table).values(**values)
+    conn.execute(statement)
+
+
 def _identity_owner(conn: Connection, kind: str, value: str) -> str | None:
     row = conn.execute(
         select(identities.c.customer_id).where(
@@ -566,6 +585,11 @@ def came_back_marks(
 
 
 def customer_text(messages: Sequence[UserMessage]) -> str:
-    """The customer's messages one per line, cut at ``CUSTOMER_TEXT_LIMIT`` characters."""
-    text = "\n".join(m.text for m in messages)[:CUSTOMER_TEXT_LIMIT]
+    """The customer's messages one per line, redacted, cut at ``CUSTOMER_TEXT_LIMIT`` characters.
+
+    Emails, phone and card numbers become ``[email]``, ``[phone]``, ``[card]``
+    (bot/redaction.py): CX analysts search and read these lines, and have no need of them.
+    Each message is redacted on its own (and cached), so a turn only pays for its new one.
+    """
+    text = "\n".join(redact(m.text) for m in messages)[:CUSTOMER_TEXT_LIMIT]
     return text.replace("\x00", "")  # PostgreSQL refuses NUL in text

@@ -19,6 +19,7 @@ from bot.db import make_engine
 from bot.handoff.dispatcher import run_dispatcher
 from bot.journey.migrate import migrate
 from bot.journey.store import JourneyStore
+from bot.redaction import install_log_redaction, keep_tensorflow_out, redactor
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ def sweep_retention(settings: Settings, stop: threading.Event) -> None:
 def run_upkeep(settings: Settings) -> int:
     """Run the dispatcher and the idle sweep until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    keep_tensorflow_out()  # no model here: spaCy (for the redactor) loads in 2 s
+    install_log_redaction()  # no email, phone or card number in the dispatcher's log
+    redactor()  # built now rather than on the first log line that needs it
     engine = make_engine(settings.journey_url)
     migrate(engine)
     stop = threading.Event()

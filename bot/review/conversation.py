@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ from bot.journey.schema import (
     touchpoints,
     users,
 )
+from bot.redaction import redact
 from bot.review.sql import connected
 
 TrackerReader = Callable[[str], Mapping[str, Any]]
@@ -175,7 +176,8 @@ def conversation(
             problem = str(e)
         else:
             events = session_events(tracker.get("events") or [], tp.session_started_at)
-            lines = transcript(events)
+            # CX reads it: no email, phone or card number (the agent console shows it whole).
+            lines = [replace(line, text=redact(line.text)) for line in transcript(events)]
 
     return Conversation(
         touchpoint=_touchpoint(tp),

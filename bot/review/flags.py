@@ -21,6 +21,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.journey.schema import review_examples, review_flags, touchpoints, users
+from bot.redaction import redact
 from bot.review.sql import connected
 
 MAX_TAGS = 10
@@ -358,7 +359,9 @@ def _example(row) -> Example:
 def _nlu_text(text: str) -> str:
     # Rasa reads "[words](entity)" in an example as an entity annotation: a customer's
     # literal brackets become parentheses so the example means what the customer wrote.
-    return text.replace("[", "(").replace("]", ")")
+    # Then personal data goes (training data is shared widely); "[card]" alone is no
+    # annotation to Rasa, which needs "[words](entity)".
+    return redact(text.replace("[", "(").replace("]", ")"))
 
 
 class _BlockDumper(yaml.SafeDumper):

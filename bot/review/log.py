@@ -43,6 +43,7 @@ from sqlalchemy.types import Boolean, Integer
 from bot.cx_routing import CxRules
 from bot.journey.schema import journey_customers, policy_moments, review_flags, touchpoints
 from bot.journey.store import OUTCOMES
+from bot.redaction import redact, redact_data
 from bot.review.metrics import NO_DEPARTMENT, UNKNOWN_STAGE, Filters, filter_conditions
 from bot.review.sql import connected
 from bot.routing import STAGES
@@ -479,7 +480,10 @@ def matching_lines(text: str, terms: list[str], most: int = 3) -> list[str]:
     """The lines of what the customer wrote that hold a search term, as the log shows them."""
     folded = [t.casefold() for t in terms]
     hits = [line for line in text.splitlines() if any(t in line.casefold() for t in folded)]
-    return [line if len(line) <= 200 else line[:199] + "…" for line in hits[:most]]
+    # Redacted again (rows written before the store redacted customer_text), before the cut
+    # so no number is left half-shown.
+    hits = [redact(line) for line in hits[:most]]
+    return [line if len(line) <= 200 else line[:199] + "…" for line in hits]
 
 
 def frustration_threshold(rules: CxRules) -> int:
@@ -641,6 +645,9 @@ def export_record(entry: dict[str, Any]) -> dict[str, Any]:
     for key in ("started_at", "last_activity_at", "ended_at"):
         if record[key] is not None:
             record[key] = record[key].isoformat(timespec="seconds")
+    # What people typed (a customer's name, an analyst's tags) leaves without personal data.
+    for key in ("customer_name", "flag_tags"):
+        record[key] = redact_data(record[key])
     return record
 
 
