@@ -20,6 +20,8 @@ _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # The hub serves the built-in department inbox; its address fills "{hub_url}" in webhook URLs.
 DEFAULT_HUB_URL = "http://127.0.0.1:8000"
 HUB_URL_PLACEHOLDER = "{hub_url}"
+# Appended to a secret's variable name for the secret it replaced, accepted during a rotation.
+PREVIOUS_SUFFIX = "_PREVIOUS"
 
 
 class MissingSecretError(RuntimeError):
@@ -69,6 +71,23 @@ class Department:
                 f"variable {self.secret_env} (make run generates local values into var/)"
             )
         return secret
+
+    @property
+    def previous_secret_env(self) -> str:
+        """The variable holding the secret before a rotation: ``<secret_env>_PREVIOUS``."""
+        return self.secret_env + PREVIOUS_SUFFIX
+
+    def webhook_secrets(self, env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+        """The secrets a request from or to this department may be signed with, current first.
+
+        The previous secret (``<secret_env>_PREVIOUS``) is accepted while it is set, so a
+        rotation has an overlap window; signing always uses the current one. Raises
+        MissingSecretError when the current secret is not set, even if the previous one is.
+        """
+        env = os.environ if env is None else env
+        current = self.webhook_secret(env)
+        previous = env.get(self.previous_secret_env, "")
+        return (current, previous) if previous and previous != current else (current,)
 
     def is_open(self, at: datetime) -> bool:
         return WEEKDAYS[at.weekday()] in self.days and self.start <= at.time() < self.end

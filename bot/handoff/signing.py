@@ -5,12 +5,17 @@ The signed message is ``<timestamp>.<body>``: the unix-seconds timestamp sent in
 ``X-CX-Signature: sha256=<hex>``. Signing the timestamp lets a receiver reject replays of
 an old, captured request; comparing in constant time keeps the secret from leaking
 through response timing.
+
+Rotating a secret: the sender signs with the current secret only; a receiver accepts the
+current or the previous one (``verify_any``) for as long as both are configured, so
+requests signed just before the switch, or by a peer that has not switched yet, still pass.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from datetime import datetime
 
 SIGNATURE_HEADER = "X-CX-Signature"
@@ -58,6 +63,25 @@ def verify(
     expected = SCHEME + sign(secret, timestamp, body)
     # Bytes, because compare_digest refuses non-ASCII str and a header may hold anything.
     return hmac.compare_digest(expected.encode("ascii"), signature_header.encode("utf-8"))
+
+
+def verify_any(
+    secrets: Iterable[bytes | str],
+    timestamp: str | None,
+    body: bytes,
+    signature_header: str | None,
+    now: float | datetime,
+    tolerance: int = DEFAULT_TOLERANCE,
+) -> bool:
+    """Whether any of ``secrets`` (current first, then the previous one) verifies the request.
+
+    Every secret is tried, even after a match, so the time taken does not say which one matched.
+    """
+    keys = list(secrets)
+    if not keys:
+        raise ValueError("no webhook signing secret to verify with")
+    results = [verify(key, timestamp, body, signature_header, now, tolerance) for key in keys]
+    return any(results)
 
 
 def _key(secret: bytes | str) -> bytes:
