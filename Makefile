@@ -108,5 +108,24 @@ eval: setup $(MODEL_STAMP)
 bench: setup
 	@$(PY) bench/report.py
 
+# Known vulnerabilities in the pinned dependencies (requirements.lock), by pip-audit from a
+# tool venv of its own under var/ (never .venv: its dependencies must not move our pins).
+# It needs a vulnerability service: PyPI's JSON API (the default) or OSV (AUDIT_SERVICE=osv).
+# --strict fails when a package could not be looked up, instead of printing "No known
+# vulnerabilities found" for packages it never checked. Findings: reports/pip_audit.md.
+AUDIT_VENV    := var/tools/pip-audit
+AUDIT_SERVICE ?= pypi
+.PHONY: audit
+audit:
+	@if [ ! -x $(AUDIT_VENV)/bin/pip-audit ]; then \
+	  py=$$($(FIND_PYTHON)) || exit 1; \
+	  echo "==> Installing pip-audit into $(AUDIT_VENV)"; \
+	  "$$py" -m venv $(AUDIT_VENV) && \
+	  $(AUDIT_VENV)/bin/pip install --quiet --disable-pip-version-check "pip-audit==2.10.1" || exit 1; \
+	fi
+	@$(AUDIT_VENV)/bin/pip-audit -r requirements.lock --no-deps --disable-pip --strict --desc \
+	  --progress-spinner off --vulnerability-service $(AUDIT_SERVICE) \
+	  || { echo "pip-audit failed: see above (no vulnerability service reachable means nothing was checked)." >&2; exit 1; }
+
 clean:
 	rm -rf models/*.tar.gz $(MODEL_STAMP) models/spacy

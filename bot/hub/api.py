@@ -13,7 +13,15 @@ from sanic.response import HTTPResponse, json
 
 from bot.hub import openapi
 from bot.hub.store import STATUSES, HandoffNotFound, KeyReused, TransitionNotAllowed
-from bot.hub.web import HubError, check_signature, department, in_thread, json_object, store
+from bot.hub.web import (
+    MAX_ID,
+    HubError,
+    check_signature,
+    department,
+    in_thread,
+    json_object,
+    store,
+)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 64  # inbox.idempotency_key is String(64)
@@ -70,8 +78,9 @@ async def receive_handoff(request: Request, name: str) -> HTTPResponse:
     # Stored as the bytes sent, where a NUL is the JSON escape \u0000: safe on any database.
     payload = json_object(request, allow_nul=True)
     handoff_id = payload.get("handoff_id")
-    if type(handoff_id) is not int or handoff_id <= 0:  # not bool, not "12"
-        raise HubError(400, "the body must hold handoff_id, a positive integer")
+    if type(handoff_id) is not int or not 0 < handoff_id <= MAX_ID:  # not bool, not "12"
+        # Beyond MAX_ID PostgreSQL's INTEGER column refused it: that was a 500.
+        raise HubError(400, f"the body must hold handoff_id, a positive integer up to {MAX_ID}")
     try:
         delivery = await in_thread(
             store(request).receive, dept.name, key, handoff_id, request.body.decode("utf-8")
@@ -111,7 +120,12 @@ async def resolve(request: Request, handoff_id: int) -> HTTPResponse:
 
 async def move(request: Request, handoff_id: int, action: str) -> dict:
     """Check the handoff's department signed the request, then make the move."""
-    handoff = await _handoff(request, handoff_id)
+    try:
+        handoff = await in_thread(store(request).handoff, handoff_id)
+    except HandoffNotFound as e:
+        # Only a signed caller may learn which ids exist: unsigned probes get 401, not 404.
+        _check_signed_by_any_department(request)
+        raise HubError(404, str(e)) from None
     dept = request.app.ctx.departments.get(handoff["department"])
     if dept is None:
         raise HubError(
@@ -138,8 +152,15 @@ async def transition(request: Request, handoff_id: int, action: str, resolution=
         raise HubError(409, str(e), status=e.status) from None
 
 
-async def _handoff(request: Request, handoff_id: int) -> dict:
-    try:
-        return await in_thread(store(request).handoff, handoff_id)
-    except HandoffNotFound as e:
-        raise HubError(404, str(e)) from None
+def _check_signed_by_any_department(request: Request) -> None:
+    """401 unless some department with a secret signed the request (for unknown handoffs)."""
+    refusal = HubError(401, "bad signature: not signed by any department's secret")
+    for dept in request.app.ctx.departments.values():
+        try:
+            check_signature(request, dept)
+        except HubError as e:
+            if e.status_code == 401:
+                refusal = e
+            continue
+        return
+    raise refusal

@@ -29,8 +29,15 @@ from bot.hub import api, auth, console, openapi, pages, review, widget
 from bot.hub.accounts import Accounts
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
-from bot.hub.web import FALLBACK_POLICY, body_types, check_content_type, check_no_nul
+from bot.hub.web import (
+    FALLBACK_POLICY,
+    body_types,
+    check_content_type,
+    check_ids,
+    check_no_nul,
+)
 from bot.journey.migrate import migrate
+from bot.redaction import install_log_redaction, keep_tensorflow_out, redactor
 from bot.routing import RoutingMap
 
 log = logging.getLogger(__name__)
@@ -127,6 +134,7 @@ def create_app(settings: HubSettings) -> Sanic:
     async def check_request(request):
         check_content_type(request, accepted)
         check_no_nul(request)
+        check_ids(request)
 
     @app.on_response
     async def security_headers(request, response):
@@ -147,6 +155,9 @@ def create_app(settings: HubSettings) -> Sanic:
 
 def run_hub(settings: HubSettings) -> int:
     """Serve the hub in this process until Ctrl-C or SIGTERM (``python -m bot.hub``)."""
+    keep_tensorflow_out()  # the hub runs no model: spaCy (for the redactor) loads in 2 s
+    install_log_redaction()  # no email, phone or card number in the hub's log
+    redactor()  # built now rather than on the first log line or page that needs it
     app = create_app(settings)
     print(f"Hub on http://{settings.host}:{settings.port} (API: /api/openapi.json)", flush=True)
     app.run(

@@ -10,6 +10,7 @@ import copy
 
 from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from bot.hub.store import STATUSES
+from bot.hub.web import MAX_ID
 
 SIGNED = [{"signature": [], "timestamp": []}]  # both headers together
 SIGNED_IN_STAFF = (
@@ -54,6 +55,12 @@ NOT_ALLOWED = _html(
     " site's Origin."
 )
 TO_SIGN_IN = {"description": "Not signed in: to /login?next=<this page>."}
+# Times are the hub's local wall-clock time as stored, ISO 8601 without an offset: not RFC 3339
+# `date-time`, which requires one (schemathesis found every such field mis-described).
+LOCAL_TIME = {
+    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$",
+    "description": "The hub's local time, ISO 8601 without a UTC offset.",
+}
 
 DEPARTMENT = {
     "name": "name",
@@ -214,7 +221,9 @@ _DOCUMENT = {
                 "responses": {
                     "200": _json("The updated handoff.", _ref("Handoff")),
                     "401": BAD_SIGNATURE,
-                    "404": _error("No such handoff."),
+                    "404": _error(
+                        "No such handoff (said only to a caller signed by a department: else 401)."
+                    ),
                     "409": _json(
                         "The handoff is no longer open; `status` says what it is.",
                         _ref("Conflict"),
@@ -257,7 +266,9 @@ _DOCUMENT = {
                     "200": _json("The updated handoff.", _ref("Handoff")),
                     "400": _error("The body is not JSON or has no resolution."),
                     "401": BAD_SIGNATURE,
-                    "404": _error("No such handoff."),
+                    "404": _error(
+                        "No such handoff (said only to a caller signed by a department: else 401)."
+                    ),
                     "409": _json("The handoff is already resolved.", _ref("Conflict")),
                     "503": NO_SECRET,
                 },
@@ -762,7 +773,7 @@ _DOCUMENT = {
                     "The handoff as the assistant's dispatcher sends it; only handoff_id is "
                     "required here, the rest is stored as sent."
                 ),
-                "properties": {"handoff_id": {"type": "integer", "minimum": 1}},
+                "properties": {"handoff_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
                 "required": ["handoff_id"],
                 "additionalProperties": True,
             },
@@ -788,13 +799,13 @@ _DOCUMENT = {
                     "summary": {"type": "string"},
                     "context": {"type": "object", "description": "The context packet."},
                     "status": {"type": "string", "enum": list(STATUSES)},
-                    "created_at": {"type": "string", "format": "date-time"},
+                    "created_at": {"type": "string", **LOCAL_TIME},
                     "acknowledged_at": {
                         "type": "string",
-                        "format": "date-time",
+                        **LOCAL_TIME,
                         "nullable": True,
                     },
-                    "resolved_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "resolved_at": {"type": "string", **LOCAL_TIME, "nullable": True},
                     "resolution": {"type": "string", "nullable": True},
                 },
                 "required": ["id", "department", "status", "priority", "summary", "context"],
@@ -813,12 +824,12 @@ _DOCUMENT = {
                     "channel": {"type": "string", "nullable": True},
                     "acknowledged_at": {
                         "type": "string",
-                        "format": "date-time",
+                        **LOCAL_TIME,
                         "nullable": True,
                     },
-                    "resolved_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "resolved_at": {"type": "string", **LOCAL_TIME, "nullable": True},
                     "resolution": {"type": "string", "nullable": True},
-                    "received_at": {"type": "string", "format": "date-time"},
+                    "received_at": {"type": "string", **LOCAL_TIME},
                     "deliveries": {"type": "integer", "minimum": 1},
                     "idempotency_key": {"type": "string"},
                 },
@@ -857,9 +868,55 @@ def document(departments: list[str] | None = None) -> dict:
 
     doc["paths"].update(review.openapi_paths())
     doc["components"]["schemas"].update(review.openapi_schemas())
+    _describe_errors_as_served(doc)
     if departments:
         for path in doc["paths"].values():
             for parameter in path.get("parameters", []):
                 if parameter["name"] == "name":
                     parameter["schema"]["enum"] = list(departments)
     return doc
+
+
+# The paths whose errors HubErrorHandler (bot/hub/app.py) answers as HTML pages.
+_HTML_ERROR_PREFIXES = ("/departments/", "/console", "/review")
+
+
+def _describe_errors_as_served(doc: dict) -> None:
+    """Add the errors every route can answer, in the content type the hub answers them in.
+
+    Found by fuzzing (tests/hub/test_openapi_fuzz.py): the request checks in bot/hub/app.py
+    answer any route 400 (a NUL anywhere), 413 and 415 (a body too large or of another type),
+    and errors on page paths are HTML pages, not the JSON each operation described.
+    """
+    for path, item in doc["paths"].items():
+        on_page = path.startswith(_HTML_ERROR_PREFIXES) and not path.startswith("/api/")
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            responses = operation["responses"]
+            responses.setdefault(
+                "400", _error("A NUL character in the path, query or body, or a malformed body.")
+            )
+            if _path_parameters(item, operation):
+                # Sanic's router answers 404 for a path parameter of the wrong type.
+                responses.setdefault("404", _error("No such route or record."))
+            if "requestBody" in operation:
+                responses.setdefault("413", _error("The body is larger than 1 MiB."))
+                responses.setdefault(
+                    "415", _error("A body declared as another type than the operation takes.")
+                )
+            if on_page:
+                for status, response in responses.items():
+                    if status[0] in "45" and "application/json" in response.get("content", {}):
+                        responses[status] = _html(response["description"])
+
+
+def _path_parameters(item: dict, operation: dict) -> list[dict]:
+    """The path parameters of ``operation``; integer ones (ids) get the database's key range."""
+    found = [
+        p for p in item.get("parameters", []) + operation.get("parameters", []) if p["in"] == "path"
+    ]
+    for parameter in found:
+        if parameter["schema"].get("type") == "integer":
+            parameter["schema"].setdefault("maximum", MAX_ID)
+    return found

@@ -19,7 +19,7 @@ from sanic.response import HTTPResponse, html
 
 from bot.channels.api_guard import has_nul  # the same rule as for Rasa's API
 from bot.departments import Department, MissingSecretError
-from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_any
 from bot.hub.store import HubStore
 
 log = logging.getLogger(__name__)
@@ -129,11 +129,12 @@ def check_signature(request: Request, dept: Department) -> None:
     """401 unless the request is signed with ``dept``'s secret within the time tolerance.
 
     The signed message is ``X-CX-Timestamp + "." + body`` (bot/handoff/signing.py); a GET
-    signs the empty body.
+    signs the empty body. During a rotation the previous secret (``<secret_env>_PREVIOUS``)
+    is accepted too.
     """
     settings = request.app.ctx.settings
     try:
-        secret = dept.webhook_secret(settings.secrets)
+        accepted = dept.webhook_secrets(settings.secrets)
     except MissingSecretError as e:
         log.error("%s", e)
         raise HubError(
@@ -145,7 +146,7 @@ def check_signature(request: Request, dept: Department) -> None:
     signature = request.headers.get(SIGNATURE_HEADER)
     now = settings.clock()
     tolerance = settings.signature_tolerance
-    if verify(secret, timestamp, request.body, signature, now=now, tolerance=tolerance):
+    if verify_any(accepted, timestamp, request.body, signature, now=now, tolerance=tolerance):
         return
     if not timestamp or not signature:
         reason = f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header"
@@ -194,6 +195,18 @@ def check_no_nul(request: Request) -> None:
         or any(has_nul(v) for v in form.values())
     ):
         raise HubError(400, NUL_REFUSED)
+
+
+# Ids are INTEGER columns: 32-bit on PostgreSQL, 64-bit on SQLite. A larger id in a path
+# made the database driver fail (a 500); no row can have one, so it is a 404.
+MAX_ID = 2**31 - 1
+
+
+def check_ids(request: Request) -> None:
+    """404 when an integer path parameter (an id) is beyond what any database key can hold."""
+    for value in (request.match_info or {}).values():
+        if type(value) is int and abs(value) > MAX_ID:
+            raise HubError(404, f"no such record: {value} is beyond the largest possible id")
 
 
 def _media_type(request: Request) -> str:

@@ -133,6 +133,9 @@ class PolicyEngine:
 
         ``contacts`` counts this one: 2 means the customer asked about it once before.
         """
+        # Any request is at least a first contact: a count of 0 (or less) from a caller must
+        # not filter out every option (principle 2: never a bare no).
+        contacts = max(contacts, 1)
         offered = [
             a.option
             for a in self.policies[policy_name].alternatives

@@ -24,7 +24,7 @@ from sanic.response import json as json_response
 from bot.agents.rasa_api import RasaApi
 from bot.agents.transcript import Line
 from bot.hub.auth import require
-from bot.hub.openapi import TO_SIGN_IN, _error, _html, _json, _ref
+from bot.hub.openapi import LOCAL_TIME, TO_SIGN_IN, _error, _html, _json, _ref
 from bot.hub.review.flags import FLAG_SCRIPT, flag_panel
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.review.log import (
@@ -439,7 +439,7 @@ OPENAPI_SCHEMAS = {
                             "enum": ["customer", "assistant", "agent", "system"],
                         },
                         "text": {"type": "string"},
-                        "at": {"type": "string", "format": "date-time", "nullable": True},
+                        "at": {"type": "string", **LOCAL_TIME, "nullable": True},
                         "agent": {"type": "string", "nullable": True},
                     },
                 },

@@ -394,7 +394,19 @@ OPENAPI_PATHS = {
             "responses": {
                 "200": {
                     "description": "Rasa NLU training data, format 3.1.",
-                    "content": {"application/x-yaml": {"schema": {"type": "string"}}},
+                    "content": {
+                        "application/x-yaml": {
+                            # Described as what the YAML holds: clients (and schemathesis) parse it.
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "version": {"type": "string"},
+                                    "nlu": {"type": "array", "items": {"type": "object"}},
+                                },
+                                "required": ["version", "nlu"],
+                            }
+                        }
+                    },
                 },
                 "302": {"description": "To /login."},
                 "403": _DENIED,

@@ -23,7 +23,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from bot.hub.auth import require
-from bot.hub.openapi import TO_SIGN_IN, _error, _html, _json, _ref
+from bot.hub.openapi import LOCAL_TIME, TO_SIGN_IN, _error, _html, _json, _ref
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.review.log import (
     LOG_PATH,
@@ -490,7 +490,7 @@ OPENAPI_SCHEMAS = {
                     "id": {"type": "string"},
                     "name": {"type": "string", "nullable": True},
                     "tier": {"type": "string", "nullable": True},
-                    "since": {"type": "string", "format": "date-time", "nullable": True},
+                    "since": {"type": "string", **LOCAL_TIME, "nullable": True},
                 },
             },
             "identities": {

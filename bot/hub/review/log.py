@@ -26,10 +26,11 @@ from sanic.response import json as json_response
 
 from bot.cx_routing import CxRules
 from bot.hub.auth import require
-from bot.hub.openapi import TO_SIGN_IN, _error, _html, _json, _ref
+from bot.hub.openapi import LOCAL_TIME, TO_SIGN_IN, _error, _html, _json, _ref
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.web import HubError, in_thread
 from bot.journey.store import OUTCOMES
+from bot.redaction import redact
 from bot.review.log import (
     CHANNELS,
     EXPORT_LIMIT,
@@ -438,7 +439,7 @@ def entry_json(entry: dict[str, Any], frustrated_at: int) -> dict[str, Any]:
     record["flag"] = (
         {
             "tags": entry["flag"]["tags"],
-            "note": entry["flag"]["note"],
+            "note": redact(entry["flag"]["note"] or "") or None,  # an analyst's words
             "flagged_at": _iso(entry["flag"]["flagged_at"]),
         }
         if entry.get("flag")
@@ -596,9 +597,9 @@ _RECORD = {
     "properties": {
         "id": {"type": "integer"},
         "conversation_id": {"type": "string"},
-        "started_at": {"type": "string", "format": "date-time"},
-        "last_activity_at": {"type": "string", "format": "date-time"},
-        "ended_at": {**_NULLABLE_TEXT, "format": "date-time"},
+        "started_at": {"type": "string", **LOCAL_TIME},
+        "last_activity_at": {"type": "string", **LOCAL_TIME},
+        "ended_at": {**_NULLABLE_TEXT, **LOCAL_TIME},
         "customer_id": _NULLABLE_TEXT,
         "customer_name": _NULLABLE_TEXT,
         "tier": _NULLABLE_TEXT,
@@ -643,14 +644,14 @@ OPENAPI_SCHEMAS = {
             "filters": {"type": "object"},
             "touchpoints": {"type": "array", "items": _ref("TouchpointEntry")},
             "next_cursor": _NULLABLE_TEXT,
-            "searched_until": {**_NULLABLE_TEXT, "format": "date-time"},
+            "searched_until": {**_NULLABLE_TEXT, **LOCAL_TIME},
         },
         "required": ["filters", "touchpoints", "next_cursor", "searched_until"],
     },
     "TouchpointExport": {
         "type": "object",
         "properties": {
-            "exported_at": {"type": "string", "format": "date-time"},
+            "exported_at": {"type": "string", **LOCAL_TIME},
             "filters": {"type": "object"},
             "limit": {"type": "integer"},
             "columns": _TEXT_LIST,

@@ -33,7 +33,7 @@ from sanic.response import HTTPResponse, text
 from sanic.response import json as json_response
 
 from bot.hub.auth import require
-from bot.hub.openapi import TO_SIGN_IN, _error, _html, _json, _ref
+from bot.hub.openapi import LOCAL_TIME, TO_SIGN_IN, _error, _html, _json, _ref
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.web import HubError, in_thread
 from bot.journey.store import OUTCOMES
@@ -642,8 +642,8 @@ OPENAPI_SCHEMAS: dict = {
         "type": "object",
         "properties": {
             "group_by": {"type": "string", "enum": list(GROUPINGS)},
-            "since": {"type": "string", "format": "date-time", "description": "Included."},
-            "until": {"type": "string", "format": "date-time", "description": "Excluded."},
+            "since": {"type": "string", **LOCAL_TIME, "description": "Included."},
+            "until": {"type": "string", **LOCAL_TIME, "description": "Excluded."},
             "columns": {
                 "type": "array",
                 "items": {"type": "string"},
