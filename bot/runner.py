@@ -19,6 +19,8 @@ from sqlalchemy.engine import make_url
 
 from bot.settings import Settings
 
+ACTION_SECRET_HEADER = "X-CX-Action-Secret"  # as bot/action_server.py checks it
+
 BIN = Path(sys.executable).parent
 # The largest request body the Rasa server reads (413 beyond it): a chat message is cut at
 # 20,000 characters (bot/channels/rest.py), and /model/train's data is well under this.
@@ -68,6 +70,7 @@ GENERATED_SECRETS = (
     "CX_RASA_TOKEN",
     *(f"CX_WEBHOOK_SECRET_{name.upper()}" for name in ("sales", "billing", "delivery", "support")),
     "CX_WIDGET_SECRET",
+    "CX_ACTION_SECRET",  # Rasa -> action server (bot/action_server.py checks it)
     "CX_HUB_ADMIN_PASSWORD",  # the first hub user's, so a newcomer can open the console
 )
 FIRST_USER = "admin"
@@ -153,6 +156,9 @@ def endpoints_file(settings: Settings) -> Path:
     """endpoints.yml as committed, pointed at this run's action server and var/ directory."""
     data = yaml.safe_load((settings.root / "endpoints.yml").read_text())
     data["action_endpoint"]["url"] = settings.action_url
+    # Rasa expands ${...} from its environment when it reads the file: the secret itself
+    # stays out of var/run/ (child_env hands it to Rasa and the action server).
+    data["action_endpoint"].setdefault("headers", {})[ACTION_SECRET_HEADER] = "${CX_ACTION_SECRET}"
     if settings.tracker_url:
         data["tracker_store"] = sql_tracker_store(settings.tracker_url)
     elif data.get("tracker_store", {}).get("dialect") == "sqlite":

@@ -28,9 +28,10 @@ from sanic.exceptions import InvalidUsage, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import rasa_speedups
+from bot import action_faults, rasa_speedups
 from bot.channels import api_guard
 from bot.ratelimit import Limiter, RateLimits, Verdict, first_refusal
+from bot.redaction import install_log_redaction
 
 MAX_MESSAGE_CHARS = 20_000
 MAX_SENDER_CHARS = 255  # the journey store's conversation_id is String(255)
@@ -61,11 +62,14 @@ class CheckedRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = super().blueprint(on_new_message)
+        install_log_redaction()  # the Rasa server's log: no email, phone or card number
 
         @webhook.listener("before_server_start")
         async def guard_rasa_api(app: Sanic, _loop: Any) -> None:
             api_guard.install(app)  # the Rasa server's own app, which serves this channel
             rasa_speedups.install()  # action answers checked without re-checking the schema
+            # Its calls to the action server: a short timeout and a graceful reply on failure.
+            action_faults.install(app)
 
         @webhook.middleware("request")
         async def rate_limit(req: Request) -> HTTPResponse | None:

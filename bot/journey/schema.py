@@ -90,6 +90,9 @@ touchpoints = Table(
     # written (JourneyStore.record). NULL: not worked out (a row written by other means);
     # the metric then works it out when it reads it.
     Column("came_back", Boolean),
+    # Calls to the action server that failed during this conversation (bot/action_faults.py):
+    # a JSON list of {"action", "reason", "at"}, the newest last; NULL when none failed.
+    Column("action_failures", Text),
     UniqueConstraint("conversation_id", "session_started_at", name="uq_touchpoints_session"),
 )
 Index("ix_touchpoints_open", touchpoints.c.ended_at, touchpoints.c.last_activity_at)

@@ -40,6 +40,8 @@ def test_endpoints_follow_the_configured_ports_and_var_dir(tmp_path):
     s = settings(tmp_path, CX_ACTION_PORT="6055")
     data = yaml.safe_load(endpoints_file(s).read_text())
     assert data["action_endpoint"]["url"] == "http://127.0.0.1:6055/webhook"
+    # Rasa expands the placeholder from its environment; the secret is not written here.
+    assert data["action_endpoint"]["headers"] == {"X-CX-Action-Secret": "${CX_ACTION_SECRET}"}
     assert data["tracker_store"]["db"] == str(tmp_path / "tracker.db")
 
 

@@ -25,6 +25,7 @@ import requests
 from sqlalchemy import insert
 
 from bot.action_server import DEFAULT_MAX_BODY_BYTES as ACTION_MAX_BODY
+from bot.action_server import SECRET_HEADER as ACTION_SECRET_HEADER
 from bot.db import make_engine
 from bot.handoff.signing import signature_headers
 from bot.hub.accounts import Accounts
@@ -260,6 +261,8 @@ def send(world, ep: Endpoint, body: bytes, content_type: str | None, **kw) -> re
         secret = world["secrets"][f"CX_WEBHOOK_SECRET_{ep.sign.upper()}"]
         headers.update(signature_headers(secret, body, time.time()))
         headers["Idempotency-Key"] = uuid.uuid4().hex
+    if ep.name == "action-server":
+        headers[ACTION_SECRET_HEADER] = world["secrets"]["CX_ACTION_SECRET"]
     client = requests
     if ep.session:
         client = world["browser"]
@@ -308,7 +311,9 @@ def test_every_endpoint_answers_every_bad_body_with_a_clear_4xx(world):
     assert not problems, "\n".join(problems)
 
 
-def _declared_too_large(url: str, method: str, path_and_query: str, size: int) -> tuple[int, str]:
+def _declared_too_large(
+    url: str, method: str, path_and_query: str, size: int, extra: str = ""
+) -> tuple[int, str]:
     """Send only the headers of a ``size``-byte request and read the answer.
 
     A server refuses such a body on its Content-Length alone, before any of it arrives;
@@ -318,7 +323,7 @@ def _declared_too_large(url: str, method: str, path_and_query: str, size: int) -
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
         conn.sendall(
             f"{method} {path_and_query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-            f"Content-Type: {JSON}\r\nContent-Length: {size}\r\n\r\n".encode()
+            f"Content-Type: {JSON}\r\nContent-Length: {size}\r\n{extra}\r\n".encode()
         )
         answer = b""
         while b"\r\n\r\n" not in answer:
@@ -336,10 +341,31 @@ def test_a_body_over_each_servers_limit_gets_413(world):
     for ep in rasa_endpoints(world) + hub_endpoints(world):
         parts = urlsplit(ep.url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        status, text = _declared_too_large(ep.url, ep.method, target, ep.limit + 1)
+        # Without Rasa's secret the action server refuses before the size matters (401).
+        extra = (
+            f"{ACTION_SECRET_HEADER}: {world['secrets']['CX_ACTION_SECRET']}\r\n"
+            if ep.name == "action-server"
+            else ""
+        )
+        status, text = _declared_too_large(ep.url, ep.method, target, ep.limit + 1, extra)
         if status != 413:
             problems.append(f"{ep.name}: {status} for {ep.limit + 1} bytes: {text[:200]}")
     assert not problems, "\n".join(problems)
+
+
+def test_the_action_server_takes_calls_only_from_rasa(world):
+    """Rasa's calls carry the shared secret (the conversations above work); others get 401."""
+    url = world["assistant"].settings.action_url
+    call = {"next_action": "action_greet", "tracker": {"sender_id": "intruder", "events": []}}
+    for headers in ({}, {ACTION_SECRET_HEADER: "guess"}, {ACTION_SECRET_HEADER: ""}):
+        r = requests.post(url, json=call, headers=headers, timeout=10)
+        assert r.status_code == 401, (headers, r.text)
+        assert ACTION_SECRET_HEADER in r.json()["error"] and "intruder" not in r.text
+    actions_list = url.rsplit("/", 1)[0] + "/actions"
+    assert requests.get(actions_list, timeout=10).status_code == 401
+    assert requests.get(url.rsplit("/", 1)[0] + "/health", timeout=10).ok
+    good = {ACTION_SECRET_HEADER: world["secrets"]["CX_ACTION_SECRET"]}
+    assert requests.get(actions_list, headers=good, timeout=10).ok
 
 
 def test_a_real_over_limit_message_gets_413_from_the_rest_channel(world):
