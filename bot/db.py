@@ -8,6 +8,10 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import QueuePool
 
+# Seconds to wait for PostgreSQL to accept a connection (libpq's connect_timeout); a URL
+# with its own ?connect_timeout=N keeps it.
+PG_CONNECT_TIMEOUT = 5
+
 
 def make_engine(url: str) -> Engine:
     """A 2.0-style engine; SQLite gets WAL and a busy timeout so writers wait, not fail."""
@@ -37,7 +41,14 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True)
+    connect_args = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # A server that is down refuses at once, but one that is unreachable or stuck never
+        # answers: give up after this many seconds rather than hold the turn forever.
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT
+    # pre_ping: a pooled connection that died with a server restart is replaced on checkout,
+    # so the first write after the restart succeeds instead of failing.
+    return create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args)
 
 
 def with_search_path(url: str, schema: str) -> str:
