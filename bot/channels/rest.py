@@ -29,7 +29,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import action_faults, rasa_speedups
-from bot.channels import api_guard
+from bot.channels import api_guard, erasure
 from bot.ratelimit import Limiter, RateLimits, Verdict, first_refusal
 from bot.redaction import install_log_redaction
 
@@ -63,6 +63,7 @@ class CheckedRestInput(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = super().blueprint(on_new_message)
         install_log_redaction()  # the Rasa server's log: no email, phone or card number
+        erasure.add_route(webhook)  # `python -m bot forget`, under Rasa's conversation lock
 
         @webhook.listener("before_server_start")
         async def guard_rasa_api(app: Sanic, _loop: Any) -> None:

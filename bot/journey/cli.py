@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -44,6 +45,37 @@ def _no_tracker_store() -> None:
         "read or erased: set CX_TRACKER_URL to its SQLAlchemy URL",
         file=sys.stderr,
     )
+
+
+def erase_in_rasa(settings: Settings, conversations: list[str]) -> int | None:
+    """Ask the running Rasa server to erase each conversation under its lock
+    (bot/channels/erasure.py); None when Rasa is not running (no turn can be in flight)."""
+    import requests
+
+    from bot.runner import read_secrets
+
+    token = settings.rasa_token or read_secrets(settings.var_dir / "secrets.env").get(
+        "CX_RASA_TOKEN", ""
+    )
+    erased = 0
+    for conversation in conversations:
+        url = f"{settings.rasa_url}/webhooks/rest/conversations/{quote(conversation, safe='')}/tracker"
+        try:
+            answer = requests.delete(url, params={"token": token}, timeout=(2, 60))
+        except requests.ConnectionError:
+            return None
+        except requests.RequestException as e:
+            print(f"warning: Rasa did not erase {conversation!r} ({e})", file=sys.stderr)
+            continue
+        if answer.ok:
+            erased += answer.json().get("events_deleted", 0)
+        else:
+            print(
+                f"warning: Rasa answered {answer.status_code} erasing {conversation!r}: "
+                f"{answer.text[:200]}",
+                file=sys.stderr,
+            )
+    return erased
 
 
 def export(settings: Settings, args: argparse.Namespace) -> int:
@@ -96,7 +128,11 @@ def forget(settings: Settings, args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing erased (add --yes to erase without being asked)")
             return 1
+    locked = erase_in_rasa(settings, sorted(subject.conversation_ids))
+    if locked is not None:
+        print(f"{locked} tracker event(s) erased by Rasa under each conversation's lock")
     try:
+        # Then directly, whether Rasa answered or not: idempotent, and Rasa may be stopped.
         erased = forget_customer(engine, args.customer, tracker)
     except SQLAlchemyError as e:
         print(

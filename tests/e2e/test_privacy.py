@@ -19,6 +19,7 @@ def cli(assistant, *args: str) -> subprocess.CompletedProcess:
         **os.environ,
         "CX_VAR_DIR": str(assistant.settings.var_dir),
         "CX_JOURNEY_URL": assistant.settings.journey_url,
+        "CX_RASA_PORT": str(assistant.settings.rasa_port),  # forget asks Rasa first
     }
     env.pop("CX_TRACKER_URL", None)  # found from endpoints.yml, as make run points it
     return subprocess.run(
@@ -58,6 +59,7 @@ def test_a_customer_is_exported_then_forgotten_everywhere(assistant):
     forgot = cli(assistant, "forget", sender, "--yes")
     assert forgot.returncode == 0, forgot.stderr
     assert "touchpoints" in forgot.stdout and "Rasa tracker events" in forgot.stdout
+    assert "erased by Rasa under each conversation's lock" in forgot.stdout
     assert stored_events(assistant, sender) == 0
     assert stored_events(assistant, "e2e-keep-me") > 0
     # Rasa itself sees an empty conversation, and a new message starts afresh.
@@ -87,3 +89,16 @@ def test_replacing_a_tracker_with_no_events_erases_nothing_in_the_sql_store(assi
     )
     r.raise_for_status()
     assert before > 0 and stored_events(assistant, sender) == before
+
+
+def test_rasa_erases_a_conversation_under_its_lock_only_with_its_token(assistant):
+    sender = "e2e-erase-route"
+    assistant.say(sender, "hello")
+    assert stored_events(assistant, sender) > 0
+    url = f"{assistant.settings.rasa_url}/webhooks/rest/conversations/{sender}/tracker"
+    for params in ({}, {"token": "guess"}):
+        refused = requests.delete(url, params=params, timeout=10)
+        assert refused.status_code == 401 and stored_events(assistant, sender) > 0
+    erased = requests.delete(url, params={"token": assistant.settings.rasa_token}, timeout=30)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["events_deleted"] > 0 and stored_events(assistant, sender) == 0
