@@ -211,6 +211,14 @@ def main() -> int:
                     "held_out_intent_accuracy": round(
                         score(held_gold, [p.intent or NONE for p in h]).accuracy, 4
                     ),
+                    # The intent before the fallback threshold: what the baseline, which
+                    # has no fallback, is comparable with.
+                    "held_out_top_intent_accuracy": round(
+                        score(held_gold, [p.top_intent or NONE for p in h]).accuracy, 4
+                    ),
+                    "held_out_fell_back": round(
+                        sum(p.intent == "nlu_fallback" for p in h) / len(h), 4
+                    ),
                     "held_out_department_accuracy": round(
                         score(held_dept_gold, [p.department or NONE for p in h]).accuracy, 4
                     ),
@@ -222,6 +230,8 @@ def main() -> int:
             key: mean_spread([s[key] for s in per_seed])
             for key in (
                 "held_out_intent_accuracy",
+                "held_out_top_intent_accuracy",
+                "held_out_fell_back",
                 "held_out_department_accuracy",
                 "bitext_department_accuracy",
                 "clinc_routed_nowhere",

@@ -109,3 +109,57 @@ def test_the_turns_section_compares_ours_with_stock_rasa():
     )
     assert "20 msg/s, 2 errors: NOT met: 20 short (errors)" in text
     assert "| stock Rasa (rasa init, default config) | 80.0 s | this run |" in text
+
+
+def test_the_understanding_section_shows_seeds_the_sweep_and_the_error_ratios():
+    def seed(n, top):
+        return {
+            "seed": n,
+            "train_seconds": 90.0,
+            "held_out_intent_accuracy": 0.81,
+            "held_out_top_intent_accuracy": top,
+            "held_out_fell_back": 0.1,
+            "held_out_department_accuracy": 0.93,
+            "bitext_department_accuracy": 0.94,
+            "clinc_routed_nowhere": 0.88,
+        }
+
+    per_seed = [seed(42, 0.88), seed(7, 0.90)]
+    keys = [k for k in per_seed[0] if k not in ("seed", "train_seconds")]
+    result = {
+        "train_n": 5600,
+        "held_out_n": 1377,
+        "bitext_n": 513,
+        "clinc_n": 1000,
+        "diet_per_seed": per_seed,
+        "diet_seed_summary": {k: understanding.mean_spread([s[k] for s in per_seed]) for k in keys},
+        "shipped": {
+            "bitext_department_accuracy": 0.945,
+            "clinc_routed_nowhere": 0.863,
+            "parse_ms_per_message": 12.0,
+            "sweep": [
+                {
+                    "threshold": 0.4,
+                    "configured": True,
+                    "bitext_department_accuracy": 0.945,
+                    "clinc_routed_nowhere": 0.863,
+                },
+            ],
+        },
+        "baseline": {
+            "train_seconds": 2.0,
+            "held_out_intent_accuracy": 0.91,
+            "held_out_department_accuracy": 0.95,
+            "margin": -10.0,
+            "bitext_department_accuracy": 0.916,
+            "clinc_routed_nowhere": 0.92,
+            "bitext_department_accuracy_no_rejection": 0.916,
+        },
+    }
+    text = report.understanding_section(result)
+    assert "| 0.4 (configured) | 0.945 | 0.863 |" in text
+    assert "0.890 ± 0.014 (0.880-0.900)" in text  # the top intent over two seeds
+    # DIET's error 0.11 vs the baseline's 0.09 on the top intent: 1.22x, missed.
+    assert "| 0.890 | 0.910 | 1.22 (NOT met: 1.22x the limit) |" in text
+    # Bitext: 0.055 vs 0.084 -> 0.65, met.
+    assert "| 0.945 | 0.916 | 0.65 (met) |" in text
