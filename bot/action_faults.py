@@ -376,8 +376,8 @@ class GuardedActionEndpoint(EndpointConfig):
         try:
             timeout = aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_SECONDS)
             async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(health) as answer,
+                aiohttp.ClientSession() as session,
+                session.get(health, timeout=timeout) as answer,
             ):
                 return answer.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
