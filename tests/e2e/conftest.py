@@ -60,9 +60,8 @@ def fake_slack():
         yield slack
 
 
-@pytest.fixture(scope="session")
-def assistant(tmp_path_factory, fake_slack):
-    var_dir = tmp_path_factory.mktemp("var")
+def fresh_settings(var_dir) -> Settings:
+    """Settings for a system of its own: free ports, ``var_dir``, secrets, databases ready."""
     settings = Settings.from_env(
         {
             "CX_VAR_DIR": str(var_dir),
@@ -73,12 +72,22 @@ def assistant(tmp_path_factory, fake_slack):
     )
     settings, _ = ensure_secrets(settings)
     prepare_databases(settings)
-    # The Slack channel reads its secrets and Web API URL from the processes' environment.
+    return settings
+
+
+def use_fake_slack(env: pytest.MonkeyPatch, fake_slack) -> None:
+    """The Slack channel reads its secrets and Web API URL from the processes' environment."""
+    env.setenv("SLACK_BOT_TOKEN", fake_slack.token)
+    env.setenv("SLACK_SIGNING_SECRET", fake_slack.signing_secret)
+    env.setenv("SLACK_API_URL", fake_slack.url)
+    env.delenv("SLACK_CHANNEL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, fake_slack):
+    settings = fresh_settings(tmp_path_factory.mktemp("var"))
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("SLACK_BOT_TOKEN", fake_slack.token)
-        env.setenv("SLACK_SIGNING_SECRET", fake_slack.signing_secret)
-        env.setenv("SLACK_API_URL", fake_slack.url)
-        env.delenv("SLACK_CHANNEL", raising=False)
+        use_fake_slack(env, fake_slack)
         # Every e2e test talks from 127.0.0.1 and one fake Slack workspace: the shared
         # assistant keeps the per-conversation limits but not the per-address/workspace ones
         # (those are tested in tests/bot/channels/test_*_limits.py and below).

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 import pytest
 
 from bot.action_faults import APOLOGY
-from bot.runner import Process, ensure_secrets, prepare_databases, processes, wait_ready
+from bot.runner import Process, processes, wait_ready
 from bot.settings import Settings
-from tests.e2e.conftest import Assistant, free_port, latest_model
+from tests.e2e.conftest import Assistant, fresh_settings, latest_model, use_fake_slack
 from tests.e2e.test_slack_channel import new_ts, wait_for_reply
 from tests.e2e.test_web_channel import WidgetClient
 from tests.fakes.slack import message_event
@@ -76,23 +76,10 @@ class FaultyAssistant(Assistant):
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory, fake_slack) -> Iterator[FaultyAssistant]:
-    var_dir = tmp_path_factory.mktemp("var-faults")
-    settings = Settings.from_env(
-        {
-            "CX_VAR_DIR": str(var_dir),
-            "CX_RASA_PORT": str(free_port()),
-            "CX_ACTION_PORT": str(free_port()),
-            "CX_HUB_PORT": str(free_port()),
-        }
-    )
-    settings, _ = ensure_secrets(settings)
-    prepare_databases(settings)
+    settings = fresh_settings(tmp_path_factory.mktemp("var-faults"))
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CX_ACTION_TIMEOUT_SECONDS", str(TIMEOUT_SECONDS))
-        env.setenv("SLACK_BOT_TOKEN", fake_slack.token)
-        env.setenv("SLACK_SIGNING_SECRET", fake_slack.signing_secret)
-        env.setenv("SLACK_API_URL", fake_slack.url)
-        env.delenv("SLACK_CHANNEL", raising=False)
+        use_fake_slack(env, fake_slack)
         for key in ("CX_RATE_IP", "CX_RATE_CONNECT_IP", "CX_RATE_SLACK_TEAM"):
             env.setenv(key, "off")
         actions, rasa = processes(settings, model=latest_model())[:2]  # no hub, no dispatcher
