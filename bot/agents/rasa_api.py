@@ -1,7 +1,7 @@
 """A small client of Rasa's HTTP API: read a tracker, append events, pause and resume.
 
-Only the documented endpoints (``GET /conversations/{id}/tracker`` and
-``POST /conversations/{id}/tracker/events``), with the API token, explicit timeouts and
+Only the documented endpoints (``GET /conversations/{id}/tracker``,
+``POST /conversations/{id}/tracker/events`` and ``POST /conversations/{id}/trigger_intent``), with the API token, explicit timeouts and
 one ``requests.Session``. Every failure becomes a ``RasaApiError`` that says what to do.
 """
 
@@ -69,6 +69,25 @@ class RasaApi:
             "POST", conversation_id, "tracker/events", params, list(events), "add events"
         )
 
+    def trigger_intent(
+        self,
+        conversation_id: str,
+        intent: str,
+        entities: dict[str, str],
+        output_channel: str,
+    ) -> dict[str, Any]:
+        """Run the assistant on ``intent`` as if the customer had sent it (Rasa's
+        ``trigger_intent``); its messages go out on ``output_channel``, or come back in the
+        answer's ``messages`` with ``collector``."""
+        return self._call(
+            "POST",
+            conversation_id,
+            "trigger_intent",
+            {"output_channel": output_channel, "include_events": "NONE"},
+            {"name": intent, "entities": entities},
+            "run the assistant",
+        )
+
     def pause(self, conversation_id: str) -> None:
         """Stop the assistant answering this conversation (its messages are still logged)."""
         self.append(conversation_id, [PAUSE])
@@ -83,7 +102,7 @@ class RasaApi:
         conversation_id: str,
         what: str,
         params: dict[str, str],
-        body: list | None,
+        body: list | dict | None,
         doing: str,
     ) -> dict[str, Any]:
         url = f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/{what}"

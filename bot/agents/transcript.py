@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.proactive import triggered_by_api
+
 
 @dataclass(frozen=True)
 class Line:
@@ -38,7 +40,7 @@ def transcript(events: Iterable[dict[str, Any]]) -> list[Line]:
     for event in events:
         kind = event.get("event")
         at = _time(event.get("timestamp"))
-        if kind == "user" and event.get("text"):
+        if kind == "user" and event.get("text") and not triggered_by_api(event):
             text = str(event["text"])
             lines.append(Line("customer", titles.get(text, text), at))
         elif kind == "bot":

@@ -85,9 +85,31 @@ class SlackWebApi:
         token = env.get(TOKEN_ENV, "")
         return cls(token, api_url(env.get(API_URL_ENV))) if token else None
 
-    def post(self, where: SlackThread, text: str) -> str:
-        """Post ``text`` as the bot into ``where``; returns the new message's ts."""
+    def post(
+        self, where: SlackThread, text: str, buttons: list[dict[str, str]] | None = None
+    ) -> str:
+        """Post ``text`` as the bot into ``where``, with ``buttons`` ({title, payload}) under
+        it; returns the new message's ts.
+
+        Buttons are Block Kit buttons whose value is the payload, the way Rasa's own Slack
+        output sends them, so a click comes back to the Slack channel as that payload.
+        """
         body: dict[str, Any] = {"channel": where.channel, "text": text}
+        if buttons:
+            body["blocks"] = [
+                {"type": "section", "text": {"type": "plain_text", "text": text}},
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "text": {"type": "plain_text", "text": b["title"]},
+                            "value": b["payload"],
+                        }
+                        for b in buttons
+                    ],
+                },
+            ]
         if where.thread_ts:
             body["thread_ts"] = where.thread_ts
         response = self.session.post(

@@ -349,3 +349,65 @@ review_examples = Table(
     Column("labelled_at", DateTime, nullable=False),
     UniqueConstraint("touchpoint_id", "text_sha256", name="uq_review_examples_message"),
 )
+
+# -- Personal and proactive: preferences, department events, who is on the website now ----
+
+# What a customer told the assistant about how they like to be contacted (bot/preferences.py).
+# One row per journey customer; a NULL column means "not stated": the default applies.
+customer_preferences = Table(
+    "customer_preferences",
+    metadata,
+    Column("customer_id", String(64), ForeignKey("journey_customers.id"), primary_key=True),
+    Column("name", String(100)),  # what to call them: "Sam", "Mr Okafor"
+    Column("formality", String(16)),  # first_name | formal
+    Column("channel", String(32)),  # preferred channel: socketio | slack
+    # Quiet hours, "HH:MM" in the assistant's time zone (CX_TIMEZONE): no proactive message
+    # from quiet_from until quiet_until (the window may wrap past midnight).
+    Column("quiet_from", String(5)),
+    Column("quiet_until", String(5)),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Events a department's system posted to the hub (bot/proactive/): the customer hears of them
+# first, on their live channel, at a time they accept, or at their next contact. The
+# department's own event id is unique: a repeated event notifies once.
+proactive_events = Table(
+    "proactive_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(255), nullable=False, unique=True),
+    Column("type", String(64), nullable=False),  # shipment.delayed, invoice.failed...
+    Column("department", String(32), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    # The back office's customer id (no foreign key: they may never have chatted).
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("order_id", String(64)),
+    Column("invoice_id", String(64)),
+    Column("details", Text, nullable=False),  # JSON: the event's own facts (new date, amount)
+    # pending: to send from deliver_after on; sending: claimed by a worker until claimed_until;
+    # waiting: no live channel, told at the next contact; delivered: sent on a live channel;
+    # told: told at the next contact.
+    Column("state", String(16), nullable=False),
+    Column("deliver_after", DateTime, nullable=False),
+    Column("claimed_until", DateTime),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("held_for_quiet_hours", Boolean, nullable=False, default=False),
+    Column("conversation_id", String(255)),  # where it was told
+    Column("channel", String(32)),
+    Column("delivered_at", DateTime),
+    Column("touchpoint_id", Integer, ForeignKey("touchpoints.id")),
+    Column("choice", String(64)),  # the option the customer took
+    Column("chosen_at", DateTime),
+)
+Index("ix_proactive_events_due", proactive_events.c.state, proactive_events.c.deliver_after)
+
+# Website chats with a browser connected right now (bot/channels/web.py writes a row per
+# socket on connect, deletes it on disconnect): proactive news goes to the widget only then.
+web_presence = Table(
+    "web_presence",
+    metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("connected_at", DateTime, nullable=False),
+)

@@ -198,6 +198,60 @@ class JourneyStore:
         # Built from what was written: no read back (logging sits on every turn's path).
         return _as_touchpoint(values)
 
+    def record_proactive(
+        self,
+        event_id: str,
+        customer_id: str,
+        need: str,
+        department: str,
+        stage: str | None,
+        order_id: str | None = None,
+        customer_name: str | None = None,
+        tier: str | None = None,
+    ) -> int:
+        """A ``proactive`` touchpoint: a department's news told to the customer first.
+
+        Its channel is ``proactive`` and its conversation ``proactive:<event id>`` (the chat it
+        was told in keeps its own touchpoint); it starts ended, since no chat waits on it, and
+        its outcome follows the customer's choice (``note_outcome``). Once per event.
+        """
+        now = self._now()
+        key = f"proactive:{event_id}"[:255]
+        with self._engine.begin() as conn:
+            insert_if_absent(
+                conn,
+                journey_customers,
+                id=customer_id,
+                created_at=now,
+                name=customer_name,
+                tier=tier,
+            )
+            existing = conn.execute(
+                select(touchpoints.c.id).where(touchpoints.c.conversation_id == key)
+            ).scalar()
+            if existing is not None:
+                return existing
+            result = conn.execute(
+                insert(touchpoints).values(
+                    conversation_id=key,
+                    session_started_at=now,
+                    customer_id=customer_id,
+                    channel="proactive",
+                    stage=stage,
+                    needs=json.dumps([need]),
+                    departments=json.dumps([department]),
+                    order_ids=json.dumps(_added([], order_id)),
+                    outcome="self_served",
+                    signals="{}",
+                    message_count=0,
+                    started_at=now,
+                    last_activity_at=now,
+                    ended_at=now,
+                    came_back=False,
+                )
+            )
+            return result.inserted_primary_key[0]
+
     def note_outcome(self, touchpoint_id: int, outcome: str, department: str | None) -> None:
         """Raise a touchpoint's outcome (and add the department) after the desk handed off."""
         with self._engine.begin() as conn:
@@ -329,7 +383,7 @@ class JourneyStore:
                     .values(name=turn.customer_name, tier=turn.tier)
                 )
         else:
-            _insert_if_absent(
+            insert_if_absent(
                 conn,
                 journey_customers,
                 id=key,
@@ -362,7 +416,7 @@ class JourneyStore:
         }
         for kind, value in shown:
             if (kind, value) not in existing:
-                _insert_if_absent(
+                insert_if_absent(
                     conn, identities, customer_id=key, kind=kind, value=value, created_at=now
                 )
         return key
@@ -495,7 +549,7 @@ def _as_touchpoint(values) -> Touchpoint:
     )
 
 
-def _insert_if_absent(conn: Connection, table: Table, **values) -> None:
+def insert_if_absent(conn: Connection, table: Table, **values) -> None:
     """INSERT the row unless one with the same key exists by then.
 
     Two first turns of one customer (two tabs, a chat and a Slack thread) can both find no

@@ -1,6 +1,7 @@
 """A fake Rasa HTTP API on 127.0.0.1: trackers and the events API, as the hub uses them.
 
-``GET /conversations/{id}/tracker`` and ``POST /conversations/{id}/tracker/events`` with
+``GET /conversations/{id}/tracker``, ``POST /conversations/{id}/trigger_intent`` and
+``POST /conversations/{id}/tracker/events`` with
 the ``token`` query parameter, ``execute_side_effects`` and ``output_channel``: events are
 recorded per conversation (``pause``/``resume`` set ``paused`` as Rasa does), and bot
 messages sent as side effects are recorded in ``sent`` with the channel they went to.
@@ -52,6 +53,8 @@ class FakeRasa(LocalServer):
     trackers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sent: list[Sent] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)
+    # trigger_intent calls: (conversation id, request body, output_channel)
+    triggered: list[tuple[str, dict[str, Any], str | None]] = field(default_factory=list)
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -138,7 +141,37 @@ class FakeRasa(LocalServer):
                     if side_effects and event["event"] == "bot" and channel:
                         self.sent.append(Sent(conversation_id, channel, event))
             return 200, self._state(conversation_id)
+        if method == "POST" and rest == "trigger_intent":
+            return self._trigger(conversation_id, query, body)
         return 404, {"status": "failure", "reason": "NotFound"}
+
+    def _trigger(self, conversation_id: str, query: dict, body: bytes) -> tuple[int, Any]:
+        """The assistant answers a triggered intent with one message and a button (not when
+        paused, as Rasa's processor does); ``collector`` returns it instead of sending it."""
+        request = json.loads(body or b"{}")
+        channel = query.get("output_channel", [None])[0]
+        with self._lock:
+            self.triggered.append((conversation_id, request, channel))
+            events = self.trackers.setdefault(conversation_id, [])
+            events.append({"event": "user", "text": f"EXTERNAL: {request.get('name')}"})
+            messages = []
+            if not _paused(events):
+                text = f"News for you: {json.dumps(request.get('entities'), sort_keys=True)}"
+                reply = {"event": "bot", "text": text, "timestamp": self.clock()}
+                events.append(reply)
+                messages.append(
+                    {
+                        "recipient_id": conversation_id,
+                        "text": text,
+                        "buttons": [{"title": "All good", "payload": "/choose_option"}],
+                    }
+                )
+                if channel != "collector":
+                    self.sent.append(Sent(conversation_id, channel, reply))
+        answer: dict[str, Any] = {"tracker": {"sender_id": conversation_id}}
+        if channel == "collector":
+            answer["messages"] = messages
+        return 200, answer
 
     def _state(self, conversation_id: str) -> dict[str, Any]:
         with self._lock:
