@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot import services
 from bot.journey.signals import Signals, UserMessage
 from bot.journey.store import Touchpoint, Turn
+from bot.proactive import triggered_by_api
 from bot.support import NeedContext, Reply, SupportDesk
 from bot.support.feedback import Feedback
 from bot.support.parsing import parse_amount
@@ -21,6 +22,11 @@ from bot.support.parsing import parse_amount
 ENDINGS = ("goodbye", "rate_conversation", "rate_effort", "skip_feedback")
 # Actions that answer a need (bot.support.feedback: a problem served in this session).
 SERVING_ACTIONS = ("action_serve_need", "action_carry_out_option")
+
+
+def is_customer_message(event: dict[str, Any]) -> bool:
+    """A user event the customer sent, not an intent the hub triggered."""
+    return event.get("event") == "user" and not triggered_by_api(event)
 
 
 def desk() -> SupportDesk:
@@ -93,7 +99,7 @@ def need_text(tracker: Tracker, need: str | None) -> str:
 def transcript(tracker: Tracker, limit: int = 20) -> tuple[str, ...]:
     lines = []
     for event in tracker.events:
-        if event.get("event") == "user" and event.get("text"):
+        if is_customer_message(event) and event.get("text"):
             lines.append(f"customer: {event['text']}")
         elif event.get("event") == "bot" and event.get("text"):
             lines.append(f"assistant: {event['text']}")
@@ -155,7 +161,7 @@ def turn_of(tracker: Tracker, need: str | None = None, reply: Reply | None = Non
             at=datetime.fromtimestamp(e["timestamp"]) if e.get("timestamp") else datetime.now(),
         )
         for e in session
-        if e.get("event") == "user"
+        if is_customer_message(e)
     )
     started = session[0].get("timestamp") if session else None
     d = desk()
@@ -217,4 +223,9 @@ def send(reply: Reply, dispatcher: CollectingDispatcher) -> list[dict[str, Any]]
 
 
 def customer_slots(customer) -> dict[str, Any]:
-    return {"customer_id": customer.id, "customer_name": customer.first_name} if customer else {}
+    """The slots of an identified customer, named as they asked to be addressed
+    ("call me Sam"; their full name when formal), else by their first name."""
+    if not customer:
+        return {}
+    preferred = desk().preferences.get(customer.id).address(customer.name)
+    return {"customer_id": customer.id, "customer_name": preferred or customer.first_name}

@@ -19,6 +19,7 @@ from actions._adapter import (
     send,
     served_a_need,
 )
+from actions.proactive import tell_waiting_news
 from bot.support.feedback import SLOT as FEEDBACK_SLOT
 
 # Slots a new session starts without: a half-filled form, and the feedback already asked
@@ -37,13 +38,23 @@ class ActionGreet(Action):
     ) -> list[dict[str, Any]]:
         # A signed-in website visitor or a known Slack user is greeted by name at once.
         events = identify_from_channel(tracker)
-        name = tracker.get_slot("customer_name")
+        # Logged first: its journey id holds the preferences, an anonymous visitor's too.
+        touchpoint = record_turn(tracker)
+        d = desk()
+        customer = d.customer(tracker.get_slot("customer_id"))
+        # The name they asked for ("call me Sam"), else first name (full name when formal).
+        preferred = d.preferences.get(touchpoint.customer_id).address(
+            customer.name if customer else None
+        )
+        name = preferred or tracker.get_slot("customer_name")
         if name:
             dispatcher.utter_message(response="utter_greet_by_name", name=name)
         else:
             dispatcher.utter_message(response="utter_greet")
-        record_turn(tracker)
-        return events
+        if name != tracker.get_slot("customer_name"):
+            events.append(SlotSet("customer_name", name))
+        # News a department had for them while they were away: told now, before anything else.
+        return events + tell_waiting_news(tracker, dispatcher)
 
 
 class ActionClarify(Action):

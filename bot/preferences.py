@@ -2,10 +2,11 @@
 
 Four preferences, each unset until the customer states it: the name to use ("call me
 Sam"), formality (first name or formal), the preferred channel, and quiet hours (no
-proactive message from ``quiet_from`` until ``quiet_until``, in the assistant's time zone,
-``CX_TIMEZONE``). Proactive messages (bot/proactive/) wait for the end of quiet hours and go
-to the preferred channel when it is live; handoff packets carry the preferences so a
-department contacts the customer the way they like.
+proactive message from ``quiet_from`` until ``quiet_until``, on the assistant's clock: the
+machine's local time, the company's, like departments' hours). Proactive messages
+(bot/proactive/) wait for the end of quiet hours and go to the preferred channel when it
+is live; handoff packets carry the preferences so a department contacts the customer the
+way they like.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.journey.schema import customer_preferences, journey_customers
 
@@ -59,7 +60,7 @@ class Preferences:
         return full_name if self.formality == "formal" else full_name.split()[0]
 
     def quiet_at(self, moment: datetime) -> bool:
-        """Whether ``moment`` (naive, the assistant's time zone) falls in quiet hours."""
+        """Whether ``moment`` (naive, the assistant's local time) falls in quiet hours."""
         if not (self.quiet_from and self.quiet_until) or self.quiet_from == self.quiet_until:
             return False
         start, end, now = _clock(self.quiet_from), _clock(self.quiet_until), moment.time()
@@ -166,6 +167,44 @@ class PreferenceStore:
                     customer_preferences.c.customer_id == customer_id
                 )
             )
+
+
+def move_preferences(conn: Connection, from_id: str, to_id: str) -> None:
+    """Carry an anonymous visitor's preferences over to the customer they turned out to be.
+
+    Meant for the journey store's merge of an anonymous record into an identified one (in
+    its transaction, ``conn``; ``to_id`` must be in ``journey_customers`` already). Where
+    both stated a preference, the one stated last wins; the anonymous row is deleted.
+    """
+    rows = {
+        row.customer_id: row
+        for row in conn.execute(
+            select(customer_preferences).where(
+                customer_preferences.c.customer_id.in_([from_id, to_id])
+            )
+        )
+    }
+    moving = rows.get(from_id)
+    if moving is None or from_id == to_id:
+        return
+    kept = rows.get(to_id)
+    if kept is None:
+        conn.execute(
+            customer_preferences.update()
+            .where(customer_preferences.c.customer_id == from_id)
+            .values(customer_id=to_id)
+        )
+        return
+    older, newer = sorted((kept, moving), key=lambda row: row.updated_at)
+    merged = {f.name: getattr(newer, f.name) or getattr(older, f.name) for f in fields(Preferences)}
+    if not (newer.quiet_from and newer.quiet_until):  # quiet hours go as a pair
+        merged["quiet_from"], merged["quiet_until"] = older.quiet_from, older.quiet_until
+    conn.execute(
+        customer_preferences.update()
+        .where(customer_preferences.c.customer_id == to_id)
+        .values(**merged, updated_at=newer.updated_at)
+    )
+    conn.execute(customer_preferences.delete().where(customer_preferences.c.customer_id == from_id))
 
 
 def _clock(value: str) -> time:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect
 
@@ -15,13 +16,16 @@ from bot.handoff import HandoffDesk
 from bot.journey.migrate import migrate
 from bot.routing import RoutingMap
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.hub.settings import HubSettings
 from bot.support import SupportDesk
 
 _lock = threading.Lock()
 _desk: SupportDesk | None = None
 
 
-def build_backoffice(settings: Settings) -> BackOffice:
+def build_backoffice(settings: Settings | HubSettings) -> BackOffice:
     """The company's systems over HTTP when configured, else the embedded demo (seeded once)."""
     if settings.backoffice_api_url:
         return HttpBackOffice(settings.backoffice_api_url)

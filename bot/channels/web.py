@@ -27,6 +27,7 @@ Rasa's events API reaches the widget with ``output_channel=socketio`` (or ``late
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import secrets
@@ -40,6 +41,7 @@ from sanic import Blueprint, Sanic, response
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
+from bot.channels.presence import WebPresence
 from bot.channels.rest import MAX_MESSAGE_CHARS, clean_message
 from bot.channels.tokens import (
     InvalidToken,
@@ -48,6 +50,8 @@ from bot.channels.tokens import (
     verify_customer_token,
     verify_session_token,
 )
+from bot.db import make_engine
+from bot.proactive import triggered_by_api
 from bot.ratelimit import Limiter, RateLimits, first_refusal
 from bot.settings import Settings
 
@@ -128,6 +132,9 @@ class WebChatInput(SocketIOInput):
             )
             self.secrets = (secrets.token_urlsafe(32),)
         self.app: Sanic | None = None
+        # Who has the chat open now (bot/channels/presence.py), for news told first.
+        self.journey_url = settings.journey_url
+        self._presence: WebPresence | None = None
         self.limits = limits or RateLimits()
         self.limiter = self.limits.limiter() if limiter is None else limiter
 
@@ -171,7 +178,12 @@ class WebChatInput(SocketIOInput):
                 raise ConnectionRefusedError("customer token rejected") from None
             await sio.save_session(sid, {"session": session, "ip": ip})
             await _maybe_await(sio.enter_room(sid, session.session_id))
+            await self._note_presence(WebPresence.connected, sid, session.session_id)
             return True
+
+        @sio.on("disconnect")
+        async def disconnect(sid: str) -> None:
+            await self._note_presence(WebPresence.disconnected, sid)
 
         @sio.on("session_request")
         async def session_request(sid: str, _data: Any = None) -> None:
@@ -275,6 +287,15 @@ class WebChatInput(SocketIOInput):
             return []
         return transcript_of([event.as_dict() for event in tracker.events])[-HISTORY_MESSAGES:]
 
+    async def _note_presence(self, change: Callable[..., None], *args: str) -> None:
+        """Record a browser connecting or leaving; the chat goes on if the database can't."""
+        try:
+            if self._presence is None:
+                self._presence = WebPresence(make_engine(self.journey_url))
+            await asyncio.to_thread(change, self._presence, *args)
+        except Exception:  # noqa: BLE001 - presence only steers news told first
+            log.exception("website chat presence not recorded")
+
     def client_ip(self, environ: dict[str, Any]) -> str:
         """The connecting browser's address (engine.io's REMOTE_ADDR is always 127.0.0.1)."""
         request = environ.get("sanic.request")
@@ -291,7 +312,7 @@ def transcript_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     titles: dict[str, str] = {}  # a clicked button's payload -> the title the customer saw
     for event in events:
         kind = event.get("event")
-        if kind == "user" and event.get("text"):
+        if kind == "user" and event.get("text") and not triggered_by_api(event):
             text = event["text"]
             messages.append({"sender": "customer", "text": titles.get(text, text)})
         elif kind == "bot":

@@ -25,7 +25,7 @@ from sanic.response import HTTPResponse, json
 
 from bot.db import make_engine
 from bot.departments import load_departments
-from bot.hub import api, auth, console, openapi, pages, review, widget
+from bot.hub import api, auth, console, events, openapi, pages, review, widget
 from bot.hub.accounts import Accounts
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
@@ -37,8 +37,10 @@ from bot.hub.web import (
     check_no_nul,
 )
 from bot.journey.migrate import migrate
+from bot.proactive.events import EventCatalogue
 from bot.redaction import install_log_redaction, keep_tensorflow_out, redactor
 from bot.routing import RoutingMap
+from bot.services import build_backoffice
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ def create_app(settings: HubSettings) -> Sanic:
     # Configuration errors (a broken YAML file) surface here, before the server binds.
     app.ctx.departments = load_departments(settings.departments_file)
     app.ctx.routing = RoutingMap.load(settings.routing_file)
+    app.ctx.event_types = EventCatalogue.load(settings.events_file)
     # Failed sign-ins are counted on the hub's clock (tests move it by hand).
     app.ctx.limiter = replace(settings.rate_limits, clock=settings.clock).limiter()
 
@@ -115,14 +118,23 @@ def create_app(settings: HubSettings) -> Sanic:
         app.ctx.store = HubStore(engine, now=now)
         app.ctx.accounts = Accounts(engine, now=now)
         app.ctx.agents = console.agent_desk(settings, engine, app.ctx.departments, now)
+        app.ctx.backoffice = (
+            await asyncio.to_thread(build_backoffice, settings)
+            if settings.backoffice_url or settings.backoffice_api_url
+            else None
+        )
+        events.open_events(app, engine, now)
 
     @app.after_server_start
     async def sweep_takeovers(app, _loop):
         console.start_sweeping(app)
+        if settings.deliver_news:
+            events.start_delivering(app)
 
     @app.before_server_stop
     async def stop_sweeping(app, _loop):
         console.stop_sweeping(app)
+        events.stop_delivering(app)
 
     @app.after_server_stop
     async def close_journey(app, _loop):
@@ -145,6 +157,7 @@ def create_app(settings: HubSettings) -> Sanic:
             response.headers.setdefault("Content-Security-Policy", FALLBACK_POLICY)
 
     api.add_routes(app)
+    events.add_routes(app)
     auth.add_routes(app)
     console.add_routes(app)
     pages.add_routes(app)

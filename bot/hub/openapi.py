@@ -210,6 +210,64 @@ _DOCUMENT = {
                 },
             },
         },
+        "/api/departments/{name}/events": {
+            "parameters": [DEPARTMENT],
+            "post": {
+                "tags": ["department API"],
+                "summary": "Tell the customer first: a department event (shipment.delayed...)",
+                "description": (
+                    "A department's system reports something the customer should hear from us "
+                    "before they ask (bot/config/proactive.yml lists the types and what each "
+                    "needs). The assistant tells them on their live channel, outside their quiet "
+                    "hours, or at their next contact, with what we can do as buttons. The same "
+                    "id again answers 200 with `duplicate: true` and tells nobody twice."
+                ),
+                "operationId": "receiveEvent",
+                "security": SIGNED,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("DepartmentEvent")}},
+                },
+                "responses": {
+                    "202": _json("Taken in; the customer will be told.", _ref("EventTaken")),
+                    "200": _json("A repeat of an event already taken in.", _ref("EventTaken")),
+                    "400": _error(
+                        "Not JSON, an unknown type, a type of another department, or a "
+                        "missing or malformed field (the message names it)."
+                    ),
+                    "401": BAD_SIGNATURE,
+                    "404": _error("No such department."),
+                    "422": _error("The order, invoice or customer is not in the back office."),
+                    "503": _error(
+                        "No signing secret for the department, or no back office configured."
+                    ),
+                },
+            },
+        },
+        "/api/departments/{name}/events/{event_id}": {
+            "parameters": [
+                DEPARTMENT,
+                {
+                    "name": "event_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The department's own id for the event.",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "get": {
+                "tags": ["department API"],
+                "summary": "Where an event is: told, held for quiet hours, waiting, and the choice",
+                "operationId": "eventStatus",
+                "security": SIGNED,
+                "responses": {
+                    "200": _json("The event and its outcome.", _ref("EventState")),
+                    "401": BAD_SIGNATURE,
+                    "404": _error("No such department, or no such event of this department."),
+                    "503": NO_SECRET,
+                },
+            },
+        },
         "/api/handoffs/{handoff_id}/acknowledge": {
             "parameters": [HANDOFF_ID],
             "post": {
@@ -766,6 +824,68 @@ _DOCUMENT = {
                     "status": {"type": "string", "enum": list(STATUSES)},
                 },
                 "required": ["error", "status"],
+            },
+            "DepartmentEvent": {
+                "type": "object",
+                "description": (
+                    "One event. `order_id`, `invoice_id` or `customer_id` as the type names it "
+                    "(shipment.*, refund.issued: order; invoice.failed: invoice; "
+                    "subscription.renewal_due: customer), plus the type's own fields."
+                ),
+                "properties": {
+                    "id": {"type": "string", "minLength": 1, "maxLength": 255},
+                    "type": {
+                        "type": "string",
+                        "enum": [
+                            "shipment.delayed",
+                            "shipment.delivered",
+                            "refund.issued",
+                            "invoice.failed",
+                            "subscription.renewal_due",
+                        ],
+                    },
+                    "order_id": {"type": "string"},
+                    "invoice_id": {"type": "string"},
+                    "customer_id": {"type": "string"},
+                    "new_date": {"type": "string", "format": "date"},
+                    "reason": {"type": "string", "maxLength": 500},
+                    "amount": {"type": "number", "minimum": 0},
+                },
+                "required": ["id", "type"],
+            },
+            "EventTaken": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "state": {"type": "string"},
+                    "duplicate": {"type": "boolean"},
+                },
+                "required": ["id", "state", "duplicate"],
+            },
+            "EventState": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "type": {"type": "string"},
+                    "department": {"type": "string"},
+                    "customer_id": {"type": "string"},
+                    "order_id": {"type": "string", "nullable": True},
+                    "invoice_id": {"type": "string", "nullable": True},
+                    "details": {"type": "object"},
+                    "state": {
+                        "type": "string",
+                        "enum": ["pending", "sending", "waiting", "delivered", "told"],
+                    },
+                    "received_at": {"type": "string"},
+                    "deliver_after": {"type": "string"},
+                    "held_for_quiet_hours": {"type": "boolean"},
+                    "attempts": {"type": "integer"},
+                    "last_error": {"type": "string", "nullable": True},
+                    "channel": {"type": "string", "nullable": True},
+                    "delivered_at": {"type": "string", "nullable": True},
+                    "choice": {"type": "string", "nullable": True},
+                },
+                "required": ["id", "type", "state", "customer_id"],
             },
             "Delivery": {
                 "type": "object",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.departments import DEPARTMENTS_FILE
+from bot.proactive.events import EVENTS_FILE
 from bot.ratelimit import RateLimits
 from bot.routing import ROUTING_FILE
 from bot.settings import ROOT, Settings
@@ -52,6 +53,13 @@ class HubSettings:
     # Failed sign-ins per username+address and per address (``CX_RATE_LOGIN_*``), and how
     # many proxies' X-Forwarded-For to trust (``CX_TRUSTED_PROXIES``). Counted on ``clock``.
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    # Department events (bot/proactive/): their types, the back office the customer is looked
+    # up in (no back office: events are refused with 503), and whether this hub runs the
+    # worker that tells customers.
+    events_file: Path = EVENTS_FILE
+    backoffice_url: str = ""
+    backoffice_api_url: str = ""
+    deliver_news: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HubSettings:
@@ -73,6 +81,9 @@ class HubSettings:
                 env, "CX_TAKEOVER_LEASE_SECONDS", TAKEOVER_LEASE_SECONDS
             ),
             rate_limits=RateLimits.from_env(env),
+            backoffice_url=shared.backoffice_url,
+            backoffice_api_url=shared.backoffice_api_url,
+            deliver_news=env.get("CX_HUB_DELIVER_NEWS", "1") not in ("0", "false", "no"),
         )
 
 

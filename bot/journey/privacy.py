@@ -1,7 +1,8 @@
 """A customer's data: see all of it (access request), erase it (right to be forgotten),
 and delete what is older than the retention period.
 
-What is held about a customer: their journey record and channel identities, and for each of
+What is held about a customer: their journey record, channel identities and preferences
+(how they like to be contacted), the department events told to them first, and for each of
 their conversations the touchpoints, handoffs (context packets, outbox and built-in inbox
 rows), routing decisions, policy moments, guard rewrites, feedback, agents' takeovers and
 notes, review flags and labelled examples, and Rasa's tracker events.
@@ -46,6 +47,7 @@ from sqlalchemy.sql import Select
 
 from bot.journey.schema import (
     agent_notes,
+    customer_preferences,
     feedback,
     guard_rewrites,
     handoffs,
@@ -54,6 +56,7 @@ from bot.journey.schema import (
     journey_customers,
     outbox,
     policy_moments,
+    proactive_events,
     review_examples,
     review_flags,
     routing_decisions,
@@ -79,7 +82,7 @@ tracker_events = Table(
 
 # Columns that hold JSON text: exported as JSON, not as a string of it.
 _JSON_COLUMNS = {"needs", "departments", "order_ids", "signals", "context", "body", "offered"}
-_JSON_COLUMNS_BY_TABLE = {"review_flags": {"tags"}}
+_JSON_COLUMNS_BY_TABLE = {"review_flags": {"tags"}, "proactive_events": {"details"}}
 
 # Identity kinds that are conversation ids (Rasa sender ids) on that channel.
 _NOT_CONVERSATIONS = {"email"}
@@ -143,8 +146,27 @@ def find_subject(conn: Connection, who: str) -> Subject:
             )
         ).scalars()
     )
+    # Department events name the back office's customer, who may never have chatted.
+    if conn.execute(
+        select(proactive_events.c.id).where(proactive_events.c.customer_id == who).limit(1)
+    ).first():
+        subject.customer_ids.add(who)
     ids = subject.customer_ids
     if ids:
+        # A visitor who identified mid-chat leaves their anonymous record behind (their
+        # identities and touchpoints move): it may hold preferences they stated before.
+        chats = conn.execute(
+            select(identities.c.kind, identities.c.value).where(
+                identities.c.customer_id.in_(ids), identities.c.kind.notin_(_NOT_CONVERSATIONS)
+            )
+        ).all()
+        anonymous = {f"anon-{kind}-{value}"[:64] for kind, value in chats}
+        if anonymous:
+            subject.customer_ids |= set(
+                conn.execute(
+                    select(journey_customers.c.id).where(journey_customers.c.id.in_(anonymous))
+                ).scalars()
+            )
         for column_customer, column_conversation in (
             (touchpoints.c.customer_id, touchpoints.c.conversation_id),
             (handoffs.c.customer_id, handoffs.c.conversation_id),
@@ -270,8 +292,15 @@ def _where(ids, conversations, tp_ids, handoff_ids) -> dict[str, Any]:
             _in(policy_moments.c.conversation_id, conversations),
         ),
         "guard_rewrites": _in(guard_rewrites.c.conversation_id, conversations),
+        # Before touchpoints: an event told in a chat points at its touchpoint.
+        "proactive_events": or_(
+            _in(proactive_events.c.customer_id, ids),
+            _in(proactive_events.c.touchpoint_id, tp_ids),
+            _in(proactive_events.c.conversation_id, conversations),
+        ),
         "touchpoints": _in(touchpoints.c.id, tp_ids),
         "customer_identities": _in(identities.c.customer_id, ids),
+        "customer_preferences": _in(customer_preferences.c.customer_id, ids),
         "journey_customers": _in(journey_customers.c.id, ids),
     }
 
@@ -290,8 +319,10 @@ _TABLES = {
         handoffs,
         policy_moments,
         guard_rewrites,
+        proactive_events,
         touchpoints,
         identities,
+        customer_preferences,
         journey_customers,
     )
 }
@@ -496,6 +527,7 @@ def apply_retention(
         journey_customers.c.id.notin_(with_conversations),
     )
     where["customer_identities"] = identities.c.customer_id.in_(gone)
+    where["customer_preferences"] = customer_preferences.c.customer_id.in_(gone)
     where["journey_customers"] = journey_customers.c.id.in_(gone)
     rows: dict[str, int] = {}
     with engine.begin() as conn:

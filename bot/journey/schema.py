@@ -361,8 +361,8 @@ customer_preferences = Table(
     Column("name", String(100)),  # what to call them: "Sam", "Mr Okafor"
     Column("formality", String(16)),  # first_name | formal
     Column("channel", String(32)),  # preferred channel: socketio | slack
-    # Quiet hours, "HH:MM" in the assistant's time zone (CX_TIMEZONE): no proactive message
-    # from quiet_from until quiet_until (the window may wrap past midnight).
+    # Quiet hours, "HH:MM" on the assistant's clock (the machine's local time): no proactive
+    # message from quiet_from until quiet_until (the window may wrap past midnight).
     Column("quiet_from", String(5)),
     Column("quiet_until", String(5)),
     Column("updated_at", DateTime, nullable=False),

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.journey.schema import feedback, identities, journey_customers, touchpoints
 from bot.journey.signals import Signals, UserMessage, read_signals
+from bot.preferences import move_preferences
 from bot.redaction import redact
 
 # How outcomes overrule each other while a chat goes on ("resolved" and "abandoned" are set
@@ -392,6 +393,7 @@ class JourneyStore:
                 tier=turn.tier,
             )
         if linked and linked != key and linked.startswith("anon-"):
+            move_preferences(conn, linked, key)  # "call me Sam", said before signing in
             conn.execute(
                 update(identities).where(identities.c.customer_id == linked).values(customer_id=key)
             )

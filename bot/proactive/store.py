@@ -159,14 +159,16 @@ class ProactiveStore:
             return [_as_event(r) for r in rows]
 
     def open_offer(self, conversation_id: str, type: str) -> ProactiveEvent | None:
-        """The newest event of ``type`` told in this conversation whose choice is still open."""
+        """The newest event of ``type`` told in this conversation whose choice is still open.
+
+        An event names a conversation only once it is being told there (``attach``).
+        """
         with self._engine.connect() as conn:
             row = conn.execute(
                 select(proactive_events)
                 .where(
                     proactive_events.c.conversation_id == conversation_id,
                     proactive_events.c.type == type,
-                    proactive_events.c.state.in_((DELIVERED, TOLD, SENDING)),
                     proactive_events.c.choice.is_(None),
                 )
                 .order_by(proactive_events.c.id.desc())

@@ -67,7 +67,12 @@ FRUSTRATED_AT = 3
 MAX_SEARCH_CHARS = 200
 MAX_SEARCH_TERMS = 8
 # Channels the assistant is reachable on, as people call them.
-CHANNELS = {"socketio": "Website chat", "slack": "Slack", "rest": "REST API"}
+CHANNELS = {
+    "socketio": "Website chat",
+    "slack": "Slack",
+    "rest": "REST API",
+    "proactive": "News told first",
+}
 POLICY_CHOICES = {
     "yes": "had a policy moment",
     "taken": "an alternative was taken",

@@ -55,6 +55,7 @@ NO_DEPARTMENT = "none"  # touchpoints that raised no need any department owns
 ESCALATION_DEPARTMENT = "support"  # the human agents (departments.yml, bot/agents/)
 REPEAT_CONTACT_DAYS = 7
 TOTAL = "total"
+PROACTIVE_CHANNEL = "proactive"  # JourneyStore.record_proactive
 SQLITE_CACHE_KIB = 64 * 1024  # per connection the metrics read on
 
 _EPOCH_DAY = date(1970, 1, 1)
@@ -789,6 +790,10 @@ def filter_conditions(filters: Filters, window_by_index: bool = True) -> list:
         out.append(started_at < filters.until)
     if filters.channel:
         out.append(tp.c.channel == filters.channel)
+    else:
+        # A department's news told first is a touchpoint but not a conversation: it would
+        # count as self-served with no message. Its metrics are the "proactive" channel's.
+        out.append(tp.c.channel != PROACTIVE_CHANNEL)
     if filters.stage:
         out.append(
             tp.c.stage.is_(None) if filters.stage == UNKNOWN_STAGE else tp.c.stage == filters.stage

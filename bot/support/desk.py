@@ -13,8 +13,11 @@ from bot.handoff import Handoff, HandoffDesk, HandoffRequest
 from bot.journey.store import JourneyStore
 from bot.policies.engine import Decision, PolicyEngine
 from bot.policies.moments import PolicyLog
+from bot.preferences import PreferenceStore
+from bot.proactive.events import EventCatalogue
+from bot.proactive.store import ProactiveStore
 from bot.routing import FROM_CUSTOMER, RoutingMap, stage_from_orders
-from bot.support import billing, delivery, people, sales
+from bot.support import billing, delivery, people, proactive, sales
 from bot.support.outgoing import OutgoingGuard
 from bot.support.parsing import normalize_order_id
 from bot.support.replies import NeedContext, Reply, button
@@ -36,7 +39,12 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     **sales.REQUIRES,
     **people.REQUIRES,
 }
-OPTIONS: dict[str, Handler] = {**billing.OPTIONS, **delivery.OPTIONS, **sales.OPTIONS}
+OPTIONS: dict[str, Handler] = {
+    **billing.OPTIONS,
+    **delivery.OPTIONS,
+    **sales.OPTIONS,
+    **proactive.OPTIONS,
+}
 
 # A subscriber whose plan renews within this many days is in the renewal stage.
 RENEWAL_DAYS = 30
@@ -77,6 +85,11 @@ class SupportDesk:
         # Policy moments live next to the handoffs, in the journey database.
         self.policy_log = policy_log or PolicyLog(handoffs.engine, now)
         self.journey = JourneyStore(handoffs.engine, now)
+        # How each customer likes to be contacted ("call me Sam", quiet hours), by journey id.
+        self.preferences = PreferenceStore(handoffs.engine, now)
+        # Department news told first (bot/proactive/): the event types and the events.
+        self.events = EventCatalogue.load(known_options=set(OPTIONS), known_needs=set(routing))
+        self.proactive = ProactiveStore(handoffs.engine, now)
         self.outgoing = outgoing or OutgoingGuard()
         self.cx_rules = cx_rules or CxRules.load()
         self._stages: dict[tuple[str, date], tuple[str, float]] = {}
@@ -180,7 +193,9 @@ class SupportDesk:
         if handler is None:
             return Reply().say("utter_option_unknown")
         moment = self.policy_log.open_offer(ctx.conversation_id, ctx.option)
-        if moment is None and self.policies.restricted(ctx.option):
+        if moment is None and (
+            self.policies.restricted(ctx.option) or ctx.option in proactive.OFFER_ONLY
+        ):
             # A goodwill option (free express, a partial refund...) only when it was offered:
             # a hand-typed button payload must not grant it.
             return Reply().say("utter_option_unknown")
@@ -189,6 +204,9 @@ class SupportDesk:
         reply = handler(self, ctx)
         if moment is not None:
             self.policy_log.chose(moment.id, ctx.option)
+            if moment.policy.startswith(proactive.POLICY_PREFIX):
+                # The outcome flows back to the department's event and its touchpoint.
+                proactive.chosen(self, ctx.conversation_id, moment.policy, ctx.option, reply)
         return self._send(reply, ctx)
 
     def _send(self, reply: Reply, ctx: NeedContext) -> Reply:
@@ -233,6 +251,11 @@ class SupportDesk:
         owner = department or self.routing.department_of(ctx.need) or "support"
         decision = self.routing_for(ctx, owner, priority)
         customer = ctx.customer
+        # Preferences are kept per journey customer: the back office id, or an anonymous
+        # visitor's journey id (found through the conversation's channel identity).
+        preferences = self.preferences.get(
+            customer.id if customer else self.journey.customer_of(ctx.channel, ctx.conversation_id)
+        )
         packet = {
             "need": ctx.need,
             "customer": {
@@ -254,7 +277,9 @@ class SupportDesk:
                 {"policy": m.policy, "offered": list(m.offered), "chosen": m.chosen}
                 for m in self.policy_log.moments(ctx.conversation_id)
             ],
-            "preferred_channel": ctx.channel,
+            # How the customer asked to be contacted; the channel they stated, else this one.
+            "preferences": preferences.as_dict(),
+            "preferred_channel": preferences.channel or ctx.channel,
             **context,
         }
         return self.handoffs.hand_off(

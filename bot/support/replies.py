@@ -91,6 +91,14 @@ OPTION_LABELS = {
     "downgrade_plan": "Switch to a cheaper plan",
     "fee_waiver_review": "Ask us to waive the fee",
     "cancel_anyway": "Cancel anyway",
+    # offered by a department's news (bot/support/proactive.py)
+    "keep_new_date": "The new date is fine",
+    "delay_cancel_refund": "Cancel and refund me",
+    "delay_discount": "A discount for the wait",
+    "all_good": "All good, thanks",
+    "payment_link": "Pay or change my card",
+    "payment_grace": "A few more days to pay",
+    "keep_plan": "Keep my plan",
 }
 
 

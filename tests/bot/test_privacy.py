@@ -26,6 +26,7 @@ from bot.journey.privacy import (
 )
 from bot.journey.schema import (
     agent_notes,
+    customer_preferences,
     feedback,
     guard_rewrites,
     handoffs,
@@ -34,6 +35,7 @@ from bot.journey.schema import (
     journey_customers,
     outbox,
     policy_moments,
+    proactive_events,
     review_examples,
     review_flags,
     routing_decisions,
@@ -64,6 +66,8 @@ HELD = {
     "agent_notes": agent_notes,
     "review_flags": review_flags,
     "review_examples": review_examples,
+    "customer_preferences": customer_preferences,
+    "proactive_events": proactive_events,
 }
 
 
@@ -229,6 +233,28 @@ def fill(engine, customer: str, conversation: str, channel: str = "socketio", at
                 touchpoint_id=tp.id, text=f"{customer} wants a refund", text_sha256="a" * 64,
                 predicted_intent="greet", intent="refund_request", labelled_by=1,
                 labelled_at=at,
+            )
+        )  # fmt: skip
+        stated = conn.execute(
+            select(customer_preferences.c.customer_id).where(
+                customer_preferences.c.customer_id == tp.customer_id
+            )
+        ).first()
+        if stated is None:  # one row per customer, however many chats they had
+            conn.execute(
+                insert(customer_preferences).values(
+                    customer_id=tp.customer_id, name=f"nick of {customer}", channel="slack",
+                    quiet_from="21:00", quiet_until="08:00", updated_at=at,
+                )
+            )  # fmt: skip
+        conn.execute(
+            insert(proactive_events).values(
+                event_id=f"evt-{conversation}", type="shipment.delayed", department="delivery",
+                received_at=at, customer_id=tp.customer_id, order_id=f"ORD-{customer}",
+                details=json.dumps({"new_date": "2025-03-20"}), state="told",
+                deliver_after=at, attempts=1, held_for_quiet_hours=False,
+                conversation_id=conversation, channel=channel, delivered_at=at,
+                touchpoint_id=tp.id,
             )
         )  # fmt: skip
 
@@ -503,3 +529,57 @@ def test_cli_retention(cli_env, capsys):
     assert counts(cli_env)["touchpoints"] == 2
     assert main(["retention", "--days", "30"]) == 0  # T0 (2025) is long ago
     assert counts(cli_env)["touchpoints"] == 0
+
+
+# -- preferences and department events (bot/preferences.py, bot/proactive/) ----------------
+
+
+def test_preferences_stated_before_identifying_are_forgotten_with_the_customer(journey, tracker):
+    """A visitor says "call me Sam" anonymously, then identifies: their anonymous record
+    (with the preferences kept on it) stays behind, and is erased with the customer."""
+    from bot.preferences import PreferenceStore
+
+    store = JourneyStore(journey, now=lambda: T0)
+    anonymous = store.record(
+        Turn(conversation_id="web-sam", channel="socketio", session_started_at=T0)
+    )
+    PreferenceStore(journey, now=lambda: T0).update(anonymous.customer_id, name="Sam")
+    store.record(
+        Turn(
+            conversation_id="web-sam",
+            channel="socketio",
+            session_started_at=T0,
+            customer_id="C001",
+            email="c001@example.com",
+        )
+    )
+    fill(journey, "C002", "web-omar")
+
+    erased = forget_customer(journey, "C001", tracker[1])
+
+    assert erased.customer_ids == ["C001", "anon-socketio-web-sam"]
+    assert erased.rows["customer_preferences"] == 1
+    with journey.connect() as conn:
+        left = conn.execute(select(customer_preferences.c.customer_id)).scalars().all()
+    assert left == ["C002"]
+
+
+def test_department_events_of_a_customer_who_never_chatted_are_forgotten(journey, tracker):
+    fill(journey, "C002", "web-omar")
+    with journey.begin() as conn:
+        conn.execute(
+            insert(proactive_events).values(
+                event_id="evt-never-chatted", type="shipment.delayed", department="delivery",
+                received_at=T0, customer_id="C007", details="{}", state="pending",
+                deliver_after=T0, attempts=0, held_for_quiet_hours=False,
+            )
+        )  # fmt: skip
+
+    doc = export_customer(journey, "C007", tracker[1])
+    assert [e["event_id"] for e in doc["proactive_events"]] == ["evt-never-chatted"]
+    assert doc["proactive_events"][0]["details"] == {}
+    erased = forget_customer(journey, "C007", tracker[1])
+
+    assert erased.rows["proactive_events"] == 1
+    with journey.connect() as conn:
+        assert conn.execute(select(proactive_events.c.customer_id)).scalars().all() == ["C002"]

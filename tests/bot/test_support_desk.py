@@ -1,6 +1,7 @@
 """Every need, served from the seeded demo back office (tests/conftest.py: TODAY, NOW)."""
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 
 import pytest
 
@@ -317,3 +318,44 @@ def test_suggestions_offer_a_person_once(desk):
     ranking = [{"name": "request_human"}, {"name": "complain"}, {"name": "order_status"}]
     payloads = [b["payload"] for b in desk.suggestions(ranking)]
     assert payloads == ["/complain", "/order_status", "/request_human"]
+
+
+# -- handoff packets carry the customer's preferences (bot/preferences.py) ----------------
+def test_a_handoff_packet_carries_the_preferences_and_the_stated_channel(desk):
+    from bot.journey.store import Turn
+
+    turn = Turn(
+        conversation_id="conv-1", channel="socketio", session_started_at=datetime(2025, 3, 12)
+    )
+    desk.journey.record(replace(turn, customer_id="C002"))
+    desk.preferences.update("C002", name="Mr Haddad", formality="formal", channel="slack")
+
+    desk.serve(ctx(desk, "request_human", "C002", channel="socketio"))
+
+    [packet] = [h["context"] for h in desk.handoffs.open_handoffs("conv-1")]
+    assert packet["preferences"] == {"name": "Mr Haddad", "formality": "formal", "channel": "slack"}
+    assert packet["preferred_channel"] == "slack"  # stated: overrules the chat's channel
+
+
+def test_without_preferences_the_packet_names_the_conversations_channel(desk):
+    desk.serve(ctx(desk, "request_human", "C002", channel="socketio"))
+    [packet] = [h["context"] for h in desk.handoffs.open_handoffs("conv-1")]
+    assert packet["preferences"] == {}
+    assert packet["preferred_channel"] == "socketio"
+
+
+def test_an_anonymous_visitors_preferences_reach_the_packet(desk):
+    from bot.journey.store import Turn
+
+    touchpoint = desk.journey.record(
+        Turn(conversation_id="conv-1", channel="rest", session_started_at=datetime(2025, 3, 12))
+    )
+    desk.preferences.update(
+        touchpoint.customer_id, name="Sam", quiet_from="21:00", quiet_until="08:00"
+    )
+
+    desk.serve(ctx(desk, "request_human", channel="rest"))
+
+    [packet] = [h["context"] for h in desk.handoffs.open_handoffs("conv-1")]
+    assert packet["preferences"] == {"name": "Sam", "quiet_from": "21:00", "quiet_until": "08:00"}
+    assert packet["preferred_channel"] == "rest"

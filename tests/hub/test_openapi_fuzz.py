@@ -110,7 +110,9 @@ class FuzzHub:
         return row.department if row is not None else "billing"
 
 
-@pytest.fixture(scope="module", params=DATABASES)
+# One database: PostgreSQL when CI gives one (its 32-bit keys and NUL-free text are where the
+# fuzzing found 500s), else SQLite. Both cost CI 1.5 minutes for little more.
+@pytest.fixture(scope="module", params=DATABASES[-1:])
 def fuzz_hub(request, tmp_path_factory) -> Iterator[FuzzHub]:
     """A hub on a free port with handoffs and touchpoints to find, and its served schema."""
     tmp = tmp_path_factory.mktemp("fuzz")

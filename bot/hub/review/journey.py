@@ -49,7 +49,7 @@ OUTCOME_COLOURS = {
     "escalated": "#D55E00",
     "abandoned": "#999999",
 }
-SHAPES = {"socketio": "circle", "slack": "square", "rest": "diamond"}
+SHAPES = {"socketio": "circle", "slack": "square", "rest": "diamond", "proactive": "triangle"}
 OTHER_SHAPE = "triangle"
 NO_STAGE = "no stage"
 

@@ -40,6 +40,7 @@ from bot.journey.store import OUTCOMES
 from bot.review.charts import Series, bar_chart, line_chart
 from bot.review.cli import parse_since
 from bot.review.export import as_csv, as_json, cell_text
+from bot.review.log import CHANNELS
 from bot.review.metrics import (
     DEFINITIONS,
     GROUPINGS,
@@ -59,7 +60,6 @@ QUICK_WINDOWS = ("7d", "30d", "90d")
 DATES = "dates"  # the window value that means "between since and until"
 MAX_DAYS = 400  # a year and a bit by day is 400 rows; longer asks for another tool
 EARLIEST = date(1970, 1, 1)  # the metrics count days from the epoch
-CHANNELS = {"socketio": "Website chat", "slack": "Slack", "rest": "REST API"}
 TIME_GROUPINGS = ("day", "week")
 
 _WINDOW = re.compile(r"^(\d{1,4})([dw])$")
