@@ -161,9 +161,10 @@ class Deliverer:
         messages = answer.get("messages") or []
         if not messages:
             raise DeliveryFailed("the assistant said nothing (is the conversation paused?)")
+        if self.slack is None:  # live_conversations offers Slack only when it is set up
+            raise DeliveryFailed("Slack is not configured in the hub (SLACK_BOT_TOKEN)")
         try:
             for message in messages:
-                assert self.slack is not None  # live_conversations offers Slack only then
                 self.slack.post(
                     where, slack_text(message.get("text") or ""), message.get("buttons")
                 )

@@ -169,10 +169,10 @@ class EventCatalogue:
 def _value(kind: str, name: str, field_kind: str, value: Any) -> Any:
     problem = InvalidEvent(f"{kind}: {name} must be {_describe(field_kind)}")
     if field_kind == "date":
+        if not isinstance(value, str):
+            raise problem
         try:
-            return (
-                date.fromisoformat(value).isoformat() if isinstance(value, str) else _raise(problem)
-            )
+            return date.fromisoformat(value).isoformat()
         except ValueError:
             raise problem from None
     if field_kind == "amount":
@@ -182,10 +182,6 @@ def _value(kind: str, name: str, field_kind: str, value: Any) -> Any:
     if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS or "\x00" in value:
         raise problem
     return value.strip()
-
-
-def _raise(error: Exception):
-    raise error
 
 
 def _describe(field_kind: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from bot.backoffice import NotFound
 from bot.policies.engine import Decision
 from bot.support.parsing import day_text, money
 from bot.support.replies import REFUND_DAYS, Reply, button, option_buttons
@@ -119,12 +120,12 @@ def _facts(desk: SupportDesk, event: ProactiveEvent) -> dict[str, str]:
     if "amount" in details:
         facts["amount"] = money(details["amount"])
     if event.order_id and event.type == "shipment.delivered":
-        order = desk._order_or_none(event.order_id)
+        order = desk.check_order(event.order_id, event.customer_id).order
         facts["delivered"] = day_text(order.delivered_at if order else today, today)
     if event.invoice_id:
         try:
             facts["amount"] = money(desk.backoffice.invoice(event.invoice_id).amount)
-        except Exception:  # noqa: BLE001 - the news still goes out, without the amount
+        except NotFound:  # gone from the back office since: the news still goes out
             facts.setdefault("amount", "the amount due")
     if event.type == "subscription.renewal_due":
         sub = desk.backoffice.subscription_of(event.customer_id)

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from bot.channels.tokens import mint_customer_token
 from bot.db import make_engine
 from bot.handoff.signing import signature_headers
-from bot.journey.schema import handoffs, proactive_events, touchpoints
+from bot.journey.schema import handoffs, proactive_events, routing_decisions, touchpoints
 from bot.preferences import PreferenceStore
 from bot.runner import read_secrets
 from tests.e2e.test_slack_channel import new_ts, wait_for_reply, webhook
@@ -168,8 +168,17 @@ def test_a_slack_customer_hears_it_in_their_thread_once_and_a_choice_is_carried_
         [handoff] = conn.execute(
             select(handoffs).where(handoffs.c.conversation_id == f"U0JANE_D0JANE_{ts}")
         ).all()
-    assert handoff.department == "billing"
-    assert json.loads(handoff.context)["option"] == "delay_discount"
+    # Billing applies it; the CX rules may bring a person in first when Jane has had several
+    # chats about this order this week (earlier e2e tests), and that decision says so.
+    with journey.connect() as conn:
+        reason = conn.execute(
+            select(routing_decisions.c.reason).where(
+                routing_decisions.c.conversation_id == handoff.conversation_id
+            )
+        ).scalar()
+    assert handoff.department == "billing" or "about the same order" in reason, reason
+    packet = json.loads(handoff.context)
+    assert (packet["option"], packet["percent"]) == ("delay_discount", 15)
     assert the_event(journey, eid).choice == "delay_discount"
 
 
