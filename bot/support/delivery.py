@@ -174,13 +174,15 @@ def cancel_order(desk: SupportDesk, ctx: NeedContext) -> Reply:
             carrier=order.carrier or "the carrier",
             expected=day_text(order.expected_delivery, today),
         )
+    return cancel_and_refund(desk, order, "utter_order_cancelled_now")
+
+
+def cancel_and_refund(desk: SupportDesk, order, response: str) -> Reply:
+    """Cancel an order still with us and refund it in full, at once; ``response`` says so."""
     desk.backoffice.cancel_order(order.id)
     refund = desk.backoffice.request_refund(order.id, order.total)
     return Reply().say(
-        "utter_order_cancelled_now",
-        order_id=order.id,
-        amount=money(refund.amount),
-        refund_days=REFUND_DAYS,
+        response, order_id=order.id, amount=money(refund.amount), refund_days=REFUND_DAYS
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.backoffice import NotFound
 from bot.policies.engine import Decision
+from bot.support.delivery import cancel_and_refund
 from bot.support.parsing import day_text, money
 from bot.support.replies import REFUND_DAYS, Reply, button, option_buttons
 
@@ -155,14 +156,7 @@ def _delay_cancel_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
     if order is None:
         return Reply().say("utter_option_needs_order")
     if not order.dispatched:
-        desk.backoffice.cancel_order(order.id)
-        refund = desk.backoffice.request_refund(order.id, order.total)
-        return Reply().say(
-            "utter_option_delay_cancelled",
-            order_id=order.id,
-            amount=money(refund.amount),
-            refund_days=REFUND_DAYS,
-        )
+        return cancel_and_refund(desk, order, "utter_option_delay_cancelled")
     # On its way already: the carrier brings it back, and the refund follows in full.
     handoff = desk.hand_off(
         ctx,

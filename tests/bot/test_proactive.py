@@ -23,19 +23,12 @@ from bot.proactive import triggered_by_api
 from bot.proactive.deliver import Deliverer
 from bot.proactive.events import EventCatalogue, InvalidEvent
 from bot.proactive.store import DELIVERED, PENDING, SENDING, TOLD, WAITING, ProactiveStore
+from tests.fakes.clock import Clock
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack import FakeSlack
 
 CATALOGUE = EventCatalogue.load()
 T0 = datetime(2026, 11, 24, 12, 0)
-
-
-class Clock:
-    def __init__(self, at: datetime = T0):
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 def delayed(event_id: str = "dlv-1", **extra) -> dict:
@@ -122,7 +115,7 @@ def journey(engine):
 
 
 def test_an_event_is_kept_once_however_often_it_comes(journey):
-    store = ProactiveStore(journey, Clock())
+    store = ProactiveStore(journey, Clock(T0))
     first, new = store.take_in(CATALOGUE.check("delivery", delayed()), "C001")
     again, new_again = store.take_in(CATALOGUE.check("delivery", delayed(reason="changed")), "C001")
     assert (new, new_again) == (True, False)
@@ -131,7 +124,7 @@ def test_an_event_is_kept_once_however_often_it_comes(journey):
 
 
 def test_the_same_event_arriving_twice_at_once_is_kept_once(journey):
-    store = ProactiveStore(journey, Clock())
+    store = ProactiveStore(journey, Clock(T0))
     event = CATALOGUE.check("delivery", delayed())
     results, start = [], threading.Barrier(8)
 
@@ -150,7 +143,7 @@ def test_the_same_event_arriving_twice_at_once_is_kept_once(journey):
 
 
 def test_workers_side_by_side_each_claim_an_event_once(journey):
-    clock = Clock()
+    clock = Clock(T0)
     store = ProactiveStore(journey, clock)
     for i in range(30):
         store.take_in(CATALOGUE.check("delivery", delayed(f"dlv-{i}")), "C001")
@@ -172,30 +165,30 @@ def test_workers_side_by_side_each_claim_an_event_once(journey):
 
 
 def test_a_claim_lapses_when_its_worker_dies_and_another_takes_over(journey):
-    clock = Clock()
+    clock = Clock(T0)
     store = ProactiveStore(journey, clock)
     store.take_in(CATALOGUE.check("delivery", delayed()), "C001")
     [event] = store.claim_due()
     assert event.state == SENDING and store.claim_due() == []
-    clock.at += timedelta(minutes=3)  # the first worker never came back
+    clock.now += timedelta(minutes=3)  # the first worker never came back
     [again] = store.claim_due()
     assert again.id == event.id
 
 
 def test_held_events_wait_for_their_time(journey):
-    clock = Clock()
+    clock = Clock(T0)
     store = ProactiveStore(journey, clock)
     store.take_in(CATALOGUE.check("delivery", delayed()), "C001")
     [event] = store.claim_due()
     store.hold(event.id, T0 + timedelta(hours=9), quiet_hours=True)
     assert store.claim_due() == []
-    clock.at = T0 + timedelta(hours=9)
+    clock.now = T0 + timedelta(hours=9)
     [again] = store.claim_due()
     assert again.held_for_quiet_hours and again.attempts == 0
 
 
 def test_news_told_at_a_contact_cannot_also_go_out_live(journey):
-    store = ProactiveStore(journey, Clock())
+    store = ProactiveStore(journey, Clock(T0))
     event, _ = store.take_in(CATALOGUE.check("delivery", delayed()), "C001")
     [claimed] = store.claim_due()
     store.wait_for_contact(claimed.id, "no live channel")
@@ -224,7 +217,7 @@ def slack():
 
 def deliverer(journey, rasa, slack=None, clock=None) -> Deliverer:
     api = SlackWebApi(slack.token, slack.url) if slack else None
-    return Deliverer(journey, RasaApi(rasa.url, rasa.token), api, now=clock or Clock())
+    return Deliverer(journey, RasaApi(rasa.url, rasa.token), api, now=clock or Clock(T0))
 
 
 def chatted(journey, conversation_id: str, channel: str, at: datetime, customer: str = "C001"):
@@ -256,7 +249,7 @@ def an_event(journey, clock, event_id="dlv-1"):
 
 
 def test_an_open_website_chat_gets_the_news_through_rasas_socketio_output(journey, rasa):
-    clock = Clock()
+    clock = Clock(T0)
     chatted(journey, "web-1", "socketio", T0 - timedelta(hours=1))
     WebPresence(journey, clock).connected("sid-1", "web-1")
     event = an_event(journey, clock)
@@ -270,7 +263,7 @@ def test_an_open_website_chat_gets_the_news_through_rasas_socketio_output(journe
 
 
 def test_a_closed_website_chat_leaves_the_news_for_the_next_contact(journey, rasa):
-    clock = Clock()
+    clock = Clock(T0)
     chatted(journey, "web-1", "socketio", T0 - timedelta(hours=1))
     presence = WebPresence(journey, clock)
     presence.connected("sid-1", "web-1")
@@ -282,7 +275,7 @@ def test_a_closed_website_chat_leaves_the_news_for_the_next_contact(journey, ras
 
 
 def test_slack_news_goes_into_the_customers_own_thread_with_its_buttons(journey, rasa, slack):
-    clock = Clock()
+    clock = Clock(T0)
     thread = "U0JANE_D0JANE_1741773601.000200"
     chatted(journey, thread, "slack", T0 - timedelta(days=2))
     event = an_event(journey, clock)
@@ -297,7 +290,7 @@ def test_slack_news_goes_into_the_customers_own_thread_with_its_buttons(journey,
 
 
 def test_the_preferred_channel_comes_before_the_last_used_one(journey, rasa, slack):
-    clock = Clock()
+    clock = Clock(T0)
     chatted(journey, "U0JANE_D0JANE_1.1", "slack", T0 - timedelta(days=3))
     chatted(journey, "web-1", "socketio", T0 - timedelta(hours=1))
     WebPresence(journey, clock).connected("sid-1", "web-1")
@@ -309,7 +302,7 @@ def test_the_preferred_channel_comes_before_the_last_used_one(journey, rasa, sla
 
 def test_quiet_hours_hold_the_news_until_they_end(journey, rasa):
     clock = Clock(datetime(2026, 11, 24, 22, 30))
-    chatted(journey, "web-1", "socketio", clock.at - timedelta(minutes=5))
+    chatted(journey, "web-1", "socketio", clock.now - timedelta(minutes=5))
     WebPresence(journey, clock).connected("sid-1", "web-1")
     PreferenceStore(journey, clock).update("C001", quiet_from="21:00", quiet_until="08:00")
     event = an_event(journey, clock)
@@ -317,14 +310,14 @@ def test_quiet_hours_hold_the_news_until_they_end(journey, rasa):
     assert worker.run_once().held == 1 and rasa.triggered == []
     held = ProactiveStore(journey, clock).get(event.id)
     assert held.deliver_after == datetime(2026, 11, 25, 8, 0) and held.held_for_quiet_hours
-    clock.at = datetime(2026, 11, 25, 7, 59)
+    clock.now = datetime(2026, 11, 25, 7, 59)
     assert worker.run_once().delivered == 0
-    clock.at = datetime(2026, 11, 25, 8, 0)
+    clock.now = datetime(2026, 11, 25, 8, 0)
     assert worker.run_once().delivered == 1 and len(rasa.triggered) == 1
 
 
 def test_rasa_down_means_later_with_a_growing_delay_then_the_next_contact(journey, rasa):
-    clock = Clock()
+    clock = Clock(T0)
     chatted(journey, "web-1", "socketio", T0 - timedelta(hours=1))
     WebPresence(journey, clock).connected("sid-1", "web-1")
     event = an_event(journey, clock)
@@ -336,17 +329,17 @@ def test_rasa_down_means_later_with_a_growing_delay_then_the_next_contact(journe
     assert (
         first.deliver_after == T0 + timedelta(seconds=30) and "injected failure" in first.last_error
     )
-    clock.at = first.deliver_after
+    clock.now = first.deliver_after
     assert worker.run_once().retried == 1
-    assert store.get(event.id).deliver_after == clock.at + timedelta(seconds=60)
-    clock.at += timedelta(hours=25)  # still failing a day later: never lost, told next time
+    assert store.get(event.id).deliver_after == clock.now + timedelta(seconds=60)
+    clock.now += timedelta(hours=25)  # still failing a day later: never lost, told next time
     rasa.fail(500, times=1)
     assert worker.run_once().waiting == 1
     assert store.get(event.id).state == WAITING
 
 
 def test_a_chat_a_person_has_taken_over_is_not_interrupted(journey, rasa):
-    clock = Clock()
+    clock = Clock(T0)
     chatted(journey, "web-1", "socketio", T0 - timedelta(minutes=5))
     WebPresence(journey, clock).connected("sid-1", "web-1")
     with journey.begin() as conn:
@@ -364,9 +357,9 @@ def test_a_chat_a_person_has_taken_over_is_not_interrupted(journey, rasa):
 
 
 def test_stale_presence_rows_are_not_trusted(journey):
-    clock = Clock()
+    clock = Clock(T0)
     presence = WebPresence(journey, clock)
     presence.connected("sid-1", "web-1")
     assert presence.online("web-1")
-    clock.at += timedelta(hours=13)  # a Rasa server killed outright never said goodbye
+    clock.now += timedelta(hours=13)  # a Rasa server killed outright never said goodbye
     assert not presence.online("web-1")
