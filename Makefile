@@ -78,6 +78,27 @@ browser:
 	  fi; \
 	fi
 
+# The scale test puts Debian's nginx in front (never a downloaded build); installed here
+# when missing and this user may; otherwise the message says what to install.
+NGINX ?= $(shell command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+.PHONY: nginx scale-test
+nginx:
+	@if [ ! -x "$(NGINX)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "==> Installing Debian's nginx-light for the scale test"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light >/dev/null || exit 1; \
+	  else \
+	    echo "No nginx at $(NGINX): install Debian's 'nginx-light' (or 'nginx') package, or pass NGINX=/path/to/nginx." >&2; exit 1; \
+	  fi; \
+	fi
+
+# Several Rasa servers, action servers and dispatchers behind nginx on PostgreSQL and Redis,
+# one Rasa and one dispatcher killed midway (tests/scale/). Not part of `make test`: it
+# takes minutes and both cores. CX_LOAD_CONVERSATIONS=N shrinks the load; CX_SCALE_MODEL=path
+# serves that model instead of the newest in models/.
+scale-test: setup nginx $(MODEL_STAMP)
+	@CX_SCALE_TEST=1 CX_NGINX=$(NGINX) $(PY) -m pytest -q -s -p no:cacheprovider tests/scale
+
 setup: $(STAMP) $(SPACY_DIR)/meta.json $(WIDGET_STAMP)
 
 run: setup $(MODEL_STAMP)

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import requests
 import yaml
@@ -152,10 +153,22 @@ def ensure_first_user(settings: Settings) -> str | None:
         engine.dispose()
 
 
-def endpoints_file(settings: Settings) -> Path:
-    """endpoints.yml as committed, pointed at this run's action server and var/ directory."""
+# Rasa reads the lock store's Redis password from here (child_env), not from the file.
+LOCK_PASSWORD_ENV = "CX_LOCK_PASSWORD"
+
+
+def endpoints_file(
+    settings: Settings, *, action_url: str | None = None, name: str = "endpoints.yml"
+) -> Path:
+    """endpoints.yml as committed, pointed at this run's action server and var/ directory.
+
+    ``action_url`` overrides the action server (a scale-out points each Rasa at its own, or
+    at a load balancer); ``name`` keeps one file per Rasa server apart under var/run/.
+    """
     data = yaml.safe_load((settings.root / "endpoints.yml").read_text())
-    data["action_endpoint"]["url"] = settings.action_url
+    data["action_endpoint"]["url"] = (
+        action_url or settings.action_endpoint_url or settings.action_url
+    )
     # Rasa expands ${...} from its environment when it reads the file: the secret itself
     # stays out of var/run/ (child_env hands it to Rasa and the action server).
     data["action_endpoint"].setdefault("headers", {})[ACTION_SECRET_HEADER] = "${CX_ACTION_SECRET}"
@@ -163,10 +176,50 @@ def endpoints_file(settings: Settings) -> Path:
         data["tracker_store"] = sql_tracker_store(settings.tracker_url)
     elif data.get("tracker_store", {}).get("dialect") == "sqlite":
         data["tracker_store"]["db"] = str(settings.var_dir / "tracker.db")
-    out = settings.var_dir / "run" / "endpoints.yml"
+    if settings.lock_url:
+        data["lock_store"] = redis_lock_store(settings.lock_url, settings.lock_key_prefix)
+    out = settings.var_dir / "run" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(data))
     return out
+
+
+def redis_lock_store(url: str, key_prefix: str = "") -> dict:
+    """Rasa's ``lock_store`` entry (type redis) for a URL such as ``CX_LOCK_URL``.
+
+    ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` for TLS; the arguments of
+    Rasa 3.6's ``RedisLockStore`` (host from ``url``, port, db, username, password,
+    use_ssl, key_prefix). The password stays out of the file: Rasa expands
+    ``${CX_LOCK_PASSWORD}`` from its environment, which ``child_env`` fills from the URL.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError(f"CX_LOCK_URL={_without_password(url)!r} is not a redis:// URL")
+    db = parts.path.strip("/") or "0"  # Rasa's own default is 1; a URL without one means 0
+    if not db.isdigit():
+        raise ValueError(f"CX_LOCK_URL: the database {db!r} is not a number")
+    entry: dict = {
+        "type": "redis",
+        "url": parts.hostname,
+        "port": parts.port or 6379,
+        "db": int(db),
+    }
+    if parts.username:
+        entry["username"] = unquote(parts.username)
+    if parts.password:
+        entry["password"] = "${" + LOCK_PASSWORD_ENV + "}"
+    if parts.scheme == "rediss":
+        entry["use_ssl"] = True
+    if key_prefix:
+        entry["key_prefix"] = key_prefix
+    return entry
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
 def sql_tracker_store(url: str) -> dict:
@@ -205,6 +258,14 @@ def child_env(settings: Settings) -> dict[str, str]:
     )
     if settings.tracker_url:
         env["CX_TRACKER_URL"] = settings.tracker_url  # erasure and retention reach it too
+    if settings.action_endpoint_url:
+        env["CX_ACTION_URL"] = settings.action_endpoint_url
+    if settings.lock_url:
+        env["CX_LOCK_URL"] = settings.lock_url
+        env["CX_LOCK_KEY_PREFIX"] = settings.lock_key_prefix
+        password = urlsplit(settings.lock_url).password
+        if password:
+            env[LOCK_PASSWORD_ENV] = unquote(password)  # endpoints.yml refers to it
     return env
 
 
@@ -268,6 +329,55 @@ def processes(settings: Settings, model: Path | str = "models") -> list[Process]
         logs / "dispatcher.log",
     )
     return [actions, rasa, hub, dispatcher]
+
+
+def scale_out_processes(
+    settings: Settings,
+    *,
+    rasa_ports: Sequence[int],
+    action_ports: Sequence[int],
+    dispatchers: int = 1,
+    action_url: str | None = None,
+    model: Path | str = "models",
+    hub: bool = True,
+) -> list[Process]:
+    """Several Rasa servers, action servers and dispatchers on one machine (deploy/README.md).
+
+    Rasa server ``i`` calls ``action_url`` when given (a load balancer in front of every
+    action server), else ``CX_ACTION_URL`` when set, else action server ``i`` (modulo their
+    number): a fixed pairing. Each
+    process gets its own log (``rasa-1.log``...) and each Rasa its own endpoints file. Run it
+    with ``CX_TRACKER_URL`` and ``CX_JOURNEY_URL`` on PostgreSQL and ``CX_LOCK_URL`` on Redis:
+    more than one Rasa on SQLite files and in-memory locks would lose turns.
+    """
+    if len(rasa_ports) > 1 and not settings.lock_url:
+        raise ValueError("several Rasa servers need CX_LOCK_URL (Rasa's Redis lock store)")
+    logs = settings.var_dir / "logs"
+    procs: list[Process] = []
+    for i, port in enumerate(action_ports, start=1):
+        [actions] = [
+            p for p in processes(replace(settings, action_port=port)) if p.name == "action server"
+        ]
+        procs.append(replace(actions, name=f"action server {i}", log=logs / f"actions-{i}.log"))
+    for i, port in enumerate(rasa_ports, start=1):
+        own = replace(
+            settings, rasa_port=port, action_port=action_ports[(i - 1) % len(action_ports)]
+        )
+        endpoints = endpoints_file(own, action_url=action_url, name=f"endpoints-{i}.yml")
+        [rasa] = [p for p in processes(own, model=model) if p.name == "Rasa server"]
+        argv = list(rasa.argv)
+        argv[argv.index("--endpoints") + 1] = str(endpoints)
+        argv[argv.index("--log-file") + 1] = str(logs / f"rasa-debug-{i}.log")
+        procs.append(replace(rasa, name=f"Rasa server {i}", argv=argv, log=logs / f"rasa-{i}.log"))
+    rest = processes(settings, model=model)
+    if hub:
+        procs += [replace(p, log=logs / "hub.log") for p in rest if p.name == "hub"]
+    [dispatcher] = [p for p in rest if p.name == "handoff dispatcher"]
+    for i in range(1, dispatchers + 1):
+        procs.append(
+            replace(dispatcher, name=f"handoff dispatcher {i}", log=logs / f"dispatcher-{i}.log")
+        )
+    return procs
 
 
 def wait_ready(procs: Sequence[Process], timeout: float = 180.0) -> None:

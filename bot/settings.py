@@ -37,6 +37,16 @@ class Settings:
     # Rasa's SQL tracker store as a SQLAlchemy URL (e.g. postgresql://user@host/db); empty
     # keeps endpoints.yml's own (an SQLite file in var/).
     tracker_url: str = ""
+    # Rasa's Redis lock store (e.g. redis://:password@host:6379/0): set it whenever more
+    # than one Rasa process serves the same conversations (deploy/README.md); empty keeps
+    # Rasa's in-memory lock store, right for one Rasa process only.
+    lock_url: str = ""
+    # Prepended to the lock store's Redis keys, so deployments sharing a Redis stay apart.
+    # Rasa ignores (with a warning) a prefix that is not alphanumeric, so it is checked here.
+    lock_key_prefix: str = ""
+    # The action server's URL as Rasa calls it, when it is not this host's action port: a
+    # load balancer in front of several (http://127.0.0.1:5054/webhook) or another machine.
+    action_endpoint_url: str = ""
 
     @property
     def hub_url(self) -> str:
@@ -89,7 +99,19 @@ class Settings:
             ),
             retention_days=_retention_days(env),
             tracker_url=env.get("CX_TRACKER_URL", ""),
+            lock_url=env.get("CX_LOCK_URL", ""),
+            lock_key_prefix=_lock_key_prefix(env),
+            action_endpoint_url=env.get("CX_ACTION_URL", ""),
         )
+
+
+def _lock_key_prefix(env: Mapping[str, str]) -> str:
+    prefix = env.get("CX_LOCK_KEY_PREFIX", "").strip()
+    if prefix and not prefix.isalnum():
+        raise ValueError(
+            f"CX_LOCK_KEY_PREFIX={prefix!r}: Rasa's Redis lock store takes letters and digits only"
+        )
+    return prefix
 
 
 def _retention_days(env: Mapping[str, str]) -> int | None:

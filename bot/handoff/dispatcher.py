@@ -28,15 +28,33 @@ loses nothing; a power cut or OS crash may forget the last few "sent" marks, and
 are sent again with the same key: the duplicate the protocol already allows for. Waiting
 for an fsync per row instead halves throughput (bench/dispatch.py).
 
-Run exactly **one dispatcher per journey database**. Rows are not claimed before sending
-(that needs a lease column the schema does not have), so two dispatchers could send the
-same row twice (same key, so receivers still deduplicate) and could break the
-per-conversation order. Running it as one thread or process next to the app is safe: the
-app only inserts rows, and the dispatcher never holds a transaction open across an HTTP call.
+**Several dispatchers may run side by side** on one journey database (one per machine of a
+scale-out, or two for availability); none sends a row another is sending or has sent, and
+per-conversation order holds across them:
+
+- *PostgreSQL* (any database with ``FOR UPDATE SKIP LOCKED``): each row is claimed in a
+  short transaction of its own that stays open around its HTTP call: ``SELECT ... FOR
+  UPDATE SKIP LOCKED`` of the row, only while it is still pending and due and no older row
+  of its conversation is pending (being sent elsewhere counts as pending); the result is
+  written and committed in that same transaction. A row another dispatcher holds is
+  skipped, and its conversation with it for this run, so a later handoff never overtakes
+  an earlier one in flight. If a dispatcher dies mid-call, PostgreSQL drops its connection,
+  rolls back and frees the lock; the row is still pending and the next claim sends it
+  again with the same key. The cost: one open transaction per dispatcher for at most
+  ``timeout`` seconds; it locks one outbox row, which only other dispatchers wait for
+  (an erasure deleting that row waits up to ``timeout``).
+- *SQLite* has no row locks, and holding its one write lock across an HTTP call would
+  stall every turn's write. Dispatchers on one SQLite file take turns instead: a run holds
+  an exclusive ``flock`` on ``<database>.dispatch.lock`` beside the file (SQLite files are
+  local to one machine, so every dispatcher of that file sees the same lock), and a run
+  that finds it taken does nothing (``DispatchReport.standby``). So one dispatcher works at
+  a time and the others are hot standbys; the app still only inserts rows and the
+  dispatcher still never holds a transaction open across an HTTP call there.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import random
@@ -94,6 +112,8 @@ class DispatchReport:
     dead: int = 0
     held: int = 0  # due, but behind an older pending row of the same conversation
     blocked: int = 0  # due, but their department is unknown or has no secret
+    skipped: int = 0  # due, but another dispatcher had it or its conversation (not claimed)
+    standby: bool = False  # SQLite: another dispatcher had the turn, this run did nothing
 
     @property
     def attempted(self) -> int:
@@ -162,8 +182,11 @@ class Dispatcher:
         """Attempt up to ``limit`` due rows, oldest first, keeping each conversation in order."""
         # One connection for the run, each write still its own short transaction: a checkout
         # per write can cost more than the write (with a NullPool: reconnect and pragmas).
-        with self.engine.connect() as conn, _without_waiting_for_the_disk(conn):
-            return self._run(conn, limit)
+        with _sqlite_turn(self.engine) as mine:
+            if not mine:
+                return DispatchReport(standby=True)
+            with self.engine.connect() as conn, _without_waiting_for_the_disk(conn):
+                return self._run(conn, limit)
 
     def _run(self, conn: Connection, limit: int) -> DispatchReport:
         report = DispatchReport()
@@ -188,8 +211,13 @@ class Dispatcher:
                 held_conversations.add(row.conversation_id)
                 report.blocked += 1
                 continue
-            state = self._attempt(conn, row, department, secret)
-            if state == SENT:
+            state = self._claim_and_attempt(conn, row.id, department, secret)
+            if state is None:
+                # Another dispatcher is sending it (or an older row of its conversation), or
+                # has already: leave the whole conversation to it for this run.
+                report.skipped += 1
+                held_conversations.add(row.conversation_id)
+            elif state == SENT:
                 report.sent += 1
             elif state == DEAD:
                 report.dead += 1
@@ -235,6 +263,54 @@ class Dispatcher:
         log.info("handoff dispatcher stopped")
 
     # --- one row -------------------------------------------------------------------------
+
+    def _claim_and_attempt(
+        self, conn: Connection, outbox_id: int, department: Department, secret: str
+    ) -> str | None:
+        """Claim the row, POST it once and record the result; None if it could not be claimed."""
+        if conn.dialect.name == "sqlite":
+            # The run holds the database's dispatch turn (``_sqlite_turn``): no one else is
+            # sending, so the claim is a plain read and each write its own short transaction.
+            with conn.begin():
+                row = self._claim(conn, outbox_id)
+            return None if row is None else self._attempt(conn, row, department, secret)
+        # The row lock lives as long as this transaction: around the HTTP call and the write
+        # of its result, so no other dispatcher can take the row in between.
+        with conn.begin():
+            row = self._claim(conn, outbox_id)
+            return None if row is None else self._attempt(conn, row, department, secret)
+
+    def _claim(self, conn: Connection, outbox_id: int) -> Any | None:
+        """The row, fresh and locked (where the database can), if it is still ours to send.
+
+        Ours: pending, due, not locked by another dispatcher, and no older row of its
+        conversation pending (sending, retrying or blocked): the per-conversation order.
+        """
+        older = outbox.alias("older")
+        query = (
+            select(
+                outbox.c.id,
+                outbox.c.conversation_id,
+                outbox.c.department,
+                outbox.c.idempotency_key,
+                outbox.c.body,
+                outbox.c.created_at,
+                outbox.c.attempts,
+            )
+            .where(
+                outbox.c.id == outbox_id,
+                outbox.c.state == PENDING,
+                outbox.c.next_attempt_at <= self._now(),
+                ~exists().where(
+                    older.c.conversation_id == outbox.c.conversation_id,
+                    older.c.state == PENDING,
+                    older.c.id < outbox.c.id,
+                ),
+            )
+            # SQLite renders no lock clause; PostgreSQL skips a row another dispatcher holds.
+            .with_for_update(skip_locked=True, of=outbox)
+        )
+        return conn.execute(query).first()
 
     def _attempt(self, conn: Connection, row: Any, department: Department, secret: str) -> str:
         """POST one row once and record the result; returns the row's new state."""
@@ -328,13 +404,17 @@ class Dispatcher:
         )
 
     def _update(self, conn: Connection, outbox_id: int, **values: Any) -> None:
+        statement = (
+            update(outbox)
+            # Only a pending row: a row someone else finished or revived is left alone.
+            .where(outbox.c.id == outbox_id, outbox.c.state == PENDING)
+            .values(attempts=outbox.c.attempts + 1, **values)
+        )
+        if conn.in_transaction():  # the claim's (row locks): committed with it
+            conn.execute(statement)
+            return
         with conn.begin():
-            conn.execute(
-                update(outbox)
-                # Only a pending row: a row someone else finished or revived is left alone.
-                .where(outbox.c.id == outbox_id, outbox.c.state == PENDING)
-                .values(attempts=outbox.c.attempts + 1, **values)
-            )
+            conn.execute(statement)
 
     def _record_problems(self, conn: Connection, problems: dict[int, str]) -> None:
         """Put a blocked row's reason in last_error, where the hub shows it; attempts untouched."""
@@ -383,6 +463,30 @@ class Dispatcher:
         if moment.tzinfo is not None:  # the database holds naive local times
             moment = moment.astimezone().replace(tzinfo=None)
         return moment
+
+
+@contextmanager
+def _sqlite_turn(engine: Engine) -> Iterator[bool]:
+    """On an SQLite file, hold its dispatch lock for the run if free: True if this run has it.
+
+    ``flock`` on a file beside the database: exclusive between processes and between
+    threads alike (each call opens its own descriptor), released by the kernel when a
+    dispatcher dies. Other databases lock rows instead (``Dispatcher._claim``): always True.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield True
+        return
+    with open(f"{database}.dispatch.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager
