@@ -90,6 +90,16 @@ USER_AGENT = "cx-assistant-dispatcher/1"
 ERROR_EXCERPT = 500  # characters of a refusing department's answer kept in last_error
 RETRYABLE_STATUSES = frozenset({408, 429})  # plus every 5xx
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+# What a dispatcher reads of an outbox row to send it.
+SENT_COLUMNS = (
+    outbox.c.id,
+    outbox.c.conversation_id,
+    outbox.c.department,
+    outbox.c.idempotency_key,
+    outbox.c.body,
+    outbox.c.created_at,
+    outbox.c.attempts,
+)
 MAX_EXPONENT = 32  # 2**32 seconds is already longer than any max_delay; avoids float overflow
 
 
@@ -288,15 +298,7 @@ class Dispatcher:
         """
         older = outbox.alias("older")
         query = (
-            select(
-                outbox.c.id,
-                outbox.c.conversation_id,
-                outbox.c.department,
-                outbox.c.idempotency_key,
-                outbox.c.body,
-                outbox.c.created_at,
-                outbox.c.attempts,
-            )
+            select(*SENT_COLUMNS)
             .where(
                 outbox.c.id == outbox_id,
                 outbox.c.state == PENDING,
@@ -440,15 +442,7 @@ class Dispatcher:
             older.c.next_attempt_at > now,
         )
         query = (
-            select(
-                outbox.c.id,
-                outbox.c.conversation_id,
-                outbox.c.department,
-                outbox.c.idempotency_key,
-                outbox.c.body,
-                outbox.c.created_at,
-                outbox.c.attempts,
-            )
+            select(*SENT_COLUMNS)
             .where(
                 outbox.c.state == PENDING, outbox.c.next_attempt_at <= now, ~behind_a_waiting_row
             )
