@@ -41,6 +41,7 @@ help:
 	@echo "make lint   - ruff, 'rasa data validate' and the refusal guard on every response"
 	@echo "make eval   - measure understanding on held-out and public data"
 	@echo "make bench  - speed benchmarks beside their baselines, written to reports/bench.md"
+	@echo "make scale-test - 2 Rasa + 2 action servers + 2 dispatchers behind nginx on PostgreSQL/Redis, under load, with kills"
 
 $(STAMP): pyproject.toml requirements.lock
 	@py=$$($(FIND_PYTHON)) || exit 1; \
