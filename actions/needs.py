@@ -21,6 +21,7 @@ from actions._adapter import (
     send,
     slack_user_of,
 )
+from actions.proactive import tell_waiting_news
 from bot.journey.signals import Signals
 from bot.support.parsing import parse_date
 
@@ -41,7 +42,8 @@ class ActionNoteNeed(Action):
         events = [SlotSet("need", intent), SlotSet("new_address", None), SlotSet("new_date", None)]
         events += identify_from_channel(tracker)
         record_turn(tracker, need=intent)
-        return events
+        # News a department had for them while they were away comes first, at any contact.
+        return events + tell_waiting_news(tracker, dispatcher, raised_a_need=True)
 
 
 class ValidateNeedForm(FormValidationAction):

@@ -11,8 +11,8 @@ from rasa_sdk.types import DomainDict
 from actions._adapter import channel_of, desk, latest_entity, send
 from bot.support import proactive
 
-# At most this many waiting news items are told at one greeting (the rest at the next).
-NEWS_PER_GREETING = 2
+# At most this many waiting news items are told at one contact (the rest at the next).
+NEWS_PER_CONTACT = 2
 
 
 class ActionTellProactiveNews(Action):
@@ -32,20 +32,25 @@ class ActionTellProactiveNews(Action):
         return send(proactive.tell(desk(), event, tracker.sender_id), dispatcher)
 
 
-def tell_waiting_news(tracker: Tracker, dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
+def tell_waiting_news(
+    tracker: Tracker, dispatcher: CollectingDispatcher, raised_a_need: bool = False
+) -> list[dict[str, Any]]:
     """At a contact: "Before anything else", the news that waited for this customer.
 
     Each item is claimed first, so a hub delivering it live at the same moment can't tell
-    it twice.
+    it twice. When the customer came with a need (``raised_a_need``), the news comes first
+    but leaves the conversation's order alone: the need may be about another one.
     """
     d = desk()
     events: list[dict[str, Any]] = []
     told = 0
     for event in d.proactive.news_for(tracker.get_slot("customer_id")):
-        if told == NEWS_PER_GREETING:
+        if told == NEWS_PER_CONTACT:
             break
         if d.proactive.claim_for_contact(event.id, tracker.sender_id, channel_of(tracker)):
-            reply = proactive.tell(d, event, tracker.sender_id, at_next_contact=True)
+            reply = proactive.tell(
+                d, event, tracker.sender_id, at_next_contact=True, remember_order=not raised_a_need
+            )
             events += send(reply, dispatcher)
             told += 1
     return events

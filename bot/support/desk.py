@@ -201,6 +201,8 @@ class SupportDesk:
             return Reply().say("utter_option_unknown")
         if moment is not None:
             ctx = replace(ctx, need=moment.need)  # the need the options were offered for
+            if moment.policy.startswith(proactive.POLICY_PREFIX):
+                ctx = proactive.about_the_news(self, ctx, moment.policy)
         reply = handler(self, ctx)
         if moment is not None:
             self.policy_log.chose(moment.id, ctx.option)

@@ -9,6 +9,7 @@ is carried out by the desk like any other option, and CX sees what people choose
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -38,8 +39,14 @@ def tell(
     event: ProactiveEvent,
     conversation_id: str,
     at_next_contact: bool = False,
+    remember_order: bool = True,
 ) -> Reply:
-    """The news of ``event`` for its customer in ``conversation_id``, recorded in the journey."""
+    """The news of ``event`` for its customer in ``conversation_id``, recorded in the journey.
+
+    The conversation then knows the event's order or invoice (``remember_order``), so "where
+    is it now?" needs no number; not when the news comes first in a turn where the customer
+    raised a need of their own, which may be about another order.
+    """
     event_type = desk.events.types[event.type]
     customer = desk.customer(event.customer_id)
     prefs = desk.preferences.get(event.customer_id)
@@ -63,9 +70,9 @@ def tell(
     slots = {"customer_id": event.customer_id}
     if customer is not None:
         slots["customer_name"] = name or customer.first_name
-    if event.order_id:
+    if remember_order and event.order_id:
         slots["order_id"] = event.order_id
-    if event.invoice_id:
+    if remember_order and event.invoice_id:
         slots["invoice_id"] = event.invoice_id
     reply = Reply(slots=slots).say(event_type.response, buttons=buttons, opening=opening, **facts)
 
@@ -92,6 +99,21 @@ def tell(
     )
     desk.proactive.attach(event.id, conversation_id, touchpoint_id)
     return reply
+
+
+def about_the_news(desk: SupportDesk, ctx: NeedContext, policy: str) -> NeedContext:
+    """``ctx`` for a choice offered by the news: its order and invoice are the event's own,
+    whatever the conversation talked about since."""
+    event = desk.proactive.open_offer(ctx.conversation_id, policy[len(POLICY_PREFIX) :])
+    if event is None:
+        return ctx
+    order = desk.check_order(event.order_id, event.customer_id).order if event.order_id else None
+    return replace(
+        ctx,
+        customer=ctx.customer or desk.customer(event.customer_id),
+        order=order or ctx.order,
+        invoice_id=event.invoice_id or ctx.invoice_id,
+    )
 
 
 def chosen(desk: SupportDesk, conversation_id: str, policy: str, option: str, reply: Reply) -> None:

@@ -74,3 +74,27 @@ def test_an_anonymous_greeting_has_no_news(use_test_desk):
     dispatcher = CollectingDispatcher()
     ActionGreet().run(dispatcher, make_tracker(sender="anon-1"), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_greet"]
+
+
+def test_news_that_waited_comes_first_when_the_customer_comes_with_a_need(use_test_desk):
+    from actions.needs import ActionNoteNeed
+
+    event = delayed(use_test_desk)
+    [claimed] = use_test_desk.proactive.claim_due()
+    use_test_desk.proactive.wait_for_contact(claimed.id, "no live channel")
+    asking = make_tracker(
+        intent="order_status",
+        text="where is ORD-10002?",
+        slots={"customer_id": "C001", "customer_name": "Jane"},
+        fresh={"order_id": "ORD-10002"},
+        sender="rest-2",
+    )
+    dispatcher = CollectingDispatcher()
+    events = ActionNoteNeed().run(dispatcher, asking, {})
+    [news] = dispatcher.messages
+    assert news["response"] == "utter_proactive_shipment_delayed"
+    assert news["opening"] == "Before anything else, Jane:"
+    # Her question is about ORD-10002: the news about ORD-10001 leaves that alone.
+    assert not [e for e in events if e.get("name") in ("order_id", "invoice_id")]
+    assert SlotSet("need", "order_status") in events
+    assert use_test_desk.proactive.get(event.id).state == "told"

@@ -186,3 +186,11 @@ def test_a_delivered_order_offers_the_item_problems_as_buttons(desk):
     assert [b["payload"] for b in message.buttons][1:] == [
         "/report_damaged_item", "/report_missing_item", "/request_human"
     ]  # fmt: skip
+
+
+def test_a_choice_acts_on_the_news_order_whatever_was_discussed_since(desk):
+    tell(desk, delayed(desk), CONVERSATION)  # about ORD-10001 ($34)
+    # The conversation moved on to ORD-10002 before Jane chose "cancel and refund".
+    reply = choose(desk, "delay_cancel_refund", order="ORD-10002")
+    assert reply.messages[0].params["order_id"] == "ORD-10001"
+    assert packet(desk, reply.handoff)["refund"] == 34.0
