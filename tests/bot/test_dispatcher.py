@@ -536,6 +536,17 @@ Dispatcher(engine, load_departments(hub_url=config["hub_url"]), secrets=config["
 """
 
 
+def child_dispatcher(db, receiver) -> subprocess.Popen:
+    """CHILD in a process of its own: a dispatcher on ``db`` delivering to ``receiver``."""
+    config = {
+        "url": db.url.render_as_string(hide_password=False),
+        "schema": (db.get_execution_options().get("schema_translate_map") or {}).get(None),
+        "hub_url": receiver.url,
+        "secrets": SECRETS,
+    }
+    return subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(config)], cwd=ROOT)
+
+
 def test_killed_process_between_send_and_mark_resends_with_the_same_key(db, receiver, clock):
     key = hand_off(db, clock, "c1")
     receiver.clock = None  # the child process signs with the real clock
@@ -548,13 +559,7 @@ def test_killed_process_between_send_and_mark_resends_with_the_same_key(db, rece
         child["process"].wait(10)
 
     receiver.on_request = kill_the_dispatcher
-    config = {
-        "url": db.url.render_as_string(hide_password=False),
-        "schema": (db.get_execution_options().get("schema_translate_map") or {}).get(None),
-        "hub_url": receiver.url,
-        "secrets": SECRETS,
-    }
-    child["process"] = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(config)], cwd=ROOT)
+    child["process"] = child_dispatcher(db, receiver)
     child_started.set()
     assert child["process"].wait(30) == -signal.SIGKILL
     receiver.on_request = None

@@ -9,11 +9,8 @@ LOCKED); on SQLite they take turns (one dispatch lock per database file).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 from collections import Counter
 from datetime import datetime
@@ -25,7 +22,7 @@ from bot.db import make_engine
 from bot.departments import load_departments
 from bot.handoff import outbox
 from bot.handoff.dispatcher import Dispatcher
-from tests.bot.test_dispatcher import CHILD, ROOT, SECRETS, Receiver, Reply, hand_off, row
+from tests.bot.test_dispatcher import SECRETS, Receiver, Reply, child_dispatcher, hand_off, row
 
 DISPATCHER_HEADER = "x-test-dispatcher"  # which dispatcher sent a request (a session header)
 
@@ -171,13 +168,7 @@ def test_a_dispatcher_killed_mid_call_frees_its_row_for_the_other(db, receiver):
 
     child["looked"] = threading.Event()
     receiver.on_request = kill_after_the_other_looked
-    config = {
-        "url": db.url.render_as_string(hide_password=False),
-        "schema": (db.get_execution_options().get("schema_translate_map") or {}).get(None),
-        "hub_url": receiver.url,
-        "secrets": SECRETS,
-    }
-    child["process"] = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(config)], cwd=ROOT)
+    child["process"] = child_dispatcher(db, receiver)
     survivor = named_dispatcher(db, receiver, "survivor")
     try:
         assert arrived.wait(30), "the child dispatcher never sent"
