@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--retry", type=int, metavar="ID", help="send this dead outbox row again")
     sub.add_parser("shell", help="talk to the assistant in this terminal")
     sub.add_parser("seed", help="(re)load the demo back office from its fixture")
+    p = sub.add_parser(
+        "mailcatcher", help="a local mail server on 127.0.0.1 that keeps every message as a file"
+    )
+    p.add_argument("--port", type=int, help="default: CX_MAIL_PORT (8025)")
+    p.add_argument("--dir", type=Path, help="where the .eml files go (default: var/mail)")
 
     p = sub.add_parser("users", help="hub users: add, list, passwd, disable")
     users_sub = p.add_subparsers(dest="users_command", required=True)
@@ -110,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         from bot.runner import shell
 
         return shell(settings)
+    if args.command == "mailcatcher":
+        from bot.identity.mailcatcher import serve
+
+        port = settings.mail_port if args.port is None else args.port
+        return serve(args.dir or settings.var_dir / "mail", port)
     if args.command == "seed":
         from bot.backoffice.sql import seed
         from bot.db import make_engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,14 @@ class Settings:
     # The action server's URL as Rasa calls it, when it is not this host's action port: a
     # load balancer in front of several (http://127.0.0.1:5054/webhook) or another machine.
     action_endpoint_url: str = ""
+    # Where one-time verification codes are emailed from (bot/identity/mail.py):
+    # smtp://[user[:password]@]host:port, or smtp+starttls://... for STARTTLS. Empty: `make
+    # run` starts a local mail catcher on mail_port that saves every message under var/mail/.
+    # Kept out of repr: the URL may carry the password.
+    smtp_url: str = field(default="", repr=False)
+    smtp_password: str = field(default="", repr=False)  # wins over one in smtp_url
+    mail_from: str = "support@localhost"
+    mail_port: int = 8025  # the local mail catcher's
 
     @property
     def hub_url(self) -> str:
@@ -102,6 +110,10 @@ class Settings:
             lock_url=env.get("CX_LOCK_URL", ""),
             lock_key_prefix=_lock_key_prefix(env),
             action_endpoint_url=env.get("CX_ACTION_URL", ""),
+            smtp_url=env.get("CX_SMTP_URL", "").strip(),
+            smtp_password=env.get("CX_SMTP_PASSWORD", ""),
+            mail_from=env.get("CX_MAIL_FROM", "").strip() or "support@localhost",
+            mail_port=_port(env, "CX_MAIL_PORT", 8025),
         )
 
 
