@@ -308,7 +308,7 @@ def check_handoffs(expect: dict, rows: Sequence[dict]) -> list[str]:
     for wanted in _as_list(expect.get("handoff")):
         if isinstance(wanted, str):
             wanted = {"department": wanted}
-        match = [r for r in rows if all(str(r.get(k)) == str(v) for k, v in wanted.items())]
+        match = [r for r in rows if all(_field_matches(r.get(k), v) for k, v in wanted.items())]
         if not match:
             got = [(r.get("department"), r.get("need")) for r in rows] or "none"
             failures.append(f"end: no handoff {wanted} (recorded: {got})")
@@ -316,6 +316,12 @@ def check_handoffs(expect: dict, rows: Sequence[dict]) -> list[str]:
         got = [(r.get("department"), r.get("need")) for r in rows]
         failures.append(f"end: a handoff was recorded, none expected: {got}")
     return failures
+
+
+def _field_matches(value, wanted) -> bool:
+    """A handoff field against a wanted value, or any of a list of them."""
+    options = wanted if isinstance(wanted, list) else [wanted]
+    return str(value) in {str(o) for o in options}
 
 
 def check_order(check: dict, now: dict | None, seeded: dict | None, today: date) -> list[str]:

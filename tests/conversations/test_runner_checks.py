@@ -345,3 +345,8 @@ def test_select_filters():
     assert [c.id for c in runner.select(suite, only=["b"])] == ["b"]
     assert [c.id for c in runner.select(suite, files=["billing"])] == ["b"]
     assert [c.id for c in runner.select(suite, tags=["x"])] == ["a"]
+
+
+def test_a_handoff_department_may_be_any_of_a_list():
+    assert check_handoffs({"handoff": {"department": ["sales", "billing"]}}, ROWS) == []
+    assert check_handoffs({"handoff": {"department": ["sales", "delivery"]}}, ROWS)
