@@ -91,11 +91,8 @@ def start_and_time(procs: list[Process], cwd: Path, timeout: float = 300) -> dic
             if not proc.alive():
                 tail = proc.log.read_text(errors="replace")[-3000:] if proc.log.exists() else ""
                 raise RuntimeError(f"{proc.name} exited during start-up; its log ends:\n{tail}")
-            try:
-                if proc.ready_url is None or requests.get(proc.ready_url, timeout=2).ok:
-                    ready[proc.name] = round(time.monotonic() - started, 1)
-            except requests.RequestException:
-                pass
+            if proc.ready():
+                ready[proc.name] = round(time.monotonic() - started, 1)
         if time.monotonic() - started > timeout:
             raise RuntimeError(
                 f"not ready after {timeout:.0f}s: {sorted(set(p.name for p in procs) - set(ready))}"
@@ -192,6 +189,7 @@ def start_ours(work: Path, model: Path, name: str, postgres: str | None) -> Targ
         "CX_RASA_PORT": str(free_port()),
         "CX_ACTION_PORT": str(free_port()),
         "CX_HUB_PORT": str(free_port()),
+        "CX_MAIL_PORT": str(free_port()),
     }
     if postgres:
         env["CX_JOURNEY_URL"] = scratch_database(postgres, f"cx_bench_journey_{os.getpid()}")

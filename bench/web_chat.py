@@ -35,7 +35,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=30)
     args = parser.parse_args()
-    ports = {k: str(free_port()) for k in ("CX_RASA_PORT", "CX_ACTION_PORT", "CX_HUB_PORT")}
+    ports = {
+        k: str(free_port())
+        for k in ("CX_RASA_PORT", "CX_ACTION_PORT", "CX_HUB_PORT", "CX_MAIL_PORT")
+    }
     settings = Settings.from_env({"CX_VAR_DIR": tempfile.mkdtemp(), **ports})
     settings, _ = ensure_secrets(settings)
     prepare_databases(settings)

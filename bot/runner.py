@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -35,7 +36,9 @@ class Process:
 
     name: str
     argv: list[str]
-    ready_url: str | None  # None: ready once it has stayed up for a moment
+    # http(s)://...: ready once it answers 2xx there; smtp://host:port: once a mail server
+    # greets there; None: ready once it has stayed up for a moment.
+    ready_url: str | None
     env: dict[str, str]
     log: Path
     popen: subprocess.Popen | None = None
@@ -54,6 +57,22 @@ class Process:
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
+
+    def ready(self) -> bool:
+        """Whether it answers at its ready URL now (see ``ready_url``)."""
+        if self.ready_url is None:
+            return True
+        if self.ready_url.startswith("smtp://"):
+            parts = urlsplit(self.ready_url)
+            try:
+                with smtplib.SMTP(parts.hostname, parts.port, timeout=2) as smtp:
+                    return smtp.noop()[0] == 250
+            except (OSError, smtplib.SMTPException):
+                return False
+        try:
+            return requests.get(self.ready_url, timeout=2).ok
+        except requests.RequestException:
+            return False
 
     def stop(self, grace: float = 15.0) -> None:
         if not self.alive():
@@ -266,7 +285,25 @@ def child_env(settings: Settings) -> dict[str, str]:
         password = urlsplit(settings.lock_url).password
         if password:
             env[LOCK_PASSWORD_ENV] = unquote(password)  # endpoints.yml refers to it
+    # Verification codes go to the configured mail server, else to the local mail catcher.
+    env.update(
+        CX_SMTP_URL=settings.smtp_url or local_mail_url(settings),
+        CX_MAIL_FROM=settings.mail_from,
+        CX_MAIL_PORT=str(settings.mail_port),
+    )
+    if not settings.smtp_url:
+        env.pop("CX_SMTP_PASSWORD", None)  # a real server's, never offered to the catcher
     return env
+
+
+def local_mail_url(settings: Settings) -> str:
+    """The local mail catcher's SMTP URL (it listens on loopback only)."""
+    return f"smtp://127.0.0.1:{settings.mail_port}"
+
+
+def mail_dir(settings: Settings) -> Path:
+    """Where the local mail catcher keeps the messages it receives."""
+    return settings.var_dir / "mail"
 
 
 def processes(settings: Settings, model: Path | str = "models") -> list[Process]:
@@ -328,7 +365,30 @@ def processes(settings: Settings, model: Path | str = "models") -> list[Process]
         env,
         logs / "dispatcher.log",
     )
-    return [actions, rasa, hub, dispatcher]
+    procs = [actions, rasa, hub, dispatcher]
+    if not settings.smtp_url:
+        procs.append(mail_catcher(settings, env))
+    return procs
+
+
+def mail_catcher(settings: Settings, env: dict[str, str]) -> Process:
+    """The local mail catcher that stands in for a mail server while CX_SMTP_URL is unset."""
+    return Process(
+        "mail catcher",
+        [
+            str(BIN / "python"),
+            "-m",
+            "bot",
+            "mailcatcher",
+            "--port",
+            str(settings.mail_port),
+            "--dir",
+            str(mail_dir(settings)),
+        ],
+        local_mail_url(settings),
+        env,
+        settings.var_dir / "logs" / "mailcatcher.log",
+    )
 
 
 def scale_out_processes(
@@ -377,6 +437,8 @@ def scale_out_processes(
         procs.append(
             replace(dispatcher, name=f"handoff dispatcher {i}", log=logs / f"dispatcher-{i}.log")
         )
+    # One catcher for every action server, as for `make run`, unless CX_SMTP_URL is set.
+    procs += [p for p in rest if p.name == "mail catcher"]
     return procs
 
 
@@ -388,12 +450,9 @@ def wait_ready(procs: Sequence[Process], timeout: float = 180.0) -> None:
         for proc in list(pending):
             if not proc.alive():
                 raise RuntimeError(f"{proc.name} exited during start-up; see {proc.log}")
-            try:
-                if proc.ready_url is None or requests.get(proc.ready_url, timeout=2).ok:
-                    pending.remove(proc)
-                    print(f"    {proc.name} is ready", flush=True)
-            except requests.RequestException:
-                pass
+            if proc.ready():
+                pending.remove(proc)
+                print(f"    {proc.name} is ready", flush=True)
         if pending and time.monotonic() > deadline:
             raise RuntimeError(
                 f"{', '.join(p.name for p in pending)} not ready after {timeout:.0f}s; see {pending[0].log}"
@@ -404,7 +463,14 @@ def wait_ready(procs: Sequence[Process], timeout: float = 180.0) -> None:
 
 def run(settings: Settings) -> int:
     """``make run``: start everything, print where to chat, stop all on Ctrl-C."""
+    from bot.identity.mail import CodeMailer
+
     settings, secrets_file = ensure_secrets(settings)
+    try:
+        CodeMailer.from_settings(settings)  # a wrong CX_SMTP_URL is told now, not at a code
+    except ValueError as e:
+        print(f"!! {e}", file=sys.stderr, flush=True)
+        return 1
     prepare_databases(settings)
     ensure_first_user(settings)
     procs = processes(settings)
@@ -441,6 +507,7 @@ The assistant is running.
   Hub API:                 {settings.hub_url}/api/openapi.json
   Logs:                    {settings.var_dir / "logs"}
   Demo customers:          jane.doe@example.com, omar@example.com, li.wei@example.com (bot/backoffice/fixture.yml)
+  {codes_line(settings)}
 Press Ctrl-C to stop.""",
             flush=True,
         )
@@ -460,6 +527,21 @@ Press Ctrl-C to stop.""",
             proc.stop()
 
 
+def codes_line(settings: Settings) -> str:
+    """`make run`'s line on where the one-time verification codes go."""
+    if settings.smtp_url:
+        parts = urlsplit(settings.smtp_url)
+        server = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"  # no user, no password
+        return f"Verification codes emailed to customers through {server} (CX_SMTP_URL)"
+    where = mail_dir(settings)
+    if where.is_relative_to(settings.root):
+        where = where.relative_to(settings.root)
+    return (
+        f"Verification codes emailed to customers: {where}/ (local mail catcher on "
+        f"{local_mail_url(settings).removeprefix('smtp://')}; set CX_SMTP_URL to use a real mail server)"
+    )
+
+
 def free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -469,10 +551,12 @@ def free_port(host: str) -> int:
 def shell(settings: Settings) -> int:
     """``make shell``: the action server in the background, ``rasa shell`` in the foreground."""
     settings, _ = ensure_secrets(settings)
-    actions = processes(settings)[0]  # the action server alone
-    actions.start(settings.root)
+    # The action server alone, and the mail catcher when codes go to it.
+    procs = [p for p in processes(settings) if p.name in ("action server", "mail catcher")]
+    for proc in procs:
+        proc.start(settings.root)
     try:
-        wait_ready([actions])
+        wait_ready(procs)
         argv = [
             str(BIN / "rasa"),
             "shell",
@@ -486,4 +570,5 @@ def shell(settings: Settings) -> int:
         print(f"!! {e}", file=sys.stderr)
         return 1
     finally:
-        actions.stop()
+        for proc in reversed(procs):
+            proc.stop()

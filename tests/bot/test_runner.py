@@ -3,15 +3,19 @@ import yaml
 
 from bot.db import make_engine
 from bot.hub.accounts import Accounts
+from bot.identity.mail import CodeMailer, read_codes
 from bot.runner import (
+    codes_line,
     endpoints_file,
     ensure_first_user,
     ensure_secrets,
+    free_port,
     prepare_databases,
     processes,
     read_secrets,
+    wait_ready,
 )
-from bot.settings import Settings
+from bot.settings import ROOT, Settings
 
 
 def settings(tmp_path, **env):
@@ -71,12 +75,13 @@ def test_a_tracker_url_puts_rasas_tracker_store_there(tmp_path):
 
 def test_every_process_binds_to_loopback_by_default(tmp_path):
     s, _ = ensure_secrets(settings(tmp_path))
-    actions, rasa, hub, dispatcher = processes(s)
+    actions, rasa, hub, dispatcher, catcher = processes(s)
     assert hub.env["CX_HOST"] == "127.0.0.1" and hub.ready_url == "http://127.0.0.1:8000/health"
     assert dispatcher.argv[-2:] == ["bot", "dispatch"]
     assert actions.env["SANIC_HOST"] == "127.0.0.1"
     assert rasa.argv[rasa.argv.index("--interface") + 1] == "127.0.0.1"
     assert "--enable-api" in rasa.argv and f"--auth-token={s.rasa_token}" in rasa.argv
+    assert catcher.ready_url == "smtp://127.0.0.1:8025"  # it binds 127.0.0.1 only, always
 
 
 def test_bad_ports_are_clear_errors(tmp_path):
@@ -100,3 +105,65 @@ def test_the_first_run_creates_an_admin_whose_password_is_in_the_secrets_file(
     assert [u.username for u, _ in accounts.all()] == ["admin"]
     # The widget's token secret is generated with the others.
     assert len(read_secrets(path)["CX_WIDGET_SECRET"]) >= 32
+
+
+# --- where one-time verification codes go ------------------------------------------------------
+
+
+def test_without_a_mail_server_the_local_mail_catcher_starts_and_gets_the_codes(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CX_SMTP_PASSWORD", "a-real-servers-password")
+    s = settings(tmp_path, CX_MAIL_PORT="8125")
+    procs = processes(s)
+    [catcher] = [p for p in procs if p.name == "mail catcher"]
+    assert catcher.argv[-6:] == [
+        "bot",
+        "mailcatcher",
+        "--port",
+        "8125",
+        "--dir",
+        str(tmp_path / "mail"),
+    ]
+    assert catcher.ready_url == "smtp://127.0.0.1:8125"
+    assert catcher.log == tmp_path / "logs" / "mailcatcher.log"
+    for proc in procs:
+        assert proc.env["CX_SMTP_URL"] == "smtp://127.0.0.1:8125"
+        assert "CX_SMTP_PASSWORD" not in proc.env  # a real server's, never the catcher's
+    assert codes_line(Settings.from_env({})) == (
+        "Verification codes emailed to customers: var/mail/ (local mail catcher on "
+        "127.0.0.1:8025; set CX_SMTP_URL to use a real mail server)"
+    )
+
+
+def test_a_configured_mail_server_is_passed_through_and_no_catcher_starts(tmp_path, monkeypatch):
+    url = "smtp+starttls://bot@mail.example.com:587"
+    monkeypatch.setenv("CX_SMTP_PASSWORD", "the-servers-password")
+    s = settings(tmp_path, CX_SMTP_URL=url, CX_MAIL_FROM="help@shop.example")
+    procs = processes(s)
+    assert "mail catcher" not in [p.name for p in procs]
+    for proc in procs:
+        assert proc.env["CX_SMTP_URL"] == url
+        assert proc.env["CX_SMTP_PASSWORD"] == "the-servers-password"
+        assert proc.env["CX_MAIL_FROM"] == "help@shop.example"
+    line = codes_line(settings(tmp_path, CX_SMTP_URL="smtp://bot:pw-123@mail.example.com:25"))
+    assert "smtp://mail.example.com:25" in line and "pw-123" not in line
+
+
+def test_the_mail_catcher_process_is_ready_by_its_check_and_keeps_the_codes(tmp_path):
+    s = settings(tmp_path, CX_MAIL_PORT=str(free_port("127.0.0.1")))
+    [catcher] = [p for p in processes(s) if p.name == "mail catcher"]
+    assert not catcher.ready()  # nothing listens yet
+    catcher.start(ROOT)
+    try:
+        wait_ready([catcher], timeout=60)
+        assert catcher.ready()
+        # The children's own view of the settings sends to it.
+        mailer = CodeMailer.from_settings(Settings.from_env(catcher.env))
+        mailer.send_code("jane.doe@example.com", "112358", 10, name="Jane")
+        assert read_codes(tmp_path / "mail", "jane.doe@example.com") == ["112358"]
+    finally:
+        catcher.stop()
+    assert not catcher.alive()
+    log = catcher.log.read_text()
+    assert "jane.doe@example.com" in log and "112358" not in log

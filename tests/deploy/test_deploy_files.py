@@ -162,6 +162,7 @@ def test_scale_out_layout_gives_each_rasa_its_own_endpoints_log_and_action_serve
         "hub",
         "handoff dispatcher 1",
         "handoff dispatcher 2",
+        "mail catcher",  # no CX_SMTP_URL: codes go to the local catcher, as with `make run`
     ]
     assert len({p.log for p in procs}) == len(procs)  # nobody writes another's log
     rasa = [p for p in procs if p.name.startswith("Rasa")]

@@ -68,6 +68,7 @@ def fresh_settings(var_dir) -> Settings:
             "CX_RASA_PORT": str(free_port()),
             "CX_ACTION_PORT": str(free_port()),
             "CX_HUB_PORT": str(free_port()),
+            "CX_MAIL_PORT": str(free_port()),  # the local mail catcher's
         }
     )
     settings, _ = ensure_secrets(settings)

@@ -272,6 +272,7 @@ def cluster(
             "CX_RASA_PORT": str(rasa_ports[0]),
             "CX_ACTION_PORT": str(action_ports[0]),
             "CX_HUB_PORT": str(ports["hub"]),
+            "CX_MAIL_PORT": str(free_port()),
             "CX_JOURNEY_URL": urls["journey"],
             "CX_TRACKER_URL": urls["tracker"],
             "CX_LOCK_URL": REDIS_URL,
