@@ -18,7 +18,7 @@ import textwrap
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import formatdate, getaddresses, make_msgid
+from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -61,8 +61,8 @@ class CodeMailer:
                 f"CX_SMTP_URL={_without_credentials(url)!r} is not a mail server URL: use "
                 "smtp://[user@]host:port, or smtp+starttls://[user@]host:port for STARTTLS"
             )
-        if not ADDRESS.fullmatch(sender):
-            raise ValueError(f"CX_MAIL_FROM={sender!r} is not an email address")
+        if not ADDRESS.fullmatch(parseaddr(sender)[1]) or "\n" in sender or "\r" in sender:
+            raise ValueError(f"CX_MAIL_FROM={sender!r} is not an email address (or Name <address>)")
         self.host = parts.hostname
         self.port = port or DEFAULT_PORTS[parts.scheme]
         self.starttls = parts.scheme == "smtp+starttls"
@@ -112,7 +112,7 @@ class CodeMailer:
         message["Subject"] = SUBJECT
         message["Date"] = formatdate(localtime=True)
         # The sender's domain, not socket.getfqdn(), which can wait on DNS.
-        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2])
+        message["Message-ID"] = make_msgid(domain=parseaddr(self.sender)[1].rpartition("@")[2])
         # Lines short enough to travel as 7bit: the .eml file reads as plain text.
         message.set_content(f"{greeting}\n\n{textwrap.fill(text, 72)}\n")
         return message

@@ -139,6 +139,16 @@ def test_an_address_that_could_add_a_header_is_refused_before_sending(catcher):
     assert list(catcher.mail_dir.glob("*.eml")) == []
 
 
+def test_the_sender_may_have_a_name(catcher):
+    port = catcher.address[1]
+    CodeMailer(f"smtp://127.0.0.1:{port}", f"Shop Support <{SENDER}>").send_code(
+        "jane.doe@example.com", "123456", 10
+    )
+    assert saved(catcher)[0]["From"] == f"Shop Support <{SENDER}>"
+    with pytest.raises(ValueError, match="CX_MAIL_FROM"):
+        CodeMailer(f"smtp://127.0.0.1:{port}", "support")
+
+
 def test_from_settings_is_none_without_a_mail_server_url():
     assert CodeMailer.from_settings(Settings.from_env({})) is None
     assert CodeMailer.from_settings(Settings.from_env({"CX_SMTP_URL": " "})) is None
