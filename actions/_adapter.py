@@ -10,6 +10,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import services
+from bot.identity.checks import Where
+from bot.identity.trust import BY_SLACK, BY_WEBSITE, CHANNEL_METHODS, Identity
 from bot.journey.signals import Signals, UserMessage
 from bot.journey.store import Touchpoint, Turn
 from bot.proactive import triggered_by_api
@@ -56,7 +58,8 @@ def slack_user_of(tracker: Tracker) -> str | None:
 
 
 def channel_customer(tracker: Tracker):
-    """The customer the channel vouches for: a signed-in website visitor or a Slack user.
+    """The customer the channel vouches for, and how: a signed-in website visitor or a Slack
+    user mapped to a customer.
 
     Only the website channel's own metadata is trusted for a customer id: the channel puts
     it there after checking the website's signed customer token (bot/channels/web.py).
@@ -64,19 +67,43 @@ def channel_customer(tracker: Tracker):
     d = desk()
     if channel_of(tracker) == "socketio":
         customer_id = (tracker.latest_message.get("metadata") or {}).get("customer_id")
-        return d.customer(customer_id) if customer_id else None
-    return d.identify(slack_user=slack_user_of(tracker))
+        return (d.customer(customer_id), BY_WEBSITE) if customer_id else (None, None)
+    return d.slack_customer(slack_user_of(tracker)), BY_SLACK
+
+
+def identity_of(tracker: Tracker) -> Identity:
+    """Who the conversation's customer is and how sure we are, from its slots."""
+    return Identity.from_slots(
+        tracker.get_slot("customer_id"),
+        tracker.get_slot("verified_by"),
+        email=tracker.get_slot("email"),
+        order_id=tracker.get_slot("order_id"),
+    )
+
+
+def where_of(tracker: Tracker) -> Where:
+    """Where identity checks come from: this conversation, its channel, the client address
+    the channel saw (bot/channels/rest.py and web.py put it in the metadata)."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    address = metadata.get("client_ip")
+    return Where(
+        tracker.sender_id, channel_of(tracker), address if isinstance(address, str) else None
+    )
 
 
 def identify_from_channel(tracker: Tracker) -> list[dict[str, Any]]:
-    """Slot events naming the customer the channel vouches for, when not known yet.
+    """Slot events naming the customer the channel vouches for, when not verified yet.
 
-    The slots are set on ``tracker`` too, so the turn logged in this same action already
-    belongs to the customer.
+    A customer id without a known way of verification (a conversation from before
+    verification existed) is dropped: it was only ever a claim. The slots are set on
+    ``tracker`` too, so the turn logged in this same action already belongs to the customer.
     """
-    if tracker.get_slot("customer_id"):
+    if identity_of(tracker).verified:
         return []
-    slots = customer_slots(channel_customer(tracker))
+    customer, method = channel_customer(tracker)
+    slots = customer_slots(customer, method)
+    if not slots and tracker.get_slot("customer_id"):
+        slots = {"customer_id": None, "customer_name": None, "verified_by": None}
     tracker.slots.update(slots)
     return [SlotSet(name, value) for name, value in slots.items()]
 
@@ -112,7 +139,9 @@ def need_context(tracker: Tracker, need: str | None, signals: Signals | None = N
     ``signals`` come from the touchpoint just recorded, when there is one (saves a read).
     """
     d = desk()
-    customer = d.customer(tracker.get_slot("customer_id"))
+    identity = identity_of(tracker)
+    # Only a verified customer is a customer; anyone else gets what access.yml allows.
+    customer = d.customer(identity.customer_id)
     order_check = d.check_order(tracker.get_slot("order_id"), customer.id if customer else None)
     raw_date = tracker.get_slot("new_date")
     return NeedContext(
@@ -130,6 +159,7 @@ def need_context(tracker: Tracker, need: str | None, signals: Signals | None = N
         option=latest_entity(tracker, "option"),
         transcript=transcript(tracker),
         signals=signals if signals is not None else d.journey.signals(turn_of(tracker)),
+        identity=identity,
     )
 
 
@@ -165,7 +195,7 @@ def turn_of(tracker: Tracker, need: str | None = None, reply: Reply | None = Non
     )
     started = session[0].get("timestamp") if session else None
     d = desk()
-    customer = d.customer(tracker.get_slot("customer_id"))
+    customer = d.customer(identity_of(tracker).customer_id)
     handoff = reply.handoff if reply else None
     department = handoff.department.name if handoff else d.routing.department_of(need)
     return Turn(
@@ -222,10 +252,21 @@ def send(reply: Reply, dispatcher: CollectingDispatcher) -> list[dict[str, Any]]
     return [SlotSet(name, value) for name, value in reply.slots.items()]
 
 
-def customer_slots(customer) -> dict[str, Any]:
-    """The slots of an identified customer, named as they asked to be addressed
-    ("call me Sam"; their full name when formal), else by their first name."""
-    if not customer:
+def customer_slots(customer, verified_by: str | None) -> dict[str, Any]:
+    """The slots of a verified customer (and how they were verified), named as they asked
+    to be addressed ("call me Sam"; their full name when formal), else by their first name."""
+    if not customer or not verified_by:
         return {}
     preferred = desk().preferences.get(customer.id).address(customer.name)
-    return {"customer_id": customer.id, "customer_name": preferred or customer.first_name}
+    return {
+        "customer_id": customer.id,
+        "customer_name": preferred or customer.first_name,
+        "verified_by": verified_by,
+    }
+
+
+def chat_verified(tracker: Tracker) -> bool:
+    """Whether this conversation's customer was verified by a check in the chat (which a
+    new session asks for again), rather than by the channel itself."""
+    identity = identity_of(tracker)
+    return identity.verified and identity.verified_by not in CHANNEL_METHODS

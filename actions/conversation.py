@@ -11,9 +11,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions._adapter import (
+    chat_verified,
     desk,
     feedback,
     identify_from_channel,
+    identity_of,
     latest_entity,
     record_turn,
     send,
@@ -25,6 +27,8 @@ from bot.support.feedback import SLOT as FEEDBACK_SLOT
 # Slots a new session starts without: a half-filled form, and the feedback already asked
 # (each session, which is one touchpoint, asks for its own rating once).
 SESSION_ONLY_SLOTS = ("requested_slot", FEEDBACK_SLOT)
+# Who the customer is, when a check in the chat said so: bound to that session only.
+VERIFIED_SLOTS = ("customer_id", "customer_name", "verified_by")
 
 
 class ActionGreet(Action):
@@ -41,7 +45,7 @@ class ActionGreet(Action):
         # Logged first: its journey id holds the preferences, an anonymous visitor's too.
         touchpoint = record_turn(tracker)
         d = desk()
-        customer = d.customer(tracker.get_slot("customer_id"))
+        customer = d.customer(identity_of(tracker).customer_id)
         # The name they asked for ("call me Sam"), else first name (full name when formal).
         preferred = d.preferences.get(touchpoint.customer_id).address(
             customer.name if customer else None
@@ -154,11 +158,14 @@ class ActionSessionStart(Action):
         events: list[dict[str, Any]] = [SessionStarted()]
         if tracker.is_paused():
             events.append(ConversationPaused())
-        # domain.yml carries slots over (carry_over_slots_to_new_session), as stock Rasa does.
+        # domain.yml carries slots over (carry_over_slots_to_new_session), as stock Rasa does,
+        # but a check passed in the chat is asked for again in a new session, as a bank's
+        # chat would (the website's sign-in and Slack vouch again at the next message).
+        dropped = SESSION_ONLY_SLOTS + (VERIFIED_SLOTS if chat_verified(tracker) else ())
         events += [
             SlotSet(name, value)
             for name, value in tracker.current_slot_values().items()
-            if value is not None and name not in SESSION_ONLY_SLOTS
+            if value is not None and name not in dropped
         ]
         events.append(ActionExecuted("action_listen"))
         return events

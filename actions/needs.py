@@ -11,21 +11,25 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions._adapter import (
-    customer_slots,
     desk,
     identify_from_channel,
+    identity_of,
     latest_entity,
     need_context,
     record_handoff,
     record_turn,
     send,
-    slack_user_of,
+    where_of,
 )
+from actions.identity import verify_from_message
 from actions.proactive import tell_waiting_news
+from bot.identity.access import ANYONE
 from bot.journey.signals import Signals
-from bot.support.parsing import parse_date
+from bot.support.parsing import normalize_order_id, parse_date
 
 DETAIL_SLOTS = ("order_id", "customer_id", "email", "new_address", "new_date")
+# Set with customer_id when a check verifies the visitor; never asked for themselves.
+IDENTITY_SLOTS = ("customer_name", "verified_by")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -41,6 +45,12 @@ class ActionNoteNeed(Action):
         intent = tracker.latest_message.get("intent", {}).get("name")
         events = [SlotSet("need", intent), SlotSet("new_address", None), SlotSet("new_date", None)]
         events += identify_from_channel(tracker)
+        if not identity_of(tracker).verified and latest_entity(tracker, "order_id"):
+            # "Cancel ORD-10004, it's omar@example.com": the order with its email, said up
+            # front, verifies them before anything is asked.
+            verified = verify_from_message(tracker, dispatcher, codes=False, send_code=False)
+            tracker.slots.update(verified)
+            events += [SlotSet(name, value) for name, value in verified.items()]
         record_turn(tracker, need=intent)
         # News a department had for them while they were away comes first, at any contact.
         return events + tell_waiting_news(tracker, dispatcher, raised_a_need=True)
@@ -52,40 +62,82 @@ class ValidateNeedForm(FormValidationAction):
     def name(self) -> str:
         return "validate_need_form"
 
+    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        before = len(tracker.events)
+        events = await super().run(dispatcher, tracker, domain)
+        # The SDK returns only the form's own slots; who a verification check found (and
+        # that a check was made at all, which keeps Rasa from rejecting the form) rides along.
+        named = {e.get("name") for e in events if e.get("event") == "slot"}
+        riding = []
+        for event in tracker.events[before:]:
+            if event.get("name") in IDENTITY_SLOTS and event["name"] not in named:
+                riding.append(SlotSet(event["name"], tracker.slots.get(event["name"])))
+                named.add(event["name"])
+        # Before the next requested slot, which the SDK puts last.
+        at = (
+            len(events) - 1
+            if events and events[-1].get("name") == "requested_slot"
+            else len(events)
+        )
+        return events[:at] + riding + events[at:]
+
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        d, need, identity = desk(), tracker.get_slot("need"), identity_of(tracker)
         known = {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS}
+        known["customer_id"] = identity.customer_id  # a verified customer, or nobody
+        if (
+            not identity.verified
+            and d.access.level(need) != ANYONE
+            and d.verifier.checks.limited_lately(tracker.sender_id)
+        ):
+            # Over a limit on checks: stop asking; serving the need says what we can do.
+            return []
         # All the need's details, filled or not: the SDK validates the filled ones and
         # asks for the first missing one.
-        return desk().required_details(tracker.get_slot("need"), known)
+        return d.required_details(need, known)
 
     def extract_customer_id(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        if tracker.get_slot("customer_id") or tracker.get_slot("requested_slot") != "customer_id":
+        """Verify the visitor from what they typed (actions/identity.py): tried when
+        verification is asked for, and on any message that carries an email meanwhile
+        (details said up front count)."""
+        if identity_of(tracker).verified:
             return {}
-        email, order_id = latest_entity(tracker, "email"), latest_entity(tracker, "order_id")
-        customer = desk().identify(
-            email=email, order_id=order_id, slack_user=slack_user_of(tracker)
+        return verify_from_message(
+            tracker, dispatcher, codes=tracker.get_slot("requested_slot") == "customer_id"
         )
-        if customer is None and (email or order_id):
-            dispatcher.utter_message(response="utter_customer_not_found", given=email or order_id)
-        return customer_slots(customer)
 
     def validate_customer_id(self, value, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        # Already checked against the back office when it was extracted.
+        # Only ever set by a passed check (above) or by the channel itself.
         return {"customer_id": value}
 
     def validate_order_id(self, value, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        check = desk().check_order(value, tracker.get_slot("customer_id"))
-        if check.order is None:
-            dispatcher.utter_message(response=check.problem, given=value)
+        identity = identity_of(tracker)
+        if identity.verified:
+            check = desk().check_order(value, identity.customer_id)
+            if check.order is None:
+                dispatcher.utter_message(response=check.problem, given=value)
+                return {"order_id": None}
+            return {"order_id": check.order.id}
+        # Not verified: looked up as a parcel tracker would, within the limits on lookups.
+        order_id = normalize_order_id(value)
+        if order_id is None:
+            dispatcher.utter_message(response="utter_order_id_unreadable", given=value)
             return {"order_id": None}
-        return {"order_id": check.order.id, **customer_slots(check.customer)}
+        lookup = desk().verifier.look_up(where_of(tracker), order_id)
+        if lookup.limited:
+            # required_slots stops asking; serving the need says what we can do.
+            return {"order_id": None}
+        if lookup.order is None:
+            dispatcher.utter_message(response=lookup.said.response, **lookup.said.params)
+            return {"order_id": None}
+        return {"order_id": lookup.order.id}
 
     def validate_email(self, value, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        # A way to reach them, never an identity: verification is its own step.
         if not isinstance(value, str) or not _EMAIL.match(value.strip()):
             dispatcher.utter_message(response="utter_email_unreadable")
             return {"email": None}
-        customer = desk().identify(email=value)
-        return {"email": value.strip(), **customer_slots(customer)}
+        return {"email": value.strip()}
 
     def validate_new_address(self, value, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
         text = (value or "").strip()

@@ -12,7 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions._adapter import channel_of, desk, latest_entity, record_turn, send
+from actions._adapter import channel_of, desk, identity_of, latest_entity, record_turn, send
 from bot.support import preferences
 
 
@@ -27,7 +27,7 @@ class ActionSetPreference(Action):
     ) -> list[dict[str, Any]]:
         journey_id = record_turn(tracker).customer_id
         d = desk()
-        customer = d.customer(tracker.get_slot("customer_id"))
+        customer = d.customer(identity_of(tracker).customer_id)
         reply = preferences.change(
             d.preferences,
             journey_id,

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions._adapter import channel_of, desk, latest_entity, send
+from actions._adapter import channel_of, desk, identity_of, latest_entity, send
 from bot.support import proactive
 
 # At most this many waiting news items are told at one contact (the rest at the next).
@@ -44,7 +44,7 @@ def tell_waiting_news(
     d = desk()
     events: list[dict[str, Any]] = []
     told = 0
-    for event in d.proactive.news_for(tracker.get_slot("customer_id")):
+    for event in d.proactive.news_for(identity_of(tracker).customer_id):
         if told == NEWS_PER_CONTACT:
             break
         if d.proactive.claim_for_contact(event.id, tracker.sender_id, channel_of(tracker)):

@@ -13,6 +13,8 @@ from bot.backoffice.sql import SqlBackOffice, seed
 from bot.db import make_engine
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk
+from bot.identity.access import AccessRules
+from bot.identity.mail import CodeMailer
 from bot.journey.migrate import migrate
 from bot.routing import RoutingMap
 from bot.settings import Settings
@@ -39,10 +41,16 @@ def build_desk(settings: Settings) -> SupportDesk:
     """A SupportDesk on the configured back office and journey database."""
     journey_engine = make_engine(settings.journey_url)
     migrate(journey_engine)
+    routing = RoutingMap.load()
+    access = AccessRules.load(known_needs=routing)
+    if not settings.identity_address_limits:
+        access = access.without_address_limits()
     return SupportDesk(
         backoffice=build_backoffice(settings),
-        routing=RoutingMap.load(),
+        routing=routing,
         handoffs=HandoffDesk(journey_engine, load_departments()),
+        access=access,
+        mailer=CodeMailer.from_settings(settings),
     )
 
 

@@ -56,6 +56,10 @@ class Settings:
     mail_from: str = "support@localhost"
     mail_port: int = 8025  # the local mail catcher's
 
+    # The limits on identity checks per client address (bot/config/access.yml); "off" for a
+    # test system whose every client is 127.0.0.1. The per-conversation limits always hold.
+    identity_address_limits: bool = True
+
     @property
     def hub_url(self) -> str:
         return f"http://{self.host}:{self.hub_port}"
@@ -114,6 +118,8 @@ class Settings:
             smtp_password=env.get("CX_SMTP_PASSWORD", ""),
             mail_from=env.get("CX_MAIL_FROM", "").strip() or "support@localhost",
             mail_port=_port(env, "CX_MAIL_PORT", 8025),
+            identity_address_limits=env.get("CX_IDENTITY_ADDRESS_LIMITS", "on").strip().lower()
+            != "off",
         )
 
 

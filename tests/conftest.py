@@ -22,6 +22,7 @@ from bot.handoff import HandoffDesk
 from bot.journey.migrate import migrate
 from bot.routing import RoutingMap
 from bot.support import SupportDesk
+from tests.fakes.mailbox import Mailbox
 
 # A Wednesday, 10:00: every department is open.
 TODAY = date(2025, 3, 12)
@@ -123,5 +124,10 @@ def handoffs(engine):
 def desk(store):
     eng, backoffice = store
     return SupportDesk(
-        backoffice, RoutingMap.load(), _handoff_desk(eng), today=lambda: TODAY, now=lambda: NOW
+        backoffice,
+        RoutingMap.load(),
+        _handoff_desk(eng),
+        today=lambda: TODAY,
+        now=lambda: NOW,
+        mailer=Mailbox(),
     )

@@ -142,8 +142,14 @@ class CheckedRestInput(RestInput):
         return channel if isinstance(channel, str) and channel else self.name()
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
+        """The client's metadata, with the address this server saw in ``client_ip`` (any
+        value the client sent there is replaced): identity checks are limited per address."""
         metadata = self._body(request).get("metadata")
-        return metadata if isinstance(metadata, dict) else None
+        metadata = dict(metadata) if isinstance(metadata, dict) else {}
+        metadata["client_ip"] = self.limits.client_ip(
+            request.ip, request.headers.get("x-forwarded-for")
+        )
+        return metadata
 
 
 def too_many_requests(verdict: Verdict) -> HTTPResponse:

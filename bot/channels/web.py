@@ -232,6 +232,8 @@ class WebChatInput(SocketIOInput):
             text = clean_message(text)
             await sio.emit("user_echo", {"text": text}, room=session.session_id, skip_sid=sid)
             metadata = {"customer_id": session.customer_id} if session.customer_id else {}
+            if stored.get("ip"):
+                metadata["client_ip"] = stored["ip"]  # identity checks are limited per address
             await on_new_message(
                 UserMessage(
                     text,

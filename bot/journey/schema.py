@@ -411,3 +411,37 @@ web_presence = Table(
     Column("conversation_id", String(255), nullable=False, index=True),
     Column("connected_at", DateTime, nullable=False),
 )
+
+# Every identity check in a conversation (bot/identity/checks.py): order numbers looked up
+# without verification, emails checked against an order, one-time codes sent and tried.
+# Counted for the limits against enumeration, and shown to CX review as a security signal.
+identity_checks = Table(
+    "identity_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("channel", String(32), nullable=False),
+    Column("address", String(64)),  # the client's IP address, when the channel knows it
+    # lookup: an order number looked up unverified; order_email: an email checked against an
+    # order; code_sent: a one-time code emailed; code: a code typed in.
+    Column("kind", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),  # ok | failed | limited
+    Column("order_id", String(64)),  # the order number given, as typed (normalised)
+    Column("customer_id", String(64)),  # verified as (ok), or the code's addressee
+    Column("at", DateTime, nullable=False, index=True),
+)
+Index("ix_identity_checks_address_at", identity_checks.c.address, identity_checks.c.at)
+
+# One-time codes emailed to a customer to verify a chat; only the code's hash is kept.
+one_time_codes = Table(
+    "one_time_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("tries", Integer, nullable=False, default=0),
+    Column("used_at", DateTime),
+)

@@ -57,6 +57,40 @@ def order_status(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
+def tracker_view(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    """What a parcel tracker shows anyone with the order number: its status and expected
+    day, no items, address, amounts or names; then how to get more (verification)."""
+    order, today = ctx.order, desk.today()
+    reply = Reply()
+    if order.status == CANCELLED:
+        reply.say("utter_tracker_cancelled", order_id=order.id)
+    elif order.status == DELIVERED:
+        reply.say(
+            "utter_tracker_delivered",
+            order_id=order.id,
+            delivered=day_text(order.delivered_at, today),
+        )
+    elif order.is_late(today):
+        reply.say(
+            "utter_tracker_late",
+            order_id=order.id,
+            expected=day_text(order.expected_delivery, today),
+        )
+    elif not order.dispatched:
+        reply.say(
+            "utter_tracker_preparing",
+            order_id=order.id,
+            expected=day_text(order.expected_delivery, today),
+        )
+    else:
+        reply.say(
+            "utter_tracker_on_its_way",
+            order_id=order.id,
+            expected=day_text(order.expected_delivery, today),
+        )
+    return reply.say("utter_tracker_more_when_verified", order_id=order.id)
+
+
 def order_late(desk: SupportDesk, ctx: NeedContext) -> Reply:
     if ctx.order.is_late(desk.today()):
         return _late(desk, ctx)

@@ -10,6 +10,10 @@ from datetime import date, datetime
 from bot.backoffice import BackOffice, Customer, NotFound, Order
 from bot.cx_routing import CxRules, Facts, RoutingDecision
 from bot.handoff import Handoff, HandoffDesk, HandoffRequest
+from bot.identity.access import TRACKER, AccessRules
+from bot.identity.checks import IdentityChecks
+from bot.identity.trust import VERIFIED, Identity
+from bot.identity.verify import Mailer, Verifier
 from bot.journey.store import JourneyStore
 from bot.policies.engine import Decision, PolicyEngine
 from bot.policies.moments import PolicyLog
@@ -77,6 +81,8 @@ class SupportDesk:
         policy_log: PolicyLog | None = None,
         outgoing: OutgoingGuard | None = None,
         cx_rules: CxRules | None = None,
+        access: AccessRules | None = None,
+        mailer: Mailer | None = None,
     ):
         self.backoffice = backoffice
         self.routing = routing
@@ -92,6 +98,11 @@ class SupportDesk:
         self.proactive = ProactiveStore(handoffs.engine, now)
         self.outgoing = outgoing or OutgoingGuard()
         self.cx_rules = cx_rules or CxRules.load()
+        # Who may see and do what (access.yml), and the checks that make a visitor verified.
+        self.access = access or AccessRules.load(known_needs=routing)
+        self.verifier = Verifier(
+            backoffice, IdentityChecks(handoffs.engine, self.access, now), mailer
+        )
         self._stages: dict[tuple[str, date], tuple[str, float]] = {}
         self.today = today
         self.now = now
@@ -105,10 +116,18 @@ class SupportDesk:
     def required_details(self, need: str | None, known: dict) -> list[str]:
         """The slots ``need`` requires, filled or not, in asking order."""
         wanted: list[str] = []
-        for requirement in REQUIRES.get(need or "", ()):
+        requirements = REQUIRES.get(need or "", ())
+        if self.access.needs_verification(need) and "customer" not in requirements:
+            # Personal details and changes: a verified customer, checked after the order
+            # number (the email on that order is one way to pass the check).
+            at = 1 if "order" in requirements else 0
+            requirements = requirements[:at] + ("customer",) + requirements[at:]
+        for requirement in requirements:
             if requirement == "order":
                 wanted.append("order_id")
             elif requirement == "customer":
+                # customer_id holds only a verified customer (bot/identity): asking for it
+                # is asking the visitor to verify.
                 wanted.append("customer_id")
             elif requirement == "contact" and not known.get("customer_id"):
                 wanted.append("email")
@@ -126,6 +145,14 @@ class SupportDesk:
         return [slot for slot in self.required_details(need, known) if not known.get(slot)]
 
     # -- identification ----------------------------------------------------------------
+    def verify_first(self, ctx: NeedContext) -> Reply:
+        """What a visitor who is not verified hears when a need asks for it: why, and what
+        we can do now (a person); once over a limit on checks, say so."""
+        person = [button("Talk to a person", "request_human")]
+        if self.verifier.checks.limited_lately(ctx.conversation_id):
+            return Reply().say("utter_checks_limited", buttons=person)
+        return Reply().say("utter_verify_first", buttons=person)
+
     def customer(self, customer_id: str | None) -> Customer | None:
         if not customer_id:
             return None
@@ -134,20 +161,13 @@ class SupportDesk:
         except NotFound:
             return None
 
-    def identify(
-        self, email: str | None = None, order_id: str | None = None, slack_user: str | None = None
-    ) -> Customer | None:
-        """The customer behind an email, an order number or a Slack user, if any."""
-        if slack_user:
-            found = self.backoffice.customer_by_slack_user(slack_user)
-            if found:
-                return found
-        if email:
-            found = self.backoffice.customer_by_email(email)
-            if found:
-                return found
-        order = self._order_or_none(normalize_order_id(order_id))
-        return self.customer(order.customer_id) if order else None
+    def slack_customer(self, slack_user: str | None) -> Customer | None:
+        """The customer a Slack user is mapped to, if any (Slack vouches for its users).
+
+        There is no lookup by email or order number here on purpose: those are claims, and a
+        claim becomes a customer only through bot/identity's checks.
+        """
+        return self.backoffice.customer_by_slack_user(slack_user) if slack_user else None
 
     def check_order(self, raw_order_id: str | None, customer_id: str | None) -> OrderCheck:
         """Accept an order number only if it exists and belongs to the known customer."""
@@ -174,6 +194,15 @@ class SupportDesk:
         handler = HANDLERS.get(ctx.need)
         if handler is None:
             return Reply().say("utter_what_can_i_do")
+        if ctx.customer is None:
+            # Not verified: a parcel tracker's answer, or what we can do until they are.
+            level = self.access.level(ctx.need)
+            if level == TRACKER and ctx.order is not None:
+                return self._send(delivery.tracker_view(self, ctx), ctx)
+            if self.access.needs_verification(ctx.need) or (
+                "order" in REQUIRES.get(ctx.need, ()) and ctx.order is None
+            ):
+                return self._send(self.verify_first(ctx), ctx)
         if ctx.need == "request_human":
             # Still asking for a person after "here's what we can do" is worth knowing.
             self.policy_log.asked_for_person(ctx.conversation_id)
@@ -192,6 +221,9 @@ class SupportDesk:
         handler = OPTIONS.get(ctx.option or "")
         if handler is None:
             return Reply().say("utter_option_unknown")
+        if ctx.customer is None and self.access.options == "verified":
+            # Every option changes something or commits money: a verified customer only.
+            return self._send(self.verify_first(ctx), ctx)
         moment = self.policy_log.open_offer(ctx.conversation_id, ctx.option)
         if moment is None and (
             self.policies.restricted(ctx.option) or ctx.option in proactive.OFFER_ONLY
@@ -268,6 +300,10 @@ class SupportDesk:
             }
             if customer
             else {"email": ctx.email},
+            # How sure we are who it is: agents and departments see it on every handoff.
+            "identity": (
+                ctx.identity or (Identity(VERIFIED, customer.id) if customer else Identity())
+            ).as_dict(),
             "stage": self.stage_of(ctx.need, customer),
             "order_id": ctx.order.id if ctx.order else None,
             "invoice_id": ctx.invoice_id,

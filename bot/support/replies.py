@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.backoffice.model import Customer, Order
 from bot.handoff import Handoff
+from bot.identity.trust import Identity
 from bot.journey.signals import Signals
 from bot.policies.engine import Decision
 
@@ -60,6 +61,9 @@ class NeedContext:
     option: str | None = None
     transcript: tuple[str, ...] = ()
     signals: Signals = Signals()  # effort and frustration so far (bot/journey/signals.py)
+    # Who the customer is and how sure we are (bot/identity). ``customer`` is set only when
+    # verified; None here means "as ``customer`` says" (tests build contexts by hand).
+    identity: Identity | None = None
 
     @property
     def first_name(self) -> str:

@@ -38,7 +38,8 @@ def make_tracker(
     }
     all_slots = {
         "need": None,
-        "customer_id": None,
+        "customer_id": None,  # a verified customer only (bot/identity)
+        "verified_by": None,
         "customer_name": None,
         "order_id": None,
         "invoice_id": None,

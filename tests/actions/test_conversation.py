@@ -24,11 +24,12 @@ from bot.settings import ROOT
 from tests.actions.conftest import make_tracker
 
 
-def tracker(paused: bool) -> Tracker:
+def tracker(paused: bool, verified_by: str = "website") -> Tracker:
     slots = {
         "customer_id": "C001",
+        "verified_by": verified_by,
         "customer_name": "Jane",
-        "order_id": None,
+        "order_id": "ORD-10001",
         "requested_slot": "x",
     }
     return Tracker("conv-1", slots, {}, [], paused, None, {}, "action_listen")
@@ -36,12 +37,25 @@ def tracker(paused: bool) -> Tracker:
 
 def test_a_new_session_carries_the_slots_over_and_listens():
     events = ActionSessionStart().run(CollectingDispatcher(), tracker(paused=False), {})
-    assert [e["event"] for e in events] == ["session_started", "slot", "slot", "action"]
+    assert [e["event"] for e in events] == ["session_started"] + ["slot"] * 4 + ["action"]
     assert {(e["name"], e["value"]) for e in events if e["event"] == "slot"} == {
         ("customer_id", "C001"),
+        ("verified_by", "website"),
         ("customer_name", "Jane"),
+        ("order_id", "ORD-10001"),
     }
     assert events[-1]["name"] == "action_listen"
+
+
+@pytest.mark.parametrize("verified_by", ["order_email", "one_time_code"])
+def test_a_new_session_asks_again_for_a_check_passed_in_the_chat(verified_by):
+    events = ActionSessionStart().run(
+        CollectingDispatcher(), tracker(paused=False, verified_by=verified_by), {}
+    )
+    # Like a bank's chat: the check holds for its session; the order number is still known.
+    assert {(e["name"], e["value"]) for e in events if e["event"] == "slot"} == {
+        ("order_id", "ORD-10001")
+    }
 
 
 def test_a_new_session_during_an_agents_takeover_stays_paused():
@@ -60,7 +74,7 @@ def run(action, intent, text, asked=None, entities=None, events=None):
     tracker = make_tracker(
         intent,
         text,
-        slots={"feedback_asked": asked, "customer_id": "C001"},
+        slots={"feedback_asked": asked, "customer_id": "C001", "verified_by": "website"},
         entities=entities,
         events=events,
         sender=CONVERSATION,
@@ -220,9 +234,15 @@ def test_no_thanks_keeps_the_chat_ended(use_test_desk):
 
 
 def test_a_new_session_asks_for_feedback_again():
-    slots = {"customer_id": "C001", "feedback_asked": "effort", "requested_slot": None}
+    slots = {
+        "customer_id": "C001",
+        "verified_by": "website",
+        "feedback_asked": "effort",
+        "requested_slot": None,
+    }
     tracker = Tracker("conv-1", slots, {}, [], False, None, {}, "action_listen")
     events = ActionSessionStart().run(CollectingDispatcher(), tracker, {})
     assert [(e["name"], e["value"]) for e in events if e["event"] == "slot"] == [
-        ("customer_id", "C001")
+        ("customer_id", "C001"),
+        ("verified_by", "website"),
     ]

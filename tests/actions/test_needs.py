@@ -66,7 +66,7 @@ def test_form_asks_for_the_order_first():
     assert dispatcher.messages == []
 
 
-def test_form_accepts_an_order_number_and_learns_who_the_customer_is():
+def test_form_accepts_an_order_number_without_making_the_visitor_its_owner():
     tracker = make_tracker(
         "inform",
         "it's ord10001",
@@ -75,12 +75,8 @@ def test_form_accepts_an_order_number_and_learns_who_the_customer_is():
         requested_slot="order_id",
     )
     dispatcher, events = run_form(tracker)
-    assert events == [
-        SlotSet("order_id", "ORD-10001"),
-        SlotSet("customer_id", "C001"),
-        SlotSet("customer_name", "Jane"),
-        SlotSet("requested_slot", None),
-    ]
+    # An order number is not an identity: the tracker's answer needs no more.
+    assert events == [SlotSet("order_id", "ORD-10001"), SlotSet("requested_slot", None)]
 
 
 def test_form_refuses_an_unknown_order_and_asks_again():
@@ -96,7 +92,7 @@ def test_form_refuses_an_unknown_order_and_asks_again():
     assert events == [SlotSet("order_id", None), SlotSet("requested_slot", "order_id")]
 
 
-def test_form_identifies_by_email_for_billing_needs():
+def test_form_sends_a_code_to_the_email_for_billing_needs_and_verifies_with_it(use_test_desk):
     tracker = make_tracker(
         "inform",
         "omar@example.com",
@@ -105,12 +101,21 @@ def test_form_identifies_by_email_for_billing_needs():
         entities=[{"entity": "email", "value": "omar@example.com"}],
     )
     dispatcher, events = run_form(tracker)
-    assert SlotSet("customer_id", "C002") in events and events[-1] == SlotSet(
-        "requested_slot", None
+    assert responses(dispatcher) == ["utter_code_sent"]
+    assert SlotSet("customer_id", "C002") not in events
+    assert events[-1] == SlotSet("requested_slot", "customer_id")
+    code = use_test_desk.verifier.mailer.last_code("omar@example.com")
+    typed = make_tracker(
+        "inform", f"it's {code}", slots={"need": "charged_twice"}, requested_slot="customer_id"
     )
+    dispatcher, events = run_form(typed)
+    assert responses(dispatcher) == ["utter_verified"]
+    assert SlotSet("customer_id", "C002") in events
+    assert SlotSet("verified_by", "one_time_code") in events
+    assert SlotSet("requested_slot", None) in events
 
 
-def test_form_says_when_an_email_has_no_account():
+def test_form_says_the_same_when_an_email_has_no_account(use_test_desk):
     tracker = make_tracker(
         "inform",
         "who@nowhere.com",
@@ -119,16 +124,59 @@ def test_form_says_when_an_email_has_no_account():
         entities=[{"entity": "email", "value": "who@nowhere.com"}],
     )
     dispatcher, events = run_form(tracker)
-    assert responses(dispatcher) == ["utter_customer_not_found"]
-    assert events == [SlotSet("requested_slot", "customer_id")]
+    assert responses(dispatcher) == ["utter_code_sent"]
+    assert use_test_desk.verifier.mailer.sent == []
+    assert events[-1] == SlotSet("requested_slot", "customer_id")
+
+
+def test_form_verifies_with_the_order_and_the_email_on_it():
+    tracker = make_tracker(
+        "inform",
+        "omar@example.com",
+        slots={"need": "cancel_order", "order_id": "ORD-10004"},
+        requested_slot="customer_id",
+        entities=[{"entity": "email", "value": "omar@example.com"}],
+    )
+    dispatcher, events = run_form(tracker)
+    assert responses(dispatcher) == ["utter_verified"]
+    assert SlotSet("customer_id", "C002") in events
+    assert SlotSet("verified_by", "order_email") in events
+
+
+def test_form_refuses_another_customers_email_like_an_unknown_order():
+    wrong = make_tracker(
+        "inform",
+        "jane.doe@example.com",
+        slots={"need": "cancel_order", "order_id": "ORD-10004"},
+        requested_slot="customer_id",
+        entities=[{"entity": "email", "value": "jane.doe@example.com"}],
+    )
+    dispatcher, events = run_form(wrong)
+    unknown = make_tracker(
+        "inform",
+        "jane.doe@example.com",
+        slots={"need": "cancel_order", "order_id": "ORD-99999"},
+        requested_slot="customer_id",
+        entities=[{"entity": "email", "value": "jane.doe@example.com"}],
+        sender="conv-2",
+    )
+    unknown_dispatcher, unknown_events = run_form(unknown)
+    assert responses(dispatcher) == responses(unknown_dispatcher) == ["utter_verification_failed"]
+    assert SlotSet("customer_id", "C001") not in events
+    assert events[-1] == unknown_events[-1] == SlotSet("requested_slot", "customer_id")
 
 
 def test_form_asks_for_a_new_day_only_before_dispatch_and_an_address_always():
+    owners = {"ORD-10004": "C002", "ORD-10001": "C001"}  # verified as the order's customer
     for order, then in (("ORD-10004", "new_date"), ("ORD-10001", None)):
         tracker = make_tracker(
             "inform",
             order,
-            slots={"need": "change_delivery_date"},
+            slots={
+                "need": "change_delivery_date",
+                "customer_id": owners[order],
+                "verified_by": "website",
+            },
             fresh={"order_id": order},
             requested_slot="order_id",
         )
@@ -139,12 +187,28 @@ def test_form_asks_for_a_new_day_only_before_dispatch_and_an_address_always():
         tracker = make_tracker(
             "inform",
             order,
-            slots={"need": "change_delivery_address"},
+            slots={
+                "need": "change_delivery_address",
+                "customer_id": owners[order],
+                "verified_by": "website",
+            },
             fresh={"order_id": order},
             requested_slot="order_id",
         )
         _, events = run_form(tracker)
         assert events[-1] == SlotSet("requested_slot", "new_address"), order
+
+
+def test_form_asks_a_visitor_to_verify_before_any_change():
+    tracker = make_tracker(
+        "inform",
+        "ORD-10004",
+        slots={"need": "change_delivery_address"},
+        fresh={"order_id": "ORD-10004"},
+        requested_slot="order_id",
+    )
+    _, events = run_form(tracker)
+    assert events == [SlotSet("order_id", "ORD-10004"), SlotSet("requested_slot", "customer_id")]
 
 
 def test_form_checks_addresses_and_dates():
@@ -175,7 +239,12 @@ def test_serve_need_answers_and_forgets_the_need():
     tracker = make_tracker(
         "inform",
         "ORD-10001",
-        slots={"need": "order_status", "order_id": "ORD-10001", "customer_id": "C001"},
+        slots={
+            "need": "order_status",
+            "order_id": "ORD-10001",
+            "customer_id": "C001",
+            "verified_by": "website",
+        },
     )
     dispatcher = CollectingDispatcher()
     events = ActionServeNeed().run(dispatcher, tracker, {})
@@ -195,7 +264,7 @@ def test_serve_need_hands_off_with_what_the_customer_said(use_test_desk):
     tracker = make_tracker(
         "inform",
         "omar@example.com",
-        slots={"need": "charged_twice", "customer_id": "C002"},
+        slots={"need": "charged_twice", "customer_id": "C002", "verified_by": "website"},
         events=events,
     )
     dispatcher = CollectingDispatcher()
@@ -210,7 +279,7 @@ def test_option_button_is_carried_out():
     tracker = make_tracker(
         "choose_option",
         '/choose_option{"option":"pause_plan"}',
-        slots={"customer_id": "C001"},
+        slots={"customer_id": "C001", "verified_by": "website"},
         entities=[{"entity": "option", "value": "pause_plan"}],
     )
     dispatcher = CollectingDispatcher()
@@ -270,7 +339,7 @@ def test_each_turn_is_logged_on_the_touchpoint_as_the_chat_goes(use_test_desk):
     tracker = make_tracker(
         "inform",
         "omar@example.com",
-        slots={"need": "charged_twice", "customer_id": "C002"},
+        slots={"need": "charged_twice", "customer_id": "C002", "verified_by": "website"},
         events=session + said,
         sender="conv-log",
     )
@@ -292,7 +361,12 @@ def test_a_frustrated_customer_is_brought_a_person_with_the_reason_recorded(use_
     tracker = make_tracker(
         "order_status",
         "I already told you, this is ridiculous",
-        slots={"need": "order_status", "customer_id": "C001", "order_id": "ORD-10001"},
+        slots={
+            "need": "order_status",
+            "customer_id": "C001",
+            "verified_by": "website",
+            "order_id": "ORD-10001",
+        },
         events=said[:-1],
         sender="conv-angry",
     )

@@ -12,7 +12,7 @@ from actions.preferences import ActionSetPreference, ActionShowPreferences
 from bot.preferences import Preferences
 from tests.actions.conftest import make_tracker
 
-JANE = {"customer_id": "C001", "customer_name": "Jane"}
+JANE = {"customer_id": "C001", "verified_by": "website", "customer_name": "Jane"}
 
 
 def run(action, text, intent="set_preference", slots=None, entities=None, sender="conv-prefs"):
@@ -106,12 +106,16 @@ def test_forgetting_preferences_goes_back_to_the_first_name(use_test_desk):
 def test_identifying_a_customer_names_them_as_they_asked(use_test_desk):
     desk = use_test_desk
     jane = desk.customer("C001")
-    assert customer_slots(jane) == JANE
+    assert customer_slots(jane, "website") == JANE
     record_turn(make_tracker(slots=JANE))  # Jane is in the journey
     desk.preferences.update("C001", formality="formal")
-    assert customer_slots(jane) == {"customer_id": "C001", "customer_name": "Jane Doe"}
+    assert customer_slots(jane, "website") == {
+        "customer_id": "C001",
+        "verified_by": "website",
+        "customer_name": "Jane Doe",
+    }
     desk.preferences.update("C001", name="JD")
-    assert customer_slots(jane)["customer_name"] == "JD"
+    assert customer_slots(jane, "website")["customer_name"] == "JD"
 
 
 def test_a_known_customer_is_greeted_by_the_name_they_chose(use_test_desk):

@@ -55,7 +55,10 @@ def test_news_that_waited_is_told_at_the_greeting_before_anything_else(use_test_
     event = delayed(use_test_desk)
     [claimed] = use_test_desk.proactive.claim_due()
     use_test_desk.proactive.wait_for_contact(claimed.id, "no live channel")
-    greeting = make_tracker(slots={"customer_id": "C001", "customer_name": "Jane"}, sender="rest-1")
+    greeting = make_tracker(
+        slots={"customer_id": "C001", "verified_by": "website", "customer_name": "Jane"},
+        sender="rest-1",
+    )
     dispatcher = CollectingDispatcher()
     ActionGreet().run(dispatcher, greeting, {})
     responses = [m["response"] for m in dispatcher.messages]
@@ -85,7 +88,7 @@ def test_news_that_waited_comes_first_when_the_customer_comes_with_a_need(use_te
     asking = make_tracker(
         intent="order_status",
         text="where is ORD-10002?",
-        slots={"customer_id": "C001", "customer_name": "Jane"},
+        slots={"customer_id": "C001", "verified_by": "website", "customer_name": "Jane"},
         fresh={"order_id": "ORD-10002"},
         sender="rest-2",
     )

@@ -1,0 +1,322 @@
+"""Identity checks in the journey database: the record, the limits, and one-time codes.
+
+Guarantees:
+- every check (an order looked up unverified, an email checked against an order, a code sent
+  or typed) is one row in ``identity_checks``, so CX review sees them and the limits count
+  them in every process, across restarts;
+- a limit refuses before anything is looked up, and a refusal is recorded (``limited``);
+- a one-time code is kept only as a hash, is valid for minutes, is spent by its first right
+  answer or by ``max_tries`` wrong ones, and only the newest code of a conversation counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Engine
+
+from bot.identity.access import AccessRules
+from bot.journey.schema import identity_checks, one_time_codes
+
+LOOKUP, ORDER_EMAIL, CODE_SENT, CODE = "lookup", "order_email", "code_sent", "code"
+OK, FAILED, LIMITED = "ok", "failed", "limited"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Which conversation a check comes from, on which channel, from which address."""
+
+    conversation_id: str
+    channel: str = "rest"
+    address: str | None = None
+
+
+def code_hash(conversation_id: str, code: str) -> str:
+    """A code's hash, salted with its conversation (a code is no use in another chat)."""
+    return hashlib.sha256(f"{conversation_id}:{code}".encode()).hexdigest()
+
+
+class IdentityChecks:
+    """The checks of every conversation, the limits on them and the codes sent."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        rules: AccessRules,
+        now: Callable[[], datetime] = datetime.now,
+        new_code: Callable[[int], str] | None = None,
+    ):
+        self._engine = engine  # a journey database, migrated (bot.journey.migrate)
+        self.rules = rules
+        self._now = now
+        self._new_code = new_code or _random_code
+
+    # -- the record ------------------------------------------------------------------------
+    def record(
+        self,
+        where: Where,
+        kind: str,
+        outcome: str,
+        order_id: str | None = None,
+        customer_id: str | None = None,
+    ) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                identity_checks.insert().values(
+                    conversation_id=where.conversation_id,
+                    channel=where.channel,
+                    address=(where.address or None) and where.address[:64],
+                    kind=kind,
+                    outcome=outcome,
+                    order_id=order_id and order_id[:64],
+                    customer_id=customer_id,
+                    at=self._now(),
+                )
+            )
+
+    def of_conversation(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Every check of one conversation, oldest first (CX review)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(identity_checks)
+                .where(identity_checks.c.conversation_id == conversation_id)
+                .order_by(identity_checks.c.id)
+            ).all()
+        return [dict(row._mapping) for row in rows]
+
+    def failures_by_conversation(self, conversation_ids: list[str]) -> dict[str, int]:
+        """Failed or refused checks per conversation (a security signal in CX review)."""
+        if not conversation_ids:
+            return {}
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(identity_checks.c.conversation_id, func.count())
+                .where(
+                    identity_checks.c.conversation_id.in_(conversation_ids),
+                    identity_checks.c.outcome.in_((FAILED, LIMITED)),
+                )
+                .group_by(identity_checks.c.conversation_id)
+            ).all()
+        return {conversation_id: count for conversation_id, count in rows}
+
+    # -- the limits ------------------------------------------------------------------------
+    def limited_lately(self, conversation_id: str) -> bool:
+        """Whether a check of this conversation was refused within the longest window."""
+        window = max(rate.window for rate in self.rules.limits.values())
+        with self._engine.connect() as conn:
+            return (
+                self._count(
+                    conn,
+                    and_(
+                        identity_checks.c.conversation_id == conversation_id,
+                        identity_checks.c.outcome == LIMITED,
+                    ),
+                    window,
+                )
+                > 0
+            )
+
+    def may_look_up(self, where: Where, order_id: str) -> bool:
+        """Whether an unverified visitor may look ``order_id`` up now.
+
+        Counted in distinct order numbers: asking about the same order again is free.
+        """
+        limits = self.rules.limits
+        with self._engine.connect() as conn:
+            if self._looked_up(conn, where.conversation_id, order_id):
+                return True
+            by_conversation = self._distinct_lookups(
+                conn,
+                identity_checks.c.conversation_id == where.conversation_id,
+                limits["lookups_per_conversation"].window,
+            )
+            if _over(by_conversation, limits["lookups_per_conversation"]):
+                return False
+            if where.address:
+                by_address = self._distinct_lookups(
+                    conn,
+                    identity_checks.c.address == where.address,
+                    limits["lookups_per_address"].window,
+                )
+                if _over(by_address, limits["lookups_per_address"]):
+                    return False
+        return True
+
+    def may_try(self, where: Where) -> bool:
+        """Whether another verification attempt is allowed (failures so far under the limits)."""
+        limits = self.rules.limits
+        failed = and_(
+            identity_checks.c.kind.in_((ORDER_EMAIL, CODE)), identity_checks.c.outcome == FAILED
+        )
+        with self._engine.connect() as conn:
+            if _over(
+                self._count(
+                    conn,
+                    and_(failed, identity_checks.c.conversation_id == where.conversation_id),
+                    limits["failures_per_conversation"].window,
+                ),
+                limits["failures_per_conversation"],
+            ):
+                return False
+            if where.address and _over(
+                self._count(
+                    conn,
+                    and_(failed, identity_checks.c.address == where.address),
+                    limits["failures_per_address"].window,
+                ),
+                limits["failures_per_address"],
+            ):
+                return False
+        return True
+
+    def may_send_code(self, where: Where, customer_id: str | None) -> bool:
+        """Whether another code may be emailed from this conversation (and to this customer)."""
+        limits = self.rules.limits
+        sent = and_(identity_checks.c.kind == CODE_SENT, identity_checks.c.outcome == OK)
+        with self._engine.connect() as conn:
+            if _over(
+                self._count(
+                    conn,
+                    and_(sent, identity_checks.c.conversation_id == where.conversation_id),
+                    limits["codes_per_conversation"].window,
+                ),
+                limits["codes_per_conversation"],
+            ):
+                return False
+            if customer_id and _over(
+                self._count(
+                    conn,
+                    and_(sent, identity_checks.c.customer_id == customer_id),
+                    limits["codes_per_customer"].window,
+                ),
+                limits["codes_per_customer"],
+            ):
+                return False
+        return True
+
+    # -- one-time codes --------------------------------------------------------------------
+    def issue_code(self, where: Where, customer_id: str) -> str:
+        """A new code for ``customer_id`` in this conversation; earlier ones stop counting."""
+        code = self._new_code(self.rules.code.digits)
+        now = self._now()
+        with self._engine.begin() as conn:
+            conn.execute(
+                one_time_codes.update()
+                .where(
+                    one_time_codes.c.conversation_id == where.conversation_id,
+                    one_time_codes.c.used_at.is_(None),
+                )
+                .values(used_at=now)
+            )
+            conn.execute(
+                one_time_codes.insert().values(
+                    conversation_id=where.conversation_id,
+                    customer_id=customer_id,
+                    code_hash=code_hash(where.conversation_id, code),
+                    created_at=now,
+                    expires_at=now + timedelta(minutes=self.rules.code.minutes_valid),
+                    tries=0,
+                )
+            )
+        return code
+
+    def code_requested(self, conversation_id: str) -> bool:
+        """Whether this conversation asked for a code that could still be valid.
+
+        Read from the record of codes sent, which has a row whether or not the email was an
+        account's: what the visitor is asked next never tells the two apart.
+        """
+        with self._engine.connect() as conn:
+            return (
+                self._count(
+                    conn,
+                    and_(
+                        identity_checks.c.conversation_id == conversation_id,
+                        identity_checks.c.kind == CODE_SENT,
+                        identity_checks.c.outcome == OK,
+                    ),
+                    self.rules.code.minutes_valid * 60,
+                )
+                > 0
+            )
+
+    def try_code(self, where: Where, code: str) -> str | None:
+        """The customer the code verifies, or None (wrong, expired, spent or none sent)."""
+        now = self._now()
+        with self._engine.begin() as conn:
+            row = self._live_code(conn, where.conversation_id, for_update=True)
+            if row is None:
+                return None
+            right = hmac.compare_digest(row.code_hash, code_hash(where.conversation_id, code))
+            tries = row.tries + 1
+            spent = right or tries >= self.rules.code.max_tries
+            conn.execute(
+                one_time_codes.update()
+                .where(one_time_codes.c.id == row.id)
+                .values(tries=tries, used_at=now if spent else None)
+            )
+        return row.customer_id if right else None
+
+    def _live_code(self, conn, conversation_id: str, for_update: bool = False):
+        query = (
+            select(one_time_codes)
+            .where(
+                one_time_codes.c.conversation_id == conversation_id,
+                one_time_codes.c.used_at.is_(None),
+                one_time_codes.c.expires_at > self._now(),
+            )
+            .order_by(one_time_codes.c.id.desc())
+            .limit(1)
+        )
+        return conn.execute(query.with_for_update() if for_update else query).first()
+
+    # -- counting --------------------------------------------------------------------------
+    def _since(self, window: float) -> datetime:
+        return self._now() - timedelta(seconds=window)
+
+    def _count(self, conn, condition, window: float) -> int:
+        return conn.execute(
+            select(func.count())
+            .select_from(identity_checks)
+            .where(condition, identity_checks.c.at >= self._since(window))
+        ).scalar_one()
+
+    def _distinct_lookups(self, conn, condition, window: float) -> int:
+        return conn.execute(
+            select(func.count(func.distinct(identity_checks.c.order_id))).where(
+                condition,
+                identity_checks.c.kind == LOOKUP,
+                identity_checks.c.outcome != LIMITED,
+                identity_checks.c.at >= self._since(window),
+            )
+        ).scalar_one()
+
+    def _looked_up(self, conn, conversation_id: str, order_id: str) -> bool:
+        return (
+            conn.execute(
+                select(identity_checks.c.id)
+                .where(
+                    identity_checks.c.conversation_id == conversation_id,
+                    identity_checks.c.kind == LOOKUP,
+                    identity_checks.c.outcome != LIMITED,
+                    identity_checks.c.order_id == order_id,
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+
+def _over(count: int, rate) -> bool:
+    return not rate.off and count >= rate.limit
+
+
+def _random_code(digits: int) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(digits))

@@ -1,0 +1,181 @@
+"""Verifying a customer in the chat, and looking orders up for visitors who are not.
+
+A visitor becomes a verified customer by the order number together with the email on that
+order, or by a one-time code emailed to the account's address. Whatever went wrong, the
+visitor hears the same thing: "no such order" and "not your order" read alike, and a code
+is "on its way if that email is on an account" whether or not it is. Every check is
+recorded and limited (bot/identity/checks.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.backoffice import BackOffice, Customer, NotFound, Order
+from bot.identity.checks import (
+    CODE,
+    CODE_SENT,
+    FAILED,
+    LIMITED,
+    LOOKUP,
+    OK,
+    ORDER_EMAIL,
+    IdentityChecks,
+    Where,
+)
+from bot.identity.trust import BY_CODE, BY_ORDER_EMAIL
+
+log = logging.getLogger(__name__)
+
+EMAIL = re.compile(r"[^@\s<>(),;:\"']+@[^@\s<>(),;:\"']+\.[A-Za-z]{2,}")
+
+
+class Mailer(Protocol):
+    """What sends a one-time code (bot/identity/mail.py's CodeMailer)."""
+
+    def send_code(
+        self, to: str, code: str, minutes_valid: int, name: str | None = None
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Said:
+    """A response to say: its name in domain.yml and its variables."""
+
+    response: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """One attempt: the customer it verified (if any), how, and what to tell the visitor."""
+
+    customer: Customer | None = None
+    method: str | None = None
+    said: Said | None = None
+    limited: bool = False  # over a limit: stop asking, say what we can do instead
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An order number looked up for a visitor who is not verified."""
+
+    order: Order | None = None
+    said: Said | None = None
+    limited: bool = False
+
+
+def email_in(text: str | None) -> str | None:
+    """The first email address written in ``text``."""
+    match = EMAIL.search(text or "")
+    return match.group(0).rstrip(".") if match else None
+
+
+def code_in(text: str | None, digits: int) -> str | None:
+    """A one-time code typed alone or in a short sentence ("it's 482 913")."""
+    squeezed = re.sub(r"(?<=\d)[\s-](?=\d)", "", text or "")
+    match = re.search(rf"(?<!\d)\d{{{digits}}}(?!\d)", squeezed)
+    return match.group(0) if match else None
+
+
+class Verifier:
+    """Checks who a visitor is, within the limits, and says so in the same words for all."""
+
+    def __init__(self, backoffice: BackOffice, checks: IdentityChecks, mailer: Mailer | None):
+        self.backoffice = backoffice
+        self.checks = checks
+        self.mailer = mailer
+
+    @property
+    def codes(self):
+        return self.checks.rules.code
+
+    def look_up(self, where: Where, order_id: str) -> Lookup:
+        """An order (its normalised number) for the parcel-tracker answer: status and
+        expected day only."""
+        if not self.checks.may_look_up(where, order_id):
+            self.checks.record(where, LOOKUP, LIMITED, order_id=order_id)
+            return Lookup(limited=True)
+        order = self._order(order_id)
+        self.checks.record(where, LOOKUP, OK if order else FAILED, order_id=order_id)
+        if order is None:
+            return Lookup(said=Said("utter_order_not_found", {"given": order_id}))
+        return Lookup(order=order)
+
+    def with_order_email(self, where: Where, order_id: str, email: str) -> Verification:
+        """The order number (normalised) with the email on that order: the customer who
+        placed it."""
+        if not self.checks.may_try(where):
+            self.checks.record(where, ORDER_EMAIL, LIMITED)
+            return Verification(limited=True)
+        order = self._order(order_id)
+        customer = self._customer(order.customer_id) if order else None
+        if customer is None or customer.email.casefold() != email.strip().casefold():
+            # The same words whether the order is unknown or the email is someone else's.
+            self.checks.record(where, ORDER_EMAIL, FAILED, order_id=order_id)
+            return Verification(said=Said("utter_verification_failed", {"order_id": order_id}))
+        self.checks.record(where, ORDER_EMAIL, OK, order_id=order_id, customer_id=customer.id)
+        return Verification(customer=customer, method=BY_ORDER_EMAIL)
+
+    def send_code(self, where: Where, email: str) -> Verification:
+        """Email a one-time code to the account with this email, if there is one.
+
+        The visitor is told the same either way; only the account's owner gets a code.
+        """
+        if self.mailer is None:
+            return Verification(said=Said("utter_code_unavailable"))
+        customer = self.backoffice.customer_by_email(email.strip())
+        if not self.checks.may_send_code(where, customer.id if customer else None):
+            self.checks.record(where, CODE_SENT, LIMITED)
+            return Verification(limited=True)
+        if customer is not None:
+            code = self.checks.issue_code(where, customer.id)
+            try:
+                self.mailer.send_code(
+                    customer.email, code, self.codes.minutes_valid, customer.first_name
+                )
+            except Exception as e:  # the mail server is down or refused: say so, lose nothing
+                log.warning("one-time code not sent: %s", e)
+                return Verification(said=Said("utter_code_unavailable"))
+        self.checks.record(where, CODE_SENT, OK, customer_id=customer.id if customer else None)
+        return Verification(
+            said=Said(
+                "utter_code_sent", {"email": email.strip(), "minutes": self.codes.minutes_valid}
+            )
+        )
+
+    def with_code(self, where: Where, code: str) -> Verification:
+        """A code typed in: the customer it was sent to, if right and still valid."""
+        if not self.checks.may_try(where):
+            self.checks.record(where, CODE, LIMITED)
+            return Verification(limited=True)
+        customer_id = self.checks.try_code(where, code)
+        customer = self._customer(customer_id) if customer_id else None
+        if customer is None:
+            self.checks.record(where, CODE, FAILED)
+            return Verification(said=Said("utter_code_wrong"))
+        self.checks.record(where, CODE, OK, customer_id=customer.id)
+        return Verification(customer=customer, method=BY_CODE)
+
+    def code_requested(self, conversation_id: str) -> bool:
+        """Whether this chat asked for a code lately (true alike for unknown emails)."""
+        return self.checks.code_requested(conversation_id)
+
+    def _order(self, order_id: str | None) -> Order | None:
+        if not order_id:
+            return None
+        try:
+            return self.backoffice.order(order_id)
+        except NotFound:
+            return None
+
+    def _customer(self, customer_id: str | None) -> Customer | None:
+        if not customer_id:
+            return None
+        try:
+            return self.backoffice.customer(customer_id)
+        except NotFound:
+            return None
