@@ -5,7 +5,8 @@ What is held about a customer: their journey record, channel identities and pref
 (how they like to be contacted), the department events told to them first, and for each of
 their conversations the touchpoints, handoffs (context packets, outbox and built-in inbox
 rows), routing decisions, policy moments, guard rewrites, feedback, agents' takeovers and
-notes, review flags and labelled examples, and Rasa's tracker events.
+notes, review flags and labelled examples, identity checks and one-time codes (hashes
+only), and Rasa's tracker events.
 
 Rasa's tracker is erased by deleting the conversation's rows from the SQL tracker store's
 ``events`` table, not through Rasa's HTTP API: ``PUT /conversations/{id}/tracker/events``
@@ -52,8 +53,10 @@ from bot.journey.schema import (
     guard_rewrites,
     handoffs,
     identities,
+    identity_checks,
     inbox,
     journey_customers,
+    one_time_codes,
     outbox,
     policy_moments,
     proactive_events,
@@ -205,6 +208,8 @@ _CONVERSATION_TABLES = (
     takeovers,
     agent_notes,
     review_flags,
+    identity_checks,
+    one_time_codes,
 )
 
 
@@ -292,6 +297,16 @@ def _where(ids, conversations, tp_ids, handoff_ids) -> dict[str, Any]:
             _in(policy_moments.c.conversation_id, conversations),
         ),
         "guard_rewrites": _in(guard_rewrites.c.conversation_id, conversations),
+        # Checks and codes of their chats, and those naming them (a code sent to their email
+        # from another chat, a check that verified them).
+        "identity_checks": or_(
+            _in(identity_checks.c.conversation_id, conversations),
+            _in(identity_checks.c.customer_id, ids),
+        ),
+        "one_time_codes": or_(
+            _in(one_time_codes.c.conversation_id, conversations),
+            _in(one_time_codes.c.customer_id, ids),
+        ),
         # Before touchpoints: an event told in a chat points at its touchpoint.
         "proactive_events": or_(
             _in(proactive_events.c.customer_id, ids),
@@ -319,6 +334,8 @@ _TABLES = {
         handoffs,
         policy_moments,
         guard_rewrites,
+        identity_checks,
+        one_time_codes,
         proactive_events,
         touchpoints,
         identities,
@@ -402,6 +419,14 @@ def export_customer(engine: Engine, who: str, tracker: Engine | None) -> dict[st
             if agents
             else {}
         )
+    for row in held["identity_checks"]:
+        if row["conversation_id"] not in subject.conversation_ids:
+            # A check naming them from someone else's chat: where it came from is not theirs.
+            row.update(conversation_id=None, address=None, channel=None)
+    for row in held["one_time_codes"]:
+        row.pop("code_hash", None)  # a secret's hash, of no use to them
+        if row["conversation_id"] not in subject.conversation_ids:
+            row["conversation_id"] = None
     for row in held["takeovers"]:
         row["agent_name"] = names.get(row["agent_id"])
     for row in held["agent_notes"]:
@@ -518,6 +543,17 @@ def apply_retention(
         handoffs.c.created_at < cutoff,
     )
     where = _where(set(), old_conversations, old_touchpoints, old_handoffs)
+    # Identity checks and codes go with their conversation, and when older than the cutoff
+    # in a chat that never became a touchpoint (a visitor who only tried order numbers).
+    chats = select(touchpoints.c.conversation_id)
+    where["identity_checks"] = or_(
+        identity_checks.c.conversation_id.in_(old_conversations),
+        and_(identity_checks.c.at < cutoff, identity_checks.c.conversation_id.notin_(chats)),
+    )
+    where["one_time_codes"] = or_(
+        one_time_codes.c.conversation_id.in_(old_conversations),
+        and_(one_time_codes.c.created_at < cutoff, one_time_codes.c.conversation_id.notin_(chats)),
+    )
     # Customers left with no conversation, known since before the cutoff.
     with_conversations = select(touchpoints.c.customer_id).where(
         touchpoints.c.customer_id.isnot(None), ~is_old

@@ -31,8 +31,10 @@ from bot.journey.schema import (
     guard_rewrites,
     handoffs,
     identities,
+    identity_checks,
     inbox,
     journey_customers,
+    one_time_codes,
     outbox,
     policy_moments,
     proactive_events,
@@ -68,6 +70,8 @@ HELD = {
     "review_examples": review_examples,
     "customer_preferences": customer_preferences,
     "proactive_events": proactive_events,
+    "identity_checks": identity_checks,
+    "one_time_codes": one_time_codes,
 }
 
 
@@ -233,6 +237,20 @@ def fill(engine, customer: str, conversation: str, channel: str = "socketio", at
                 touchpoint_id=tp.id, text=f"{customer} wants a refund", text_sha256="a" * 64,
                 predicted_intent="greet", intent="refund_request", labelled_by=1,
                 labelled_at=at,
+            )
+        )  # fmt: skip
+        for kind, outcome in (("order_email", "failed"), ("code_sent", "ok"), ("code", "ok")):
+            conn.execute(
+                insert(identity_checks).values(
+                    conversation_id=conversation, channel=channel, address="203.0.113.7",
+                    kind=kind, outcome=outcome, order_id=f"ORD-{customer}",
+                    customer_id=tp.customer_id if outcome == "ok" else None, at=at,
+                )
+            )  # fmt: skip
+        conn.execute(
+            insert(one_time_codes).values(
+                conversation_id=conversation, customer_id=tp.customer_id, code_hash="b" * 64,
+                created_at=at, expires_at=at + timedelta(minutes=10), tries=1, used_at=at,
             )
         )  # fmt: skip
         stated = conn.execute(
@@ -583,3 +601,72 @@ def test_department_events_of_a_customer_who_never_chatted_are_forgotten(journey
     assert erased.rows["proactive_events"] == 1
     with journey.connect() as conn:
         assert conn.execute(select(proactive_events.c.customer_id)).scalars().all() == ["C002"]
+
+
+def test_identity_checks_naming_a_customer_from_another_chat_go_with_them(journey, tracker):
+    """A code sent to C001's email from a stranger's chat is C001's data: exported without
+    where it came from, and erased with them; the stranger's own checks stay."""
+    fill(journey, "C001", "web-jane")
+    with journey.begin() as conn:
+        for customer_id in ("C001", None):
+            conn.execute(
+                insert(identity_checks).values(
+                    conversation_id="stranger-chat", channel="rest", address="198.51.100.9",
+                    kind="code_sent", outcome="ok", customer_id=customer_id, at=T0,
+                )
+            )  # fmt: skip
+        conn.execute(
+            insert(one_time_codes).values(
+                conversation_id="stranger-chat", customer_id="C001", code_hash="c" * 64,
+                created_at=T0, expires_at=T0 + timedelta(minutes=10), tries=0,
+            )
+        )  # fmt: skip
+
+    doc = export_customer(journey, "C001", tracker[1])
+
+    from_stranger = [c for c in doc["identity_checks"] if c["conversation_id"] is None]
+    assert len(from_stranger) == 1 and from_stranger[0]["address"] is None
+    assert "198.51.100.9" not in json.dumps(doc) and "stranger-chat" not in json.dumps(doc)
+    assert {c["address"] for c in doc["identity_checks"]} == {"203.0.113.7", None}
+    assert all("code_hash" not in c for c in doc["one_time_codes"])
+    assert len(doc["one_time_codes"]) == 2
+
+    erased = forget_customer(journey, "C001", tracker[1])
+
+    assert erased.rows["identity_checks"] == 4 and erased.rows["one_time_codes"] == 2
+    with journey.connect() as conn:
+        left = conn.execute(
+            select(identity_checks.c.conversation_id, identity_checks.c.customer_id)
+        ).all()
+        assert [tuple(r) for r in left] == [("stranger-chat", None)]
+        assert conn.execute(select(func.count()).select_from(one_time_codes)).scalar_one() == 0
+
+
+def test_retention_drops_old_identity_checks_of_chats_that_left_no_touchpoint(journey, tracker):
+    now = datetime.now().replace(microsecond=0)
+    with journey.begin() as conn:
+        for conversation, days in (("old-prober", 40), ("new-prober", 2)):
+            at = now - timedelta(days=days)
+            conn.execute(
+                insert(identity_checks).values(
+                    conversation_id=conversation, channel="rest", address="198.51.100.9",
+                    kind="lookup", outcome="limited", order_id="ORD-1", at=at,
+                )
+            )  # fmt: skip
+            conn.execute(
+                insert(one_time_codes).values(
+                    conversation_id=conversation, customer_id="C001", code_hash="d" * 64,
+                    created_at=at, expires_at=at + timedelta(minutes=10), tries=0,
+                )
+            )  # fmt: skip
+
+    done = apply_retention(journey, 30, tracker[1], now=now)
+
+    assert done.rows["identity_checks"] == 1 and done.rows["one_time_codes"] == 1
+    with journey.connect() as conn:
+        assert conn.execute(select(identity_checks.c.conversation_id)).scalars().all() == [
+            "new-prober"
+        ]
+        assert conn.execute(select(one_time_codes.c.conversation_id)).scalars().all() == [
+            "new-prober"
+        ]
