@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from bot.journey.schema import (
     agent_notes,
     feedback,
     handoffs,
+    identity_checks,
     inbox,
     journey_customers,
     outbox,
@@ -63,6 +64,8 @@ class Conversation:
     notes: list[dict[str, Any]]
     policy_moments: list[dict[str, Any]]
     feedback: list[dict[str, Any]]
+    # Identity checks made in this session (bot/identity/checks.py): a security signal.
+    identity_checks: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The view with times as ISO text and the transcript as dicts."""
@@ -82,6 +85,7 @@ class Conversation:
             "notes": self.notes,
             "policy_moments": self.policy_moments,
             "feedback": self.feedback,
+            "identity_checks": self.identity_checks,
         }
         return _iso_times(data)
 
@@ -162,6 +166,14 @@ def conversation(
             )
             .order_by(policy_moments.c.created_at, policy_moments.c.id)
         ).all()
+        checks = conn.execute(
+            select(identity_checks)
+            .where(
+                identity_checks.c.conversation_id == tp.conversation_id,
+                _during(identity_checks.c.at, tp.started_at, ends),
+            )
+            .order_by(identity_checks.c.at, identity_checks.c.id)
+        ).all()
         ratings = conn.execute(
             select(feedback.c.created_at, feedback.c.rating, feedback.c.comment)
             .where(feedback.c.touchpoint_id == tp.id)
@@ -224,6 +236,13 @@ def conversation(
             for m in moments
         ],
         feedback=[dict(r._mapping) for r in ratings],
+        identity_checks=[
+            {
+                k: c._mapping[k]
+                for k in ("at", "kind", "outcome", "order_id", "address", "channel", "customer_id")
+            }
+            for c in checks
+        ],
     )
 
 

@@ -14,8 +14,8 @@ from where it stopped (``LogPage.searched_until``). A page therefore answers in 
 flagged ones are few and reached through their own index: those pages need no windows.
 
 ``LogFilters`` adds to the metrics' ``Filters`` what only the log filters on: the
-customer's rating, frustration, policy moments, review flags, and words the customer
-wrote. ``parse_filters`` reads them from a query string and ``filter_query`` writes them
+customer's rating, frustration, policy moments, review flags, failed identity checks,
+and words the customer wrote. ``parse_filters`` reads them from a query string and ``filter_query`` writes them
 back, so a filtered view is a URL; ``LogExport`` feeds the CSV and JSON downloads. The
 customer's words are matched with LIKE (ILIKE on PostgreSQL) over ``customer_text``: no
 text index to keep up on every turn, the windows bound what a search costs.
@@ -34,14 +34,21 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, tuple_
+from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Boolean, Integer
 
 from bot.cx_routing import CxRules
-from bot.journey.schema import journey_customers, policy_moments, review_flags, touchpoints
+from bot.identity.checks import FAILED, LIMITED
+from bot.journey.schema import (
+    identity_checks,
+    journey_customers,
+    policy_moments,
+    review_flags,
+    touchpoints,
+)
 from bot.journey.store import OUTCOMES
 from bot.redaction import redact, redact_data
 from bot.review.metrics import NO_DEPARTMENT, UNKNOWN_STAGE, Filters, filter_conditions
@@ -99,6 +106,8 @@ class LogFilters:
     ``rating``: ``"4"`` (exactly), ``"1-2"`` (a range), ``"rated"`` or ``"unrated"``.
     ``frustrated``: whether the touchpoint's frustration reached ``frustrated_at``.
     ``policy``: a key of ``POLICY_CHOICES``. ``flagged``: flagged for review or not.
+    ``identity_failed``: whether an identity check of the session failed or was refused
+    (a security signal: someone trying order numbers, emails or codes).
     ``text``: words the customer wrote, each of them, in any case ("quoted phrases" kept
     together).
     """
@@ -109,6 +118,7 @@ class LogFilters:
     frustrated_at: int = FRUSTRATED_AT
     policy: str | None = None
     flagged: bool | None = None
+    identity_failed: bool | None = None
     text: str | None = None
 
     def terms(self) -> list[str]:
@@ -140,7 +150,8 @@ def touchpoint_log(
     """Touchpoints matching ``filters``, newest first, ``limit`` of them after ``after``.
 
     Each entry holds the touchpoint's fields (JSON lists and signals parsed), the
-    customer's name and tier, and its review flag (``flag``: tags and note, or None).
+    customer's name and tier, its review flag (``flag``: tags and note, or None) and
+    ``identity_failures``: the session's identity checks that failed or were refused.
     ``scan_seconds=None`` searches until the page is full (exports do).
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
@@ -255,6 +266,7 @@ def _log_query(filters: LogFilters):
             review_flags.c.tags.label("flag_tags"),
             review_flags.c.note.label("flag_note"),
             review_flags.c.flagged_at,
+            failed_checks_count().label("identity_failures"),
         )
         .select_from(
             tp.outerjoin(journey_customers, journey_customers.c.id == tp.c.customer_id).outerjoin(
@@ -356,6 +368,9 @@ def log_conditions(filters: LogFilters) -> list:
         out.append(tp.c.id.in_(select(review_flags.c.touchpoint_id)))
     elif filters.flagged is False:
         out.append(review_flags.c.id.is_(None))  # joined for the marker: no row, no flag
+    if filters.identity_failed is not None:
+        failed = exists().where(*_failed_checks())
+        out.append(failed if filters.identity_failed else ~failed)
     for term in filters.terms():
         out.append(contains_text(tp.c.customer_text, like_pattern(term)))
     return out
@@ -374,16 +389,17 @@ def _rating_condition(rating: str):
     return column == low if low == high else column.between(min(low, high), max(low, high))
 
 
-def _policy_condition(policy: str):
-    """Policy moments of the touchpoint's session: a moment belongs to the newest session of
-    its conversation that had started by then (as the metrics count them)."""
-    tp, pm = touchpoints, policy_moments
+def in_session(conversation_id, at) -> list:
+    """Conditions that a row (its ``conversation_id`` and time ``at``) belongs to the
+    touchpoint's session: the newest session of its conversation that had started by then
+    (as the metrics count policy moments)."""
+    tp = touchpoints
     later = touchpoints.alias("later_session")
     taken_by_later_session = (
         exists()
         .where(
             later.c.conversation_id == tp.c.conversation_id,
-            later.c.started_at <= pm.c.created_at,
+            later.c.started_at <= at,
             or_(
                 later.c.started_at > tp.c.started_at,
                 and_(later.c.started_at == tp.c.started_at, later.c.id > tp.c.id),
@@ -391,13 +407,34 @@ def _policy_condition(policy: str):
         )
         .correlate_except(later)  # two levels down: name what is the outer query's
     )
-    in_session = [
-        pm.c.conversation_id == tp.c.conversation_id,
-        pm.c.created_at >= tp.c.started_at,
-        ~taken_by_later_session,
-    ]
-    any_moment = exists().where(*in_session)
-    alternative_taken = exists().where(*in_session, pm.c.chosen.isnot(None))
+    return [conversation_id == tp.c.conversation_id, at >= tp.c.started_at, ~taken_by_later_session]
+
+
+def _failed_checks() -> list:
+    """Conditions on ``identity_checks``: a check of the touchpoint's session that failed or
+    was refused by a limit."""
+    ic = identity_checks
+    return [*in_session(ic.c.conversation_id, ic.c.at), ic.c.outcome.in_((FAILED, LIMITED))]
+
+
+def failed_checks_count():
+    """The touchpoint's failed or refused identity checks, as a column of the log's query."""
+    return (
+        select(func.count())
+        .select_from(identity_checks)
+        .where(*_failed_checks())
+        .correlate_except(identity_checks)
+        .scalar_subquery()
+    )
+
+
+def _policy_condition(policy: str):
+    """Policy moments of the touchpoint's session: a moment belongs to the newest session of
+    its conversation that had started by then (as the metrics count them)."""
+    pm = policy_moments
+    in_session_ = in_session(pm.c.conversation_id, pm.c.created_at)
+    any_moment = exists().where(*in_session_)
+    alternative_taken = exists().where(*in_session_, pm.c.chosen.isnot(None))
     if policy == "yes":
         return any_moment
     if policy == "no":
@@ -503,10 +540,11 @@ def frustration_threshold(rules: CxRules) -> int:
 # -- the filters in a URL ----------------------------------------------------------------------
 # Query parameters, named as the metrics page names them: since, until (dates YYYY-MM-DD,
 # both days included), channel, stage, department, need,
-# outcome, customer, rating, frustrated (yes/no), policy, flagged (yes/no), q (the words).
+# outcome, customer, rating, frustrated (yes/no), policy, flagged (yes/no), identity_failed
+# (yes/no: an identity check failed or was refused), q (the words).
 FILTER_PARAMETERS = (
     "since", "until", "channel", "stage", "department", "need", "outcome", "customer",
-    "rating", "frustrated", "policy", "flagged", "q",
+    "rating", "frustrated", "policy", "flagged", "identity_failed", "q",
 )  # fmt: skip
 
 
@@ -551,6 +589,7 @@ def parse_filters(
         frustrated_at=frustrated_at,
         policy=_one_of(value("policy"), "policy", POLICY_CHOICES),
         flagged=_yes_no(value("flagged"), "flagged"),
+        identity_failed=_yes_no(value("identity_failed"), "identity_failed"),
         text=text,
     )
 
@@ -571,6 +610,7 @@ def filter_query(filters: LogFilters) -> dict[str, str]:
         "frustrated": _from_yes_no(filters.frustrated),
         "policy": filters.policy,
         "flagged": _from_yes_no(filters.flagged),
+        "identity_failed": _from_yes_no(filters.identity_failed),
         "q": filters.text,
     }
     return {k: v for k, v in out.items() if v}
@@ -582,7 +622,7 @@ def describe_filters(filters: LogFilters) -> dict[str, Any]:
     for key in ("since", "until"):
         if key in data:
             data[key] = data[key].isoformat(timespec="seconds")
-    for key in ("rating", "frustrated", "policy", "flagged", "text"):
+    for key in ("rating", "frustrated", "policy", "flagged", "identity_failed", "text"):
         if getattr(filters, key) is not None:
             data[key] = getattr(filters, key)
     if filters.frustrated is not None:
@@ -631,7 +671,7 @@ EXPORT_COLUMNS = (
     "id", "conversation_id", "started_at", "last_activity_at", "ended_at", "customer_id",
     "customer_name", "tier", "channel", "stage", "needs", "departments", "order_ids",
     "outcome", "rating", "effort", "frustration", "repeats", "told_you", "negative_words",
-    "contacts_about_order", "message_count", "flagged", "flag_tags",
+    "contacts_about_order", "message_count", "flagged", "flag_tags", "identity_checks_failed",
 )  # fmt: skip
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -644,6 +684,7 @@ def export_record(entry: dict[str, Any]) -> dict[str, Any]:
         "frustration": entry["frustration"],
         "flagged": flag is not None,
         "flag_tags": list(flag["tags"]) if flag else [],
+        "identity_checks_failed": int(entry.get("identity_failures") or 0),
     }
     for key in ("repeats", "told_you", "negative_words", "contacts_about_order"):
         record[key] = int(signals.get(key) or 0)

@@ -5,7 +5,8 @@ rating, effort, signals, times), the transcript of that session from Rasa's trac
 (read over Rasa's HTTP API; when Rasa can't be reached, the page says so plainly and
 shows everything else), every routing decision with its rules and reason, handoffs with
 their deliveries and the department's answer, agents' takeovers and internal notes,
-policy moments (what was offered, what was chosen) and the review flag panel
+policy moments (what was offered, what was chosen), the session's identity checks (a
+security signal: order numbers, emails and codes tried) and the review flag panel
 (bot/hub/review/flags.py). The data is assembled by ``bot.review.conversation``; this
 module renders it, every value through ``html.escape``. The same view is JSON at
 ``/api/review/conversations/<touchpoint_id>``.
@@ -50,6 +51,14 @@ TAKEOVER_ENDINGS = {
     "abandoned": "let it lapse (back to the queue)",
 }
 SENDERS = {"customer": "Customer", "assistant": "Assistant", "system": ""}
+# Identity checks (bot/identity/checks.py) in words.
+CHECK_KINDS = {
+    "lookup": "Order looked up without verification",
+    "order_email": "Order number and the email on it",
+    "code_sent": "One-time code emailed",
+    "code": "One-time code typed in",
+}
+CHECK_OUTCOMES = {"ok": "passed", "failed": "failed", "limited": "refused: over the limit"}
 # (connect, read) seconds for the transcript: a tracker is one read from Rasa's store.
 TRANSCRIPT_TIMEOUT = (2.0, 5.0)
 
@@ -140,6 +149,12 @@ def render_conversation(view: Conversation, frustrated_level: int) -> str:
             "Policy moments",
             _moments(view.policy_moments),
             "No policy limit came up.",
+        ),
+        _section(
+            "identity-checks",
+            "Identity checks",
+            _checks(view.identity_checks),
+            "No identity check in this session.",
         ),
     ]
     return "".join(parts)
@@ -370,6 +385,39 @@ def _moments(items: list[dict[str, Any]]) -> str:
     )
 
 
+def _checks(items: list[dict[str, Any]]) -> str:
+    """The session's identity checks, failed and refused ones marked (a security signal)."""
+    if not items:
+        return ""
+    rows = []
+    for c in items:
+        outcome = CHECK_OUTCOMES.get(c["outcome"], c["outcome"])
+        bad = c["outcome"] in ("failed", "limited")
+        rows.append(
+            f"<tr class='check check--{escape(c['outcome'], quote=True)}'>"
+            f"<td>{time_html(c['at'])}</td>"
+            f"<td>{escape(CHECK_KINDS.get(c['kind'], c['kind']))}</td>"
+            + (
+                f"<td><strong class='identity-failed'>{escape(outcome)}</strong></td>"
+                if bad
+                else f"<td>{escape(outcome)}</td>"
+            )
+            + f"<td>{escape(c['order_id'] or '-')}</td>"
+            f"<td><code>{escape(c['address'] or 'not known')}</code></td></tr>"
+        )
+    failed = sum(c["outcome"] in ("failed", "limited") for c in items)
+    summary = (
+        f"<p class='hint'>{failed} of {len(items)} failed or were refused by a limit.</p>"
+        if failed
+        else ""
+    )
+    return (
+        f"{summary}<table id='identity-checks-table'><thead><tr><th scope='col'>When</th>"
+        "<th scope='col'>Check</th><th scope='col'>Outcome</th><th scope='col'>Order</th>"
+        f"<th scope='col'>Address</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _tags(values: list) -> str:
     return "".join(f"<span class='tag'>{escape(str(v))}</span>" for v in values)
 
@@ -387,7 +435,8 @@ OPENAPI_PATHS = {
         "parameters": [_TOUCHPOINT_ID],
         "get": {
             "tags": ["CX review"],
-            "summary": "One conversation session: facts, transcript, routing, handoffs, agents",
+            "summary": "One conversation session: facts, transcript, routing, handoffs, agents, "
+            "identity checks",
             "description": (
                 "For a signed-in analyst or admin (session cookie). The transcript is read from "
                 "Rasa's HTTP API; when Rasa can't be reached the page says so and shows the rest."
@@ -455,6 +504,29 @@ OPENAPI_SCHEMAS = {
             "notes": _LIST,
             "policy_moments": _LIST,
             "feedback": _LIST,
+            "identity_checks": {
+                "type": "array",
+                "description": "The session's identity checks, oldest first.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "at": {"type": "string", **LOCAL_TIME},
+                        "kind": {
+                            "type": "string",
+                            "enum": ["lookup", "order_email", "code_sent", "code"],
+                        },
+                        "outcome": {"type": "string", "enum": ["ok", "failed", "limited"]},
+                        "order_id": {"type": "string", "nullable": True},
+                        "address": {
+                            "type": "string",
+                            "nullable": True,
+                            "description": "The client's IP address, when the channel knows it.",
+                        },
+                        "channel": {"type": "string"},
+                        "customer_id": {"type": "string", "nullable": True},
+                    },
+                },
+            },
             "flag": {"type": "object", "nullable": True},
         },
         "required": ["touchpoint", "transcript", "transcript_error", "handoffs"],

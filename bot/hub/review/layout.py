@@ -63,6 +63,8 @@ svg.timeline{display:block;width:100%;min-width:40rem;height:auto}svg.timeline a
 .legend svg{vertical-align:middle}.sessions ol{display:flex;gap:1rem;list-style:none;padding:0}
 article.handoff{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.2rem .8rem;margin:.6rem 0}
 td time{white-space:nowrap}
+.identity-failed{color:#b00020;font-weight:600;white-space:nowrap}
+.badge.identity-failed{border:1px solid #b00020;border-radius:4px;padding:0 .3rem;background:#fff0f0}
 """
 
 

@@ -1,7 +1,8 @@
 """The touchpoint log page (``/review/log``), its CSV and JSON downloads, and its JSON API.
 
 One set of query parameters (``bot.review.log.parse_filters``: the metrics page's names,
-plus rating, frustrated, policy, flagged and ``q`` for the customer's words) drives all
+plus rating, frustrated, policy, flagged, identity_failed and ``q`` for the customer's
+words) drives all
 four, so a filtered view is a URL to share and its downloads hold the same touchpoints.
 The page is a plain GET form and a table, newest first, with a "next page" link carrying
 the keyset cursor: no script, no count (counting a million rows is what makes logs slow).
@@ -196,6 +197,10 @@ def _options(request: Request) -> dict[str, list[tuple[str, str]]]:
         "rating": list(RATINGS.items()),
         "policy": list(POLICY_CHOICES.items()),
         "flagged": [("yes", "flagged"), ("no", "not flagged")],
+        "identity_failed": [
+            ("yes", "some failed or refused"),
+            ("no", "none failed"),
+        ],
     }
 
 
@@ -296,6 +301,7 @@ def _form(args: Mapping[str, str], options: Mapping[str, list[tuple[str, str]]],
         + select("frustrated", "Frustration", frustrated)
         + select("policy", "Policy moments", options["policy"])
         + select("flagged", "Review flag", options["flagged"])
+        + select("identity_failed", "Identity checks", options["identity_failed"])
         + field(
             "q",
             "Customer's words",
@@ -305,6 +311,13 @@ def _form(args: Mapping[str, str], options: Mapping[str, list[tuple[str, str]]],
         + field("customer", "Customer id", "text", " maxlength='64'")
         + "<button type='submit' id='apply'>Apply filters</button>"
         + f"<a href='{LOG_PATH}'>Clear</a></form>"
+        + "<p class='hint' id='identity-help'>Identity checks: a customer who is not "
+        "verified can prove who they are in the chat (an order number with the email on it, "
+        "or a one-time code sent to their email). A session marked "
+        "<span class='badge identity-failed'>identity checks failed: N</span> had N checks "
+        "that failed or were refused by the limits: someone may be trying order numbers, "
+        "emails or codes that are not theirs. Open it for each check's time, kind, order "
+        "number and address.</p>"
     )
 
 
@@ -346,7 +359,8 @@ def _table(entries: Iterable[dict[str, Any]], frustrated_at: int, searching: boo
             outcome_html(e["outcome"]),
             escape(str(e["rating"])) if e["rating"] is not None else "",
             frustration_html(e["frustration"], frustrated_at),
-            flag_html(e["flag"]["tags"] if e.get("flag") else None),
+            flag_html(e["flag"]["tags"] if e.get("flag") else None)
+            + identity_failed_html(e.get("identity_failures") or 0),
             escape(str(e["message_count"])),
         ]
         if searching:
@@ -431,6 +445,16 @@ def flag_html(tags: list[str] | None) -> str:
     return f"<span class='flagged'>⚑ flagged</span>{shown}"
 
 
+def identity_failed_html(count: int) -> str:
+    """A badge for a session whose identity checks failed or were refused (a security signal)."""
+    if not count:
+        return ""
+    return (
+        f" <span class='badge identity-failed' title='identity checks that failed or were "
+        f"refused by a limit'>identity checks failed: {int(count)}</span>"
+    )
+
+
 def entry_json(entry: dict[str, Any], frustrated_at: int) -> dict[str, Any]:
     """A log entry as the JSON API gives it: the export's record plus links and extras."""
     record = export_record(entry)
@@ -485,6 +509,10 @@ _FILTER_SPECS = [
      "taken), `not_taken` (offered, none taken), `no` (none).",
      "schema": {"type": "string", "enum": list(POLICY_CHOICES)}},
     {"name": "flagged", "in": "query", "description": "Flagged for review or not.",
+     "schema": {"type": "string", "enum": ["yes", "no"]}},
+    {"name": "identity_failed", "in": "query",
+     "description": "`yes`: an identity check of the session (an order number, an email on an "
+     "order, a one-time code) failed or was refused by a limit; `no`: none did.",
      "schema": {"type": "string", "enum": ["yes", "no"]}},
     {"name": "q", "in": "query",
      "description": "Words the customer wrote, each required, any case; \"quoted phrases\" "
@@ -619,6 +647,11 @@ _RECORD = {
         "message_count": {"type": "integer"},
         "flagged": {"type": "boolean"},
         "flag_tags": _TEXT_LIST,
+        "identity_checks_failed": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "The session's identity checks that failed or were refused.",
+        },
     },
 }
 OPENAPI_SCHEMAS = {

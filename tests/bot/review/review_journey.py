@@ -14,7 +14,10 @@ Session 1 of web-xss has two handoffs (delivery: delivered after 2 attempts, HTT
 support: given up after 5, HTTP 500), a routing decision, a takeover by Ana of the second
 handoff with her hand-back note, an internal note, a policy moment (store credit taken)
 and the customer's comment; session 2 has its own note and a policy moment with nothing
-taken. Whatever a customer or an agent typed carries ``XSS``. ``tracker_events`` is the
+taken. Identity checks: session 1 of web-xss has an email checked against an order that
+failed (order number and address carry ``XSS``) and a code refused by a limit, session 2 a
+code that passed; rest-anon one order looked up, answered. Whatever a customer or an agent
+typed carries ``XSS``. ``tracker_events`` is the
 conversation as Rasa's tracker holds it: both sessions.
 """
 
@@ -32,6 +35,7 @@ from bot.journey.schema import (
     agent_notes,
     feedback,
     handoffs,
+    identity_checks,
     journey_customers,
     outbox,
     policy_moments,
@@ -205,6 +209,23 @@ def load_journey(engine: Engine) -> dict[str, int]:
                 touchpoint_id=first, conversation_id="web-xss", tags=json.dumps([f"tag {XSS}"]),
                 note="check the handoff", flagged_by=lead.id, flagged_at=at(12, 9),
             )
+        )  # fmt: skip
+        conn.execute(
+            insert(identity_checks),
+            [
+                {"conversation_id": "web-xss", "channel": "socketio", "address": f"10.0.0.7{XSS}",
+                 "kind": "order_email", "outcome": "failed", "order_id": f"ORD-9{XSS}"[:64],
+                 "customer_id": None, "at": at(10, 9, 4)},
+                {"conversation_id": "web-xss", "channel": "socketio", "address": "10.0.0.7",
+                 "kind": "code", "outcome": "limited", "order_id": None, "customer_id": None,
+                 "at": at(10, 9, 6)},
+                {"conversation_id": "web-xss", "channel": "socketio", "address": "10.0.0.8",
+                 "kind": "code", "outcome": "ok", "order_id": None, "customer_id": "C-XSS",
+                 "at": at(11, 14, 3)},
+                {"conversation_id": "rest-anon", "channel": "rest", "address": None,
+                 "kind": "lookup", "outcome": "ok", "order_id": "ORD-1001", "customer_id": None,
+                 "at": at(12, 8, 1)},
+            ],
         )  # fmt: skip
     return ids
 

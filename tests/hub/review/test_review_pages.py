@@ -145,6 +145,9 @@ def test_the_log_lists_touchpoints_newest_first_with_their_links_and_markers(hub
         ("policy=no", ["anonymous", "omar_web", "omar_slack"]),
         ("flagged=yes", ["xss_first"]),
         ("flagged=no", ["anonymous", "xss_second", "omar_web", "omar_slack"]),
+        ("identity_failed=yes", ["xss_first"]),
+        ("identity_failed=no", ["anonymous", "xss_second", "omar_web", "omar_slack"]),
+        ("identity_failed=yes&stage=usage", ["xss_first"]),
         ("q=PARCEL", ["xss_first"]),
         ("q=100%25", ["xss_first"]),
         ("q=refund_", ["xss_second"]),
@@ -216,6 +219,7 @@ def test_the_page_links_to_the_next_page_with_the_same_filters(hub, ids, analyst
         ("department=legal", "department: 'legal' is not one of delivery, billing"),
         ("after=yesterday~7", "not a page cursor: 'yesterday~7'"),
         ("q=" + "x" * 201, "q: search for at most 200 characters"),
+        ("identity_failed=maybe", "identity_failed: 'maybe' is not yes or no"),
     ],
 )
 def test_bad_filters_are_400_saying_what_is_wrong(hub, analyst, query, message):
@@ -235,6 +239,60 @@ def test_bad_filters_are_400_saying_what_is_wrong(hub, analyst, query, message):
 def test_a_bad_page_size_is_400(hub, analyst, limit):
     r = get(analyst, f"{hub.url}/api/review/touchpoints?limit={limit}")
     assert r.status_code == 400 and r.json()["error"].startswith("limit:")
+
+
+# -- identity checks: a security signal ----------------------------------------------------------
+def test_the_log_marks_sessions_whose_identity_checks_failed_and_says_what_that_means(
+    hub, ids, analyst
+):
+    r = get(analyst, hub.url + "/review/log")
+    first = re.search(rf"<tr data-touchpoint-id='{ids['xss_first']}'>(.*?)</tr>", r.text).group(1)
+    assert "identity checks failed: 2</span>" in first
+    assert r.text.count("identity checks failed: ") == 2  # the row, and the help text
+    help_text = re.search(r"<p class='hint' id='identity-help'>(.*?)</p>", r.text, re.S).group(1)
+    assert "failed or were refused by the limits" in help_text
+    assert "<select name='identity_failed' id='f-identity_failed'>" in r.text
+    kept = get(analyst, hub.url + "/review/log?identity_failed=yes").text
+    assert "<option value='yes' selected>some failed or refused</option>" in kept
+    assert "href='/review/log.csv?identity_failed=yes'" in kept
+
+
+def test_the_exports_and_the_api_count_failed_identity_checks(hub, ids, analyst):
+    expected = {ids["xss_first"]: 2, ids["xss_second"]: 0, ids["anonymous"]: 0}
+    rows = list(csv.DictReader(io.StringIO(get(analyst, f"{hub.url}/review/log.csv").text)))
+    counted = {int(r["id"]): int(r["identity_checks_failed"]) for r in rows}
+    assert counted.items() >= expected.items()
+    data = get(analyst, f"{hub.url}/review/log.json?identity_failed=yes").json()
+    assert data["filters"] == {"identity_failed": True}
+    assert [(t["id"], t["identity_checks_failed"]) for t in data["touchpoints"]] == [
+        (ids["xss_first"], 2)
+    ]
+    api = get(analyst, f"{hub.url}/api/review/touchpoints").json()["touchpoints"]
+    assert {t["id"]: t["identity_checks_failed"] for t in api}.items() >= expected.items()
+
+
+def test_a_conversation_page_lists_the_sessions_identity_checks(hub, ids, analyst):
+    page = get(analyst, f"{hub.url}/review/conversations/{ids['xss_first']}").text
+    checks = section(page, "identity-checks")
+    assert "<h2 id='identity-checks-heading'>Identity checks</h2>" in checks
+    rows = re.findall(r"<tr class='check[^']*'>(.*?)</tr>", checks)
+    assert len(rows) == 2  # the code that passed was in the next session
+    assert "2025-03-10 09:04</time>" in rows[0] and "Order number and the email on it" in rows[0]
+    assert "<strong class='identity-failed'>failed</strong>" in rows[0]
+    assert escape(f"ORD-9{XSS}") in rows[0] and escape(f"10.0.0.7{XSS}") in rows[0]
+    assert "One-time code typed in" in rows[1] and "refused: over the limit" in rows[1]
+    assert "2 of 2 failed or were refused by a limit." in checks
+    second = get(analyst, f"{hub.url}/review/conversations/{ids['xss_second']}").text
+    passed = section(second, "identity-checks")
+    assert "One-time code typed in" in passed and "<td>passed</td>" in passed
+    assert "identity-failed" not in passed
+    data = get(analyst, f"{hub.url}/api/review/conversations/{ids['xss_first']}").json()
+    assert [(c["kind"], c["outcome"], c["at"]) for c in data["identity_checks"]] == [
+        ("order_email", "failed", "2025-03-10T09:04:00"),
+        ("code", "limited", "2025-03-10T09:06:00"),
+    ]
+    calm = get(analyst, f"{hub.url}/review/conversations/{ids['omar_web']}").text
+    assert "No identity check in this session." in section(calm, "identity-checks")
 
 
 # -- downloads ---------------------------------------------------------------------------------
