@@ -230,6 +230,7 @@ def expand(text: str, today: date) -> list[str]:
 
 
 SAY_PLACEHOLDER = re.compile(r"\{(date|weekday|dom):([^}]+)\}")
+CODE_PLACEHOLDER = re.compile(r"\{code:([^}]+)\}")
 
 
 def render_say(text: str, today: date) -> str:
@@ -584,6 +585,17 @@ class System:
             return r.json()
         return []
 
+    def latest_code(self, email: str, wait: float = 5.0) -> str | None:
+        """The newest one-time code the local mail catcher holds for ``email``."""
+        from bot.identity.mail import read_codes
+
+        deadline = time.monotonic() + wait
+        while True:
+            codes = read_codes(self.settings.var_dir / "mail", email)
+            if codes or time.monotonic() > deadline:
+                return codes[-1] if codes else None
+            time.sleep(0.2)
+
     def reset(self) -> None:
         """The demo back office as seeded, and no journey for the demo customers."""
         from bot.backoffice.sql import seed
@@ -647,6 +659,11 @@ def run_conversation(system: System, conv: Conversation, today: date | None = No
             said, message = f"[presses {button.get('title')}]", button.get("payload", "")
         else:
             said = message = render_say(str(turn["say"]), today)
+            if CODE_PLACEHOLDER.search(message):  # the one-time code from the customer's inbox
+                message = CODE_PLACEHOLDER.sub(
+                    lambda m: system.latest_code(m.group(1).strip()) or "000000", message
+                )
+                said = message
         try:
             replies = system.say(sender, message)
         except Exception as e:  # noqa: BLE001 - an HTTP error is a failed turn, not a crash
@@ -673,10 +690,23 @@ def start_system(var_dir: Path):
     """Start the real processes on free ports in ``var_dir``: (System, processes)."""
     import os
 
-    from bot.runner import processes, wait_ready
-    from tests.e2e.conftest import fresh_settings, latest_model
+    from bot.runner import ensure_secrets, prepare_databases, processes, wait_ready
+    from bot.settings import Settings
+    from tests.e2e.conftest import free_port, latest_model
 
-    settings = fresh_settings(var_dir)
+    # As tests/e2e/conftest.py's fresh_settings, plus a free port for the local mail catcher
+    # (one-time codes), so this system never collides with another one on this machine.
+    settings = Settings.from_env(
+        {
+            "CX_VAR_DIR": str(var_dir),
+            "CX_RASA_PORT": str(free_port()),
+            "CX_ACTION_PORT": str(free_port()),
+            "CX_HUB_PORT": str(free_port()),
+            "CX_MAIL_PORT": str(free_port()),
+        }
+    )
+    settings, _ = ensure_secrets(settings)
+    prepare_databases(settings)
     saved = {
         k: os.environ.get(k) for k in ("CX_RATE_IP", "CX_RATE_CONNECT_IP", "CX_RATE_SLACK_TEAM")
     }

@@ -350,3 +350,13 @@ def test_select_filters():
 def test_a_handoff_department_may_be_any_of_a_list():
     assert check_handoffs({"handoff": {"department": ["sales", "billing"]}}, ROWS) == []
     assert check_handoffs({"handoff": {"department": ["sales", "delivery"]}}, ROWS)
+
+
+def test_a_code_placeholder_is_left_for_the_runner():
+    # {code:EMAIL} is filled from the mail catcher at run time, not by render_say
+    assert (
+        render_say("code is {code:maria@example.com}", MONDAY) == "code is {code:maria@example.com}"
+    )
+    assert (
+        runner.CODE_PLACEHOLDER.search("{code:maria@example.com}").group(1) == "maria@example.com"
+    )
