@@ -35,6 +35,7 @@ from bot.agents.queue import Escalation, Holder, ordered
 from bot.agents.rasa_api import LISTEN, PAUSE, RESUME
 from bot.agents.relay import CannotReach, Relay, RelayFailed, check_reachable
 from bot.agents.transcript import as_text, transcript
+from bot.agents.trust import trust_of
 from bot.departments import Department
 from bot.handoff import HandoffDesk, HandoffRequest
 from bot.journey.schema import (
@@ -280,6 +281,13 @@ class AgentDesk:
                 for n in notes
             ],
             "packet": _packet(packet_row.context) if packet_row is not None else {},
+            # How sure we are who the customer is, from the packet (None: no handoff, or an
+            # older one whose customer the channel named).
+            "identity": (
+                trust_of(_packet(packet_row.context), packet_row.customer_id, packet_row.channel)
+                if packet_row is not None
+                else None
+            ),
             "handoffs": [_handoff_json(h) for h in all_handoffs],
             "journey": steps,
             "departments": [
@@ -622,6 +630,7 @@ class AgentDesk:
             first = min(r.created_at for r in group)
             lead = max(group, key=lambda r: (_priority_rank(r.priority), -r.id))
             holder = holders.get(conversation)
+            newest_row = max(group, key=lambda r: (r.created_at, r.id))  # what is known now
             found.append(
                 Escalation(
                     conversation_id=conversation,
@@ -645,6 +654,9 @@ class AgentDesk:
                     sla=sla,
                     taken_by=_holder_of(holder) if holder is not None else None,
                     lease_expires_at=holder.lease_expires_at if holder is not None else None,
+                    identity=trust_of(
+                        _packet(newest_row.context), newest_row.customer_id, newest_row.channel
+                    ),
                 )
             )
         return found

@@ -44,6 +44,9 @@ class Escalation:
     sla: timedelta
     taken_by: Holder | None = None
     lease_expires_at: datetime | None = None
+    # How sure we are who the customer is (bot/agents/trust.py); None: an older handoff
+    # whose customer the channel named, shown without a level.
+    identity: dict[str, Any] | None = None
 
     @property
     def sla_used(self) -> float:
@@ -85,6 +88,7 @@ class Escalation:
             "summary": self.summary,
             "priority": self.priority,
             "customer": {"id": self.customer_id, "name": self.customer_name, "tier": self.tier},
+            "identity": self.identity,
             "frustration": self.frustration,
             "created_at": self.created_at.isoformat(timespec="seconds"),
             "waiting_seconds": int(self.waited.total_seconds()),

@@ -25,9 +25,19 @@ from bot.redaction import redact, redact_data
 
 PRIORITIES = ("normal", "high", "urgent")
 # Context packet keys kept as they are: the customer record and the contact address the
-# department replies to, and back-office references it acts on. Everything else in the
-# packet (what the customer said, the transcript, notes, any field added later) is redacted.
-UNREDACTED_CONTEXT = ("customer", "contact_email", "order_id", "invoice_id", "tracking", "carrier")
+# department replies to, back-office references it acts on, and how sure we are who it is
+# (``identity``: what a visitor who is not verified says they are, the same email the
+# customer record holds, so an agent can check it). Everything else in the packet (what the
+# customer said, the transcript, notes, any field added later) is redacted.
+UNREDACTED_CONTEXT = (
+    "customer",
+    "contact_email",
+    "order_id",
+    "invoice_id",
+    "tracking",
+    "carrier",
+    "identity",
+)
 
 
 @dataclass(frozen=True)

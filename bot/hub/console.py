@@ -38,6 +38,7 @@ from bot.agents import (
 )
 from bot.agents.queue import Holder
 from bot.agents.relay import Relay
+from bot.agents.trust import WARNING
 from bot.channels.slack_api import SlackWebApi
 from bot.departments import Department
 from bot.hub.accounts import Session
@@ -220,11 +221,12 @@ async def conversation_page(request: Request, conversation_id: str) -> HTTPRespo
 </section>
 <section aria-labelledby="packet-heading">
 <h2 id="packet-heading">Context packet</h2>
+{_render_trust(view.get("identity"))}
 {_render_packet(packet)}
 </section>
 <section aria-labelledby="journey-heading">
 <h2 id="journey-heading">Journey</h2>
-{_render_journey(view["journey"])}
+{_render_journey(view["journey"], view.get("identity"))}
 </section>
 <section aria-labelledby="history-heading">
 <h2 id="history-heading">Takeovers</h2>
@@ -410,6 +412,27 @@ PACKET_FIELDS = (
 )
 
 
+def _render_trust(identity: dict | None) -> str:
+    """How sure we are who the customer is, as a badge; with a warning unless verified.
+
+    None (an older handoff whose customer the channel named) shows nothing, as before."""
+    if not identity:
+        return ""
+    verified = bool(identity.get("verified"))
+    trust = str(identity.get("trust") or "unknown")
+    mark = "✔" if verified else "⚠"
+    badge = (
+        f"<p id='identity' class='trust trust--{escape(trust, quote=True)}'>"
+        f"<span class='badge' aria-hidden='true'>{mark}</span> "
+        f"<span class='trust-label'>{escape(str(identity.get('label') or ''))}</span></p>"
+    )
+    return badge if verified else badge + _warning("identity-warning")
+
+
+def _warning(element_id: str) -> str:
+    return f"<p id='{element_id}' class='identity-warning' role='note'>{escape(WARNING)}.</p>"
+
+
 def _render_packet(packet: dict) -> str:
     """The context packet as a definition list; anything unknown shown as JSON text."""
     if not packet:
@@ -438,7 +461,7 @@ def _render_packet(packet: dict) -> str:
             if isinstance(o, dict)
         )
         rows.append(("Already offered", f"<ul>{items}</ul>"))
-    shown = {"customer", "signals", "already_offered", "transcript", "agent_chat"}
+    shown = {"customer", "signals", "already_offered", "transcript", "agent_chat", "identity"}
     shown |= {k for k, _ in PACKET_FIELDS}
     for key, value in packet.items():
         if key not in shown and value not in (None, "", [], {}):
@@ -456,10 +479,12 @@ def _render_packet(packet: dict) -> str:
     return f"<dl id='packet'>{details}</dl>{transcript}"
 
 
-def _render_journey(journey: dict | None) -> str:
-    """The customer's touchpoints across channels and departments, and open handoffs."""
+def _render_journey(journey: dict | None, identity: dict | None = None) -> str:
+    """The customer's touchpoints across channels and departments, and open handoffs
+    (with the warning to check who this is first, unless the customer is verified)."""
     if not journey or not journey.get("customer"):
         return "<p class='empty'>An anonymous visitor: no journey yet.</p>"
+    warning = _warning("journey-warning") if identity and not identity.get("verified") else ""
     customer = journey["customer"]
     known = ", ".join(f"{i['kind']} {i['value']}" for i in journey.get("identities") or [])
     rows = "".join(
@@ -493,7 +518,8 @@ def _render_journey(journey: dict | None) -> str:
         for h in journey.get("open_handoffs") or []
     )
     return (
-        f"<p>{escape(str(customer.get('name') or customer['id']))}"
+        warning
+        + f"<p>{escape(str(customer.get('name') or customer['id']))}"
         + (f" · {escape(str(customer['tier']))} tier" if customer.get("tier") else "")
         + (f" · known as {escape(known)}" if known else "")
         + f"</p>{table}<h3>Open handoffs</h3>"
@@ -527,6 +553,11 @@ button{margin-top:.4rem;padding:.4rem 1rem;font:inherit}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem}dt{font-weight:600}
 dd{margin:0;white-space:pre-wrap}table{border-collapse:collapse;width:100%;font-size:.9rem}
 td,th{border-bottom:1px solid #ddd;padding:.2rem .4rem;text-align:left}tr.current{background:#fff4e0}
+.trust{display:inline-block;margin:.2rem 0;padding:.1rem .5rem;border-radius:4px;font-weight:600;
+border:1px solid}.trust--verified{color:#0a5c2b;background:#e6f4ea;border-color:#0a5c2b}
+.trust--claimed,.trust--unknown{color:#8a4b00;background:#fff4e0;border-color:#c77700}
+.queue .trust{font-size:.85rem;margin-left:.4rem}
+.identity-warning{color:#b00020;font-weight:600;margin:.3rem 0}
 """
 
 # Shared by both pages' scripts: elements built from text, never from HTML strings.
@@ -571,9 +602,14 @@ function card(e) {
   const held = e.taken_by
     ? el("p", { class: "held" }, [(e.mine ? "You have" : e.taken_by.display_name + " has") + " this conversation"])
     : "";
+  // How sure we are who it is; none for an older handoff whose customer the channel named.
+  const who = e.identity
+    ? el("span", { class: "trust trust--" + e.identity.trust }, [(e.identity.verified ? "✔ " : "⚠ ") + e.identity.label])
+    : "";
   return el("li", { class: classes, "data-conversation-id": e.conversation_id }, [
     el("a", { href: "/console/conversations/" + encodeURIComponent(e.conversation_id), class: "open" }, [name]),
     " · " + tier + " · " + e.priority + " · " + e.channel,
+    who,
     el("p", {}, [e.summary]),
     el("p", { class: "meta" }, [
       el("span", { class: "wait" }, ["Waiting " + minutes(e.waiting_seconds) + " of " + minutes(e.sla_seconds)]),
@@ -593,7 +629,7 @@ async function refresh() {
     const data = await call("GET", "/api/console/queue");
     const items = data.escalations;
     // Rebuilt only when something but the clock changed, so focus and clicks survive a poll.
-    const now = JSON.stringify(items.map((e) => [e.conversation_id, e.taken_by, e.mine, e.priority, e.frustration, e.overdue]));
+    const now = JSON.stringify(items.map((e) => [e.conversation_id, e.taken_by, e.mine, e.priority, e.frustration, e.overdue, e.identity]));
     if (now !== shape) {
       shape = now;
       render("waiting", items.filter((e) => !e.taken_by));

@@ -77,6 +77,23 @@ HANDOFF_ID = {
     "schema": {"type": "integer", "minimum": 1},
 }
 
+# How sure we are who an escalation's customer is (bot/agents/trust.py).
+_TRUST = {
+    "type": "object",
+    "nullable": True,
+    "description": (
+        "From the handoff's context packet: `label` in words (\"Verified (signed in on the "
+        'website)", "Not verified: says they are ...", "Not verified"). Null for a '
+        "handoff from before identity checks whose customer the website chat or Slack named."
+    ),
+    "properties": {
+        "trust": {"type": "string", "enum": ["verified", "claimed", "unknown"]},
+        "verified": {"type": "boolean"},
+        "label": {"type": "string"},
+    },
+    "required": ["trust", "verified", "label"],
+}
+
 _DOCUMENT = {
     "openapi": "3.0.3",
     "info": {
@@ -603,6 +620,7 @@ _DOCUMENT = {
                                             "summary": {"type": "string"},
                                             "priority": {"type": "string"},
                                             "customer": {"type": "object"},
+                                            "identity": _TRUST,
                                             "frustration": {"type": "integer"},
                                             "waiting_seconds": {"type": "integer"},
                                             "sla_seconds": {"type": "integer"},
@@ -640,7 +658,8 @@ _DOCUMENT = {
                 "summary": "One conversation as the console shows it",
                 "description": (
                     "The escalation, the live takeover and earlier ones, internal notes, the "
-                    "context packet, the customer's journey, and the transcript read from Rasa "
+                    "context packet, how sure we are who the customer is (`identity`, as on "
+                    "the queue), the customer's journey, and the transcript read from Rasa "
                     "(`transcript_error` says why when Rasa can't be read)."
                 ),
                 "operationId": "consoleConversation",

@@ -12,10 +12,11 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from bot.db import make_engine
@@ -23,7 +24,7 @@ from bot.departments import load_departments
 from bot.handoff import HandoffDesk, HandoffRequest
 from bot.hub import HubSettings, create_app, serve
 from bot.hub.accounts import Accounts
-from bot.journey.schema import handoffs, takeovers
+from bot.journey.schema import handoffs, journey_customers, takeovers, touchpoints
 from tests.conftest import DATABASES, scratch_journey_url
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack import FakeSlack
@@ -381,3 +382,115 @@ def test_settings_read_rasas_api_its_token_and_the_lease_from_the_environment():
     for bad in ("soon", "0", "-5"):
         with pytest.raises(ValueError, match="CX_TAKEOVER_LEASE_SECONDS"):
             HubSettings.from_env({"CX_TAKEOVER_LEASE_SECONDS": bad})
+
+
+# -- who the customer is: the trust level on every card and in the packet ----------------------
+def identity(trust, verified_by=None, claimed=None):
+    """A packet's ``identity``, as bot/support/desk.py writes it."""
+    how = {"website": "signed in on the website", "order_email": "order number and the email on it"}
+    return {"trust": trust, "verified_by": verified_by, "how": how.get(verified_by or ""), "claimed": claimed}  # fmt: skip
+
+
+TRUST_CASES = {
+    # key: (channel, packet, what the agent reads, verified)
+    "website": (
+        "socketio",
+        {"customer": {"id": "C001", "name": "Jane"}, "identity": identity("verified", "website")},
+        "Verified (signed in on the website)",
+        True,
+    ),
+    "order_email": (
+        "rest",
+        {"customer": {"id": "C002"}, "identity": identity("verified", "order_email")},
+        "Verified (order number and the email on it)",
+        True,
+    ),
+    "claimed": (
+        "socketio",
+        {
+            "customer": {"email": f"jane@example.com{XSS}"},
+            "identity": identity("claimed", claimed=f"jane@example.com{XSS}"),
+        },  # fmt: skip
+        f"Not verified: says they are jane@example.com{XSS}",
+        False,
+    ),
+    "unknown": ("socketio", {"identity": identity("unknown")}, "Not verified", False),
+    # Handoffs from before identity checks: no ``identity`` in the packet.
+    "older, anonymous": ("socketio", {}, "Not verified", False),
+    "older, customer named over REST": (
+        "rest",
+        {"customer": {"id": "C003"}},
+        "Not verified",
+        False,
+    ),  # fmt: skip
+}
+
+
+@pytest.mark.parametrize("key", TRUST_CASES)
+def test_every_queue_card_and_packet_says_how_sure_we_are_who_it_is(console, key):
+    channel, packet, label, verified = TRUST_CASES[key]
+    ana, _ = console.user("agent", "Ana")
+    conversation = console.escalate(channel=channel, **packet)
+
+    queue = call(ana, "GET", console.url + "/api/console/queue").json()["escalations"]
+    card = next(e for e in queue if e["conversation_id"] == conversation)
+    trust = "unknown" if key.startswith("older") else packet["identity"]["trust"]
+    assert card["identity"] == {"trust": trust, "verified": verified, "label": label}
+    view = call(ana, "GET", f"{console.url}/api/console/conversations/{conversation}").json()
+    assert view["identity"] == card["identity"]
+
+    page = ana.get(f"{console.url}/console/conversations/{conversation}", timeout=10).text
+    badge = re.search(r"<p id='identity' class='trust trust--(\w+)'>(.*?)</p>", page, re.S)
+    assert badge.group(1) == trust
+    assert f"<span class='trust-label'>{escape(label)}</span>" in badge.group(2)
+    assert XSS not in page
+    warning = "Check who this is before sharing account details."
+    assert (warning in page) is not verified
+    if not verified:  # beside the customer's details, first thing in the packet
+        assert re.search(
+            r"</p><p id='identity-warning' class='identity-warning' role='note'>", page
+        )
+    assert '"identity"' not in page and "&quot;trust&quot;" not in page  # not dumped as JSON
+
+
+def test_an_older_handoff_whose_customer_the_channel_named_shows_as_before(console):
+    """Before identity checks, only a signed-in widget or a mapped Slack user named the
+    customer on those channels: no level is claimed, no warning, the customer as before."""
+    ana, _ = console.user("agent", "Ana")
+    conversation = console.escalate(channel="slack", customer={"id": "C004", "name": "Omar"})
+    queue = call(ana, "GET", console.url + "/api/console/queue").json()["escalations"]
+    assert next(e for e in queue if e["conversation_id"] == conversation)["identity"] is None
+    page = ana.get(f"{console.url}/console/conversations/{conversation}", timeout=10).text
+    assert "id='identity'" not in page and "Check who this is" not in page
+    assert "<dt>Customer</dt><dd>Omar · C004</dd>" in page
+
+
+def test_the_journey_of_a_customer_not_verified_carries_the_warning_too(console):
+    ana, _ = console.user("agent", "Ana")
+    conversation = console.escalate(
+        channel="rest", customer={"id": "C005"}, identity=identity("claimed", claimed="C005")
+    )
+    with console.engine.begin() as conn:
+        conn.execute(
+            insert(journey_customers).values(
+                id="C005", name="Someone", created_at=console.clock.now
+            )
+        )
+        conn.execute(
+            insert(touchpoints).values(
+                conversation_id=conversation, session_started_at=console.clock.now,
+                customer_id="C005", channel="rest", started_at=console.clock.now,
+                last_activity_at=console.clock.now, outcome="escalated",
+            )
+        )  # fmt: skip
+    page = ana.get(f"{console.url}/console/conversations/{conversation}", timeout=10).text
+    journey = re.search(r"<h2 id=\"journey-heading\">Journey</h2>(.*?)</section>", page, re.S)
+    assert "<p id='journey-warning' class='identity-warning' role='note'>" in journey.group(1)
+    assert "Someone" in journey.group(1)
+
+
+def test_the_queue_script_draws_the_trust_badge_from_the_queue(console):
+    ana, _ = console.user("agent", "Ana")
+    page = ana.get(console.url + "/console", timeout=10).text
+    assert 'el("span", { class: "trust trust--" + e.identity.trust }' in page
+    assert "e.identity.label" in page
