@@ -766,6 +766,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="where the started system keeps its files (default: a new temporary directory)",
     )
+    p.add_argument("--json", type=Path, help="also write every transcript and failure as JSON here")
     p.add_argument("--list", action="store_true", help="list the chosen conversations and exit")
     args = p.parse_args(argv)
 
@@ -810,8 +811,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"clarifying questions on {_pct(sum(t.clarifying for t in turns), len(turns))} of turns; "
         f"report: {args.report}"
     )
-    json_path = args.report.with_suffix(".json")
-    json_path.write_text(
+    if args.json:
+        write_json(args.json, results)
+    return 0 if passed == len(results) else 1
+
+
+def write_json(path: Path, results: Sequence[Result]) -> None:
+    path.write_text(
         json.dumps(
             [
                 {
@@ -831,7 +837,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         encoding="utf-8",
     )
-    return 0 if passed == len(results) else 1
 
 
 if __name__ == "__main__":

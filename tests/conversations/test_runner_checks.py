@@ -360,3 +360,14 @@ def test_a_code_placeholder_is_left_for_the_runner():
     assert (
         runner.CODE_PLACEHOLDER.search("{code:maria@example.com}").group(1) == "maria@example.com"
     )
+
+
+def test_write_json_keeps_transcripts_and_failures(tmp_path):
+    import json
+
+    c = Conversation("c", "d", ["t"], [{"say": "hi"}], {}, file="a.yml")
+    out = tmp_path / "r.json"
+    runner.write_json(out, [Result(c, [TurnResult("hi", said("Hello!"), False)], ["x"])])
+    [row] = json.loads(out.read_text())
+    assert row["id"] == "c" and row["passed"] is False and row["failures"] == ["x"]
+    assert row["turns"][0]["replies"][0]["text"] == "Hello!"
