@@ -118,11 +118,15 @@ class ValidateNeedForm(FormValidationAction):
                 dispatcher.utter_message(response=check.problem, given=value)
                 return {"order_id": None}
             return {"order_id": check.order.id}
-        # Not verified: looked up as a parcel tracker would, within the limits on lookups.
         order_id = normalize_order_id(value)
         if order_id is None:
             dispatcher.utter_message(response="utter_order_id_unreadable", given=value)
             return {"order_id": None}
+        if desk().access.needs_verification(tracker.get_slot("need")):
+            # Checked with the email on it, both at once: an unknown order and someone
+            # else's then fail in the same words.
+            return {"order_id": order_id}
+        # Not verified: looked up as a parcel tracker would, within the limits on lookups.
         lookup = desk().verifier.look_up(where_of(tracker), order_id)
         if lookup.limited:
             # required_slots stops asking; serving the need says what we can do.
@@ -170,6 +174,45 @@ class ActionServeNeed(Action):
         reply = desk().serve(need_context(tracker, need, signals))
         record_handoff(touchpoint, reply)
         return send(reply, dispatcher) + [SlotSet("need", None)]
+
+
+class ActionTakeDetail(Action):
+    """A detail typed with no question pending. An order number is a question about that
+    order (with the email on it, the visitor is verified first); anything else is answered
+    with what we can do."""
+
+    def name(self) -> str:
+        return "action_take_detail"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        order_id = normalize_order_id(latest_entity(tracker, "order_id"))
+        if order_id is None:
+            record_turn(tracker)
+            dispatcher.utter_message(response="utter_what_can_i_do")
+            return []
+        events = identify_from_channel(tracker)
+        if not identity_of(tracker).verified:
+            verified = verify_from_message(tracker, dispatcher, codes=False, send_code=False)
+            tracker.slots.update(verified)
+            events += [SlotSet(name, value) for name, value in verified.items()]
+        identity = identity_of(tracker)
+        if identity.verified:
+            problem = desk().check_order(order_id, identity.customer_id).problem
+        else:
+            lookup = desk().verifier.look_up(where_of(tracker), order_id)
+            problem = None if lookup.order or lookup.limited else "utter_order_not_found"
+        if problem:
+            record_turn(tracker)
+            dispatcher.utter_message(response=problem, given=order_id)
+            return events
+        tracker.slots["order_id"] = order_id
+        touchpoint = record_turn(tracker, need="order_status")
+        signals = Signals.from_dict(touchpoint.signals)
+        reply = desk().serve(need_context(tracker, "order_status", signals))
+        record_handoff(touchpoint, reply)
+        return events + [SlotSet("order_id", order_id)] + send(reply, dispatcher)
 
 
 class ActionCarryOutOption(Action):

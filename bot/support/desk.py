@@ -10,7 +10,7 @@ from datetime import date, datetime
 from bot.backoffice import BackOffice, Customer, NotFound, Order
 from bot.cx_routing import CxRules, Facts, RoutingDecision
 from bot.handoff import Handoff, HandoffDesk, HandoffRequest
-from bot.identity.access import TRACKER, AccessRules
+from bot.identity.access import ANYONE, TRACKER, AccessRules
 from bot.identity.checks import IdentityChecks
 from bot.identity.trust import VERIFIED, Identity
 from bot.identity.verify import Mailer, Verifier
@@ -194,15 +194,20 @@ class SupportDesk:
         handler = HANDLERS.get(ctx.need)
         if handler is None:
             return Reply().say("utter_what_can_i_do")
+        needs_order = "order" in REQUIRES.get(ctx.need, ())
         if ctx.customer is None:
-            # Not verified: a parcel tracker's answer, or what we can do until they are.
+            # Not verified: a parcel tracker's answer, or what we can do until they are;
+            # nothing about any order once this chat went over a limit on checks.
             level = self.access.level(ctx.need)
+            if level != ANYONE and self.verifier.checks.limited_lately(ctx.conversation_id):
+                return self._send(self.verify_first(ctx), ctx)
             if level == TRACKER and ctx.order is not None:
                 return self._send(delivery.tracker_view(self, ctx), ctx)
-            if self.access.needs_verification(ctx.need) or (
-                "order" in REQUIRES.get(ctx.need, ()) and ctx.order is None
-            ):
+            if self.access.needs_verification(ctx.need) or (needs_order and ctx.order is None):
                 return self._send(self.verify_first(ctx), ctx)
+        elif needs_order and ctx.order is None:
+            # Only an order of their own reaches a handler (need_context checks it).
+            return self._send(Reply().say("utter_ask_order_id"), ctx)
         if ctx.need == "request_human":
             # Still asking for a person after "here's what we can do" is worth knowing.
             self.policy_log.asked_for_person(ctx.conversation_id)

@@ -94,6 +94,8 @@ def assistant(tmp_path_factory, fake_slack):
         # (those are tested in tests/bot/channels/test_*_limits.py and below).
         for key in ("CX_RATE_IP", "CX_RATE_CONNECT_IP", "CX_RATE_SLACK_TEAM"):
             env.setenv(key, "off")
+        # Identity checks likewise: per conversation here, per address in test_identity.py.
+        env.setenv("CX_IDENTITY_ADDRESS_LIMITS", "off")
         procs = processes(settings, model=latest_model())
     for proc in procs:
         proc.start(settings.root)
