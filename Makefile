@@ -39,7 +39,7 @@ help:
 	@echo "make train  - retrain the Rasa model now"
 	@echo "make shell  - talk to the assistant in this terminal"
 	@echo "make lint   - ruff, 'rasa data validate' and the refusal guard on every response"
-	@echo "make eval   - measure understanding on held-out and public data"
+	@echo "make eval   - measure understanding on held-out and public data, and the conversation suite"
 	@echo "make bench  - speed benchmarks beside their baselines, written to reports/bench.md"
 	@echo "make scale-test - 2 Rasa + 2 action servers + 2 dispatchers behind nginx on PostgreSQL/Redis, under load, with kills"
 
@@ -126,6 +126,8 @@ lint: setup
 
 eval: setup $(MODEL_STAMP)
 	@$(PY) -m bot eval
+	@echo "==> The conversation suite (tests/conversations), against the real servers"
+	@$(PY) -m tests.conversations.runner || echo "==> Some conversations failed: reports/conversations.md lists them"
 
 bench: setup
 	@$(PY) bench/report.py

@@ -31,10 +31,12 @@ def verify_from_message(
     if checked_this_turn(tracker):
         return {}  # one check per message, however many actions look at it
     text = tracker.latest_message.get("text") or ""
-    email = latest_entity(tracker, "email") or email_in(text)
-    order_id = normalize_order_id(latest_entity(tracker, "order_id")) or tracker.get_slot(
-        "order_id"
-    )
+    order_given = normalize_order_id(latest_entity(tracker, "order_id"))
+    order_id = order_given or tracker.get_slot("order_id")
+    email = email_in_message(tracker)
+    if order_given and not email:
+        # "my email's above, the order is ORD-10004": the email said earlier counts too.
+        email = tracker.get_slot("email")
     verifier, where = desk().verifier, where_of(tracker)
     if email and order_id:
         result = verifier.with_order_email(where, order_id, email)
@@ -52,6 +54,11 @@ def verify_from_message(
     slots = customer_slots(result.customer, result.method)
     dispatcher.utter_message(response="utter_verified", name=slots["customer_name"])
     return slots
+
+
+def email_in_message(tracker: Tracker) -> str | None:
+    """The email address in the customer's latest message, if any."""
+    return latest_entity(tracker, "email") or email_in(tracker.latest_message.get("text"))
 
 
 def checked_this_turn(tracker: Tracker) -> bool:

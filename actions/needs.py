@@ -21,7 +21,7 @@ from actions._adapter import (
     send,
     where_of,
 )
-from actions.identity import verify_from_message
+from actions.identity import email_in_message, verify_from_message
 from actions.proactive import tell_waiting_news
 from bot.identity.access import ANYONE
 from bot.journey.signals import Signals
@@ -176,6 +176,18 @@ class ActionServeNeed(Action):
         return send(reply, dispatcher) + [SlotSet("need", None)]
 
 
+def last_order_need(tracker: Tracker) -> str:
+    """The order question this chat asked last ("is it late?"), else where the order is."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == "need" and event.get("value"):
+            return (
+                event["value"]
+                if event["value"] in ("order_status", "order_late")
+                else ("order_status")
+            )
+    return "order_status"
+
+
 class ActionTakeDetail(Action):
     """A detail typed with no question pending. An order number is a question about that
     order (with the email on it, the visitor is verified first); anything else is answered
@@ -188,6 +200,9 @@ class ActionTakeDetail(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         order_id = normalize_order_id(latest_entity(tracker, "order_id"))
+        if order_id is None and not identity_of(tracker).verified and email_in_message(tracker):
+            # The email on the order we just tracked for them: check it's them, then more.
+            order_id = tracker.get_slot("order_id")
         if order_id is None:
             record_turn(tracker)
             dispatcher.utter_message(response="utter_what_can_i_do")
@@ -208,9 +223,10 @@ class ActionTakeDetail(Action):
             dispatcher.utter_message(response=problem, given=order_id)
             return events
         tracker.slots["order_id"] = order_id
-        touchpoint = record_turn(tracker, need="order_status")
+        need = last_order_need(tracker)
+        touchpoint = record_turn(tracker, need=need)
         signals = Signals.from_dict(touchpoint.signals)
-        reply = desk().serve(need_context(tracker, "order_status", signals))
+        reply = desk().serve(need_context(tracker, need, signals))
         record_handoff(touchpoint, reply)
         return events + [SlotSet("order_id", order_id)] + send(reply, dispatcher)
 

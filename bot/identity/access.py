@@ -13,6 +13,7 @@ ACCESS_FILE = CONFIG_DIR / "access.yml"
 
 ANYONE, TRACKER, VERIFIED_ONLY = "anyone", "tracker", "verified"
 NEED_LEVELS = (ANYONE, TRACKER, VERIFIED_ONLY)
+DEFAULT = "default"
 LIMITS = (
     "lookups_per_conversation",
     "lookups_per_address",
@@ -37,7 +38,7 @@ class AccessRules:
     """The level each need asks for, what options ask for, and the limits on checks."""
 
     needs: dict[str, str]
-    options: str
+    options: dict[str, str]  # option -> level; DEFAULT for the rest
     limits: dict[str, Rate]
     code: CodeRules
 
@@ -59,11 +60,17 @@ class AccessRules:
                 raise ConfigError(f"{path}: needs: no level for {', '.join(missing)}")
             if unknown:
                 raise ConfigError(f"{path}: needs: not needs in routing.yml: {', '.join(unknown)}")
-        options = require(data, "options", path, "top level")
-        if options not in NEED_LEVELS:
+        raw_options = require(data, "options", path, "top level", dict)
+        default = require(raw_options, "default", path, "options")
+        if default not in NEED_LEVELS:
             raise ConfigError(
-                f"{path}: options: '{options}' is not one of {', '.join(NEED_LEVELS)}"
+                f"{path}: options.default: '{default}' is not one of {', '.join(NEED_LEVELS)}"
             )
+        open_to_anyone = raw_options.get("anyone") or []
+        if not isinstance(open_to_anyone, list):
+            raise ConfigError(f"{path}: options.anyone: expected a list of option names")
+        options = {name: ANYONE for name in open_to_anyone}
+        options[DEFAULT] = default
         raw_limits = require(data, "limits", path, "top level", dict)
         limits = {}
         for name in LIMITS:
@@ -88,6 +95,10 @@ class AccessRules:
 
     def needs_verification(self, need: str | None) -> bool:
         return self.level(need) == VERIFIED_ONLY
+
+    def option_needs_verification(self, option: str | None) -> bool:
+        """Whether carrying out ``option`` needs a verified customer."""
+        return self.options.get(option or "", self.options[DEFAULT]) == VERIFIED_ONLY
 
     def without_address_limits(self) -> AccessRules:
         """The same rules with the per-address limits off (a test system whose every client

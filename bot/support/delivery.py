@@ -88,7 +88,11 @@ def tracker_view(desk: SupportDesk, ctx: NeedContext) -> Reply:
             order_id=order.id,
             expected=day_text(order.expected_delivery, today),
         )
-    return reply.say("utter_tracker_more_when_verified", order_id=order.id)
+    # What more we can do once it's them: chase a late order, or anything about it.
+    more = (
+        "utter_tracker_late_chase" if order.is_late(today) else "utter_tracker_more_when_verified"
+    )
+    return reply.say(more, order_id=order.id)
 
 
 def order_late(desk: SupportDesk, ctx: NeedContext) -> Reply:

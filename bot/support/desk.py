@@ -10,7 +10,7 @@ from datetime import date, datetime
 from bot.backoffice import BackOffice, Customer, NotFound, Order
 from bot.cx_routing import CxRules, Facts, RoutingDecision
 from bot.handoff import Handoff, HandoffDesk, HandoffRequest
-from bot.identity.access import ANYONE, TRACKER, AccessRules
+from bot.identity.access import ANYONE, DEFAULT, TRACKER, AccessRules
 from bot.identity.checks import IdentityChecks
 from bot.identity.trust import VERIFIED, Identity
 from bot.identity.verify import Mailer, Verifier
@@ -106,6 +106,9 @@ class SupportDesk:
         self._stages: dict[tuple[str, date], tuple[str, float]] = {}
         self.today = today
         self.now = now
+        unknown_options = set(self.access.options) - {DEFAULT} - set(OPTIONS)
+        if unknown_options:
+            raise ValueError(f"access.yml names options no one offers: {sorted(unknown_options)}")
         missing = set(HANDLERS) ^ set(routing)
         if missing:
             raise ValueError(
@@ -226,8 +229,8 @@ class SupportDesk:
         handler = OPTIONS.get(ctx.option or "")
         if handler is None:
             return Reply().say("utter_option_unknown")
-        if ctx.customer is None and self.access.options == "verified":
-            # Every option changes something or commits money: a verified customer only.
+        if ctx.customer is None and self.access.option_needs_verification(ctx.option):
+            # Options change something or commit money: a verified customer only.
             return self._send(self.verify_first(ctx), ctx)
         moment = self.policy_log.open_offer(ctx.conversation_id, ctx.option)
         if moment is None and (

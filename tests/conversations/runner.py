@@ -707,10 +707,16 @@ def start_system(var_dir: Path):
     )
     settings, _ = ensure_secrets(settings)
     prepare_databases(settings)
-    saved = {
-        k: os.environ.get(k) for k in ("CX_RATE_IP", "CX_RATE_CONNECT_IP", "CX_RATE_SLACK_TEAM")
-    }
-    os.environ.update({k: "off" for k in saved})  # every conversation talks from 127.0.0.1
+    # Every conversation talks from 127.0.0.1: the per-address limits (messages, identity
+    # checks) would count the whole suite as one visitor; the per-conversation ones hold.
+    per_address = (
+        "CX_RATE_IP",
+        "CX_RATE_CONNECT_IP",
+        "CX_RATE_SLACK_TEAM",
+        "CX_IDENTITY_ADDRESS_LIMITS",
+    )
+    saved = {k: os.environ.get(k) for k in per_address}
+    os.environ.update({k: "off" for k in saved})
     try:
         procs = processes(settings, model=latest_model())
     finally:

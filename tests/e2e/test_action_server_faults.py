@@ -107,7 +107,8 @@ def timed_say(assistant: Assistant, who: str, message: str) -> tuple[list[dict],
 
 def test_killed_action_server_gets_a_graceful_reply_and_the_chat_carries_on(faulty):
     who = "faults-killed"
-    answer = texts(faulty.say(who, "where is my order ORD-10001?"))
+    # The order with the email on it: a verified customer gets the full answer.
+    answer = texts(faulty.say(who, "where is my order ORD-10001? jane.doe@example.com"))
     assert "ORD-10001" in answer and "DHL" in answer
 
     with faulty.killed_actions():

@@ -35,7 +35,8 @@ def billing_inbox(assistant) -> list[dict]:
 def test_a_double_charge_chat_reaches_billing_signed_with_its_transcript(assistant):
     who = "e2e-delivery-double"
     assistant.say(who, "hi, I think you charged me twice for my chair")
-    reply = texts(assistant.say(who, "omar@example.com"))
+    # The order number with the email on it verifies Omar.
+    reply = texts(assistant.say(who, "omar@example.com, my order was ORD-10004"))
     reference = int(reply.rsplit("Your reference is H-", 1)[1].strip(" ."))
 
     deadline = time.monotonic() + 30

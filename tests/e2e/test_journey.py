@@ -13,7 +13,8 @@ pytestmark = pytest.mark.e2e
 def test_a_self_served_chat_is_one_touchpoint_ended_and_rated(assistant):
     who = "e2e-journey-rated"
     assistant.say(who, "hi")
-    assistant.say(who, "where is my order ORD-10001?")
+    # With the email on the order, the visitor is verified as Jane: the touchpoint is hers.
+    assistant.say(who, "where is my order ORD-10001? jane.doe@example.com")
     assistant.say(who, "thanks!")
     [bye] = assistant.say(who, "bye")
     assert "how did I do?" in bye["text"]

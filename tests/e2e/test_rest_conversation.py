@@ -19,7 +19,11 @@ def test_multi_turn_order_conversation(assistant):
     assert "What can I do for you?" in texts(assistant.say("e2e-order", "hi"))
     ask = texts(assistant.say("e2e-order", "where is my order??"))
     assert "Which order is it about?" in ask
-    answer = texts(assistant.say("e2e-order", "it's ord10001"))
+    # An order number alone: what a parcel tracker shows, nothing personal.
+    tracked = texts(assistant.say("e2e-order", "it's ord10001"))
+    assert "ORD-10001 is on its way" in tracked and "DHL" not in tracked
+    # With the email on it, the visitor is verified and gets the whole answer.
+    answer = texts(assistant.say("e2e-order", "it's jane.doe@example.com"))
     assert "ORD-10001" in answer and "DHL" in answer and "JD014600001" in answer
     # The customer is now known: greeted by name, and not asked again for the order.
     assert "Hi Jane" in texts(assistant.say("e2e-order", "hello again"))
@@ -32,7 +36,8 @@ def test_billing_need_is_handed_off_with_expectations(assistant):
     assert "email address on your account" in texts(
         assistant.say("e2e-billing", "I was charged twice for my chair")
     )
-    reply = texts(assistant.say("e2e-billing", "omar@example.com"))
+    # The order number with the email on it verifies Omar (a code by email would too).
+    reply = texts(assistant.say("e2e-billing", "omar@example.com, order ORD-10004"))
     assert "$249.00" in reply and "INV-50004" in reply
     # The promise depends on the clock (within 24 hours, or when the team opens).
     assert "What happens next: our billing team will get back to you by email " in reply
@@ -46,7 +51,9 @@ def test_billing_need_is_handed_off_with_expectations(assistant):
 
 def test_address_change_before_dispatch_really_changes_it(assistant):
     assistant.say("e2e-address", "I need to change the delivery address on my order")
-    assert "new delivery address" in texts(assistant.say("e2e-address", "ORD-10004"))
+    assert "new delivery address" in texts(
+        assistant.say("e2e-address", "ORD-10004 omar@example.com")
+    )
     done = texts(assistant.say("e2e-address", "77 Harbour Road, Portsmouth PO1 3AA"))
     assert "77 Harbour Road, Portsmouth PO1 3AA" in done
     db = sqlite3.connect(assistant.settings.var_dir / "backoffice.db")

@@ -1,18 +1,18 @@
 """The smoke conversations (``smoke: true`` in tests/conversations/*.yml) against the real
-assistant, one test each. Part of ``make test``.
+assistant, one test each. Part of ``make test``; `make eval` runs the whole suite.
 
-The system is started once for this module with a var/ directory of its own, not shared
-with tests/e2e/: the runner reseeds the demo back office and erases the demo customers'
-journeys before each conversation, which must not pull the ground from under the other
-end-to-end tests. A conversation marked ``known_failure: "..."`` is skipped with that
-reason (and listed in reports/conversations.md by the full runner).
+They share the end-to-end assistant (tests/e2e/conftest.py) rather than starting one of their
+own (a minute of CI): the runner reseeds the demo back office and erases the demo customers'
+journeys before each conversation, so every test module here must (and does) stand on its
+own. A conversation marked ``known_failure: "..."`` is skipped with that reason (and listed
+in reports/conversations.md by the full runner).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.conversations.runner import load_suite, run_conversation, start_system, transcript
+from tests.conversations.runner import System, load_suite, run_conversation, transcript
 
 pytestmark = pytest.mark.e2e
 
@@ -20,13 +20,8 @@ SMOKE = [c for c in load_suite() if c.smoke]
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory):
-    started, procs = start_system(tmp_path_factory.mktemp("conversations-var"))
-    try:
-        yield started
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
+def system(assistant):
+    return System(assistant.settings)
 
 
 def test_there_are_smoke_conversations():
