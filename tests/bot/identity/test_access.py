@@ -16,7 +16,9 @@ def test_every_need_has_a_level_and_personal_needs_ask_for_verification():
     for need in ("cancel_order", "request_refund", "change_delivery_address", "request_invoice"):
         assert rules.level(need) == VERIFIED_ONLY
     assert rules.level("a_need_nobody_listed") == VERIFIED_ONLY  # safe by default
-    assert rules.options == VERIFIED_ONLY
+    assert rules.option_needs_verification("delay_cancel_refund")
+    assert rules.option_needs_verification("an_option_nobody_listed")
+    assert not rules.option_needs_verification("sales_callback")
 
 
 def write(tmp_path, text: str):

@@ -87,7 +87,7 @@ def test_limits_reopen_when_the_window_has_passed(checks, clock):
 
 
 def test_failures_are_limited_per_conversation_and_per_address(checks):
-    for n in range(4):
+    for _ in range(4):
         checks.record(CHAT, ORDER_EMAIL, FAILED)
     assert checks.may_try(CHAT)
     checks.record(CHAT, ORDER_EMAIL, OK, customer_id="C001")  # successes don't count
