@@ -58,7 +58,7 @@ REFERENCE = re.compile(
 )
 # "4 out of 5", "4/5" and "10/10" rate with the first number.
 OUT_OF = re.compile(r"\b(\d+)\s*(?:/|out of)\s*\d+\b")
-TOKEN = re.compile(r"\d+(?:[.,]\d+)?%?|[a-z]+(?:'[a-z]+)?|[,;.!?()]")
+TOKEN = re.compile(r"\d+(?:st|nd|rd|th)\b|\d+(?:[.,]\d+)?%?|[a-z]+(?:'[a-z]+)?|[,;.!?()]")
 SEPARATORS = {",", ";", ".", "!", "?", "(", ")"}
 # Words that end a negation's reach ("not the label but the depot").
 SCOPE_ENDS = {"but", "just", "rather", "instead", "prefer", "though", "however"}
@@ -101,6 +101,7 @@ class Words:
     """The word lists of bot/config/choice_words.yml, stemmed for matching."""
 
     synonyms: dict[tuple[str, ...], str]  # stemmed phrase -> canonical stem
+    option_words: frozenset[str]  # the canonical stems: words that name an option
     longest_synonym: int
     affirm: tuple[tuple[str, ...], ...]  # surface phrases, longest first
     negate: tuple[tuple[str, ...], ...]
@@ -142,12 +143,15 @@ def resolve(text: str, buttons: Sequence[Button]) -> Button | None:
         return pointed if len(extra) <= POINTER_MAX_EXTRA else None
     if by_words is not None:
         unmatched = [t for t in content if t not in matched]
+        if any(t in words.option_words for t in unmatched):
+            return None  # "free express" under "Upgrade to express": it names more than that
         if len(unmatched) > MAX_UNMATCHED_WORDS:
             return None
         if len(content) >= 3 and (len(content) - len(unmatched)) / len(content) < MIN_MATCHED_SHARE:
             return None
         return by_words
-    if polarity and len(content) <= YESNO_MAX_EXTRA and "?" not in surface:
+    named = any(t in words.option_words for t in content)  # "yes, a refund": not a plain yes
+    if polarity and not named and len(content) <= YESNO_MAX_EXTRA and "?" not in surface:
         return _yes_or_no(polarity, buttons, kinds, options)
     return None
 
@@ -184,6 +188,7 @@ def load_words(path: Path = WORDS_FILE) -> Words:
 
     return Words(
         synonyms=synonyms,
+        option_words=frozenset(synonyms.values()),
         longest_synonym=max(map(len, synonyms), default=1),
         affirm=by_length("affirm"),
         negate=by_length("negate"),

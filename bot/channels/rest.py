@@ -29,7 +29,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import action_faults, rasa_speedups
-from bot.channels import api_guard, erasure
+from bot.channels import api_guard, erasure, typed_choice
 from bot.ratelimit import Limiter, RateLimits, Verdict, first_refusal
 from bot.redaction import install_log_redaction
 
@@ -69,6 +69,8 @@ class CheckedRestInput(RestInput):
         async def guard_rasa_api(app: Sanic, _loop: Any) -> None:
             api_guard.install(app)  # the Rasa server's own app, which serves this channel
             rasa_speedups.install()  # action answers checked without re-checking the schema
+            # A typed reply to buttons parsed as the button it names, on every channel.
+            typed_choice.install()
             # Its calls to the action server: a short timeout and a graceful reply on failure.
             action_faults.install(app)
 

@@ -41,6 +41,7 @@ from sanic import Blueprint, Sanic, response
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
+from bot.channels import typed_choice
 from bot.channels.presence import WebPresence
 from bot.channels.rest import MAX_MESSAGE_CHARS, clean_message
 from bot.channels.tokens import (
@@ -143,6 +144,7 @@ class WebChatInput(SocketIOInput):
         return WebChatOutput(self.sio, self.bot_message_evt) if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        typed_choice.install()  # "the store credit is fine" taken as that button (idempotent)
         sio = AsyncServer(
             async_mode="sanic",
             cors_allowed_origins=self.origins,

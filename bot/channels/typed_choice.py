@@ -1,0 +1,103 @@
+"""A typed reply to buttons is parsed as the button it names, on every channel.
+
+When the assistant's latest turn (its messages since the customer's previous message)
+showed buttons and the customer types instead of clicking ("the store credit is fine",
+"the second one", "5 please"), bot/choices.py decides which offered button, if any, the
+text names. If one, the message is parsed as that button's payload by Rasa's own parsing
+(the same intent and entities a click gives); the ``UserUttered`` event keeps the
+customer's own words as its text, and its parse data carries
+``"typed_choice": {"title": ..., "payload": ...}`` for CX review and tests. Otherwise NLU
+reads the text as a new message, unchanged.
+
+Every input channel (REST, the website chat, Slack) hands its message to
+``MessageProcessor.handle_message`` -> ``log_message`` -> ``_handle_message_with_tracker``
+-> ``parse_message(message, tracker)``, so one patch of ``parse_message`` covers them all.
+``POST /model/parse`` calls it without a tracker and is left as it was: no conversation,
+no buttons. Only buttons the conversation showed can be reached, so a typed reply never
+grants an option that was not offered.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from bot.choices import Button, resolve
+
+log = logging.getLogger(__name__)
+
+_INSTALLED_MARK = "_cx_typed_choice"
+MARKER = "typed_choice"  # the parse data key that says a typed reply was taken as a button
+
+
+def offered_buttons(tracker: Any) -> list[Button]:
+    """The buttons of the assistant's messages since the customer's previous message.
+
+    Stops at the previous message, a restart or a new session: buttons shown before those
+    are no longer on offer. A payload shown twice counts once (the first title wins).
+    """
+    from rasa.shared.core.events import BotUttered, Restarted, SessionStarted, UserUttered
+
+    turn: list[BotUttered] = []
+    for event in reversed(tracker.events):
+        if isinstance(event, (UserUttered, Restarted, SessionStarted)):
+            break
+        if isinstance(event, BotUttered):
+            turn.append(event)
+    buttons: list[Button] = []
+    seen: set[str] = set()
+    for event in reversed(turn):
+        for b in (event.data or {}).get("buttons") or []:
+            if not isinstance(b, dict):
+                continue
+            title, payload = b.get("title"), b.get("payload")
+            if isinstance(title, str) and isinstance(payload, str) and payload not in seen:
+                seen.add(payload)
+                buttons.append(Button(title, payload))
+    return buttons
+
+
+def typed_choice(text: Any, tracker: Any) -> Button | None:
+    """The button ``text`` chooses from the tracker's latest bot turn, if any."""
+    if tracker is None or not isinstance(text, str) or text.lstrip().startswith("/"):
+        return None
+    if tracker.is_paused():
+        return None  # a person has the chat: they read the customer, not the bot's buttons
+    buttons = offered_buttons(tracker)
+    return resolve(text, buttons) if buttons else None
+
+
+def install() -> None:
+    """Parse a typed reply to buttons as the chosen button's payload (idempotent)."""
+    from rasa.core.processor import MessageProcessor
+
+    if getattr(MessageProcessor.parse_message, _INSTALLED_MARK, False):
+        return
+    original = MessageProcessor.parse_message
+
+    @functools.wraps(original)
+    async def parse_message(
+        self: Any, message: Any, tracker: Any = None, only_output_properties: bool = True
+    ) -> dict[str, Any]:
+        choice = typed_choice(message.text, tracker)
+        if choice is None:
+            return await original(self, message, tracker, only_output_properties)
+        from rasa.core.channels.channel import UserMessage
+
+        clicked = UserMessage(
+            choice.payload,
+            message.output_channel,
+            message.sender_id,
+            input_channel=message.input_channel,
+            message_id=message.message_id,
+            metadata=message.metadata,
+        )
+        parse_data = await original(self, clicked, tracker, only_output_properties)
+        parse_data["text"] = message.text  # what the customer typed, never the raw payload
+        parse_data[MARKER] = {"title": choice.title, "payload": choice.payload}
+        log.debug("typed reply taken as the button %r", choice.title)
+        return parse_data
+
+    setattr(parse_message, _INSTALLED_MARK, True)
+    MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
