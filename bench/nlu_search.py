@@ -95,7 +95,6 @@ def featurize(work: Path, featurizer_configs: list[tuple[str, dict]]):
 def main() -> None:
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfTransformer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
 
     routing = RoutingMap.load()
@@ -132,7 +131,7 @@ def main() -> None:
             line.append(f"@{thr} {np.mean((top == np.array(gold)) & ~fb):.3f}/fb{fb.mean():.2f}")
         depts = []
         for row in proba:
-            ranking = list(zip(classes, row))
+            ranking = list(zip(classes, row, strict=False))
             depts.append(routing.with_threshold(0.4).department_from_ranking(ranking) or NONE)
         line.append(f"dept {np.mean(np.array(depts) == np.array(gold_dept)):.3f}")
         line.append(f"{seconds:.1f}s")
@@ -145,6 +144,7 @@ def main() -> None:
     def cv_temperature(a, C):
         """The softmax temperature of SVM scores that minimises log-loss in 5-fold CV."""
         from sklearn.model_selection import StratifiedKFold
+
         ya = np.array(y)
         scores = np.zeros((a.shape[0], len(set(y))))
         classes = np.array(sorted(set(y)))
@@ -161,9 +161,11 @@ def main() -> None:
         return round(float(best[1]), 2)
 
     from bench.understanding import Baseline
+
     with tempfile.TemporaryDirectory() as tmp:
-        from bot.evaluation import split_nlu as _split
         from bench.understanding import read_examples
+        from bot.evaluation import split_nlu as _split
+
         held = _split(ROOT / "data", Path(tmp) / "data" / "nlu")
         base = Baseline(read_examples(Path(tmp) / "data" / "nlu"))
         pred = [i for i, _ in base.predict([ENTITY_MARKUP.sub(r"\1", t) for t, _ in held])]
@@ -183,7 +185,9 @@ def main() -> None:
                 fb = (srt[:, -1] < thr) | (srt[:, -1] - srt[:, -2] < 0.05)
                 right = np.mean((top == g) & ~fb)
                 wrong = np.mean((top != g) & ~fb)
-                print(f"C{C} T{t:.2f} fallback {thr}: accuracy {right:.3f} fell back {fb.mean():.3f} wrong answers {wrong:.3f} utility {right - wrong:.3f}")
+                print(
+                    f"C{C} T{t:.2f} fallback {thr}: accuracy {right:.3f} fell back {fb.mean():.3f} wrong answers {wrong:.3f} utility {right - wrong:.3f}"
+                )
 
 
 if __name__ == "__main__":

@@ -66,9 +66,7 @@ def fit_temperature(scores: np.ndarray, gold: np.ndarray) -> float:
     return float(best_t)
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
     """Linear SVM over TF-IDF-weighted featurizer output, softmax-calibrated confidences."""
 
@@ -159,7 +157,8 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
         blocks = []
         for i, (origin, width) in enumerate(meta["sparse"]):
             rows = [
-                s[origin] if origin in s and s[origin].shape[1] == width
+                s[origin]
+                if origin in s and s[origin].shape[1] == width
                 else scipy.sparse.csr_matrix((1, width))
                 for s, _ in per_message
             ]
@@ -169,8 +168,7 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
             blocks.append(block)
         for origin, width in meta["dense"]:
             rows = [
-                d[origin] if origin in d and d[origin].shape[1] == width
-                else np.zeros((1, width))
+                d[origin] if origin in d and d[origin].shape[1] == width else np.zeros((1, width))
                 for _, d in per_message
             ]
             blocks.append(scipy.sparse.csr_matrix(np.vstack(rows)))
@@ -220,7 +218,8 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
             n = len(examples)
             for i, (origin, width) in enumerate(self._meta["sparse"]):
                 rows = [
-                    s[origin] if origin in s and s[origin].shape[1] == width
+                    s[origin]
+                    if origin in s and s[origin].shape[1] == width
                     else scipy.sparse.csr_matrix((1, width))
                     for s, _ in per_message
                 ]
@@ -290,7 +289,7 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
         classes = self._meta["classes"]
         probabilities = self.predict_proba(messages)
         length = self.config["ranking_length"]
-        for message, row in zip(messages, probabilities):
+        for message, row in zip(messages, probabilities, strict=False):
             order = np.argsort(-row, kind="stable")
             if length and length > 0:
                 order = order[:length]

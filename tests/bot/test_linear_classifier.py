@@ -60,9 +60,7 @@ def storage(tmp_path) -> LocalModelStorage:
 def featurized(storage, texts_intents):
     """Training data and a featurize() for new messages: whitespace tokens, word and char
     n-gram counts, as a pipeline would give them."""
-    td = TrainingData(
-        [Message(data={TEXT: t, "intent": i}) for t, i in texts_intents]
-    )
+    td = TrainingData([Message(data={TEXT: t, "intent": i}) for t, i in texts_intents])
     tok = WhitespaceTokenizer.create(
         WhitespaceTokenizer.get_default_config(), storage, Resource("tok"), ctx("tok")
     )
@@ -145,7 +143,7 @@ def test_persists_and_loads_through_model_storage(storage):
         CalibratedLinearIntentClassifier.get_default_config(), storage, resource, ctx("clf")
     )
     after = [m.get("intent_ranking") for m in loaded.process(featurize(texts))]
-    for b, a in zip(before, after):
+    for b, a in zip(before, after, strict=False):
         assert [r["name"] for r in a] == [r["name"] for r in b]
         # float32 weights on disk
         assert [r["confidence"] for r in a] == pytest.approx([r["confidence"] for r in b], abs=1e-5)
