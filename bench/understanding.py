@@ -112,7 +112,9 @@ def train_diet(settings: Settings, work: Path, seed: int, config_file: Path) -> 
 
     config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
     for component in config["pipeline"]:
-        if component["name"] == "DIETClassifier":
+        if component["name"] == "DIETClassifier" or component["name"].endswith(
+            "CalibratedLinearIntentClassifier"
+        ):
             component["random_seed"] = seed
     config_path = work / f"config-{seed}.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -146,6 +148,10 @@ def public_scores(routing: RoutingMap, bitext, clinc, bitext_pred, clinc_pred) -
     b = score(gold, [p.department or NONE for p in bitext_pred])
     return {
         "bitext_department_accuracy": round(b.accuracy, 4),
+        # In-scope messages answered with the clarifying question (below the fallback).
+        "bitext_clarifying_question": round(
+            sum(p.intent == "nlu_fallback" for p in bitext_pred) / len(bitext_pred), 4
+        ),
         "clinc_routed_nowhere": round(
             sum(p.department is None for p in clinc_pred) / len(clinc_pred), 4
         ),
@@ -234,6 +240,7 @@ def main() -> int:
                 "held_out_fell_back",
                 "held_out_department_accuracy",
                 "bitext_department_accuracy",
+                "bitext_clarifying_question",
                 "clinc_routed_nowhere",
             )
         }
