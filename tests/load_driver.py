@@ -68,9 +68,13 @@ def script(n: int, handoff: bool = False) -> list[Step]:
     welcome = ("You're welcome",)
     steps = [
         Step("hi", ("What can I do for you?",), refuse=("Hi Load",)),  # not known yet
-        Step(f"where is my order {shipped}?", (shipped, f"LT{n:02d}01X", "DHL")),
+        # The order number with the email on it: verified, and the whole answer.
+        Step(
+            f"where is my order {shipped}? it's load{n:02d}@example.com",
+            (shipped, f"LT{n:02d}01X", "DHL"),
+        ),
         Step("thanks", welcome),
-        Step("hello", (name,)),  # the order told the assistant who this is
+        Step("hello", (name,)),  # verified: the assistant knows who this is
         Step(f"and where is {packed}?", (packed, "being prepared")),
         Step("thank you", welcome),
         Step("how much is the Pro plan?", ("Pro: $29.00",)),

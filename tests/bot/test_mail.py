@@ -69,7 +69,10 @@ def test_the_catcher_creates_its_folder_and_logs_the_recipient_never_the_text(tm
         mailer_for(catcher).send_code("jane.doe@example.com", "481516", 10, name="Jane")
     assert [p.suffix for p in mail_dir.iterdir()] == [".eml"]
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.identity.mailcatcher"]
-    assert len(lines) == 1 and "jane.doe@example.com" in lines[0]
+    # The recipient, or its redaction when the project's log redaction is installed in this
+    # process (bot/redaction.py, as on the real servers).
+    assert len(lines) == 1
+    assert "jane.doe@example.com" in lines[0] or "[email]" in lines[0]
     assert "481516" not in caplog.text and "Jane" not in caplog.text
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from bot.identity.mail import read_codes
 from bot.runner import ensure_secrets, prepare_databases, processes, wait_ready
 from bot.settings import ROOT, Settings
 from tests.fakes.slack import FakeSlack
@@ -42,6 +44,19 @@ class Assistant:
         )
         r.raise_for_status()
         return r.json()
+
+    def verify_by_code(self, sender: str, email: str, timeout: float = 10) -> list[dict]:
+        """Give ``email`` when asked who it is, read the one-time code the local mail catcher
+        got, and type it in: the replies to the code (the verified customer's answer)."""
+        mail_dir = self.settings.var_dir / "mail"
+        before = len(read_codes(mail_dir, email))
+        self.say(sender, email)
+        deadline = time.monotonic() + timeout
+        while len(codes := read_codes(mail_dir, email)) == before:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no one-time code for {email} within {timeout} s")
+            time.sleep(0.1)
+        return self.say(sender, codes[-1])
 
     def tracker(self, sender: str) -> dict:
         r = requests.get(

@@ -35,8 +35,9 @@ def billing_inbox(assistant) -> list[dict]:
 def test_a_double_charge_chat_reaches_billing_signed_with_its_transcript(assistant):
     who = "e2e-delivery-double"
     assistant.say(who, "hi, I think you charged me twice for my chair")
-    # The order number with the email on it verifies Omar.
-    reply = texts(assistant.say(who, "omar@example.com, my order was ORD-10004"))
+    # Omar verifies with the one-time code emailed to him (chats about his order in other
+    # tests would make the order number a repeat contact, which brings a person in).
+    reply = texts(assistant.verify_by_code(who, "omar@example.com"))
     reference = int(reply.rsplit("Your reference is H-", 1)[1].strip(" ."))
 
     deadline = time.monotonic() + 30

@@ -72,7 +72,7 @@ def test_no_secret_in_any_log_or_error_body(assistant, fake_slack):
     # A chat that ends in a handoff to billing, with a card number typed on the way.
     who = f"e2e-secrets-{uuid.uuid4().hex[:6]}"
     assistant.say(who, f"hi, you charged my card {CARD} twice")
-    replies = assistant.say(who, "omar@example.com, order ORD-10004")
+    replies = assistant.verify_by_code(who, "omar@example.com")
     reply = "\n".join(r.get("text", "") for r in replies)
     assert "Your reference is H-" in reply, reply
     reference = int(reply.rsplit("Your reference is H-", 1)[1].split()[0].strip(" ."))
