@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from bot.identity.access import AccessRules
 from bot.journey.schema import identity_checks, one_time_codes
+from bot.ratelimit import Rate
 
 LOOKUP, ORDER_EMAIL, CODE_SENT, CODE = "lookup", "order_email", "code_sent", "code"
 OK, FAILED, LIMITED = "ok", "failed", "limited"
@@ -137,7 +138,7 @@ class IdentityChecks:
                 identity_checks.c.conversation_id == where.conversation_id,
                 limits["lookups_per_conversation"].window,
             )
-            if _over(by_conversation, limits["lookups_per_conversation"]):
+            if _reached(by_conversation, limits["lookups_per_conversation"]):
                 return False
             if where.address:
                 by_address = self._distinct_lookups(
@@ -145,7 +146,7 @@ class IdentityChecks:
                     identity_checks.c.address == where.address,
                     limits["lookups_per_address"].window,
                 )
-                if _over(by_address, limits["lookups_per_address"]):
+                if _reached(by_address, limits["lookups_per_address"]):
                     return False
         return True
 
@@ -156,50 +157,44 @@ class IdentityChecks:
             identity_checks.c.kind.in_((ORDER_EMAIL, CODE)), identity_checks.c.outcome == FAILED
         )
         with self._engine.connect() as conn:
-            if _over(
-                self._count(
+            return not (
+                self._over(
                     conn,
-                    and_(failed, identity_checks.c.conversation_id == where.conversation_id),
-                    limits["failures_per_conversation"].window,
-                ),
-                limits["failures_per_conversation"],
-            ):
-                return False
-            if where.address and _over(
-                self._count(
+                    failed,
+                    identity_checks.c.conversation_id,
+                    where.conversation_id,
+                    limits["failures_per_conversation"],
+                )
+                or self._over(
                     conn,
-                    and_(failed, identity_checks.c.address == where.address),
-                    limits["failures_per_address"].window,
-                ),
-                limits["failures_per_address"],
-            ):
-                return False
-        return True
+                    failed,
+                    identity_checks.c.address,
+                    where.address,
+                    limits["failures_per_address"],
+                )
+            )
 
     def may_send_code(self, where: Where, customer_id: str | None) -> bool:
         """Whether another code may be emailed from this conversation (and to this customer)."""
         limits = self.rules.limits
         sent = and_(identity_checks.c.kind == CODE_SENT, identity_checks.c.outcome == OK)
         with self._engine.connect() as conn:
-            if _over(
-                self._count(
+            return not (
+                self._over(
                     conn,
-                    and_(sent, identity_checks.c.conversation_id == where.conversation_id),
-                    limits["codes_per_conversation"].window,
-                ),
-                limits["codes_per_conversation"],
-            ):
-                return False
-            if customer_id and _over(
-                self._count(
+                    sent,
+                    identity_checks.c.conversation_id,
+                    where.conversation_id,
+                    limits["codes_per_conversation"],
+                )
+                or self._over(
                     conn,
-                    and_(sent, identity_checks.c.customer_id == customer_id),
-                    limits["codes_per_customer"].window,
-                ),
-                limits["codes_per_customer"],
-            ):
-                return False
-        return True
+                    sent,
+                    identity_checks.c.customer_id,
+                    customer_id,
+                    limits["codes_per_customer"],
+                )
+            )
 
     # -- one-time codes --------------------------------------------------------------------
     def issue_code(self, where: Where, customer_id: str) -> str:
@@ -288,6 +283,13 @@ class IdentityChecks:
             .where(condition, identity_checks.c.at >= self._since(window))
         ).scalar_one()
 
+    def _over(self, conn, condition, column, value: str | None, rate: Rate) -> bool:
+        """Whether the checks matching ``condition`` with ``column == value`` reached
+        ``rate`` in its window (never, for an unknown value or a limit that is off)."""
+        if value is None or rate.off:
+            return False
+        return _reached(self._count(conn, and_(condition, column == value), rate.window), rate)
+
     def _distinct_lookups(self, conn, condition, window: float) -> int:
         return conn.execute(
             select(func.count(func.distinct(identity_checks.c.order_id))).where(
@@ -314,7 +316,7 @@ class IdentityChecks:
         )
 
 
-def _over(count: int, rate) -> bool:
+def _reached(count: int, rate: Rate) -> bool:
     return not rate.off and count >= rate.limit
 
 
