@@ -48,3 +48,23 @@ class BackOffice(Protocol):
     # Subscriptions and sales
     def subscription_of(self, customer_id: str) -> Subscription | None: ...
     def plans(self) -> list[Plan]: ...
+
+
+def order_or_none(backoffice: BackOffice, order_id: str | None) -> Order | None:
+    """The order with this number, or None when there is no number or no such order."""
+    if not order_id:
+        return None
+    try:
+        return backoffice.order(order_id)
+    except NotFound:
+        return None
+
+
+def customer_or_none(backoffice: BackOffice, customer_id: str | None) -> Customer | None:
+    """The customer with this id, or None when there is no id or no such customer."""
+    if not customer_id:
+        return None
+    try:
+        return backoffice.customer(customer_id)
+    except NotFound:
+        return None

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.backoffice import BackOffice, Customer, NotFound, Order
+from bot.backoffice import BackOffice, Customer, Order
+from bot.backoffice.base import customer_or_none, order_or_none
 from bot.identity.checks import (
     CODE,
     CODE_SENT,
@@ -99,7 +100,7 @@ class Verifier:
         if not self.checks.may_look_up(where, order_id):
             self.checks.record(where, LOOKUP, LIMITED, order_id=order_id)
             return Lookup(limited=True)
-        order = self._order(order_id)
+        order = order_or_none(self.backoffice, order_id)
         self.checks.record(where, LOOKUP, OK if order else FAILED, order_id=order_id)
         if order is None:
             return Lookup(said=Said("utter_order_not_found", {"given": order_id}))
@@ -111,8 +112,8 @@ class Verifier:
         if not self.checks.may_try(where):
             self.checks.record(where, ORDER_EMAIL, LIMITED)
             return Verification(limited=True)
-        order = self._order(order_id)
-        customer = self._customer(order.customer_id) if order else None
+        order = order_or_none(self.backoffice, order_id)
+        customer = customer_or_none(self.backoffice, order.customer_id) if order else None
         if customer is None or customer.email.casefold() != email.strip().casefold():
             # The same words whether the order is unknown or the email is someone else's.
             self.checks.record(where, ORDER_EMAIL, FAILED, order_id=order_id)
@@ -153,7 +154,7 @@ class Verifier:
             self.checks.record(where, CODE, LIMITED)
             return Verification(limited=True)
         customer_id = self.checks.try_code(where, code)
-        customer = self._customer(customer_id) if customer_id else None
+        customer = customer_or_none(self.backoffice, customer_id) if customer_id else None
         if customer is None:
             self.checks.record(where, CODE, FAILED)
             return Verification(said=Said("utter_code_wrong"))
@@ -163,19 +164,3 @@ class Verifier:
     def code_requested(self, conversation_id: str) -> bool:
         """Whether this chat asked for a code lately (true alike for unknown emails)."""
         return self.checks.code_requested(conversation_id)
-
-    def _order(self, order_id: str | None) -> Order | None:
-        if not order_id:
-            return None
-        try:
-            return self.backoffice.order(order_id)
-        except NotFound:
-            return None
-
-    def _customer(self, customer_id: str | None) -> Customer | None:
-        if not customer_id:
-            return None
-        try:
-            return self.backoffice.customer(customer_id)
-        except NotFound:
-            return None

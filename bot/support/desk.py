@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from bot.backoffice import BackOffice, Customer, NotFound, Order
+from bot.backoffice import BackOffice, Customer, Order
+from bot.backoffice.base import customer_or_none, order_or_none
 from bot.cx_routing import CxRules, Facts, RoutingDecision
 from bot.handoff import Handoff, HandoffDesk, HandoffRequest
 from bot.identity.access import ANYONE, DEFAULT, TRACKER, AccessRules
@@ -157,12 +158,7 @@ class SupportDesk:
         return Reply().say("utter_verify_first", buttons=person)
 
     def customer(self, customer_id: str | None) -> Customer | None:
-        if not customer_id:
-            return None
-        try:
-            return self.backoffice.customer(customer_id)
-        except NotFound:
-            return None
+        return customer_or_none(self.backoffice, customer_id)
 
     def slack_customer(self, slack_user: str | None) -> Customer | None:
         """The customer a Slack user is mapped to, if any (Slack vouches for its users).
@@ -184,12 +180,7 @@ class SupportDesk:
         return OrderCheck(order, customer=self.customer(order.customer_id))
 
     def _order_or_none(self, order_id: str | None) -> Order | None:
-        if not order_id:
-            return None
-        try:
-            return self.backoffice.order(order_id)
-        except NotFound:
-            return None
+        return order_or_none(self.backoffice, order_id)
 
     # -- serving -----------------------------------------------------------------------
     def serve(self, ctx: NeedContext) -> Reply:
