@@ -25,7 +25,7 @@ from actions.identity import email_in_message, verify_from_message
 from actions.proactive import tell_waiting_news
 from bot.identity.access import ANYONE
 from bot.journey.signals import Signals
-from bot.support.parsing import normalize_order_id, parse_date
+from bot.support.parsing import address_in, normalize_order_id, parse_date
 
 DETAIL_SLOTS = ("order_id", "customer_id", "email", "new_address", "new_date")
 # Set with customer_id when a check verifies the visitor; never asked for themselves.
@@ -106,6 +106,23 @@ class ValidateNeedForm(FormValidationAction):
             tracker, dispatcher, codes=tracker.get_slot("requested_slot") == "customer_id"
         )
 
+    def extract_new_address(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        """An address said before we asked ("send ORD-10004 to 22 Marine Parade, Brighton
+        BN2 1TL instead") is kept; once asked, the slot's own mapping takes the answer."""
+        if tracker.get_slot("new_address") or tracker.get_slot("requested_slot") == "new_address":
+            return {}
+        address = address_in(tracker.latest_message.get("text"))
+        return {"new_address": address} if address else {}
+
+    def extract_new_date(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        """A future date said before we asked ("could ORD-10004 come in ten days instead?")
+        is kept; a past or unreadable one is left for the question."""
+        if tracker.get_slot("new_date") or tracker.get_slot("requested_slot") == "new_date":
+            return {}
+        text = latest_entity(tracker, "date") or tracker.latest_message.get("text")
+        parsed = parse_date(text, desk().today())
+        return {"new_date": parsed.isoformat()} if parsed and parsed > desk().today() else {}
+
     def validate_customer_id(self, value, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
         # Only ever set by a passed check (above) or by the channel itself.
         return {"customer_id": value}
@@ -144,7 +161,8 @@ class ValidateNeedForm(FormValidationAction):
         return {"email": value.strip()}
 
     def validate_new_address(self, value, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        text = (value or "").strip()
+        # "sorry typo, it's 12 Highland Road, Southsea PO4 9DA": the address, not the chat.
+        text = address_in(value) or (value or "").strip()
         if not 8 <= len(text) <= 300 or not re.search(r"\d", text):
             dispatcher.utter_message(response="utter_address_unreadable")
             return {"new_address": None}

@@ -46,15 +46,44 @@ def _normalize(raw: str | None, prefix: str) -> str | None:
     return f"{prefix}-{match.group(1)}" if match else None
 
 
+_NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+    "thirteen": 13, "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30,
+}  # fmt: skip
+_COUNT = rf"(\d{{1,3}}|{'|'.join(_NUMBER_WORDS)})"
+# "in ten days", "2 weeks from today", "in a week's time", "ten days from now"
+_RELATIVE = re.compile(
+    rf"\bin\s+{_COUNT}\s+(day|week)s?(?:'s?)?\b|\b{_COUNT}\s+(day|week)s?(?:'s?)?\s+(?:from\s+(?:now|today)|time)\b"
+)
+_WEEKDAY_SHORT = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3,
+                  "fri": 4, "sat": 5, "sun": 6}  # fmt: skip
+# "the 16th", "on the 3rd": a day of this month (or the next, once it has passed).
+_DAY_OF_MONTH = re.compile(r"\b(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b|\bthe\s+(\d{1,2})\b")
+
+
 def parse_date(text: str | None, today: date) -> date | None:
-    """A future date from 'tomorrow', 'next friday', 'March 3rd', '3 March', '12/03' (day/month), ISO."""
+    """The date a customer means, relative to ``today``: 'tomorrow', 'in ten days', 'next
+    friday', 'Sunday', 'the 16th', 'March 3rd', '3 March', '12/03' (day/month), ISO.
+
+    A date in the past ('yesterday', '2020-01-01') is returned as it is: whether the past
+    will do is the caller's decision (a new delivery date must be in the future)."""
     if not text:
         return None
     t = text.strip().lower()
-    if "today" in t:
-        return today
-    if "tomorrow" in t:
+    m = _RELATIVE.search(t)
+    if m:
+        count, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        n = int(count) if count.isdigit() else _NUMBER_WORDS[count]
+        return today + timedelta(days=n * (7 if unit == "week" else 1))
+    if "day after tomorrow" in t:
+        return today + timedelta(days=2)
+    if re.search(r"\byesterday\b", t):
+        return today - timedelta(days=1)
+    if re.search(r"\btomorrow\b", t):
         return today + timedelta(days=1)
+    if re.search(r"\b(today|tonight)\b", t):
+        return today
     m = re.search(r"(\d{4})-(\d{2})-(\d{2})", t)
     if m:
         return _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
@@ -67,19 +96,94 @@ def parse_date(text: str | None, today: date) -> date | None:
             today,
             explicit_year=bool(m.group(3)),
         )
-    for i, name in enumerate(_WEEKDAYS):
-        if name in t or re.search(rf"\b{name[:3]}\b", t):
-            ahead = (i - today.weekday()) % 7 or 7
-            if "next" in t and ahead < 7 and (i - today.weekday()) % 7 != 0 and "next week" in t:
-                ahead += 7
-            return today + timedelta(days=ahead)
     day_match = re.search(r"\b(\d{1,2})(?:st|nd|rd|th)?\b", t)
     for name, month in _MONTHS.items():
         if re.search(rf"\b{name}\b", t) and day_match:
             return _roll_forward(_safe_date(today.year, month, int(day_match.group(1))), today)
+    weekday = _weekday_in(t)
+    if weekday is not None:
+        ahead = (weekday - today.weekday()) % 7 or 7
+        if "next week" in t or re.search(r"\bweek (on|next)\b", t):
+            ahead += 7 if ahead < 7 else 0
+        return today + timedelta(days=ahead)
+    m = _DAY_OF_MONTH.search(t)
+    if m:
+        day = int(m.group(1) or m.group(2))
+        this_month = _safe_date(today.year, today.month, day)
+        if this_month is not None and this_month > today:
+            return this_month
+        year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+        return _safe_date(year, month, day)
     if "next week" in t:
         return today + timedelta(days=7)
     return None
+
+
+def _weekday_in(t: str) -> int | None:
+    """Monday=0 ... Sunday=6 for a weekday named in ``t`` ('sunday', 'Tues', 'fri')."""
+    for i, name in enumerate(_WEEKDAYS):
+        if re.search(rf"\b{name}s?\b", t):
+            return i
+    for short, i in _WEEKDAY_SHORT.items():
+        if re.search(rf"\b{short}\b\.?", t):
+            return i
+    return None
+
+
+# Street addresses as customers type them: "22 Marine Parade, Brighton BN2 1TL",
+# "Flat 2, 14 Elm Street, Springfield", "21 Calle Mayor, Madrid".
+_STREET_WORDS = (
+    "street|st|road|rd|lane|ln|avenue|ave|drive|dr|way|close|court|ct|place|pl|square|sq|"
+    "parade|terrace|crescent|gardens|grove|hill|row|walk|mews|boulevard|blvd|park|green|"
+    "quay|wharf|yard|rise|view|market"
+)
+_STREET = re.compile(
+    rf"\b(?:(?:flat|apt|apartment|unit)\s+\w+,?\s+)?\d{{1,5}}[a-z]?,?\s+"
+    rf"(?:[a-z][\w'.-]*\s+){{0,4}}(?:{_STREET_WORDS})\b\.?"
+    rf"|\b\d{{1,5}}[a-z]?,?\s+(?:calle|rue|via|avenida|rua)\s+[\w'. -]+?(?=,|$)",
+    re.IGNORECASE,
+)
+_POSTCODE = re.compile(
+    r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b|\b\d{5}(?:-\d{4})?\b|\b\d{4,5}\b", re.IGNORECASE
+)
+# No street word we know ("12 Highland Raod, Southsea PO4 9DA"): a house number, a few
+# words and a UK postcode in the same clause.
+_NUMBER_TO_POSTCODE = re.compile(
+    r"\b\d{1,5}[a-z]?,?\s+(?:[a-z][\w'.-]*,?\s+){1,5}[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b",
+    re.IGNORECASE,
+)
+# Words after which an address has ended: "... Brighton BN2 1TL instead, please".
+_ADDRESS_END = re.compile(
+    r"\s*(?:\b(?:instead|please|pls|thanks|thank you|thx|and|but|asap|from now|by|on|"
+    r"for|before|email|my email|order)\b|[@!?;\n]|\.(?:\s|$)).*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def address_in(text: str | None) -> str | None:
+    """The street address in ``text`` (number, street, then town and postcode if given),
+    or None. "please send ORD-10004 to 22 Marine Parade, Brighton BN2 1TL instead" ->
+    "22 Marine Parade, Brighton BN2 1TL"."""
+    if not text:
+        return None
+    # Order and invoice numbers look like house numbers: not an address.
+    cleaned = re.sub(r"\b(?:ord|inv|order|invoice)[-_ #]*\d+\b", " ", text, flags=re.IGNORECASE)
+    m = _STREET.search(cleaned) or _NUMBER_TO_POSTCODE.search(cleaned)
+    if not m:
+        return None
+    rest = _ADDRESS_END.sub("", cleaned[m.end() :])
+    # What follows up to the first comma belongs to the street ("Road North", "Brighton
+    # BN2 1TL"); then up to two comma-separated parts (town, postcode), ending at a postcode.
+    same_part, *parts = [p.strip() for p in rest.split(",")]
+    address = " ".join(filter(None, [m.group(0).strip().rstrip(","), same_part]))
+    if not _POSTCODE.search(same_part):
+        for part in parts[:2]:
+            if not part or len(part) > 40:
+                break
+            address += ", " + part
+            if _POSTCODE.search(part):
+                break
+    return re.sub(r"\s+", " ", address).strip(" ,.")
 
 
 def _safe_date(year: int, month: int, day: int) -> date | None:

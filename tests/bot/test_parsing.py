@@ -2,7 +2,11 @@ from datetime import date
 
 import pytest
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.support.parsing import (
+    address_in,
     day_text,
     money,
     normalize_invoice_id,
@@ -48,6 +52,25 @@ def test_invoice_numbers_are_normalised():
         ("20/03", date(2025, 3, 20)),
         ("2025-04-01", date(2025, 4, 1)),
         ("March 1st", date(2026, 3, 1)),
+        # relative days, as customers say them
+        ("in ten days", date(2025, 3, 22)),
+        ("ten days from today please", date(2025, 3, 22)),
+        ("in 2 weeks", date(2025, 3, 26)),
+        ("in a week's time", date(2025, 3, 19)),
+        ("the day after tomorrow", date(2025, 3, 14)),
+        # weekdays: the next one after today; today's own weekday means a week on
+        ("Sunday works", date(2025, 3, 16)),
+        ("tues would be good", date(2025, 3, 18)),
+        ("wednesday", date(2025, 3, 19)),
+        ("friday next week", date(2025, 3, 21)),
+        ("Sat 15 March", date(2025, 3, 15)),  # the date wins over the weekday
+        # a day of the month alone: this month if still ahead, else the next
+        ("make it the 16th", date(2025, 3, 16)),
+        ("the 3rd", date(2025, 4, 3)),
+        ("on the 12th", date(2025, 4, 12)),  # today's date means next month's
+        # the past is returned as it is; the caller decides whether it will do
+        ("yesterday", date(2025, 3, 11)),
+        ("today", TODAY),
         ("whenever", None),
         ("", None),
     ],
@@ -69,3 +92,43 @@ def test_day_text():
     assert day_text(date(2025, 3, 13), TODAY) == "tomorrow"
     assert day_text(date(2025, 3, 11), TODAY) == "yesterday"
     assert day_text(date(2025, 3, 20), TODAY) == "Thursday 20 March"
+
+
+def test_weekdays_on_a_month_end_and_year_end():
+    assert parse_date("monday", date(2025, 12, 31)) == date(2026, 1, 5)
+    assert parse_date("the 1st", date(2025, 12, 31)) == date(2026, 1, 1)
+    assert parse_date("the 31st", date(2025, 1, 31)) is None  # no 31 February: ask again
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 1)), st.integers(0, 6))
+def test_a_weekday_is_always_within_the_next_seven_days(today, weekday):
+    name = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")[weekday]
+    parsed = parse_date(name, today)
+    assert parsed.weekday() == weekday
+    assert 1 <= (parsed - today).days <= 7
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "please send ORD-10004 to 22 Marine Parade, Brighton BN2 1TL instead, omar@example.com",
+            "22 Marine Parade, Brighton BN2 1TL",
+        ),
+        ("sorry typo, it's 12 Highland Road, Southsea PO4 9DA", "12 Highland Road, Southsea PO4 9DA"),
+        ("12 Highland Raod, Southsea PO4 9DA", "12 Highland Raod, Southsea PO4 9DA"),  # a typo
+        ("the new address is 10 Victoria Road North, Southsea PO5 1PL", "10 Victoria Road North, Southsea PO5 1PL"),
+        ("Flat 2, 14 Elm Street, Springfield", "Flat 2, 14 Elm Street, Springfield"),
+        ("21 Calle Mayor, Madrid", "21 Calle Mayor, Madrid"),
+        ("7 Castle Road", "7 Castle Road"),
+        ("deliver to 3 Palmerston Road, Southsea PO5 3QQ and on 15 March", "3 Palmerston Road, Southsea PO5 3QQ"),
+        # not addresses: an order number is no house number; no number, no address
+        ("where is ORD-10004 road", None),
+        ("I ordered 2 mugs", None),
+        ("can it go to my new flat instead", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_addresses_are_found_in_what_customers_write(text, expected):
+    assert address_in(text) == expected
