@@ -9,6 +9,16 @@ from __future__ import annotations
 import copy
 
 from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from bot.hub import review
+from bot.hub.openapi_parts import (
+    LOCAL_TIME,
+    TO_SIGN_IN,
+    error_spec,
+    html_spec,
+    javascript_spec,
+    json_spec,
+    schema_ref,
+)
 from bot.hub.store import STATUSES
 from bot.hub.web import MAX_ID
 
@@ -19,48 +29,14 @@ SIGNED_IN_STAFF = (
     "from this site (Origin). Without a session: a redirect to /login."
 )
 
-
-def _error(description: str) -> dict:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-def _html(description: str) -> dict:
-    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
-
-
-def _javascript(description: str) -> dict:
-    return {
-        "description": description,
-        "content": {"application/javascript": {"schema": {"type": "string"}}},
-    }
-
-
-def _json(description: str, schema: dict) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-BAD_SIGNATURE = _error(
+BAD_SIGNATURE = error_spec(
     "Missing, stale (more than 300 s from the hub's clock) or wrong signature headers."
 )
-NO_SECRET = _error("The hub has no signing secret configured for that department.")
-NOT_ALLOWED = _html(
+NO_SECRET = error_spec("The hub has no signing secret configured for that department.")
+NOT_ALLOWED = html_spec(
     "Signed in with another role or department, or (forms) no valid CSRF token or another"
     " site's Origin."
 )
-TO_SIGN_IN = {"description": "Not signed in: to /login?next=<this page>."}
-# Times are the hub's local wall-clock time as stored, ISO 8601 without an offset: not RFC 3339
-# `date-time`, which requires one (schemathesis found every such field mis-described).
-LOCAL_TIME = {
-    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$",
-    "description": "The hub's local time, ISO 8601 without a UTC offset.",
-}
 
 DEPARTMENT = {
     "name": "name",
@@ -122,7 +98,7 @@ _DOCUMENT = {
                 "summary": "Liveness",
                 "operationId": "health",
                 "responses": {
-                    "200": _json(
+                    "200": json_spec(
                         "The hub is up and its journey database migrated.",
                         {
                             "type": "object",
@@ -138,7 +114,7 @@ _DOCUMENT = {
                 "tags": ["hub"],
                 "summary": "This document",
                 "operationId": "openapi",
-                "responses": {"200": _json("OpenAPI 3.0 document.", {"type": "object"})},
+                "responses": {"200": json_spec("OpenAPI 3.0 document.", {"type": "object"})},
             }
         },
         "/api/routing": {
@@ -147,7 +123,7 @@ _DOCUMENT = {
                 "summary": "Which department owns each intent, and its journey stage",
                 "description": "bot/config/routing.yml as data.",
                 "operationId": "routing",
-                "responses": {"200": _json("The routing map.", _ref("RoutingMap"))},
+                "responses": {"200": json_spec("The routing map.", schema_ref("RoutingMap"))},
             }
         },
         "/api/departments/{name}/handoffs": {
@@ -174,17 +150,17 @@ _DOCUMENT = {
                 ],
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": _ref("Delivery")}},
+                    "content": {"application/json": {"schema": schema_ref("Delivery")}},
                 },
                 "responses": {
-                    "200": _json("Stored, or recognised as a repeat.", _ref("Received")),
-                    "400": _error(
+                    "200": json_spec("Stored, or recognised as a repeat.", schema_ref("Received")),
+                    "400": error_spec(
                         "No Idempotency-Key, a body that is not JSON, or no integer handoff_id."
                     ),
                     "401": BAD_SIGNATURE,
-                    "404": _error("No such department."),
-                    "409": _error("The Idempotency-Key was used before for another delivery."),
-                    "413": _error("The body is larger than 1 MiB."),
+                    "404": error_spec("No such department."),
+                    "409": error_spec("The Idempotency-Key was used before for another delivery."),
+                    "413": error_spec("The body is larger than 1 MiB."),
                     "503": NO_SECRET,
                 },
             },
@@ -209,20 +185,20 @@ _DOCUMENT = {
                     },
                 ],
                 "responses": {
-                    "200": _json(
+                    "200": json_spec(
                         "What arrived, with each handoff's current state.",
                         {
                             "type": "object",
                             "properties": {
                                 "department": {"type": "string"},
-                                "handoffs": {"type": "array", "items": _ref("InboxItem")},
+                                "handoffs": {"type": "array", "items": schema_ref("InboxItem")},
                             },
                             "required": ["department", "handoffs"],
                         },
                     ),
-                    "400": _error("Unknown status or a bad limit."),
+                    "400": error_spec("Unknown status or a bad limit."),
                     "401": BAD_SIGNATURE,
-                    "404": _error("No such department."),
+                    "404": error_spec("No such department."),
                     "503": NO_SECRET,
                 },
             },
@@ -243,19 +219,23 @@ _DOCUMENT = {
                 "security": SIGNED,
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": _ref("DepartmentEvent")}},
+                    "content": {"application/json": {"schema": schema_ref("DepartmentEvent")}},
                 },
                 "responses": {
-                    "202": _json("Taken in; the customer will be told.", _ref("EventTaken")),
-                    "200": _json("A repeat of an event already taken in.", _ref("EventTaken")),
-                    "400": _error(
+                    "202": json_spec(
+                        "Taken in; the customer will be told.", schema_ref("EventTaken")
+                    ),
+                    "200": json_spec(
+                        "A repeat of an event already taken in.", schema_ref("EventTaken")
+                    ),
+                    "400": error_spec(
                         "Not JSON, an unknown type, a type of another department, or a "
                         "missing or malformed field (the message names it)."
                     ),
                     "401": BAD_SIGNATURE,
-                    "404": _error("No such department."),
-                    "422": _error("The order, invoice or customer is not in the back office."),
-                    "503": _error(
+                    "404": error_spec("No such department."),
+                    "422": error_spec("The order, invoice or customer is not in the back office."),
+                    "503": error_spec(
                         "No signing secret for the department, or no back office configured."
                     ),
                 },
@@ -278,9 +258,9 @@ _DOCUMENT = {
                 "operationId": "eventStatus",
                 "security": SIGNED,
                 "responses": {
-                    "200": _json("The event and its outcome.", _ref("EventState")),
+                    "200": json_spec("The event and its outcome.", schema_ref("EventState")),
                     "401": BAD_SIGNATURE,
-                    "404": _error("No such department, or no such event of this department."),
+                    "404": error_spec("No such department, or no such event of this department."),
                     "503": NO_SECRET,
                 },
             },
@@ -294,14 +274,14 @@ _DOCUMENT = {
                 "operationId": "acknowledgeHandoff",
                 "security": SIGNED,
                 "responses": {
-                    "200": _json("The updated handoff.", _ref("Handoff")),
+                    "200": json_spec("The updated handoff.", schema_ref("Handoff")),
                     "401": BAD_SIGNATURE,
-                    "404": _error(
+                    "404": error_spec(
                         "No such handoff (said only to a caller signed by a department: else 401)."
                     ),
-                    "409": _json(
+                    "409": json_spec(
                         "The handoff is no longer open; `status` says what it is.",
-                        _ref("Conflict"),
+                        schema_ref("Conflict"),
                     ),
                     "503": NO_SECRET,
                 },
@@ -338,13 +318,13 @@ _DOCUMENT = {
                     },
                 },
                 "responses": {
-                    "200": _json("The updated handoff.", _ref("Handoff")),
-                    "400": _error("The body is not JSON or has no resolution."),
+                    "200": json_spec("The updated handoff.", schema_ref("Handoff")),
+                    "400": error_spec("The body is not JSON or has no resolution."),
                     "401": BAD_SIGNATURE,
-                    "404": _error(
+                    "404": error_spec(
                         "No such handoff (said only to a caller signed by a department: else 401)."
                     ),
-                    "409": _json("The handoff is already resolved.", _ref("Conflict")),
+                    "409": json_spec("The handoff is already resolved.", schema_ref("Conflict")),
                     "503": NO_SECRET,
                 },
             },
@@ -357,10 +337,10 @@ _DOCUMENT = {
                 "description": SIGNED_IN_STAFF,
                 "operationId": "inboxPage",
                 "responses": {
-                    "200": _html("The page."),
+                    "200": html_spec("The page."),
                     "303": TO_SIGN_IN,
                     "403": NOT_ALLOWED,
-                    "404": _html("No such department."),
+                    "404": html_spec("No such department."),
                 },
             },
         },
@@ -380,8 +360,8 @@ _DOCUMENT = {
                 "responses": {
                     "303": {"description": "Done: back to the inbox page (no session: to /login)."},
                     "403": NOT_ALLOWED,
-                    "404": _html("No such department, or no such handoff in it."),
-                    "409": _html("The handoff is no longer open."),
+                    "404": html_spec("No such department, or no such handoff in it."),
+                    "409": html_spec("The handoff is no longer open."),
                 },
             },
         },
@@ -406,10 +386,10 @@ _DOCUMENT = {
                 },
                 "responses": {
                     "303": {"description": "Done: back to the inbox page (no session: to /login)."},
-                    "400": _html("No resolution given."),
+                    "400": html_spec("No resolution given."),
                     "403": NOT_ALLOWED,
-                    "404": _html("No such department, or no such handoff in it."),
-                    "409": _html("The handoff is already resolved."),
+                    "404": html_spec("No such department, or no such handoff in it."),
+                    "409": html_spec("The handoff is already resolved."),
                 },
             },
         },
@@ -435,7 +415,7 @@ _DOCUMENT = {
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {"200": _html("The sign-in form.")},
+                "responses": {"200": html_spec("The sign-in form.")},
             },
             "post": {
                 "tags": ["sign-in"],
@@ -459,9 +439,9 @@ _DOCUMENT = {
                 },
                 "responses": {
                     "303": {"description": "Signed in: to `next` or the user's home page."},
-                    "401": _html("Wrong username or password: the form again."),
-                    "403": _error("Posted from another site (Origin)."),
-                    "429": _html(
+                    "401": html_spec("Wrong username or password: the form again."),
+                    "403": error_spec("Posted from another site (Origin)."),
+                    "429": html_spec(
                         "Too many failed sign-ins for this username from this address (or"
                         " from this address): the form again with when to retry; the"
                         " `Retry-After` header gives the seconds."
@@ -476,7 +456,7 @@ _DOCUMENT = {
                 "operationId": "logout",
                 "responses": {
                     "303": {"description": "Signed out: to /login."},
-                    "403": _error("No valid CSRF token, or another site's Origin."),
+                    "403": error_spec("No valid CSRF token, or another site's Origin."),
                 },
             },
         },
@@ -486,7 +466,7 @@ _DOCUMENT = {
                 "summary": "The signed-in user and their session's CSRF token",
                 "operationId": "whoAmI",
                 "responses": {
-                    "200": _json(
+                    "200": json_spec(
                         "The session cookie's user.",
                         {
                             "type": "object",
@@ -501,7 +481,7 @@ _DOCUMENT = {
                             "required": ["username", "role", "csrf_token"],
                         },
                     ),
-                    "401": _error("Not signed in."),
+                    "401": error_spec("Not signed in."),
                 },
             },
         },
@@ -510,7 +490,7 @@ _DOCUMENT = {
                 "tags": ["website chat"],
                 "summary": "The chat widget a web site embeds with one script tag",
                 "operationId": "widgetScript",
-                "responses": {"200": _javascript("The widget.")},
+                "responses": {"200": javascript_spec("The widget.")},
             },
         },
         "/widget/socket.io.min.js": {
@@ -519,10 +499,10 @@ _DOCUMENT = {
                 "summary": "The socket.io client the widget loads (from npm, installed at set-up)",
                 "operationId": "socketIoClient",
                 "responses": {
-                    "200": _javascript(
+                    "200": javascript_spec(
                         "socket.io-client, as pinned in bot/widget/package-lock.json."
                     ),
-                    "503": _error("Not installed: run `make setup`."),
+                    "503": error_spec("Not installed: run `make setup`."),
                 },
             },
         },
@@ -541,10 +521,10 @@ _DOCUMENT = {
                     }
                 ],
                 "responses": {
-                    "200": _html("The storefront, with a customer token for `as` if given."),
-                    "403": _error("Not asked from this machine."),
-                    "404": _error("No such demo customer."),
-                    "503": _error("CX_WIDGET_SECRET is not set."),
+                    "200": html_spec("The storefront, with a customer token for `as` if given."),
+                    "403": error_spec("Not asked from this machine."),
+                    "404": error_spec("No such demo customer."),
+                    "503": error_spec("CX_WIDGET_SECRET is not set."),
                 },
             },
         },
@@ -558,9 +538,9 @@ _DOCUMENT = {
                 ),
                 "operationId": "consoleQueuePage",
                 "responses": {
-                    "200": _html("The queue page."),
+                    "200": html_spec("The queue page."),
                     "303": {"description": "Not signed in: to /login?next=/console."},
-                    "403": _html("Signed in with a role other than agent or admin."),
+                    "403": html_spec("Signed in with a role other than agent or admin."),
                 },
             },
         },
@@ -582,10 +562,10 @@ _DOCUMENT = {
                 ),
                 "operationId": "consoleConversationPage",
                 "responses": {
-                    "200": _html("The conversation page."),
+                    "200": html_spec("The conversation page."),
                     "303": {"description": "Not signed in: to /login?next=<this page>."},
-                    "403": _html("Signed in with a role other than agent or admin."),
-                    "404": _html("No such conversation in the journey."),
+                    "403": html_spec("Signed in with a role other than agent or admin."),
+                    "404": html_spec("No such conversation in the journey."),
                 },
             },
         },
@@ -600,7 +580,7 @@ _DOCUMENT = {
                 ),
                 "operationId": "consoleQueue",
                 "responses": {
-                    "200": _json(
+                    "200": json_spec(
                         "The queue.",
                         {
                             "type": "object",
@@ -637,9 +617,9 @@ _DOCUMENT = {
                             "required": ["escalations"],
                         },
                     ),
-                    "401": _error("Not signed in."),
-                    "403": _error("Signed in with a role other than agent or admin."),
-                    "502": _error("Rasa could not be reached while ending a lapsed takeover."),
+                    "401": error_spec("Not signed in."),
+                    "403": error_spec("Signed in with a role other than agent or admin."),
+                    "502": error_spec("Rasa could not be reached while ending a lapsed takeover."),
                 },
             },
         },
@@ -673,10 +653,10 @@ _DOCUMENT = {
                     }
                 ],
                 "responses": {
-                    "200": _json("The conversation.", {"type": "object"}),
-                    "401": _error("Not signed in."),
-                    "403": _error("Signed in with a role other than agent or admin."),
-                    "404": _error("No such conversation in the journey."),
+                    "200": json_spec("The conversation.", {"type": "object"}),
+                    "401": error_spec("Not signed in."),
+                    "403": error_spec("Signed in with a role other than agent or admin."),
+                    "404": error_spec("No such conversation in the journey."),
                 },
             },
         },
@@ -721,16 +701,16 @@ _DOCUMENT = {
                         else {}
                     ),
                     "responses": {
-                        ok: _json(done, {"type": "object"}),
-                        "400": _error("A missing or too long text, or an unknown department."),
-                        "401": _error("Not signed in."),
-                        "403": _error(
+                        ok: json_spec(done, {"type": "object"}),
+                        "400": error_spec("A missing or too long text, or an unknown department."),
+                        "401": error_spec("Not signed in."),
+                        "403": error_spec(
                             "Another role than agent or admin, or no valid CSRF token, or "
                             "another site's Origin."
                         ),
-                        "404": _error("No such conversation, or no escalation waiting in it."),
-                        **({"409": _error(conflict)} if conflict else {}),
-                        "502": _error(
+                        "404": error_spec("No such conversation, or no escalation waiting in it."),
+                        **({"409": error_spec(conflict)} if conflict else {}),
+                        "502": error_spec(
                             "Rasa or Slack did not take it; nothing changed (the message says "
                             "what to do)."
                         ),
@@ -1003,8 +983,6 @@ _DOCUMENT = {
 def document(departments: list[str] | None = None) -> dict:
     """The OpenAPI document; ``departments`` become the allowed values of ``{name}``."""
     doc = copy.deepcopy(_DOCUMENT)
-    from bot.hub import review  # its modules import this one's helpers: import when asked
-
     doc["paths"].update(review.openapi_paths())
     doc["components"]["schemas"].update(review.openapi_schemas())
     _describe_errors_as_served(doc)
@@ -1034,20 +1012,21 @@ def _describe_errors_as_served(doc: dict) -> None:
                 continue
             responses = operation["responses"]
             responses.setdefault(
-                "400", _error("A NUL character in the path, query or body, or a malformed body.")
+                "400",
+                error_spec("A NUL character in the path, query or body, or a malformed body."),
             )
             if _path_parameters(item, operation):
                 # Sanic's router answers 404 for a path parameter of the wrong type.
-                responses.setdefault("404", _error("No such route or record."))
+                responses.setdefault("404", error_spec("No such route or record."))
             if "requestBody" in operation:
-                responses.setdefault("413", _error("The body is larger than 1 MiB."))
+                responses.setdefault("413", error_spec("The body is larger than 1 MiB."))
                 responses.setdefault(
-                    "415", _error("A body declared as another type than the operation takes.")
+                    "415", error_spec("A body declared as another type than the operation takes.")
                 )
             if on_page:
                 for status, response in responses.items():
                     if status[0] in "45" and "application/json" in response.get("content", {}):
-                        responses[status] = _html(response["description"])
+                        responses[status] = html_spec(response["description"])
 
 
 def _path_parameters(item: dict, operation: dict) -> list[dict]:

@@ -25,7 +25,14 @@ from sanic.response import json as json_response
 from bot.agents.rasa_api import RasaApi
 from bot.agents.transcript import Line
 from bot.hub.auth import require
-from bot.hub.openapi import LOCAL_TIME, TO_SIGN_IN, _error, _html, _json, _ref
+from bot.hub.openapi_parts import (
+    LOCAL_TIME,
+    TO_SIGN_IN,
+    error_spec,
+    html_spec,
+    json_spec,
+    schema_ref,
+)
 from bot.hub.review.flags import FLAG_SCRIPT, flag_panel
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.review.log import (
@@ -443,10 +450,10 @@ OPENAPI_PATHS = {
             ),
             "operationId": "reviewConversationPage",
             "responses": {
-                "200": _html("The conversation page."),
+                "200": html_spec("The conversation page."),
                 "303": TO_SIGN_IN,
-                "403": _html("Signed in with a role other than analyst or admin."),
-                "404": _html("No such touchpoint."),
+                "403": html_spec("Signed in with a role other than analyst or admin."),
+                "404": html_spec("No such touchpoint."),
             },
         },
     },
@@ -461,10 +468,10 @@ OPENAPI_PATHS = {
             ),
             "operationId": "reviewConversation",
             "responses": {
-                "200": _json("The conversation session.", _ref("ReviewConversation")),
-                "401": _error("Not signed in."),
-                "403": _error("Signed in with a role other than analyst or admin."),
-                "404": _error("No such touchpoint."),
+                "200": json_spec("The conversation session.", schema_ref("ReviewConversation")),
+                "401": error_spec("Not signed in."),
+                "403": error_spec("Signed in with a role other than analyst or admin."),
+                "404": error_spec("No such touchpoint."),
             },
         },
     },

@@ -20,7 +20,7 @@ from sanic.response import text as text_response
 
 from bot.hub.accounts import Session
 from bot.hub.auth import check_csrf, require
-from bot.hub.openapi import _error, _html, _json, _ref
+from bot.hub.openapi_parts import error_spec, html_spec, json_spec, schema_ref
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.web import HubError, in_thread, json_object
 from bot.review import flags as review_flags
@@ -371,7 +371,7 @@ _CHANGING = (
 )
 _FORM = {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}
 _REDIRECT = {"description": "Done: back to the page (303)."}
-_DENIED = _error("Not signed in, another role, or no valid CSRF token.")
+_DENIED = error_spec("Not signed in, another role, or no valid CSRF token.")
 
 OPENAPI_PATHS = {
     f"{PREFIX}/flagged": {
@@ -380,9 +380,9 @@ OPENAPI_PATHS = {
             "description": _SIGNED_IN,
             "parameters": [{"name": "before", "in": "query", "schema": {"type": "integer"}}],
             "responses": {
-                "200": _html("The page."),
+                "200": html_spec("The page."),
                 "302": {"description": "To /login."},
-                "400": _error("A bad `before`."),
+                "400": error_spec("A bad `before`."),
                 "403": _DENIED,
             },
         }
@@ -421,9 +421,9 @@ OPENAPI_PATHS = {
             "requestBody": _FORM,
             "responses": {
                 "303": _REDIRECT,
-                "400": _error("Bad tags or note."),
+                "400": error_spec("Bad tags or note."),
                 "403": _DENIED,
-                "404": _error("No such touchpoint."),
+                "404": error_spec("No such touchpoint."),
             },
         },
     },
@@ -443,9 +443,9 @@ OPENAPI_PATHS = {
             "requestBody": _FORM,
             "responses": {
                 "303": _REDIRECT,
-                "400": _error("Bad text or unknown intent."),
+                "400": error_spec("Bad text or unknown intent."),
                 "403": _DENIED,
-                "404": _error("No such touchpoint."),
+                "404": error_spec("No such touchpoint."),
             },
         },
     },
@@ -455,7 +455,7 @@ OPENAPI_PATHS = {
             "summary": "Remove-example form",
             "description": _CHANGING,
             "requestBody": _FORM,
-            "responses": {"303": _REDIRECT, "403": _DENIED, "404": _error("No such example.")},
+            "responses": {"303": _REDIRECT, "403": _DENIED, "404": error_spec("No such example.")},
         },
     },
     f"{API}/touchpoints/{{touchpoint_id}}/flag": {
@@ -464,8 +464,8 @@ OPENAPI_PATHS = {
             "summary": "A touchpoint's review flag",
             "description": _SIGNED_IN,
             "responses": {
-                "200": _json("The flag, if any.", _ref("ReviewFlagState")),
-                "401": _error("Not signed in."),
+                "200": json_spec("The flag, if any.", schema_ref("ReviewFlagState")),
+                "401": error_spec("Not signed in."),
                 "403": _DENIED,
             },
         },
@@ -491,19 +491,19 @@ OPENAPI_PATHS = {
                 },
             },
             "responses": {
-                "200": _json("Flagged.", _ref("ReviewFlagState")),
-                "400": _error("Bad tags or note, or not JSON."),
-                "401": _error("Not signed in."),
+                "200": json_spec("Flagged.", schema_ref("ReviewFlagState")),
+                "400": error_spec("Bad tags or note, or not JSON."),
+                "401": error_spec("Not signed in."),
                 "403": _DENIED,
-                "404": _error("No such touchpoint."),
+                "404": error_spec("No such touchpoint."),
             },
         },
         "delete": {
             "summary": "Remove a touchpoint's flag",
             "description": _CHANGING,
             "responses": {
-                "200": _json("Not flagged (any more).", {"type": "object"}),
-                "401": _error("Not signed in."),
+                "200": json_spec("Not flagged (any more).", {"type": "object"}),
+                "401": error_spec("Not signed in."),
                 "403": _DENIED,
             },
         },
@@ -513,16 +513,16 @@ OPENAPI_PATHS = {
             "summary": "Every kept training example",
             "description": _SIGNED_IN,
             "responses": {
-                "200": _json(
+                "200": json_spec(
                     "The examples.",
                     {
                         "type": "object",
                         "properties": {
-                            "examples": {"type": "array", "items": _ref("ReviewExample")}
+                            "examples": {"type": "array", "items": schema_ref("ReviewExample")}
                         },
                     },
                 ),
-                "401": _error("Not signed in."),
+                "401": error_spec("Not signed in."),
                 "403": _DENIED,
             },
         },
@@ -549,11 +549,11 @@ OPENAPI_PATHS = {
                 },
             },
             "responses": {
-                "201": _json("Kept.", _ref("ReviewExample")),
-                "400": _error("Bad text or unknown intent, or not JSON."),
-                "401": _error("Not signed in."),
+                "201": json_spec("Kept.", schema_ref("ReviewExample")),
+                "400": error_spec("Bad text or unknown intent, or not JSON."),
+                "401": error_spec("Not signed in."),
                 "403": _DENIED,
-                "404": _error("No such touchpoint."),
+                "404": error_spec("No such touchpoint."),
             },
         },
     },
@@ -563,10 +563,10 @@ OPENAPI_PATHS = {
             "summary": "Forget a kept example",
             "description": _CHANGING,
             "responses": {
-                "200": _json("Deleted.", {"type": "object"}),
-                "401": _error("Not signed in."),
+                "200": json_spec("Deleted.", {"type": "object"}),
+                "401": error_spec("Not signed in."),
                 "403": _DENIED,
-                "404": _error("No such example."),
+                "404": error_spec("No such example."),
             },
         },
     },

@@ -23,7 +23,14 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from bot.hub.auth import require
-from bot.hub.openapi import LOCAL_TIME, TO_SIGN_IN, _error, _html, _json, _ref
+from bot.hub.openapi_parts import (
+    LOCAL_TIME,
+    TO_SIGN_IN,
+    error_spec,
+    html_spec,
+    json_spec,
+    schema_ref,
+)
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.review.log import (
     LOG_PATH,
@@ -453,10 +460,10 @@ OPENAPI_PATHS = {
             "description": "For a signed-in analyst or admin (session cookie).",
             "operationId": "reviewJourneyPage",
             "responses": {
-                "200": _html("The journey page."),
+                "200": html_spec("The journey page."),
                 "303": TO_SIGN_IN,
-                "403": _html("Signed in with a role other than analyst or admin."),
-                "404": _html("No such customer in the journey."),
+                "403": html_spec("Signed in with a role other than analyst or admin."),
+                "404": html_spec("No such customer in the journey."),
             },
         },
     },
@@ -472,10 +479,10 @@ OPENAPI_PATHS = {
             ),
             "operationId": "reviewJourney",
             "responses": {
-                "200": _json("The journey.", _ref("Journey")),
-                "401": _error("Not signed in."),
-                "403": _error("Signed in with a role other than analyst or admin."),
-                "404": _error("No such customer in the journey."),
+                "200": json_spec("The journey.", schema_ref("Journey")),
+                "401": error_spec("Not signed in."),
+                "403": error_spec("Signed in with a role other than analyst or admin."),
+                "404": error_spec("No such customer in the journey."),
             },
         },
     },

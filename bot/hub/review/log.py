@@ -27,7 +27,14 @@ from sanic.response import json as json_response
 
 from bot.cx_routing import CxRules
 from bot.hub.auth import require
-from bot.hub.openapi import LOCAL_TIME, TO_SIGN_IN, _error, _html, _json, _ref
+from bot.hub.openapi_parts import (
+    LOCAL_TIME,
+    TO_SIGN_IN,
+    error_spec,
+    html_spec,
+    json_spec,
+    schema_ref,
+)
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.web import HubError, in_thread
 from bot.journey.store import OUTCOMES
@@ -520,7 +527,7 @@ _FILTER_SPECS = [
      "schema": {"type": "string", "maxLength": 200}},
 ]  # fmt: skip
 _BAD = "A filter value that can't be used (the message says which and what it takes)."
-_DENIED_PAGE = _html("Signed in with a role other than analyst or admin.")
+_DENIED_PAGE = html_spec("Signed in with a role other than analyst or admin.")
 _DOWNLOAD = {
     "description": (
         f"An attachment (Content-Disposition) streamed newest first, at most {EXPORT_LIMIT:,} "
@@ -545,9 +552,9 @@ OPENAPI_PATHS = {
                 },
             ],  # fmt: skip
             "responses": {
-                "200": _html("The log page."),
+                "200": html_spec("The log page."),
                 "303": TO_SIGN_IN,
-                "400": _html(_BAD),
+                "400": html_spec(_BAD),
                 "403": _DENIED_PAGE,
             },
         }
@@ -562,7 +569,7 @@ OPENAPI_PATHS = {
             "responses": {
                 "200": {**_DOWNLOAD, "content": {"text/csv": {"schema": {"type": "string"}}}},
                 "303": TO_SIGN_IN,
-                "400": _html(_BAD),
+                "400": html_spec(_BAD),
                 "403": _DENIED_PAGE,
             },
         }
@@ -575,9 +582,9 @@ OPENAPI_PATHS = {
             "operationId": "reviewLogJson",
             "parameters": _FILTER_SPECS,
             "responses": {
-                "200": {**_json("", _ref("TouchpointExport")), **_DOWNLOAD},
+                "200": {**json_spec("", schema_ref("TouchpointExport")), **_DOWNLOAD},
                 "303": TO_SIGN_IN,
-                "400": _html(_BAD),
+                "400": html_spec(_BAD),
                 "403": _DENIED_PAGE,
             },
         }
@@ -610,10 +617,10 @@ OPENAPI_PATHS = {
                 },
             ],  # fmt: skip
             "responses": {
-                "200": _json("Touchpoints, newest first.", _ref("TouchpointPage")),
-                "400": _error(_BAD),
-                "401": _error("Not signed in."),
-                "403": _error("Signed in with a role other than analyst or admin."),
+                "200": json_spec("Touchpoints, newest first.", schema_ref("TouchpointPage")),
+                "400": error_spec(_BAD),
+                "401": error_spec("Not signed in."),
+                "403": error_spec("Signed in with a role other than analyst or admin."),
             },
         }
     },
@@ -658,7 +665,7 @@ OPENAPI_SCHEMAS = {
     "TouchpointRecord": _RECORD,
     "TouchpointEntry": {
         "allOf": [
-            _ref("TouchpointRecord"),
+            schema_ref("TouchpointRecord"),
             {
                 "type": "object",
                 "properties": {
@@ -675,7 +682,7 @@ OPENAPI_SCHEMAS = {
         "type": "object",
         "properties": {
             "filters": {"type": "object"},
-            "touchpoints": {"type": "array", "items": _ref("TouchpointEntry")},
+            "touchpoints": {"type": "array", "items": schema_ref("TouchpointEntry")},
             "next_cursor": _NULLABLE_TEXT,
             "searched_until": {**_NULLABLE_TEXT, **LOCAL_TIME},
         },
@@ -688,7 +695,7 @@ OPENAPI_SCHEMAS = {
             "filters": {"type": "object"},
             "limit": {"type": "integer"},
             "columns": _TEXT_LIST,
-            "touchpoints": {"type": "array", "items": _ref("TouchpointRecord")},
+            "touchpoints": {"type": "array", "items": schema_ref("TouchpointRecord")},
             "count": {"type": "integer"},
             "truncated": {"type": "boolean"},
         },

@@ -33,7 +33,14 @@ from sanic.response import HTTPResponse, text
 from sanic.response import json as json_response
 
 from bot.hub.auth import require
-from bot.hub.openapi import LOCAL_TIME, TO_SIGN_IN, _error, _html, _json, _ref
+from bot.hub.openapi_parts import (
+    LOCAL_TIME,
+    TO_SIGN_IN,
+    error_spec,
+    html_spec,
+    json_spec,
+    schema_ref,
+)
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.web import HubError, in_thread
 from bot.journey.store import OUTCOMES
@@ -583,10 +590,10 @@ OPENAPI_PATHS: dict = {
             "operationId": "reviewMetricsPage",
             "parameters": _PARAMETER_SPECS,
             "responses": {
-                "200": _html("The metrics page."),
+                "200": html_spec("The metrics page."),
                 "303": TO_SIGN_IN,
-                "400": _html(_BAD_QUERY),
-                "403": _html("Signed in with a role other than analyst or admin."),
+                "400": html_spec(_BAD_QUERY),
+                "403": html_spec("Signed in with a role other than analyst or admin."),
             },
         }
     },
@@ -605,8 +612,8 @@ OPENAPI_PATHS: dict = {
                     "content": {"text/csv": {"schema": {"type": "string"}}},
                 },
                 "303": TO_SIGN_IN,
-                "400": _html(_BAD_QUERY),
-                "403": _html("Signed in with a role other than analyst or admin."),
+                "400": html_spec(_BAD_QUERY),
+                "403": html_spec("Signed in with a role other than analyst or admin."),
             },
         }
     },
@@ -618,10 +625,10 @@ OPENAPI_PATHS: dict = {
             "operationId": "reviewMetrics",
             "parameters": _PARAMETER_SPECS,
             "responses": {
-                "200": _json("The metrics table.", _ref("MetricsTable")),
-                "400": _error(_BAD_QUERY),
-                "401": _error("Not signed in."),
-                "403": _error("Signed in with a role other than analyst or admin."),
+                "200": json_spec("The metrics table.", schema_ref("MetricsTable")),
+                "400": error_spec(_BAD_QUERY),
+                "401": error_spec("Not signed in."),
+                "403": error_spec("Signed in with a role other than analyst or admin."),
             },
         }
     },
