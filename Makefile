@@ -15,7 +15,7 @@ WIDGET_STAMP := bot/widget/node_modules/.installed
 CHROMIUM  ?= /usr/bin/chromium
 # The model's own components (bot/nlp) and routing.yml (which intents are needs) shape it too.
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(SPACY_DIR)/meta.json \
-	bot/nlp/detail_masker.py bot/nlp/linear_classifier.py bot/config/routing.yml
+	bot/nlp/detail_masker.py bot/nlp/linear_classifier.py bot/config/routing.yml bot/support/parsing.py
 
 # Rasa 3.6 runs on Python 3.8-3.10; the project uses 3.10. Order of preference: PYTHON=..., a working python3.10,
 # then pyenv's 3.10 builds (pyenv's python3.10 shim refuses to run unless selected).

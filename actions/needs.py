@@ -43,7 +43,12 @@ class ActionNoteNeed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         intent = tracker.latest_message.get("intent", {}).get("name")
-        events = [SlotSet("need", intent), SlotSet("new_address", None), SlotSet("new_date", None)]
+        events = [SlotSet("need", intent)]
+        if intent != tracker.get_slot("need"):
+            # A new need starts from its own details ("actually forget the address, can it
+            # come on the 17th?"); the same need said again keeps what it has.
+            events += [SlotSet("new_address", None), SlotSet("new_date", None)]
+            tracker.slots.update(new_address=None, new_date=None)
         events += identify_from_channel(tracker)
         if not identity_of(tracker).verified and latest_entity(tracker, "order_id"):
             # "Cancel ORD-10004, it's omar@example.com": the order with its email, said up
@@ -108,16 +113,18 @@ class ValidateNeedForm(FormValidationAction):
 
     def extract_new_address(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
         """An address said before we asked ("send ORD-10004 to 22 Marine Parade, Brighton
-        BN2 1TL instead") is kept; once asked, the slot's own mapping takes the answer."""
-        if tracker.get_slot("new_address") or tracker.get_slot("requested_slot") == "new_address":
+        BN2 1TL instead") or around the answer is kept; the slot's own mapping takes an
+        answer we cannot read as an address, for validate_new_address to explain."""
+        if tracker.get_slot("new_address"):
             return {}
         address = address_in(tracker.latest_message.get("text"))
         return {"new_address": address} if address else {}
 
     def extract_new_date(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
         """A future date said before we asked ("could ORD-10004 come in ten days instead?")
-        is kept; a past or unreadable one is left for the question."""
-        if tracker.get_slot("new_date") or tracker.get_slot("requested_slot") == "new_date":
+        is kept; a past or unreadable one is left to the slot's mapping and validate_new_date,
+        which say what is wrong with it."""
+        if tracker.get_slot("new_date"):
             return {}
         text = latest_entity(tracker, "date") or tracker.latest_message.get("text")
         parsed = parse_date(text, desk().today())

@@ -150,9 +150,12 @@ def resolve(text: str, buttons: Sequence[Button]) -> Button | None:
         if len(content) >= 3 and (len(content) - len(unmatched)) / len(content) < MIN_MATCHED_SHARE:
             return None
         return by_words
-    named = any(t in words.option_words for t in content)  # "yes, a refund": not a plain yes
-    if polarity and not named and len(content) <= YESNO_MAX_EXTRA and "?" not in surface:
-        return _yes_or_no(polarity, buttons, kinds, options)
+    named = [t for t in content if t in words.option_words]  # "yes, a refund": not a plain yes
+    if polarity and len(content) <= YESNO_MAX_EXTRA and "?" not in surface:
+        chosen = _yes_or_no(polarity, buttons, kinds, options)
+        # "yes cancel it" under "Yes, cancel it": a yes may repeat its own button's words.
+        if chosen is not None and set(named) <= _title_words(chosen, words)[0]:
+            return chosen
     return None
 
 

@@ -9,7 +9,8 @@ answered instead. With each detail replaced by one placeholder token ("refund or
 email"), the classifier sees what the customer asks for, and a message that is nothing
 but details ("ORD-10004", "it's ORD-10002, email ...") is still plainly ``inform``.
 
-The spans are the entities our spaCy pipeline's entity ruler finds (bot/nlp/patterns.yml),
+The spans are the entities our spaCy pipeline's entity ruler finds (bot/nlp/patterns.yml)
+and street addresses (bot/support/parsing.py),
 read from the spaCy doc that SpacyNLP attaches to *every* message, training examples
 included, so training and prediction are masked alike (Rasa's entity extractors do not run
 on training data, so their output cannot be used here). Only the tokens that the
@@ -38,8 +39,12 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-# The entity labels whose words say nothing about the need, only which one.
-MASKED_LABELS = ("order_id", "invoice_id", "email", "amount", "date")
+from bot.support.parsing import address_span
+
+# The entity labels whose words say nothing about the need, only which one; a street
+# address is found by bot/support/parsing.py, not by spaCy.
+ADDRESS = "address"
+MASKED_LABELS = ("order_id", "invoice_id", "email", "amount", "date", ADDRESS)
 # Details as customers add them to a need, for the training copies: (text, labels).
 DETAILS_AROUND_A_NEED = (
     ("ORD-10042", ("order_id",)),
@@ -110,6 +115,8 @@ class DetailMasker(GraphComponent):
         spans = [
             (ent.start_char, ent.end_char, ent.label_) for ent in doc.ents if ent.label_ in self.labels
         ]
+        if ADDRESS in self.labels and (where := address_span(message.get(TEXT))):
+            spans.append((*where, ADDRESS))
         if spans:
             message.set(TOKENS_NAMES[TEXT], masked_tokens(tokens, spans))
 

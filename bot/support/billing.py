@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.backoffice.model import DELIVERED
+from bot.support.confirm import unless_confirmed
 from bot.support.parsing import day_text, money, normalize_invoice_id
 from bot.support.replies import (
     REFUND_DAYS,
@@ -175,6 +176,16 @@ def _refund_blocked(desk: SupportDesk, ctx: NeedContext) -> Reply | None:
 
 
 def _refund_in_full(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    ask = unless_confirmed(
+        ctx,
+        "utter_confirm_refund",
+        order_id=ctx.order.id,
+        amount=money(ctx.order.total),
+        method=paid_with(desk, ctx),
+        refund_days=REFUND_DAYS,
+    )
+    if ask is not None:
+        return ask
     refund = desk.backoffice.request_refund(ctx.order.id, ctx.order.total)
     return Reply().say(
         "utter_refund_requested",
@@ -324,7 +335,8 @@ def _refund_original(desk: SupportDesk, ctx: NeedContext) -> Reply:
     """The refund as the policy has it: to the original payment method, now."""
     if ctx.order is None:
         return Reply().say("utter_option_needs_order")
-    return _refund_in_full(desk, ctx)
+    # Picked from what we offered: that was the clear yes.
+    return _refund_in_full(desk, replace(ctx, confirmed=True))
 
 
 def _partial_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:

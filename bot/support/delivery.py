@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.backoffice.model import CANCELLED, DELIVERED
+from bot.support.confirm import unless_confirmed
 from bot.support.parsing import day_text, money
 from bot.support.replies import (
     REFUND_DAYS,
@@ -172,6 +173,11 @@ def change_delivery_address(desk: SupportDesk, ctx: NeedContext) -> Reply:
             carrier=order.carrier or "the carrier",
             address=ctx.new_address or "your new address",
         )
+    ask = unless_confirmed(
+        ctx, "utter_confirm_address_change", order_id=order.id, address=ctx.new_address
+    )
+    if ask is not None:
+        return ask
     updated = desk.backoffice.change_address(order.id, ctx.new_address)
     return Reply().say("utter_address_changed", order_id=order.id, address=updated.address)
 
@@ -188,6 +194,15 @@ def change_delivery_date(desk: SupportDesk, ctx: NeedContext) -> Reply:
         )
     if ctx.new_date is None or ctx.new_date <= today:
         return Reply(slots={"new_date": None}).say("utter_date_not_understood")
+    ask = unless_confirmed(
+        ctx,
+        "utter_confirm_date_change",
+        order_id=order.id,
+        date=day_text(ctx.new_date, today),
+        expected=day_text(order.expected_delivery, today),
+    )
+    if ask is not None:
+        return ask
     updated = desk.backoffice.change_delivery_date(order.id, ctx.new_date)
     return Reply().say(
         "utter_date_changed", order_id=order.id, date=day_text(updated.expected_delivery, today)
@@ -212,6 +227,16 @@ def cancel_order(desk: SupportDesk, ctx: NeedContext) -> Reply:
             carrier=order.carrier or "the carrier",
             expected=day_text(order.expected_delivery, today),
         )
+    ask = unless_confirmed(
+        ctx,
+        "utter_confirm_cancel_order",
+        order_id=order.id,
+        items=", ".join(order.items) or order.id,
+        amount=money(order.total),
+        refund_days=REFUND_DAYS,
+    )
+    if ask is not None:
+        return ask
     return cancel_and_refund(desk, order, "utter_order_cancelled_now")
 
 

@@ -22,7 +22,7 @@ from bot.preferences import PreferenceStore
 from bot.proactive.events import EventCatalogue
 from bot.proactive.store import ProactiveStore
 from bot.routing import FROM_CUSTOMER, RoutingMap, stage_from_orders
-from bot.support import billing, delivery, people, proactive, sales
+from bot.support import billing, confirm, delivery, people, proactive, sales
 from bot.support.outgoing import OutgoingGuard
 from bot.support.parsing import normalize_order_id
 from bot.support.replies import NeedContext, Reply, button
@@ -49,6 +49,7 @@ OPTIONS: dict[str, Handler] = {
     **delivery.OPTIONS,
     **sales.OPTIONS,
     **proactive.OPTIONS,
+    **confirm.OPTIONS,
 }
 
 # A subscriber whose plan renews within this many days is in the renewal stage.
@@ -225,7 +226,9 @@ class SupportDesk:
             return self._send(self.verify_first(ctx), ctx)
         moment = self.policy_log.open_offer(ctx.conversation_id, ctx.option)
         if moment is None and (
-            self.policies.restricted(ctx.option) or ctx.option in proactive.OFFER_ONLY
+            self.policies.restricted(ctx.option)
+            or ctx.option in proactive.OFFER_ONLY
+            or ctx.option in confirm.OPTIONS
         ):
             # A goodwill option (free express, a partial refund...) only when it was offered:
             # a hand-typed button payload must not grant it.
@@ -241,6 +244,10 @@ class SupportDesk:
                 # The outcome flows back to the department's event and its touchpoint.
                 proactive.chosen(self, ctx.conversation_id, moment.policy, ctx.option, reply)
         return self._send(reply, ctx)
+
+    def handler_for(self, need: str | None) -> Handler | None:
+        """The handler that serves ``need`` (bot/support/<department>.py), if any."""
+        return HANDLERS.get(need or "")
 
     def _send(self, reply: Reply, ctx: NeedContext) -> Reply:
         if reply.policy_moment is not None:

@@ -164,26 +164,41 @@ def address_in(text: str | None) -> str | None:
     """The street address in ``text`` (number, street, then town and postcode if given),
     or None. "please send ORD-10004 to 22 Marine Parade, Brighton BN2 1TL instead" ->
     "22 Marine Parade, Brighton BN2 1TL"."""
+    span = address_span(text)
+    return re.sub(r"\s+", " ", text[span[0] : span[1]]) if span else None
+
+
+def address_span(text: str | None) -> tuple[int, int] | None:
+    """Where in ``text`` the street address of :func:`address_in` is (start, end)."""
     if not text:
         return None
-    # Order and invoice numbers look like house numbers: not an address.
-    cleaned = re.sub(r"\b(?:ord|inv|order|invoice)[-_ #]*\d+\b", " ", text, flags=re.IGNORECASE)
+    # Order and invoice numbers look like house numbers: blanked out, offsets kept.
+    cleaned = re.sub(
+        r"\b(?:ord|inv|order|invoice)[-_ #]*\d+\b",
+        lambda m: " " * len(m.group(0)),
+        text,
+        flags=re.IGNORECASE,
+    )
     m = _STREET.search(cleaned) or _NUMBER_TO_POSTCODE.search(cleaned)
     if not m:
         return None
-    rest = _ADDRESS_END.sub("", cleaned[m.end() :])
+    rest = cleaned[m.end() :]
+    rest = rest[: len(rest) - len(_ADDRESS_END.search(rest).group(0))] if _ADDRESS_END.search(rest) else rest
     # What follows up to the first comma belongs to the street ("Road North", "Brighton
     # BN2 1TL"); then up to two comma-separated parts (town, postcode), ending at a postcode.
-    same_part, *parts = [p.strip() for p in rest.split(",")]
-    address = " ".join(filter(None, [m.group(0).strip().rstrip(","), same_part]))
+    same_part, *parts = rest.split(",")
+    end = m.end() + len(same_part)
     if not _POSTCODE.search(same_part):
         for part in parts[:2]:
-            if not part or len(part) > 40:
+            if not part.strip() or len(part.strip()) > 40:
                 break
-            address += ", " + part
+            end += 1 + len(part)
             if _POSTCODE.search(part):
                 break
-    return re.sub(r"\s+", " ", address).strip(" ,.")
+    start = m.start()
+    while end > start and text[end - 1] in " ,.":
+        end -= 1
+    return start, end
 
 
 def _safe_date(year: int, month: int, day: int) -> date | None:

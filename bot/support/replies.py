@@ -64,6 +64,8 @@ class NeedContext:
     # Who the customer is and how sure we are (bot/identity). ``customer`` is set only when
     # verified; None here means "as ``customer`` says" (tests build contexts by hand).
     identity: Identity | None = None
+    # The customer said yes to this very change (bot/support/confirm.py).
+    confirmed: bool = False
 
     @property
     def first_name(self) -> str:

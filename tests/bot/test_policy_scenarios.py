@@ -179,7 +179,8 @@ def test_coming_back_about_the_same_limit_unlocks_a_partial_refund(desk):
 
 
 def test_inside_every_limit_it_is_just_done(desk):
-    """No options, no policy moment: the request is simply fulfilled."""
+    """No options, no "here's what we can do": the request is fulfilled; an irreversible
+    one after a single yes/no question (bot/support/confirm.py)."""
     inside = [
         (ctx(desk, "request_refund", "C001", "ORD-10003"), "utter_refund_requested"),
         (ctx(desk, "return_item", "C001", "ORD-10003"), "utter_return_label"),
@@ -191,9 +192,17 @@ def test_inside_every_limit_it_is_just_done(desk):
     ]
     for need_ctx, response in inside:
         reply = desk.serve(need_ctx)
-        assert reply.responses == [response] and reply.policy_moment is None, need_ctx.need
+        if reply.policy_moment is not None:
+            # The only moment is the question whether to go ahead: yes or no, no alternatives.
+            assert reply.policy_moment.policy == f"confirm:{need_ctx.need}", need_ctx.need
+            assert [b["payload"] for m in reply.messages for b in m.buttons] == [
+                '/choose_option{"option":"go_ahead"}',
+                '/choose_option{"option":"leave_as_is"}',
+            ]
+            reply = desk.carry_out(replace(need_ctx, option="go_ahead"))
+        assert reply.responses == [response], need_ctx.need
         assert not any(m.buttons for m in reply.messages)
-    assert desk.policy_log.moments() == []
+    assert all(m.policy.startswith("confirm:") for m in desk.policy_log.moments())
     assert desk.backoffice.order("ORD-10004").status == "cancelled"
     assert desk.backoffice.order("ORD-10004").address == NEW_ADDRESS
     refunds = {r.order_id: r.amount for r in desk.backoffice.refunds_of("C002")}

@@ -120,15 +120,15 @@ def test_item_problem_before_delivery_explains_where_it_is(desk):
 
 
 def test_address_change_before_dispatch_is_done(desk):
-    reply = desk.serve(
-        ctx(
-            desk,
-            "change_delivery_address",
-            "C002",
-            "ORD-10004",
-            new_address="1 Quay Street, Bristol BS1",
-        )
+    asked = ctx(
+        desk, "change_delivery_address", "C002", "ORD-10004", new_address="1 Quay Street, Bristol BS1"
     )
+    question = desk.serve(asked)
+    # Asked first, in words that say exactly what will happen; nothing changed yet.
+    assert only(question) == ["utter_confirm_address_change"]
+    assert question.messages[0].params["address"] == "1 Quay Street, Bristol BS1"
+    assert desk.backoffice.order("ORD-10004").address != "1 Quay Street, Bristol BS1"
+    reply = desk.carry_out(replace(asked, option="go_ahead"))
     assert only(reply) == ["utter_address_changed"]
     assert desk.backoffice.order("ORD-10004").address == "1 Quay Street, Bristol BS1"
 
@@ -146,9 +146,11 @@ def test_address_change_after_dispatch_offers_a_redirect(desk):
 
 
 def test_date_change(desk):
-    reply = desk.serve(
-        ctx(desk, "change_delivery_date", "C002", "ORD-10004", new_date=date(2025, 3, 21))
-    )
+    asked = ctx(desk, "change_delivery_date", "C002", "ORD-10004", new_date=date(2025, 3, 21))
+    question = desk.serve(asked)
+    assert only(question) == ["utter_confirm_date_change"]
+    assert question.messages[0].params["date"] == "Friday 21 March"
+    reply = desk.carry_out(replace(asked, option="go_ahead"))
     assert (
         only(reply) == ["utter_date_changed"]
         and reply.messages[0].params["date"] == "Friday 21 March"
@@ -222,7 +224,9 @@ def test_bill_too_high_shows_the_lines(desk):
 
 
 def test_refund_inside_and_outside_the_window(desk):
-    inside = desk.serve(ctx(desk, "request_refund", "C001", "ORD-10003"))
+    asked = ctx(desk, "request_refund", "C001", "ORD-10003")
+    assert only(desk.serve(asked)) == ["utter_confirm_refund"]
+    inside = desk.carry_out(replace(asked, option="go_ahead"))
     assert only(inside) == ["utter_refund_requested"]
     outside = desk.serve(ctx(desk, "request_refund", "C003", "ORD-10005"))
     assert only(outside) == ["utter_refund_outside_window"]

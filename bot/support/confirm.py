@@ -1,0 +1,73 @@
+"""Nothing irreversible without a clear yes.
+
+Cancelling an order, refunding it, moving it to another address or another day cannot be
+taken back once the back office has done it, and customers often ask *about* these things
+before they want them ("if I cancelled ORD-10004 would I get all my money back? just
+asking"). So a handler about to make such a change first says exactly what will happen
+(the order, the amount, the address or the day) and offers two buttons, "Yes, ..." and
+"No, leave it as it is"; a typed "yes please" or "no" picks one (bot/choices.py). Only the
+yes, taken from that very offer, makes the change; a no changes nothing.
+
+The offer is a policy moment like "here's what we can do" (bot/policies/moments.py), named
+``confirm:<need>``, so its buttons work only while offered, the CX review lists them with
+the other offers, and a hand-typed payload cannot skip the question. A change the customer
+picked from options we offered is not asked again: it was already a clear choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from bot.policies.engine import Decision
+from bot.support.replies import NeedContext, Reply, button
+
+if TYPE_CHECKING:
+    from bot.support.desk import SupportDesk
+
+POLICY_PREFIX = "confirm:"
+GO_AHEAD = "go_ahead"
+LEAVE_AS_IS = "leave_as_is"
+# The yes button names the change: a customer scanning buttons sees what they agree to.
+YES_TITLES = {
+    "cancel_order": "Yes, cancel it",
+    "request_refund": "Yes, refund it",
+    "change_delivery_address": "Yes, send it there",
+    "change_delivery_date": "Yes, move it",
+}
+NO_TITLE = "No, leave it as it is"
+
+
+def unless_confirmed(ctx: NeedContext, response: str, **params) -> Reply | None:
+    """None when the customer said yes to this change (go ahead); otherwise the question:
+    ``response`` (which says what will happen, with ``params``) and the yes/no buttons."""
+    if ctx.confirmed:
+        return None
+    decision = Decision(
+        policy=f"{POLICY_PREFIX}{ctx.need}",
+        within=True,
+        reason="an irreversible change: the customer confirms first",
+        alternatives=(GO_AHEAD, LEAVE_AS_IS),
+    )
+    yes = YES_TITLES.get(ctx.need, "Yes, go ahead")
+    buttons = [
+        button(yes, "choose_option", option=GO_AHEAD),
+        button(NO_TITLE, "choose_option", option=LEAVE_AS_IS),
+    ]
+    return Reply(policy_moment=decision).say(response, buttons=buttons, **params)
+
+
+def go_ahead(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    """The yes: serve the confirmed need again, this time making the change."""
+    handler = desk.handler_for(ctx.need)
+    if handler is None:
+        return Reply().say("utter_option_unknown")
+    return handler(desk, replace(ctx, confirmed=True))
+
+
+def leave_as_is(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    """The no: nothing changes, and the customer hears so."""
+    return Reply().say("utter_left_as_is")
+
+
+OPTIONS = {GO_AHEAD: go_ahead, LEAVE_AS_IS: leave_as_is}
