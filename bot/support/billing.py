@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from bot.backoffice.model import DELIVERED
 from bot.support.confirm import unless_confirmed
+from bot.support.handler import Desk
 from bot.support.parsing import day_text, money, normalize_invoice_id
 from bot.support.replies import (
     REFUND_DAYS,
@@ -19,14 +19,11 @@ from bot.support.replies import (
     outside_policy,
 )
 
-if TYPE_CHECKING:
-    from bot.support.desk import SupportDesk
-
 LISTENING_OPTIONS = ("pause_plan", "downgrade_plan")
 RECENT_DAYS = 45
 
 
-def request_invoice(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def request_invoice(desk: Desk, ctx: NeedContext) -> Reply:
     invoices = desk.backoffice.invoices_of(ctx.customer.id)
     wanted = normalize_invoice_id(ctx.invoice_id)
     if ctx.order and not wanted:
@@ -55,7 +52,7 @@ def invoice_link(invoice_id: str) -> str:
     return f"https://billing.example.com/invoices/{invoice_id}.pdf"
 
 
-def charged_twice(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def charged_twice(desk: Desk, ctx: NeedContext) -> Reply:
     payments = [p for p in desk.backoffice.payments_of(ctx.customer.id) if p.status == "succeeded"]
     seen = Counter((p.invoice_id, p.amount) for p in payments if p.invoice_id)
     duplicates = [key for key, n in seen.items() if n > 1]
@@ -82,7 +79,7 @@ def charged_twice(desk: SupportDesk, ctx: NeedContext) -> Reply:
     return desk.handed_off(reply, handoff)
 
 
-def unknown_charge(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def unknown_charge(desk: Desk, ctx: NeedContext) -> Reply:
     payments = desk.backoffice.payments_of(ctx.customer.id)
     if ctx.amount is not None:
         match = next((p for p in payments if abs(p.amount - ctx.amount) < 0.005), None)
@@ -105,7 +102,7 @@ def unknown_charge(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def _charges_text(desk: SupportDesk, ctx: NeedContext) -> str:
+def _charges_text(desk: Desk, ctx: NeedContext) -> str:
     since = desk.today() - timedelta(days=RECENT_DAYS)
     lines = [
         f"- {money(p.amount)} on {day_text(p.created_at.date(), desk.today())}: "
@@ -116,7 +113,7 @@ def _charges_text(desk: SupportDesk, ctx: NeedContext) -> str:
     return "\n".join(lines) if lines else "- no charges in the last few weeks"
 
 
-def bill_too_high(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def bill_too_high(desk: Desk, ctx: NeedContext) -> Reply:
     invoices = [
         i for i in desk.backoffice.invoices_of(ctx.customer.id) if i.order_id is None
     ]  # plan invoices
@@ -135,14 +132,14 @@ def bill_too_high(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def request_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def request_refund(desk: Desk, ctx: NeedContext) -> Reply:
     blocked = _refund_blocked(desk, ctx)
     if blocked is not None:
         return blocked
     return _refund_in_full(desk, ctx)
 
 
-def refund_other_method(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def refund_other_method(desk: Desk, ctx: NeedContext) -> Reply:
     """A refund, but to another card or account than the one that paid."""
     blocked = _refund_blocked(desk, ctx)
     if blocked is not None:
@@ -157,7 +154,7 @@ def refund_other_method(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def _refund_blocked(desk: SupportDesk, ctx: NeedContext) -> Reply | None:
+def _refund_blocked(desk: Desk, ctx: NeedContext) -> Reply | None:
     """Why the order cannot be refunded straight away (with what we can do), or None."""
     order, today = ctx.order, desk.today()
     if order.status != DELIVERED:
@@ -175,7 +172,7 @@ def _refund_blocked(desk: SupportDesk, ctx: NeedContext) -> Reply | None:
     )
 
 
-def _refund_in_full(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _refund_in_full(desk: Desk, ctx: NeedContext) -> Reply:
     ask = unless_confirmed(
         ctx,
         "utter_confirm_refund",
@@ -196,7 +193,7 @@ def _refund_in_full(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def paid_with(desk: SupportDesk, ctx: NeedContext) -> str:
+def paid_with(desk: Desk, ctx: NeedContext) -> str:
     """How the order was paid ("Visa ending 4242"), as far as the payments show."""
     if ctx.order is None:
         return "your original payment method"
@@ -216,7 +213,7 @@ def paid_with(desk: SupportDesk, ctx: NeedContext) -> str:
     return payment.method if payment else "your original payment method"
 
 
-def refund_status(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def refund_status(desk: Desk, ctx: NeedContext) -> Reply:
     refunds = desk.backoffice.refunds_of(ctx.customer.id)
     if not refunds:
         return Reply().say(
@@ -233,7 +230,7 @@ def refund_status(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def update_payment_method(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def update_payment_method(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_update_payment_link", link=payment_link(ctx))
 
 
@@ -243,7 +240,7 @@ def payment_link(ctx: NeedContext) -> str:
     )
 
 
-def payment_failed(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def payment_failed(desk: Desk, ctx: NeedContext) -> Reply:
     failed = [p for p in desk.backoffice.payments_of(ctx.customer.id) if p.status == "failed"]
     if not failed:
         return Reply().say(
@@ -260,16 +257,16 @@ def payment_failed(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def ask_payment_methods(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def ask_payment_methods(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_payment_methods")
 
 
-def ask_refund_policy(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def ask_refund_policy(desk: Desk, ctx: NeedContext) -> Reply:
     window = desk.policies.policies["refund_window"].max
     return Reply().say("utter_refund_policy", window=int(window), refund_days=REFUND_DAYS)
 
 
-def ask_cancellation_fee(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def ask_cancellation_fee(desk: Desk, ctx: NeedContext) -> Reply:
     sub = desk.backoffice.subscription_of(ctx.customer.id)
     if (
         sub is None
@@ -286,7 +283,7 @@ def ask_cancellation_fee(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def cancel_subscription(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def cancel_subscription(desk: Desk, ctx: NeedContext) -> Reply:
     sub = desk.backoffice.subscription_of(ctx.customer.id)
     if sub is None or sub.status == "cancelled":
         return Reply().say("utter_no_subscription")
@@ -313,7 +310,7 @@ def cancel_subscription(desk: SupportDesk, ctx: NeedContext) -> Reply:
 def _option_handoff(summary: str, response: str, need: str):
     """An option our billing team carries out: hand it over, say who and by when."""
 
-    def handle(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    def handle(desk: Desk, ctx: NeedContext) -> Reply:
         if ctx.customer is None:
             return Reply().say("utter_option_needs_customer")
         order = ctx.order
@@ -331,7 +328,7 @@ def _option_handoff(summary: str, response: str, need: str):
     return handle
 
 
-def _refund_original(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _refund_original(desk: Desk, ctx: NeedContext) -> Reply:
     """The refund as the policy has it: to the original payment method, now."""
     if ctx.order is None:
         return Reply().say("utter_option_needs_order")
@@ -339,7 +336,7 @@ def _refund_original(desk: SupportDesk, ctx: NeedContext) -> Reply:
     return _refund_in_full(desk, replace(ctx, confirmed=True))
 
 
-def _partial_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _partial_refund(desk: Desk, ctx: NeedContext) -> Reply:
     """Goodwill for a customer who came back about a late refund: part of it, at once."""
     if ctx.order is None:
         return Reply().say("utter_option_needs_order")

@@ -17,13 +17,11 @@ picked from options we offered is not asked again: it was already a clear choice
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from bot.policies.engine import Decision
+from bot.support.handler import Desk
+from bot.support.parsing import address_in, parse_date
 from bot.support.replies import NeedContext, Reply, button
-
-if TYPE_CHECKING:
-    from bot.support.desk import SupportDesk
 
 POLICY_PREFIX = "confirm:"
 GO_AHEAD = "go_ahead"
@@ -57,7 +55,7 @@ def unless_confirmed(ctx: NeedContext, response: str, **params) -> Reply | None:
     return Reply(policy_moment=decision).say(response, buttons=buttons, **params)
 
 
-def go_ahead(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def go_ahead(desk: Desk, ctx: NeedContext) -> Reply:
     """The yes: serve the confirmed need again, this time making the change."""
     handler = desk.handler_for(ctx.need)
     if handler is None:
@@ -65,9 +63,37 @@ def go_ahead(desk: SupportDesk, ctx: NeedContext) -> Reply:
     return handler(desk, replace(ctx, confirmed=True))
 
 
-def leave_as_is(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def leave_as_is(desk: Desk, ctx: NeedContext) -> Reply:
     """The no: nothing changes, and the customer hears so."""
     return Reply().say("utter_left_as_is")
 
 
 OPTIONS = {GO_AHEAD: go_ahead, LEAVE_AS_IS: leave_as_is}
+
+# The detail each confirmable change is about, and how to find a new one in a message.
+_CORRECTED_BY = {
+    "change_delivery_date": lambda text: parse_date(text, date.today()) is not None,
+    "change_delivery_address": lambda text: address_in(text) is not None,
+}
+
+
+def correction_to(text: str, buttons: Sequence) -> str | None:
+    """The change a message corrects while we wait for its yes or no, if any.
+
+    "Just to check: deliver ORD-10004 Monday 14 December?" answered with "hmm no, make that
+    16 December" is neither yes nor no: it is the same change with another day, asked again
+    (the caller parses it as that need). ``buttons`` are the ones on offer (objects with
+    ``title`` and ``payload``).
+    """
+    need = next(
+        (
+            n
+            for b in buttons
+            if f'"{GO_AHEAD}"' in b.payload
+            for n, title in YES_TITLES.items()
+            if title == b.title
+        ),
+        None,
+    )
+    corrected = _CORRECTED_BY.get(need or "")
+    return need if corrected is not None and corrected(text) else None

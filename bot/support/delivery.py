@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from bot.backoffice.model import CANCELLED, DELIVERED
 from bot.support.confirm import unless_confirmed
+from bot.support.handler import Desk
 from bot.support.parsing import day_text, money
 from bot.support.replies import (
     REFUND_DAYS,
@@ -17,11 +17,8 @@ from bot.support.replies import (
     outside_policy,
 )
 
-if TYPE_CHECKING:
-    from bot.support.desk import SupportDesk
 
-
-def order_status(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def order_status(desk: Desk, ctx: NeedContext) -> Reply:
     order, today = ctx.order, desk.today()
     reply = Reply()
     if order.status == CANCELLED:
@@ -58,7 +55,7 @@ def order_status(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def tracker_view(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def tracker_view(desk: Desk, ctx: NeedContext) -> Reply:
     """What a parcel tracker shows anyone with the order number: its status and expected
     day, no items, address, amounts or names; then how to get more (verification)."""
     order, today = ctx.order, desk.today()
@@ -96,13 +93,13 @@ def tracker_view(desk: SupportDesk, ctx: NeedContext) -> Reply:
     return reply.say(more, order_id=order.id)
 
 
-def order_late(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def order_late(desk: Desk, ctx: NeedContext) -> Reply:
     if ctx.order.is_late(desk.today()):
         return _late(desk, ctx)
     return order_status(desk, ctx)
 
 
-def _late(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _late(desk: Desk, ctx: NeedContext) -> Reply:
     order, today = ctx.order, desk.today()
     handoff = desk.hand_off(
         ctx,
@@ -121,7 +118,7 @@ def _late(desk: SupportDesk, ctx: NeedContext) -> Reply:
     return desk.handed_off(reply, handoff)
 
 
-def order_not_received(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def order_not_received(desk: Desk, ctx: NeedContext) -> Reply:
     order, today = ctx.order, desk.today()
     if order.status != DELIVERED:
         return order_status(desk, ctx)
@@ -142,7 +139,7 @@ def order_not_received(desk: SupportDesk, ctx: NeedContext) -> Reply:
 
 
 def _item_problem(problem: str, what: str):
-    def handle(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    def handle(desk: Desk, ctx: NeedContext) -> Reply:
         order = ctx.order
         if order.status != DELIVERED:
             status = order_status(desk, ctx)
@@ -162,7 +159,7 @@ def _item_problem(problem: str, what: str):
     return handle
 
 
-def change_delivery_address(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def change_delivery_address(desk: Desk, ctx: NeedContext) -> Reply:
     order = ctx.order
     decision = desk.decide("address_change_before_dispatch", ctx, dispatched=order.dispatched)
     if not decision.within:
@@ -182,7 +179,7 @@ def change_delivery_address(desk: SupportDesk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_address_changed", order_id=order.id, address=updated.address)
 
 
-def change_delivery_date(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def change_delivery_date(desk: Desk, ctx: NeedContext) -> Reply:
     order, today = ctx.order, desk.today()
     decision = desk.decide("date_change_before_dispatch", ctx, dispatched=order.dispatched)
     if not decision.within:
@@ -209,7 +206,7 @@ def change_delivery_date(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def cancel_order(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def cancel_order(desk: Desk, ctx: NeedContext) -> Reply:
     order, today = ctx.order, desk.today()
     if order.status == CANCELLED:
         return Reply().say("utter_order_cancelled", order_id=order.id)
@@ -240,7 +237,7 @@ def cancel_order(desk: SupportDesk, ctx: NeedContext) -> Reply:
     return cancel_and_refund(desk, order, "utter_order_cancelled_now")
 
 
-def cancel_and_refund(desk: SupportDesk, order, response: str) -> Reply:
+def cancel_and_refund(desk: Desk, order, response: str) -> Reply:
     """Cancel an order still with us and refund it in full, at once; ``response`` says so."""
     desk.backoffice.cancel_order(order.id)
     refund = desk.backoffice.request_refund(order.id, order.total)
@@ -249,7 +246,7 @@ def cancel_and_refund(desk: SupportDesk, order, response: str) -> Reply:
     )
 
 
-def expedite_order(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def expedite_order(desk: Desk, ctx: NeedContext) -> Reply:
     order, today = ctx.order, desk.today()
     if order.dispatched:
         # Already with the carrier (or delivered): the best answer is where it is now.
@@ -271,7 +268,7 @@ def expedite_order(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def express_date(desk: SupportDesk):
+def express_date(desk: Desk):
     """Express delivery arrives the next working day."""
     day = desk.today() + timedelta(days=1)
     while day.weekday() >= 5:
@@ -279,15 +276,15 @@ def express_date(desk: SupportDesk):
     return day
 
 
-def express_fee(desk: SupportDesk) -> float:
+def express_fee(desk: Desk) -> float:
     return float(desk.policies.policies["express_for_a_fee"].terms["express_fee"])
 
 
-def delivery_options(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def delivery_options(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_delivery_options")
 
 
-def return_item(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def return_item(desk: Desk, ctx: NeedContext) -> Reply:
     order, today = ctx.order, desk.today()
     if order.status != DELIVERED:
         return Reply().say("utter_return_before_delivery", order_id=order.id)
@@ -340,7 +337,7 @@ REQUIRES = {
 def _delivery_option(summary: str, response: str, **extra):
     """An option our delivery team carries out: hand it over with the whole context."""
 
-    def handle(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    def handle(desk: Desk, ctx: NeedContext) -> Reply:
         order = ctx.order
         if order is None:
             return Reply().say("utter_option_needs_order")
@@ -360,7 +357,7 @@ def _delivery_option(summary: str, response: str, **extra):
     return handle
 
 
-def _return_on_arrival(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _return_on_arrival(desk: Desk, ctx: NeedContext) -> Reply:
     """A prepaid return label now, so the order can go straight back when it arrives."""
     if ctx.order is None:
         return Reply().say("utter_option_needs_order")
@@ -374,7 +371,7 @@ def _return_on_arrival(desk: SupportDesk, ctx: NeedContext) -> Reply:
 
 
 def _express(free: bool):
-    def handle(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    def handle(desk: Desk, ctx: NeedContext) -> Reply:
         order = ctx.order
         if order is None:
             return Reply().say("utter_option_needs_order")
@@ -403,7 +400,7 @@ def _express(free: bool):
     return handle
 
 
-def _return_exception(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _return_exception(desk: Desk, ctx: NeedContext) -> Reply:
     if ctx.order is None:
         return Reply().say("utter_option_needs_order")
     handoff = desk.hand_off(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 
 from bot.backoffice import BackOffice, Customer, Order
@@ -23,11 +23,10 @@ from bot.proactive.events import EventCatalogue
 from bot.proactive.store import ProactiveStore
 from bot.routing import FROM_CUSTOMER, RoutingMap, stage_from_orders
 from bot.support import billing, confirm, delivery, people, proactive, sales
+from bot.support.handler import Handler, OrderCheck
 from bot.support.outgoing import OutgoingGuard
 from bot.support.parsing import normalize_order_id
-from bot.support.replies import NeedContext, Reply, button
-
-Handler = Callable[["SupportDesk", NeedContext], Reply]
+from bot.support.replies import NEED_LABELS, NeedContext, Reply, button
 
 HANDLERS: dict[str, Handler] = {
     **delivery.HANDLERS,
@@ -58,15 +57,6 @@ RENEWAL_DAYS = 30
 STAGE_TTL = 60.0
 # Needs that already bring a person in: no extra escalation on top.
 PERSON_NEEDS = ("request_human", "complain")
-
-
-@dataclass(frozen=True)
-class OrderCheck:
-    """The result of checking an order number the customer gave."""
-
-    order: Order | None
-    customer: Customer | None = None
-    problem: str | None = None  # response name explaining why it was refused
 
 
 class SupportDesk:
@@ -405,52 +395,11 @@ class SupportDesk:
         buttons = []
         for entry in ranking:
             name = entry.get("name")
-            if name in LABELS and name != "request_human" and len(buttons) < limit:
-                buttons.append(button(LABELS[name], name))
+            if name in NEED_LABELS and name != "request_human" and len(buttons) < limit:
+                buttons.append(button(NEED_LABELS[name], name))
         if not buttons:
             buttons = [
-                button(LABELS[i], i) for i in ("order_status", "request_invoice", "ask_pricing")
+                button(NEED_LABELS[i], i)
+                for i in ("order_status", "request_invoice", "ask_pricing")
             ]
         return buttons + [button("Talk to a person", "request_human")]
-
-
-# Short labels for suggestion buttons.
-LABELS = {
-    "order_status": "Where's my order?",
-    "order_late": "My order is late",
-    "order_not_received": "It says delivered but it isn't here",
-    "report_damaged_item": "Something arrived damaged",
-    "report_wrong_item": "I got the wrong item",
-    "report_missing_item": "Something is missing",
-    "change_delivery_address": "Change my delivery address",
-    "change_delivery_date": "Change my delivery date",
-    "delivery_options": "Delivery options and times",
-    "return_item": "Return an item",
-    "cancel_order": "Cancel an order",
-    "expedite_order": "Get my order faster",
-    "request_invoice": "Get an invoice or receipt",
-    "charged_twice": "I was charged twice",
-    "unknown_charge": "A charge I don't recognise",
-    "bill_too_high": "My bill is higher than expected",
-    "request_refund": "Ask for a refund",
-    "refund_status": "Where's my refund?",
-    "update_payment_method": "Update my payment method",
-    "payment_failed": "My payment failed",
-    "ask_payment_methods": "Ways to pay",
-    "ask_cancellation_fee": "Cancellation fees",
-    "ask_refund_policy": "Refund policy",
-    "cancel_subscription": "Cancel my subscription",
-    "refund_other_method": "Refund to another card or account",
-    "ask_pricing": "Prices and plans",
-    "ask_discount": "Discounts",
-    "ask_free_trial": "Free trial",
-    "book_demo": "Book a demo",
-    "request_quote": "A quote for my team",
-    "upgrade_plan": "Upgrade or add seats",
-    "ask_renewal": "My renewal",
-    "getting_started": "Getting started",
-    "place_order": "Place an order",
-    "price_match": "Match a lower price",
-    "request_human": "Talk to a person",
-    "complain": "Make a complaint",
-}

@@ -13,17 +13,15 @@ import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from bot.policies.engine import Decision
 from bot.policies.guard import RefusalGuard
 from bot.policies.moments import GuardRewrite
+from bot.support.handler import Desk
 from bot.support.replies import Message, NeedContext, Reply, option_buttons
-
-if TYPE_CHECKING:
-    from bot.support.desk import SupportDesk
 
 DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
 REWRITE_RESPONSE = "utter_heres_what_we_can_do"
@@ -77,7 +75,7 @@ class OutgoingGuard:
             self._verdicts[key] = shared_guard().check(text, has_buttons).bare_refusal
         return self._verdicts[key]
 
-    def review(self, desk: SupportDesk, reply: Reply, ctx: NeedContext) -> Reply:
+    def review(self, desk: Desk, reply: Reply, ctx: NeedContext) -> Reply:
         """``reply`` with every bare refusal replaced by what we can do (recorded)."""
         checked = []
         for message in reply.messages:

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 from bot.backoffice import NotFound
 from bot.policies.engine import Decision
 from bot.support.delivery import cancel_and_refund
+from bot.support.handler import Desk
 from bot.support.parsing import day_text, money
-from bot.support.replies import REFUND_DAYS, Reply, button, option_buttons
+from bot.support.replies import NEED_LABELS, REFUND_DAYS, Reply, button, option_buttons
 
 if TYPE_CHECKING:
     from bot.proactive.store import ProactiveEvent
-    from bot.support.desk import SupportDesk
     from bot.support.replies import NeedContext
 
 POLICY_PREFIX = "proactive."
@@ -35,7 +35,7 @@ def policy_name(event_type: str) -> str:
 
 
 def tell(
-    desk: SupportDesk,
+    desk: Desk,
     event: ProactiveEvent,
     conversation_id: str,
     at_next_contact: bool = False,
@@ -63,9 +63,7 @@ def tell(
     facts = _facts(desk, event)
     buttons = option_buttons(event_type.options)
     if event_type.buttons:
-        from bot.support.desk import LABELS  # the desk imports this module
-
-        needs = [button(LABELS.get(n, n), n) for n in event_type.buttons]
+        needs = [button(NEED_LABELS.get(n, n), n) for n in event_type.buttons]
         buttons = buttons[:-1] + needs + buttons[-1:]  # "Talk to a person" stays last
     slots = {"customer_id": event.customer_id}
     if customer is not None:
@@ -101,7 +99,7 @@ def tell(
     return reply
 
 
-def about_the_news(desk: SupportDesk, ctx: NeedContext, policy: str) -> NeedContext:
+def about_the_news(desk: Desk, ctx: NeedContext, policy: str) -> NeedContext:
     """``ctx`` for a choice offered by the news: its order and invoice are the event's own,
     whatever the conversation talked about since."""
     event = desk.proactive.open_offer(ctx.conversation_id, policy[len(POLICY_PREFIX) :])
@@ -116,7 +114,7 @@ def about_the_news(desk: SupportDesk, ctx: NeedContext, policy: str) -> NeedCont
     )
 
 
-def chosen(desk: SupportDesk, conversation_id: str, policy: str, option: str, reply: Reply) -> None:
+def chosen(desk: Desk, conversation_id: str, policy: str, option: str, reply: Reply) -> None:
     """The customer took ``option`` from the news: the event and its touchpoint say so."""
     event = desk.proactive.open_offer(conversation_id, policy[len(POLICY_PREFIX) :])
     if event is None:
@@ -128,7 +126,7 @@ def chosen(desk: SupportDesk, conversation_id: str, policy: str, option: str, re
         desk.journey.note_outcome(event.touchpoint_id, outcome, department)
 
 
-def _facts(desk: SupportDesk, event: ProactiveEvent) -> dict[str, str]:
+def _facts(desk: Desk, event: ProactiveEvent) -> dict[str, str]:
     """What the response quotes, in words: dates, amounts, the plan."""
     today = desk.today()
     details = event.details
@@ -164,7 +162,7 @@ def _on(day: date, today: date) -> str:
 
 
 # -- options the news offers ----------------------------------------------------------
-def _keep_new_date(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _keep_new_date(desk: Desk, ctx: NeedContext) -> Reply:
     event = desk.proactive.open_offer(ctx.conversation_id, "shipment.delayed")
     new_date = event.details.get("new_date") if event else None
     when = _on(date.fromisoformat(new_date), desk.today()) if new_date else "on the new date"
@@ -173,7 +171,7 @@ def _keep_new_date(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def _delay_cancel_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _delay_cancel_refund(desk: Desk, ctx: NeedContext) -> Reply:
     order = ctx.order
     if order is None:
         return Reply().say("utter_option_needs_order")
@@ -194,7 +192,7 @@ def _delay_cancel_refund(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def _delay_discount(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _delay_discount(desk: Desk, ctx: NeedContext) -> Reply:
     if ctx.customer is None:
         return Reply().say("utter_option_needs_customer")
     percent = desk.events.types["shipment.delayed"].terms.get("discount_percent", 10)
@@ -209,11 +207,11 @@ def _delay_discount(desk: SupportDesk, ctx: NeedContext) -> Reply:
     return desk.handed_off(Reply().say("utter_option_delay_discount", percent=percent), handoff)
 
 
-def _all_good(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _all_good(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_option_all_good")
 
 
-def _payment_link(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _payment_link(desk: Desk, ctx: NeedContext) -> Reply:
     invoice_id = ctx.invoice_id or ""
     return Reply().say(
         "utter_option_payment_link", invoice_id=invoice_id, link=payment_link(invoice_id)
@@ -225,7 +223,7 @@ def payment_link(invoice_id: str) -> str:
     return f"https://billing.example.com/pay/{invoice_id}"
 
 
-def _payment_grace(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _payment_grace(desk: Desk, ctx: NeedContext) -> Reply:
     if ctx.customer is None:
         return Reply().say("utter_option_needs_customer")
     days = desk.events.types["invoice.failed"].terms.get("grace_days", 7)
@@ -243,7 +241,7 @@ def _payment_grace(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def _keep_plan(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _keep_plan(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_option_keep_plan")
 
 

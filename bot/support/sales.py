@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from bot.support.handler import Desk
 from bot.support.parsing import day_text, money
 from bot.support.replies import NeedContext, Reply, button, outside_policy
 
-if TYPE_CHECKING:
-    from bot.support.desk import SupportDesk
 
-
-def ask_pricing(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def ask_pricing(desk: Desk, ctx: NeedContext) -> Reply:
     plans = "\n".join(
         f"- {p.name}: {money(p.price)} per {p.per}, for {p.summary}"
         for p in desk.backoffice.plans()
@@ -27,24 +23,24 @@ def ask_pricing(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def ask_discount(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def ask_discount(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_discounts")
 
 
-def ask_free_trial(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def ask_free_trial(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_free_trial")
 
 
-def getting_started(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def getting_started(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_getting_started")
 
 
-def place_order(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def place_order(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_place_order", buttons=[button("Talk to sales", "request_quote")])
 
 
 def _sales_handoff(summary: str, response: str):
-    def handle(desk: SupportDesk, ctx: NeedContext) -> Reply:
+    def handle(desk: Desk, ctx: NeedContext) -> Reply:
         sub = desk.backoffice.subscription_of(ctx.customer.id) if ctx.customer else None
         handoff = desk.hand_off(
             ctx,
@@ -57,7 +53,7 @@ def _sales_handoff(summary: str, response: str):
     return handle
 
 
-def upgrade_plan(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def upgrade_plan(desk: Desk, ctx: NeedContext) -> Reply:
     sub = desk.backoffice.subscription_of(ctx.customer.id)
     if sub is None:
         return ask_pricing(desk, ctx)
@@ -71,7 +67,7 @@ def upgrade_plan(desk: SupportDesk, ctx: NeedContext) -> Reply:
     return desk.handed_off(reply, handoff)
 
 
-def ask_renewal(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def ask_renewal(desk: Desk, ctx: NeedContext) -> Reply:
     sub = desk.backoffice.subscription_of(ctx.customer.id)
     if sub is None:
         return Reply().say("utter_no_subscription")
@@ -90,11 +86,11 @@ def ask_renewal(desk: SupportDesk, ctx: NeedContext) -> Reply:
     )
 
 
-def _per(desk: SupportDesk, plan_name: str) -> str:
+def _per(desk: Desk, plan_name: str) -> str:
     return next((p.per for p in desk.backoffice.plans() if p.name == plan_name), "month")
 
 
-def price_match(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def price_match(desk: Desk, ctx: NeedContext) -> Reply:
     # The assistant cannot check another shop's price, so the difference is unknown (None)
     # and the request is outside the policy; a catalogue lookup could supply it one day.
     decision = desk.decide("no_price_match", ctx, price_difference=None)
@@ -106,7 +102,7 @@ def price_match(desk: SupportDesk, ctx: NeedContext) -> Reply:
 
 
 # -- options the customer can pick ("here's what we can do") ---------------------------
-def _loyalty_discount(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _loyalty_discount(desk: Desk, ctx: NeedContext) -> Reply:
     if ctx.customer is None:
         return Reply().say("utter_option_needs_customer")
     percent = desk.policies.policies["no_price_match"].terms["loyalty_discount_percent"]
@@ -121,7 +117,7 @@ def _loyalty_discount(desk: SupportDesk, ctx: NeedContext) -> Reply:
     return desk.handed_off(Reply().say("utter_option_loyalty_discount", percent=percent), handoff)
 
 
-def _sales_callback(desk: SupportDesk, ctx: NeedContext) -> Reply:
+def _sales_callback(desk: Desk, ctx: NeedContext) -> Reply:
     handoff = desk.hand_off(
         ctx,
         "Price-match request: call the customer back about bundles, volume or annual pricing.",

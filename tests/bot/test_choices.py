@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from bot.choices import Button, load_words, resolve, stem
 from bot.config import ConfigError
-from bot.support.desk import LABELS
-from bot.support.replies import OPTION_LABELS, button, option_buttons
+from bot.support.replies import NEED_LABELS, OPTION_LABELS, button, option_buttons
 
 
 def offer(*options: str) -> list[Button]:
@@ -37,9 +36,9 @@ PRICE_MATCH = offer("sales_callback", "loyalty_discount")
 LEAVING = offer("pause_plan", "downgrade_plan", "fee_waiver_review", "cancel_anyway")
 DELAY_NEWS = offer("keep_new_date", "delay_cancel_refund", "delay_discount")
 CLARIFY = [
-    Button(LABELS[n], b["payload"])
+    Button(NEED_LABELS[n], b["payload"])
     for n in ("request_refund", "refund_other_method", "ask_refund_policy", "request_human")
-    for b in [button(LABELS[n], n)]
+    for b in [button(NEED_LABELS[n], n)]
 ]
 
 
@@ -221,7 +220,7 @@ def test_a_broken_word_file_names_the_file_and_the_key(tmp_path):
 
 TITLES = st.sampled_from(
     list(OPTION_LABELS.values())
-    + list(LABELS.values())
+    + list(NEED_LABELS.values())
     + ["1 (poor)", "2", "3", "4", "5 (great)", "No thanks", "Yes", "No", "OK", "All good"]
 )
 BUTTONS = st.lists(

@@ -6,7 +6,8 @@ from datetime import date, datetime
 import pytest
 
 from bot.support import NeedContext
-from bot.support.desk import HANDLERS, LABELS, REQUIRES
+from bot.support.desk import HANDLERS, REQUIRES
+from bot.support.replies import NEED_LABELS
 
 
 def ctx(desk, need, customer=None, order=None, **kw):
@@ -52,7 +53,7 @@ def test_required_details_follow_the_need(desk):
         "new_address",
     ]
     assert desk.missing_details("cancel_order", {}) == ["order_id", "customer_id"]
-    assert set(REQUIRES) <= set(HANDLERS) and set(LABELS) == set(HANDLERS)
+    assert set(REQUIRES) <= set(HANDLERS) and set(NEED_LABELS) == set(HANDLERS)
 
 
 def test_only_slack_vouches_for_a_customer_here(desk):
@@ -121,7 +122,11 @@ def test_item_problem_before_delivery_explains_where_it_is(desk):
 
 def test_address_change_before_dispatch_is_done(desk):
     asked = ctx(
-        desk, "change_delivery_address", "C002", "ORD-10004", new_address="1 Quay Street, Bristol BS1"
+        desk,
+        "change_delivery_address",
+        "C002",
+        "ORD-10004",
+        new_address="1 Quay Street, Bristol BS1",
     )
     question = desk.serve(asked)
     # Asked first, in words that say exactly what will happen; nothing changed yet.
