@@ -11,9 +11,21 @@ Protocol (socket.io, default namespace; bot/widget/widget.js is the client):
 
 * connect with ``auth = {"session": <session token>?, "customer": <customer token>?}``;
   an invalid customer token refuses the connection ("customer token rejected");
-* ``session_request`` -> ``session_confirm {session_id, token, customer_id, history}``;
+* ``session_request`` -> ``session_confirm {session_id, token, customer_id, history,
+  agent, seen, support}``: ``agent`` is ``{"name": ...}`` while a person holds the chat
+  (else null), ``seen`` the newest customer message that person has seen, ``support``
+  ``{"wait": "A person from our team replies within 1 hour."}`` from departments.yml's
+  support team (null when there is none);
 * ``user_uttered {message}`` -> the assistant's answers as ``bot_uttered``, and
-  ``user_echo {text}`` to the conversation's other open tabs;
+  ``user_echo {text, id}`` to the conversation's other open tabs; a widget that asks for an
+  acknowledgement gets ``{"id": <message id>}`` once the message is in the conversation
+  (its "Delivered"), or ``{"error": ...}``;
+* ``bot_uttered`` carries ``agent`` (a person's message, with their name) or ``system`` and
+  ``by`` (a person ``joined`` the chat, or ``handed_back``, ``transferred``, ``resolved``,
+  ``abandoned`` it: bot/agents/desk.py);
+* ``typing {typing}`` from the widget while the customer types (bot/channels/live.py);
+  ``agent_typing {agent, typing}`` and ``seen {message_id}`` to the widget, from the agent
+  console through the channel's HTTP route below;
 * ``error_message {message}`` for a message that can't be taken (empty, not text), and
   ``error_message {message, retry_after}`` for one over the rate limits (bot/ratelimit.py:
   ``CX_RATE_CONVERSATION`` per session, ``CX_RATE_IP`` per client address); socket.io has
@@ -23,16 +35,24 @@ Protocol (socket.io, default namespace; bot/widget/widget.js is the client):
 
 The URL stays /socket.io on the Rasa server and the channel name stays ``socketio``, so
 Rasa's events API reaches the widget with ``output_channel=socketio`` (or ``latest``).
+
+The hub's agent console reaches what lasts only seconds (typing, seen) through
+``/webhooks/socketio/live/<conversation id>`` with Rasa's API token as a Bearer token:
+``POST {"type": "agent_typing", "agent": name, "typing": bool}`` or ``POST {"type": "seen",
+"message_id": id}`` (204), and ``GET`` -> ``{"customer_typing": bool}``
+(bot/agents/live.py is its client).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import inspect
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
@@ -42,6 +62,7 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
 from bot.channels import typed_choice
+from bot.channels.live import LiveState
 from bot.channels.presence import WebPresence
 from bot.channels.rest import MAX_MESSAGE_CHARS, clean_message
 from bot.channels.tokens import (
@@ -51,7 +72,9 @@ from bot.channels.tokens import (
     verify_customer_token,
     verify_session_token,
 )
+from bot.config import ConfigError
 from bot.db import make_engine
+from bot.departments import Department, load_departments
 from bot.proactive import triggered_by_api
 from bot.ratelimit import Limiter, RateLimits, first_refusal
 from bot.settings import Settings
@@ -62,6 +85,9 @@ HISTORY_MESSAGES = 100  # the newest messages a reconnecting widget is shown aga
 TOO_MANY_CONNECTIONS = "too many connections"
 # A socket.io packet carries one message: 20,000 characters of UTF-8 plus the envelope.
 MAX_PACKET_BYTES = 4 * MAX_MESSAGE_CHARS + 4096
+SUPPORT = "support"  # the department of human agents (departments.yml)
+JOINED = "joined"  # the one system event after which a person holds the chat
+MAX_NAME_CHARS = 100  # an agent's name, as the hub's accounts keep it
 
 
 class WebChatOutput(SocketIOOutput):
@@ -78,6 +104,18 @@ class WebChatOutput(SocketIOOutput):
             text = custom.get("text") or message.get("text") or ""
             await self._send_message(
                 recipient_id, {"text": str(text), "agent": str(custom["agent"])}
+            )
+            return
+        if isinstance(custom, dict) and custom.get("system"):
+            # A person joined or left: the widget shows it as an event and changes its header.
+            text = custom.get("text") or message.get("text") or ""
+            await self._send_message(
+                recipient_id,
+                {
+                    "text": str(text),
+                    "system": str(custom["system"]),
+                    "by": str(custom.get("by") or ""),
+                },
             )
             return
         await super().send_response(recipient_id, message)
@@ -133,6 +171,10 @@ class WebChatInput(SocketIOInput):
             )
             self.secrets = (secrets.token_urlsafe(32),)
         self.app: Sanic | None = None
+        # The hub's console reaches the live route with Rasa's API token.
+        self.api_token = settings.rasa_token
+        self.live = LiveState()
+        self._departments: dict[str, Department] | None = None
         # Who has the chat open now (bot/channels/presence.py), for news told first.
         self.journey_url = settings.journey_url
         self._presence: WebPresence | None = None
@@ -164,6 +206,34 @@ class WebChatInput(SocketIOInput):
         async def health(_):
             return response.json({"status": "ok"})
 
+        @webhook.route("/live/<conversation_id>", methods=["GET", "POST"])
+        async def live(request, conversation_id: str):
+            # The agent console (through the hub), never a browser: Rasa's API token.
+            if not self.authorised(request.headers.get("Authorization", "")):
+                return response.json({"error": "a Bearer token (Rasa's API token) is needed"}, 403)
+            if request.method == "GET":
+                return response.json(
+                    {"customer_typing": self.live.is_customer_typing(conversation_id)}
+                )
+            try:
+                body = request.json
+            except Exception:  # noqa: BLE001 - Sanic raises its own for a malformed body
+                body = None
+            signal = live_signal(body)
+            if signal is None:
+                return response.json(
+                    {
+                        "error": 'expected {"type": "agent_typing", "agent", "typing"} or '
+                        '{"type": "seen", "message_id"}'
+                    },
+                    400,
+                )
+            name, data = signal
+            if name == "seen":
+                self.live.seen(conversation_id, data["message_id"])
+            await sio.emit(name, data, room=conversation_id)
+            return response.empty()
+
         @sio.on("connect")
         async def connect(sid: str, environ: dict, auth: Any) -> bool:
             ip = self.client_ip(environ)
@@ -190,19 +260,30 @@ class WebChatInput(SocketIOInput):
         @sio.on("session_request")
         async def session_request(sid: str, _data: Any = None) -> None:
             session = await self._session_of(sid)
+            history, agent = await self.history_and_agent(session.session_id)
             await sio.emit(
                 "session_confirm",
                 {
                     "session_id": session.session_id,
                     "token": mint_session_token(self.secrets[0], session),
                     "customer_id": session.customer_id,
-                    "history": await self.history(session.session_id),
+                    "history": history,
+                    "agent": agent,
+                    "seen": self.live.seen_up_to(session.session_id),
+                    "support": self.support_wait(),
                 },
                 room=sid,
             )
 
+        @sio.on("typing")
+        async def typing(sid: str, data: Any = None) -> None:
+            session = await self._session_of(sid)
+            on = bool(data.get("typing")) if isinstance(data, dict) else False
+            self.live.customer_typing(session.session_id, on)
+
         @sio.on(self.user_message_evt)
-        async def handle_message(sid: str, data: Any = None) -> None:
+        async def handle_message(sid: str, data: Any = None) -> dict[str, str]:
+            # What it returns is the acknowledgement a widget asked for (socket.io's ack).
             stored = await sio.get_session(sid)
             session: WebSession = stored["session"]
             text = data.get("message") if isinstance(data, dict) else None
@@ -210,7 +291,7 @@ class WebChatInput(SocketIOInput):
                 await sio.emit(
                     "error_message", {"message": "Please type a message first."}, room=sid
                 )
-                return
+                return {"error": "empty"}
             verdict = first_refusal(
                 self.limiter,
                 [
@@ -229,10 +310,18 @@ class WebChatInput(SocketIOInput):
                     },
                     room=sid,
                 )
-                return
+                return {"error": "rate limited"}
             # Longer messages are cut, not refused, and NUL removed, as on the REST channel.
             text = clean_message(text)
-            await sio.emit("user_echo", {"text": text}, room=session.session_id, skip_sid=sid)
+            # The id Rasa records with the message: an agent's "seen" names it.
+            message_id = uuid.uuid4().hex
+            self.live.customer_typing(session.session_id, False)  # a sent message ends typing
+            await sio.emit(
+                "user_echo",
+                {"text": text, "id": message_id},
+                room=session.session_id,
+                skip_sid=sid,
+            )
             metadata = {"customer_id": session.customer_id} if session.customer_id else {}
             if stored.get("ip"):
                 metadata["client_ip"] = stored["ip"]  # identity checks are limited per address
@@ -243,10 +332,37 @@ class WebChatInput(SocketIOInput):
                     session.session_id,
                     input_channel=self.name(),
                     metadata=metadata,
+                    message_id=message_id,
                 )
             )
+            return {"id": message_id}
 
         return webhook
+
+    def authorised(self, header: str) -> bool:
+        """Whether ``header`` (Authorization) carries Rasa's API token."""
+        if not self.api_token:
+            return False  # no token configured: nobody may
+        scheme, _, token = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), self.api_token.encode()
+        )
+
+    def support_wait(self, at: datetime | None = None) -> dict[str, str] | None:
+        """When a person replies, as the handoff promises it (departments.yml's support team).
+
+        None when there is no support team (or its file can't be read): nothing is promised.
+        """
+        if self._departments is None:
+            try:
+                self._departments = load_departments()
+            except (ConfigError, OSError) as e:
+                log.error("the widget's first screen says no wait: %s", e)
+                self._departments = {}
+        support = self._departments.get(SUPPORT)
+        if support is None:
+            return None
+        return {"wait": f"A person from our team replies {support.promise(at or datetime.now())}."}
 
     def open_session(self, auth: dict[str, Any]) -> WebSession:
         """The conversation a connecting browser is bound to.
@@ -281,15 +397,22 @@ class WebChatInput(SocketIOInput):
 
     async def history(self, session_id: str) -> list[dict[str, Any]]:
         """The conversation so far, as the widget shows it (the newest messages)."""
+        return (await self.history_and_agent(session_id))[0]
+
+    async def history_and_agent(
+        self, session_id: str
+    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+        """The conversation so far (the newest messages), and who holds it (``holder_of``)."""
         agent = getattr(getattr(self.app, "ctx", None), "agent", None)
         if agent is None or agent.tracker_store is None:
-            return []
+            return [], None
         # The whole conversation, not only its latest Rasa session (which is all that
         # retrieve() returns): a returning customer sees what was said before too.
         tracker = await agent.tracker_store.retrieve_full_tracker(session_id)
         if tracker is None:
-            return []
-        return transcript_of([event.as_dict() for event in tracker.events])[-HISTORY_MESSAGES:]
+            return [], None
+        events = [event.as_dict() for event in tracker.events]
+        return transcript_of(events)[-HISTORY_MESSAGES:], holder_of(events)
 
     async def _note_presence(self, change: Callable[..., None], *args: str) -> None:
         """Record a browser connecting or leaving; the chat goes on if the database can't."""
@@ -311,20 +434,37 @@ class WebChatInput(SocketIOInput):
 
 
 def transcript_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Customer, assistant and agent messages of a tracker's events, in the widget's shape."""
+    """Customer, assistant and agent messages of a tracker's events, in the widget's shape.
+
+    A person joining or leaving is an ``event`` entry; customer messages carry the ``id``
+    Rasa recorded, and every entry its time (``at``, unix seconds) when the event has one.
+    """
     messages: list[dict[str, Any]] = []
     titles: dict[str, str] = {}  # a clicked button's payload -> the title the customer saw
+
+    def add(message: dict[str, Any], event: dict[str, Any]) -> None:
+        if isinstance(event.get("timestamp"), (int, float)):
+            message["at"] = event["timestamp"]
+        messages.append(message)
+
     for event in events:
         kind = event.get("event")
         if kind == "user" and event.get("text") and not triggered_by_api(event):
             text = event["text"]
-            messages.append({"sender": "customer", "text": titles.get(text, text)})
+            message = {"sender": "customer", "text": titles.get(text, text)}
+            if event.get("message_id"):
+                message["id"] = str(event["message_id"])
+            add(message, event)
         elif kind == "bot":
             data = event.get("data") or {}
             custom = data.get("custom")
             if isinstance(custom, dict) and custom.get("agent"):
                 text = custom.get("text") or event.get("text") or ""
-                messages.append({"sender": "agent", "text": text, "agent": custom["agent"]})
+                add({"sender": "agent", "text": text, "agent": custom["agent"]}, event)
+            elif isinstance(custom, dict) and custom.get("system"):
+                text = custom.get("text") or event.get("text") or ""
+                system = {"system": str(custom["system"]), "by": str(custom.get("by") or "")}
+                add({"sender": "event", "text": text, **system}, event)
             elif event.get("text"):
                 message: dict[str, Any] = {"sender": "assistant", "text": event["text"]}
                 buttons = data.get("buttons") or []
@@ -345,8 +485,48 @@ def transcript_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         for b in buttons
                         if isinstance(b, dict)
                     ]
-                messages.append(message)
+                add(message, event)
     return messages
+
+
+def holder_of(events: Iterable[dict[str, Any]]) -> dict[str, str] | None:
+    """Who holds the conversation at the end of ``events``: ``{"name": ...}`` or None.
+
+    A person holds it from their ``joined`` event until the assistant resumes (or another
+    system event says they left); a pause without a known name (a takeover from before
+    system events) is a person too, unnamed.
+    """
+    holder: dict[str, str] | None = None
+    for event in events:
+        kind = event.get("event")
+        if kind == "pause":
+            holder = holder or {"name": ""}
+        elif kind == "resume":
+            holder = None
+        elif kind == "bot":
+            custom = (event.get("data") or {}).get("custom")
+            if isinstance(custom, dict) and custom.get("system"):
+                joined = custom["system"] == JOINED
+                holder = {"name": str(custom.get("by") or "")} if joined else None
+    return holder
+
+
+def live_signal(body: Any) -> tuple[str, dict[str, Any]] | None:
+    """The socket.io event and data for a live signal from the console, or None if malformed."""
+    if not isinstance(body, dict):
+        return None
+    if body.get("type") == "agent_typing":
+        agent = body.get("agent")
+        if not isinstance(agent, str) or not agent.strip():
+            return None
+        typing = body.get("typing", True)
+        return "agent_typing", {"agent": agent.strip()[:MAX_NAME_CHARS], "typing": bool(typing)}
+    if body.get("type") == "seen":
+        message_id = body.get("message_id")
+        if not isinstance(message_id, str) or not 0 < len(message_id) <= 64:
+            return None
+        return "seen", {"message_id": message_id}
+    return None
 
 
 async def _maybe_await(result: Any) -> None:

@@ -3,6 +3,8 @@ and what a reconnecting widget is shown (the protocol itself: tests/e2e/test_web
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from bot.channels.tokens import (
@@ -11,7 +13,8 @@ from bot.channels.tokens import (
     mint_customer_token,
     mint_session_token,
 )
-from bot.channels.web import WebChatInput, transcript_of
+from bot.channels.web import WebChatInput, holder_of, live_signal, transcript_of
+from bot.departments import load_departments
 from bot.settings import Settings
 
 SECRET = "w" * 32
@@ -110,3 +113,74 @@ def test_an_expired_customer_token_still_reconnects_its_own_customers_session(ch
     for session in (None, session_token("abc"), session_token("abc", "C003")):
         with pytest.raises(InvalidToken):
             channel.open_session({"session": session, "customer": expired})
+
+
+def test_the_transcript_has_times_message_ids_and_a_person_joining_and_leaving_as_events():
+    joined = {"text": "Ana from our support team has joined.", "system": "joined", "by": "Ana"}
+    back = {"text": "Ana has handed you back to me.", "system": "handed_back", "by": "Ana"}
+    events = [
+        {"event": "user", "text": "a person please", "timestamp": 10.0, "message_id": "m1"},
+        {"event": "pause", "timestamp": 11.0},
+        {"event": "bot", "text": joined["text"], "timestamp": 11.5, "data": {"custom": joined}},
+        {"event": "user", "text": "my parcel is late", "timestamp": 12.0, "message_id": "m2"},
+        {"event": "bot", "text": back["text"], "timestamp": 13.0, "data": {"custom": back}},
+        {"event": "resume", "timestamp": 13.0},
+    ]
+    assert transcript_of(events) == [
+        {"sender": "customer", "text": "a person please", "id": "m1", "at": 10.0},
+        {"sender": "event", "text": joined["text"], "system": "joined", "by": "Ana", "at": 11.5},
+        {"sender": "customer", "text": "my parcel is late", "id": "m2", "at": 12.0},
+        {"sender": "event", "text": back["text"], "system": "handed_back", "by": "Ana", "at": 13.0},
+    ]
+
+
+def test_who_holds_the_chat_follows_joins_hand_backs_and_pauses():
+    joined = {"event": "bot", "text": "x", "data": {"custom": {"system": "joined", "by": "Ana"}}}
+    left = {"event": "bot", "text": "x", "data": {"custom": {"system": "resolved", "by": "Ana"}}}
+    pause, resume = {"event": "pause"}, {"event": "resume"}
+    assert holder_of([]) is None
+    assert holder_of([pause, joined]) == {"name": "Ana"}
+    assert holder_of([pause, joined, left, resume]) is None
+    assert holder_of([pause, joined, resume]) is None
+    assert holder_of([pause]) == {"name": ""}  # a takeover from before system events
+
+
+def test_live_signals_from_the_console_are_checked():
+    assert live_signal({"type": "agent_typing", "agent": " Ana "}) == (
+        "agent_typing",
+        {"agent": "Ana", "typing": True},
+    )
+    assert (
+        live_signal({"type": "agent_typing", "agent": "Ana", "typing": False})[1]["typing"] is False
+    )
+    assert live_signal({"type": "seen", "message_id": "m1"}) == ("seen", {"message_id": "m1"})
+    for bad in (
+        None,
+        [],
+        {},
+        {"type": "agent_typing"},
+        {"type": "seen", "message_id": 3},
+        {"type": "seen", "message_id": "x" * 65},
+        {"type": "shout", "agent": "Ana"},
+    ):
+        assert live_signal(bad) is None, bad
+
+
+def test_the_first_screen_promises_what_the_support_team_promises(channel):
+    wednesday_noon, wednesday_late = datetime(2025, 3, 12, 12, 0), datetime(2025, 3, 12, 23, 0)
+    support = load_departments()["support"]
+    assert channel.support_wait(wednesday_noon) == {
+        "wait": f"A person from our team replies {support.promise(wednesday_noon)}."
+    }
+    assert channel.support_wait(wednesday_noon)["wait"] == (
+        "A person from our team replies within 1 hour."
+    )
+    assert channel.support_wait(wednesday_late)["wait"] == (
+        "A person from our team replies tomorrow from 08:00, within 1 hour of opening."
+    )
+
+
+def test_without_a_support_team_the_first_screen_promises_nothing(channel, monkeypatch):
+    departments = {k: v for k, v in load_departments().items() if k != "support"}
+    monkeypatch.setattr("bot.channels.web.load_departments", lambda: departments)
+    assert channel.support_wait(datetime(2025, 3, 12, 12, 0)) is None
