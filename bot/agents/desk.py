@@ -202,8 +202,9 @@ class AgentDesk:
                 self.relay.send(
                     lapsed.conversation_id,
                     lapsed.channel,
-                    ABANDONED.format(agent=lapsed.agent.display_name),
+                    ABANDONED.format(agent=lapsed.agent.public_name),
                     after=[RESUME, LISTEN],
+                    system=("abandoned", lapsed.agent.public_name),
                 )
             except (RelayFailed, CannotReach) as e:
                 log.error(
@@ -353,8 +354,9 @@ class AgentDesk:
             self.relay.send(
                 conversation_id,
                 escalation.channel,
-                JOINED.format(agent=agent.display_name),
+                JOINED.format(agent=agent.public_name),
                 before=[PAUSE],
+                system=("joined", agent.public_name),
             )
         except RelayFailed as e:
             self._undo_pause(conversation_id)
@@ -411,7 +413,7 @@ class AgentDesk:
         """Send the agent's message to the customer, on the customer's channel, with their name."""
         text = _text(text, "message")
         held = self.heartbeat(conversation_id, agent)
-        self.relay.send(conversation_id, held.channel, text, agent=agent.display_name)
+        self.relay.send(conversation_id, held.channel, text, agent=agent.public_name)
 
     def note(self, conversation_id: str, author: Holder, text: str) -> dict[str, Any]:
         """Add an internal note for colleagues (never sent to the customer)."""
@@ -451,7 +453,7 @@ class AgentDesk:
             agent,
             "handed_back",
             note,
-            HANDED_BACK.format(agent=agent.display_name),
+            HANDED_BACK.format(agent=agent.public_name),
         )
         resolution = f"Handed back to the assistant by {agent.display_name}" + (
             f": {note}" if note else ""
@@ -524,13 +526,14 @@ class AgentDesk:
                 conversation_id,
                 held.channel,
                 TRANSFERRED.format(
-                    agent=agent.display_name,
+                    agent=agent.public_name,
                     team=dept.title,
                     channel=dept.channel,
                     promise=handoff.promise,
                     reference=f"H-{handoff.id}",
                 ),
                 after=[RESUME, LISTEN],
+                system=("transferred", agent.public_name),
             )
         except RelayFailed as e:
             self._reopen(held)
@@ -569,7 +572,7 @@ class AgentDesk:
                 )
             ).all()
         held = self._end_and_resume(
-            conversation_id, agent, "resolved", summary, RESOLVED.format(agent=agent.display_name)
+            conversation_id, agent, "resolved", summary, RESOLVED.format(agent=agent.public_name)
         )
         for row in support:
             self._move(row.id, "resolve", f"Resolved by {agent.display_name}: {summary}")
@@ -729,11 +732,18 @@ class AgentDesk:
     def _end_and_resume(
         self, conversation_id: str, agent: Holder, status: str, note: str, message: str
     ) -> Takeover:
-        """End the agent's takeover, tell the customer and resume the assistant; if the
-        customer can't be reached, the takeover is reopened and the error raised."""
+        """End the agent's takeover, tell the customer (an event named ``status``) and resume
+        the assistant; if the customer can't be reached, the takeover is reopened and the
+        error raised."""
         held = self._claim_end(conversation_id, agent, status, note)
         try:
-            self.relay.send(conversation_id, held.channel, message, after=[RESUME, LISTEN])
+            self.relay.send(
+                conversation_id,
+                held.channel,
+                message,
+                after=[RESUME, LISTEN],
+                system=(status, agent.public_name),
+            )
         except RelayFailed:
             self._reopen(held)
             raise

@@ -8,12 +8,21 @@ of the support team's service level their wait has used up, then who came first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 TIER_RANK = {"gold": 3, "silver": 2, "standard": 1}  # unknown (anonymous): 0
+
+
+# A role written into a display name ("Alex (admin)"): staff see it, customers never do.
+_ROLE_IN_NAME = re.compile(
+    r"\s*[(\[]\s*(?:admin|administrator|agent|support agent|department|analyst|supervisor"
+    r"|manager|staff|team lead)\s*[)\]]\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,17 @@ class Holder:
     id: int
     username: str
     display_name: str
+
+    @property
+    def public_name(self) -> str:
+        """The name customers see: the display name without a role in brackets."""
+        return public_name(self.display_name)
+
+
+def public_name(display_name: str) -> str:
+    """``display_name`` as customers see it: "Alex (admin)" is "Alex"; never empty."""
+    name = _ROLE_IN_NAME.sub("", display_name).strip()
+    return name or display_name.strip()
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,20 @@ class RelayFailed(RuntimeError):
     """Rasa or Slack did not take the message (the message says which, and why)."""
 
 
-def bot_event(text: str, agent: str | None = None) -> dict[str, Any]:
-    """A bot event for ``text``; an agent's carries their name in ``custom`` data."""
+def bot_event(
+    text: str, agent: str | None = None, system: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """A bot event for ``text``; an agent's carries their name in ``custom`` data.
+
+    ``system`` is (what happened, who): a person ``joined`` the chat or left it
+    (``handed_back``, ``transferred``, ``resolved``, ``abandoned``), said in the assistant's
+    words; the website chat shows it as an event and changes its header.
+    """
     event: dict[str, Any] = {"event": "bot", "text": text}
     if agent:
         event["data"] = {"custom": {"text": text, "agent": agent}}
+    elif system:
+        event["data"] = {"custom": {"text": text, "system": system[0], "by": system[1]}}
     return event
 
 
@@ -70,14 +79,16 @@ class Relay:
         agent: str | None = None,
         before: Sequence[dict[str, Any]] = (),
         after: Sequence[dict[str, Any]] = (),
+        system: tuple[str, str] | None = None,
     ) -> None:
         """Say ``text`` to the customer (as ``agent`` when given), with events around it.
 
         ``before`` and ``after`` (pause, resume...) are recorded in the same call as the
-        message where the channel allows it. Raises ``CannotReach`` or ``RelayFailed``.
+        message where the channel allows it; ``system`` marks a person joining or leaving
+        (``bot_event``). Raises ``CannotReach`` or ``RelayFailed``.
         """
         check_reachable(channel)
-        message = bot_event(text, agent)
+        message = bot_event(text, agent, system)
         if channel == WEB_CHANNEL:
             self._rasa(conversation_id, [*before, message, *after], WEB_CHANNEL)
             return

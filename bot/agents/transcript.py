@@ -23,6 +23,7 @@ class Line:
     text: str
     at: datetime | None = None
     agent: str | None = None  # the agent's display name, for sender "agent"
+    id: str | None = None  # Rasa's message id, for sender "customer" (what "seen" names)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -30,6 +31,7 @@ class Line:
             "text": self.text,
             "at": self.at.isoformat(timespec="seconds") if self.at else None,
             "agent": self.agent,
+            "id": self.id,
         }
 
 
@@ -42,7 +44,8 @@ def transcript(events: Iterable[dict[str, Any]]) -> list[Line]:
         at = _time(event.get("timestamp"))
         if kind == "user" and event.get("text") and not triggered_by_api(event):
             text = str(event["text"])
-            lines.append(Line("customer", titles.get(text, text), at))
+            message_id = str(event["message_id"]) if event.get("message_id") else None
+            lines.append(Line("customer", titles.get(text, text), at, id=message_id))
         elif kind == "bot":
             data = event.get("data") if isinstance(event.get("data"), dict) else {}
             custom = data.get("custom")

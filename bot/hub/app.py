@@ -25,7 +25,7 @@ from sanic.response import HTTPResponse, json
 
 from bot.db import make_engine
 from bot.departments import load_departments
-from bot.hub import api, auth, console, events, openapi, pages, review, widget
+from bot.hub import api, auth, console, console_live, events, openapi, pages, review, widget
 from bot.hub.accounts import Accounts
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
@@ -160,6 +160,7 @@ def create_app(settings: HubSettings) -> Sanic:
     events.add_routes(app)
     auth.add_routes(app)
     console.add_routes(app)
+    console_live.add_routes(app)
     pages.add_routes(app)
     review.add_routes(app)
     widget.add_routes(app)

@@ -41,6 +41,7 @@ from bot.agents.relay import Relay
 from bot.agents.trust import WARNING
 from bot.channels.slack_api import SlackWebApi
 from bot.departments import Department
+from bot.hub import console_live
 from bot.hub.accounts import Session
 from bot.hub.auth import CSRF_HEADER, check_csrf, require
 from bot.hub.settings import HubSettings
@@ -235,7 +236,8 @@ async def conversation_page(request: Request, conversation_id: str) -> HTTPRespo
 </aside>
 </div>
 </main>"""
-    return _page(f"Conversation with {who}", body, nonce, CONVERSATION_SCRIPT, session.csrf_token)
+    script = CONVERSATION_SCRIPT + console_live.SCRIPT  # typing both ways, and "seen"
+    return _page(f"Conversation with {who}", body, nonce, script, session.csrf_token)
 
 
 def error_page(status: int, message: str) -> HTTPResponse:
@@ -674,7 +676,7 @@ function when(iso) { return iso ? new Date(iso).toLocaleTimeString() : ""; }
 function line(l) {
   const who = l.sender === "agent" ? l.agent + " (agent)" : l.sender === "customer" ? "Customer"
     : l.sender === "assistant" ? "Assistant" : "";
-  return el("li", { class: "line line--" + l.sender }, [
+  return el("li", { class: "line line--" + l.sender, "data-message-id": l.id || null }, [
     who ? el("span", { class: "who" }, [who]) : "",
     el("span", { class: "text" }, [l.text]),
     el("time", { datetime: l.at || "" }, [when(l.at)]),

@@ -8,6 +8,10 @@ messages sent as side effects are recorded in ``sent`` with the channel they wen
 ``customer_says`` plays a customer's message reaching Rasa: it is logged, and answered
 only while the conversation is not paused, as Rasa's processor does. ``fail`` makes the
 next requests answer an error, to test what the hub does when Rasa fails.
+
+The website channel's live route (bot/channels/web.py) too: ``POST
+/webhooks/socketio/live/{id}`` with the token as a Bearer token records the signal in
+``live``; ``GET`` answers whether the customer is typing (``customer_typing`` names them).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.fakes.server import LocalServer
 
 TOKEN = "fake-rasa-token"
+LIVE = "/webhooks/socketio/live/"
 KNOWN_EVENTS = {"user", "bot", "action", "pause", "resume", "slot", "session_started"}
 
 
@@ -55,6 +60,9 @@ class FakeRasa(LocalServer):
     requests: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)
     # trigger_intent calls: (conversation id, request body, output_channel)
     triggered: list[tuple[str, dict[str, Any], str | None]] = field(default_factory=list)
+    # Live signals the hub sent to the website channel: (conversation id, body)
+    live: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    customer_typing: set[str] = field(default_factory=set)
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -105,13 +113,17 @@ class FakeRasa(LocalServer):
             return [s for s in self.sent if s.conversation_id == conversation_id]
 
     # -- the server -------------------------------------------------------------------------
-    def _answer(self, method: str, path: str, query: dict, body: bytes) -> tuple[int, Any]:
+    def _answer(
+        self, method: str, path: str, query: dict, body: bytes, authorization: str = ""
+    ) -> tuple[int, Any]:
         with self._lock:
             self.requests.append((method, path, query))
             for i, (only, status) in enumerate(self._failures):
                 if only in (None, method):
                     del self._failures[i]
                     return status, {"status": "failure", "message": "injected failure"}
+        if path.startswith(LIVE):
+            return self._live(method, unquote(path[len(LIVE) :]), body, authorization)
         if query.get("token", [None])[0] != self.token:
             return 401, {"status": "failure", "reason": "NotAuthenticated"}
         parts = path.strip("/").split("/")
@@ -144,6 +156,19 @@ class FakeRasa(LocalServer):
         if method == "POST" and rest == "trigger_intent":
             return self._trigger(conversation_id, query, body)
         return 404, {"status": "failure", "reason": "NotFound"}
+
+    def _live(
+        self, method: str, conversation_id: str, body: bytes, authorization: str
+    ) -> tuple[int, Any]:
+        """The website channel's live route: a signal in, or whether the customer types."""
+        if authorization != f"Bearer {self.token}":
+            return 403, {"error": "a Bearer token (Rasa's API token) is needed"}
+        if method == "GET":
+            with self._lock:
+                return 200, {"customer_typing": conversation_id in self.customer_typing}
+        with self._lock:
+            self.live.append((conversation_id, json.loads(body or b"null")))
+        return 204, None
 
     def _trigger(self, conversation_id: str, query: dict, body: bytes) -> tuple[int, Any]:
         """The assistant answers a triggered intent with one message and a button (not when
@@ -193,8 +218,14 @@ class FakeRasa(LocalServer):
             def _serve(self, method: str) -> None:
                 parts = urlsplit(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, data = fake._answer(method, parts.path, parse_qs(parts.query), body)
-                answer = json.dumps(data).encode()
+                status, data = fake._answer(
+                    method,
+                    parts.path,
+                    parse_qs(parts.query),
+                    body,
+                    self.headers.get("Authorization", ""),
+                )
+                answer = json.dumps(data).encode() if status != 204 else b""
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))

@@ -116,7 +116,7 @@ def console_routes() -> list[tuple[str, str]]:
         for method in route.methods
         if route.path.startswith(("console", "api/console"))
     )
-    assert len(found) == 11, found
+    assert len(found) == 14, found
     return found
 
 
@@ -314,6 +314,66 @@ def test_transfer_and_resolve_through_the_api(console):
     done = call(ana, "POST", api + "/resolve", csrf, {"summary": "Password reset"})
     assert done.status_code == 200 and done.json()["takeover"]["note"] == "Password reset"
     assert not console.rasa.paused(second)
+
+
+# -- live signals (bot/hub/console_live.py) ----------------------------------------------------
+def test_the_holding_agents_typing_and_seen_reach_the_website_channel(console):
+    alex, csrf = console.user("agent", "Alex (admin)")
+    ben, ben_csrf = console.user("agent", "Ben")
+    conversation = console.escalate()
+    api = f"{console.url}/api/console/conversations/{conversation}"
+    # Nobody holds it yet: nothing is relayed.
+    assert call(alex, "POST", api + "/typing", csrf, {"typing": True}).status_code == 409
+    assert call(alex, "POST", api + "/take", csrf).status_code == 200
+
+    assert call(alex, "POST", api + "/typing", csrf, {"typing": True}).json() == {"relayed": True}
+    assert call(alex, "POST", api + "/typing", csrf, {"typing": False}).status_code == 200
+    assert call(alex, "POST", api + "/seen", csrf, {"message_id": "m1"}).status_code == 200
+    assert [(c, b) for c, b in console.rasa.live if c == conversation] == [
+        (conversation, {"type": "agent_typing", "agent": "Alex", "typing": True}),  # no role
+        (conversation, {"type": "agent_typing", "agent": "Alex", "typing": False}),
+        (conversation, {"type": "seen", "message_id": "m1"}),
+    ]
+    # Only the agent holding it; only well-formed.
+    assert call(ben, "POST", api + "/typing", ben_csrf, {"typing": True}).status_code == 409
+    assert call(ben, "POST", api + "/seen", ben_csrf, {"message_id": "m1"}).status_code == 409
+    assert call(alex, "POST", api + "/typing", csrf, {"typing": "yes"}).status_code == 400
+    for bad in ({}, {"message_id": ""}, {"message_id": "x" * 65}, {"message_id": 7}):
+        assert call(alex, "POST", api + "/seen", csrf, bad).status_code == 400, bad
+    assert len([c for c, _ in console.rasa.live if c == conversation]) == 3
+
+    assert call(ben, "GET", api + "/live").json() == {"customer_typing": False}
+    console.rasa.customer_typing.add(conversation)
+    assert call(ben, "GET", api + "/live").json() == {"customer_typing": True}
+
+
+def test_on_slack_there_is_no_typing_to_show(console):
+    ana, csrf = console.user("agent", "Ana")
+    conversation = console.escalate(channel="slack")
+    api = f"{console.url}/api/console/conversations/{conversation}"
+    assert call(ana, "POST", api + "/take", csrf).status_code == 200
+    assert call(ana, "POST", api + "/typing", csrf, {"typing": True}).json() == {"relayed": False}
+    assert call(ana, "POST", api + "/seen", csrf, {"message_id": "m1"}).json() == {"relayed": False}
+    assert [c for c, _ in console.rasa.live if c == conversation] == []
+
+
+def test_when_the_website_channel_is_unreachable_live_signals_answer_502(console):
+    ana, csrf = console.user("agent", "Ana")
+    conversation = console.escalate()
+    api = f"{console.url}/api/console/conversations/{conversation}"
+    assert call(ana, "POST", api + "/take", csrf).status_code == 200
+    console.rasa.fail(500, method="GET")
+    r = call(ana, "GET", api + "/live")
+    assert r.status_code == 502 and "answered 500" in r.json()["error"]
+
+
+def test_the_conversation_page_marks_customer_lines_and_carries_the_live_script(console):
+    ana, _ = console.user("agent", "Ana")
+    conversation = console.escalate()
+    page = ana.get(f"{console.url}/console/conversations/{conversation}", timeout=10).text
+    assert '"data-message-id": l.id || null' in page  # what "seen" names
+    assert "customer-typing" in page and "/typing" in page and "/seen" in page
+    assert len(re.findall(r"<script[^>]*>", page)) == 1  # still the page's one script
 
 
 def test_when_rasa_fails_the_agent_is_told_and_nothing_is_taken(console):

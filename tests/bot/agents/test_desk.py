@@ -114,6 +114,30 @@ def test_taking_over_pauses_the_assistant_and_tells_the_web_customer(setting):
     assert bot_texts(setting.rasa, "web-1")[-1] == joined  # the assistant kept quiet
 
 
+def test_customers_see_who_joined_and_left_by_name_never_by_role(setting):
+    alex = setting.agent("alex", "Alex (admin)")
+    setting.escalate("web-1")
+    setting.desk.take("web-1", alex)
+    joined = setting.rasa.sent_to("web-1")[-1]
+    assert joined.text == JOINED.format(agent="Alex")
+    assert joined.custom == {"text": joined.text, "system": "joined", "by": "Alex"}
+    setting.desk.say("web-1", alex, "Hello, Alex here")
+    assert setting.rasa.sent_to("web-1")[-1].custom == {"text": "Hello, Alex here", "agent": "Alex"}
+    setting.desk.hand_back("web-1", alex)
+    back = setting.rasa.sent_to("web-1")[-1]
+    assert back.custom == {
+        "text": HANDED_BACK.format(agent="Alex"),
+        "system": "handed_back",
+        "by": "Alex",
+    }
+    assert "admin" not in json.dumps([s.event for s in setting.rasa.sent_to("web-1")])
+    # Staff still see the name as it is written.
+    assert (
+        setting.desk.conversation("web-1")["takeovers"][0]["agent"]["display_name"]
+        == "Alex (admin)"
+    )
+
+
 def test_two_agents_cannot_take_the_same_conversation(setting):
     ana, ben = setting.agent("ana", "Ana"), setting.agent("ben", "Ben")
     setting.escalate("web-1")

@@ -69,3 +69,12 @@ def test_a_slack_conversation_without_a_thread_is_found_from_its_latest_message(
 def test_slack_text_escapes_slacks_control_characters():
     assert slack_text("<@U1> & <!here>") == "&lt;@U1&gt; &amp; &lt;!here&gt;"
     assert slack_text("hi", agent="<Ana>") == "*&lt;Ana&gt;* (support team): hi"
+
+
+def test_a_person_joining_on_slack_is_said_plainly_and_recorded_as_an_event(rasa, slack):
+    relay = Relay(RasaApi(rasa.url, rasa.token), SlackWebApi(slack.token, slack.url))
+    rasa.customer_says("U0JANE", "hi", "slack", {"out_channel": "D0JANE", "thread_id": "17.1"})
+    relay.send("U0JANE", "slack", "Ana has joined.", system=("joined", "Ana"))
+    assert slack.posts()[-1].text == "Ana has joined."
+    bot = [e for e in rasa.events("U0JANE") if e["event"] == "bot"][-1]
+    assert bot["data"]["custom"] == {"text": "Ana has joined.", "system": "joined", "by": "Ana"}

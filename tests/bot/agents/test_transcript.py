@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.agents.queue import Escalation, Holder, ordered
+from bot.agents.queue import Escalation, Holder, ordered, public_name
 from bot.agents.transcript import as_text, transcript
 
 
@@ -81,3 +81,17 @@ def test_waiting_before_taken_then_frustration_tier_and_share_of_the_sla():
         "taken-angry",
     ]
     assert queue[1].why() == "frustration 0 · gold tier · waiting 50 min of the 1 h promise"
+
+
+def test_a_customer_line_carries_the_message_id_rasa_recorded():
+    events = [{"event": "user", "text": "hello", "timestamp": 2, "message_id": "abc123"}]
+    assert transcript(events)[0].as_json()["id"] == "abc123"
+    assert transcript([{"event": "user", "text": "hi"}])[0].as_json()["id"] is None
+
+
+def test_customers_see_an_agents_name_without_a_role_in_brackets():
+    assert public_name("Alex (admin)") == "Alex"
+    assert public_name("Ana Silva [Agent]") == "Ana Silva"
+    assert public_name("Ben (he/him)") == "Ben (he/him)"  # not a role: theirs to show
+    assert public_name("(admin)") == "(admin)"  # never empty
+    assert Holder(1, "alex", "Alex (admin)").public_name == "Alex"

@@ -1,0 +1,304 @@
+"""The agent console's live signals: typing both ways, and "seen", for website chats.
+
+- ``POST /api/console/conversations/<id>/typing`` ``{"typing": true|false}``: the holding
+  agent is typing (the console sends it at most every 2 s while they type, and ``false``
+  when they empty the box); the customer's widget shows "<name> is typing" until the
+  message arrives or a few seconds pass without news.
+- ``POST /api/console/conversations/<id>/seen`` ``{"message_id": ...}``: the holding agent's
+  console displayed the customer's messages up to that one (the page was visible); the
+  widget shows "Seen" under them.
+- ``GET /api/console/conversations/<id>/live`` -> ``{"customer_typing": bool}``: whether the
+  customer is typing in the widget now (the console asks every 1.5 s while it holds the chat).
+
+They reach the widget through the Rasa server's website channel (bot/agents/live.py), not
+Rasa's events API: none of this belongs in the conversation's record. Slack has no such
+thing for a bot to show, so on other channels the POSTs answer ``{"relayed": false}``.
+The routes are declared here, OpenAPI included (``OPENAPI_PATHS``); bot/hub/console.py
+adds ``SCRIPT`` to its conversation page.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from bot.agents import AgentDeskError, NotFound, NotHolding, Takeover
+from bot.agents.live import LiveChat, LiveUnavailable
+from bot.agents.queue import Holder
+from bot.agents.relay import WEB_CHANNEL
+from bot.hub.accounts import Session
+from bot.hub.auth import CSRF_HEADER, check_csrf, require
+from bot.hub.openapi_parts import error_spec, json_spec
+from bot.hub.web import HubError, in_thread, json_object
+
+BASE = "/api/console/conversations/<conversation_id>"  # beside bot/hub/console.py's routes
+TYPING_PING_MS = 2000  # the console repeats "typing" this often while the agent types
+CUSTOMER_POLL_MS = 1500  # and asks whether the customer is typing this often
+MAX_MESSAGE_ID = 64
+
+
+def add_routes(app: Sanic) -> None:
+    """Register the live routes on ``app`` (beside bot/hub/console.py's)."""
+    app.add_route(agent_typing, f"{BASE}/typing", methods=["POST"], name="console_typing")
+    app.add_route(seen, f"{BASE}/seen", methods=["POST"], name="console_seen")
+    app.add_route(live_state, f"{BASE}/live", methods=["GET"], name="console_live")
+
+
+def live_chat(request: Request) -> LiveChat:
+    """The hub's client of the website channel's live route (made on first use)."""
+    ctx = request.app.ctx
+    if getattr(ctx, "live_chat", None) is None:
+        settings = ctx.settings
+        ctx.live_chat = LiveChat(settings.rasa_api_url, settings.rasa_token)
+    return ctx.live_chat
+
+
+async def changing(request: Request) -> Session:
+    """The session of a POST here: a console user with the session's CSRF token."""
+    session = await require(request, "console")
+    check_csrf(request, session)
+    return session
+
+
+async def holding(request: Request, session: Session, conversation_id: str) -> Takeover:
+    """The signed-in agent's takeover of the conversation (renewed: they are at work);
+    409 when they don't hold it, 404 for no such chat."""
+    user = session.user
+    holder = Holder(user.id, user.username, user.display_name)
+    try:
+        return await in_thread(request.app.ctx.agents.heartbeat, conversation_id, holder)
+    except NotHolding as e:
+        raise HubError(409, str(e)) from None
+    except NotFound as e:
+        raise HubError(404, str(e)) from None
+    except AgentDeskError as e:
+        raise HubError(400, str(e)) from None
+
+
+async def agent_typing(request: Request, conversation_id: str) -> HTTPResponse:
+    """The holding agent is typing (or stopped): shown in the customer's widget."""
+    session = await changing(request)
+    typing = json_object(request).get("typing", True)
+    if not isinstance(typing, bool):
+        raise HubError(400, "typing is true or false")
+    held = await holding(request, session, conversation_id)
+    if held.channel != WEB_CHANNEL:
+        return _json({"relayed": False})
+    await _relay(live_chat(request).agent_typing, conversation_id, held.agent.public_name, typing)
+    return _json({"relayed": True})
+
+
+async def seen(request: Request, conversation_id: str) -> HTTPResponse:
+    """The holding agent's console displayed the customer's messages up to ``message_id``."""
+    session = await changing(request)
+    message_id = json_object(request).get("message_id")
+    if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID:
+        raise HubError(
+            400, f"message_id is the id of a customer message (1-{MAX_MESSAGE_ID} characters)"
+        )
+    held = await holding(request, session, conversation_id)
+    if held.channel != WEB_CHANNEL:
+        return _json({"relayed": False})
+    await _relay(live_chat(request).seen, conversation_id, message_id)
+    return _json({"relayed": True})
+
+
+async def live_state(request: Request, conversation_id: str) -> HTTPResponse:
+    """Whether the customer is typing in the website chat now."""
+    await require(request, "console")
+    typing = await _relay(live_chat(request).customer_typing, conversation_id)
+    return _json({"customer_typing": typing})
+
+
+async def _relay(fn, *args):
+    try:
+        return await in_thread(fn, *args)
+    except LiveUnavailable as e:
+        raise HubError(502, str(e)) from None
+
+
+def _json(data: dict, status: int = 200) -> HTTPResponse:
+    return json_response(data, status=status, headers={"Cache-Control": "no-store"})
+
+
+# -- the conversation page's part -----------------------------------------------------------
+# Added to bot/hub/console.py's page script (the page runs only its own nonce'd script). It
+# watches the page, not the other script's variables: the agent holds the chat while the
+# send form shows, and each customer line names its message in data-message-id.
+SCRIPT = (
+    r"""
+(() => {
+"use strict";
+const main = document.getElementById("conversation");
+if (!main) return;
+const api = "/api/console/conversations/" + encodeURIComponent(main.dataset.conversationId);
+const csrf = document.querySelector("meta[name=csrf-token]").content;
+const transcript = document.getElementById("transcript");
+const form = document.getElementById("send-form");
+const box = document.getElementById("message");
+const PING_MS = $PING_MS, POLL_MS = $POLL_MS;
+const holding = () => !form.hidden;
+
+async function post(path, body) {
+  const r = await fetch(api + path, {
+    method: "POST", credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": "application/json", [$CSRF_HEADER]: csrf },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error("the hub answered " + r.status);
+}
+
+// The customer is typing: a line under the transcript, read out politely.
+const typing = document.createElement("p");
+typing.id = "customer-typing";
+typing.setAttribute("role", "status");
+typing.setAttribute("aria-live", "polite");
+typing.style.minHeight = "1.4em";
+typing.style.margin = ".2rem 0";
+typing.style.color = "#444";
+typing.style.fontStyle = "italic";
+transcript.after(typing);
+async function pollTyping() {
+  let on = false;
+  if (holding() && document.visibilityState === "visible") {
+    try {
+      const r = await fetch(api + "/live", { credentials: "same-origin", headers: { Accept: "application/json" } });
+      on = r.ok && Boolean((await r.json()).customer_typing);
+    } catch (e) { /* the next poll tries again */ }
+  }
+  typing.textContent = on ? "The customer is typing…" : "";
+  setTimeout(pollTyping, POLL_MS);
+}
+pollTyping();
+
+// The agent is typing: said at most every PING_MS while they type; "stopped" when the box
+// is emptied; a sent message ends it in the widget by itself.
+let typingSince = 0;
+box.addEventListener("input", () => {
+  if (!holding()) return;
+  const now = Date.now();
+  if (!box.value.trim()) {
+    if (typingSince) { typingSince = 0; post("/typing", { typing: false }).catch(() => {}); }
+  } else if (now - typingSince >= PING_MS) {
+    typingSince = now;
+    post("/typing", { typing: true }).catch(() => {});
+  }
+});
+form.addEventListener("submit", () => { typingSince = 0; });
+
+// Seen: the newest customer line this console has shown while the page was visible.
+let seenSent = "";
+function markSeen() {
+  if (!holding() || document.visibilityState !== "visible") return;
+  const lines = transcript.querySelectorAll(".line--customer[data-message-id]");
+  const last = lines[lines.length - 1];
+  const id = last && last.dataset.messageId;
+  if (!id || id === seenSent) return;
+  seenSent = id;
+  post("/seen", { message_id: id }).catch(() => { seenSent = ""; });
+}
+new MutationObserver(markSeen).observe(transcript, { childList: true });
+new MutationObserver(markSeen).observe(form, { attributes: true, attributeFilter: ["hidden"] });
+document.addEventListener("visibilitychange", markSeen);
+})();
+""".replace("$PING_MS", str(TYPING_PING_MS))
+    .replace("$POLL_MS", str(CUSTOMER_POLL_MS))
+    .replace("$CSRF_HEADER", json.dumps(CSRF_HEADER))
+)
+
+
+# -- OpenAPI ---------------------------------------------------------------------------------
+_CONVERSATION = {
+    "name": "conversation_id",
+    "in": "path",
+    "required": True,
+    "description": "Rasa's conversation (sender) id.",
+    "schema": {"type": "string"},
+}
+_SIGNED_IN = (
+    "Session cookie of an agent or admin, and the session's CSRF token in the `X-CSRF-Token` "
+    "header (from GET /api/session)."
+)
+
+
+_RELAYED = {
+    "type": "object",
+    "properties": {"relayed": {"type": "boolean"}},
+    "required": ["relayed"],
+}
+
+
+def _post(operation: str, summary: str, body: dict, required: list[str]) -> dict:
+    return {
+        "parameters": [_CONVERSATION],
+        "post": {
+            "tags": ["agent console"],
+            "summary": summary,
+            "description": _SIGNED_IN,
+            "operationId": operation,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "object", "properties": body, "required": required}
+                    }
+                },
+            },
+            "responses": {
+                "200": json_spec(
+                    "Passed on to the customer's widget (`relayed: false`: not a website chat).",
+                    _RELAYED,
+                ),
+                "400": error_spec("Not a JSON object of the described shape."),
+                "401": error_spec("Not signed in."),
+                "403": error_spec(
+                    "Another role than agent or admin, or no valid CSRF token, or another "
+                    "site's Origin."
+                ),
+                "404": error_spec("No such conversation, or no escalation waiting in it."),
+                "409": error_spec("Not held by this agent, or the lease lapsed."),
+                "502": error_spec("Rasa's website channel did not take it."),
+            },
+        },
+    }
+
+
+OPENAPI_PATHS = {
+    "/api/console/conversations/{conversation_id}/typing": _post(
+        "consoleAgentTyping",
+        "The holding agent is typing (or stopped): shown in the customer's website chat",
+        {"typing": {"type": "boolean"}},
+        [],
+    ),
+    "/api/console/conversations/{conversation_id}/seen": _post(
+        "consoleSeen",
+        "The holding agent's console displayed the customer's messages up to this one",
+        {"message_id": {"type": "string", "minLength": 1, "maxLength": MAX_MESSAGE_ID}},
+        ["message_id"],
+    ),
+    "/api/console/conversations/{conversation_id}/live": {
+        "parameters": [_CONVERSATION],
+        "get": {
+            "tags": ["agent console"],
+            "summary": "Whether the customer is typing in the website chat now",
+            "operationId": "consoleLive",
+            "responses": {
+                "200": json_spec(
+                    "The customer's typing (false on other channels).",
+                    {
+                        "type": "object",
+                        "properties": {"customer_typing": {"type": "boolean"}},
+                        "required": ["customer_typing"],
+                    },
+                ),
+                "401": error_spec("Not signed in."),
+                "403": error_spec("Signed in with a role other than agent or admin."),
+                "502": error_spec("Rasa's website channel did not answer."),
+            },
+        },
+    },
+}
