@@ -25,11 +25,14 @@ from actions.identity import email_in_message, verify_from_message
 from actions.proactive import tell_waiting_news
 from bot.identity.access import ANYONE
 from bot.journey.signals import Signals
-from bot.support.parsing import address_in, normalize_order_id, parse_date
+from bot.support.desk import PERSON_NEEDS
+from bot.support.parsing import address_in, has_town_or_postcode, normalize_order_id, parse_date
 
 DETAIL_SLOTS = ("order_id", "customer_id", "email", "new_address", "new_date")
 # Set with customer_id when a check verifies the visitor; never asked for themselves.
 IDENTITY_SLOTS = ("customer_name", "verified_by")
+# What an answer to "what's the new address?" is read as when it is one.
+ADDRESS_ANSWER_INTENTS = ("inform", "change_delivery_address", "nlu_fallback", "out_of_scope")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -43,6 +46,15 @@ class ActionNoteNeed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         intent = tracker.latest_message.get("intent", {}).get("name")
+        waiting = tracker.get_slot("need")
+        if waiting and intent != waiting and self._a_question_on_the_way(tracker, intent):
+            # "oh btw how much is express?" while we wait for the new address: answered,
+            # and the form goes on asking for what the waiting need still lacks.
+            touchpoint = record_turn(tracker, need=intent)
+            signals = Signals.from_dict(touchpoint.signals)
+            reply = desk().serve(need_context(tracker, intent, signals))
+            record_handoff(touchpoint, reply)
+            return send(reply, dispatcher)
         events = [SlotSet("need", intent)]
         if intent != tracker.get_slot("need"):
             # A new need starts from its own details ("actually forget the address, can it
@@ -59,6 +71,21 @@ class ActionNoteNeed(Action):
         record_turn(tracker, need=intent)
         # News a department had for them while they were away comes first, at any contact.
         return events + tell_waiting_news(tracker, dispatcher, raised_a_need=True)
+
+
+    @staticmethod
+    def _a_question_on_the_way(tracker: Tracker, intent: str | None) -> bool:
+        """Whether ``intent``, raised while a need's form waits for a detail, is a question
+        to answer on the way: open to anyone, needing no detail, changing nothing."""
+        if (tracker.active_loop or {}).get("name") != "need_form" or not intent:
+            return False
+        d = desk()
+        return (
+            d.access.level(intent) == ANYONE
+            and d.required_details(intent, {}) == []
+            and intent not in PERSON_NEEDS
+            and d.handler_for(intent) is not None
+        )
 
 
 class ValidateNeedForm(FormValidationAction):
@@ -112,13 +139,25 @@ class ValidateNeedForm(FormValidationAction):
         )
 
     def extract_new_address(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        """An address said before we asked ("send ORD-10004 to 22 Marine Parade, Brighton
-        BN2 1TL instead") or around the answer is kept; the slot's own mapping takes an
-        answer we cannot read as an address, for validate_new_address to explain."""
+        """The address in the customer's message, said before we asked ("send ORD-10004 to
+        22 Marine Parade, Brighton BN2 1TL instead") or when asked, with chat around it
+        ("sorry typo, it's ..."). When we asked, an answer we cannot read as an address is
+        still taken if it reads as one (a detail or this very need) and has a number, for
+        validate_new_address to explain; a question or a change of mind is left alone."""
         if tracker.get_slot("new_address"):
             return {}
-        address = address_in(tracker.latest_message.get("text"))
-        return {"new_address": address} if address else {}
+        text = tracker.latest_message.get("text") or ""
+        address = address_in(text)
+        if address:
+            return {"new_address": address}
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        if (
+            tracker.get_slot("requested_slot") == "new_address"
+            and intent in ADDRESS_ANSWER_INTENTS
+            and re.search(r"\d", text)
+        ):
+            return {"new_address": text}
+        return {}
 
     def extract_new_date(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
         """A future date said before we asked ("could ORD-10004 come in ten days instead?")
@@ -172,6 +211,11 @@ class ValidateNeedForm(FormValidationAction):
         text = address_in(value) or (value or "").strip()
         if not 8 <= len(text) <= 300 or not re.search(r"\d", text):
             dispatcher.utter_message(response="utter_address_unreadable")
+            return {"new_address": None}
+        if not has_town_or_postcode(text):
+            # "7 Castle Road": a courier needs the town or postcode; half an address is
+            # not saved.
+            dispatcher.utter_message(response="utter_address_needs_town", address=text)
             return {"new_address": None}
         return {"new_address": text}
 

@@ -9,6 +9,10 @@ customer's own words as its text, and its parse data carries
 ``"typed_choice": {"title": ..., "payload": ...}`` for CX review and tests. Otherwise NLU
 reads the text as a new message, unchanged.
 
+A message that answers "Just to check: deliver ORD-10004 Monday 14 December?" with another
+day or address ("make it the 16th") is parsed as that change again, with the new detail
+(bot/support/confirm.py: ``correction_to``).
+
 Every input channel (REST, the website chat, Slack) hands its message to
 ``MessageProcessor.handle_message`` -> ``log_message`` -> ``_handle_message_with_tracker``
 -> ``parse_message(message, tracker)``, so one patch of ``parse_message`` covers them all.
@@ -24,6 +28,7 @@ import logging
 from typing import Any
 
 from bot.choices import Button, resolve
+from bot.support.confirm import correction_to
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,16 @@ def typed_choice(text: Any, tracker: Any) -> Button | None:
     return resolve(text, buttons) if buttons else None
 
 
+def correction(text: Any, tracker: Any) -> str | None:
+    """The change awaiting a yes that ``text`` corrects with a new day or address, if any."""
+    if tracker is None or not isinstance(text, str) or text.lstrip().startswith("/"):
+        return None
+    if tracker.is_paused():
+        return None
+    buttons = offered_buttons(tracker)
+    return correction_to(text, buttons) if buttons else None
+
+
 def install() -> None:
     """Parse a typed reply to buttons as the chosen button's payload (idempotent)."""
     from rasa.core.processor import MessageProcessor
@@ -82,7 +97,12 @@ def install() -> None:
     ) -> dict[str, Any]:
         choice = typed_choice(message.text, tracker)
         if choice is None:
-            return await original(self, message, tracker, only_output_properties)
+            parse_data = await original(self, message, tracker, only_output_properties)
+            corrected = correction(message.text, tracker)
+            if corrected is not None:
+                parse_data["intent"] = {"name": corrected, "confidence": 1.0}
+                parse_data[MARKER] = {"corrects": corrected}
+            return parse_data
         from rasa.core.channels.channel import UserMessage
 
         clicked = UserMessage(

@@ -168,6 +168,12 @@ def address_in(text: str | None) -> str | None:
     return re.sub(r"\s+", " ", text[span[0] : span[1]]) if span else None
 
 
+def has_town_or_postcode(address: str) -> bool:
+    """Whether an address says where, beyond the street: a postcode or a town after a comma
+    ("7 Castle Road, Southsea", "21 Calle Mayor, Madrid", "5 Main St 90210")."""
+    return bool(_POSTCODE.search(address)) or bool(re.search(r",\s*[A-Za-z]{3,}", address))
+
+
 def address_span(text: str | None) -> tuple[int, int] | None:
     """Where in ``text`` the street address of :func:`address_in` is (start, end)."""
     if not text:
@@ -196,6 +202,12 @@ def address_span(text: str | None) -> tuple[int, int] | None:
             if _POSTCODE.search(part):
                 break
     start = m.start()
+    # "Unit 4, Dockside Park": a flat or unit before a street without a number.
+    before = re.search(
+        r"\b(?:flat|apt|apartment|unit|suite)(?:\s+\w+,)?\s*$", cleaned[:start], re.IGNORECASE
+    )
+    if before:
+        start = before.start()
     while end > start and text[end - 1] in " ,.":
         end -= 1
     return start, end

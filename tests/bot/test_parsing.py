@@ -119,6 +119,7 @@ def test_a_weekday_is_always_within_the_next_seven_days(today, weekday):
         ("12 Highland Raod, Southsea PO4 9DA", "12 Highland Raod, Southsea PO4 9DA"),  # a typo
         ("the new address is 10 Victoria Road North, Southsea PO5 1PL", "10 Victoria Road North, Southsea PO5 1PL"),
         ("Flat 2, 14 Elm Street, Springfield", "Flat 2, 14 Elm Street, Springfield"),
+        ("Unit 4, Dockside Park, Portsmouth PO1 3AX", "Unit 4, Dockside Park, Portsmouth PO1 3AX"),
         ("21 Calle Mayor, Madrid", "21 Calle Mayor, Madrid"),
         ("7 Castle Road", "7 Castle Road"),
         ("deliver to 3 Palmerston Road, Southsea PO5 3QQ and on 15 March", "3 Palmerston Road, Southsea PO5 3QQ"),
