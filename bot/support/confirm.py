@@ -16,7 +16,9 @@ picked from options we offered is not asked again: it was already a clear choice
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
 
 from bot.policies.engine import Decision
 from bot.support.handler import Desk

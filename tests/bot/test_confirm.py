@@ -92,3 +92,24 @@ def test_a_typed_yes_or_no_picks_the_right_button(desk):
         assert chosen is not None and option in chosen.payload, typed
     # A new request is not a yes.
     assert resolve("where is ORD-10001?", buttons) is None
+
+
+def test_a_new_day_or_address_while_a_change_awaits_its_yes_is_that_change_again(desk):
+    from bot.support.confirm import correction_to
+
+    moving = desk.serve(
+        ctx(desk, "change_delivery_date", "C002", "ORD-10004", new_date=date(2025, 3, 21))
+    )
+    buttons = [Button(b["title"], b["payload"]) for b in moving.messages[0].buttons]
+    assert correction_to("hmm no make that 16 December", buttons) == "change_delivery_date"
+    assert correction_to("make it the 24th", buttons) == "change_delivery_date"
+    assert correction_to("where is my other parcel?", buttons) is None
+    sending = desk.serve(
+        ctx(desk, "change_delivery_address", "C002", "ORD-10004", new_address=NEW_ADDRESS)
+    )
+    buttons = [Button(b["title"], b["payload"]) for b in sending.messages[0].buttons]
+    assert correction_to("sorry, 12 Highland Road, Southsea PO4 9DA", buttons) == (
+        "change_delivery_address"
+    )
+    assert correction_to("16 December", buttons) is None  # a day is no address
+    assert correction_to("16 December", []) is None  # nothing awaiting a yes
