@@ -1,10 +1,12 @@
-"""The import-cycle checker (tests/import_cycles.py) finds the cycles it should on small
-packages written for the test."""
+"""bot/ and actions/ have no import cycles, and the checker (tests/import_cycles.py) finds the
+cycles it should on small packages written for the test."""
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from tests.import_cycles import (
     DEFERRED,
@@ -142,3 +144,10 @@ def test_every_import_in_a_tangle_is_shown_in_some_cycle(tmp_path):
     )
     chains = sorted(c.chain() for c in check(tmp_path, ["pkg"]))
     assert chains == ["pkg.a -> pkg.b -> pkg.a", "pkg.b -> pkg.c -> pkg.b"]
+
+
+def test_bot_and_actions_have_no_import_cycles():
+    root = Path(__file__).resolve().parent.parent
+    cycles = check(root, ["bot", "actions"])
+    if cycles:
+        pytest.fail(report(cycles, root), pytrace=False)
