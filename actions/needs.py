@@ -27,6 +27,7 @@ from bot.identity.access import ANYONE
 from bot.journey.signals import Signals
 from bot.support.desk import PERSON_NEEDS
 from bot.support.parsing import address_in, has_town_or_postcode, normalize_order_id, parse_date
+from bot.support.replies import NEED_LABELS
 
 DETAIL_SLOTS = ("order_id", "customer_id", "email", "new_address", "new_date")
 # Set with customer_id when a check verifies the visitor; never asked for themselves.
@@ -56,6 +57,10 @@ class ActionNoteNeed(Action):
             record_handoff(touchpoint, reply)
             return send(reply, dispatcher)
         events = [SlotSet("need", intent)]
+        others = [n for n in tracker.latest_message.get("other_needs") or [] if n != intent]
+        if others:
+            # "Two things: I was charged twice, and when is my chair arriving?"
+            events.append(SlotSet("waiting_needs", others))
         if intent != tracker.get_slot("need"):
             # A new need starts from its own details ("actually forget the address, can it
             # come on the 17th?"); the same need said again keeps what it has.
@@ -242,7 +247,36 @@ class ActionServeNeed(Action):
         signals = Signals.from_dict(touchpoint.signals)
         reply = desk().serve(need_context(tracker, need, signals))
         record_handoff(touchpoint, reply)
-        return send(reply, dispatcher) + [SlotSet("need", None)]
+        events = send(reply, dispatcher) + [SlotSet("need", None)]
+        return events + self._the_next_need(dispatcher, tracker, signals, reply)
+
+    @staticmethod
+    def _the_next_need(dispatcher, tracker: Tracker, signals: Signals, served) -> list[dict]:
+        """A need the customer raised in the same message ("You also asked about ..."):
+        served now when everything it needs is known, else offered as a button. Not while
+        the first still waits for the customer (options, a question) or a person takes over."""
+        waiting = list(tracker.get_slot("waiting_needs") or [])
+        if not waiting:
+            return []
+        if any(m.buttons for m in served.messages) or tracker.get_slot("need") in PERSON_NEEDS:
+            return []  # kept for later: the customer has a choice to make first
+        need, rest = waiting[0], waiting[1:]
+        d = desk()
+        known = {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS}
+        known["customer_id"] = identity_of(tracker).customer_id
+        label = NEED_LABELS.get(need, need)
+        if d.required_details(need, known):
+            dispatcher.utter_message(
+                response="utter_also_asked_shall_we",
+                label=label,
+                buttons=[{"title": label, "payload": f"/{need}"}],
+            )
+            return [SlotSet("waiting_needs", rest or None)]
+        dispatcher.utter_message(response="utter_also_asked", label=label)
+        touchpoint = record_turn(tracker, need=need)
+        reply = d.serve(need_context(tracker, need, signals))
+        record_handoff(touchpoint, reply)
+        return send(reply, dispatcher) + [SlotSet("waiting_needs", rest or None)]
 
 
 def last_order_need(tracker: Tracker) -> str:

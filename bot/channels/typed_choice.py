@@ -13,6 +13,10 @@ A message that answers "Just to check: deliver ORD-10004 Monday 14 December?" wi
 day or address ("make it the 16th") is parsed as that change again, with the new detail
 (bot/support/confirm.py: ``correction_to``).
 
+Any other message of several clauses is also read clause by clause (bot/nlp/clauses.py):
+the clearest need wins when the whole is unsure, and the other needs it raised ride along as
+``other_needs`` in the parse data.
+
 Every input channel (REST, the website chat, Slack) hands its message to
 ``MessageProcessor.handle_message`` -> ``log_message`` -> ``_handle_message_with_tracker``
 -> ``parse_message(message, tracker)``, so one patch of ``parse_message`` covers them all.
@@ -28,6 +32,7 @@ import logging
 from typing import Any
 
 from bot.choices import Button, resolve
+from bot.nlp.clauses import clauses, combine
 from bot.support.confirm import correction_to
 
 log = logging.getLogger(__name__)
@@ -83,6 +88,35 @@ def correction(text: Any, tracker: Any) -> str | None:
     return correction_to(text, buttons) if buttons else None
 
 
+@functools.lru_cache(maxsize=1)
+def _is_need():
+    from bot.routing import RoutingMap
+
+    routing = RoutingMap.load()
+    return lambda intent: routing.department_of(intent) is not None
+
+
+async def _by_clauses(original: Any, processor: Any, message: Any, parse_data: dict) -> dict:
+    """``parse_data`` with the clearest clause's need when the whole message is unsure,
+    and the other needs its clauses raised as ``other_needs``."""
+    from rasa.core.channels.channel import UserMessage
+
+    parts_text = clauses(message.text)
+    if not parts_text or (message.text or "").lstrip().startswith("/"):
+        return parse_data
+    parts = []
+    for text in parts_text:
+        clause = UserMessage(text, None, message.sender_id, input_channel=message.input_channel)
+        parts.append(await original(processor, clause, None, True))
+    instead, others = combine(parse_data, parts, _is_need())
+    if instead is not None:
+        parse_data["intent"] = instead
+        parse_data["read_by_clauses"] = True
+    if others:
+        parse_data["other_needs"] = others
+    return parse_data
+
+
 def install() -> None:
     """Parse a typed reply to buttons as the chosen button's payload (idempotent)."""
     from rasa.core.processor import MessageProcessor
@@ -102,7 +136,8 @@ def install() -> None:
             if corrected is not None:
                 parse_data["intent"] = {"name": corrected, "confidence": 1.0}
                 parse_data[MARKER] = {"corrects": corrected}
-            return parse_data
+                return parse_data
+            return await _by_clauses(original, self, message, parse_data)
         from rasa.core.channels.channel import UserMessage
 
         clicked = UserMessage(

@@ -1,0 +1,78 @@
+"""Long and multi-need messages, read clause by clause.
+
+A paragraph of story around one plain request ("we're a little design studio of 4 people in
+Bristol, faffing about with three tools... What would it cost us a month?") or two needs in
+one message ("two things: I was charged twice, and when is my chair arriving?") is hard for
+a classifier of the whole text: the words of both needs (and of the story) pull apart and
+the confidence falls to the clarifying question, or one need wins and the other is lost.
+
+So a message of several clauses is also classified clause by clause (:func:`clauses`), and
+:func:`combine` decides: the whole message's need stands when it is confident; otherwise
+the clearest clause's need is taken. Needs of other clauses, confident and different, are
+kept as ``other_needs`` in the parse data, for the conversation to pick up after the first
+("You also asked about ..."; actions/needs.py). Pure functions: the parsing itself is the
+caller's (bot/channels/typed_choice.py runs Rasa's own NLU on each clause).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+# A clause needs this many words to be read on its own ("and when?" is not a need;
+# "where's ORD-10004" is).
+MIN_CLAUSE_WORDS = 2
+# At most this many clauses are read: a pasted email signature is not ten needs.
+MAX_CLAUSES = 6
+# A need read from a clause (or the whole message) must be at least this sure.
+CONFIDENT = 0.5
+
+_SENTENCE_END = re.compile(r"(?<=[.?!;:])\s+|\n+")
+# "..., and when is my chair arriving", "also, ...", "while I'm here, ...", and a comma
+# before a new question ("is there a free trial, can I pay by paypal").
+_JOINERS = re.compile(
+    r",?\s+(?:and also|and|also|plus|while i'?m here|oh and|btw|by the way)\s+(?=\w)"
+    r"|,\s+(?=(?:can|could|do|does|is|are|will|would|what|when|where|how|why)\b)",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z]{2,}|\b[A-Za-z]*-?\d{4,}\b")
+
+
+def clauses(text: str) -> list[str]:
+    """The clauses of ``text`` worth reading on their own; [] for a one-clause message."""
+    if not isinstance(text, str):
+        return []
+    parts = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        parts.extend(p.strip(" ,") for p in _JOINERS.split(sentence))
+    parts = [p for p in parts if len(_WORD.findall(p)) >= MIN_CLAUSE_WORDS][:MAX_CLAUSES]
+    return parts if len(parts) >= 2 else []
+
+
+def combine(
+    whole: dict, parts: list[dict], is_need: Callable[[str], bool]
+) -> tuple[dict | None, list[str]]:
+    """What the message asks for, from the whole message's parse and its clauses' parses.
+
+    Returns the intent to use instead of the whole message's (``{"name", "confidence"}``),
+    or None to keep it, and the other needs the message raised, in the order said.
+    ``is_need`` tells a need (something a department owns) from small talk.
+    """
+    top = whole.get("intent") or {}
+    found = [
+        (p["intent"]["name"], p["intent"].get("confidence", 0.0))
+        for p in parts
+        if (p.get("intent") or {}).get("name")
+        and is_need(p["intent"]["name"])
+        and p["intent"].get("confidence", 0.0) >= CONFIDENT
+    ]
+    instead = None
+    main = top.get("name")
+    if not (is_need(main or "") and top.get("confidence", 0.0) >= CONFIDENT) and found:
+        name, confidence = max(found, key=lambda f: f[1])
+        instead, main = {"name": name, "confidence": confidence}, name
+    others: list[str] = []
+    for name, _ in found:
+        if name != main and name not in others:
+            others.append(name)
+    return instead, others

@@ -1,0 +1,67 @@
+"""Long and multi-need messages read clause by clause (bot/nlp/clauses.py)."""
+
+from bot.nlp.clauses import clauses, combine
+
+NEEDS = {"charged_twice", "order_status", "request_invoice", "ask_free_trial", "ask_discount"}
+
+
+def is_need(intent: str) -> bool:
+    return intent in NEEDS
+
+
+def parse(intent: str, confidence: float) -> dict:
+    return {"intent": {"name": intent, "confidence": confidence}}
+
+
+def test_a_message_is_split_where_a_new_need_could_start():
+    assert clauses("two things: I was charged twice, and when is my chair arriving?") == [
+        "two things:",
+        "I was charged twice",
+        "when is my chair arriving?",
+    ]
+    assert clauses("is there a free trial, can I pay by paypal, and do students get a discount?") == [
+        "is there a free trial",
+        "can I pay by paypal",
+        "do students get a discount?",
+    ]
+    assert clauses("where's ORD-10004 and can you send me the invoice for it?") == [
+        "where's ORD-10004",
+        "can you send me the invoice for it?",
+    ]
+
+
+def test_a_one_clause_message_is_left_to_the_whole_message_reading():
+    assert clauses("refund ORD-10005 li.wei@example.com") == []
+    assert clauses("and when?") == []
+    assert clauses("") == [] and clauses(None) == []
+
+
+def test_at_most_six_clauses_are_read():
+    assert len(clauses(". ".join(["please read this line"] * 20))) == 6
+
+
+def test_a_confident_whole_message_keeps_its_need_and_the_others_are_kept():
+    instead, others = combine(
+        parse("charged_twice", 0.9),
+        [parse("charged_twice", 0.95), parse("order_status", 0.8), parse("greet", 0.99)],
+        is_need,
+    )
+    assert instead is None and others == ["order_status"]
+
+
+def test_an_unsure_whole_message_takes_the_clearest_clause():
+    instead, others = combine(
+        parse("out_of_scope", 0.6),
+        [parse("ask_discount", 0.55), parse("ask_free_trial", 0.85), parse("inform", 0.99)],
+        is_need,
+    )
+    assert instead == {"name": "ask_free_trial", "confidence": 0.85}
+    assert others == ["ask_discount"]
+
+
+def test_unsure_clauses_add_nothing():
+    assert combine(parse("nlu_fallback", 0.4), [parse("ask_discount", 0.3)], is_need) == (None, [])
+    assert combine(parse("request_invoice", 0.9), [parse("request_invoice", 0.7)], is_need) == (
+        None,
+        [],
+    )
