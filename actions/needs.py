@@ -160,6 +160,7 @@ class ValidateNeedForm(FormValidationAction):
             tracker.get_slot("requested_slot") == "new_address"
             and intent in ADDRESS_ANSWER_INTENTS
             and re.search(r"\d", text)
+            and parse_date(text, desk().today()) is None  # "can it come on the 17th instead?"
         ):
             return {"new_address": text}
         return {}
@@ -262,6 +263,13 @@ class ActionServeNeed(Action):
             return []  # kept for later: the customer has a choice to make first
         need, rest = waiting[0], waiting[1:]
         d = desk()
+        events = []
+        said = normalize_order_id(latest_entity(tracker, "order_id"))
+        if said and not tracker.get_slot("order_id"):
+            # "where's ORD-10004 and can you send me the invoice for it?": the order said
+            # for the first need is the second's too (need_context checks it is theirs).
+            tracker.slots["order_id"] = said
+            events.append(SlotSet("order_id", said))
         known = {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS}
         known["customer_id"] = identity_of(tracker).customer_id
         label = NEED_LABELS.get(need, need)
@@ -271,12 +279,12 @@ class ActionServeNeed(Action):
                 label=label,
                 buttons=[{"title": label, "payload": f"/{need}"}],
             )
-            return [SlotSet("waiting_needs", rest or None)]
+            return events + [SlotSet("waiting_needs", rest or None)]
         dispatcher.utter_message(response="utter_also_asked", label=label)
         touchpoint = record_turn(tracker, need=need)
         reply = d.serve(need_context(tracker, need, signals))
         record_handoff(touchpoint, reply)
-        return send(reply, dispatcher) + [SlotSet("waiting_needs", rest or None)]
+        return events + send(reply, dispatcher) + [SlotSet("waiting_needs", rest or None)]
 
 
 def last_order_need(tracker: Tracker) -> str:

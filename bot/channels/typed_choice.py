@@ -107,7 +107,7 @@ async def _by_clauses(original: Any, processor: Any, message: Any, parse_data: d
     parts = []
     for text in parts_text:
         clause = UserMessage(text, None, message.sender_id, input_channel=message.input_channel)
-        parts.append(await original(processor, clause, None, True))
+        parts.append({**await original(processor, clause, None, True), "text": text})
     instead, others = combine(parse_data, parts, _is_need())
     if instead is not None:
         parse_data["intent"] = instead

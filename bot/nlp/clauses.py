@@ -35,6 +35,12 @@ _JOINERS = re.compile(
     r"|,\s+(?=(?:can|could|do|does|is|are|will|would|what|when|where|how|why)\b)",
     re.IGNORECASE,
 )
+# Intents that say nothing the clauses could not say better.
+SMALL_TALK = frozenset(
+    {"greet", "goodbye", "thank", "affirm", "deny", "inform", "out_of_scope", "nlu_fallback"}
+)
+# "actually forget the address", "never mind the refund": that need is being dropped.
+_DROPS = re.compile(r"\b(?:forget|never\s?mind|scrap|ignore|disregard)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z]{2,}|\b[A-Za-z]*-?\d{4,}\b")
 
 
@@ -52,11 +58,18 @@ def clauses(text: str) -> list[str]:
 def combine(
     whole: dict, parts: list[dict], is_need: Callable[[str], bool]
 ) -> tuple[dict | None, list[str]]:
-    """What the message asks for, from the whole message's parse and its clauses' parses.
+    """What the message asks for, from the whole message's parse and its clauses' parses
+    (each with its ``text``).
 
     Returns the intent to use instead of the whole message's (``{"name", "confidence"}``),
     or None to keep it, and the other needs the message raised, in the order said.
-    ``is_need`` tells a need (something a department owns) from small talk.
+    ``is_need`` tells a need (something a department owns) from everything else.
+
+    The whole message's intent stands when it is sure and either a need some clause also
+    reads, or something other than small talk ("call me Ozzy. also where is ORD-10004?"
+    stays a preference, the order question waits). Otherwise the clearest clause need wins:
+    a story around one request, an email signature pasted under it. A clause that drops
+    something ("actually forget the address") raises no need of its own.
     """
     top = whole.get("intent") or {}
     found = [
@@ -65,10 +78,17 @@ def combine(
         if (p.get("intent") or {}).get("name")
         and is_need(p["intent"]["name"])
         and p["intent"].get("confidence", 0.0) >= CONFIDENT
+        and not _DROPS.search(p.get("text") or "")
     ]
+    dropping = any(_DROPS.search(p.get("text") or "") for p in parts)
+    main, sure = top.get("name") or "", top.get("confidence", 0.0) >= CONFIDENT
+    names = {name for name, _ in found}
+    keep = sure and (
+        (is_need(main) and (main in names or not found) and not dropping)
+        or (not is_need(main) and main not in SMALL_TALK)
+    )
     instead = None
-    main = top.get("name")
-    if not (is_need(main or "") and top.get("confidence", 0.0) >= CONFIDENT) and found:
+    if not keep and found:
         name, confidence = max(found, key=lambda f: f[1])
         instead, main = {"name": name, "confidence": confidence}, name
     others: list[str] = []

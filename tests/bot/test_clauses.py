@@ -9,8 +9,8 @@ def is_need(intent: str) -> bool:
     return intent in NEEDS
 
 
-def parse(intent: str, confidence: float) -> dict:
-    return {"intent": {"name": intent, "confidence": confidence}}
+def parse(intent: str, confidence: float, text: str = "a clause") -> dict:
+    return {"intent": {"name": intent, "confidence": confidence}, "text": text}
 
 
 def test_a_message_is_split_where_a_new_need_could_start():
@@ -65,3 +65,30 @@ def test_unsure_clauses_add_nothing():
         None,
         [],
     )
+
+
+def test_a_sure_whole_message_no_clause_reads_gives_way_to_the_clauses():
+    # A pasted disclaimer pulled the whole message to a discount question.
+    instead, others = combine(
+        parse("ask_discount", 0.8), [parse("order_status", 0.9), parse("thank", 0.9)], is_need
+    )
+    assert instead == {"name": "order_status", "confidence": 0.9} and others == []
+
+
+def test_a_sure_preference_keeps_its_place_and_the_need_waits():
+    instead, others = combine(
+        parse("set_preference", 0.9), [parse("set_preference", 0.9), parse("order_status", 0.8)], is_need
+    )
+    assert instead is None and others == ["order_status"]
+
+
+def test_a_dropped_need_gives_way_to_the_new_one():
+    instead, others = combine(
+        parse("change_delivery_address", 0.9),
+        [
+            parse("change_delivery_address", 0.9, "actually forget the address"),
+            parse("change_delivery_date", 0.8, "can it come on 17 December instead?"),
+        ],
+        lambda i: i.startswith("change_"),
+    )
+    assert instead == {"name": "change_delivery_date", "confidence": 0.8} and others == []
