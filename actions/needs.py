@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -32,6 +33,8 @@ from bot.support.replies import NEED_LABELS
 DETAIL_SLOTS = ("order_id", "customer_id", "email", "new_address", "new_date")
 # Set with customer_id when a check verifies the visitor; never asked for themselves.
 IDENTITY_SLOTS = ("customer_name", "verified_by")
+# The option that calls an anonymous visitor back, once they give an email.
+CALLBACK = "sales_callback"
 # What an answer to "what's the new address?" is read as when it is one.
 ADDRESS_ANSWER_INTENTS = ("inform", "change_delivery_address", "nlu_fallback", "out_of_scope")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -315,6 +318,14 @@ class ActionTakeDetail(Action):
             # The email on the order we just tracked for them: check it's them, then more.
             order_id = tracker.get_slot("order_id")
         if order_id is None:
+            email = email_in_message(tracker)
+            if email and desk().policy_log.open_offer(tracker.sender_id, CALLBACK):
+                # The email asked for when they picked "A call from sales": call them back.
+                reply = desk().carry_out(
+                    replace(need_context(tracker, "choose_option"), option=CALLBACK, email=email)
+                )
+                record_turn(tracker, reply=reply)
+                return [SlotSet("email", email)] + send(reply, dispatcher)
             record_turn(tracker)
             dispatcher.utter_message(response="utter_what_can_i_do")
             return []

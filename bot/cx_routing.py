@@ -19,7 +19,9 @@ from bot.routing import DEPARTMENTS, ROUTING_FILE, STAGES
 
 PRIORITIES = ("normal", "high", "urgent")
 # Conditions a rule may use, and how each compares with the facts of a request.
-LIST_CONDITIONS = ("need", "customer_stage", "tier", "department")
+LIST_CONDITIONS = ("need", "customer_stage", "tier", "department", "option")
+# The ``option`` fact when the customer has not picked one of our offers.
+NO_OPTION = "none"
 AT_LEAST_CONDITIONS = ("frustration_at_least", "contacts_about_order_at_least", "repeats_at_least")
 
 
@@ -34,6 +36,9 @@ class Facts:
     frustration: int = 0
     repeats: int = 0
     contacts_about_order: int = 0
+    # What the customer picked from the options we offered, or NO_OPTION: a cancellation
+    # the customer already settled ("pause it instead") needs no retention talk.
+    option: str = NO_OPTION
 
 
 @dataclass(frozen=True)

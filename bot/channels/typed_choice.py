@@ -13,7 +13,8 @@ A message that answers "Just to check: deliver ORD-10004 Monday 14 December?" wi
 day or address ("make it the 16th") is parsed as that change again, with the new detail
 (bot/support/confirm.py: ``correction_to``).
 
-Any other message of several clauses is also read clause by clause (bot/nlp/clauses.py):
+A short follow-up right after a policy question was answered ("and after 30 days?") is
+read as that question again (bot/nlp/follow_ups.py). Any other message of several clauses is also read clause by clause (bot/nlp/clauses.py):
 the clearest need wins when the whole is unsure, and the other needs it raised ride along as
 ``other_needs`` in the parse data.
 
@@ -33,6 +34,7 @@ from typing import Any
 
 from bot.choices import Button, resolve
 from bot.nlp.clauses import clauses, combine
+from bot.nlp.follow_ups import follow_up_of
 from bot.support.confirm import correction_to
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,20 @@ def typed_choice(text: Any, tracker: Any) -> Button | None:
         return None  # a person has the chat: they read the customer, not the bot's buttons
     buttons = offered_buttons(tracker)
     return resolve(text, buttons) if buttons else None
+
+
+def previous_intent(tracker: Any) -> str | None:
+    """The intent of the customer's previous message in this session, if any."""
+    if tracker is None:
+        return None
+    from rasa.shared.core.events import Restarted, SessionStarted, UserUttered
+
+    for event in reversed(tracker.events):
+        if isinstance(event, (Restarted, SessionStarted)):
+            return None
+        if isinstance(event, UserUttered):
+            return (event.intent or {}).get("name")
+    return None
 
 
 def correction(text: Any, tracker: Any) -> str | None:
@@ -136,6 +152,17 @@ def install() -> None:
             if corrected is not None:
                 parse_data["intent"] = {"name": corrected, "confidence": 1.0}
                 parse_data[MARKER] = {"corrects": corrected}
+                return parse_data
+            followed = follow_up_of(
+                message.text,
+                previous_intent(tracker),
+                (parse_data.get("intent") or {}).get("name"),
+                (parse_data.get("intent") or {}).get("confidence") or 0.0,
+            )
+            if followed is not None:
+                # "and after 30 days?" right after the refund policy: more of that question.
+                parse_data["intent"] = {"name": followed, "confidence": 1.0}
+                parse_data[MARKER] = {"follows_up": followed}
                 return parse_data
             return await _by_clauses(original, self, message, parse_data)
         from rasa.core.channels.channel import UserMessage

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from bot.backoffice import BackOffice, Customer, Order
 from bot.backoffice.base import customer_or_none, order_or_none
-from bot.cx_routing import CxRules, Facts, RoutingDecision
+from bot.cx_routing import NO_OPTION, CxRules, Facts, RoutingDecision
 from bot.handoff import Handoff, HandoffDesk, HandoffRequest
 from bot.identity.access import ANYONE, DEFAULT, TRACKER, AccessRules
 from bot.identity.checks import IdentityChecks
@@ -228,7 +228,7 @@ class SupportDesk:
             if moment.policy.startswith(proactive.POLICY_PREFIX):
                 ctx = proactive.about_the_news(self, ctx, moment.policy)
         reply = handler(self, ctx)
-        if moment is not None:
+        if moment is not None and not reply.offer_still_open:
             self.policy_log.chose(moment.id, ctx.option)
             if moment.policy.startswith(proactive.POLICY_PREFIX):
                 # The outcome flows back to the department's event and its touchpoint.
@@ -342,6 +342,7 @@ class SupportDesk:
                 frustration=ctx.signals.frustration,
                 repeats=ctx.signals.repeats,
                 contacts_about_order=ctx.signals.contacts_about_order,
+                option=ctx.option or NO_OPTION,
             ),
             priority,
         )

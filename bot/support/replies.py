@@ -31,6 +31,9 @@ class Reply:
     handoff: Handoff | None = None
     # Set when a request met a policy limit: the decision, with the options actually shown.
     policy_moment: Decision | None = None
+    # The option picked needs one more detail first (an email to call back): the offer
+    # stays open until it comes.
+    offer_still_open: bool = False
 
     def say(
         self, response: str, buttons: list[dict[str, str]] | None = None, **params: Any

@@ -8,8 +8,10 @@ from bot.support.replies import NeedContext, Reply, button, outside_policy
 
 
 def ask_pricing(desk: Desk, ctx: NeedContext) -> Reply:
+    # What each plan includes answers "what's the difference between Pro and Business?"
     plans = "\n".join(
         f"- {p.name}: {money(p.price)} per {p.per}, for {p.summary}"
+        + (f" ({', '.join(p.features)})" if p.features else "")
         for p in desk.backoffice.plans()
     )
     return Reply().say(
@@ -118,6 +120,9 @@ def _loyalty_discount(desk: Desk, ctx: NeedContext) -> Reply:
 
 
 def _sales_callback(desk: Desk, ctx: NeedContext) -> Reply:
+    if ctx.customer is None and not ctx.email:
+        # Told what we can do first; the email only now that they want the call.
+        return Reply(offer_still_open=True).say("utter_ask_callback_email")
     handoff = desk.hand_off(
         ctx,
         "Price-match request: call the customer back about bundles, volume or annual pricing.",
@@ -147,5 +152,4 @@ REQUIRES = {
     "request_quote": ("contact",),
     "upgrade_plan": ("customer",),
     "ask_renewal": ("customer",),
-    "price_match": ("contact",),
 }

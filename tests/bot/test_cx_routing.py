@@ -26,6 +26,11 @@ def test_a_cancellation_near_renewal_goes_to_sales_first():
     assert "retention" in decision.reason or "keeping them" in decision.reason
     # Not near renewal: billing, as the map says.
     assert RULES.decide(Facts("cancel_subscription", "billing", "usage")).department == "billing"
+    # The customer already chose what to do from the assistant's retention offers (pause,
+    # a cheaper plan, cancel anyway): billing carries it out, as the customer was told.
+    for option in ("pause_plan", "downgrade_plan", "cancel_plan_anyway"):
+        chosen = RULES.decide(Facts("cancel_subscription", "billing", "renewal", option=option))
+        assert chosen.department == "billing" and chosen.rules == ()
 
 
 def test_valued_customers_get_priority_but_keep_their_department():

@@ -380,3 +380,20 @@ def test_an_anonymous_visitors_preferences_reach_the_packet(desk):
     [packet] = [h["context"] for h in desk.handoffs.open_handoffs("conv-1")]
     assert packet["preferences"] == {"name": "Sam", "quiet_from": "21:00", "quiet_until": "08:00"}
     assert packet["preferred_channel"] == "rest"
+
+
+def test_a_price_match_tells_what_we_can_do_before_asking_for_an_email(desk):
+    """Tell before asking: an anonymous shopper hears the policy and the options first; the
+    email is asked for only when they pick the call, and the call is arranged with it."""
+    asked = NeedContext(need="price_match", conversation_id="shopper", text="do you price match?")
+    told = desk.serve(asked)
+    assert told.responses == ["utter_price_match_limit"]
+    assert "A call from sales" in [b["title"] for b in told.messages[0].buttons]
+    picked = desk.carry_out(replace(asked, need="choose_option", option="sales_callback"))
+    assert picked.responses == ["utter_ask_callback_email"] and picked.handoff is None
+    # The offer waits for the email; with it, the call is arranged.
+    called = desk.carry_out(
+        replace(asked, need="choose_option", option="sales_callback", email="kim@example.org")
+    )
+    assert called.handoff is not None and called.handoff.department.name == "sales"
+    assert "kim@example.org" in str(desk.handoffs.open_handoffs("shopper")[0])

@@ -1,0 +1,49 @@
+"""Short follow-ups read in the context of the question just answered.
+
+After "what's your refund policy?" a customer asks "and after 30 days?"; after the plans,
+"and if I pay yearly?". On its own such a message is a fragment (the classifier reads "30
+days" as a refund request and asks for an order number). A very good agent reads it as
+more of the same question, and the answer to that question already covers it. So a short
+message that opens like a follow-up, right after one of the policy and information
+questions below was answered, is read as that question again, unless the classifier is
+sure it is something else.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Questions about how things work: answered for anyone, no detail needed, nothing changed.
+QUESTION_NEEDS = frozenset(
+    {
+        "ask_refund_policy",
+        "ask_pricing",
+        "ask_discount",
+        "ask_free_trial",
+        "ask_payment_methods",
+        "ask_cancellation_fee",
+        "delivery_options",
+    }
+)
+# "and after 30 days?", "what about annual?", "how about students", "what if I'm late"
+_OPENS_A_FOLLOW_UP = re.compile(
+    r"^\s*(?:and|but|what about|how about|what if|and if|ok and|so what about)\b", re.IGNORECASE
+)
+MAX_WORDS = 8
+# The classifier's own reading wins when it is at least this sure of another need, or
+# this sure of another question.
+SURE = 0.9
+ANOTHER_QUESTION = 0.5
+
+
+def follow_up_of(text: str, previous_intent: str | None, intent: str | None, confidence: float) -> str | None:
+    """The question ``text`` follows up, if it reads as one: ``previous_intent``, else None."""
+    if previous_intent not in QUESTION_NEEDS or not isinstance(text, str):
+        return None
+    if len(text.split()) > MAX_WORDS or not _OPENS_A_FOLLOW_UP.match(text):
+        return None
+    if intent == previous_intent:
+        return None
+    if confidence >= (ANOTHER_QUESTION if intent in QUESTION_NEEDS else SURE):
+        return None  # "what about students?" after the plans: the discount question
+    return previous_intent
