@@ -11,10 +11,18 @@
  * It loads the socket.io client the hub serves beside it (widget/socket.io.min.js, from the
  * npm registry) and speaks the protocol of bot/channels/web.py: connect with
  * auth {session, customer}, "session_request" -> "session_confirm" {session_id, token,
- * customer_id, history}, "user_uttered" {message} -> "bot_uttered", plus "user_echo" (the
- * same chat typed in another tab) and "error_message". The server decides the session: the
- * widget only keeps the signed session token it was given, in localStorage under
- * "cx-support-widget" as {"token": ...}, and shows it again on every (re)connect.
+ * customer_id, history, agent, seen, support}, "user_uttered" {message} (acknowledged with
+ * the message's id) -> "bot_uttered", plus "user_echo" (the same chat typed in another tab)
+ * and "error_message". While a person holds the chat: "typing" {typing} goes out as the
+ * customer types, "agent_typing" {agent, typing} and "seen" {message_id} come in. The server
+ * decides the session: the widget only keeps the signed session token it was given, in
+ * localStorage under "cx-support-widget" as {"token": ...}, and shows it again on every
+ * (re)connect.
+ *
+ * Who the customer is talking to is always in the header: the assistant, or the person who
+ * joined (their name and initials, never their role), back to the assistant when they hand
+ * back. A person joining or leaving is shown as an event, not as a chat bubble. Every message
+ * shows its time; the customer's show "Delivered" and "Seen" while a person holds the chat.
  *
  * Everything from the network is rendered as text (textContent / text nodes, never
  * innerHTML); links are built with DOM calls and only for http:, https: and mailto:;
@@ -25,7 +33,11 @@
  *   data-state       loading | connecting | ready | reconnecting | refused | unavailable
  *   data-session-id  the Rasa conversation id (the tracker's sender id); it grants nothing
  *                    without the signed token, which never leaves localStorage
+ *   data-talking-to  assistant | agent (who holds the chat)
  * A page may open it with: window.dispatchEvent(new Event("cx-support-widget:open")).
+ *
+ * Keyboard: the launcher opens and closes it (Enter or Space); Escape closes it, also after a
+ * reload reopened it; on a narrow screen it is full-screen, a modal dialog that keeps focus.
  */
 (function () {
   "use strict";
@@ -34,7 +46,14 @@
   const STORAGE_KEY = "cx-support-widget"; // localStorage: {"token": <signed session token>}
   const OPEN_KEY = "cx-support-widget:open"; // sessionStorage: the panel was open in this tab
   const MAX_CHARS = 5000;
-  const TYPING_TIMEOUT_MS = 20000;
+  const TYPING_TIMEOUT_MS = 20000; // the assistant's dots, at most this long
+  const AGENT_TYPING_IDLE_MS = 6000; // a person's dots go after this long without news
+  const TYPING_PING_MS = 2000; // "the customer is typing" is said at most this often
+  const MAX_NAME = 100;
+  const FULL_SCREEN = "(max-width: 480px)"; // the panel covers the page: a modal dialog
+  // The first screen's starters: things the assistant understands as typed (each one is
+  // sent as the customer's own words; tests/e2e/test_widget_experience_browser.py checks).
+  const STARTERS = ["Where's my order?", "A question about my invoice", "Talk to a person"];
   const LINK_PROTOCOLS = ["http:", "https:", "mailto:"];
   const LINK_RE = /\b(?:https?:\/\/|mailto:)[^\s<>"'`]+/gi;
 
@@ -103,11 +122,27 @@
       .filter((b) => b.payload !== null);
   }
 
+  function nameOf(value) {
+    return typeof value === "string" ? value.trim().slice(0, MAX_NAME) : "";
+  }
+
+  // A time from the server (unix seconds), or now.
+  function dateOf(at) {
+    const date = typeof at === "number" && isFinite(at) ? new Date(at * 1000) : new Date();
+    return isNaN(date.getTime()) ? new Date() : date;
+  }
+
   // One message as the widget shows it, from a "bot_uttered" payload or a history entry.
   function messageOf(data, sender) {
     if (!data || typeof data !== "object") return null;
-    const agent = typeof data.agent === "string" && data.agent.trim() ? data.agent.trim() : null;
+    const agent = nameOf(data.agent) || null;
     if (sender === "assistant" && agent) sender = "agent";
+    // A person joined or left (bot/agents/desk.py): an event, not a message.
+    const system = typeof data.system === "string" && data.system ? data.system : null;
+    if ((sender === "assistant" || sender === "event") && system && !agent) {
+      const text = typeof data.text === "string" ? data.text : "";
+      return { sender: "event", system: system, by: nameOf(data.by), text: text, at: dateOf(data.at) };
+    }
     if (!["customer", "assistant", "agent"].includes(sender)) return null;
     const message = {
       sender: sender,
@@ -115,6 +150,8 @@
       text: typeof data.text === "string" ? data.text : "",
       quickReplies: sender === "customer" ? [] : quickRepliesOf(data.quick_replies),
       image: null,
+      at: dateOf(data.at),
+      id: sender === "customer" && typeof data.id === "string" ? data.id : null,
     };
     const attachment = data.attachment;
     if (attachment && attachment.type === "image" && attachment.payload) {
@@ -170,20 +207,46 @@
     return fragment;
   }
 
+  // "14:05" today (in the visitor's own locale and time zone), "Yesterday, 14:05", "3 Mar, 14:05".
+  function humanTime(date) {
+    const clock = date.toLocaleTimeString([], { timeStyle: "short" }); // the locale's own form
+    const today = new Date();
+    const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (date.toDateString() === today.toDateString()) return clock;
+    if (date.toDateString() === yesterday.toDateString()) return `Yesterday, ${clock}`;
+    const day = date.toLocaleDateString([], { day: "numeric", month: "short" });
+    return `${day}, ${clock}`;
+  }
+
+  function timeElement(date) {
+    return el("time", { class: "cx-time", datetime: date.toISOString() }, [humanTime(date)]);
+  }
+
+  // "Ana" -> "A", "Ana Silva" -> "AS", "José María López" -> "JL".
+  function initials(name) {
+    const words = name.split(/\s+/).filter(Boolean);
+    if (!words.length) return "";
+    const first = Array.from(words[0])[0];
+    const last = words.length > 1 ? Array.from(words[words.length - 1])[0] : "";
+    return (first + last).toUpperCase();
+  }
+
   const STYLE = `
     :host { all: initial; }
     * { box-sizing: border-box; }
     .cx-root {
       --cx-accent: #2f5bd3; --cx-accent-dark: #2447a8; --cx-ink: #1c2230; --cx-muted: #5b6475;
       --cx-line: #e3e7ef; --cx-bubble: #f1f3f8; --cx-agent: #fff4e0; --cx-agent-line: #e08a00;
+      /* Borders of things to type in or press, and the focus ring: 3:1 or more on white. */
+      --cx-field-line: #6b7385; --cx-focus: #1a3ea0;
       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
       color: var(--cx-ink);
     }
     .cx-sr { position: absolute; width: 1px; height: 1px; overflow: hidden;
       clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }
     button { font: inherit; cursor: pointer; }
-    button:focus-visible, textarea:focus-visible, a:focus-visible {
-      outline: 3px solid #ffb020; outline-offset: 2px; }
+    button:focus-visible, textarea:focus-visible, a:focus-visible, .cx-panel:focus-visible {
+      outline: 3px solid var(--cx-focus); outline-offset: 2px; }
     .cx-launcher {
       position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
       width: 60px; height: 60px; border-radius: 50%; border: 0;
@@ -191,7 +254,12 @@
       display: grid; place-items: center; transition: transform .15s ease, background .15s;
     }
     .cx-launcher:hover { background: var(--cx-accent-dark); transform: translateY(-2px); }
+    .cx-launcher:focus-visible { outline-offset: 3px;
+      box-shadow: 0 0 0 3px #fff, 0 6px 20px rgba(20, 30, 60, .3); }
     .cx-launcher svg { width: 28px; height: 28px; fill: currentColor; }
+    .cx-launcher .cx-icon-close { display: none; }
+    .cx-root[data-open] .cx-launcher .cx-icon-chat { display: none; }
+    .cx-root[data-open] .cx-launcher .cx-icon-close { display: block; }
     .cx-badge {
       position: absolute; top: -2px; right: -2px; min-width: 22px; height: 22px; padding: 0 6px;
       border-radius: 11px; background: #d9304f; color: #fff; font-size: 12px; font-weight: 700;
@@ -205,22 +273,49 @@
     }
     .cx-panel[hidden] { display: none; }
     .cx-header {
-      display: flex; align-items: center; gap: 10px; padding: 14px 16px;
+      --cx-focus: #fff; /* on the blue header */
+      display: flex; align-items: center; gap: 10px; padding: 12px 12px 12px 14px;
       background: var(--cx-accent); color: #fff;
     }
-    .cx-title { margin: 0; font-size: 17px; font-weight: 650; }
-    .cx-status { margin: 0; font-size: 13px; opacity: .9; flex: 1; }
+    .cx-avatar { flex: none; width: 40px; height: 40px; border-radius: 50%;
+      display: grid; place-items: center; background: rgba(255, 255, 255, .18);
+      font-weight: 700; font-size: 15px; letter-spacing: .02em; }
+    .cx-avatar svg { width: 24px; height: 24px; fill: currentColor; }
+    .cx-root[data-talking-to="agent"] .cx-header .cx-avatar { background: #fff4e0; color: #7a4600; }
+    .cx-who { flex: 1; min-width: 0; }
+    .cx-title { margin: 0; font-size: 17px; font-weight: 650; line-height: 1.25;
+      overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    .cx-subtitle { margin: 0; font-size: 13px; }
+    .cx-status { margin: 0; font-size: 13px; }
+    .cx-status:empty { display: none; }
     .cx-close { margin-left: auto; border: 0; background: transparent; color: #fff;
-      width: 36px; height: 36px; border-radius: 8px; display: grid; place-items: center; }
+      width: 40px; height: 40px; border-radius: 8px; display: grid; place-items: center; }
     .cx-close:hover { background: rgba(255, 255, 255, .15); }
     .cx-close svg { width: 22px; height: 22px; fill: currentColor; }
     .cx-body { flex: 1; overflow-y: auto; padding: 16px 14px 8px; overscroll-behavior: contain; }
+    .cx-welcome { padding: 6px 4px 14px; }
+    .cx-welcome[hidden] { display: none; }
+    .cx-welcome__hello { margin: 0 0 4px; font-size: 20px; font-weight: 700; }
+    .cx-welcome__text { margin: 0 0 14px; color: var(--cx-muted); }
+    .cx-starters { display: flex; flex-direction: column; align-items: stretch; gap: 8px; }
+    .cx-starter { text-align: left; padding: 10px 14px; border-radius: 12px; background: #fff;
+      border: 1.5px solid var(--cx-accent); color: var(--cx-accent-dark); font-weight: 600; }
+    .cx-starter:hover:not(:disabled) { background: #eef2fd; }
+    .cx-starter:disabled { color: var(--cx-muted); border-color: var(--cx-field-line); cursor: default; }
+    .cx-wait { margin: 14px 0 0; font-size: 13px; color: var(--cx-muted); display: flex; gap: 6px;
+      align-items: center; }
+    .cx-wait[hidden] { display: none; }
+    .cx-wait::before { content: ""; width: 8px; height: 8px; border-radius: 50%;
+      background: #1f8a4c; flex: none; }
     .cx-messages { list-style: none; margin: 0; padding: 0;
       display: flex; flex-direction: column; gap: 10px; }
-    .cx-empty { color: var(--cx-muted); text-align: center; margin: 24px 12px; }
     .cx-msg { display: flex; flex-direction: column; align-items: flex-start; max-width: 85%; }
     .cx-msg--customer { align-self: flex-end; align-items: flex-end; }
-    .cx-msg__from { font-size: 12px; color: var(--cx-muted); margin: 0 0 2px 4px; }
+    .cx-msg__from { font-size: 12px; color: var(--cx-muted); margin: 0 0 2px 4px;
+      display: flex; align-items: center; gap: 6px; }
+    .cx-msg__avatar { width: 22px; height: 22px; border-radius: 50%; background: var(--cx-agent);
+      color: #7a4600; border: 1px solid var(--cx-agent-line); font-size: 10px; font-weight: 700;
+      display: grid; place-items: center; }
     .cx-msg__name { font-weight: 650; color: #8a5200; }
     .cx-msg__bubble {
       padding: 9px 13px; border-radius: 16px 16px 16px 4px; background: var(--cx-bubble);
@@ -233,40 +328,54 @@
       border-left: 3px solid var(--cx-agent-line); }
     .cx-msg a { color: var(--cx-accent-dark); }
     .cx-msg__image { display: block; max-width: 100%; border-radius: 12px; margin-top: 4px; }
+    .cx-msg__meta { font-size: 12px; color: var(--cx-muted); margin: 3px 4px 0; }
+    .cx-msg__status:not(:empty)::before { content: " · "; }
+    .cx-msg[data-status="seen"] .cx-msg__status { color: var(--cx-accent-dark); font-weight: 600; }
     .cx-quick-replies { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
     .cx-quick-reply {
       border: 1.5px solid var(--cx-accent); color: var(--cx-accent-dark); background: #fff;
       border-radius: 18px; padding: 6px 13px; font-size: 14px;
     }
     .cx-quick-reply:hover:not(:disabled) { background: #eef2fd; }
-    .cx-quick-reply:disabled { border-color: var(--cx-line); color: #9aa1ae; cursor: default; }
+    .cx-quick-reply:disabled { border-color: var(--cx-line); color: #767d8c; cursor: default; }
     .cx-note { align-self: center; max-width: 90%; font-size: 13px; color: var(--cx-muted);
       text-align: center; }
-    .cx-typing { display: flex; gap: 4px; padding: 12px 14px; margin: 10px 0 4px;
-      width: max-content; background: var(--cx-bubble); border-radius: 16px 16px 16px 4px; }
+    /* A person joined or left: a line across the chat, not a bubble. */
+    .cx-event { align-self: stretch; display: flex; flex-direction: column; align-items: center;
+      gap: 2px; margin: 6px 0; padding: 8px 12px; border-top: 1px solid var(--cx-line);
+      border-bottom: 1px solid var(--cx-line); font-size: 13px; color: var(--cx-muted);
+      text-align: center; }
+    .cx-event__what { font-weight: 650; color: var(--cx-ink); }
+    .cx-typing { display: flex; align-items: center; gap: 8px; margin: 10px 0 4px; }
     .cx-typing[hidden] { display: none; }
-    .cx-typing span[aria-hidden] { width: 7px; height: 7px; border-radius: 50%; background: #8b93a5;
+    .cx-typing__dots { display: flex; gap: 4px; padding: 12px 14px; width: max-content;
+      background: var(--cx-bubble); border-radius: 16px 16px 16px 4px; }
+    .cx-typing[data-who="agent"] .cx-typing__dots { background: var(--cx-agent); }
+    .cx-typing__dots span { width: 7px; height: 7px; border-radius: 50%; background: #6b7385;
       animation: cx-blink 1.2s infinite ease-in-out; }
-    .cx-typing span[aria-hidden]:nth-child(2) { animation-delay: .2s; }
-    .cx-typing span[aria-hidden]:nth-child(3) { animation-delay: .4s; }
+    .cx-typing__dots span:nth-child(2) { animation-delay: .2s; }
+    .cx-typing__dots span:nth-child(3) { animation-delay: .4s; }
+    .cx-typing__label { font-size: 12px; color: var(--cx-muted); }
     @keyframes cx-blink { 0%, 80%, 100% { opacity: .3; } 40% { opacity: 1; } }
     @media (prefers-reduced-motion: reduce) {
-      .cx-typing span[aria-hidden] { animation: none; }
+      .cx-typing__dots span { animation: none; }
       .cx-launcher { transition: none; }
     }
     .cx-composer { display: flex; gap: 8px; align-items: flex-end; padding: 10px 12px;
-      border-top: 1px solid var(--cx-line); }
+      border-top: 1px solid var(--cx-line); background: #fff; }
     .cx-input {
       flex: 1; resize: none; min-height: 42px; max-height: 120px; padding: 10px 12px;
-      border: 1.5px solid var(--cx-line); border-radius: 12px; font: inherit; font-size: 16px;
+      border: 1.5px solid var(--cx-field-line); border-radius: 12px; font: inherit; font-size: 16px;
       color: var(--cx-ink); background: #fff;
     }
-    .cx-input:focus { border-color: var(--cx-accent); outline: none; }
+    .cx-input::placeholder { color: #6b7385; }
+    .cx-input:focus { outline: 3px solid var(--cx-focus); outline-offset: 1px;
+      border-color: var(--cx-focus); }
     .cx-send { height: 42px; padding: 0 16px; border: 0; border-radius: 12px;
       background: var(--cx-accent); color: #fff; font-weight: 600; }
     .cx-send:hover:not(:disabled) { background: var(--cx-accent-dark); }
     .cx-send:disabled { background: #aab4cc; cursor: default; }
-    @media (max-width: 480px) {
+    @media ${FULL_SCREEN} {
       .cx-panel { inset: 0; width: 100%; max-width: none; height: 100%; max-height: none;
         border-radius: 0; }
       .cx-root[data-open] .cx-launcher { display: none; }
@@ -276,7 +385,27 @@
 
   // ---- the widget ----
 
-  const host = el("div", { id: HOST_ID, "data-state": "loading" });
+  const CHAT_ICON =
+    // A speech bubble with three dots cut out of it (they wind the other way).
+    "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8.5L4 22v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z" +
+    "m3 6.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z" +
+    "m5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z";
+  const CLOSE_ICON =
+    "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z";
+  // The assistant: a small robot head.
+  const ASSISTANT_ICON =
+    "M11 2h2v3h4a3 3 0 0 1 3 3v9a3 3 0 0 1-3 3H7a3 3 0 0 1-3-3V8a3 3 0 0 1 3-3h4zM9 10.5a1.5 " +
+    "1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm6 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zM9 16v1.5h6V16z";
+  // A person whose name we don't know.
+  const PERSON_ICON = "M12 12a4.5 4.5 0 1 0 0-9 4.5 4.5 0 0 0 0 9zm0 2c-4 0-8 2-8 5v2h16v-2c0-3-4-5-8-5z";
+
+  function icon(d, className) {
+    const node = svg([d]);
+    if (className) node.setAttribute("class", className);
+    return node;
+  }
+
+  const host = el("div", { id: HOST_ID, "data-state": "loading", "data-talking-to": "assistant" });
   const shadow = host.attachShadow({ mode: "open" });
 
   const badge = el("span", { class: "cx-badge", hidden: true, "aria-hidden": "true" });
@@ -289,22 +418,15 @@
       "aria-expanded": "false",
       "aria-controls": "cx-panel",
     },
-    [
-      // A speech bubble with three dots cut out of it (they wind the other way).
-      svg([
-        "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8.5L4 22v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z" +
-          "m3 6.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z" +
-          "m5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z",
-      ]),
-      badge,
-    ]
+    [icon(CHAT_ICON, "cx-icon-chat"), icon(CLOSE_ICON, "cx-icon-close"), badge]
   );
+  const avatar = el("span", { class: "cx-avatar", "aria-hidden": "true" });
+  const title = el("h2", { id: "cx-title", class: "cx-title" });
+  const subtitle = el("p", { class: "cx-subtitle" });
   const status = el("p", { class: "cx-status", role: "status" });
-  const closeButton = el(
-    "button",
-    { type: "button", class: "cx-close", "aria-label": "Close chat" },
-    [svg(["M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z"])]
-  );
+  const closeButton = el("button", { type: "button", class: "cx-close", "aria-label": "Close chat" }, [
+    icon(CLOSE_ICON),
+  ]);
   const list = el("ol", {
     class: "cx-messages",
     role: "log",
@@ -312,16 +434,29 @@
     "aria-relevant": "additions",
     "aria-label": "Messages",
   });
-  const empty = el("p", { class: "cx-empty" }, [
-    "Hi! Ask us about an order, an invoice or a plan, and we'll take it from there.",
+  const starters = STARTERS.map((text) =>
+    el("button", { type: "button", class: "cx-starter", disabled: true }, [text])
+  );
+  const wait = el("p", { class: "cx-wait", hidden: true });
+  const welcome = el("div", { class: "cx-welcome" }, [
+    el("p", { class: "cx-welcome__hello" }, ["Hi there!"]),
+    el("p", { class: "cx-welcome__text" }, [
+      "Ask us about an order, an invoice or a plan. Our assistant answers right away, and a " +
+        "person from our team is here when you need one.",
+    ]),
+    el("div", { class: "cx-starters", role: "group", "aria-label": "Start with" }, starters),
+    wait,
   ]);
+  const typingLabel = el("span", { class: "cx-typing__label" });
   const typing = el("div", { class: "cx-typing", role: "status", hidden: true }, [
-    el("span", { "aria-hidden": "true" }),
-    el("span", { "aria-hidden": "true" }),
-    el("span", { "aria-hidden": "true" }),
-    el("span", { class: "cx-sr" }, ["Support is typing"]),
+    el("span", { class: "cx-typing__dots", "aria-hidden": "true" }, [
+      el("span"),
+      el("span"),
+      el("span"),
+    ]),
+    typingLabel,
   ]);
-  const body = el("div", { class: "cx-body" }, [empty, list, typing]);
+  const body = el("div", { class: "cx-body" }, [welcome, list, typing]);
   const input = el("textarea", {
     id: "cx-input",
     class: "cx-input",
@@ -340,21 +475,24 @@
       class: "cx-panel",
       role: "dialog",
       "aria-labelledby": "cx-title",
+      tabindex: "-1",
       hidden: true,
     },
     [
       el("header", { class: "cx-header" }, [
-        el("div", {}, [el("h2", { id: "cx-title", class: "cx-title" }, ["Support"]), status]),
+        avatar,
+        el("div", { class: "cx-who" }, [title, subtitle, status]),
         closeButton,
       ]),
       body,
       composer,
     ]
   );
-  const root = el("div", { class: "cx-root" }, [panel, launcher]);
+  const root = el("div", { class: "cx-root", "data-talking-to": "assistant" }, [panel, launcher]);
   const style = el("style");
   style.textContent = STYLE;
   shadow.append(style, root);
+  const fullScreen = window.matchMedia ? window.matchMedia(FULL_SCREEN) : { matches: false };
 
   let socket = null;
   let connecting = null;
@@ -362,24 +500,55 @@
   let everConnected = false;
   let unread = 0;
   let typingTimer = null;
+  let holder = null; // {name} while a person holds the chat
+  let seenUpTo = null; // the newest customer message the person has seen
+  let typingSaidAt = 0; // when the server was last told the customer is typing
 
   function setState(state, text) {
     host.setAttribute("data-state", state);
     status.textContent = text || "";
     sendButton.disabled = !ready || !input.value.trim();
+    for (const starter of starters) starter.disabled = !ready;
+  }
+
+  // The header says who the customer is talking to: the assistant, or the person holding it.
+  function setHolder(next) {
+    holder = next && typeof next === "object" ? { name: nameOf(next.name) } : null;
+    const who = holder ? "agent" : "assistant";
+    host.setAttribute("data-talking-to", who);
+    root.setAttribute("data-talking-to", who);
+    if (holder && holder.name) {
+      title.textContent = holder.name;
+      subtitle.textContent = "From our support team";
+      avatar.replaceChildren(initials(holder.name));
+    } else if (holder) {
+      title.textContent = "Our support team";
+      subtitle.textContent = "A person has joined";
+      avatar.replaceChildren(icon(PERSON_ICON));
+    } else {
+      title.textContent = "Support assistant";
+      subtitle.textContent = "Answers right away · a person can join";
+      avatar.replaceChildren(icon(ASSISTANT_ICON));
+    }
   }
 
   function scrollToEnd() {
     body.scrollTop = body.scrollHeight;
   }
 
-  function showTyping(on) {
+  // Dots while the assistant answers (`who` null), or while a person types (`who` their name).
+  function showTyping(on, who) {
     clearTimeout(typingTimer);
     typing.hidden = !on;
-    if (on) {
-      typingTimer = setTimeout(() => showTyping(false), TYPING_TIMEOUT_MS);
-      scrollToEnd();
-    }
+    if (!on) return;
+    typing.setAttribute("data-who", who === undefined || who === null ? "assistant" : "agent");
+    typingLabel.textContent =
+      who === undefined || who === null ? "The assistant is typing" : `${who || "Support"} is typing`;
+    typingTimer = setTimeout(
+      () => showTyping(false),
+      who === undefined || who === null ? TYPING_TIMEOUT_MS : AGENT_TYPING_IDLE_MS
+    );
+    scrollToEnd();
   }
 
   // Offered buttons are for the moment they were offered: once the customer answers, or
@@ -390,23 +559,71 @@
   }
 
   function addNote(text) {
-    empty.hidden = true;
+    welcome.hidden = true;
     list.append(el("li", { class: "cx-note" }, [text]));
     scrollToEnd();
   }
 
-  function addMessage(message) {
+  // A person joined or left, as a line across the chat.
+  function addEvent(event) {
+    welcome.hidden = true;
+    const what = {
+      joined: event.by ? `${event.by} joined the chat` : "A person joined the chat",
+      handed_back: "You're back with the assistant",
+      transferred: "Passed on to another team",
+      resolved: "Marked as resolved",
+      abandoned: "You're back with the assistant",
+    }[event.system];
+    list.append(
+      el("li", { class: "cx-event", "data-system": event.system }, [
+        what ? el("span", { class: "cx-event__what" }, [what]) : "",
+        event.text ? el("span", { class: "cx-event__text" }, [event.text]) : "",
+        timeElement(event.at),
+      ])
+    );
+    scrollToEnd();
+  }
+
+  const STATUS_TEXT = { sending: "Sending…", delivered: "Delivered", seen: "Seen" };
+
+  // Sending, delivered (the server has it) or seen (the person's console showed it).
+  function setStatus(item, state) {
+    if (!item) return;
+    const order = ["sending", "delivered", "seen"];
+    const now = item.getAttribute("data-status");
+    if (now && order.indexOf(now) >= order.indexOf(state)) return; // never goes back
+    item.setAttribute("data-status", state);
+    const label = item.querySelector(".cx-msg__status");
+    if (label) label.textContent = STATUS_TEXT[state];
+  }
+
+  // Everything the customer sent up to the message the person has seen is seen.
+  function applySeen() {
+    if (!seenUpTo) return;
+    const mine = Array.from(list.querySelectorAll(".cx-msg--customer"));
+    const last = mine.findIndex((item) => item.getAttribute("data-message-id") === seenUpTo);
+    for (const item of mine.slice(0, last + 1)) {
+      if (item.hasAttribute("data-status")) setStatus(item, "seen");
+    }
+  }
+
+  function addMessage(message, state) {
+    if (message.sender === "event") return addEvent(message);
     if (message.sender === "customer" || message.quickReplies.length) retireQuickReplies();
-    empty.hidden = true;
+    welcome.hidden = true;
     const item = el("li", {
       class: `cx-msg cx-msg--${message.sender}`,
       "data-sender": message.sender,
+      "data-message-id": message.id || null,
     });
     if (message.sender === "agent") {
       item.append(
         el("span", { class: "cx-msg__from" }, [
-          el("span", { class: "cx-msg__name" }, [message.agent]),
-          el("span", { class: "cx-msg__role" }, [" · support team"]),
+          el("span", { class: "cx-msg__avatar", "aria-hidden": "true" }, [initials(message.agent)]),
+          el("span", {}, [
+            el("span", { class: "cx-msg__name" }, [message.agent]),
+            el("span", { class: "cx-msg__role" }, [" · support team"]),
+          ]),
           el("span", { class: "cx-sr" }, [" said:"]),
         ])
       );
@@ -448,17 +665,32 @@
       }
       item.append(group);
     }
+    const meta = el("div", { class: "cx-msg__meta" }, [timeElement(message.at)]);
+    if (message.sender === "customer") meta.append(el("span", { class: "cx-msg__status" }));
+    item.append(meta);
     list.append(item);
+    if (message.sender === "customer" && state) setStatus(item, state);
     scrollToEnd();
+    return item;
   }
 
   function renderHistory(history) {
     list.replaceChildren();
-    empty.hidden = false;
+    welcome.hidden = false;
+    let held = false; // a person held the chat when this was said
     for (const entry of history) {
       const message = messageOf(entry, entry && entry.sender);
-      if (message) addMessage(message);
+      if (!message) continue;
+      if (message.sender === "event") held = message.system === "joined";
+      addMessage(message, held && message.sender === "customer" ? "delivered" : null);
     }
+    applySeen();
+  }
+
+  function sayTyping(on) {
+    if (!socket || !ready) return;
+    socket.emit("typing", { typing: on });
+    typingSaidAt = on ? Date.now() : 0;
   }
 
   // Send `message` to the assistant; `shown` is what the customer sees (a button's title).
@@ -468,9 +700,19 @@
       return false;
     }
     if (!message.trim()) return false;
-    addMessage({ sender: "customer", text: shown, agent: null, quickReplies: [], image: null });
-    socket.emit("user_uttered", { message: message.slice(0, MAX_CHARS) });
-    showTyping(true);
+    const withPerson = holder !== null;
+    const item = addMessage(
+      { sender: "customer", text: shown, agent: null, quickReplies: [], image: null, at: new Date() },
+      withPerson ? "sending" : null
+    );
+    typingSaidAt = 0; // the server ends the customer's typing with the message
+    socket.emit("user_uttered", { message: message.slice(0, MAX_CHARS) }, (ack) => {
+      if (!ack || typeof ack.id !== "string") return;
+      item.setAttribute("data-message-id", ack.id);
+      if (withPerson) setStatus(item, "delivered");
+      applySeen();
+    });
+    if (!withPerson) showTyping(true); // the assistant answers; a person's typing is shown as it happens
     return true;
   }
 
@@ -521,6 +763,14 @@
     return connecting;
   }
 
+  function countUnread() {
+    if (!panel.hidden) return;
+    unread += 1;
+    badge.textContent = String(unread);
+    badge.hidden = false;
+    launcher.setAttribute("aria-label", `Chat with support (${unread} new)`);
+  }
+
   function wire(socket) {
     socket.on("connect", () => {
       everConnected = true;
@@ -533,6 +783,11 @@
         save("localStorage", STORAGE_KEY, JSON.stringify({ token: data.token }));
       }
       host.setAttribute("data-session-id", data.session_id);
+      setHolder(data.agent);
+      seenUpTo = typeof data.seen === "string" ? data.seen : null;
+      const support = data.support && typeof data.support.wait === "string" ? data.support.wait : "";
+      wait.textContent = support;
+      wait.hidden = !support; // no team to promise: no promise
       // The whole conversation is sent again on every reconnect: replace, never append.
       renderHistory(Array.isArray(data.history) ? data.history : []);
       ready = true;
@@ -540,22 +795,35 @@
     });
 
     socket.on("bot_uttered", (data) => {
-      showTyping(false);
       const message = messageOf(data, "assistant");
       if (!message) return;
-      addMessage(message);
-      if (panel.hidden) {
-        unread += 1;
-        badge.textContent = String(unread);
-        badge.hidden = false;
-        launcher.setAttribute("aria-label", `Chat with support (${unread} new)`);
+      if (message.sender === "event") {
+        setHolder(message.system === "joined" ? { name: message.by } : null);
+        showTyping(false);
+      } else if (message.sender === "agent" || !holder) {
+        showTyping(false); // the message the dots were for is here
       }
+      addMessage(message);
+      countUnread();
+    });
+
+    socket.on("agent_typing", (data) => {
+      if (!data || typeof data !== "object" || !holder) return;
+      if (data.typing === false) showTyping(false);
+      else showTyping(true, nameOf(data.agent) || holder.name);
+    });
+
+    socket.on("seen", (data) => {
+      if (!data || typeof data.message_id !== "string") return;
+      seenUpTo = data.message_id;
+      applySeen();
     });
 
     socket.on("user_echo", (data) => {
       const message = messageOf(data, "customer");
-      if (message) addMessage(message);
-      showTyping(true);
+      if (message) addMessage(message, holder ? "delivered" : null);
+      applySeen();
+      if (!holder) showTyping(true);
     });
 
     socket.on("error_message", (data) => {
@@ -601,39 +869,99 @@
     });
   }
 
+  // ---- open, close, and the keyboard ----
+
+  function isOpen() {
+    return !panel.hidden;
+  }
+
+  // Full-screen (a phone): a modal dialog, focus kept inside. Otherwise a panel beside the page.
+  function updateModal() {
+    if (isOpen() && fullScreen.matches) panel.setAttribute("aria-modal", "true");
+    else panel.removeAttribute("aria-modal");
+  }
+
+  function focusables() {
+    return Array.from(
+      panel.querySelectorAll("button, textarea, a[href], [tabindex]:not([tabindex='-1'])")
+    ).filter((node) => !node.disabled && node.getClientRects().length > 0);
+  }
+
   function open(focus = true) {
     panel.hidden = false;
     root.setAttribute("data-open", "");
     launcher.setAttribute("aria-expanded", "true");
-    launcher.setAttribute("aria-label", "Chat with support");
+    launcher.setAttribute("aria-label", "Close chat");
     unread = 0;
     badge.hidden = true;
     save("sessionStorage", OPEN_KEY, "1");
+    updateModal();
     connect();
     scrollToEnd();
     if (focus) input.focus();
+    else if (fullScreen.matches) panel.focus(); // reopened full-screen after a reload: it is modal
   }
 
   function close() {
     panel.hidden = true;
     root.removeAttribute("data-open");
     launcher.setAttribute("aria-expanded", "false");
+    launcher.setAttribute("aria-label", "Chat with support");
     save("sessionStorage", OPEN_KEY, null);
+    updateModal();
     launcher.focus();
   }
 
-  launcher.addEventListener("click", () => (panel.hidden ? open() : close()));
+  launcher.addEventListener("click", () => (isOpen() ? close() : open()));
   closeButton.addEventListener("click", close);
-  panel.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") {
+  for (const starter of starters) {
+    starter.addEventListener("click", () => {
+      if (send(starter.textContent, starter.textContent)) input.focus();
+    });
+  }
+  // Escape closes the chat when the keyboard is in it, or nowhere in particular (after a
+  // reload reopened it, focus is on the page's body); never while the page's own thing has it.
+  window.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !isOpen() || event.defaultPrevented) return;
+    const active = document.activeElement;
+    if (active === host || active === document.body || active === null || fullScreen.matches) {
       event.preventDefault();
       close();
     }
   });
+  // Full-screen, Tab and Shift+Tab go round the chat's own controls.
+  panel.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab" || !fullScreen.matches) return;
+    const items = focusables();
+    if (!items.length) return;
+    const first = items[0];
+    const last = items[items.length - 1];
+    const active = shadow.activeElement;
+    if (event.shiftKey && (active === first || active === panel)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && active === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+  // ... and focus that lands outside (a click, a page script) comes back.
+  document.addEventListener("focusin", (event) => {
+    if (isOpen() && fullScreen.matches && event.target !== host) panel.focus();
+  });
+  if (fullScreen.addEventListener) fullScreen.addEventListener("change", updateModal);
+
   input.addEventListener("input", () => {
     sendButton.disabled = !ready || !input.value.trim();
     input.style.height = "auto";
     input.style.height = `${Math.min(input.scrollHeight, 120)}px`;
+    // A person holding the chat sees that the customer is typing (the assistant needs not).
+    if (!holder) return;
+    if (!input.value.trim()) {
+      if (typingSaidAt) sayTyping(false);
+    } else if (Date.now() - typingSaidAt >= TYPING_PING_MS) {
+      sayTyping(true);
+    }
   });
   input.addEventListener("keydown", (event) => {
     // Enter sends; Shift+Enter is a new line; Enter that confirms an IME composition is neither.
@@ -656,6 +984,7 @@
   window.addEventListener("cx-support-widget:open", () => open());
 
   function start() {
+    setHolder(null);
     document.body.append(host);
     // A returning visitor reconnects at once (to see replies that came while away); a new
     // one only when they open the chat.

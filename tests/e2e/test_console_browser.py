@@ -78,6 +78,7 @@ class Widget:
         self.input = page.locator("#cx-support-widget .cx-input")
         self.assistant = page.locator("#cx-support-widget .cx-msg--assistant")
         self.agent = page.locator("#cx-support-widget .cx-msg--agent")
+        self.events = page.locator("#cx-support-widget .cx-event")  # a person joined or left
 
     @property
     def session_id(self) -> str:
@@ -89,6 +90,9 @@ class Widget:
 
     def expect_reply(self, text: str, timeout: int = REPLY_MS) -> None:
         expect(self.assistant.filter(has_text=text).last).to_be_visible(timeout=timeout)
+
+    def expect_event(self, text: str, timeout: int = REPLY_MS) -> None:
+        expect(self.events.filter(has_text=text).last).to_be_visible(timeout=timeout)
 
 
 def agent_user(assistant) -> str:
@@ -134,7 +138,7 @@ def test_an_agent_takes_over_a_web_chat_chats_and_hands_back(pages, assistant):
 
     console.get_by_role("button", name="Take over").click()
     expect(console.locator("#status")).to_contain_text("You have taken this conversation over")
-    chat.expect_reply("Ana from our support team has joined", timeout=10_000)
+    chat.expect_event("Ana from our support team has joined", timeout=10_000)
 
     console.get_by_label("Message to the customer").fill("Hi, I'm Ana. How can I help?")
     console.get_by_label("Message to the customer").press("Enter")
@@ -159,7 +163,7 @@ def test_an_agent_takes_over_a_web_chat_chats_and_hands_back(pages, assistant):
     console.get_by_text("Hand back, transfer or resolve").click()
     console.get_by_label("Note for colleagues (internal)").fill("Explained the delay")
     console.get_by_role("button", name="Hand back to the assistant").click()
-    chat.expect_reply("handed you back to me", timeout=10_000)
+    chat.expect_event("handed you back to me", timeout=10_000)
     expect(console.locator("#status")).to_contain_text("The assistant has this conversation")
     expect(console.get_by_role("button", name="Take over")).to_be_hidden()
     expect(console.locator("#history")).to_contain_text("handed back")

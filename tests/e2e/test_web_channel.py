@@ -21,6 +21,10 @@ from bot.db import make_engine
 from bot.journey.store import JourneyStore
 
 
+def without_time_and_id(entry: dict) -> dict:
+    return {k: v for k, v in entry.items() if k not in ("at", "id")}
+
+
 class WidgetClient:
     """A socket.io client speaking the widget's protocol; every event lands in a queue."""
 
@@ -110,10 +114,15 @@ def test_the_session_token_brings_the_conversation_back_with_its_history(widget)
 
     again = widget(session=first.session["token"])
     assert again.session["session_id"] == first.session["session_id"]
-    assert again.session["history"][:2] == [
+    history = again.session["history"][:2]
+    assert [without_time_and_id(h) for h in history] == [
         {"sender": "customer", "text": "hello"},
         {"sender": "assistant", "text": greeting},
     ]
+    # Each with its time (shown in the widget), the customer's with Rasa's message id.
+    assert all(abs(h["at"] - time.time()) < 300 for h in history)
+    assert len(history[0]["id"]) == 32 and "id" not in history[1]
+    assert again.session["agent"] is None  # nobody has taken it over
 
 
 def test_a_forged_or_foreign_token_never_opens_someone_elses_conversation(widget, assistant):
@@ -198,7 +207,7 @@ def test_an_agent_message_pushed_through_rasas_api_arrives_with_the_agents_name(
     r.raise_for_status()
     assert visitor.answers() == [{"text": "Hi, I'm Ana from support.", "agent": "Ana"}]
     reloaded = widget(session=visitor.session["token"])
-    assert reloaded.session["history"][-1] == {
+    assert without_time_and_id(reloaded.session["history"][-1]) == {
         "sender": "agent",
         "text": "Hi, I'm Ana from support.",
         "agent": "Ana",
@@ -209,7 +218,8 @@ def test_other_tabs_of_the_conversation_see_the_customers_message(widget):
     tab = widget()
     other_tab = widget(session=tab.session["token"])
     tab.say("hello")
-    assert other_tab.next("user_echo") == {"text": "hello"}
+    echo = other_tab.next("user_echo")
+    assert echo["text"] == "hello" and len(echo["id"]) == 32  # the id "seen" names
     assert other_tab.next("bot_uttered")["text"]  # both tabs get the answers
 
 
