@@ -276,7 +276,7 @@ class ActionServeNeed(Action):
         known = {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS}
         known["customer_id"] = identity_of(tracker).customer_id
         label = NEED_LABELS.get(need, need)
-        if d.required_details(need, known):
+        if d.missing_details(need, known):
             dispatcher.utter_message(
                 response="utter_also_asked_shall_we",
                 label=label,

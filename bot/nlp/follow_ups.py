@@ -33,7 +33,7 @@ MAX_WORDS = 8
 # The classifier's own reading wins when it is at least this sure of another need, or
 # this sure of another question.
 SURE = 0.9
-ANOTHER_QUESTION = 0.5
+ANOTHER_QUESTION = 0.6
 
 
 def follow_up_of(text: str, previous_intent: str | None, intent: str | None, confidence: float) -> str | None:

@@ -55,13 +55,14 @@ def test_address_change_before_dispatch_really_changes_it(assistant):
     assert "new delivery address" in texts(
         assistant.say("e2e-address", "ORD-10004 omar@example.com")
     )
-    done = texts(assistant.say("e2e-address", "77 Harbour Road, Portsmouth PO1 3AA"))
-    assert "77 Harbour Road, Portsmouth PO1 3AA" in done
+    asked = texts(assistant.say("e2e-address", "77 Harbour Road, Portsmouth PO1 3AA"))
+    assert "77 Harbour Road, Portsmouth PO1 3AA" in asked  # said back, to confirm first
     db = sqlite3.connect(assistant.settings.var_dir / "backoffice.db")
-    assert (
-        db.execute("select address from orders where id='ORD-10004'").fetchone()[0]
-        == "77 Harbour Road, Portsmouth PO1 3AA"
-    )
+    address = "select address from orders where id='ORD-10004'"
+    assert db.execute(address).fetchone()[0] != "77 Harbour Road, Portsmouth PO1 3AA"
+    done = texts(assistant.say("e2e-address", "yes, send it there"))
+    assert "77 Harbour Road, Portsmouth PO1 3AA" in done
+    assert db.execute(address).fetchone()[0] == "77 Harbour Road, Portsmouth PO1 3AA"
 
 
 def test_out_of_scope_is_kind_and_offers_what_we_can_do(assistant):
