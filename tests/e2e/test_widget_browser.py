@@ -327,7 +327,13 @@ def test_one_visitor_never_sees_another_ones_conversation(visitor, assistant):
         chat.wait_ready()
         assert chat.session_id != jane_session
         expect(chat.messages).to_have_count(0)
-        assert "locker code" not in chat.page.content()  # (a session id may hold "7421")
+        # Her words nowhere: not in the page, not in the widget's shadow root (page.content()
+        # leaves shadow roots out; "7421" alone may turn up in a hex session id).
+        shown = chat.page.evaluate(
+            "document.body.innerText + document.getElementById('cx-support-widget')"
+            ".shadowRoot.textContent"
+        )
+        assert "locker code" not in shown and "locker code" not in chat.page.content()
         return chat.session_id
 
     omar = visitor().visit("C002").open()
