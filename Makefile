@@ -44,6 +44,7 @@ help:
 	@echo "make eval   - measure understanding on held-out and public data, and the conversation suite"
 	@echo "make bench  - speed benchmarks beside their baselines, written to reports/bench.md"
 	@echo "make scale-test - 2 Rasa + 2 action servers + 2 dispatchers behind nginx on PostgreSQL/Redis, under load, with kills"
+	@echo "make screens - screenshots of the chat widget's states (and the console seeing the customer type) in reports/screens/"
 
 $(STAMP): pyproject.toml requirements.lock
 	@py=$$($(FIND_PYTHON)) || exit 1; \
@@ -109,6 +110,16 @@ run: setup $(MODEL_STAMP)
 
 test: setup browser $(MODEL_STAMP)
 	@CX_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+# The chat widget's states as PNGs for people to look at (first screen, a person joining and
+# typing, seen, hand back, a phone, focus rings), taken from the real servers in headless
+# Chromium by tests/e2e/test_widget_screens.py; about a minute.
+SCREENS_DIR := reports/screens
+.PHONY: screens
+screens: setup browser $(MODEL_STAMP)
+	@mkdir -p $(SCREENS_DIR)
+	@CX_CHROMIUM=$(CHROMIUM) CX_SCREENS_DIR=$(SCREENS_DIR) $(PY) -m pytest -q -s -p no:cacheprovider \
+	  tests/e2e/test_widget_screens.py
 
 train: setup
 	@$(PY) -m bot train --force
