@@ -256,17 +256,15 @@ class ActionServeNeed(Action):
 
     @staticmethod
     def _the_next_need(dispatcher, tracker: Tracker, signals: Signals, served) -> list[dict]:
-        """A need the customer raised in the same message ("You also asked about ..."):
-        served now when everything it needs is known, else offered as a button. Not while
-        the first still waits for the customer (options, a question) or a person takes over."""
+        """The other needs the customer raised in the same message ("You also asked
+        about ..."), in the order said: each served now when everything it needs is known;
+        the first that needs more is offered as a button, and the rest wait. Nothing while
+        the customer has a choice to make (buttons) or a person takes over."""
         waiting = list(tracker.get_slot("waiting_needs") or [])
-        if not waiting:
+        if not waiting or tracker.get_slot("need") in PERSON_NEEDS:
             return []
-        if any(m.buttons for m in served.messages) or tracker.get_slot("need") in PERSON_NEEDS:
-            return []  # kept for later: the customer has a choice to make first
-        need, rest = waiting[0], waiting[1:]
         d = desk()
-        events = []
+        events: list[dict] = []
         said = normalize_order_id(latest_entity(tracker, "order_id"))
         if said and not tracker.get_slot("order_id"):
             # "where's ORD-10004 and can you send me the invoice for it?": the order said
@@ -275,19 +273,22 @@ class ActionServeNeed(Action):
             events.append(SlotSet("order_id", said))
         known = {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS}
         known["customer_id"] = identity_of(tracker).customer_id
-        label = NEED_LABELS.get(need, need)
-        if d.missing_details(need, known):
-            dispatcher.utter_message(
-                response="utter_also_asked_shall_we",
-                label=label,
-                buttons=[{"title": label, "payload": f"/{need}"}],
-            )
-            return events + [SlotSet("waiting_needs", rest or None)]
-        dispatcher.utter_message(response="utter_also_asked", label=label)
-        touchpoint = record_turn(tracker, need=need)
-        reply = d.serve(need_context(tracker, need, signals))
-        record_handoff(touchpoint, reply)
-        return events + send(reply, dispatcher) + [SlotSet("waiting_needs", rest or None)]
+        while waiting and not any(m.buttons for m in served.messages):
+            need = waiting.pop(0)
+            label = NEED_LABELS.get(need, need)
+            if d.missing_details(need, known):
+                dispatcher.utter_message(
+                    response="utter_also_asked_shall_we",
+                    label=label,
+                    buttons=[{"title": label, "payload": f"/{need}"}],
+                )
+                break
+            dispatcher.utter_message(response="utter_also_asked", label=label)
+            touchpoint = record_turn(tracker, need=need)
+            served = d.serve(need_context(tracker, need, signals))
+            record_handoff(touchpoint, served)
+            events += send(served, dispatcher)
+        return events + [SlotSet("waiting_needs", waiting or None)]
 
 
 def last_order_need(tracker: Tracker) -> str:
