@@ -147,8 +147,10 @@ def test_the_view_as_json(journey):
     engine, ids = journey
     data = json.loads(json.dumps(conversation(engine, ids["xss_first"], read).as_json()))
     assert data["touchpoint"]["started_at"] == "2025-03-10T09:00:00"
+    # ``id``: the message id Rasa keeps a customer line under (none in this made-up history).
     assert data["transcript"][0] == {
         "sender": "customer", "text": "where is my parcel", "at": "2025-03-10T09:01:00", "agent": None,
+        "id": None,
     }  # fmt: skip
     assert data["handoffs"][0]["deliveries"][0]["sent_at"] == "2025-03-10T09:03:00"
 
