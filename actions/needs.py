@@ -80,7 +80,6 @@ class ActionNoteNeed(Action):
         # News a department had for them while they were away comes first, at any contact.
         return events + tell_waiting_news(tracker, dispatcher, raised_a_need=True)
 
-
     @staticmethod
     def _a_question_on_the_way(tracker: Tracker, intent: str | None) -> bool:
         """Whether ``intent``, raised while a need's form waits for a detail, is a question
@@ -103,12 +102,15 @@ class ValidateNeedForm(FormValidationAction):
         return "validate_need_form"
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        up_front = await self._verified_up_front(dispatcher, tracker, domain)
+        tracker.slots.update(up_front)
         before = len(tracker.events)
         events = await super().run(dispatcher, tracker, domain)
         # The SDK returns only the form's own slots; who a verification check found (and
         # that a check was made at all, which keeps Rasa from rejecting the form) rides along.
         named = {e.get("name") for e in events if e.get("event") == "slot"}
-        riding = []
+        riding = [SlotSet(name, value) for name, value in up_front.items() if name not in named]
+        named |= set(up_front)
         for event in tracker.events[before:]:
             if event.get("name") in IDENTITY_SLOTS and event["name"] not in named:
                 riding.append(SlotSet(event["name"], tracker.slots.get(event["name"])))
@@ -120,6 +122,20 @@ class ValidateNeedForm(FormValidationAction):
             else len(events)
         )
         return events[:at] + riding + events[at:]
+
+    async def _verified_up_front(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        """ "it's ORD-10002, email jane.doe@example.com" answering "which order?" for a need
+        anyone may ask (where is it, is it late): the order and its email verify the visitor
+        even though this need did not ask for it, so they get the full answer and help."""
+        if identity_of(tracker).verified or not email_in_message(tracker):
+            return {}
+        if not (latest_entity(tracker, "order_id") or tracker.get_slot("order_id")):
+            return {}
+        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
+        if "customer_id" in required:
+            return {}  # extract_customer_id checks it, as the need asks
+        verified = verify_from_message(tracker, dispatcher, codes=False, send_code=False)
+        return verified if verified.get("customer_id") else {}
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
         d, need, identity = desk(), tracker.get_slot("need"), identity_of(tracker)

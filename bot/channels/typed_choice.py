@@ -14,7 +14,8 @@ day or address ("make it the 16th") is parsed as that change again, with the new
 (bot/support/confirm.py: ``correction_to``).
 
 A short follow-up right after a policy question was answered ("and after 30 days?") is
-read as that question again (bot/nlp/follow_ups.py). Any other message of several clauses is also read clause by clause (bot/nlp/clauses.py):
+read as that question again, and "leave it, I'll keep it" while we ask for a detail lets the
+request go (bot/nlp/follow_ups.py). Any other message of several clauses is also read clause by clause (bot/nlp/clauses.py):
 the clearest need wins when the whole is unsure, and the other needs it raised ride along as
 ``other_needs`` in the parse data.
 
@@ -33,8 +34,8 @@ import logging
 from typing import Any
 
 from bot.choices import Button, resolve
-from bot.nlp.clauses import clauses, combine
-from bot.nlp.follow_ups import follow_up_of
+from bot.nlp.clauses import SMALL_TALK, clauses, combine
+from bot.nlp.follow_ups import follow_up_of, lets_it_go
 from bot.support.confirm import correction_to
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,18 @@ def install() -> None:
                 # "and after 30 days?" right after the refund policy: more of that question.
                 parse_data["intent"] = {"name": followed, "confidence": 1.0}
                 parse_data[MARKER] = {"follows_up": followed}
+                return parse_data
+            intent = parse_data.get("intent") or {}
+            if (
+                tracker is not None
+                and tracker.active_loop_name
+                and lets_it_go(
+                    message.text, intent.get("name"), intent.get("confidence") or 0.0, SMALL_TALK
+                )
+            ):
+                # "actually no, leave it, I'll keep it" while we ask for a detail.
+                parse_data["intent"] = {"name": "deny", "confidence": 1.0}
+                parse_data[MARKER] = {"lets_it_go": True}
                 return parse_data
             return await _by_clauses(original, self, message, parse_data)
         from rasa.core.channels.channel import UserMessage

@@ -113,7 +113,9 @@ class DetailMasker(GraphComponent):
         if not tokens or doc is None:
             return
         spans = [
-            (ent.start_char, ent.end_char, ent.label_) for ent in doc.ents if ent.label_ in self.labels
+            (ent.start_char, ent.end_char, ent.label_)
+            for ent in doc.ents
+            if ent.label_ in self.labels
         ]
         if ADDRESS in self.labels and (where := address_span(message.get(TEXT))):
             spans.append((*where, ADDRESS))
@@ -159,7 +161,9 @@ class DetailMasker(GraphComponent):
                 new_tokens = [Token(w, 0, 1, lemma=w) for w in details] + list(tokens)
             else:
                 new_text = f"{text} {detail_text}"
-                new_tokens = list(tokens) + [Token(w, len(text), len(new_text), lemma=w) for w in details]
+                new_tokens = list(tokens) + [
+                    Token(w, len(text), len(new_text), lemma=w) for w in details
+                ]
             copies.append(
                 Message(data={TEXT: new_text, INTENT: intent, TOKENS_NAMES[TEXT]: new_tokens})
             )

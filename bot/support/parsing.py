@@ -189,7 +189,11 @@ def address_span(text: str | None) -> tuple[int, int] | None:
     if not m:
         return None
     rest = cleaned[m.end() :]
-    rest = rest[: len(rest) - len(_ADDRESS_END.search(rest).group(0))] if _ADDRESS_END.search(rest) else rest
+    rest = (
+        rest[: len(rest) - len(_ADDRESS_END.search(rest).group(0))]
+        if _ADDRESS_END.search(rest)
+        else rest
+    )
     # What follows up to the first comma belongs to the street ("Road North", "Brighton
     # BN2 1TL"); then up to two comma-separated parts (town, postcode), ending at a postcode.
     same_part, *parts = rest.split(",")

@@ -19,7 +19,9 @@ def test_a_message_is_split_where_a_new_need_could_start():
         "I was charged twice",
         "when is my chair arriving?",
     ]
-    assert clauses("is there a free trial, can I pay by paypal, and do students get a discount?") == [
+    assert clauses(
+        "is there a free trial, can I pay by paypal, and do students get a discount?"
+    ) == [
         "is there a free trial",
         "can I pay by paypal",
         "do students get a discount?",
@@ -77,7 +79,9 @@ def test_a_sure_whole_message_no_clause_reads_gives_way_to_the_clauses():
 
 def test_a_sure_preference_keeps_its_place_and_the_need_waits():
     instead, others = combine(
-        parse("set_preference", 0.9), [parse("set_preference", 0.9), parse("order_status", 0.8)], is_need
+        parse("set_preference", 0.9),
+        [parse("set_preference", 0.9), parse("order_status", 0.8)],
+        is_need,
     )
     assert instead is None and others == ["order_status"]
 

@@ -36,8 +36,20 @@ def state(desk):
 
 IRREVERSIBLE = [
     ("cancel_order", "C002", "ORD-10004", {}, "utter_confirm_cancel_order"),
-    ("change_delivery_address", "C002", "ORD-10004", {"new_address": NEW_ADDRESS}, "utter_confirm_address_change"),
-    ("change_delivery_date", "C002", "ORD-10004", {"new_date": date(2025, 3, 21)}, "utter_confirm_date_change"),
+    (
+        "change_delivery_address",
+        "C002",
+        "ORD-10004",
+        {"new_address": NEW_ADDRESS},
+        "utter_confirm_address_change",
+    ),
+    (
+        "change_delivery_date",
+        "C002",
+        "ORD-10004",
+        {"new_date": date(2025, 3, 21)},
+        "utter_confirm_date_change",
+    ),
     ("request_refund", "C001", "ORD-10003", {}, "utter_confirm_refund"),
 ]
 

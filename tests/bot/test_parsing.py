@@ -1,7 +1,6 @@
 from datetime import date
 
 import pytest
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -115,14 +114,23 @@ def test_a_weekday_is_always_within_the_next_seven_days(today, weekday):
             "please send ORD-10004 to 22 Marine Parade, Brighton BN2 1TL instead, omar@example.com",
             "22 Marine Parade, Brighton BN2 1TL",
         ),
-        ("sorry typo, it's 12 Highland Road, Southsea PO4 9DA", "12 Highland Road, Southsea PO4 9DA"),
+        (
+            "sorry typo, it's 12 Highland Road, Southsea PO4 9DA",
+            "12 Highland Road, Southsea PO4 9DA",
+        ),
         ("12 Highland Raod, Southsea PO4 9DA", "12 Highland Raod, Southsea PO4 9DA"),  # a typo
-        ("the new address is 10 Victoria Road North, Southsea PO5 1PL", "10 Victoria Road North, Southsea PO5 1PL"),
+        (
+            "the new address is 10 Victoria Road North, Southsea PO5 1PL",
+            "10 Victoria Road North, Southsea PO5 1PL",
+        ),
         ("Flat 2, 14 Elm Street, Springfield", "Flat 2, 14 Elm Street, Springfield"),
         ("Unit 4, Dockside Park, Portsmouth PO1 3AX", "Unit 4, Dockside Park, Portsmouth PO1 3AX"),
         ("21 Calle Mayor, Madrid", "21 Calle Mayor, Madrid"),
         ("7 Castle Road", "7 Castle Road"),
-        ("deliver to 3 Palmerston Road, Southsea PO5 3QQ and on 15 March", "3 Palmerston Road, Southsea PO5 3QQ"),
+        (
+            "deliver to 3 Palmerston Road, Southsea PO5 3QQ and on 15 March",
+            "3 Palmerston Road, Southsea PO5 3QQ",
+        ),
         # not addresses: an order number is no house number; no number, no address
         ("where is ORD-10004 road", None),
         ("I ordered 2 mugs", None),

@@ -52,7 +52,9 @@ def test_the_yes_from_the_offer_makes_the_change(assistant):
     """The confirmation's yes, typed, over the wire: the refund is requested once."""
     bo = SqlBackOffice(make_engine(assistant.settings.backoffice_url))
     refunds_before = len(bo.refunds_of("C001"))
-    replies = assistant.say("yes-refund", "I'd like a refund for ORD-10003 please, jane.doe@example.com")
+    replies = assistant.say(
+        "yes-refund", "I'd like a refund for ORD-10003 please, jane.doe@example.com"
+    )
     assert any(b["title"] == "Yes, refund it" for r in replies for b in r.get("buttons", []))
     assert len(bo.refunds_of("C001")) == refunds_before
     done = assistant.say("yes-refund", "yes please")
