@@ -82,7 +82,9 @@ def typed_choice(text: Any, tracker: Any) -> Button | None:
 
 
 def previous_intent(tracker: Any) -> str | None:
-    """The intent of the customer's previous message in this session, if any."""
+    """What the customer asked last in this session: the intent of their latest message
+    that was more than a detail or a yes ("what would it cost me to cancel?", then
+    "ORD-10007" when asked, then "and if I wait until the contract ends?")."""
     if tracker is None:
         return None
     from rasa.shared.core.events import Restarted, SessionStarted, UserUttered
@@ -91,7 +93,9 @@ def previous_intent(tracker: Any) -> str | None:
         if isinstance(event, (Restarted, SessionStarted)):
             return None
         if isinstance(event, UserUttered):
-            return (event.intent or {}).get("name")
+            intent = (event.intent or {}).get("name")
+            if intent not in ("inform", "affirm"):
+                return intent
     return None
 
 
