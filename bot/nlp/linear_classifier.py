@@ -84,6 +84,9 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
             # The SVM's regularisation (sklearn LinearSVC's C): 1.0 was best on the
             # held-out split among 0.3, 0.5, 1 and 2.
             "C": 1.0,
+            # sklearn's class_weight: null (every example counts alike) or "balanced" (each
+            # intent counts alike, however many examples it has; out_of_scope has ~8x more).
+            "class_weight": None,
             # Re-weight each featurizer's counts as sublinear TF-IDF, L2-normalised per
             # featurizer. False: the raw counts, as Rasa's LogisticRegressionClassifier.
             "tfidf": True,
@@ -189,8 +192,6 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
     # --- training -----------------------------------------------------------------------
 
     def train(self, training_data: TrainingData) -> Resource:
-        from sklearn.svm import LinearSVC
-
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
         labels = sorted({e.get(INTENT) for e in examples})
         if not labels:
@@ -232,7 +233,7 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
             coef = np.zeros((1, x.shape[1]))
             intercept = np.zeros(1)
         else:
-            svm = LinearSVC(C=self.config["C"], random_state=self.config["random_seed"])
+            svm = self._svm()
             svm.fit(x, y)
             coef, intercept = self._one_row_per_class(svm.coef_, svm.intercept_, len(labels))
         self._weights["coef"] = coef.astype(np.float32)
@@ -255,7 +256,6 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
     def _cross_validated_temperature(self, x, y: np.ndarray, n_classes: int) -> float:
         """Temperature scaling on out-of-fold scores; 1.0 when there is too little data."""
         from sklearn.model_selection import StratifiedKFold
-        from sklearn.svm import LinearSVC
 
         if n_classes < 2:
             return 1.0
@@ -268,13 +268,22 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
             present = np.unique(y[train_idx])
             if len(present) < 2:
                 return 1.0
-            svm = LinearSVC(C=self.config["C"], random_state=self.config["random_seed"])
+            svm = self._svm()
             svm.fit(x[train_idx], y[train_idx])
             coef, intercept = self._one_row_per_class(svm.coef_, svm.intercept_, len(present))
             fold_scores = np.full((len(test_idx), n_classes), -1e3)
             fold_scores[:, present] = x[test_idx] @ coef.T + intercept
             scores[test_idx] = fold_scores
         return fit_temperature(scores, y)
+
+    def _svm(self):
+        from sklearn.svm import LinearSVC
+
+        return LinearSVC(
+            C=self.config["C"],
+            class_weight=self.config["class_weight"],
+            random_state=self.config["random_seed"],
+        )
 
     # --- prediction ---------------------------------------------------------------------
 
