@@ -64,7 +64,7 @@ class ActionNoteNeed(Action):
         if others:
             # "Two things: I was charged twice, and when is my chair arriving?"
             events.append(SlotSet("waiting_needs", others))
-        if intent != tracker.get_slot("need"):
+        if intent != waiting:
             # A new need starts from its own details ("actually forget the address, can it
             # come on the 17th?"); the same need said again keeps what it has.
             events += [SlotSet("new_address", None), SlotSet("new_date", None)]
@@ -124,9 +124,11 @@ class ValidateNeedForm(FormValidationAction):
         return events[:at] + riding + events[at:]
 
     async def _verified_up_front(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        """ "it's ORD-10002, email jane.doe@example.com" answering "which order?" for a need
-        anyone may ask (where is it, is it late): the order and its email verify the visitor
-        even though this need did not ask for it, so they get the full answer and help."""
+        """Verify with an order and its email given for a need anyone may ask.
+
+        "it's ORD-10002, email jane.doe@example.com", answering "which order?" about a late
+        order: the pair verifies the visitor even though this need did not ask for it, so
+        they get the full answer and help."""
         if identity_of(tracker).verified or not email_in_message(tracker):
             return {}
         if not (latest_entity(tracker, "order_id") or tracker.get_slot("order_id")):
@@ -336,13 +338,15 @@ class ActionTakeDetail(Action):
             order_id = tracker.get_slot("order_id")
         if order_id is None:
             email = email_in_message(tracker)
-            if email and desk().policy_log.open_offer(tracker.sender_id, CALLBACK):
-                # The email asked for when they picked "A call from sales": call them back.
+            if email and tracker.get_slot("email_wanted_for") == CALLBACK:
+                # The email asked for when they picked "A call from sales": call them back
+                # (carry_out checks the offer is still open).
                 reply = desk().carry_out(
                     replace(need_context(tracker, "choose_option"), option=CALLBACK, email=email)
                 )
                 record_turn(tracker, reply=reply)
-                return [SlotSet("email", email)] + send(reply, dispatcher)
+                events = [SlotSet("email", email), SlotSet("email_wanted_for", None)]
+                return events + send(reply, dispatcher)
             record_turn(tracker)
             dispatcher.utter_message(response="utter_what_can_i_do")
             return []

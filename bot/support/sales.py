@@ -122,7 +122,9 @@ def _loyalty_discount(desk: Desk, ctx: NeedContext) -> Reply:
 def _sales_callback(desk: Desk, ctx: NeedContext) -> Reply:
     if ctx.customer is None and not ctx.email:
         # Told what we can do first; the email only now that they want the call.
-        return Reply(offer_still_open=True).say("utter_ask_callback_email")
+        return Reply(slots={"email_wanted_for": "sales_callback"}, offer_still_open=True).say(
+            "utter_ask_callback_email"
+        )
     handoff = desk.hand_off(
         ctx,
         "Price-match request: call the customer back about bundles, volume or annual pricing.",

@@ -391,6 +391,7 @@ def test_a_price_match_tells_what_we_can_do_before_asking_for_an_email(desk):
     assert "A call from sales" in [b["title"] for b in told.messages[0].buttons]
     picked = desk.carry_out(replace(asked, need="choose_option", option="sales_callback"))
     assert picked.responses == ["utter_ask_callback_email"] and picked.handoff is None
+    assert picked.slots == {"email_wanted_for": "sales_callback"}  # the next email is for it
     # The offer waits for the email; with it, the call is arranged.
     called = desk.carry_out(
         replace(asked, need="choose_option", option="sales_callback", email="kim@example.org")
