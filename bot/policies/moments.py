@@ -19,6 +19,17 @@ from sqlalchemy.engine import Engine
 from bot.journey.schema import guard_rewrites, policy_moments
 from bot.policies.engine import Decision
 
+# Moments whose policy starts so are the yes/no question before an irreversible change
+# (bot/support/confirm.py), kept beside the others so the same machinery guards their
+# buttons; they are no limit a request met, and the CX figures leave them out.
+CONFIRMATION = "confirm:"
+
+
+def met_a_limit(table=policy_moments):
+    """The SQL condition for moments where a request met a policy limit (not a question
+    before a change)."""
+    return ~table.c.policy.like(f"{CONFIRMATION}%")
+
 
 @dataclass(frozen=True)
 class PolicyMoment:

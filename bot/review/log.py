@@ -50,6 +50,7 @@ from bot.journey.schema import (
     touchpoints,
 )
 from bot.journey.store import OUTCOMES
+from bot.policies.moments import met_a_limit
 from bot.redaction import redact, redact_data
 from bot.review.metrics import NO_DEPARTMENT, UNKNOWN_STAGE, Filters, filter_conditions
 from bot.review.sql import connected
@@ -432,7 +433,8 @@ def _policy_condition(policy: str):
     """Policy moments of the touchpoint's session: a moment belongs to the newest session of
     its conversation that had started by then (as the metrics count them)."""
     pm = policy_moments
-    in_session_ = in_session(pm.c.conversation_id, pm.c.created_at)
+    # Limits met, not the yes/no question before a change (bot/support/confirm.py).
+    in_session_ = [*in_session(pm.c.conversation_id, pm.c.created_at), met_a_limit(pm)]
     any_moment = exists().where(*in_session_)
     alternative_taken = exists().where(*in_session_, pm.c.chosen.isnot(None))
     if policy == "yes":

@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.departments import WEEKDAYS, Department, load_departments
 from bot.journey.schema import handoffs, policy_moments, takeovers, touchpoints
+from bot.policies.moments import met_a_limit
 from bot.review.sql import (
     EPOCH_WEEKDAY_SHIFT,
     SECONDS_PER_DAY,
@@ -688,7 +689,8 @@ def _policy_counts(
         .limit(1)
         .scalar_subquery()
     )
-    moments = select(pm.c.chosen, session.label("touchpoint_id"))
+    # Limits met, not the yes/no question before a change (bot/support/confirm.py).
+    moments = select(pm.c.chosen, session.label("touchpoint_id")).where(met_a_limit(pm))
     if filters.since is not None:  # implied (a moment comes after its session's start)
         moments = moments.where(pm.c.created_at >= filters.since)
     # Materialised: each moment's session is looked up once, then joined by primary key.

@@ -21,11 +21,12 @@ from dataclasses import replace
 from datetime import date
 
 from bot.policies.engine import Decision
+from bot.policies.moments import CONFIRMATION
 from bot.support.handler import Desk
 from bot.support.parsing import address_in, parse_date
 from bot.support.replies import NeedContext, Reply, button
 
-POLICY_PREFIX = "confirm:"
+POLICY_PREFIX = CONFIRMATION
 GO_AHEAD = "go_ahead"
 LEAVE_AS_IS = "leave_as_is"
 # The yes button names the change: a customer scanning buttons sees what they agree to.

@@ -127,6 +127,27 @@ def test_policy_moments_and_alternatives_taken(journey):
     assert m.policy_moment_count(journey, monday) == 2  # pm1, pm3
 
 
+def test_the_question_before_a_change_is_no_policy_moment(journey):
+    """A "Just to check: cancel it?" question (bot/support/confirm.py) is recorded like a
+    moment so its buttons are guarded, but no request met a limit: the figures skip it."""
+    from bot.journey.schema import policy_moments
+    from bot.review.log import LogFilters, touchpoint_log
+    from tests.bot.review.conftest import at, moment
+
+    question = {
+        **moment(5, "c1-web", at(10, 9, 3), chosen="go_ahead"),
+        "policy": "confirm:cancel_order",
+        "offered": '["go_ahead", "leave_as_is"]',
+    }
+    with journey.begin() as conn:
+        conn.execute(insert(policy_moments), [question])
+    assert m.policy_moment_count(journey, WINDOW) == 3
+    assert m.alternative_taken_rate(journey, WINDOW) == pytest.approx(1 / 3)
+    # The log's "an alternative was taken" filter does not count the yes either.
+    taken = touchpoint_log(journey, LogFilters(base=WINDOW, policy="taken"), limit=500)
+    assert {entry["conversation_id"] for entry in taken.entries} == {"c2-slack"}
+
+
 def test_filters_narrow_every_metric_to_the_same_conversations(journey):
     slack = Filters(since=SINCE, until=UNTIL, channel="slack")  # tp3 and tp4
     assert m.conversations(journey, slack) == 2
