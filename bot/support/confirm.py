@@ -63,7 +63,17 @@ def go_ahead(desk: Desk, ctx: NeedContext) -> Reply:
     handler = desk.handler_for(ctx.need)
     if handler is None:
         return Reply().say("utter_option_unknown")
+    if ctx.order is None or any(
+        getattr(ctx, detail) is None for detail in _DETAILS.get(ctx.need, ())
+    ):
+        # An old button pressed after the chat moved on (a new session forgot the order or
+        # the new address): nothing to confirm any more.
+        return Reply().say("utter_option_needs_order")
     return handler(desk, replace(ctx, confirmed=True))
+
+
+# What each confirmable change needs besides the order, as NeedContext fields.
+_DETAILS = {"change_delivery_address": ("new_address",), "change_delivery_date": ("new_date",)}
 
 
 def leave_as_is(desk: Desk, ctx: NeedContext) -> Reply:

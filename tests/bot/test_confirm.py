@@ -125,3 +125,16 @@ def test_a_new_day_or_address_while_a_change_awaits_its_yes_is_that_change_again
     )
     assert correction_to("16 December", buttons) is None  # a day is no address
     assert correction_to("16 December", []) is None  # nothing awaiting a yes
+
+
+def test_an_old_yes_after_the_chat_forgot_the_change_does_nothing(desk):
+    """The yes button pressed again after a new session forgot the order or the address."""
+    before = state(desk)
+    asked = ctx(desk, "change_delivery_address", "C002", "ORD-10004", new_address=NEW_ADDRESS)
+    desk.serve(asked)
+    forgotten = replace(asked, need="choose_option", option="go_ahead", new_address=None)
+    assert desk.carry_out(forgotten).responses == ["utter_option_needs_order"]
+    desk.serve(asked)  # asked again
+    no_order = replace(asked, need="choose_option", option="go_ahead", order=None)
+    assert desk.carry_out(no_order).responses == ["utter_option_needs_order"]
+    assert state(desk) == before
