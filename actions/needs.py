@@ -33,6 +33,13 @@ from bot.support.replies import NEED_LABELS
 DETAIL_SLOTS = ("order_id", "customer_id", "email", "new_address", "new_date")
 # Set with customer_id when a check verifies the visitor; never asked for themselves.
 IDENTITY_SLOTS = ("customer_name", "verified_by")
+# A message asking how something works rather than asking for it ("how long do I have to
+# return something?", "if I moved house could I still change the address?").
+HOW_IT_WORKS_QUESTION = re.compile(
+    r"^\s*(?:how|what|can i|could i|would i|do i|do you|is it|if i)\b"
+    r"|\bjust (?:wondering|asking|checking|curious)\b",
+    re.IGNORECASE,
+)
 # The option that calls an anonymous visitor back, once they give an email.
 CALLBACK = "sales_callback"
 # What an answer to "what's the new address?" is read as when it is one.
@@ -76,9 +83,22 @@ class ActionNoteNeed(Action):
             verified = verify_from_message(tracker, dispatcher, codes=False, send_code=False)
             tracker.slots.update(verified)
             events += [SlotSet(name, value) for name, value in verified.items()]
+        if self._asks_how_it_works(tracker, intent):
+            # "how long do I have to return something?": the rule first, then (the form) the
+            # question that starts it, which they are free to leave.
+            rule = desk().policies.policy_for(intent).reason
+            dispatcher.utter_message(response="utter_how_it_works", rule=rule)
         record_turn(tracker, need=intent)
         # News a department had for them while they were away comes first, at any contact.
         return events + tell_waiting_news(tracker, dispatcher, raised_a_need=True)
+
+    @staticmethod
+    def _asks_how_it_works(tracker: Tracker, intent: str | None) -> bool:
+        """A question about a need that has a policy, with no detail to act on yet."""
+        text = tracker.latest_message.get("text") or ""
+        if not HOW_IT_WORKS_QUESTION.search(text) or desk().policies.policy_for(intent) is None:
+            return False
+        return not any(latest_entity(tracker, e) for e in ("order_id", "invoice_id", "email"))
 
     @staticmethod
     def _a_question_on_the_way(tracker: Tracker, intent: str | None) -> bool:

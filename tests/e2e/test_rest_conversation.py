@@ -153,3 +153,14 @@ def test_a_conversation_over_its_rate_limit_gets_429_with_retry_after(assistant)
     assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60
     assert "Too many messages" in r.json()["error"]
     assert assistant.say("e2e-not-flooding", "hi")  # another conversation goes on
+
+
+def test_a_question_about_how_a_need_works_hears_the_rule_before_any_question(assistant):
+    """Tell before asking: "how long do I have to return something?" gets the return rule
+    (bot/config/policies.yml) first, then the question that would start a return."""
+    replies = texts(assistant.say("e2e-how-it-works", "how long do I have to return something?"))
+    assert "How it works: returns within 30 days of delivery." in replies
+    assert "Which order is it about?" in replies
+    # A request with its order number goes straight to it, without the lecture.
+    straight = texts(assistant.say("e2e-how-it-works-2", "I want to return ORD-10003"))
+    assert "How it works" not in straight
