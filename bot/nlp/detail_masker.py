@@ -65,15 +65,17 @@ def masked_tokens(tokens: list[Token], spans: list[tuple[int, int, str]]) -> lis
     into a single placeholder token of that label."""
     out: list[Token] = []
     for token in tokens:
-        label = next((lb for s, e, lb in spans if token.start >= s and token.end <= e), None)
-        if label is None:
+        inside = next(
+            ((s, e, lb) for s, e, lb in spans if s <= token.start and token.end <= e), None
+        )
+        if inside is None:
             out.append(token)
             continue
-        span = next((s, e) for s, e, lb in spans if token.start >= s and token.end <= e)
-        if out and out[-1].data.get("masked_span") == span:
+        start, end, label = inside
+        if out and out[-1].data.get("masked_span") == (start, end):
             continue  # the rest of a detail already standing as its placeholder
         word = placeholder(label)
-        out.append(Token(word, token.start, span[1], data={"masked_span": span}, lemma=word))
+        out.append(Token(word, token.start, end, data={"masked_span": (start, end)}, lemma=word))
     return out
 
 
@@ -158,7 +160,11 @@ class DetailMasker(GraphComponent):
             details = [placeholder(label) for label in labels if label in self.labels]
             if rng.random() < 0.25:  # "ORD-10042: where is it?"
                 new_text = f"{detail_text} {text}"
-                new_tokens = [Token(w, 0, 1, lemma=w) for w in details] + list(tokens)
+                shift = len(detail_text) + 1
+                new_tokens = [Token(w, 0, len(detail_text), lemma=w) for w in details] + [
+                    Token(t.text, t.start + shift, t.end + shift, dict(t.data), t.lemma)
+                    for t in tokens
+                ]
             else:
                 new_text = f"{text} {detail_text}"
                 new_tokens = list(tokens) + [
