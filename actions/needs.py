@@ -40,6 +40,9 @@ HOW_IT_WORKS_QUESTION = re.compile(
     r"|\bjust (?:wondering|asking|checking|curious)\b",
     re.IGNORECASE,
 )
+# Questions answered for each order named in one message, up to so many orders.
+ORDER_QUESTIONS = ("order_status", "order_late")
+MAX_ORDERS_AT_ONCE = 3
 # The option that calls an anonymous visitor back, once they give an email.
 CALLBACK = "sales_callback"
 # What an answer to "what's the new address?" is read as when it is one.
@@ -290,7 +293,34 @@ class ActionServeNeed(Action):
         reply = desk().serve(need_context(tracker, need, signals))
         record_handoff(touchpoint, reply)
         events = send(reply, dispatcher) + [SlotSet("need", None)]
+        events += self._the_other_orders(dispatcher, tracker, need, signals)
         return events + self._the_next_need(dispatcher, tracker, signals, reply)
+
+    @staticmethod
+    def _the_other_orders(dispatcher, tracker: Tracker, need: str, signals: Signals) -> list:
+        """ "Can you check ORD-10001 and ORD-10003 for me?": where each order is, not only
+        the one the form kept."""
+        identity = identity_of(tracker)
+        if need not in ORDER_QUESTIONS or not identity.verified:
+            # A visitor not verified looks orders up one at a time, within the lookup limits.
+            return []
+        served = tracker.get_slot("order_id")
+        said = [normalize_order_id(v) for v in tracker.get_latest_entity_values("order_id")]
+        others = [o for o in dict.fromkeys(said) if o and o != served][:MAX_ORDERS_AT_ONCE]
+        events: list[dict] = []
+        for order_id in others:
+            check = desk().check_order(order_id, identity.customer_id)
+            if check.order is None:
+                # Not theirs, or no such order: the same words either way.
+                dispatcher.utter_message(response=check.problem, given=order_id)
+                continue
+            tracker.slots["order_id"] = check.order.id
+            reply = desk().serve(need_context(tracker, need, signals))
+            events += send(reply, dispatcher)
+        if others:
+            # The order the conversation goes on about stays the one it kept.
+            tracker.slots["order_id"] = served
+        return events
 
     @staticmethod
     def _the_next_need(dispatcher, tracker: Tracker, signals: Signals, served) -> list[dict]:

@@ -164,3 +164,20 @@ def test_a_question_about_how_a_need_works_hears_the_rule_before_any_question(as
     # A request with its order number goes straight to it, without the lecture.
     straight = texts(assistant.say("e2e-how-it-works-2", "I want to return ORD-10003"))
     assert "How it works" not in straight
+
+
+def test_two_orders_in_one_question_are_both_answered_for_their_owner(assistant):
+    replies = texts(
+        assistant.say(
+            "e2e-two-orders", "Can you check ORD-10001 and ORD-10003 for me? jane.doe@example.com"
+        )
+    )
+    assert "ORD-10001" in replies and "ORD-10003" in replies
+    # Someone else's order in the same breath is not answered: the usual words instead.
+    mixed = texts(assistant.say("e2e-two-orders", "and ORD-10001 and ORD-10004?"))
+    assert "8 Harbour Road" not in mixed and "Office chair" not in mixed
+
+
+def test_a_visitor_not_verified_gets_one_order_at_a_time(assistant):
+    replies = texts(assistant.say("e2e-two-orders-anon", "where are ORD-10001 and ORD-10003?"))
+    assert ("ORD-10001" in replies) != ("ORD-10003" in replies)  # one, within the lookup limits
