@@ -39,6 +39,9 @@ _JOINERS = re.compile(
 SMALL_TALK = frozenset(
     {"greet", "goodbye", "thank", "affirm", "deny", "inform", "out_of_scope", "nlu_fallback"}
 )
+# "I want to speak to someone about being charged twice": asked for a person, they get one
+# (the charge goes with them as context), whatever the clauses say.
+ASKS_FOR_A_PERSON = frozenset({"request_human"})
 # "actually forget the address", "never mind the refund": that need is being dropped.
 _DROPS = re.compile(r"\b(?:forget|never\s?mind|scrap|ignore|disregard)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z]{2,}|\b[A-Za-z]*-?\d{4,}\b")
@@ -65,8 +68,8 @@ def combine(
     or None to keep it, and the other needs the message raised, in the order said.
     ``is_need`` tells a need (something a department owns) from everything else.
 
-    The whole message's intent stands when it is sure and either a need some clause also
-    reads, or something other than small talk ("call me Ozzy. also where is ORD-10004?"
+    The whole message's intent stands when it is sure and asks for a person, or is a need
+    some clause also reads, or is something other than small talk ("call me Ozzy. also where is ORD-10004?"
     stays a preference, the order question waits). Otherwise the clearest clause need wins:
     a story around one request, an email signature pasted under it. A clause that drops
     something ("actually forget the address") raises no need of its own.
@@ -84,7 +87,8 @@ def combine(
     main, sure = top.get("name") or "", top.get("confidence", 0.0) >= CONFIDENT
     names = {name for name, _ in found}
     keep = sure and (
-        (is_need(main) and (main in names or not found) and not dropping)
+        main in ASKS_FOR_A_PERSON
+        or (is_need(main) and (main in names or not found) and not dropping)
         or (not is_need(main) and main not in SMALL_TALK)
     )
     instead = None

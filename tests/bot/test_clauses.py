@@ -96,3 +96,12 @@ def test_a_dropped_need_gives_way_to_the_new_one():
         lambda i: i.startswith("change_"),
     )
     assert instead == {"name": "change_delivery_date", "confidence": 0.8} and others == []
+
+
+def test_asked_for_a_person_they_get_one_and_the_need_goes_along():
+    instead, others = combine(
+        parse("request_human", 0.7),
+        [parse("charged_twice", 0.9, "I want to speak to someone about being charged twice.")],
+        lambda i: i in {"request_human", "charged_twice"},
+    )
+    assert instead is None and others == ["charged_twice"]
