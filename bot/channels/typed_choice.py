@@ -138,8 +138,37 @@ async def _by_clauses(original: Any, processor: Any, message: Any, parse_data: d
     return parse_data
 
 
+def read_in_context(parse_data: dict, text: Any, tracker: Any) -> bool:
+    """Re-read a message in its conversation; True if its intent changed (and why, under
+    ``MARKER``): a correction of a change awaiting its yes, a follow-up of the question
+    just answered, or a way out of a form."""
+    intent = parse_data.get("intent") or {}
+    name, confidence = intent.get("name"), intent.get("confidence") or 0.0
+    if (corrected := correction(text, tracker)) is not None:
+        # "hmm no, make that 16 December" while "Just to check: ... Monday 14th?" waits.
+        parse_data["intent"] = {"name": corrected, "confidence": 1.0}
+        parse_data[MARKER] = {"corrects": corrected}
+        return True
+    if (followed := follow_up_of(text, previous_intent(tracker), name, confidence)) is not None:
+        # "and after 30 days?" right after the refund policy: more of that question.
+        parse_data["intent"] = {"name": followed, "confidence": 1.0}
+        parse_data[MARKER] = {"follows_up": followed}
+        return True
+    if (
+        tracker is not None
+        and tracker.active_loop_name
+        and lets_it_go(text, name, confidence, SMALL_TALK)
+    ):
+        # "actually no, leave it, I'll keep it" while we ask for a detail.
+        parse_data["intent"] = {"name": "deny", "confidence": 1.0}
+        parse_data[MARKER] = {"lets_it_go": True}
+        return True
+    return False
+
+
 def install() -> None:
-    """Parse a typed reply to buttons as the chosen button's payload (idempotent)."""
+    """Parse messages in their conversation (idempotent): a typed reply to buttons as the
+    chosen button's payload, else NLU's reading re-read in context and clause by clause."""
     from rasa.core.processor import MessageProcessor
 
     if getattr(MessageProcessor.parse_message, _INSTALLED_MARK, False):
@@ -153,33 +182,7 @@ def install() -> None:
         choice = typed_choice(message.text, tracker)
         if choice is None:
             parse_data = await original(self, message, tracker, only_output_properties)
-            corrected = correction(message.text, tracker)
-            if corrected is not None:
-                parse_data["intent"] = {"name": corrected, "confidence": 1.0}
-                parse_data[MARKER] = {"corrects": corrected}
-                return parse_data
-            followed = follow_up_of(
-                message.text,
-                previous_intent(tracker),
-                (parse_data.get("intent") or {}).get("name"),
-                (parse_data.get("intent") or {}).get("confidence") or 0.0,
-            )
-            if followed is not None:
-                # "and after 30 days?" right after the refund policy: more of that question.
-                parse_data["intent"] = {"name": followed, "confidence": 1.0}
-                parse_data[MARKER] = {"follows_up": followed}
-                return parse_data
-            intent = parse_data.get("intent") or {}
-            if (
-                tracker is not None
-                and tracker.active_loop_name
-                and lets_it_go(
-                    message.text, intent.get("name"), intent.get("confidence") or 0.0, SMALL_TALK
-                )
-            ):
-                # "actually no, leave it, I'll keep it" while we ask for a detail.
-                parse_data["intent"] = {"name": "deny", "confidence": 1.0}
-                parse_data[MARKER] = {"lets_it_go": True}
+            if read_in_context(parse_data, message.text, tracker):
                 return parse_data
             return await _by_clauses(original, self, message, parse_data)
         from rasa.core.channels.channel import UserMessage
