@@ -86,22 +86,25 @@ class ActionNoteNeed(Action):
             verified = verify_from_message(tracker, dispatcher, codes=False, send_code=False)
             tracker.slots.update(verified)
             events += [SlotSet(name, value) for name, value in verified.items()]
-        if self._asks_how_it_works(tracker, intent):
+        if (rule := self._rule_asked_about(tracker, intent)) is not None:
             # "how long do I have to return something?": the rule first, then (the form) the
             # question that starts it, which they are free to leave.
-            rule = desk().policies.policy_for(intent).reason
             dispatcher.utter_message(response="utter_how_it_works", rule=rule)
         record_turn(tracker, need=intent)
         # News a department had for them while they were away comes first, at any contact.
         return events + tell_waiting_news(tracker, dispatcher, raised_a_need=True)
 
     @staticmethod
-    def _asks_how_it_works(tracker: Tracker, intent: str | None) -> bool:
-        """A question about a need that has a policy, with no detail to act on yet."""
+    def _rule_asked_about(tracker: Tracker, intent: str | None) -> str | None:
+        """The rule of ``intent``'s policy when the message asks how it works with no
+        detail to act on yet, else None."""
         text = tracker.latest_message.get("text") or ""
-        if not HOW_IT_WORKS_QUESTION.search(text) or desk().policies.policy_for(intent) is None:
-            return False
-        return not any(latest_entity(tracker, e) for e in ("order_id", "invoice_id", "email"))
+        if not HOW_IT_WORKS_QUESTION.search(text):
+            return None
+        if any(latest_entity(tracker, e) for e in ("order_id", "invoice_id", "email")):
+            return None
+        policy = desk().policies.policy_for(intent)
+        return policy.reason if policy is not None else None
 
     @staticmethod
     def _a_question_on_the_way(tracker: Tracker, intent: str | None) -> bool:
@@ -305,8 +308,7 @@ class ActionServeNeed(Action):
             # A visitor not verified looks orders up one at a time, within the lookup limits.
             return []
         served = tracker.get_slot("order_id")
-        said = [normalize_order_id(v) for v in tracker.get_latest_entity_values("order_id")]
-        others = [o for o in dict.fromkeys(said) if o and o != served][:MAX_ORDERS_AT_ONCE]
+        others = [o for o in orders_said(tracker) if o != served][:MAX_ORDERS_AT_ONCE]
         events: list[dict] = []
         for order_id in others:
             check = desk().check_order(order_id, identity.customer_id)
@@ -333,7 +335,7 @@ class ActionServeNeed(Action):
             return []
         d = desk()
         events: list[dict] = []
-        said = normalize_order_id(latest_entity(tracker, "order_id"))
+        said = next(iter(orders_said(tracker)), None)
         if said and not tracker.get_slot("order_id"):
             # "where's ORD-10004 and can you send me the invoice for it?": the order said
             # for the first need is the second's too (need_context checks it is theirs).
@@ -357,6 +359,12 @@ class ActionServeNeed(Action):
             record_handoff(touchpoint, served)
             events += send(served, dispatcher)
         return events + [SlotSet("waiting_needs", waiting or None)]
+
+
+def orders_said(tracker: Tracker) -> list[str]:
+    """The order numbers in the customer's latest message, normalised, each once, in order."""
+    said = (normalize_order_id(v) for v in tracker.get_latest_entity_values("order_id"))
+    return [o for o in dict.fromkeys(said) if o]
 
 
 def last_order_need(tracker: Tracker) -> str:
