@@ -12,7 +12,8 @@ Starts, in this one run and on this machine:
 Each is started alone (cold start to ready, timed), then all stay up and are driven in
 turn, at 1, 4 and 16 concurrent conversations, each virtual customer with its own sender
 id, one message at a time, waiting for the answer. Our conversation: a greeting, a billing
-need, the e-mail address that completes its handoff (back office, outbox, journey), then an
+need, the order number and e-mail that verify the customer and complete its handoff (identity
+check, back office, outbox, journey), then an
 order status question (custom action, back office, journey logging). Stock Rasa's: greet,
 mood, bye.
 Prints progress to stderr and one JSON object to stdout; bench/report.py writes it up.
@@ -53,7 +54,8 @@ CONVERSATIONS = {1: 25, 4: 8, 16: 4}
 OURS = [
     ("greeting", "hi", "What can I do for you?"),
     ("need", "I was charged twice for my chair", "email address"),
-    ("handoff", "omar@example.com", "Your reference is"),
+    # The order with its email verifies Omar (an email alone would send him a code).
+    ("handoff", "it's ORD-10004, omar@example.com", "Your reference is"),
     ("order status", "where is my order ORD-10004?", "ORD-10004"),  # Omar's, now he is known
 ]
 STOCK = [
