@@ -31,6 +31,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from bot.agents import worklist
 from bot.agents.queue import Escalation, Holder, ordered
 from bot.agents.rasa_api import LISTEN, PAUSE, RESUME
 from bot.agents.relay import CannotReach, Relay, RelayFailed, check_reachable
@@ -167,6 +168,23 @@ class AgentDesk:
         self.expire_stale()
         with self.engine.connect() as conn:
             return ordered(self._escalations(conn))
+
+    def worklist(
+        self, view: str, viewer_id: int | None, query: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The console's list beside the chat: ``queue``, ``mine``, ``recent`` or ``search``
+        (bot/agents/worklist.py); ``Invalid`` for another view or an empty search."""
+        if view not in worklist.VIEWS:
+            raise Invalid(f"the list is one of: {', '.join(worklist.VIEWS)} (not {view!r})")
+        if view == "queue":
+            return [worklist.item_of_escalation(e, viewer_id) for e in self.queue()]
+        try:
+            with self.engine.connect() as conn:
+                if view == "mine":
+                    return worklist.mine(conn, viewer_id or 0, self._now())
+                return worklist.recent(conn, query or "" if view == "search" else None)
+        except worklist.BadQuery as e:
+            raise Invalid(str(e)) from None
 
     def expire_stale(self) -> list[Takeover]:
         """End takeovers whose lease ran out as ``abandoned``: back to the queue, and the
@@ -607,6 +625,7 @@ class AgentDesk:
                 touchpoints.c.conversation_id,
                 touchpoints.c.customer_id,
                 touchpoints.c.signals,
+                touchpoints.c.needs,
             )
             .where(touchpoints.c.conversation_id.in_(conversations))
             .order_by(touchpoints.c.id)
@@ -660,6 +679,18 @@ class AgentDesk:
                     identity=trust_of(
                         _packet(newest_row.context), newest_row.customer_id, newest_row.channel
                     ),
+                    needs=tuple(_json_list(tp.needs)) if tp is not None else (),
+                    customer_said=_packet(lead.context).get("customer_said"),
+                    packet_transcript=tuple(
+                        str(line) for line in _packet(lead.context).get("transcript") or []
+                    ),
+                    signals={
+                        **(_packet(tp.signals) if tp is not None else {}),
+                        **next(
+                            (p["signals"] for p in packets if isinstance(p.get("signals"), dict)),
+                            {},
+                        ),
+                    },
                 )
             )
         return found
@@ -881,6 +912,14 @@ def _packet(raw: str | None) -> dict[str, Any]:
     except ValueError:
         return {"raw": raw}
     return value if isinstance(value, dict) else {"raw": value}
+
+
+def _json_list(raw: str | None) -> list[str]:
+    try:
+        value = json.loads(raw) if raw else []
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _frustration(signals: Any) -> int:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.agents import labels
+
 TIER_RANK = {"gold": 3, "silver": 2, "standard": 1}  # unknown (anonymous): 0
 
 
@@ -67,6 +69,12 @@ class Escalation:
     # How sure we are who the customer is (bot/agents/trust.py); None: an older handoff
     # whose customer the channel named, shown without a level.
     identity: dict[str, Any] | None = None
+    # What the card says in plain words (bot/agents/labels.py): the needs the conversation
+    # raised, in order, and the lead packet's words of the customer and transcript.
+    needs: tuple[str, ...] = ()
+    customer_said: str | None = None
+    packet_transcript: tuple[str, ...] = ()
+    signals: dict[str, Any] | None = None
 
     @property
     def sla_used(self) -> float:
@@ -116,6 +124,17 @@ class Escalation:
             "sla_used": round(self.sla_used, 3),
             "overdue": self.overdue,
             "why": self.why(),
+            # The same, in the words of the console's cards (codes stay above for the API).
+            "headline": labels.headline(
+                self.need, self.summary, self.needs, self.customer_said, self.packet_transcript
+            ),
+            "channel_label": labels.channel(self.channel),
+            "waited": labels.duration(self.waited),
+            "promise": labels.duration(self.sla),
+            "urgent_because": labels.urgency(
+                self.frustration, self.tier, self.waited, self.sla, self.priority
+            ),
+            "signal_words": labels.signals(self.signals),
             "taken_by": (
                 {"username": holder.username, "display_name": holder.display_name}
                 if holder

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.agents import labels
 from bot.proactive import triggered_by_api
 
 
@@ -45,7 +46,10 @@ def transcript(events: Iterable[dict[str, Any]]) -> list[Line]:
         if kind == "user" and event.get("text") and not triggered_by_api(event):
             text = str(event["text"])
             message_id = str(event["message_id"]) if event.get("message_id") else None
-            lines.append(Line("customer", titles.get(text, text), at, id=message_id))
+            # A button's title as the customer saw it; a payload typed or from an older
+            # message (no button seen) in words too, never "/choose_option{...}".
+            shown = titles.get(text) or (labels.said(text) if labels.is_payload(text) else text)
+            lines.append(Line("customer", shown, at, id=message_id))
         elif kind == "bot":
             data = event.get("data") if isinstance(event.get("data"), dict) else {}
             custom = data.get("custom")
