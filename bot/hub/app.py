@@ -25,7 +25,18 @@ from sanic.response import HTTPResponse, json
 
 from bot.db import make_engine
 from bot.departments import load_departments
-from bot.hub import api, auth, console, console_live, events, openapi, pages, review, widget
+from bot.hub import (
+    api,
+    auth,
+    console,
+    console_live,
+    events,
+    openapi,
+    pages,
+    review,
+    templating,
+    widget,
+)
 from bot.hub.accounts import Accounts
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
@@ -164,6 +175,7 @@ def create_app(settings: HubSettings) -> Sanic:
     pages.add_routes(app)
     review.add_routes(app)
     widget.add_routes(app)
+    templating.add_routes(app)
     return app
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from bot.hub import console_live, review
+from bot.hub import console_live, review, templating
 from bot.hub.openapi_parts import (
     LOCAL_TIME,
     TO_SIGN_IN,
@@ -985,6 +985,7 @@ def document(departments: list[str] | None = None) -> dict:
     doc = copy.deepcopy(_DOCUMENT)
     doc["paths"].update(review.openapi_paths())
     doc["paths"].update(console_live.OPENAPI_PATHS)
+    doc["paths"].update(templating.OPENAPI_PATHS)
     doc["components"]["schemas"].update(review.openapi_schemas())
     _describe_errors_as_served(doc)
     if departments:
