@@ -20,15 +20,15 @@ usernames may pass it by the number in flight; the username+address count is exa
 from __future__ import annotations
 
 import math
-from html import escape
 from urllib.parse import quote, urlsplit
 
 from sanic import Sanic
 from sanic.request import Request
-from sanic.response import HTTPResponse, html, json, redirect
+from sanic.response import HTTPResponse, json, redirect
 
 from bot.hub.accounts import ABSOLUTE_TIMEOUT, Accounts, Session
-from bot.hub.web import HubError, in_thread, new_nonce, page_headers, page_policy
+from bot.hub.templating import render_page
+from bot.hub.web import HubError, in_thread
 from bot.ratelimit import Verdict
 
 COOKIE = "cx_hub_session"
@@ -94,16 +94,18 @@ def sign_in_redirect(request: Request) -> HTTPResponse:
 
 
 async def login_page(request: Request) -> HTTPResponse:
-    return _login_html(_safe_next(request.args.get("next")))
+    return _login_html(request, _safe_next(request.args.get("next")))
 
 
 def _login_html(
-    target: str, problem: str = "", status: int = 200, headers: dict[str, str] | None = None
+    request: Request,
+    target: str,
+    problem: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTTPResponse:
-    nonce = new_nonce()
-    page = render_login(target, problem, nonce)
-    return html(
-        page, status=status, headers={**page_headers(page_policy(nonce)), **(headers or {})}
+    return render_page(
+        request, "login.html", status=status, headers=headers, target=target, problem=problem
     )
 
 
@@ -114,12 +116,12 @@ def _sign_in_keys(request: Request, username: str) -> tuple[str, str]:
     return f"login:user-ip:{username.strip().lower()}|{ip}", f"login:ip:{ip}"
 
 
-def _locked_out(target: str, verdict: Verdict) -> HTTPResponse:
+def _locked_out(request: Request, target: str, verdict: Verdict) -> HTTPResponse:
     wait = verdict.retry_after_seconds
     minutes = math.ceil(wait / 60)
     when = f"{minutes} minute{'s' * (minutes != 1)}" if wait > 60 else f"{wait} seconds"
     problem = f"Too many failed sign-ins from here. Please try again in {when}."
-    return _login_html(target, problem, status=429, headers={"Retry-After": str(wait)})
+    return _login_html(request, target, problem, status=429, headers={"Retry-After": str(wait)})
 
 
 async def login(request: Request) -> HTTPResponse:
@@ -138,11 +140,11 @@ async def login(request: Request) -> HTTPResponse:
         limiter.hit(user_key, limits.login_failures),
     ):
         if not verdict.allowed:
-            return _locked_out(target, verdict)
+            return _locked_out(request, target, verdict)
     user = await in_thread(accounts(request).authenticate, username, form.get("password") or "")
     if user is None:
         limiter.hit(ip_key, limits.login_ip_failures)
-        return _login_html(target, "Wrong username or password.", status=401)
+        return _login_html(request, target, "Wrong username or password.", status=401)
     limiter.reset(user_key)
     token, _session = await in_thread(accounts(request).sign_in, user)
     response = redirect(target or user.home, status=303)
@@ -189,24 +191,6 @@ async def who_am_i(request: Request) -> HTTPResponse:
         },
         headers={"Cache-Control": "no-store"},
     )
-
-
-def render_login(target: str, problem: str = "", nonce: str = "") -> str:
-    note = f"<p role='alert' class='problem'>{escape(problem)}</p>" if problem else ""
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,"><title>Sign in - Support hub</title><style nonce="{escape(nonce, quote=True)}">
-body{{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem;color:#222}}
-label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;box-sizing:border-box}}
-button{{margin-top:1rem;padding:.5rem 1.2rem}}.problem{{color:#b00}}
-</style></head><body><h1>Support hub</h1>{note}
-<form method="post" action="/login">
-<input type="hidden" name="next" value="{escape(target, quote=True)}">
-<label for="username">Username</label><input id="username" name="username" autocomplete="username" required autofocus>
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form>
-<p><small>No account? An admin creates one: <code>python -m bot users add NAME --role agent</code></small></p>
-</body></html>"""
 
 
 def _safe_next(target: str | None) -> str:
