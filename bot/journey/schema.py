@@ -9,6 +9,8 @@ by URL (bot/db.py).
 
 from __future__ import annotations
 
+from alembic.autogenerate import comparators
+from alembic.operations import ops
 from sqlalchemy import (
     Boolean,
     Column,
@@ -117,6 +119,36 @@ Index(  # the few touchpoints whose repeat contact the metric must work out as i
     sqlite_where=touchpoints.c.came_back.is_(None),
     postgresql_where=touchpoints.c.came_back.is_(None),
 )
+# The CX log's free-text index over customer_text (migration 0010_search, bot/review/log.py):
+# on SQLite an FTS5 table of trigrams (its content is the touchpoints table itself, kept up to
+# date by triggers), on PostgreSQL a GIN index of pg_trgm trigrams. SQLAlchemy cannot declare
+# either, so they are named here and autogenerate leaves them alone (below). A migration that
+# copies the touchpoints table (batch_alter_table on SQLite) drops the triggers with it and
+# must make them again (TOUCHPOINT_SEARCH_TRIGGERS).
+TOUCHPOINT_SEARCH = "touchpoints_fts"
+TOUCHPOINT_SEARCH_TABLES = frozenset(
+    TOUCHPOINT_SEARCH + suffix for suffix in ("", "_data", "_idx", "_docsize", "_config")
+)
+TOUCHPOINT_SEARCH_TRIGGERS = (
+    f"""CREATE TRIGGER {TOUCHPOINT_SEARCH}_insert AFTER INSERT ON touchpoints
+    WHEN new.customer_text IS NOT NULL BEGIN
+        INSERT INTO {TOUCHPOINT_SEARCH}(rowid, customer_text) VALUES (new.id, new.customer_text);
+    END""",
+    f"""CREATE TRIGGER {TOUCHPOINT_SEARCH}_delete AFTER DELETE ON touchpoints
+    WHEN old.customer_text IS NOT NULL BEGIN
+        INSERT INTO {TOUCHPOINT_SEARCH}({TOUCHPOINT_SEARCH}, rowid, customer_text)
+        VALUES ('delete', old.id, old.customer_text);
+    END""",
+    # Every turn rewrites customer_text: only a change reaches the index.
+    f"""CREATE TRIGGER {TOUCHPOINT_SEARCH}_update AFTER UPDATE OF id, customer_text ON touchpoints
+    WHEN old.customer_text IS NOT new.customer_text OR old.id != new.id BEGIN
+        INSERT INTO {TOUCHPOINT_SEARCH}({TOUCHPOINT_SEARCH}, rowid, customer_text)
+        SELECT 'delete', old.id, old.customer_text WHERE old.customer_text IS NOT NULL;
+        INSERT INTO {TOUCHPOINT_SEARCH}(rowid, customer_text)
+        SELECT new.id, new.customer_text WHERE new.customer_text IS NOT NULL;
+    END""",
+)
+TOUCHPOINT_TRIGRAM_INDEX = "ix_touchpoints_customer_text_trgm"
 
 handoffs = Table(
     "handoffs",
@@ -445,3 +477,21 @@ one_time_codes = Table(
     Column("tries", Integer, nullable=False, default=0),
     Column("used_at", DateTime),
 )
+
+
+@comparators.dispatch_for("schema")
+def _leave_the_search_index_alone(autogen_context, upgrade_ops, schemas) -> None:
+    """Autogenerate (and ``compare_metadata``) skips the free-text index's tables and index,
+    which migrations make and SQLAlchemy cannot declare; runs after Alembic's own comparison."""
+
+    def ours(op) -> bool:
+        if isinstance(op, ops.DropTableOp):
+            return op.table_name in TOUCHPOINT_SEARCH_TABLES
+        return isinstance(op, ops.DropIndexOp) and op.index_name == TOUCHPOINT_TRIGRAM_INDEX
+
+    for container in [upgrade_ops, *upgrade_ops.ops]:
+        if isinstance(container, (ops.UpgradeOps, ops.ModifyTableOps)):
+            container.ops[:] = [op for op in container.ops if not ours(op)]
+    upgrade_ops.ops[:] = [
+        op for op in upgrade_ops.ops if not (isinstance(op, ops.ModifyTableOps) and not op.ops)
+    ]

@@ -31,6 +31,19 @@ REPEAT_CONTACT_DAYS = 7
 CUSTOMER_TEXT_LIMIT = 8000  # characters of the customer's words kept for the CX log's search
 
 
+def outcome_at_end(outcome: str, needs: str, message_count: int) -> str:
+    """The outcome of a chat as it ends: ``self_served`` only if it answered a need.
+
+    A chat whose customer wrote but raised no need (only small talk, out-of-scope
+    questions, fallbacks or turns nobody answered) and that no department or person was
+    handed solved nothing: it ends ``abandoned``. ``needs`` is the touchpoint's JSON list.
+    Migration 0011_self_served applies the same rule to the history.
+    """
+    if outcome == "self_served" and message_count > 0 and not json.loads(needs):
+        return "abandoned"
+    return outcome
+
+
 @dataclass(frozen=True)
 class Turn:
     """What one action knows about the conversation when it runs."""
@@ -171,6 +184,10 @@ class JourneyStore:
                     started_at=min(turn.session_started_at, now),
                     came_back=False,
                 )
+                if turn.ended:
+                    values["outcome"] = outcome_at_end(
+                        values["outcome"], values["needs"], len(turn.messages)
+                    )
                 if turn.need or turn.order_id:  # about something: maybe a repeat contact
                     values["came_back"] = self._mark_repeats(conn, customer_id, None, values)
                 result = conn.execute(self._insert, values)
@@ -194,6 +211,12 @@ class JourneyStore:
                     values["outcome"] = turn.outcome
                 if not turn.ended and row.ended_at is not None:
                     values["ended_at"] = None  # they came back before the session expired
+                    if row.outcome == "abandoned":  # decided again when it ends
+                        values["outcome"] = turn.outcome or "self_served"
+                if turn.ended:
+                    values["outcome"] = outcome_at_end(
+                        values.get("outcome", row.outcome), values["needs"], len(turn.messages)
+                    )
                 conn.execute(self._update, {**values, "touchpoint": row.id})
                 values = {**row._mapping, **values}
         # Built from what was written: no read back (logging sits on every turn's path).

@@ -38,7 +38,7 @@ from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Boolean, Integer
+from sqlalchemy.types import Integer
 
 from bot.cx_routing import CxRules
 from bot.identity.checks import FAILED, LIMITED
@@ -53,7 +53,14 @@ from bot.journey.store import OUTCOMES
 from bot.policies.moments import met_a_limit
 from bot.redaction import redact, redact_data
 from bot.review.metrics import NO_DEPARTMENT, UNKNOWN_STAGE, Filters, filter_conditions
-from bot.review.sql import connected
+from bot.review.sql import (
+    connected,
+    contains_text,
+    count_candidates,
+    indexed_terms,
+    like_pattern,
+    text_candidates,
+)
 from bot.routing import STAGES
 
 PAGE_SIZE = 50
@@ -67,6 +74,11 @@ _CURSOR_SEPARATOR = "~"
 SCAN_SECONDS = 0.4  # a page stops opening new windows after this long
 FIRST_WINDOW = 5_000
 MAX_WINDOW = 40_000
+
+# A search whose words the text index finds in at most this many touchpoints reads them
+# through the index (all of them, sorted: a few milliseconds); one with more walks the
+# newest touchpoints in windows, where its words are dense enough to fill a page at once.
+RARE_WORDS = 5_000
 
 # "Frustrated" in the log means what makes the assistant bring in a person: the routing
 # rule frustrated_customer (routing.yml, frustration_at_least). The hub passes the
@@ -164,6 +176,13 @@ def touchpoint_log(
     with connected(bind) as conn:
         if _few(log_filters):
             return _page(conn.execute(_below(query, upper).limit(limit + 1)).all(), limit, terms)
+        if _rare_words(conn, terms):  # read through the text index, newest first
+            found = query.where(
+                text_candidates(
+                    conn.dialect.name, terms, touchpoints.c.customer_text, touchpoints.c.id
+                )
+            )
+            return _page(conn.execute(_below(found, upper).limit(limit + 1)).all(), limit, terms)
         deadline = None if scan_seconds is None else time.monotonic() + scan_seconds
         rows: list = []
         window = FIRST_WINDOW
@@ -283,6 +302,16 @@ def _few(filters: LogFilters) -> bool:
     """Whether the filters pick few touchpoints through an index of their own (one
     customer's, the flagged ones): then the page is read without windows."""
     return filters.base.customer_id is not None or bool(filters.flagged)
+
+
+def _rare_words(conn: Connection, terms: list[str]) -> bool:
+    """Whether the search's words are rare enough to read through the text index: it
+    offers at most ``RARE_WORDS`` touchpoints for them (a common word is found sooner by
+    walking the newest touchpoints, see the module's docstring)."""
+    if not indexed_terms(terms):
+        return False
+    column_text, column_id = touchpoints.c.customer_text, touchpoints.c.id
+    return count_candidates(conn, terms, column_text, column_id, RARE_WORDS + 1) <= RARE_WORDS
 
 
 def _below(query, upper: tuple[datetime, int] | None):
@@ -472,36 +501,6 @@ def _json_int_sqlite(element, compiler, **kw):
 def _json_int_postgresql(element, compiler, **kw):
     column = compiler.process(element.clauses, **kw)
     return f"COALESCE(CAST(CAST({column} AS json) ->> '{element.key}' AS INTEGER), 0)"
-
-
-class contains_text(FunctionElement):
-    """Whether a text column matches a LIKE pattern (escaped with ``\\``), in any case.
-
-    SQLite's LIKE ignores case already (for ASCII letters; lower() would be no better and
-    costs a copy of every text); PostgreSQL's is ILIKE.
-    """
-
-    type = Boolean()
-    name = "contains_text"
-    inherit_cache = True
-
-
-@compiles(contains_text, "sqlite")
-def _contains_sqlite(element, compiler, **kw):
-    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
-    return f"({column} LIKE {pattern} ESCAPE '\\')"
-
-
-@compiles(contains_text, "postgresql")
-def _contains_postgresql(element, compiler, **kw):
-    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
-    return f"({column} ILIKE {pattern} ESCAPE '\\')"
-
-
-def like_pattern(term: str) -> str:
-    """A LIKE pattern that finds ``term`` anywhere, its ``%``, ``_`` and ``\\`` taken literally."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def search_terms(text: str) -> list[str]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, and_, column, func, select, table
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+
+from bot.journey.schema import TOUCHPOINT_SEARCH
 
 SECONDS_PER_DAY = 86_400
 # 1970-01-01 was a Thursday: (day number + 3) % 7 is the weekday with Monday = 0.
@@ -153,3 +155,91 @@ def _unindexed_sqlite(element, compiler, **kw):
 @compiles(unindexed)
 def _unindexed_default(element, compiler, **kw):
     return compiler.process(element.clauses, **kw)
+
+
+# -- the free-text index over touchpoints.customer_text (migration 0010_search) ---------------
+TRIGRAM = 3  # characters of a trigram: a shorter word cannot be looked up in the index
+MAX_TRIGRAMS = 16  # per search: more narrow the candidates little and cost a posting list each
+_search_table = table(TOUCHPOINT_SEARCH, column("rowid"), column(TOUCHPOINT_SEARCH))
+
+
+def indexed_terms(terms: list[str]) -> list[str]:
+    """The search terms the trigram index can look up (three characters or more)."""
+    return [t for t in terms if len(t) >= TRIGRAM]
+
+
+def fts5_query(terms: list[str]) -> str:
+    """An FTS5 query for rows holding every trigram of every term (a superset of the rows
+    holding the terms: the caller checks each row against the terms themselves).
+
+    The table keeps no positions (detail=none), so a term is the AND of its trigrams; each
+    is quoted, its own double quotes doubled, so nothing in it is FTS5 syntax.
+    """
+    grams = dict.fromkeys(
+        t[i : i + TRIGRAM] for t in indexed_terms(terms) for i in range(len(t) - TRIGRAM + 1)
+    )
+    if not grams:
+        raise ValueError("no term of three characters or more to look up")
+    picked = list(grams)
+    if len(picked) > MAX_TRIGRAMS:  # spread over every term rather than the first one's
+        step = len(picked) / MAX_TRIGRAMS
+        picked = [picked[int(i * step)] for i in range(MAX_TRIGRAMS)]
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in picked)
+
+
+def text_candidates(dialect: str, terms: list[str], column_text, column_id):
+    """A condition that a touchpoint is among the text index's candidates for ``terms``
+    (rows holding every indexable term, a superset on SQLite).
+
+    SQLite: the id is in the FTS5 table's answer. PostgreSQL: the terms' ILIKE, which the
+    GIN trigram index answers (the caller's conditions hold them already; this only
+    repeats them so both databases read the same query).
+    """
+    if dialect == "sqlite":
+        match = _search_table.c[TOUCHPOINT_SEARCH].op("MATCH")(fts5_query(terms))
+        return column_id.in_(select(_search_table.c.rowid).where(match))
+    return and_(*(contains_text(column_text, like_pattern(t)) for t in indexed_terms(terms)))
+
+
+def count_candidates(conn: Connection, terms: list[str], column_text, column_id, most: int) -> int:
+    """How many touchpoints the text index offers for ``terms``, counted up to ``most``."""
+    if conn.dialect.name == "sqlite":
+        match = _search_table.c[TOUCHPOINT_SEARCH].op("MATCH")(fts5_query(terms))
+        found = select(_search_table.c.rowid).where(match).limit(most)
+    else:
+        found = (
+            select(column_id)
+            .where(text_candidates(conn.dialect.name, terms, column_text, column_id))
+            .limit(most)
+        )
+    return conn.execute(select(func.count()).select_from(found.subquery())).scalar_one()
+
+
+class contains_text(FunctionElement):
+    """Whether a text column matches a LIKE pattern (escaped with ``\\``), in any case.
+
+    SQLite's LIKE ignores case already (for ASCII letters; lower() would be no better and
+    costs a copy of every text); PostgreSQL's is ILIKE, which its trigram index serves.
+    """
+
+    type = Boolean()
+    name = "contains_text"
+    inherit_cache = True
+
+
+@compiles(contains_text, "sqlite")
+def _contains_sqlite(element, compiler, **kw):
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({column} LIKE {pattern} ESCAPE '\\')"
+
+
+@compiles(contains_text, "postgresql")
+def _contains_postgresql(element, compiler, **kw):
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({column} ILIKE {pattern} ESCAPE '\\')"
+
+
+def like_pattern(term: str) -> str:
+    """A LIKE pattern that finds ``term`` anywhere, its ``%``, ``_`` and ``\\`` taken literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
