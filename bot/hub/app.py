@@ -93,7 +93,7 @@ class HubErrorHandler(ErrorHandler):
             return auth.sign_in_redirect(request)
         extra = getattr(exception, "extra", None) or {}  # HubError's fields beside "error"
         if path.startswith(pages.PREFIX):
-            return pages.error_page(status, message, path)
+            return pages.error_page(status, message, path, request)
         if path == console.PREFIX or path.startswith(console.PREFIX + "/"):
             return console.error_page(status, message)
         if path == review.PREFIX or path.startswith(review.PREFIX + "/"):
