@@ -97,7 +97,7 @@ class HubErrorHandler(ErrorHandler):
         if path == console.PREFIX or path.startswith(console.PREFIX + "/"):
             return console.error_page(status, message)
         if path == review.PREFIX or path.startswith(review.PREFIX + "/"):
-            return review.error_page(status, message)
+            return review.error_page(status, message, request)
         return json({"error": message, **extra}, status=status)
 
 

@@ -33,7 +33,7 @@ from bot.hub.openapi_parts import (
     json_spec,
     schema_ref,
 )
-from bot.hub.review.flags import FLAG_SCRIPT, flag_panel
+from bot.hub.review.flags import flag_panel
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.review.log import (
     LOG_PATH,
@@ -97,9 +97,9 @@ async def conversation_page(request: Request, touchpoint_id: int) -> HTTPRespons
     return page(
         f"Conversation with {who}",
         body,
+        request=request,
         session=session,
         current=LOG_PATH,
-        script=FLAG_SCRIPT,
     )
 
 

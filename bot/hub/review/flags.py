@@ -26,8 +26,6 @@ from bot.hub.web import HubError, in_thread, json_object
 from bot.review import flags as review_flags
 from bot.review.flags import Flag, Invalid, NotFound
 
-FLAG_SCRIPT = ""  # the panel is plain forms: nothing to add to a page's script
-
 
 def add_routes(app: Sanic) -> None:
     """Register the flagged list, the NLU export, and the flag and example forms and API."""
@@ -116,7 +114,9 @@ async def flagged_page(request: Request) -> HTTPResponse:
     kept = await in_thread(review_flags.examples, engine, [i["flag"].touchpoint_id for i in items])
     intents = await in_thread(_intents, request)
     body = render_flagged(items, kept, intents, session, more)
-    return page("Flagged conversations", body, session=session, current=f"{PREFIX}/flagged")
+    return page(
+        "Flagged conversations", body, request=request, session=session, current=f"{PREFIX}/flagged"
+    )
 
 
 def render_flagged(

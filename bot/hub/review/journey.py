@@ -109,7 +109,7 @@ async def journey_page(request: Request, customer_id: str) -> HTTPResponse:
     found = await _journey(request, customer_id)
     body = render_journey(found, frustrated_at(request))
     who = found.customer["name"] or "an anonymous visitor"
-    return page(f"Journey of {who}", body, session=session, current=LOG_PATH)
+    return page(f"Journey of {who}", body, request=request, session=session, current=LOG_PATH)
 
 
 async def journey_api(request: Request, customer_id: str) -> HTTPResponse:

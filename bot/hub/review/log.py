@@ -107,11 +107,13 @@ async def log_page(request: Request) -> HTTPResponse:
     except (BadFilter, BadCursor) as e:
         # The form comes back as typed, with what to change: a 400 the analyst can fix.
         body = render_log(None, args, _options(request), frustrated_at(request), problem=str(e))
-        return page("Touchpoint log", body, session=session, current=LOG_PATH, status=400)
+        return page(
+            "Touchpoint log", body, request=request, session=session, current=LOG_PATH, status=400
+        )
     body = render_log(
         result, args, _options(request), frustrated_at(request), filters=filters, after=after
     )
-    return page("Touchpoint log", body, session=session, current=LOG_PATH)
+    return page("Touchpoint log", body, request=request, session=session, current=LOG_PATH)
 
 
 async def touchpoints_api(request: Request) -> HTTPResponse:

@@ -222,7 +222,9 @@ async def metrics_page(request: Request) -> HTTPResponse:
     # Off the event loop too: a year by day is some 50 ms of markup, and the console's
     # polls should not wait behind it.
     body = await in_thread(render, query, table, request.app.ctx.departments)
-    return page("Metrics", body, session=session, current=PREFIX, script=SCRIPT)
+    return page(
+        "Metrics", body, request=request, session=session, current=PREFIX, scripts=("metrics.js",)
+    )
 
 
 async def metrics_csv(request: Request) -> HTTPResponse:
@@ -501,19 +503,6 @@ def charts(table: MetricsTable) -> list[str]:
     ]
     return [f"<figure><figcaption>{escape(t)}</figcaption>{svg}</figure>" for t, svg in figures]
 
-
-# Progressive enhancement: editing a date means "between the dates" (the server would
-# otherwise keep the rolling window and ignore them).
-SCRIPT = """
-(() => {
-  const windowChoice = document.getElementById("window");
-  for (const id of ["since", "until"]) {
-    document.getElementById(id).addEventListener("change", () => {
-      windowChoice.value = "dates";
-    });
-  }
-})();
-"""
 
 PARAMETERS = ("window", "since", "until", "by", "channel", "stage", "department", "outcome")
 
