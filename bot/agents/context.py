@@ -134,6 +134,7 @@ def order_row(order: Order, current: str | None = None) -> dict[str, Any]:
         "items": ", ".join(order.items),
         "value": money(order.total),
         "placed": f"{order.placed_at:%d %b %Y}",
+        "expected": f"{order.expected_delivery:%A %d %B}" if order.expected_delivery else None,
         "when": ", ".join(when),
         "current": order.id == current,
     }

@@ -51,6 +51,19 @@ class RasaApi:
             "read the conversation",
         )
 
+    def last_change(self, conversation_id: str) -> Any:
+        """When the conversation last changed (Rasa's ``latest_event_time``), read without its
+        events: what the console's push compares to know a chat has news."""
+        state = self._call(
+            "GET",
+            conversation_id,
+            "tracker",
+            {"include_events": "NONE"},
+            None,
+            "read the conversation",
+        )
+        return state.get("latest_event_time") or len(state.get("events") or [])
+
     def append(
         self,
         conversation_id: str,

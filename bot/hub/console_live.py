@@ -13,13 +13,11 @@
 They reach the widget through the Rasa server's website channel (bot/agents/live.py), not
 Rasa's events API: none of this belongs in the conversation's record. Slack has no such
 thing for a bot to show, so on other channels the POSTs answer ``{"relayed": false}``.
-The routes are declared here, OpenAPI included (``OPENAPI_PATHS``); bot/hub/console.py
-adds ``SCRIPT`` to its conversation page.
+The routes are declared here, OpenAPI included (``OPENAPI_PATHS``, which also carries
+bot/hub/console_push.py's); the page's side is bot/hub/static/console.js.
 """
 
 from __future__ import annotations
-
-import json
 
 from sanic import Sanic
 from sanic.request import Request
@@ -30,8 +28,9 @@ from bot.agents import AgentDeskError, NotFound, NotHolding, Takeover
 from bot.agents.live import LiveChat, LiveUnavailable
 from bot.agents.queue import Holder
 from bot.agents.relay import WEB_CHANNEL
+from bot.hub import console_push
 from bot.hub.accounts import Session
-from bot.hub.auth import CSRF_HEADER, check_csrf, require
+from bot.hub.auth import check_csrf, require
 from bot.hub.openapi_parts import error_spec, json_spec
 from bot.hub.web import HubError, in_thread, json_object
 
@@ -125,92 +124,6 @@ def _json(data: dict, status: int = 200) -> HTTPResponse:
     return json_response(data, status=status, headers={"Cache-Control": "no-store"})
 
 
-# -- the conversation page's part -----------------------------------------------------------
-# Added to bot/hub/console.py's page script (the page runs only its own nonce'd script). It
-# watches the page, not the other script's variables: the agent holds the chat while the
-# send form shows, and each customer line names its message in data-message-id.
-SCRIPT = (
-    r"""
-(() => {
-"use strict";
-const main = document.getElementById("conversation");
-if (!main) return;
-const api = "/api/console/conversations/" + encodeURIComponent(main.dataset.conversationId);
-const csrf = document.querySelector("meta[name=csrf-token]").content;
-const transcript = document.getElementById("transcript");
-const form = document.getElementById("send-form");
-const box = document.getElementById("message");
-const PING_MS = $PING_MS, POLL_MS = $POLL_MS;
-const holding = () => !form.hidden;
-
-async function post(path, body) {
-  const r = await fetch(api + path, {
-    method: "POST", credentials: "same-origin",
-    headers: { Accept: "application/json", "Content-Type": "application/json", [$CSRF_HEADER]: csrf },
-    body: JSON.stringify(body),
-  });
-  if (!r.ok) throw new Error("the hub answered " + r.status);
-}
-
-// The customer is typing: a line under the transcript, read out politely.
-const typing = document.createElement("p");
-typing.id = "customer-typing";
-typing.setAttribute("role", "status");
-typing.setAttribute("aria-live", "polite");
-typing.style.minHeight = "1.4em";
-typing.style.margin = ".2rem 0";
-typing.style.color = "#444";
-typing.style.fontStyle = "italic";
-transcript.after(typing);
-async function pollTyping() {
-  let on = false;
-  if (holding() && document.visibilityState === "visible") {
-    try {
-      const r = await fetch(api + "/live", { credentials: "same-origin", headers: { Accept: "application/json" } });
-      on = r.ok && Boolean((await r.json()).customer_typing);
-    } catch (e) { /* the next poll tries again */ }
-  }
-  typing.textContent = on ? "The customer is typing…" : "";
-  setTimeout(pollTyping, POLL_MS);
-}
-pollTyping();
-
-// The agent is typing: said at most every PING_MS while they type; "stopped" when the box
-// is emptied; a sent message ends it in the widget by itself.
-let typingSince = 0;
-box.addEventListener("input", () => {
-  if (!holding()) return;
-  const now = Date.now();
-  if (!box.value.trim()) {
-    if (typingSince) { typingSince = 0; post("/typing", { typing: false }).catch(() => {}); }
-  } else if (now - typingSince >= PING_MS) {
-    typingSince = now;
-    post("/typing", { typing: true }).catch(() => {});
-  }
-});
-form.addEventListener("submit", () => { typingSince = 0; });
-
-// Seen: the newest customer line this console has shown while the page was visible.
-let seenSent = "";
-function markSeen() {
-  if (!holding() || document.visibilityState !== "visible") return;
-  const lines = transcript.querySelectorAll(".line--customer[data-message-id]");
-  const last = lines[lines.length - 1];
-  const id = last && last.dataset.messageId;
-  if (!id || id === seenSent) return;
-  seenSent = id;
-  post("/seen", { message_id: id }).catch(() => { seenSent = ""; });
-}
-new MutationObserver(markSeen).observe(transcript, { childList: true });
-new MutationObserver(markSeen).observe(form, { attributes: true, attributeFilter: ["hidden"] });
-document.addEventListener("visibilitychange", markSeen);
-})();
-""".replace("$PING_MS", str(TYPING_PING_MS))
-    .replace("$POLL_MS", str(CUSTOMER_POLL_MS))
-    .replace("$CSRF_HEADER", json.dumps(CSRF_HEADER))
-)
-
-
 # -- OpenAPI ---------------------------------------------------------------------------------
 _CONVERSATION = {
     "name": "conversation_id",
@@ -267,7 +180,46 @@ def _post(operation: str, summary: str, body: dict, required: list[str]) -> dict
     }
 
 
+_PAGE = {
+    "parameters": [_CONVERSATION],
+    "get": {
+        "tags": ["agent console"],
+        "summary": "The workspace with one conversation open beside the list",
+        "description": (
+            "For a signed-in agent or admin. Without a session: a redirect to /login. "
+            "`?part=context` answers the context panel alone (an HTML fragment)."
+        ),
+        "operationId": "consoleConversationPage",
+        "parameters": [
+            {
+                "name": "part",
+                "in": "query",
+                "required": False,
+                "description": "`context`: only the context panel (packet, orders, journey).",
+                "schema": {"type": "string", "enum": ["context"]},
+            }
+        ],
+        "responses": {
+            "200": {
+                "description": "The page (or the context panel).",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+            "303": {"description": "Not signed in: to /login?next=<this page>."},
+            "403": {
+                "description": "Signed in with a role other than agent or admin.",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+            "404": {
+                "description": "No such conversation in the journey.",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+        },
+    },
+}
+
 OPENAPI_PATHS = {
+    **console_push.OPENAPI_PATHS,
+    "/console/conversations/{conversation_id}": _PAGE,
     "/api/console/conversations/{conversation_id}/typing": _post(
         "consoleAgentTyping",
         "The holding agent is typing (or stopped): shown in the customer's website chat",
