@@ -56,8 +56,6 @@ from bot.review.metrics import NO_DEPARTMENT, UNKNOWN_STAGE, Filters, filter_con
 from bot.review.sql import (
     connected,
     contains_text,
-    count_candidates,
-    indexed_terms,
     like_pattern,
     text_candidates,
 )
@@ -176,13 +174,14 @@ def touchpoint_log(
     with connected(bind) as conn:
         if _few(log_filters):
             return _page(conn.execute(_below(query, upper).limit(limit + 1)).all(), limit, terms)
-        if _rare_words(conn, terms):  # read through the text index, newest first
-            found = query.where(
-                text_candidates(
-                    conn.dialect.name, terms, touchpoints.c.customer_text, touchpoints.c.id
-                )
-            )
-            return _page(conn.execute(_below(found, upper).limit(limit + 1)).all(), limit, terms)
+        candidates = text_candidates(conn, terms, RARE_WORDS)
+        if candidates is not None:  # rare words: read through the text index
+            # The page's ids first (sorting thousands of candidates costs little), then
+            # what the log shows of them (a correlated count per row, a few joins).
+            found = _below(query.where(touchpoints.c.id.in_(candidates)), upper)
+            ids = conn.execute(found.with_only_columns(touchpoints.c.id).limit(limit + 1))
+            shown = query.where(touchpoints.c.id.in_(ids.scalars().all()))
+            return _page(conn.execute(shown).all(), limit, terms)
         deadline = None if scan_seconds is None else time.monotonic() + scan_seconds
         rows: list = []
         window = FIRST_WINDOW
@@ -302,16 +301,6 @@ def _few(filters: LogFilters) -> bool:
     """Whether the filters pick few touchpoints through an index of their own (one
     customer's, the flagged ones): then the page is read without windows."""
     return filters.base.customer_id is not None or bool(filters.flagged)
-
-
-def _rare_words(conn: Connection, terms: list[str]) -> bool:
-    """Whether the search's words are rare enough to read through the text index: it
-    offers at most ``RARE_WORDS`` touchpoints for them (a common word is found sooner by
-    walking the newest touchpoints, see the module's docstring)."""
-    if not indexed_terms(terms):
-        return False
-    column_text, column_id = touchpoints.c.customer_text, touchpoints.c.id
-    return count_candidates(conn, terms, column_text, column_id, RARE_WORDS + 1) <= RARE_WORDS
 
 
 def _below(query, upper: tuple[datetime, int] | None):

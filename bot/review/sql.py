@@ -8,15 +8,16 @@ boundaries local days and weeks on both databases.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, and_, column, func, select, table
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, column, func, select, table
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from bot.journey.schema import TOUCHPOINT_SEARCH
+from bot.journey.schema import TOUCHPOINT_SEARCH, touchpoints
 
 SECONDS_PER_DAY = 86_400
 # 1970-01-01 was a Thursday: (day number + 3) % 7 is the weekday with Monday = 0.
@@ -159,7 +160,8 @@ def _unindexed_default(element, compiler, **kw):
 
 # -- the free-text index over touchpoints.customer_text (migration 0010_search) ---------------
 TRIGRAM = 3  # characters of a trigram: a shorter word cannot be looked up in the index
-MAX_TRIGRAMS = 16  # per search: more narrow the candidates little and cost a posting list each
+MAX_TRIGRAMS = 16  # looked up per search at most (a 200-character search has ~200)
+SELECTIVE_TRIGRAMS = 4  # the rarest trigrams a search intersects when some are rare
 _search_table = table(TOUCHPOINT_SEARCH, column("rowid"), column(TOUCHPOINT_SEARCH))
 
 
@@ -168,51 +170,85 @@ def indexed_terms(terms: list[str]) -> list[str]:
     return [t for t in terms if len(t) >= TRIGRAM]
 
 
-def fts5_query(terms: list[str]) -> str:
-    """An FTS5 query for rows holding every trigram of every term (a superset of the rows
-    holding the terms: the caller checks each row against the terms themselves).
-
-    The table keeps no positions (detail=none), so a term is the AND of its trigrams; each
-    is quoted, its own double quotes doubled, so nothing in it is FTS5 syntax.
-    """
-    grams = dict.fromkeys(
-        t[i : i + TRIGRAM] for t in indexed_terms(terms) for i in range(len(t) - TRIGRAM + 1)
-    )
-    if not grams:
-        raise ValueError("no term of three characters or more to look up")
-    picked = list(grams)
-    if len(picked) > MAX_TRIGRAMS:  # spread over every term rather than the first one's
-        step = len(picked) / MAX_TRIGRAMS
-        picked = [picked[int(i * step)] for i in range(MAX_TRIGRAMS)]
-    return " AND ".join('"' + g.replace('"', '""') + '"' for g in picked)
-
-
-def text_candidates(dialect: str, terms: list[str], column_text, column_id):
-    """A condition that a touchpoint is among the text index's candidates for ``terms``
-    (rows holding every indexable term, a superset on SQLite).
-
-    SQLite: the id is in the FTS5 table's answer. PostgreSQL: the terms' ILIKE, which the
-    GIN trigram index answers (the caller's conditions hold them already; this only
-    repeats them so both databases read the same query).
-    """
-    if dialect == "sqlite":
-        match = _search_table.c[TOUCHPOINT_SEARCH].op("MATCH")(fts5_query(terms))
-        return column_id.in_(select(_search_table.c.rowid).where(match))
-    return and_(*(contains_text(column_text, like_pattern(t)) for t in indexed_terms(terms)))
-
-
-def count_candidates(conn: Connection, terms: list[str], column_text, column_id, most: int) -> int:
-    """How many touchpoints the text index offers for ``terms``, counted up to ``most``."""
-    if conn.dialect.name == "sqlite":
-        match = _search_table.c[TOUCHPOINT_SEARCH].op("MATCH")(fts5_query(terms))
-        found = select(_search_table.c.rowid).where(match).limit(most)
-    else:
-        found = (
-            select(column_id)
-            .where(text_candidates(conn.dialect.name, terms, column_text, column_id))
-            .limit(most)
+def trigrams(terms: list[str]) -> list[str]:
+    """The distinct trigrams of the indexable terms, at most ``MAX_TRIGRAMS``, spread over
+    every term rather than the first one's."""
+    grams = list(
+        dict.fromkeys(
+            t[i : i + TRIGRAM] for t in indexed_terms(terms) for i in range(len(t) - TRIGRAM + 1)
         )
-    return conn.execute(select(func.count()).select_from(found.subquery())).scalar_one()
+    )
+    if len(grams) > MAX_TRIGRAMS:
+        step = len(grams) / MAX_TRIGRAMS
+        grams = [grams[int(i * step)] for i in range(MAX_TRIGRAMS)]
+    return grams
+
+
+def fts5_query(grams: list[str]) -> str:
+    """An FTS5 query for rows holding every one of ``grams``.
+
+    Each trigram is quoted, its own double quotes doubled, so nothing a customer or an
+    analyst typed is FTS5 syntax. The table keeps no positions (detail=none): a term is the
+    AND of its trigrams, a superset of the rows holding it, and the caller checks each row
+    against the terms themselves.
+    """
+    if not grams:
+        raise ValueError("no trigram to look up")
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+
+
+def text_candidates(conn: Connection, terms: list[str], most: int) -> list[int] | None:
+    """The ids of the touchpoints the text index offers for ``terms`` (every one holding
+    them, and on SQLite some that hold only their trigrams), or None when there are more
+    than ``most`` (or no term is long enough to look up).
+
+    SQLite: each trigram's posting list is counted first, up to ``most`` (cheap: the count
+    stops there). When some are rare, the rarest few are intersected; when none is, one
+    trigram of each term at a time (every posting list read costs, and very common ones
+    like "the" narrow little) until the intersection holds at most ``most``.
+    PostgreSQL: the terms' ILIKE, which the GIN trigram index answers by itself.
+    """
+    terms = indexed_terms(terms)
+    if not terms:
+        return None
+    if conn.dialect.name == "sqlite":
+        counts = {g: _count(conn, _match([g]), most + 1) for g in trigrams(terms)}
+        rare = sorted((g for g in counts if counts[g] <= most), key=counts.__getitem__)
+        picked = rare[:SELECTIVE_TRIGRAMS]
+        if not picked:
+            for gram in _one_per_term(terms, counts)[:SELECTIVE_TRIGRAMS]:
+                picked.append(gram)
+                if _count(conn, _match(picked), most + 1) <= most:
+                    break
+            else:
+                return None
+        ids = [r[0] for r in conn.execute(_match(picked).limit(most + 1))]
+    else:
+        tp = touchpoints
+        where = [contains_text(tp.c.customer_text, like_pattern(t)) for t in terms]
+        ids = [r[0] for r in conn.execute(select(tp.c.id).where(*where).limit(most + 1))]
+    return ids if len(ids) <= most else None
+
+
+def _one_per_term(terms: list[str], counted: dict[str, int]) -> list[str]:
+    """Trigrams to intersect when none is rare: the last counted one of each term in turn
+    (longest terms first: a long word is rarer than a short one), then the others."""
+    per_term = [
+        [t[i : i + TRIGRAM] for i in range(len(t) - TRIGRAM, -1, -1)]
+        for t in sorted(terms, key=len, reverse=True)
+    ]
+    order = [g for grams in itertools.zip_longest(*per_term) for g in grams if g]
+    return [g for g in dict.fromkeys(order) if g in counted]
+
+
+def _match(grams: list[str]):
+    return select(_search_table.c.rowid).where(
+        _search_table.c[TOUCHPOINT_SEARCH].op("MATCH")(fts5_query(grams))
+    )
+
+
+def _count(conn: Connection, query, most: int) -> int:
+    return conn.execute(select(func.count()).select_from(query.limit(most).subquery())).scalar_one()
 
 
 class contains_text(FunctionElement):
