@@ -86,7 +86,9 @@ METRICS = (
         "self-served",
         "rate",
         "Self-service rate: of the conversations that have ended, the share the assistant "
-        "resolved alone (outcome self_served: no handoff, no person, not abandoned).",
+        "resolved alone (outcome self_served: it answered at least one need, with no "
+        "handoff and no person; a chat of only small talk, out-of-scope questions, "
+        "fallbacks or unanswered turns solved nothing and is abandoned).",
     ),
     Metric(
         "escalation_rate",
@@ -100,8 +102,8 @@ METRICS = (
         "abandoned",
         "rate",
         "Abandonment: of the conversations that have ended, the share the customer left "
-        "without a goodbye before anything was resolved (outcome abandoned, set when the "
-        "session expires).",
+        "before anything was resolved (outcome abandoned: set when the session expires "
+        "without a goodbye, or at the goodbye of a chat that raised no need).",
     ),
     Metric(
         "handoffs",
