@@ -37,13 +37,17 @@ async function call(method, url, body) {
   return data;
 }
 function when(iso) { return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : ""; }
-// One run at a time; news arriving meanwhile makes one more run, not a pile of them.
+// One run at a time; a call made meanwhile gets one more run after it (not a pile of
+// them), and whoever awaits a call sees a run that began after they called.
 function coalesce(fn) {
-  let running = false, again = false;
-  return async function run() {
-    if (running) { again = true; return; }
-    running = true;
-    try { await fn(); } finally { running = false; if (again) { again = false; run(); } }
+  let current = null, queued = null;
+  return function run() {
+    if (!current) {
+      current = fn().finally(() => { current = null; });
+      return current;
+    }
+    if (!queued) queued = current.then(() => { queued = null; return run(); });
+    return queued;
   };
 }
 
@@ -185,8 +189,10 @@ function announce(data) {
   if (prefs.sound) beep();
   if (prefs.desktop && window.Notification && Notification.permission === "granted") {
     const first = arrived[0];
-    const note = new Notification(arrived.length > 1 ? arrived.length + " new escalations" : "New escalation: " + first.name, { body: first.headline, tag: "cx-escalation" });
-    note.onclick = () => { window.focus(); location.href = "/console/conversations/" + encodeURIComponent(first.conversation_id); };
+    try {
+      const note = new Notification(arrived.length > 1 ? arrived.length + " new escalations" : "New escalation: " + first.name, { body: first.headline, tag: "cx-escalation" });
+      note.onclick = () => { window.focus(); location.href = "/console/conversations/" + encodeURIComponent(first.conversation_id); };
+    } catch (e) { /* this browser shows none */ }
   }
 }
 
@@ -274,21 +280,24 @@ async function beat() {
   try { await call("POST", api + "/heartbeat"); }
   catch (e) { problem(e.message); refreshConversation(); }
 }
+// An action, then the page as it is now: the chat first (so `done` finds the controls the
+// new state shows), then the context panel and the list, so nothing shown is stale.
 async function act(path, body, done) {
   if (busy) return;
   busy = true;
   problem("");
+  let ok = false;
   try {
     await call("POST", api + path, body);
-    if (done) done();
+    ok = true;
   } catch (e) {
     problem(e.message);
-  } finally {
-    busy = false;
-    await refreshConversation();
-    refreshContext();
-    refreshList();
   }
+  busy = false;
+  await refreshConversation();
+  if (ok && done) done();
+  refreshContext();
+  refreshList();
 }
 
 if (chat) {
