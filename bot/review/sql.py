@@ -212,13 +212,16 @@ def text_candidates(conn: Connection, terms: list[str], most: int) -> list[int] 
     if not terms:
         return None
     if conn.dialect.name == "sqlite":
-        counts = {g: _count(conn, _match([g]), most + 1) for g in trigrams(terms)}
+        grams = trigrams(terms)
+        # Every trigram's count in one statement (a round trip costs more than a count).
+        counted = select(*(_count(_match([g]), most + 1) for g in grams))
+        counts = dict(zip(grams, conn.execute(counted).one(), strict=True))
         rare = sorted((g for g in counts if counts[g] <= most), key=counts.__getitem__)
         picked = rare[:SELECTIVE_TRIGRAMS]
         if not picked:
             for gram in _one_per_term(terms, counts)[:SELECTIVE_TRIGRAMS]:
                 picked.append(gram)
-                if _count(conn, _match(picked), most + 1) <= most:
+                if conn.execute(select(_count(_match(picked), most + 1))).scalar_one() <= most:
                     break
             else:
                 return None
@@ -247,8 +250,9 @@ def _match(grams: list[str]):
     )
 
 
-def _count(conn: Connection, query, most: int) -> int:
-    return conn.execute(select(func.count()).select_from(query.limit(most).subquery())).scalar_one()
+def _count(query, most: int):
+    """How many rows ``query`` gives, counted up to ``most`` (a scalar subquery)."""
+    return select(func.count()).select_from(query.limit(most).subquery()).scalar_subquery()
 
 
 class contains_text(FunctionElement):
