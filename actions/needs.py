@@ -28,7 +28,7 @@ from bot.identity.access import ANYONE
 from bot.journey.signals import Signals
 from bot.support.desk import PERSON_NEEDS
 from bot.support.parsing import address_in, has_town_or_postcode, normalize_order_id, parse_date
-from bot.support.replies import NEED_LABELS
+from bot.support.replies import NEED_LABELS, Reply
 
 DETAIL_SLOTS = ("order_id", "customer_id", "email", "new_address", "new_date")
 # Set with customer_id when a check verifies the visitor; never asked for themselves.
@@ -131,6 +131,7 @@ class ValidateNeedForm(FormValidationAction):
         up_front = await self._verified_up_front(dispatcher, tracker, domain)
         tracker.slots.update(up_front)
         before = len(tracker.events)
+        details_before = {slot: tracker.slots.get(slot) for slot in DETAIL_SLOTS}
         events = await super().run(dispatcher, tracker, domain)
         # The SDK returns only the form's own slots; who a verification check found (and
         # that a check was made at all, which keeps Rasa from rejecting the form) rides along.
@@ -141,6 +142,11 @@ class ValidateNeedForm(FormValidationAction):
             if event.get("name") in IDENTITY_SLOTS and event["name"] not in named:
                 riding.append(SlotSet(event["name"], tracker.slots.get(event["name"])))
                 named.add(event["name"])
+        for slot, value in details_before.items():
+            # A detail this need does not ask for but took along (the new day said with the
+            # new address): the SDK validates only the need's own.
+            if slot not in named and tracker.slots.get(slot) != value:
+                riding.append(SlotSet(slot, tracker.slots.get(slot)))
         # Before the next requested slot, which the SDK puts last.
         at = (
             len(events) - 1
@@ -201,7 +207,12 @@ class ValidateNeedForm(FormValidationAction):
         text = tracker.latest_message.get("text") or ""
         address = address_in(text)
         if address:
-            return {"new_address": address}
+            found = {"new_address": address}
+            if tracker.get_slot("need") == "change_delivery_address":
+                # "deliver to 3 Palmerston Road ... and on 15 December instead": the new
+                # day said with the new address is one change, confirmed and made together.
+                found |= self.extract_new_date(dispatcher, tracker, domain)
+            return found
         intent = tracker.latest_message.get("intent", {}).get("name")
         if (
             tracker.get_slot("requested_slot") == "new_address"
@@ -297,7 +308,7 @@ class ActionServeNeed(Action):
         record_handoff(touchpoint, reply)
         events = send(reply, dispatcher) + [SlotSet("need", None)]
         events += self._the_other_orders(dispatcher, tracker, need, signals)
-        return events + self._the_next_need(dispatcher, tracker, signals, reply)
+        return events + serve_waiting_needs(dispatcher, tracker, signals, reply)
 
     @staticmethod
     def _the_other_orders(dispatcher, tracker: Tracker, need: str, signals: Signals) -> list:
@@ -324,41 +335,43 @@ class ActionServeNeed(Action):
             tracker.slots["order_id"] = served
         return events
 
-    @staticmethod
-    def _the_next_need(dispatcher, tracker: Tracker, signals: Signals, served) -> list[dict]:
-        """The other needs the customer raised in the same message ("You also asked
-        about ..."), in the order said: each served now when everything it needs is known;
-        the first that needs more is offered as a button, and the rest wait. Nothing while
-        the customer has a choice to make (buttons) or a person takes over."""
-        waiting = list(tracker.get_slot("waiting_needs") or [])
-        if not waiting or tracker.get_slot("need") in PERSON_NEEDS:
-            return []
-        d = desk()
-        events: list[dict] = []
-        said = next(iter(orders_said(tracker)), None)
-        if said and not tracker.get_slot("order_id"):
-            # "where's ORD-10004 and can you send me the invoice for it?": the order said
-            # for the first need is the second's too (need_context checks it is theirs).
-            tracker.slots["order_id"] = said
-            events.append(SlotSet("order_id", said))
-        known = {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS}
-        known["customer_id"] = identity_of(tracker).customer_id
-        while waiting and not any(m.buttons for m in served.messages):
-            need = waiting.pop(0)
-            label = NEED_LABELS.get(need, need)
-            if d.missing_details(need, known):
-                dispatcher.utter_message(
-                    response="utter_also_asked_shall_we",
-                    label=label,
-                    buttons=[{"title": label, "payload": f"/{need}"}],
-                )
-                break
-            dispatcher.utter_message(response="utter_also_asked", label=label)
-            touchpoint = record_turn(tracker, need=need)
-            served = d.serve(need_context(tracker, need, signals))
-            record_handoff(touchpoint, served)
-            events += send(served, dispatcher)
-        return events + [SlotSet("waiting_needs", waiting or None)]
+
+def serve_waiting_needs(
+    dispatcher: CollectingDispatcher, tracker: Tracker, signals: Signals, served: Reply
+) -> list[dict]:
+    """The other needs the customer raised in the same message ("You also asked
+    about ..."), in the order said: each served now when everything it needs is known;
+    the first that needs more is offered as a button, and the rest wait. Nothing while
+    the customer has a choice to make (buttons) or a person takes over."""
+    waiting = list(tracker.get_slot("waiting_needs") or [])
+    if not waiting or tracker.get_slot("need") in PERSON_NEEDS:
+        return []
+    d = desk()
+    events: list[dict] = []
+    said = next(iter(orders_said(tracker)), None)
+    if said and not tracker.get_slot("order_id"):
+        # "where's ORD-10004 and can you send me the invoice for it?": the order said
+        # for the first need is the second's too (need_context checks it is theirs).
+        tracker.slots["order_id"] = said
+        events.append(SlotSet("order_id", said))
+    known = {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS}
+    known["customer_id"] = identity_of(tracker).customer_id
+    while waiting and not any(m.buttons for m in served.messages):
+        need = waiting.pop(0)
+        label = NEED_LABELS.get(need, need)
+        if d.missing_details(need, known):
+            dispatcher.utter_message(
+                response="utter_also_asked_shall_we",
+                label=label,
+                buttons=[{"title": label, "payload": f"/{need}"}],
+            )
+            break
+        dispatcher.utter_message(response="utter_also_asked", label=label)
+        touchpoint = record_turn(tracker, need=need)
+        served = d.serve(need_context(tracker, need, signals))
+        record_handoff(touchpoint, served)
+        events += send(served, dispatcher)
+    return events + [SlotSet("waiting_needs", waiting or None)]
 
 
 def orders_said(tracker: Tracker) -> list[str]:

@@ -13,7 +13,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions._adapter import channel_of, desk, identity_of, latest_entity, record_turn, send
+from actions.needs import serve_waiting_needs
+from bot.journey.signals import Signals
 from bot.support import preferences
+from bot.support.replies import Reply
 
 
 class ActionSetPreference(Action):
@@ -25,7 +28,8 @@ class ActionSetPreference(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        journey_id = record_turn(tracker).customer_id
+        touchpoint = record_turn(tracker)
+        journey_id = touchpoint.customer_id
         d = desk()
         customer = d.customer(identity_of(tracker).customer_id)
         reply = preferences.change(
@@ -36,7 +40,15 @@ class ActionSetPreference(Action):
             button_value=latest_entity(tracker, "preference"),
             channel=channel_of(tracker),
         )
-        return send(reply, dispatcher)
+        events = send(reply, dispatcher)
+        others = tracker.latest_message.get("other_needs") or []
+        if others:
+            # "call me Ozzy. also where is ORD-10004?": the preference kept, then the order.
+            # The preference's own buttons are not a choice waiting, so the needs go on.
+            tracker.slots["waiting_needs"] = list(others)
+            signals = Signals.from_dict(touchpoint.signals)
+            events += serve_waiting_needs(dispatcher, tracker, signals, Reply())
+        return events
 
 
 class ActionShowPreferences(Action):

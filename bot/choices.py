@@ -58,6 +58,8 @@ REFERENCE = re.compile(
 )
 # "4 out of 5", "4/5" and "10/10" rate with the first number.
 OUT_OF = re.compile(r"\b(\d+)\s*(?:/|out of)\s*\d+\b")
+# "$12.00" is the 12 the customer types ("the 12 dollar one"), in replies and in titles.
+WHOLE_AMOUNT = re.compile(r"\b(\d+)[.,]00\b")
 TOKEN = re.compile(r"\d+(?:st|nd|rd|th)\b|\d+(?:[.,]\d+)?%?|[a-z]+(?:'[a-z]+)?|[,;.!?()]")
 SEPARATORS = {",", ";", ".", "!", "?", "(", ")"}
 # Words that end a negation's reach ("not the label but the depot").
@@ -121,7 +123,7 @@ def resolve(text: str, buttons: Sequence[Button]) -> Button | None:
     titles = " ".join(b.title.lower() for b in buttons)
     if any(ref.group(0).lower() not in titles for ref in REFERENCE.finditer(low)):
         return None
-    low = OUT_OF.sub(r"\1", low)
+    low = WHOLE_AMOUNT.sub(r"\1", OUT_OF.sub(r"\1", low))
     surface = TOKEN.findall(low)
     if sum(1 for t in surface if t not in SEPARATORS) > MAX_WORDS:
         return None
@@ -272,7 +274,9 @@ def _kind(button: Button, words: Words) -> str:
 
 def _title_words(button: Button, words: Words) -> tuple[set[str], bool]:
     """A title's meaningful words; a title of fillers only ("All good") keeps them all."""
-    tokens = [t for t in _canonical(TOKEN.findall(button.title.lower()), words)]
+    tokens = [
+        t for t in _canonical(TOKEN.findall(WHOLE_AMOUNT.sub(r"\1", button.title.lower())), words)
+    ]
     tokens = [t for t in tokens if t not in SEPARATORS]
     content = {t for t in tokens if t not in words.fillers and t not in words.negators}
     return (content, False) if content else (set(tokens), True)

@@ -34,9 +34,10 @@ import logging
 from typing import Any
 
 from bot.choices import Button, resolve
-from bot.nlp.clauses import SMALL_TALK, clauses, combine
+from bot.nlp.clauses import ASKS_FOR_A_PERSON, SMALL_TALK, asks_for_a_person, clauses, combine
 from bot.nlp.follow_ups import follow_up_of, lets_it_go
 from bot.support.confirm import correction_to
+from bot.support.parsing import with_emails_written_in
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +139,33 @@ async def _by_clauses(original: Any, processor: Any, message: Any, parse_data: d
     return parse_data
 
 
+async def _parse_written_in(
+    original: Any, processor: Any, message: Any, tracker: Any, only_output_properties: bool
+) -> dict:
+    """NLU's parse of ``message``, with an email written out ("omar at example dot com") read
+    as the address it spells; the parse data keeps the customer's own words as its text."""
+    from rasa.core.channels.channel import UserMessage
+
+    written_in = with_emails_written_in(message.text)
+    if written_in == message.text:
+        return await original(processor, message, tracker, only_output_properties)
+    spelled = UserMessage(
+        written_in,
+        message.output_channel,
+        message.sender_id,
+        input_channel=message.input_channel,
+        message_id=message.message_id,
+        metadata=message.metadata,
+    )
+    parse_data = await original(processor, spelled, tracker, only_output_properties)
+    parse_data["text"] = message.text
+    return parse_data
+
+
 def read_in_context(parse_data: dict, text: Any, tracker: Any) -> bool:
     """Re-read a message in its conversation; True if its intent changed (and why, under
     ``MARKER``): a correction of a change awaiting its yes, a follow-up of the question
-    just answered, or a way out of a form."""
+    just answered, a plain request for a person, or a way out of a form."""
     intent = parse_data.get("intent") or {}
     name, confidence = intent.get("name"), intent.get("confidence") or 0.0
     if (corrected := correction(text, tracker)) is not None:
@@ -153,6 +177,13 @@ def read_in_context(parse_data: dict, text: Any, tracker: Any) -> bool:
         # "and after 30 days?" right after the refund policy: more of that question.
         parse_data["intent"] = {"name": followed, "confidence": 1.0}
         parse_data[MARKER] = {"follows_up": followed}
+        return True
+    paused = tracker is not None and tracker.is_paused()
+    if name not in ASKS_FOR_A_PERSON and not paused and asks_for_a_person(text):
+        # "I want to speak to someone about being charged twice": a person, who gets the
+        # charge as context (the transcript), rather than the charge flow.
+        parse_data["intent"] = {"name": "request_human", "confidence": 1.0}
+        parse_data[MARKER] = {"asks_for_a_person": name}
         return True
     if (
         tracker is not None
@@ -181,7 +212,9 @@ def install() -> None:
     ) -> dict[str, Any]:
         choice = typed_choice(message.text, tracker)
         if choice is None:
-            parse_data = await original(self, message, tracker, only_output_properties)
+            parse_data = await _parse_written_in(
+                original, self, message, tracker, only_output_properties
+            )
             if read_in_context(parse_data, message.text, tracker):
                 return parse_data
             return await _by_clauses(original, self, message, parse_data)

@@ -42,8 +42,17 @@ SMALL_TALK = frozenset(
 # "I want to speak to someone about being charged twice": asked for a person, they get one
 # (the charge goes with them as context), whatever the clauses say.
 ASKS_FOR_A_PERSON = frozenset({"request_human"})
+# "can I talk to someone about my invoice": whatever the rest is about, they asked for a person.
+_PERSON = re.compile(
+    r"\b(?:speak|talk|chat)(?:ing)?\s+(?:to|with)\s+(?:someone|somebody|a\s+manager|"
+    r"(?:a|an)\s+(?:real\s+|actual\s+)?(?:person|human|agent|colleague|member of staff))\b"
+    r"|\b(?:get|give|put)\s+me\s+(?:through\s+to\s+)?(?:a|an)\s+(?:real\s+)?(?:person|human|agent)\b",
+    re.IGNORECASE,
+)
 # "actually forget the address", "never mind the refund": that need is being dropped.
 _DROPS = re.compile(r"\b(?:forget|never\s?mind|scrap|ignore|disregard)\b", re.IGNORECASE)
+# "two things:", "quick ones:", "question:": announces what follows, asks nothing itself.
+_PREAMBLE = re.compile(r"^\W*(?:\w+\W+){0,2}\w+\s*:$")
 _WORD = re.compile(r"[A-Za-z]{2,}|\b[A-Za-z]*-?\d{4,}\b")
 
 
@@ -54,8 +63,18 @@ def clauses(text: str) -> list[str]:
     parts = []
     for sentence in _SENTENCE_END.split(text.strip()):
         parts.extend(p.strip(" ,") for p in _JOINERS.split(sentence))
-    parts = [p for p in parts if len(_WORD.findall(p)) >= MIN_CLAUSE_WORDS][:MAX_CLAUSES]
+    parts = [
+        p
+        for p in parts
+        if len(_WORD.findall(p)) >= MIN_CLAUSE_WORDS and not _PREAMBLE.match(p)
+    ][:MAX_CLAUSES]
     return parts if len(parts) >= 2 else []
+
+
+def asks_for_a_person(text: str) -> bool:
+    """True when ``text`` plainly asks for a person ("I want to speak to someone about being
+    charged twice"), so the person comes first and the rest is their context."""
+    return isinstance(text, str) and _PERSON.search(text) is not None
 
 
 def combine(

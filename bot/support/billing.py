@@ -12,6 +12,7 @@ from bot.support.handler import Desk
 from bot.support.parsing import day_text, money, normalize_invoice_id
 from bot.support.replies import (
     REFUND_DAYS,
+    Message,
     NeedContext,
     Reply,
     button,
@@ -59,7 +60,7 @@ def charged_twice(desk: Desk, ctx: NeedContext) -> Reply:
     if not duplicates:
         return Reply().say(
             "utter_no_double_charge",
-            charges=_charges_text(desk, ctx),
+            charges=_charges_text(desk, _recent_payments(desk, ctx)),
             buttons=[button("Please check anyway", "request_human")],
         )
     invoice_id, amount = duplicates[0]
@@ -84,9 +85,7 @@ def unknown_charge(desk: Desk, ctx: NeedContext) -> Reply:
     if ctx.amount is not None:
         match = next((p for p in payments if abs(p.amount - ctx.amount) < 0.005), None)
         if match:
-            what = match.description or (
-                f"invoice {match.invoice_id}" if match.invoice_id else "a payment"
-            )
+            what = _what(match)
             return Reply().say(
                 "utter_charge_explained",
                 amount=money(match.amount),
@@ -95,20 +94,40 @@ def unknown_charge(desk: Desk, ctx: NeedContext) -> Reply:
                 method=match.method,
                 buttons=[button("I still don't recognise it", "request_human")],
             )
+    recent = _recent_payments(desk, ctx)
+    # Each charge is a button too, so "the 12 dollar one" or "the storage one" (typed) or a
+    # click says which one, and the answer explains that charge.
+    buttons = [
+        button(f"{money(p.amount)}: {_what(p)}", "unknown_charge", amount=f"{p.amount:.2f}")
+        for p in recent[:MAX_CHARGE_BUTTONS]
+    ]
     return Reply().say(
         "utter_recent_charges",
-        charges=_charges_text(desk, ctx),
-        buttons=[button("I still don't recognise one", "request_human")],
+        charges=_charges_text(desk, recent),
+        buttons=buttons + [button("I still don't recognise one", "request_human")],
     )
 
 
-def _charges_text(desk: Desk, ctx: NeedContext) -> str:
+# More charges than this are listed, not offered as buttons.
+MAX_CHARGE_BUTTONS = 4
+
+
+def _recent_payments(desk: Desk, ctx: NeedContext) -> list:
     since = desk.today() - timedelta(days=RECENT_DAYS)
+    return [p for p in desk.backoffice.payments_of(ctx.customer.id) if p.created_at.date() >= since]
+
+
+def _what(payment) -> str:
+    return payment.description or (
+        "invoice " + payment.invoice_id if payment.invoice_id else "a payment"
+    )
+
+
+def _charges_text(desk: Desk, payments: list) -> str:
     lines = [
         f"- {money(p.amount)} on {day_text(p.created_at.date(), desk.today())}: "
-        f"{p.description or ('invoice ' + p.invoice_id if p.invoice_id else 'payment')} ({p.method}, {p.status})"
-        for p in desk.backoffice.payments_of(ctx.customer.id)
-        if p.created_at.date() >= since
+        f"{_what(p)} ({p.method}, {p.status})"
+        for p in payments
     ]
     return "\n".join(lines) if lines else "- no charges in the last few weeks"
 
@@ -215,6 +234,17 @@ def paid_with(desk: Desk, ctx: NeedContext) -> str:
 
 def refund_status(desk: Desk, ctx: NeedContext) -> Reply:
     refunds = desk.backoffice.refunds_of(ctx.customer.id)
+    if ctx.order is not None:
+        refunds = [r for r in refunds if r.order_id == ctx.order.id]
+        if not refunds:
+            # "Hi again, about the refund for ORD-10005": none yet, so say so and go on
+            # with what we can do for that order now (its window, its options), rather
+            # than make them ask a second time.
+            reply = request_refund(desk, replace(ctx, need="request_refund"))
+            reply.messages.insert(
+                0, Message("utter_no_refund_for_order", {"order_id": ctx.order.id})
+            )
+            return reply
     if not refunds:
         return Reply().say(
             "utter_no_refund_found", buttons=[button("Ask for a refund", "request_refund")]

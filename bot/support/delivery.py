@@ -43,6 +43,7 @@ def order_status(desk: Desk, ctx: NeedContext) -> Reply:
             order_id=order.id,
             items=order.items_text,
             expected=day_text(order.expected_delivery, today),
+            address=order.address,
         )
     return reply.say(
         "utter_order_on_its_way",
@@ -52,6 +53,7 @@ def order_status(desk: Desk, ctx: NeedContext) -> Reply:
         tracking=order.tracking_number,
         expected=day_text(order.expected_delivery, today),
         last_scan=order.last_scan or "in transit",
+        address=order.address,
     )
 
 
@@ -170,13 +172,32 @@ def change_delivery_address(desk: Desk, ctx: NeedContext) -> Reply:
             carrier=order.carrier or "the carrier",
             address=ctx.new_address or "your new address",
         )
-    ask = unless_confirmed(
-        ctx, "utter_confirm_address_change", order_id=order.id, address=ctx.new_address
-    )
+    today = desk.today()
+    # A new day said with the new address ("... and on 15 December instead") is asked and
+    # made with it: one question, one yes.
+    new_date = ctx.new_date if ctx.new_date and ctx.new_date > today else None
+    if new_date is None:
+        ask = unless_confirmed(
+            ctx, "utter_confirm_address_change", order_id=order.id, address=ctx.new_address
+        )
+    else:
+        ask = unless_confirmed(
+            ctx,
+            "utter_confirm_address_and_date_change",
+            order_id=order.id,
+            address=ctx.new_address,
+            date=day_text(new_date, today),
+        )
     if ask is not None:
         return ask
     updated = desk.backoffice.change_address(order.id, ctx.new_address)
-    return Reply().say("utter_address_changed", order_id=order.id, address=updated.address)
+    reply = Reply().say("utter_address_changed", order_id=order.id, address=updated.address)
+    if new_date is not None:
+        moved = desk.backoffice.change_delivery_date(order.id, new_date)
+        reply.say(
+            "utter_date_changed", order_id=order.id, date=day_text(moved.expected_delivery, today)
+        )
+    return reply
 
 
 def change_delivery_date(desk: Desk, ctx: NeedContext) -> Reply:

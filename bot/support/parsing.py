@@ -256,3 +256,25 @@ def day_text(d: date | None, today: date) -> str:
     if delta == -1:
         return "yesterday"
     return f"{d:%A} {d.day} {d:%B}"
+
+
+# "omar at example dot com", "li (at) example (dot) co (dot) uk": an email written out so
+# that spam robots can't read it. Only with a domain ending the way email domains end, so
+# "I'm at home dot" stays a sentence.
+_WRITTEN_OUT_EMAIL = re.compile(
+    r"\b([A-Za-z0-9][\w.+-]*)\s*(?:\bat\b|[(\[]at[)\]])\s*"
+    r"((?:[A-Za-z0-9-]+\s*(?:\bdot\b|[(\[]dot[)\]]|\.)\s*)+"
+    r"(?:com|net|org|io|co|uk|de|fr|es|it|nl|eu|info|biz|me|us|ca|au|ie|edu|gov))\b",
+    re.IGNORECASE,
+)
+_DOT = re.compile(r"\s*(?:\bdot\b|[(\[]dot[)\]]|\.)\s*", re.IGNORECASE)
+
+
+def with_emails_written_in(text: str | None) -> str | None:
+    """``text`` with written-out emails ("omar at example dot com") as addresses
+    ("omar@example.com"); unchanged when there are none."""
+    if not isinstance(text, str) or " at " not in text.lower() and "(at)" not in text.lower():
+        return text
+    return _WRITTEN_OUT_EMAIL.sub(
+        lambda m: f"{m.group(1)}@{_DOT.sub('.', m.group(2)).lower()}", text
+    )

@@ -268,3 +268,17 @@ TEXTS = st.one_of(
 def test_the_answer_is_always_one_of_the_offered_buttons_or_none(text, buttons):
     chosen = resolve(text, buttons)
     assert chosen is None or any(chosen is b for b in buttons)
+
+
+def test_a_charge_is_picked_by_its_amount_or_what_it_was_for():
+    # "Which one don't you recognise?" under the recent charges as buttons.
+    charges = [
+        Button("$237.00: invoice INV-50006", '/unknown_charge{"amount":"237.00"}'),
+        Button("$12.00: Extra storage add-on (annual)", '/unknown_charge{"amount":"12.00"}'),
+        Button("I still don't recognise one", "/request_human"),
+    ]
+    assert resolve("the 12 dollar one", charges) is charges[1]
+    assert resolve("the $237 one", charges) is charges[0]
+    assert resolve("the storage one", charges) is charges[1]
+    assert resolve("12.00", charges) is charges[1]
+    assert resolve("the 12.50 one", charges) is None

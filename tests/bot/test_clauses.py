@@ -1,6 +1,8 @@
 """Long and multi-need messages read clause by clause (bot/nlp/clauses.py)."""
 
-from bot.nlp.clauses import clauses, combine
+import pytest
+
+from bot.nlp.clauses import asks_for_a_person, clauses, combine
 
 NEEDS = {"charged_twice", "order_status", "request_invoice", "ask_free_trial", "ask_discount"}
 
@@ -14,8 +16,9 @@ def parse(intent: str, confidence: float, text: str = "a clause") -> dict:
 
 
 def test_a_message_is_split_where_a_new_need_could_start():
+    # "two things:" announces the needs and is no clause (read on its own, it looked like
+    # placing an order).
     assert clauses("two things: I was charged twice, and when is my chair arriving?") == [
-        "two things:",
         "I was charged twice",
         "when is my chair arriving?",
     ]
@@ -105,3 +108,31 @@ def test_asked_for_a_person_they_get_one_and_the_need_goes_along():
         lambda i: i in {"request_human", "charged_twice"},
     )
     assert instead is None and others == ["charged_twice"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to speak to someone about being charged twice",
+        "can I talk to a real person about my invoice",
+        "let me chat with an agent please",
+        "just put me through to a human",
+        "I'd like to speak with a manager",
+    ],
+)
+def test_a_plain_request_for_a_person_is_seen_whatever_it_is_about(text):
+    assert asks_for_a_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I was charged twice",
+        "someone else ordered this for me",
+        "can you talk me through the plans",
+        "the person at the door said it was the wrong parcel",
+    ],
+)
+def test_mentioning_people_is_not_asking_for_one(text):
+    assert not asks_for_a_person(text)
+

@@ -12,6 +12,7 @@ from bot.support.parsing import (
     normalize_order_id,
     parse_amount,
     parse_date,
+    with_emails_written_in,
 )
 
 TODAY = date(2025, 3, 12)  # a Wednesday
@@ -141,3 +142,24 @@ def test_a_weekday_is_always_within_the_next_seven_days(today, weekday):
 )
 def test_addresses_are_found_in_what_customers_write(text, expected):
     assert address_in(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("omar at example dot com", "omar@example.com"),
+        ("it's li (at) example (dot) co (dot) uk thanks", "it's li@example.co.uk thanks"),
+        ("jane.doe at example.com", "jane.doe@example.com"),
+        ("Omar AT Example DOT Com", "Omar@example.com"),
+    ],
+)
+def test_an_email_written_out_is_read_as_the_address(text, expected):
+    assert with_emails_written_in(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'm at home dot", "meet at 5", "we were at the shop dot com store", "", "where's my order"],
+)
+def test_a_sentence_with_at_in_it_is_left_alone(text):
+    assert with_emails_written_in(text) == text

@@ -138,6 +138,28 @@ def test_address_change_before_dispatch_is_done(desk):
     assert desk.backoffice.order("ORD-10004").address == "1 Quay Street, Bristol BS1"
 
 
+def test_address_and_day_said_together_are_one_confirmed_change(desk):
+    # "deliver to 1 Quay Street and on 21 March instead": one question, one yes, both made.
+    asked = ctx(
+        desk,
+        "change_delivery_address",
+        "C002",
+        "ORD-10004",
+        new_address="1 Quay Street, Bristol BS1",
+        new_date=date(2025, 3, 21),
+    )
+    question = desk.serve(asked)
+    assert only(question) == ["utter_confirm_address_and_date_change"]
+    assert question.messages[0].params["date"] == "Friday 21 March"
+    before = desk.backoffice.order("ORD-10004")
+    assert before.address != "1 Quay Street, Bristol BS1"
+    reply = desk.carry_out(replace(asked, option="go_ahead"))
+    assert only(reply) == ["utter_address_changed", "utter_date_changed"]
+    after = desk.backoffice.order("ORD-10004")
+    assert after.address == "1 Quay Street, Bristol BS1"
+    assert after.expected_delivery == date(2025, 3, 21)
+
+
 def test_address_change_after_dispatch_offers_a_redirect(desk):
     reply = desk.serve(
         ctx(desk, "change_delivery_address", "C001", "ORD-10001", new_address="5 Long Lane, Leeds")
@@ -219,7 +241,14 @@ def test_unknown_charge_is_explained(desk):
     reply = desk.serve(ctx(desk, "unknown_charge", "C005", amount=12.0))
     assert only(reply) == ["utter_charge_explained"]
     assert reply.messages[0].params["what"] == "Extra storage add-on (annual)"
-    assert only(desk.serve(ctx(desk, "unknown_charge", "C005"))) == ["utter_recent_charges"]
+    listed = desk.serve(ctx(desk, "unknown_charge", "C005"))
+    assert only(listed) == ["utter_recent_charges"]
+    # Each recent charge is a button (click or type "the 12 dollar one") that explains it.
+    buttons = listed.messages[0].buttons
+    storage = next(b for b in buttons if "storage" in b["title"])
+    assert storage["title"].startswith("$12.00")
+    assert storage["payload"] == '/unknown_charge{"amount":"12.00"}'
+    assert buttons[-1]["payload"] == "/request_human"
 
 
 def test_bill_too_high_shows_the_lines(desk):
@@ -253,6 +282,17 @@ def test_refund_status(desk):
     reply = desk.serve(ctx(desk, "refund_status", "C005"))
     assert reply.messages[0].params["status"] == "processing"
     assert only(desk.serve(ctx(desk, "refund_status", "C002"))) == ["utter_no_refund_found"]
+
+
+def test_refund_status_of_an_order_without_one_goes_on_with_what_we_can_do(desk):
+    # "Hi again, about the refund for ORD-10005": none yet, and it is past the window, so
+    # the options come straight away instead of "would you like to ask for one?".
+    reply = desk.serve(ctx(desk, "refund_status", "C003", "ORD-10005"))
+    assert only(reply) == ["utter_no_refund_for_order", "utter_refund_outside_window"]
+    assert reply.messages[0].params["order_id"] == "ORD-10005"
+    # An order inside the window: the refund, asked first as every refund is.
+    inside = desk.serve(ctx(desk, "refund_status", "C001", "ORD-10003"))
+    assert only(inside) == ["utter_no_refund_for_order", "utter_confirm_refund"]
 
 
 def test_payment_failed_gives_the_reason_and_a_link(desk):

@@ -686,8 +686,9 @@ def run_conversation(system: System, conv: Conversation, today: date | None = No
     return Result(conv, turns, failures, time.monotonic() - started)
 
 
-def start_system(var_dir: Path):
-    """Start the real processes on free ports in ``var_dir``: (System, processes)."""
+def start_system(var_dir: Path, model: Path | None = None):
+    """Start the real processes on free ports in ``var_dir`` (serving ``model``, by default
+    the newest in models/): (System, processes)."""
     import os
 
     from bot.runner import ensure_secrets, prepare_databases, processes, wait_ready
@@ -718,7 +719,7 @@ def start_system(var_dir: Path):
     saved = {k: os.environ.get(k) for k in per_address}
     os.environ.update({k: "off" for k in saved})
     try:
-        procs = processes(settings, model=latest_model())
+        procs = processes(settings, model=model or latest_model())
     finally:
         for k, v in saved.items():
             if v is None:
@@ -773,6 +774,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where the started system keeps its files (default: a new temporary directory)",
     )
     p.add_argument("--json", type=Path, help="also write every transcript and failure as JSON here")
+    p.add_argument("--model", type=Path, help="serve this model (default: the newest in models/)")
     p.add_argument("--list", action="store_true", help="list the chosen conversations and exit")
     args = p.parse_args(argv)
 
@@ -790,7 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"==> Starting the assistant in {var_dir}", flush=True)
     clock = time.monotonic()
     stamp = time.strftime("%Y-%m-%d %H:%M")
-    system, procs = start_system(var_dir)
+    system, procs = start_system(var_dir, args.model)
     results: list[Result] = []
     try:
         for i, conv in enumerate(chosen, 1):
