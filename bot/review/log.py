@@ -56,6 +56,7 @@ from bot.review.metrics import NO_DEPARTMENT, UNKNOWN_STAGE, Filters, filter_con
 from bot.review.sql import (
     connected,
     contains_text,
+    indexed_terms,
     like_pattern,
     text_candidates,
 )
@@ -174,17 +175,10 @@ def touchpoint_log(
     with connected(bind) as conn:
         if _few(log_filters):
             return _page(conn.execute(_below(query, upper).limit(limit + 1)).all(), limit, terms)
-        candidates = text_candidates(conn, terms, RARE_WORDS)
-        if candidates is not None:  # rare words: read through the text index
-            # The page's ids first (sorting thousands of candidates costs little), then
-            # what the log shows of them (a correlated count per row, a few joins).
-            found = _below(query.where(touchpoints.c.id.in_(candidates)), upper)
-            ids = conn.execute(found.with_only_columns(touchpoints.c.id).limit(limit + 1))
-            shown = query.where(touchpoints.c.id.in_(ids.scalars().all()))
-            return _page(conn.execute(shown).all(), limit, terms)
         deadline = None if scan_seconds is None else time.monotonic() + scan_seconds
         rows: list = []
         window = FIRST_WINDOW
+        start, index_asked = upper, not indexed_terms(terms)
         while True:
             window_started = time.monotonic()
             lower = _window_edge(conn, log_filters.base, upper, window)
@@ -194,6 +188,13 @@ def touchpoint_log(
             rows += conn.execute(scanned.limit(limit + 1 - len(rows))).all()
             if len(rows) > limit or lower is None:
                 return _page(rows, limit, terms)
+            if not index_asked:  # the newest window had too few: are the words rare?
+                index_asked = True
+                candidates = text_candidates(conn, terms, RARE_WORDS)
+                if candidates is not None:
+                    return _page(
+                        _through_index(conn, query, start, candidates, limit), limit, terms
+                    )
             upper, now = lower, time.monotonic()
             if deadline is None:
                 window = min(2 * window, MAX_WINDOW)
@@ -295,6 +296,15 @@ def _log_query(filters: LogFilters):
         .where(*log_conditions(filters))
         .order_by(tp.c.started_at.desc(), tp.c.id.desc())
     )
+
+
+def _through_index(conn: Connection, query, upper, candidates: list[int], limit: int) -> list:
+    """The rows of a page of ``query`` below ``upper`` among the text index's ``candidates``:
+    the page's ids first (sorting thousands of candidates costs little), then what the log
+    shows of them (a correlated count per row, a few joins)."""
+    found = _below(query.where(touchpoints.c.id.in_(candidates)), upper)
+    ids = conn.execute(found.with_only_columns(touchpoints.c.id).limit(limit + 1)).scalars()
+    return conn.execute(query.where(touchpoints.c.id.in_(ids.all()))).all()
 
 
 def _few(filters: LogFilters) -> bool:
