@@ -16,9 +16,16 @@ flagged ones are few and reached through their own index: those pages need no wi
 ``LogFilters`` adds to the metrics' ``Filters`` what only the log filters on: the
 customer's rating, frustration, policy moments, review flags, failed identity checks,
 and words the customer wrote. ``parse_filters`` reads them from a query string and ``filter_query`` writes them
-back, so a filtered view is a URL; ``LogExport`` feeds the CSV and JSON downloads. The
-customer's words are matched with LIKE (ILIKE on PostgreSQL) over ``customer_text``: no
-text index to keep up on every turn, the windows bound what a search costs.
+back, so a filtered view is a URL; ``LogExport`` feeds the CSV and JSON downloads.
+
+The customer's words are matched with LIKE (ILIKE on PostgreSQL) over ``customer_text``:
+each word or "quoted phrase" anywhere, any part of a word, in any case. A common word fills
+a page from the newest window at once. When that window had too few, the trigram index
+(migration 0010_search: SQLite FTS5, PostgreSQL pg_trgm; bot/review/sql.py) is asked which
+touchpoints may hold the words: if at most ``RARE_WORDS``, the page is read from those
+alone, newest first, and is full whatever ``SCAN_SECONDS`` says; if more, the walk goes on
+in windows, where words that common are dense. Words under three characters cannot be
+looked up and always walk.
 """
 
 from __future__ import annotations
