@@ -42,13 +42,19 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from alembic import command
 from sqlalchemy import func, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import review_log  # noqa: E402
-from bot.journey.migrate import current_revision, head_revision, migrate  # noqa: E402
+from bot.journey.migrate import (  # noqa: E402
+    alembic_config,
+    current_revision,
+    head_revision,
+    migrate,
+)
 from bot.journey.schema import (  # noqa: E402
     TOUCHPOINT_TRIGRAM_INDEX,
     handoffs,
@@ -65,6 +71,7 @@ from bot.review.sql import contains_text, like_pattern  # noqa: E402
 SCRATCH_SCHEMA = "cx_bench_review"
 TARGET_MS = 1000.0
 SEARCH_TARGET_MS = 100.0  # issue 24: any word, a full page
+BEFORE_SEARCH = "0009"  # the revision before the text index (--remigrate)
 # Searches of the customer's words (bench/review_log.py gives one touchpoint in 50,000 the
 # rare phrase; the rest is demo data's own words).
 SEARCHES = {
@@ -198,7 +205,24 @@ def _search_page(engine, words: str, bound: float | None) -> dict:
     return {"entries": len(page.entries), "stopped early": page.searched_until is not None}
 
 
-def measure(engine, wanted: int, days: int, runs: int, search_only: bool = False) -> dict:
+def remigrated(engine) -> dict:
+    """Seconds to take the store back to revision 0009 (no text index) and up again: the
+    upgrade builds the index from every touchpoint there and applies the self-served
+    definition to the history (migrations 0010_search and 0011_self_served)."""
+    with engine.begin() as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, BEFORE_SEARCH)
+    t0 = time.perf_counter()
+    migrate(engine)
+    seconds = round(time.perf_counter() - t0, 1)
+    print(f"  migrated from {BEFORE_SEARCH} to the head in {seconds} s", file=sys.stderr)
+    return {"from": BEFORE_SEARCH, "seconds": seconds}
+
+
+def measure(
+    engine, wanted: int, days: int, runs: int, search_only: bool = False, remigrate: bool = False
+) -> dict:
     """Prepare the store and time every query (or only the searches)."""
     out = prepare(engine, wanted, days)
     since = END - timedelta(days=30)
@@ -224,6 +248,8 @@ def measure(engine, wanted: int, days: int, runs: int, search_only: bool = False
         if engine.dialect.name == "postgresql":
             out["server"] = conn.execute(text("SHOW server_version")).scalar_one()
     out["metrics"], out["log"] = {}, {}
+    if remigrate:
+        out["search_migration"] = remigrated(engine)
     out["search"] = search_figures(engine, runs)
     if search_only:
         return out
@@ -405,10 +431,22 @@ def search_report(results: dict) -> list[str]:
         "'partial' when it stopped early; *matching*: the touchpoints holding every word.",
     ]
     for db, r in results["databases"].items():
+        migration = r.get("search_migration")
         lines += [
             "",
             f"### {names[db]}",
             "",
+            *(
+                [
+                    f"Migrating the {r['touchpoints']:,} touchpoints from revision "
+                    f"{migration['from']} (no text index) to the head, which builds the index "
+                    "from every row and moves the history to the self-served definition: "
+                    f"{migration['seconds']:.1f} s.",
+                    "",
+                ]
+                if migration
+                else []
+            ),
             "| search | matching | "
             + " | ".join(f"{w}: rows | p50 | max" for w in SEARCH_WAYS)
             + " |",
@@ -453,6 +491,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--schema", default=SCRATCH_SCHEMA, help="the scratch PostgreSQL schema (with --keep)"
     )
+    parser.add_argument(
+        "--remigrate",
+        action="store_true",
+        help=f"time migrating the store from revision {BEFORE_SEARCH} (no text index) again",
+    )
     args = parser.parse_args(argv)
     results: dict = {
         "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
@@ -465,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, engine in review_log.scratch_stores(args, args.schema, "cx-bench-review-"):
         results["databases"][name] = measure(
-            engine, args.touchpoints, args.days, args.runs, args.search_only
+            engine, args.touchpoints, args.days, args.runs, args.search_only, args.remigrate
         )
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(results, indent=2, default=str))
@@ -476,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
         command += " --postgres postgresql://USER@HOST:5432/DB"
     if args.search_only:
         command += " --search-only"
+    if args.remigrate:
+        command += " --remigrate"
     if results["databases"]:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(report(results, command))
