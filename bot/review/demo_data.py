@@ -46,7 +46,7 @@ from bot.journey.schema import (
     users,
 )
 from bot.journey.signals import Signals
-from bot.journey.store import REPEAT_CONTACT_DAYS
+from bot.journey.store import REPEAT_CONTACT_DAYS, outcome_at_end
 from bot.policies.engine import PolicyEngine
 from bot.routing import FROM_CUSTOMER, RoutingMap
 
@@ -490,7 +490,10 @@ class _Journeys:
             "needs": json.dumps(needs),
             "departments": json.dumps(departments),
             "order_ids": json.dumps([order] if order else []),
-            "outcome": outcome,
+            # A chat that ended having raised no need solved nothing (the store's rule).
+            "outcome": outcome
+            if ended is None
+            else outcome_at_end(outcome, json.dumps(needs), messages),
             "signals": _signals_json(signals),
             "rating": rating,
             "effort": effort,
