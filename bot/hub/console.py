@@ -89,7 +89,7 @@ def add_routes(app: Sanic) -> None:
     console_push.add_routes(app)
 
     async def stop_pushing(app, _loop):
-        console_push.stop(app)  # open event streams end, so the hub stops at once
+        await console_push.stop(app)  # open event streams end, so the hub stops at once
 
     app.register_listener(stop_pushing, "before_server_stop")
     app.add_route(queue_page, PREFIX, methods=["GET"], name="console_queue_page")

@@ -134,10 +134,17 @@ def tell(request: Request, kind: str, conversation_id: str | None = None) -> Non
     watcher(request.app).tell(kind, conversation_id)
 
 
-def stop(app: Sanic) -> None:
+async def stop(app: Sanic, wait: float = 2.0) -> None:
+    """End every open stream and wait (up to ``wait`` s) until each has said its last
+    chunk, so consoles see the stream end (and reconnect to the next hub) instead of a
+    connection left hanging."""
     found = getattr(app.ctx, "console_watcher", None)
-    if found is not None:
-        found.close()
+    if found is None:
+        return
+    found.close()
+    deadline = asyncio.get_running_loop().time() + wait
+    while found.listeners and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def add_routes(app: Sanic) -> None:
@@ -174,12 +181,12 @@ async def stream(request: Request) -> HTTPResponse | None:
                 break
             kind, data = news
             await response.send(f"event: {kind}\ndata: {json.dumps(data)}\n\n")
+        with contextlib.suppress(Exception):
+            await response.eof()
     except asyncio.CancelledError:  # the console went away (Sanic cancels the handler)
         pass
     finally:
         hub.leave(inbox)
-    with contextlib.suppress(Exception):
-        await response.eof()
     return None
 
 
