@@ -212,6 +212,9 @@ class MetricsTable:
     rows: list[dict[str, Any]]
     total: dict[str, Any]
     departments: tuple[str, ...] = field(default_factory=tuple)
+    # What each rate and mean is taken over, by group label ("total" too): {column: n}.
+    # Shown beside the value on the page ("50.0%" of 2); not part of the CSV or JSON.
+    bases: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def titles(self) -> dict[str, str]:
         """The column headings, by key."""
@@ -350,6 +353,8 @@ def metrics_table(
             columns += [f"handoffs_{d}" for d in handoff_columns]
     keys = _group_keys(group_by, since, until, names, grouped)
     rows = [_row(label, grouped.get(key, {}), handoff_columns) for key, label in keys]
+    bases = {label: _bases(grouped.get(key, {})) for key, label in keys}
+    bases[TOTAL] = _bases(total)
     return MetricsTable(
         group_by=group_by,
         since=since,
@@ -358,6 +363,7 @@ def metrics_table(
         rows=rows,
         total=_row(TOTAL, total, handoff_columns),
         departments=tuple(handoff_columns),
+        bases=bases,
     )
 
 
@@ -385,6 +391,22 @@ def _values(agg: Mapping[str, Any]) -> dict[str, Any]:
         "alternative_taken_rate": _ratio(
             agg.get("alternatives_taken", 0), agg.get("policy_moments", 0)
         ),
+    }
+
+
+def _bases(agg: Mapping[str, Any]) -> dict[str, int]:
+    """How many things each rate and mean of a group is taken over (its n)."""
+    ended = agg.get("ended", 0)
+    return {
+        "self_service_rate": ended,
+        "escalation_rate": ended,
+        "abandonment_rate": ended,
+        "rating_assistant": agg.get("ratings", 0) - agg.get("agent_ratings", 0),
+        "rating_agents": agg.get("agent_ratings", 0),
+        "effort_score": agg.get("effort_answers", 0),
+        "repeat_contact_rate": agg.get("about_something", 0),
+        "sla_met_rate": agg.get("sla_decided", 0),
+        "alternative_taken_rate": agg.get("policy_moments", 0),
     }
 
 

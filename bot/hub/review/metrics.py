@@ -21,12 +21,12 @@ import math
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, text
@@ -42,6 +42,7 @@ from bot.hub.openapi_parts import (
     schema_ref,
 )
 from bot.hub.review.layout import API, PREFIX, page
+from bot.hub.templating import render_fragment
 from bot.hub.web import HubError, in_thread
 from bot.journey.store import OUTCOMES
 from bot.review.charts import Series, bar_chart, line_chart
@@ -221,7 +222,8 @@ async def metrics_page(request: Request) -> HTTPResponse:
     query, table = await _metrics(request)
     # Off the event loop too: a year by day is some 50 ms of markup, and the console's
     # polls should not wait behind it.
-    body = await in_thread(render, query, table, request.app.ctx.departments)
+    show_empty = request.args.get("empty") == EMPTY_SHOWN
+    body = await in_thread(render, query, table, request.app.ctx.departments, show_empty)
     return page(
         "Metrics", body, request=request, session=session, current=PREFIX, scripts=("metrics.js",)
     )
@@ -281,165 +283,177 @@ def file_name(query: MetricsQuery) -> str:
 
 
 # -- the page ------------------------------------------------------------------------------------
-def render(query: MetricsQuery, table: MetricsTable, departments: Iterable[str]) -> str:
-    """The page's body: form, downloads, charts, table and definitions (all escaped)."""
+EMPTY_SHOWN = "show"  # ?empty=show: every day or week, the empty runs unfolded
+
+
+def render(
+    query: MetricsQuery,
+    table: MetricsTable,
+    departments: Iterable[str],
+    show_empty: bool = False,
+) -> str:
+    """The page's body (bot/hub/templates/review/metrics.html): form, downloads, charts,
+    the table with the empty runs of days or weeks folded, and the definitions."""
     window = (
         f"from {query.since:%a %Y-%m-%d} to now ({query.until:%a %Y-%m-%d %H:%M})"
         if query.to_now
         else f"from {query.since:%a %Y-%m-%d} to {query.last_day:%a %Y-%m-%d}"
     )
-    shown = [f"{name} {value}" for name, value in query.filter_values().items() if value]
-    conversations = table.total.get("conversations") or 0
-    empty = (
-        ""
-        if conversations
-        else "<p class='empty' id='no-data'>No conversation started in this window"
-        + (" with these filters" if shown else "")
-        + ". Try a longer window or fewer filters.</p>"
-    )
-    return (
-        "<h1>CX metrics</h1>"
-        f"<p class='hint' id='window-shown'>Conversations that started {escape(window)}, by "
-        f"{escape(query.group_by)}" + (f"; {escape(', '.join(shown))}" if shown else "") + ". "
-        f"From the shell: <code>{escape(query.cli())}</code></p>"
-        f"{_form(query, departments)}"
-        "<p class='downloads'>"
-        f"<a id='download-csv' href='{escape(query.url(CSV_PATH), quote=True)}' download>"
-        "Download CSV</a> · "
-        f"<a id='download-json' href='{escape(query.url(JSON_PATH), quote=True)}' "
-        f"download='{escape(file_name(query), quote=True)}.json'>Download JSON</a></p>"
-        f"{empty}"
-        f"<section aria-labelledby='charts-heading'><h2 id='charts-heading'>Charts</h2>"
-        f"<div class='charts'>{''.join(charts(table))}</div></section>"
-        f"<section aria-labelledby='table-heading'><h2 id='table-heading'>Metrics by "
-        f"{escape(query.group_by)}</h2>"
-        "<p class='hint'>Rates are percentages; ratings and effort are means of 1-5; pickup "
-        "is the median in minutes; '-' means there was nothing to measure. Point at a heading "
-        "for its definition, or read them below the table.</p>"
-        f"<div class='scroll'>{metrics_table_html(table)}</div></section>"
-        f"{definitions_html(table)}"
+    rows = table_rows(table, fold=not show_empty)
+    runs = fold_runs(table)
+    chart_table, trimmed = chart_window(table)
+    period = {"day": "day", "week": "week"}.get(table.group_by, "")
+    params = query.params()
+    return render_fragment(
+        "review/metrics.html",
+        q=query,
+        prefix=PREFIX,
+        window=window,
+        filters_shown=[f"{name} {value}" for name, value in query.filter_values().items() if value],
+        windows=_windows(query),
+        groupings=[(g, g) for g in GROUPINGS],
+        channels=[("", "All"), *_channels(query)],
+        stages=[("", "All"), *((s, s) for s in STAGES), (UNKNOWN_STAGE, "unknown")],
+        departments=[("", "All"), *((d, d) for d in departments), (NO_DEPARTMENT, "none")],
+        outcomes=[("", "All"), *((o, o) for o in OUTCOMES)],
+        csv_url=query.url(CSV_PATH),
+        json_url=query.url(JSON_PATH),
+        file_name=file_name(query),
+        conversations=table.total.get("conversations") or 0,
+        charts=charts(chart_table),
+        chart_range=(
+            (chart_table.rows[0]["group"], chart_table.rows[-1]["group"])
+            if trimmed is not None and chart_table.rows
+            else None
+        ),
+        trimmed=trimmed or 0,
+        period=period,
+        columns=_columns(table),
+        rows=rows,
+        total=_row_cells(table, table.total),
+        runs=len(runs),
+        folded=sum(run["count"] - 1 for run in runs),
+        show_empty=show_empty,
+        expand_url=f"{PREFIX}?{urlencode({**params, 'empty': EMPTY_SHOWN})}",
+        collapse_url=f"{PREFIX}?{urlencode(params)}",
+        definitions=_definitions(table),
     )
 
 
-def _form(query: MetricsQuery, departments: Iterable[str]) -> str:
+def _windows(query: MetricsQuery) -> list[tuple[str, str]]:
     windows = [
         (w, f"Last {w[:-1]} {'days' if w.endswith('d') else 'weeks'}") for w in QUICK_WINDOWS
     ]
     if query.window not in (*QUICK_WINDOWS, DATES):  # e.g. 14d from a shared link
         windows.append((query.window, f"Last {query.window}"))
     windows.append((DATES, "Between the dates"))
-    last = query.last_day
+    return windows
+
+
+def _channels(query: MetricsQuery) -> list[tuple[str, str]]:
     channels = [(name, f"{title} ({name})") for name, title in CHANNELS.items()]
     if query.channel and query.channel not in CHANNELS:
         channels.append((query.channel, query.channel))
-    return (
-        f"<form class='filters' id='filters' method='get' action='{PREFIX}'>"
-        + _select("window", "Window", windows, query.window)
-        + f"<label for='since'>From<input type='date' id='since' name='since' "
-        f"value='{query.since.date().isoformat()}'></label>"
-        f"<label for='until'>To (included)<input type='date' id='until' name='until' "
-        f"value='{last.isoformat()}'></label>"
-        + _select("by", "Group by", [(g, g) for g in GROUPINGS], query.group_by)
-        + _select("channel", "Channel", [("", "All"), *channels], query.channel or "")
-        + _select(
-            "stage",
-            "Stage",
-            [("", "All"), *((s, s) for s in STAGES), (UNKNOWN_STAGE, "unknown")],
-            query.stage or "",
-        )
-        + _select(
-            "department",
-            "Department",
-            [("", "All"), *((d, d) for d in departments), (NO_DEPARTMENT, "none")],
-            query.department or "",
-        )
-        + _select(
-            "outcome", "Outcome", [("", "All"), *((o, o) for o in OUTCOMES)], query.outcome or ""
-        )
-        + "<button type='submit'>Show</button></form>"
-        "<p class='hint'>The dates count when the window is “Between the dates”; the last "
-        "day is included.</p>"
-    )
+    return channels
 
 
-def _select(name: str, label: str, options: Iterable[tuple[str, str]], chosen: str) -> str:
-    items = "".join(
-        f"<option value='{escape(value, quote=True)}'"
-        + (" selected" if value == chosen else "")
-        + f">{escape(text_)}</option>"
-        for value, text_ in options
-    )
-    return (
-        f"<label for='{name}'>{escape(label)}"
-        f"<select id='{name}' name='{name}'>{items}</select></label>"
-    )
-
-
-def metrics_table_html(table: MetricsTable) -> str:
-    """The table: a row per group and the total, each value shown as the terminal shows it
-    (``cell_text``) with the exact value in ``data-value`` (as the CSV has it)."""
+def _columns(table: MetricsTable) -> list[dict]:
+    """Each column's key, heading and definition (shown on pointing at the heading)."""
     titles, kinds = table.titles(), table.kinds()
-    head = "".join(
-        f"<th scope='col' data-column='{escape(c, quote=True)}'"
-        + (" class='num'" if kinds[c] != "text" else "")
-        + f">{_heading(c, titles[c], table)}</th>"
-        for c in table.columns
-    )
-
-    def row(values: dict[str, Any], total: bool = False) -> str:
-        group = escape(str(values["group"]))
-        cells = "".join(
-            f"<td class='num' data-column='{escape(c, quote=True)}' "
-            f"data-value='{'' if values[c] is None else escape(str(values[c]), quote=True)}'>"
-            f"{escape(cell_text(values[c], kinds[c]))}</td>"
-            for c in table.columns[1:]
+    out = []
+    for c in table.columns:
+        title, definition = titles[c], DEFINITIONS.get(c)
+        if c != "group" and definition is None:  # a department's share of the handoffs
+            department = c.removeprefix("handoffs_")
+            title = f"→ {department}"
+            definition = (
+                f"Handoffs to {department}: the handoffs in those conversations that went to "
+                f"{department}."
+            )
+        out.append(
+            {"key": c, "title": title, "definition": definition, "numeric": kinds[c] != "text"}
         )
-        return f"<tr{' class=total' if total else ''}><th scope='row'>{group}</th>{cells}</tr>"
-
-    body = "".join(row(r) for r in table.rows)
-    return (
-        f"<table id='metrics' data-group-by='{escape(table.group_by, quote=True)}'>"
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
-        f"<tfoot>{row(table.total, total=True)}</tfoot></table>"
-    )
+    return out
 
 
-def _heading(column: str, title: str, table: MetricsTable) -> str:
-    if column == "group":
-        return escape(title)
-    definition = DEFINITIONS.get(column)
-    if definition is None:  # a department's share of the handoffs
-        department = column.removeprefix("handoffs_")
-        title = f"→ {department}"
-        definition = (
-            f"Handoffs to {department}: the handoffs in those conversations that went to "
-            f"{department}."
+def _row_cells(table: MetricsTable, values: dict[str, Any]) -> dict:
+    """A row as the template shows it: each cell as (column, the exact value as the CSV has
+    it, the number a rate or mean is taken over, the value as the terminal shows it)."""
+    kinds = table.kinds()
+    bases = table.bases.get(str(values["group"]), {})
+    cells = [
+        (
+            c,
+            "" if values[c] is None else str(values[c]),
+            bases.get(c) if values[c] is not None else None,
+            cell_text(values[c], kinds[c]),
         )
-    return f"<abbr title='{escape(definition, quote=True)}'>{escape(title)}</abbr>"
+        for c in table.columns[1:]
+    ]  # tuples: the template unpacks them (400 rows by day: lookups by name cost)
+    return {"group": str(values["group"]), "cells": cells}
 
 
-def definitions_html(table: MetricsTable) -> str:
+def _is_empty(row: dict[str, Any]) -> bool:
+    return all(not v for k, v in row.items() if k != "group")
+
+
+def fold_runs(table: MetricsTable) -> list[dict]:
+    """The runs of two or more days or weeks in a row without anything to count:
+    [{"first": index, "count": n, "last": label}]. None for stages and departments."""
+    if table.group_by not in TIME_GROUPINGS:
+        return []
+    runs, start = [], None
+    for i, row in enumerate([*table.rows, None]):
+        if row is not None and _is_empty(row):
+            start = i if start is None else start
+            continue
+        if start is not None and i - start >= 2:
+            runs.append({"first": start, "count": i - start, "last": table.rows[i - 1]["group"]})
+        start = None
+    return runs
+
+
+def table_rows(table: MetricsTable, fold: bool = True) -> list[dict]:
+    """The table's rows; with ``fold``, a run of empty days stands in its first row (the
+    rest stay in the table, hidden, so the table still holds every day)."""
+    rows = [{**_row_cells(table, r), "run": None, "hidden": False} for r in table.rows]
+    if fold:
+        for run in fold_runs(table):
+            first = run["first"]
+            rows[first]["run"] = run
+            for row in rows[first + 1 : first + run["count"]]:
+                row["hidden"] = True
+    return rows
+
+
+def chart_window(table: MetricsTable) -> tuple[MetricsTable, int | None]:
+    """The table the charts draw: days or weeks from the first to the last with data, so one
+    busy day is not a sliver among empty ones; and how many were left out (None: all kept)."""
+    if table.group_by not in TIME_GROUPINGS:
+        return table, None
+    busy = [i for i, row in enumerate(table.rows) if not _is_empty(row)]
+    if not busy:
+        return table, None
+    kept = table.rows[busy[0] : busy[-1] + 1]
+    return replace(table, rows=kept), len(table.rows) - len(kept)
+
+
+def _definitions(table: MetricsTable) -> list[tuple[str, str]]:
     """Every column's one-sentence definition (the README quotes the same sentences)."""
     titles = table.titles()
-    items = "".join(
-        f"<dt>{escape(titles.get(m.key, m.title))}</dt><dd>{escape(m.definition)}</dd>"
-        for m in METRICS
-    )
-    departments = ", ".join(f"→ {d}" for d in table.departments)
-    if departments:
-        items += (
-            f"<dt>{escape(departments)}</dt><dd>The handoffs counted under handoffs, by the "
-            "department they went to.</dd>"
+    items = [(titles.get(m.key, m.title), m.definition) for m in METRICS]
+    if table.departments:
+        items.append(
+            (
+                ", ".join(f"→ {d}" for d in table.departments),
+                "The handoffs counted under handoffs, by the department they went to.",
+            )
         )
-    return (
-        "<section aria-labelledby='definitions-heading'>"
-        "<h2 id='definitions-heading'>What each column means</h2>"
-        f"<dl class='definitions'>{items}</dl></section>"
-    )
+    return items
 
 
-def charts(table: MetricsTable) -> list[str]:
-    """The page's charts, each a ``<figure>`` with an inline SVG (bot/review/charts.py).
+def charts(table: MetricsTable) -> list[tuple[str, Markup]]:
+    """The page's charts, each (caption, inline SVG from bot/review/charts.py).
 
     Days and weeks are drawn as lines where rates and means are over time; stages and
     departments, which have no order in time, as bars side by side.
@@ -501,7 +515,8 @@ def charts(table: MetricsTable) -> list[str]:
             over_groups(title, "chart-follow-through", follow_through, "rate"),
         ),
     ]
-    return [f"<figure><figcaption>{escape(t)}</figcaption>{svg}</figure>" for t, svg in figures]
+    # The SVG is bot/review/charts.py's, which escapes every label it writes.
+    return [(t, Markup(svg)) for t, svg in figures]
 
 
 PARAMETERS = ("window", "since", "until", "by", "channel", "stage", "department", "outcome")
@@ -577,7 +592,18 @@ OPENAPI_PATHS: dict = {
             "summary": "The CX metrics page: table, charts and downloads",
             "description": _REVIEW,
             "operationId": "reviewMetricsPage",
-            "parameters": _PARAMETER_SPECS,
+            "parameters": [
+                *_PARAMETER_SPECS,
+                {
+                    "name": "empty",
+                    "in": "query",
+                    "description": (
+                        "`show`: every day or week in the table; by default a run of days or "
+                        "weeks without conversations is folded into its first."
+                    ),
+                    "schema": {"type": "string", "enum": [EMPTY_SHOWN]},
+                },
+            ],
             "responses": {
                 "200": html_spec("The metrics page."),
                 "303": TO_SIGN_IN,
