@@ -199,6 +199,8 @@ def touchpoint_log(
                 index_asked = True
                 candidates = text_candidates(conn, terms, RARE_WORDS)
                 if candidates is not None:
+                    if conn.dialect.name == "postgresql":  # its ILIKE checked the words
+                        query = _log_query(log_filters, checked=indexed_terms(terms))
                     return _page(
                         _through_index(conn, query, start, candidates, limit), limit, terms
                     )
@@ -280,7 +282,7 @@ def _cursor(started_at: datetime, touchpoint_id: int) -> str:
     return f"{started_at.isoformat()}{_CURSOR_SEPARATOR}{touchpoint_id}"
 
 
-def _log_query(filters: LogFilters):
+def _log_query(filters: LogFilters, checked: Collection[str] = ()):
     tp = touchpoints
     shown = [c for c in tp.c if c.name != "customer_text"]
     if filters.terms():  # a search shows the lines it found
@@ -300,7 +302,7 @@ def _log_query(filters: LogFilters):
                 review_flags, review_flags.c.touchpoint_id == tp.c.id
             )
         )
-        .where(*log_conditions(filters))
+        .where(*log_conditions(filters, checked))
         .order_by(tp.c.started_at.desc(), tp.c.id.desc())
     )
 
@@ -384,8 +386,9 @@ def _entry(row: Mapping[str, Any], terms: list[str]) -> dict[str, Any]:
 
 
 # -- the filters as SQL ------------------------------------------------------------------------
-def log_conditions(filters: LogFilters) -> list:
-    """The log's filters as conditions on touchpoints (the metrics' ones, then the log's)."""
+def log_conditions(filters: LogFilters, checked: Collection[str] = ()) -> list:
+    """The log's filters as conditions on touchpoints (the metrics' ones, then the log's);
+    words in ``checked`` are left out (the text index has checked them already)."""
     tp = touchpoints
     out = filter_conditions(filters.base)
     if filters.rating:
@@ -408,6 +411,8 @@ def log_conditions(filters: LogFilters) -> list:
         failed = exists().where(*_failed_checks())
         out.append(failed if filters.identity_failed else ~failed)
     for term in filters.terms():
+        if term in checked:
+            continue
         out.append(contains_text(tp.c.customer_text, like_pattern(term)))
     return out
 
