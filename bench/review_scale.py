@@ -62,6 +62,8 @@ from bot.journey.schema import (  # noqa: E402
     takeovers,
     touchpoints,
 )
+from bot.journey.signals import UserMessage  # noqa: E402
+from bot.journey.store import JourneyStore, Turn  # noqa: E402
 from bot.review import log as review_log_module  # noqa: E402
 from bot.review.demo_data import load_demo_data  # noqa: E402
 from bot.review.log import LogFilters, search_terms, touchpoint_log  # noqa: E402
@@ -213,6 +215,7 @@ def remigrated(engine) -> dict:
         config = alembic_config()
         config.attributes["connection"] = conn
         command.downgrade(config, BEFORE_SEARCH)
+    without = turn_writes(engine)
     t0 = time.perf_counter()
     migrate(engine)
     seconds = round(time.perf_counter() - t0, 1)
@@ -222,7 +225,37 @@ def remigrated(engine) -> dict:
         # would (it also moves the GIN index's pending entries into the index proper).
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE touchpoints"))
-    return {"from": BEFORE_SEARCH, "seconds": seconds}
+    return {
+        "from": BEFORE_SEARCH,
+        "seconds": seconds,
+        "turn_write_without_index": without,
+        "turn_write_with_index": turn_writes(engine),
+    }
+
+
+def turn_writes(engine, conversations: int = 60, turns: int = 6) -> dict:
+    """What recording a turn costs on this store (``JourneyStore.record``, which rewrites
+    the conversation's customer_text every turn, so the text index with it): conversations
+    of ``turns`` messages each, median and p95 in ms; the touchpoints are deleted after."""
+    store = JourneyStore(engine, now=lambda: END)
+    times, prefix = [], f"bench-write-{os.getpid()}-"
+    for c in range(conversations):
+        said = []
+        for n in range(turns):
+            line = review_log.PHRASES[(c + n) % len(review_log.PHRASES)]
+            said.append(UserMessage(f"{line} ({c}.{n})", "out_of_scope", END))
+            turn = Turn(f"{prefix}{c}", "socketio", END, messages=tuple(said))
+            t0 = time.perf_counter()
+            store.record(turn)
+            times.append((time.perf_counter() - t0) * 1000)
+    with engine.begin() as conn:
+        conn.execute(touchpoints.delete().where(touchpoints.c.conversation_id.like(f"{prefix}%")))
+    ordered = sorted(times)
+    return {
+        "median_ms": round(statistics.median(times), 2),
+        "p95_ms": round(ordered[math.ceil(0.95 * len(ordered)) - 1], 2),
+        "turns": len(times),
+    }
 
 
 def measure(
@@ -446,7 +479,13 @@ def search_report(results: dict) -> list[str]:
                     f"Migrating the {r['touchpoints']:,} touchpoints from revision "
                     f"{migration['from']} (no text index) to the head, which builds the index "
                     "from every row and moves the history to the self-served definition: "
-                    f"{migration['seconds']:.1f} s.",
+                    f"{migration['seconds']:.1f} s. Recording a turn on this store "
+                    "(`JourneyStore.record`, which rewrites the conversation's text each "
+                    f"turn; {migration['turn_write_with_index']['turns']} turns): median "
+                    f"{migration['turn_write_without_index']['median_ms']:.2f} ms without the "
+                    f"index, {migration['turn_write_with_index']['median_ms']:.2f} ms with it "
+                    f"(p95 {migration['turn_write_without_index']['p95_ms']:.2f} / "
+                    f"{migration['turn_write_with_index']['p95_ms']:.2f} ms).",
                     "",
                 ]
                 if migration
