@@ -147,6 +147,7 @@ eval: setup $(MODEL_STAMP)
 
 bench: setup
 	@$(PY) bench/report.py
+	@CX_CHROMIUM=$(CHROMIUM) $(PY) bench/console_push.py >/dev/null  # writes reports/console_push.md
 
 # Known vulnerabilities in the pinned dependencies (requirements.lock), by pip-audit from a
 # tool venv of its own under var/ (never .venv: its dependencies must not move our pins).

@@ -59,7 +59,7 @@ let pushing = false;
 function startPush() {
   let polling = null, failures = 0;
   const poll = () => { if (!polling) polling = setInterval(() => { tell("queue"); tell("conversation"); }, POLL_MS); };
-  if (!window.EventSource) { poll(); return; }
+  if (!window.EventSource) { document.body.dataset.push = "polling"; poll(); return; }
   const source = new EventSource("/api/console/stream" + (conversationId ? "?conversation=" + encodeURIComponent(conversationId) : ""));
   source.addEventListener("ready", () => {
     failures = 0;
