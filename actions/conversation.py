@@ -76,6 +76,42 @@ class ActionClarify(Action):
         return []
 
 
+class ActionWhatHappensNext(Action):
+    """ "OK so what happens now, when will I hear back?": the promise made in this chat,
+    said again (who, how, by when, the reference), or that nothing is waiting on anyone.
+    Logs the turn itself: one remote call for the message."""
+
+    def name(self) -> str:
+        return "action_what_happens_next"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        record_turn(tracker)
+        promised = latest_promise(tracker.events)
+        if promised is None:
+            dispatcher.utter_message(response="utter_nothing_handed_on")
+        else:
+            dispatcher.utter_message(response="utter_as_promised", promise=promised)
+        return []
+
+
+def latest_promise(events: list[dict]) -> str | None:
+    """The latest "What happens next: ..." the assistant said in this session, without its
+    lead-in, or None."""
+    for event in reversed(events):
+        if event.get("event") == "session_started":
+            return None
+        text = (event.get("text") or "") if event.get("event") == "bot" else ""
+        if text.startswith(PROMISE_LEAD):
+            return text[len(PROMISE_LEAD) :].strip()
+    return None
+
+
+# How utter_handed_off (domain.yml) starts: who will handle a need, how and by when.
+PROMISE_LEAD = "What happens next:"
+
+
 class ActionLogTurn(Action):
     """Log a turn answered by a response alone (thanks, goodbye, "are you a bot?", out of
     scope...) on the touchpoint, so every message counts and a goodbye ends the chat."""

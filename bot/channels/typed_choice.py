@@ -36,6 +36,7 @@ from typing import Any
 from bot.choices import Button, resolve
 from bot.nlp.clauses import ASKS_FOR_A_PERSON, SMALL_TALK, asks_for_a_person, clauses, combine
 from bot.nlp.follow_ups import follow_up_of, lets_it_go
+from bot.nlp.questions import STATUS, status_question
 from bot.support.confirm import correction_to
 from bot.support.parsing import with_emails_written_in
 
@@ -165,7 +166,8 @@ async def _parse_written_in(
 def read_in_context(parse_data: dict, text: Any, tracker: Any) -> bool:
     """Re-read a message in its conversation; True if its intent changed (and why, under
     ``MARKER``): a correction of a change awaiting its yes, a follow-up of the question
-    just answered, a plain request for a person, or a way out of a form."""
+    just answered, a question whether an order was delivered, a plain request for a person,
+    or a way out of a form."""
     intent = parse_data.get("intent") or {}
     name, confidence = intent.get("name"), intent.get("confidence") or 0.0
     if (corrected := correction(text, tracker)) is not None:
@@ -177,6 +179,11 @@ def read_in_context(parse_data: dict, text: Any, tracker: Any) -> bool:
         # "and after 30 days?" right after the refund policy: more of that question.
         parse_data["intent"] = {"name": followed, "confidence": 1.0}
         parse_data[MARKER] = {"follows_up": followed}
+        return True
+    if status_question(text, name):
+        # "was ORD-10003 delivered?": where it is, not a missing-parcel report.
+        parse_data["intent"] = {"name": STATUS, "confidence": 1.0}
+        parse_data[MARKER] = {"status_question": name}
         return True
     paused = tracker is not None and tracker.is_paused()
     if name not in ASKS_FOR_A_PERSON and not paused and asks_for_a_person(text):

@@ -26,6 +26,8 @@ MIN_CLAUSE_WORDS = 2
 MAX_CLAUSES = 6
 # A need read from a clause (or the whole message) must be at least this sure.
 CONFIDENT = 0.5
+# Clause needs read this close to the surest one count as just as clear.
+CLOSE = 0.1
 
 _SENTENCE_END = re.compile(r"(?<=[.?!;:])\s+|\n+")
 # "..., and when is my chair arriving", "also, ...", "while I'm here, ...", and a comma
@@ -49,6 +51,10 @@ _PERSON = re.compile(
     r"|\b(?:get|give|put)\s+me\s+(?:through\s+to\s+)?(?:a|an)\s+(?:real\s+)?(?:person|human|agent)\b",
     re.IGNORECASE,
 )
+# "not cancelling yet, just asking": a disclaimer about the rest of the message, no need.
+_DISCLAIMS = re.compile(
+    r"\bjust (?:asking|checking|wondering|curious)\b|^\W*not\s+\w+ing\b", re.IGNORECASE
+)
 # "actually forget the address", "never mind the refund": that need is being dropped.
 _DROPS = re.compile(r"\b(?:forget|never\s?mind|scrap|ignore|disregard)\b", re.IGNORECASE)
 # "two things:", "quick ones:", "question:": announces what follows, asks nothing itself.
@@ -64,9 +70,7 @@ def clauses(text: str) -> list[str]:
     for sentence in _SENTENCE_END.split(text.strip()):
         parts.extend(p.strip(" ,") for p in _JOINERS.split(sentence))
     parts = [
-        p
-        for p in parts
-        if len(_WORD.findall(p)) >= MIN_CLAUSE_WORDS and not _PREAMBLE.match(p)
+        p for p in parts if len(_WORD.findall(p)) >= MIN_CLAUSE_WORDS and not _PREAMBLE.match(p)
     ][:MAX_CLAUSES]
     return parts if len(parts) >= 2 else []
 
@@ -101,6 +105,7 @@ def combine(
         and is_need(p["intent"]["name"])
         and p["intent"].get("confidence", 0.0) >= CONFIDENT
         and not _DROPS.search(p.get("text") or "")
+        and not _DISCLAIMS.search(p.get("text") or "")
     ]
     dropping = any(_DROPS.search(p.get("text") or "") for p in parts)
     main, sure = top.get("name") or "", top.get("confidence", 0.0) >= CONFIDENT
@@ -112,7 +117,11 @@ def combine(
     )
     instead = None
     if not keep and found:
-        name, confidence = max(found, key=lambda f: f[1])
+        # The first need said among the clearest (within CLOSE of the surest): "what's the
+        # difference between pro and business? we're a team of 12" asks about the plans;
+        # the team size that follows is context, however sure its own reading.
+        surest = max(confidence for _, confidence in found)
+        name, confidence = next(f for f in found if f[1] >= surest - CLOSE)
         instead, main = {"name": name, "confidence": confidence}, name
     others: list[str] = []
     for name, _ in found:

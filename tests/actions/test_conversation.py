@@ -17,6 +17,7 @@ from actions.conversation import (
     ActionRateEffort,
     ActionSayGoodbye,
     ActionSessionStart,
+    ActionWhatHappensNext,
 )
 from bot.journey.schema import touchpoints
 from bot.policies.engine import Decision
@@ -246,3 +247,33 @@ def test_a_new_session_asks_for_feedback_again():
         ("customer_id", "C001"),
         ("verified_by", "website"),
     ]
+
+
+def said(text: str) -> dict:
+    return {"event": "bot", "text": text}
+
+
+def test_what_happens_next_repeats_the_promise_made_in_this_chat(use_test_desk):
+    promise = (
+        "our delivery team will get back to you by email within 24 hours. Your reference is H-7."
+    )
+    events = [
+        {"event": "session_started"},
+        said("I'm sorry: ORD-10002 should have arrived Friday."),
+        said("What happens next: " + promise),
+        said("Is there anything else I can help with?"),
+    ]
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(intent="ask_what_next", text="ok so what now?", events=events)
+    assert ActionWhatHappensNext().run(dispatcher, tracker, {}) == []
+    assert [m["response"] for m in dispatcher.messages] == ["utter_as_promised"]
+    assert dispatcher.messages[0]["promise"] == promise
+
+
+def test_what_happens_next_with_nothing_handed_on_says_so(use_test_desk):
+    # A promise of an earlier session is not this chat's.
+    events = [said("What happens next: billing will email you."), {"event": "session_started"}]
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(intent="ask_what_next", text="what happens now?", events=events)
+    ActionWhatHappensNext().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_nothing_handed_on"]

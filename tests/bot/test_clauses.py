@@ -136,3 +136,28 @@ def test_a_plain_request_for_a_person_is_seen_whatever_it_is_about(text):
 def test_mentioning_people_is_not_asking_for_one(text):
     assert not asks_for_a_person(text)
 
+
+def test_a_disclaimer_raises_no_need_of_its_own():
+    # "if I cancelled ORD-10004 would I get all my money back? not cancelling yet, just asking"
+    instead, others = combine(
+        parse("cancel_order", 0.85),
+        [
+            parse("nlu_fallback", 0.4, "if I cancelled ORD-10004 would I get all my money back?"),
+            parse("cancel_subscription", 0.74, "not cancelling yet, just asking."),
+        ],
+        lambda i: i in {"cancel_order", "cancel_subscription"},
+    )
+    assert instead is None and others == []
+
+
+def test_of_clauses_about_as_clear_the_first_said_wins():
+    instead, others = combine(
+        parse("nlu_fallback", 0.47),
+        [
+            parse("ask_pricing", 0.88, "whats the difference between pro and business?"),
+            parse("request_quote", 0.92, "we're a team of 12"),
+        ],
+        lambda i: i in {"ask_pricing", "request_quote"},
+    )
+    assert instead == {"name": "ask_pricing", "confidence": 0.88}
+    assert others == ["request_quote"]
