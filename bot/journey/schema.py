@@ -130,17 +130,17 @@ TOUCHPOINT_SEARCH_TABLES = frozenset(
     TOUCHPOINT_SEARCH + suffix for suffix in ("", "_data", "_idx", "_docsize", "_config")
 )
 TOUCHPOINT_SEARCH_TRIGGERS = (
-    f"""CREATE TRIGGER {TOUCHPOINT_SEARCH}_insert AFTER INSERT ON touchpoints
+    f"""CREATE TRIGGER IF NOT EXISTS {TOUCHPOINT_SEARCH}_insert AFTER INSERT ON touchpoints
     WHEN new.customer_text IS NOT NULL BEGIN
         INSERT INTO {TOUCHPOINT_SEARCH}(rowid, customer_text) VALUES (new.id, new.customer_text);
     END""",
-    f"""CREATE TRIGGER {TOUCHPOINT_SEARCH}_delete AFTER DELETE ON touchpoints
+    f"""CREATE TRIGGER IF NOT EXISTS {TOUCHPOINT_SEARCH}_delete AFTER DELETE ON touchpoints
     WHEN old.customer_text IS NOT NULL BEGIN
         INSERT INTO {TOUCHPOINT_SEARCH}({TOUCHPOINT_SEARCH}, rowid, customer_text)
         VALUES ('delete', old.id, old.customer_text);
     END""",
     # Every turn rewrites customer_text: only a change reaches the index.
-    f"""CREATE TRIGGER {TOUCHPOINT_SEARCH}_update AFTER UPDATE OF id, customer_text ON touchpoints
+    f"""CREATE TRIGGER IF NOT EXISTS {TOUCHPOINT_SEARCH}_update AFTER UPDATE OF id, customer_text ON touchpoints
     WHEN old.customer_text IS NOT new.customer_text OR old.id != new.id BEGIN
         INSERT INTO {TOUCHPOINT_SEARCH}({TOUCHPOINT_SEARCH}, rowid, customer_text)
         SELECT 'delete', old.id, old.customer_text WHERE old.customer_text IS NOT NULL;

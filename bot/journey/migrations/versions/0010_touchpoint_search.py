@@ -9,7 +9,10 @@ included), where a word index (tsvector, FTS5's unicode61) would find only whole
 - PostgreSQL: the pg_trgm extension (made in schema ``public`` when absent, so dropping a
   scratch schema never takes it away) and a GIN index of customer_text's trigrams, which
   PostgreSQL keeps up to date itself.
-Both are built from the rows already there (the backfill). On PostgreSQL the index is built
+Both are built from the rows already there (the backfill). Every statement may be run
+again (IF NOT EXISTS, and FTS5's 'rebuild'): Python's sqlite3 commits DDL as it goes, so an
+upgrade stopped halfway on SQLite leaves the table without the revision, and the next
+upgrade completes it. On PostgreSQL the index is built
 in the migration's transaction: writes to touchpoints wait for it (about a minute per
 million touchpoints).
 
@@ -39,7 +42,7 @@ def upgrade() -> None:
         # detail=none: row lists only, no positions (a third of the size); the log checks
         # each row it shows against the words themselves.
         op.execute(
-            f"CREATE VIRTUAL TABLE {TOUCHPOINT_SEARCH} USING fts5(customer_text, "
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {TOUCHPOINT_SEARCH} USING fts5(customer_text, "
             "content='touchpoints', content_rowid='id', tokenize='trigram', detail='none')"
         )
         for trigger in TOUCHPOINT_SEARCH_TRIGGERS:
@@ -48,7 +51,7 @@ def upgrade() -> None:
     elif bind.dialect.name == "postgresql":
         schema = _trigram_schema(bind)
         op.execute(
-            f"CREATE INDEX {TOUCHPOINT_TRIGRAM_INDEX} ON touchpoints "
+            f"CREATE INDEX IF NOT EXISTS {TOUCHPOINT_TRIGRAM_INDEX} ON touchpoints "
             f'USING gin (customer_text "{schema}".gin_trgm_ops)'
         )
 
