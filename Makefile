@@ -12,6 +12,7 @@ STAMP     := $(VENV)/.installed
 SPACY_DIR := models/spacy/en_support
 MODEL_STAMP := models/.trained
 WIDGET_STAMP := bot/widget/node_modules/.installed
+AXE_STAMP := tests/e2e/axe/node_modules/.installed
 CHROMIUM  ?= /usr/bin/chromium
 # The model's own components (bot/nlp) and routing.yml (which intents are needs) shape it too.
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(SPACY_DIR)/meta.json \
@@ -44,7 +45,7 @@ help:
 	@echo "make eval   - measure understanding on held-out and public data, and the conversation suite"
 	@echo "make bench  - speed benchmarks beside their baselines, written to reports/bench.md"
 	@echo "make scale-test - 2 Rasa + 2 action servers + 2 dispatchers behind nginx on PostgreSQL/Redis, under load, with kills"
-	@echo "make screens - screenshots of the chat widget's states (and the console seeing the customer type) in reports/screens/"
+	@echo "make screens - screenshots of the chat widget's states, the console seeing the customer type, and the staff pages (staff-*.png) in reports/screens/"
 
 $(STAMP): pyproject.toml requirements.lock
 	@py=$$($(FIND_PYTHON)) || exit 1; \
@@ -68,6 +69,13 @@ $(WIDGET_STAMP): bot/widget/package.json bot/widget/package-lock.json
 	@command -v npm >/dev/null || { echo "npm not found: the chat widget needs Node.js and npm (e.g. 'apt-get install nodejs npm')." >&2; exit 1; }
 	@echo "==> Installing the chat widget's socket.io client from the npm registry"
 	@npm ci --prefix bot/widget --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# axe-core for the staff pages' accessibility checks (tests/e2e/test_staff_look_browser.py).
+$(AXE_STAMP): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: the accessibility checks need Node.js and npm." >&2; exit 1; }
+	@echo "==> Installing axe-core (accessibility checks) from the npm registry"
+	@npm ci --prefix tests/e2e/axe --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Browser tests drive Debian's Chromium (never a downloaded browser). Installed here when
@@ -103,7 +111,7 @@ nginx:
 scale-test: setup nginx $(MODEL_STAMP)
 	@CX_SCALE_TEST=1 CX_NGINX=$(NGINX) $(PY) -m pytest -q -s -p no:cacheprovider tests/scale
 
-setup: $(STAMP) $(SPACY_DIR)/meta.json $(WIDGET_STAMP)
+setup: $(STAMP) $(SPACY_DIR)/meta.json $(WIDGET_STAMP) $(AXE_STAMP)
 
 run: setup $(MODEL_STAMP)
 	@$(PY) -m bot run
@@ -119,7 +127,7 @@ SCREENS_DIR := reports/screens
 screens: setup browser $(MODEL_STAMP)
 	@mkdir -p $(SCREENS_DIR)
 	@CX_CHROMIUM=$(CHROMIUM) CX_SCREENS_DIR=$(SCREENS_DIR) $(PY) -m pytest -q -s -p no:cacheprovider \
-	  tests/e2e/test_widget_screens.py
+	  tests/e2e/test_widget_screens.py tests/e2e/test_staff_look_browser.py tests/e2e/test_console_screens.py
 
 train: setup
 	@$(PY) -m bot train --force
