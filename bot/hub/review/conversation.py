@@ -14,9 +14,11 @@ module renders it, every value through ``html.escape``. The same view is JSON at
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 from typing import Any
 
+from markupsafe import Markup
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -91,8 +93,10 @@ async def conversation_page(request: Request, touchpoint_id: int) -> HTTPRespons
     session = await require(request, "review")
     view = await _conversation(request, touchpoint_id)
     flag = await in_thread(flag_of, request.app.ctx.engine, touchpoint_id)
-    body = render_conversation(view, frustrated_at(request))
-    body += flag_panel(touchpoint_id, flag, session.csrf_token)
+    # Markup: the body is HTML already (a str + Markup would escape the str).
+    body = Markup(render_conversation(view, frustrated_at(request)))
+    now = datetime.fromtimestamp(request.app.ctx.settings.clock())
+    body += flag_panel(touchpoint_id, flag, session.csrf_token, now)
     who = (view.customer or {}).get("name") or "an anonymous visitor"
     return page(
         f"Conversation with {who}",

@@ -1,7 +1,7 @@
 """Flagging conversations for review, and turning their messages into NLU training data.
 
 The conversation page shows ``flag_panel`` (plain forms, no script needed); the flagged
-list (``/review/flagged``) shows each flagged conversation's customer messages with an
+list (``/review/flagged``, review/flagged.html) shows each flagged conversation's customer messages with an
 intent picker, and the kept examples download as Rasa NLU YAML (``/review/examples.yml``).
 Forms post back and redirect (303), so the pages work without JavaScript; the same
 actions are in the JSON API under ``/api/review/``.
@@ -10,8 +10,8 @@ actions are in the JSON API under ``/api/review/``.
 from __future__ import annotations
 
 from datetime import datetime
-from html import escape
 
+from markupsafe import Markup
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, redirect
@@ -22,6 +22,7 @@ from bot.hub.accounts import Session
 from bot.hub.auth import check_csrf, require
 from bot.hub.openapi_parts import error_spec, html_spec, json_spec, schema_ref
 from bot.hub.review.layout import API, PREFIX, page
+from bot.hub.templating import render_fragment
 from bot.hub.web import HubError, in_thread, json_object
 from bot.review import flags as review_flags
 from bot.review.flags import Flag, Invalid, NotFound
@@ -67,38 +68,18 @@ def add_routes(app: Sanic) -> None:
     )
 
 
-def flag_panel(touchpoint_id: int, flag: Flag | None, csrf_token: str) -> str:
-    """The conversation page's flag section: its tags and note, and the forms to change them."""
-    csrf = f"<input type='hidden' name='csrf_token' value='{escape(csrf_token, quote=True)}'>"
-    action = f"{PREFIX}/touchpoints/{touchpoint_id}"
-    tags = ", ".join(flag.tags) if flag else ""
-    note = flag.note or "" if flag else ""
-    if flag:
-        status = (
-            f"<p id='flag-status'>Flagged by {escape(flag.flagged_by)} on "
-            f"{flag.flagged_at:%Y-%m-%d %H:%M}"
-            + "".join(f" <span class='tag'>{escape(t)}</span>" for t in flag.tags)
-            + "</p>"
-            + (f"<p class='flag-note'>{escape(flag.note)}</p>" if flag.note else "")
-        )
-        remove = (
-            f"<form method='post' action='{action}/unflag'>{csrf}"
-            "<button type='submit'>Remove the flag</button></form>"
-        )
-    else:
-        status, remove = "<p id='flag-status' class='hint'>Not flagged.</p>", ""
-    return (
-        "<section aria-labelledby='flag-heading'><h2 id='flag-heading'>Review flag</h2>"
-        + status
-        + f"<form method='post' action='{action}/flag' class='filters'>{csrf}"
-        "<label>Tags (comma-separated)<input name='tags' maxlength='400' "
-        f"value='{escape(tags, quote=True)}' placeholder='misunderstood, slow handoff'></label>"
-        f"<label>Note<textarea name='note' maxlength='{review_flags.MAX_NOTE_LENGTH}' rows='2'>"
-        f"{escape(note)}</textarea></label>"
-        f"<button type='submit'>{'Save the flag' if flag else 'Flag for review'}</button></form>"
-        + remove
-        + f"<p class='hint'>Flagged conversations are listed under <a href='{PREFIX}/flagged'>"
-        "Flagged</a>, where their messages become training examples.</p></section>"
+def flag_panel(
+    touchpoint_id: int, flag: Flag | None, csrf_token: str, now: datetime | None = None
+) -> Markup:
+    """The conversation page's flag section (review/_flag_panel.html)."""
+    return render_fragment(
+        "review/_flag_panel.html",
+        flag=flag,
+        csrf=csrf_token,
+        action=f"{PREFIX}/touchpoints/{touchpoint_id}",
+        max_note=review_flags.MAX_NOTE_LENGTH,
+        prefix=PREFIX,
+        now=now,
     )
 
 
@@ -113,77 +94,25 @@ async def flagged_page(request: Request) -> HTTPResponse:
     items = items[: review_flags.FLAGGED_PAGE]
     kept = await in_thread(review_flags.examples, engine, [i["flag"].touchpoint_id for i in items])
     intents = await in_thread(_intents, request)
-    body = render_flagged(items, kept, intents, session, more)
-    return page(
-        "Flagged conversations", body, request=request, session=session, current=f"{PREFIX}/flagged"
-    )
-
-
-def render_flagged(
-    items: list[dict],
-    kept: list[review_flags.Example],
-    intents: list[str],
-    session: Session,
-    more: bool,
-) -> str:
-    """The flagged list's HTML (every value escaped)."""
-    csrf = (
-        f"<input type='hidden' name='csrf_token' value='{escape(session.csrf_token, quote=True)}'>"
-    )
     by_message = {(e.touchpoint_id, e.text): e for e in kept}
-    parts = [
-        "<h1>Flagged conversations</h1>",
-        "<p>Pick the intent each customer message should have had and keep it as an example; "
-        f"<a href='{PREFIX}/examples.yml' download>Download the kept examples as Rasa NLU YAML</a> "
-        f"(<a href='{API}/examples'>JSON</a>), add the file under <code>data/nlu/</code> and "
-        "retrain (<code>make train</code>).</p>",
-    ]
-    if not items:
-        parts.append(
-            "<p class='empty'>Nothing is flagged. Flag a conversation from its page "
-            f"in the <a href='{PREFIX}/log'>touchpoint log</a>.</p>"
-        )
-    options = "".join(f"<option>{escape(i)}</option>" for i in intents)
-    for item in items:
-        flag: Flag = item["flag"]
-        tid = flag.touchpoint_id
-        tags = "".join(f"<span class='tag'>{escape(t)}</span>" for t in flag.tags)
-        parts.append(
-            f"<article id='tp-{tid}' class='flagged'><h2><a href='{PREFIX}/conversations/{tid}'>"
-            f"{escape(item['channel'])} conversation of {item['started_at']:%Y-%m-%d %H:%M}</a> "
-            f"{tags}</h2><p class='hint'>Flagged by {escape(flag.flagged_by)} on "
-            f"{flag.flagged_at:%Y-%m-%d %H:%M}; outcome {escape(item['outcome'])}</p>"
-            + (f"<p>{escape(flag.note)}</p>" if flag.note else "")
-            + "<table><thead><tr><th>Customer said</th><th>Example of intent</th></tr></thead><tbody>"
-        )
-        if not item["lines"]:
-            parts.append(
-                "<tr><td colspan='2' class='empty'>No customer messages recorded.</td></tr>"
-            )
-        for line in item["lines"]:
-            example = by_message.get((tid, " ".join(line.split())))
-            if example:
-                cell = (
-                    f"<strong class='kept'>{escape(example.intent)}</strong> "
-                    f"<form method='post' action='{PREFIX}/examples/{example.id}/drop' class='inline'>"
-                    f"{csrf}<button type='submit'>Remove</button></form>"
-                )
-            else:
-                cell = (
-                    f"<form method='post' action='{PREFIX}/examples' class='inline'>{csrf}"
-                    f"<input type='hidden' name='touchpoint_id' value='{tid}'>"
-                    f"<input type='hidden' name='text' value='{escape(line, quote=True)}'>"
-                    "<select name='intent' required aria-label='Intent'>"
-                    f"<option value=''>pick an intent…</option>{options}</select> "
-                    "<button type='submit'>Keep as example</button></form>"
-                )
-            parts.append(f"<tr><td>{escape(line)}</td><td>{cell}</td></tr>")
-        parts.append("</tbody></table></article>")
-    if more and items:
-        parts.append(
-            f"<p><a href='{PREFIX}/flagged?before={items[-1]['flag_id']}'>Older flags</a></p>"
-        )
-    return "".join(parts)
+    for item in items:  # each customer message with the example kept from it, if any
+        tid = item["flag"].touchpoint_id
+        item["examples"] = [
+            (line, by_message.get((tid, " ".join(line.split())))) for line in item["lines"]
+        ]
+    return page(
+        "Flagged conversations",
+        request=request,
+        session=session,
+        current=f"{PREFIX}/flagged",
+        template="review/flagged.html",
+        items=items,
+        intents=intents,
+        more=more,
+        prefix=PREFIX,
+        api=API,
+        now=_now(request),
+    )
 
 
 async def nlu_export(request: Request) -> HTTPResponse:
