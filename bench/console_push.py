@@ -12,7 +12,8 @@ var/ directory and the newest model, and a signed-in agent's console in headless
    ``created_at``, written by the action server) to the card appearing in the open console's
    list (a MutationObserver in the page, on the same machine clock).
 2. Arrival, by the polling fallback: the same with the browser's EventSource taken away, so
-   the page polls every 2.5 s as the console did before push (the baseline).
+   the page polls every 2.5 s as the console did before push (the baseline). Each
+   escalation starts after a random pause (0-2.5 s, seeded) so it lands anywhere in a cycle.
 3. The agent's message: the agent takes one conversation over and sends N messages from the
    console's message box (Enter); timed from the key press to the widget client receiving it.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -98,7 +100,11 @@ def escalate(settings: Settings) -> WidgetClient:
 
 def arrivals(settings: Settings, engine, page, n: int) -> list[float]:
     found = []
+    pause = random.Random(7)
     for i in range(n):
+        # A random moment in the console's cycle: back to back, the polling console's phase
+        # would lock to the escalations' rhythm and every wait would be alike.
+        time.sleep(pause.uniform(0, 2.5))
         client = escalate(settings)
         conversation = client.session["session_id"]
         with engine.connect() as conn:

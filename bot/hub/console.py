@@ -77,9 +77,9 @@ SHORTCUTS = (
     ("r", "Write to the customer"),
     ("Ctrl + Space (in the message box)", "Saved replies"),
     ("n", "Add an internal note"),
-    ("Alt + h", "Hand back to the assistant"),
-    ("Alt + t", "Transfer to a department"),
-    ("Alt + r", "Resolve"),
+    ("Alt + h", "Hand back to the assistant: an optional note, then Enter"),
+    ("Alt + t", "Transfer: pick the team, Tab to the note, then Enter"),
+    ("Alt + r", "Resolve: the summary, then Enter"),
     ("Esc", "Close a menu or this list; leave a field"),
 )
 

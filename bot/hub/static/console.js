@@ -327,6 +327,11 @@ if (chat) {
     act("/transfer", { department: $("transfer-department").value, note: $("transfer-note").value.trim() },
       () => { $("transfer-note").value = ""; });
   });
+  for (const [box, form] of [["resolve-summary", "resolve-form"], ["note-text", "note-form"]]) {
+    $(box).addEventListener("keydown", (ev) => {  // Enter sends, Shift+Enter a new line
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); $(form).requestSubmit(); }
+    });
+  }
   $("resolve-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     act("/resolve", { summary: $("resolve-summary").value.trim() }, () => { $("resolve-summary").value = ""; });
