@@ -14,7 +14,7 @@ journey pages.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -106,14 +106,24 @@ async def log_page(request: Request) -> HTTPResponse:
         result = await in_thread(touchpoint_log, request.app.ctx.engine, filters, PAGE_SIZE, after)
     except (BadFilter, BadCursor) as e:
         # The form comes back as typed, with what to change: a 400 the analyst can fix.
-        body = render_log(None, args, _options(request), frustrated_at(request), problem=str(e))
-        return page(
-            "Touchpoint log", body, request=request, session=session, current=LOG_PATH, status=400
-        )
-    body = render_log(
+        context = log_context(None, args, _options(request), frustrated_at(request), problem=str(e))
+        return _log_page(request, session, context, status=400)
+    context = log_context(
         result, args, _options(request), frustrated_at(request), filters=filters, after=after
     )
-    return page("Touchpoint log", body, request=request, session=session, current=LOG_PATH)
+    return _log_page(request, session, context)
+
+
+def _log_page(request: Request, session, context: dict[str, Any], status: int = 200):
+    return page(
+        "Touchpoint log",
+        request=request,
+        session=session,
+        current=LOG_PATH,
+        template="review/log.html",
+        status=status,
+        **context,
+    )
 
 
 async def touchpoints_api(request: Request) -> HTTPResponse:
@@ -235,7 +245,11 @@ async def _stream(request: Request, chunks: Iterator[str], kind: str, content_ty
 
 
 # -- the page ----------------------------------------------------------------------------------
-def render_log(
+TABLE_HEADS = ["When", "Customer", "Channel", "Stage", "Needs", "Departments", "Outcome"]
+TABLE_HEADS += ["Rating", "Frustration", "Flag", "Messages"]
+
+
+def log_context(
     result: LogPage | None,
     args: Mapping[str, str],
     options: Mapping[str, list[tuple[str, str]]],
@@ -244,151 +258,67 @@ def render_log(
     filters: LogFilters | None = None,
     after: str | None = None,
     problem: str | None = None,
-) -> str:
-    """The log page's body: the form, then the table of ``result`` (or ``problem``)."""
-    parts = ["<h1>Touchpoint log</h1>", _form(args, options, frustrated_at)]
+) -> dict[str, Any]:
+    """What review/log.html shows: the form as typed, then the page of ``result`` (or
+    ``problem``, what to change)."""
+    context: dict[str, Any] = {
+        "args": args,
+        "options": options,
+        "frustrated_at": frustrated_at,
+        "log_path": LOG_PATH,
+        "problem": problem,
+    }
     if problem is not None:
-        parts.append(f"<p id='problem' role='alert' class='problem'>{escape(problem)}</p>")
-        return "".join(parts)
+        return context
     assert result is not None and filters is not None
     query = filter_query(filters)
     shown = urlencode(query)
-    parts.append(
-        "<p class='downloads'>Download every match, newest first: "
-        f"<a id='download-csv' href='{escape(CSV_PATH + _q(shown), quote=True)}'>CSV</a> · "
-        f"<a id='download-json' href='{escape(JSON_EXPORT_PATH + _q(shown), quote=True)}'>JSON</a>"
-        f" <span class='hint'>(at most {EXPORT_LIMIT:,} rows)</span></p>"
+    searching = bool(filters.terms())
+    context.update(
+        csv_url=CSV_PATH + _q(shown),
+        json_url=JSON_EXPORT_PATH + _q(shown),
+        export_limit=EXPORT_LIMIT,
+        status_text=_status(result, after),
+        searching=searching,
+        heads=TABLE_HEADS + (["Customer said"] if searching else []),
+        entries=[_entry(e) for e in result.entries],
+        newest_url=LOG_PATH + _q(shown) if after else None,
+        next_url=(
+            LOG_PATH + "?" + urlencode({**query, "after": result.next_cursor})
+            if result.next_cursor
+            else None
+        ),
+        next_label="Search older touchpoints" if result.searched_until else "Next page",
     )
-    parts.append(_status(result, after))
-    if result.entries:
-        parts.append(_table(result.entries, frustrated_at, searching=bool(filters.terms())))
-    links = []
-    if after:
-        links.append(f"<a id='newest' href='{escape(LOG_PATH + _q(shown), quote=True)}'>Newest</a>")
-    if result.next_cursor:
-        label = "Search older touchpoints" if result.searched_until else "Next page"
-        target = LOG_PATH + "?" + urlencode({**query, "after": result.next_cursor})
-        links.append(f"<a id='next' rel='next' href='{escape(target, quote=True)}'>{label} →</a>")
-    if links:
-        parts.append(f"<nav class='pages' aria-label='Pages'>{' · '.join(links)}</nav>")
-    return "".join(parts)
+    return context
 
 
-def _form(args: Mapping[str, str], options: Mapping[str, list[tuple[str, str]]], level: int) -> str:
-    def select(name: str, label: str, choices: list[tuple[str, str]]) -> str:
-        current = args.get(name, "")
-        known = {value for value, _ in choices}
-        if current and current not in known:  # a value typed into the URL stays visible
-            choices = [*choices, (current, current)]
-        items = "".join(
-            f"<option value='{escape(v, quote=True)}'"
-            + (" selected" if v == current else "")
-            + f">{escape(text)}</option>"
-            for v, text in [("", "any"), *choices]
-        )
-        return f"<label>{escape(label)}<select name='{name}' id='f-{name}'>{items}</select></label>"
-
-    def field(name: str, label: str, kind: str, extra: str = "") -> str:
-        value = escape(args.get(name, ""), quote=True)
-        return (
-            f"<label>{escape(label)}<input type='{kind}' name='{name}' id='f-{name}' "
-            f"value='{value}'{extra}></label>"
-        )
-
-    frustrated = [("yes", f"frustrated ({level}+)"), ("no", "not frustrated")]
-    return (
-        f"<form class='filters' method='get' action='{LOG_PATH}' role='search' "
-        "aria-label='Filter the touchpoints'>"
-        + field("since", "From", "date")
-        + field("until", "To", "date")
-        + select("channel", "Channel", options["channel"])
-        + select("stage", "Journey stage", options["stage"])
-        + select("department", "Department", options["department"])
-        + select("need", "Need", options["need"])
-        + select("outcome", "Outcome", options["outcome"])
-        + select("rating", "Rating", options["rating"])
-        + select("frustrated", "Frustration", frustrated)
-        + select("policy", "Policy moments", options["policy"])
-        + select("flagged", "Review flag", options["flagged"])
-        + select("identity_failed", "Identity checks", options["identity_failed"])
-        + field(
-            "q",
-            "Customer's words",
-            "search",
-            " maxlength='200' placeholder='refund \"charged twice\"'",
-        )
-        + field("customer", "Customer id", "text", " maxlength='64'")
-        + "<button type='submit' id='apply'>Apply filters</button>"
-        + f"<a href='{LOG_PATH}'>Clear</a></form>"
-        + "<p class='hint' id='identity-help'>Identity checks: a customer who is not "
-        "verified can prove who they are in the chat (an order number with the email on it, "
-        "or a one-time code sent to their email). A session marked "
-        "<span class='badge identity-failed'>identity checks failed: N</span> had N checks "
-        "that failed or were refused by the limits: someone may be trying order numbers, "
-        "emails or codes that are not theirs. Open it for each check's time, kind, order "
-        "number and address.</p>"
-    )
+def _entry(e: dict[str, Any]) -> dict[str, Any]:
+    """A log entry with its links and labels, as the table shows it."""
+    return {
+        **e,
+        "href": conversation_href(e["id"]),
+        "journey_href": journey_href(e["customer_id"]) if e.get("customer_id") else None,
+        "channel_name": channel_name(e["channel"]),
+        "outcome_name": OUTCOME_NAMES.get(e["outcome"], e["outcome"]),
+        "flag_tags": [str(t) for t in e["flag"]["tags"]] if e.get("flag") else None,
+        "identity_failures": int(e.get("identity_failures") or 0),
+        "matched": e.get("matched", []),
+    }
 
 
 def _status(result: LogPage, after: str | None) -> str:
     count = len(result.entries)
     where = "older touchpoints" if after else "touchpoints"
     if result.searched_until is not None:
-        text = (
+        return (
             f"{count} matching {where} among those started since "
             f"{when(result.searched_until)}; older ones were not searched yet (the search "
             "stops after a moment to stay quick)."
         )
-    elif count:
-        text = f"{count} {where}, newest first" + ("." if result.next_cursor else "; no more.")
-    else:
-        text = "No touchpoint matches these filters" + (" further back." if after else ".")
-    return f"<p id='log-status' role='status'>{escape(text)}</p>"
-
-
-def _table(entries: Iterable[dict[str, Any]], frustrated_at: int, searching: bool) -> str:
-    heads = ["When", "Customer", "Channel", "Stage", "Needs", "Departments", "Outcome"]
-    heads += ["Rating", "Frustration", "Flag", "Messages"] + (
-        ["Customer said"] if searching else []
-    )
-    numeric = ("Rating", "Messages")
-    head = "".join(
-        f"<th scope='col' class='num'>{h}</th>" if h in numeric else f"<th scope='col'>{h}</th>"
-        for h in heads
-    )
-    rows = []
-    for e in entries:
-        cells = [
-            f"<a href='{conversation_href(e['id'])}'>{time_html(e['started_at'])}</a>",
-            customer_html(e.get("customer_id"), e.get("customer_name")),
-            escape(channel_name(e["channel"])),
-            escape(e["stage"] or "-"),
-            escape(", ".join(e["needs"]) or "-"),
-            escape(", ".join(e["departments"]) or "-"),
-            outcome_html(e["outcome"]),
-            escape(str(e["rating"])) if e["rating"] is not None else "",
-            frustration_html(e["frustration"], frustrated_at),
-            flag_html(e["flag"]["tags"] if e.get("flag") else None)
-            + identity_failed_html(e.get("identity_failures") or 0),
-            escape(str(e["message_count"])),
-        ]
-        if searching:
-            cells.append(
-                "".join(f"<div class='said'>{escape(line)}</div>" for line in e.get("matched", []))
-            )
-        classes = {7: "num", 10: "num"}
-        rows.append(
-            f"<tr data-touchpoint-id='{int(e['id'])}'>"
-            + "".join(
-                f"<td class='{classes[i]}'>{c}</td>" if i in classes else f"<td>{c}</td>"
-                for i, c in enumerate(cells)
-            )
-            + "</tr>"
-        )
-    return (
-        f"<div class='scroll'><table id='log'><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
+    if count:
+        return f"{count} {where}, newest first" + ("." if result.next_cursor else "; no more.")
+    return "No touchpoint matches these filters" + (" further back." if after else ".")
 
 
 def _q(query: str) -> str:
