@@ -1,11 +1,13 @@
 """Run the conversation suite (tests/conversations/*.yml) against the real assistant.
 
     .venv/bin/python -m tests.conversations.runner [--smoke] [--only ID]... [--file NAME]
+        [--channel rest|socketio|slack]
 
 Starts the action server, the Rasa server, the hub and the handoff dispatcher on free ports
 with a fresh var/ directory (as tests/e2e/conftest.py does), then plays each conversation
-over the REST channel with a sender of its own. Before each conversation the demo back
-office is reseeded from its fixture and the demo customers' journeys are erased, so no
+over the REST channel (or, with --channel, the website's socket.io or Slack: see
+tests/conversations/transports.py) with a sender of its own. Before each conversation the
+demo back office is reseeded from its fixture and the demo customers' journeys are erased, so no
 conversation sees what another one changed or said. Checks what the customer read, the
 buttons they got, the back office and the handoffs recorded, and writes
 reports/conversations.md. The schema is documented in tests/conversations/README.md.
@@ -29,6 +31,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
+
+from tests.conversations.transports import CHANNELS, RestTransport, make_transport, rest_post
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -427,6 +431,9 @@ class Result:
     turns: list[TurnResult]
     failures: list[str]
     seconds: float = 0.0
+    # The ids the assistant knew the chats by (REST: the senders; socket.io: session ids;
+    # Slack: user_channel_thread), for a test to look at their trackers.
+    conversation_ids: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -553,14 +560,18 @@ def _pct(n: int, d: int) -> str:
 # Talking to the real system
 # --------------------------------------------------------------------------------------
 class System:
-    """A started assistant (or one a test fixture started): REST, back office, journey."""
+    """A started assistant (or one a test fixture started): its channel (REST unless given
+    another transport), back office, journey."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, transport=None):
         from bot.backoffice.sql import SqlBackOffice, seed
         from bot.db import make_engine
 
         self.settings = settings
         self.url = settings.rasa_url
+        # The channel conversations are played over (tests/conversations/transports.py):
+        # Rasa's REST channel unless a test or --channel gives another.
+        self.transport = transport or RestTransport(self.url)
         self.backoffice_engine = make_engine(settings.backoffice_url)
         self.journey_engine = make_engine(settings.journey_url)
         self.backoffice = SqlBackOffice(self.backoffice_engine)
@@ -570,20 +581,10 @@ class System:
         self.seeded = SqlBackOffice(self._seeded_engine)
 
     def say(self, sender: str, message: str, timeout: float = 60) -> list[dict]:
-        import requests
-
-        for attempt in range(3):
-            r = requests.post(
-                f"{self.url}/webhooks/rest/webhook",
-                json={"sender": sender, "message": message},
-                timeout=timeout,
-            )
-            if r.status_code == 429 and attempt < 2:  # a rate limit: wait as told
-                time.sleep(float(r.headers.get("Retry-After", "2")))
-                continue
-            r.raise_for_status()
-            return r.json()
-        return []
+        """One turn over the system's channel (REST unless given another transport)."""
+        if isinstance(self.transport, RestTransport):
+            return rest_post(self.url, sender, message, timeout)
+        return self.transport.say(sender, message)
 
     def latest_code(self, email: str, wait: float = 5.0) -> str | None:
         """The newest one-time code the local mail catcher holds for ``email``."""
@@ -639,6 +640,7 @@ def run_conversation(system: System, conv: Conversation, today: date | None = No
     today = today or date.today()
     started = time.monotonic()
     system.reset()
+    channel = system.transport
     base = f"conv-{conv.id}-{uuid.uuid4().hex[:8]}"
     senders = [base]
     turns: list[TurnResult] = []
@@ -647,8 +649,10 @@ def run_conversation(system: System, conv: Conversation, today: date | None = No
     for number, turn in enumerate(conv.turns, 1):
         if turn.get("new_chat"):
             senders.append(f"{base}-{len(senders) + 1}")
+            channel.new_chat(senders[-1], base)  # the same customer, a new chat
             last = []
         sender = senders[-1]
+        button = None
         if "press" in turn:
             button = pick_button(last, turn["press"])
             if button is None:
@@ -665,30 +669,43 @@ def run_conversation(system: System, conv: Conversation, today: date | None = No
                 )
                 said = message
         try:
-            replies = system.say(sender, message)
+            replies = (
+                channel.press(sender, button)
+                if button is not None
+                else channel.say(sender, message)
+            )
         except Exception as e:  # noqa: BLE001 - an HTTP error is a failed turn, not a crash
             replies = []
-            failures.append(f"turn {number}: the REST call failed: {e}")
+            failures.append(f"turn {number}: the {channel.label} call failed: {e}")
         turn_failures = check_turn(turn.get("expect") or {}, replies, today, number)
         turns.append(TurnResult(said, replies, is_clarifying(replies), turn_failures, sender))
         failures += turn_failures
         last = replies
+    # Handoffs are recorded under the channel's own ids (Slack's user_channel_thread...).
+    conversation_ids = []
+    for sender in senders:
+        try:
+            conversation_ids.append(channel.conversation_id(sender))
+        except Exception as e:  # noqa: BLE001 - a chat the channel never opened
+            failures.append(f"end: no {channel.label} conversation for {sender}: {e}")
+        finally:
+            channel.end(sender)
     all_replies = [r for t in turns for r in t.replies]
     orders = {c["order"] for c in _as_list(conv.expect.get("backoffice"))}
     failures += check_end(
         conv.expect,
         all_replies,
-        system.handoffs(senders),
+        system.handoffs(conversation_ids),
         {o: system.order_state(system.backoffice, o) for o in orders},
         {o: system.order_state(system.seeded, o) for o in orders},
         today,
     )
-    return Result(conv, turns, failures, time.monotonic() - started)
+    return Result(conv, turns, failures, time.monotonic() - started, conversation_ids)
 
 
-def start_system(var_dir: Path, model: Path | None = None):
+def start_system(var_dir: Path, model: Path | None = None, env: dict[str, str] | None = None):
     """Start the real processes on free ports in ``var_dir`` (serving ``model``, by default
-    the newest in models/): (System, processes)."""
+    the newest in models/), with ``env`` added to their environment: (System, processes)."""
     import os
 
     from bot.runner import ensure_secrets, prepare_databases, processes, wait_ready
@@ -716,8 +733,9 @@ def start_system(var_dir: Path, model: Path | None = None):
         "CX_RATE_SLACK_TEAM",
         "CX_IDENTITY_ADDRESS_LIMITS",
     )
-    saved = {k: os.environ.get(k) for k in per_address}
-    os.environ.update({k: "off" for k in saved})
+    extra = {**{k: "off" for k in per_address}, **(env or {})}
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
     try:
         procs = processes(settings, model=model or latest_model())
     finally:
@@ -766,7 +784,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--file", action="append", default=[], help="only this file, e.g. billing")
     p.add_argument("--tag", action="append", default=[], help="only conversations with this tag")
     p.add_argument(
-        "--report", type=Path, default=REPORT, help=f"default {REPORT.relative_to(ROOT)}"
+        "--report",
+        type=Path,
+        help=f"default {REPORT.relative_to(ROOT)} (over another channel: conversations-CHANNEL.md)",
     )
     p.add_argument(
         "--var-dir",
@@ -776,7 +796,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write every transcript and failure as JSON here")
     p.add_argument("--model", type=Path, help="serve this model (default: the newest in models/)")
     p.add_argument("--list", action="store_true", help="list the chosen conversations and exit")
+    p.add_argument(
+        "--channel",
+        choices=CHANNELS,
+        default="rest",
+        help="play them over this channel (default rest; slack starts a fake Slack)",
+    )
     args = p.parse_args(argv)
+    if args.report is None:
+        args.report = (
+            REPORT
+            if args.channel == "rest"
+            else REPORT.with_name(f"conversations-{args.channel}.md")
+        )
 
     chosen = select(load_suite(), smoke=args.smoke, only=args.only, files=args.file, tags=args.tag)
     if not chosen:
@@ -792,7 +824,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"==> Starting the assistant in {var_dir}", flush=True)
     clock = time.monotonic()
     stamp = time.strftime("%Y-%m-%d %H:%M")
-    system, procs = start_system(var_dir, args.model)
+    slack = None
+    env = {}
+    if args.channel == "slack":  # the Slack channel posts its replies to a local fake Slack
+        from tests.fakes.slack import FakeSlack
+
+        slack = FakeSlack().start()
+        env = {
+            "SLACK_BOT_TOKEN": slack.token,
+            "SLACK_SIGNING_SECRET": slack.signing_secret,
+            "SLACK_API_URL": slack.url,
+            "SLACK_CHANNEL": "",
+        }
+    system, procs = start_system(var_dir, args.model, env)
+    system.transport = make_transport(args.channel, system.settings, slack)
     results: list[Result] = []
     try:
         for i, conv in enumerate(chosen, 1):
@@ -803,10 +848,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             for f in result.failures:
                 print(f"           - {f}", flush=True)
     finally:
+        system.transport.close()
         for proc in reversed(procs):
             proc.stop()
+        if slack is not None:
+            slack.stop()
     seconds = time.monotonic() - clock
     title = "Conversation suite" + (" (smoke)" if args.smoke else "")
+    if args.channel != "rest":
+        title += f" over {system.transport.label}"
     if args.only or args.file or args.tag:
         title += " (a selection)"
     report = render_report(results, title=title, started=stamp, seconds=seconds)
