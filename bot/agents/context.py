@@ -140,13 +140,30 @@ def order_row(order: Order, current: str | None = None) -> dict[str, Any]:
     }
 
 
+def known_as(found: Iterable[dict[str, Any]]) -> str:
+    """How the customer shows up, in words: an email or Slack user as it is, and the
+    channels' own session ids (meaningless to a person) as how many chats on each."""
+    said, sessions = [], {}
+    for i in found:
+        kind, value = str(i.get("kind") or ""), str(i.get("value") or "")
+        if kind == "email":
+            said.append(value)
+        elif kind == "slack":
+            said.append(f"Slack user {value}")
+        else:
+            sessions[kind] = sessions.get(kind, 0) + 1
+    for kind, n in sessions.items():
+        said.append(f"{n} {labels.channel(kind)} session{'s' if n != 1 else ''}")
+    return ", ".join(said)
+
+
 def journey(journey: dict[str, Any] | None, identity: dict | None) -> dict[str, Any]:
     """The customer's journey as the panel shows it: touchpoints (past ones are links into
     the console) and their open handoffs anywhere, each in words."""
     if not journey or not journey.get("customer"):
         return {"customer": None}
     customer = journey["customer"]
-    known = ", ".join(f"{i['kind']} {i['value']}" for i in journey.get("identities") or [])
+    known = known_as(journey.get("identities") or [])
     return {
         "customer": customer,
         "name": str(customer.get("name") or customer["id"]),

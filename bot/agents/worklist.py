@@ -47,6 +47,7 @@ def item_of_escalation(e: Escalation, viewer_id: int | None) -> dict[str, Any]:
         "channel_label": data["channel_label"],
         "state": state,
         "waiting": holder is None,
+        "waited_seconds": data["waiting_seconds"],  # the page keeps "waiting ..." ticking
         "mine": data["mine"],
         "overdue": e.overdue,
         "priority": e.priority,

@@ -98,7 +98,8 @@ function card(e) {
   const urgent = e.urgent_because && e.urgent_because.length ? el("span", { class: "card-why" }, ["Urgent: " + e.urgent_because.join(", ")]) : "";
   return el("li", { class: classes, "data-conversation-id": e.conversation_id }, [
     el("a", { href: "/console/conversations/" + encodeURIComponent(e.conversation_id), class: "card-link", "aria-current": current ? "page" : null }, [
-      el("span", { class: "card-top" }, [el("strong", { class: "card-name" }, [e.name]), el("span", { class: "card-state" }, [e.state || ""])]),
+      el("span", { class: "card-top" }, [el("strong", { class: "card-name" }, [e.name]),
+        el("span", { class: "card-state", "data-waited": e.waiting ? String(e.waited_seconds) : null, "data-since": e.waiting ? String(Date.now()) : null }, [e.state || ""])]),
       el("span", { class: "card-need" }, [e.headline || "—"]),
       el("span", { class: "card-meta" }, [meta, who ? " " : "", who]),
       urgent,
@@ -203,6 +204,19 @@ $("search-form").addEventListener("submit", (ev) => {
   if (query) showView("search"); else showView("queue");
 });
 onNews("queue", refreshList);
+// The waits go on between pushes: each card's "waiting ..." counts from what the hub said.
+function waited(seconds) {
+  if (seconds < 60) return seconds + " s";
+  const m = Math.floor(seconds / 60);
+  if (m < 60) return m + " min";
+  const h = Math.floor(m / 60);
+  return h < 48 ? h + " h" + (m % 60 ? " " + (m % 60) + " min" : "") : Math.floor(h / 24) + " days";
+}
+setInterval(() => {
+  for (const s of document.querySelectorAll(".card-state[data-waited]")) {
+    s.textContent = "waiting " + waited(Number(s.dataset.waited) + Math.floor((Date.now() - Number(s.dataset.since)) / 1000));
+  }
+}, 5000);
 
 // -- the open conversation --------------------------------------------------------------------
 let mine = false, heartbeat = null, shown = "", stateKey = null, busy = false, pollProblem = false;
