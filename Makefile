@@ -52,7 +52,10 @@ $(STAMP): pyproject.toml requirements.lock
 	if [ ! -x $(PY) ]; then echo "==> Creating $(VENV) with $$py"; "$$py" -m venv $(VENV) || exit 1; fi
 	@echo "==> Installing dependencies into $(VENV) (first time: about 2 minutes, 2.7 GB)"
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.0" "setuptools==70.3.0" "wheel==0.45.1"
-	@$(PY) -m pip install --quiet --disable-pip-version-check --progress-bar off -c requirements.lock -e '.[dev]'
+	@# --no-compile: byte-compiling all 2.7 GB costs more CPU than the rest of the install; Python
+	@# compiles (and caches) only the modules that are imported, on first use.
+	@$(PY) -m pip install --quiet --disable-pip-version-check --progress-bar off --no-compile \
+	  -c requirements.lock -e '.[dev]'
 	@touch $@
 
 $(SPACY_DIR)/meta.json: $(STAMP) bot/nlp/spacy_pipeline.py bot/nlp/patterns.yml
@@ -116,8 +119,14 @@ setup: $(STAMP) $(SPACY_DIR)/meta.json $(WIDGET_STAMP) $(AXE_STAMP)
 run: setup $(MODEL_STAMP)
 	@$(PY) -m bot run
 
+# Both cores (pytest-xdist): tests/conftest.py keeps every test on the shared e2e assistant in
+# one worker (one Rasa system for them all) and each other module whole in one worker.
+# TEST_WORKERS=0 runs everything in this one process, as before; PYTEST_ARGS are passed on
+# (e.g. PYTEST_ARGS="--durations=50").
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?=
 test: setup browser $(MODEL_STAMP)
-	@CX_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+	@CX_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The chat widget's states as PNGs for people to look at (first screen, a person joining and
 # typing, seen, hand back, a phone, focus rings), taken from the real servers in headless

@@ -82,6 +82,19 @@ def _engine(kind: str, tmp_path):
     admin.dispose()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), which tests share a
+    worker: every test on the shared e2e assistant (tests/e2e/conftest.py's session-scoped
+    ``assistant``) in one worker, so one Rasa system serves them all; every other module
+    whole in one worker, so its module-scoped servers start once. Without xdist: no effect."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        group = "e2e-assistant" if "assistant" in item.fixturenames else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(params=DATABASES)
 def engine(request, tmp_path):
     yield from _engine(request.param, tmp_path)
