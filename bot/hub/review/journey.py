@@ -6,14 +6,14 @@ left to right, a lane per journey stage from prospect to leaving, one mark per t
 the stages a lane per department with a tick where a touchpoint involved it. A legend
 explains colours and shapes; a sentence sums the journey up and the table below lists
 every touchpoint, which is also the timeline's text alternative. Data from
-``bot.review.journeys``; no script (the CSP allows none here anyway).
+``bot.review.journeys``; this module works out the geometry and review/journey.html draws
+it; no script.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
-from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,11 +37,7 @@ from bot.hub.review.log import (
     OUTCOME_NAMES,
     channel_name,
     conversation_href,
-    flag_html,
     frustrated_at,
-    frustration_html,
-    outcome_html,
-    time_html,
     when,
 )
 from bot.hub.web import HubError, in_thread
@@ -107,9 +103,15 @@ async def journey_page(request: Request, customer_id: str) -> HTTPResponse:
     """The customer's journey: the timeline, a summary, and every touchpoint."""
     session = await require(request, "review")
     found = await _journey(request, customer_id)
-    body = render_journey(found, frustrated_at(request))
     who = found.customer["name"] or "an anonymous visitor"
-    return page(f"Journey of {who}", body, request=request, session=session, current=LOG_PATH)
+    return page(
+        f"Journey of {who}",
+        request=request,
+        session=session,
+        current=LOG_PATH,
+        template="review/journey.html",
+        **journey_context(found, frustrated_at(request)),
+    )
 
 
 async def journey_api(request: Request, customer_id: str) -> HTTPResponse:
@@ -129,47 +131,32 @@ async def _journey(request: Request, customer_id: str) -> Journey:
 
 
 # -- the page ----------------------------------------------------------------------------------
-def render_journey(found: Journey, frustrated_level: int) -> str:
-    """The journey page's body (every value escaped)."""
+def journey_context(found: Journey, frustrated_level: int) -> dict[str, Any]:
+    """What review/journey.html shows: the customer, the summary, the timeline's geometry
+    and every touchpoint with its links and labels."""
     customer = found.customer
-    name = customer["name"] or "Anonymous visitor"
-    known = ", ".join(f"{i['kind']} {i['value']}" for i in found.identities)
-    facts = [f"<dt>Customer id</dt><dd>{escape(customer['id'])}</dd>"]
-    if customer["tier"]:
-        facts.append(f"<dt>Tier</dt><dd>{escape(customer['tier'])}</dd>")
-    if customer["since"]:
-        facts.append(f"<dt>Known since</dt><dd>{time_html(customer['since'])}</dd>")
-    if known:
-        facts.append(f"<dt>Known as</dt><dd>{escape(known)}</dd>")
-    log_link = LOG_PATH + "?" + urlencode({"customer": customer["id"]})
-    parts = [
-        f"<p><a href='{LOG_PATH}'>← Touchpoint log</a></p>",
-        f"<h1>Journey of {escape(name)}</h1>",
-        f"<dl id='customer'>{''.join(facts)}</dl>",
-    ]
-    if not found.touchpoints:
-        parts.append("<p class='empty'>No touchpoints yet.</p>")
-        return "".join(parts)
-    parts += [
-        f"<p id='journey-summary'>{escape(summary(found))}</p>",
-        "<figure id='timeline-figure'><figcaption>Timeline: each mark is a touchpoint "
-        "(select one to open the conversation)</figcaption>"
-        f"<div class='scroll'>{timeline_svg(found)}</div>{legend()}</figure>",
-        "<h2 id='touchpoints-heading'>Touchpoints</h2>",
-    ]
-    if found.truncated:
-        parts.append(
-            f"<p class='hint'>The {len(found.touchpoints)} most recent of {found.total} "
-            f"touchpoints. <a href='{escape(log_link, quote=True)}'>All of them in the "
-            "log</a>.</p>"
-        )
-    else:
-        parts.append(
-            f"<p class='hint'><a href='{escape(log_link, quote=True)}'>These touchpoints in the "
-            "log</a> (filter and download them there).</p>"
-        )
-    parts.append(_table(found, frustrated_level))
-    return "".join(parts)
+    context: dict[str, Any] = {
+        "customer": customer,
+        "name": customer["name"] or "Anonymous visitor",
+        "known": ", ".join(f"{i['kind']} {i['value']}" for i in found.identities),
+        "log_path": LOG_PATH,
+        "log_link": LOG_PATH + "?" + urlencode({"customer": customer["id"]}),
+        "touchpoints": [
+            {
+                **t,
+                "href": conversation_href(t["id"]),
+                "channel_name": channel_name(t["channel"]),
+                "outcome_name": OUTCOME_NAMES.get(t["outcome"], t["outcome"]),
+            }
+            for t in found.touchpoints
+        ],
+        "truncated": found.truncated,
+        "total": found.total,
+        "frustrated_at": frustrated_level,
+    }
+    if found.touchpoints:
+        context.update(summary=summary(found), t=timeline(found), legend=legend())
+    return context
 
 
 def summary(found: Journey) -> str:
@@ -201,8 +188,8 @@ def lanes(found: Journey) -> list[str]:
     return list(STAGES) + ([NO_STAGE] if any(t["stage"] is None for t in found.touchpoints) else [])
 
 
-def timeline_svg(found: Journey) -> str:
-    """The journey as an SVG timeline (see the module's docstring)."""
+def timeline(found: Journey) -> dict[str, Any]:
+    """The timeline's geometry (see the module's docstring); review/journey.html draws it."""
     tps = found.touchpoints
     stage_lanes = lanes(found)
     departments = list(DEPARTMENTS) + sorted(
@@ -219,73 +206,77 @@ def timeline_svg(found: Journey) -> str:
     stage_top = TOP
     department_top = stage_top + STAGE_LANE * len(stage_lanes) + GAP
     axis_top = department_top + DEPARTMENT_LANE * len(departments)
-    height = axis_top + AXIS
-    out = [
-        f"<svg id='timeline' class='timeline' viewBox='0 0 {WIDTH} {height}' "
-        f"width='{WIDTH}' height='{height}' aria-labelledby='timeline-title' "
-        "aria-describedby='journey-summary' xmlns='http://www.w3.org/2000/svg'>",
-        f"<title id='timeline-title'>Journey timeline of {escape(found.customer['name'] or 'an anonymous visitor')}</title>",
-    ]
-    for i, lane in enumerate(stage_lanes):
-        top = stage_top + i * STAGE_LANE
-        out.append(
-            f"<rect x='{LEFT}' y='{top}' width='{plot}' height='{STAGE_LANE}' "
-            f"fill='{'#f4f6f4' if i % 2 == 0 else '#ffffff'}'/>"
-            f"<text x='{LEFT - 8}' y='{top + STAGE_LANE / 2 + 4:.1f}' text-anchor='end' "
-            f"font-size='13' fill='#333' class='lane'>{escape(lane)}</text>"
-        )
-    out.append(
-        f"<text x='{LEFT - 8}' y='{department_top - 3}' text-anchor='end' font-size='11' "
-        "fill='#666'>departments</text>"
-    )
-    for i, department in enumerate(departments):
-        top = department_top + i * DEPARTMENT_LANE
-        out.append(
-            f"<rect x='{LEFT}' y='{top}' width='{plot}' height='{DEPARTMENT_LANE}' "
-            f"fill='{'#eef1f6' if i % 2 == 0 else '#f8f9fb'}'/>"
-            f"<text x='{LEFT - 8}' y='{top + DEPARTMENT_LANE / 2 + 4:.1f}' text-anchor='end' "
-            f"font-size='12' fill='#333' class='lane'>{escape(department)}</text>"
-        )
-    out += _axis(start, end, x, stage_top, axis_top)
 
     def y(t: dict[str, Any]) -> float:
         lane = stage_lanes.index(t["stage"] if t["stage"] in stage_lanes else NO_STAGE)
         return stage_top + lane * STAGE_LANE + STAGE_LANE / 2
 
-    # The path from touchpoint to touchpoint: how the customer moved between stages.
-    points = " ".join(f"{x(t['started_at']):.1f},{y(t):.1f}" for t in tps)
-    out.append(f"<polyline points='{points}' fill='none' stroke='#9aa' stroke-width='1.2'/>")
-    for t in tps:
-        cx = x(t["started_at"])
-        for d in t["departments"]:
-            top = department_top + departments.index(d) * DEPARTMENT_LANE
-            out.append(
-                f"<rect class='department-tick' x='{cx - 2:.1f}' y='{top + 3}' width='4' "
-                f"height='{DEPARTMENT_LANE - 6}' fill='#3b5b92'><title>{escape(d)}: "
-                f"{escape(when(t['started_at']))}</title></rect>"
-            )
+    marks = []
     numbered = len(tps) <= MAX_NUMBERED
     last_number_at: dict[float, float] = {}  # per lane: where the last number was written
     for number, t in enumerate(tps, start=1):
-        label = _mark_label(number, t)
         cx, cy = x(t["started_at"]), y(t)
         # The number ties a mark to its row in the table below, where it does not run into
         # the one before (the mark's tooltip and label always have it).
         fits = numbered and cx - last_number_at.get(cy, -WIDTH) >= 6 * len(str(number)) + 6
-        number_text = ""
         if fits:
             last_number_at[cy] = cx
-            number_text = (
-                f"<text x='{cx:.1f}' y='{cy - MARK - 3:.1f}' text-anchor='middle' "
-                f"font-size='10' fill='#333' aria-hidden='true'>{number}</text>"
-            )
-        out.append(
-            f"<a href='{conversation_href(t['id'])}' class='mark' "
-            f"data-touchpoint-id='{int(t['id'])}' aria-label='{escape(label, quote=True)}'>"
-            f"<title>{escape(label)}</title>{_shape(t, cx, cy)}{number_text}</a>"
+        marks.append(
+            {
+                "href": conversation_href(t["id"]),
+                "id": int(t["id"]),
+                "label": _mark_label(number, t),
+                "shape": SHAPES.get(t["channel"], OTHER_SHAPE),
+                "cx": f"{cx:.1f}",
+                "cy": f"{cy:.1f}",
+                "fill": OUTCOME_COLOURS.get(t["outcome"], "#444"),
+                "flagged": t["flag_tags"] is not None,
+                "number": number if fits else None,
+                "number_y": f"{cy - MARK - 3:.1f}",
+            }
         )
-    out.append("</svg>")
-    return "".join(out)
+    return {
+        "width": WIDTH,
+        "height": axis_top + AXIS,
+        "left": LEFT,
+        "plot": plot,
+        "stage_top": stage_top,
+        "stage_lane": STAGE_LANE,
+        "department_top": department_top,
+        "department_lane": DEPARTMENT_LANE,
+        "axis_top": axis_top,
+        "stage_lanes": [
+            {
+                "top": stage_top + i * STAGE_LANE,
+                "text_y": f"{stage_top + i * STAGE_LANE + STAGE_LANE / 2 + 4:.1f}",
+                "fill": "#f4f6f4" if i % 2 == 0 else "#ffffff",
+                "label": lane,
+            }
+            for i, lane in enumerate(stage_lanes)
+        ],
+        "department_lanes": [
+            {
+                "top": department_top + i * DEPARTMENT_LANE,
+                "text_y": f"{department_top + i * DEPARTMENT_LANE + DEPARTMENT_LANE / 2 + 4:.1f}",
+                "fill": "#eef1f6" if i % 2 == 0 else "#f8f9fb",
+                "label": department,
+            }
+            for i, department in enumerate(departments)
+        ],
+        "ticks": _axis(start, end, x),
+        # The path from touchpoint to touchpoint: how the customer moved between stages.
+        "points": " ".join(f"{x(t['started_at']):.1f},{y(t):.1f}" for t in tps),
+        "department_ticks": [
+            {
+                "x": f"{x(t['started_at']) - 2:.1f}",
+                "y": department_top + departments.index(d) * DEPARTMENT_LANE + 3,
+                "title": f"{d}: {when(t['started_at'])}",
+            }
+            for t in tps
+            for d in t["departments"]
+        ],
+        "marks": marks,
+    }
 
 
 def _mark_label(number: int, t: dict[str, Any]) -> str:
@@ -303,53 +294,17 @@ def _mark_label(number: int, t: dict[str, Any]) -> str:
     return text
 
 
-def _shape(t: dict[str, Any], cx: float, cy: float) -> str:
-    """A touchpoint's mark: its channel's shape in its outcome's colour."""
-    fill = OUTCOME_COLOURS.get(t["outcome"], "#444")
-    # A flagged touchpoint gets a thick dark outline, so it stands out in any colour.
-    stroke = (
-        "stroke='#111' stroke-width='3'"
-        if t["flag_tags"] is not None
-        else ("stroke='#fff' stroke-width='1.5'")
-    )
-    shape = SHAPES.get(t["channel"], OTHER_SHAPE)
-    return _draw(shape, cx, cy, MARK, f"fill='{fill}' {stroke}")
-
-
-def _draw(shape: str, cx: float, cy: float, r: float, paint: str) -> str:
-    if shape == "circle":
-        return f"<circle cx='{cx:.1f}' cy='{cy:.1f}' r='{r}' {paint}/>"
-    if shape == "square":
-        return f"<rect x='{cx - r + 1:.1f}' y='{cy - r + 1:.1f}' width='{2 * r - 2}' height='{2 * r - 2}' {paint}/>"
-    if shape == "diamond":
-        d = r + 1
-        return (
-            f"<polygon points='{cx:.1f},{cy - d:.1f} {cx + d:.1f},{cy:.1f} {cx:.1f},{cy + d:.1f} "
-            f"{cx - d:.1f},{cy:.1f}' {paint}/>"
-        )
-    return (
-        f"<polygon points='{cx:.1f},{cy - r - 1:.1f} {cx + r + 1:.1f},{cy + r:.1f} "
-        f"{cx - r - 1:.1f},{cy + r:.1f}' {paint}/>"
-    )
-
-
-def _axis(start: datetime, end: datetime, x, top: float, axis_top: float) -> list[str]:
-    """Vertical grid lines and labels at round moments (hours, days, weeks, months, years)."""
+def _axis(start: datetime, end: datetime, x) -> list[dict[str, str]]:
+    """Grid lines at round moments (hours, days, weeks, months, years): x and label."""
     span = end - start
     step, label = next(
         ((s, f) for s, f in _TICKS if span / s <= MAX_TICKS), (timedelta(days=365), "%Y")
     )
     while span / step > MAX_TICKS:  # journeys of many years: every few years
         step *= 2
-    out = []
-    for tick in _ticks(start, end, step):
-        tx = x(tick)
-        out.append(
-            f"<line x1='{tx:.1f}' y1='{top}' x2='{tx:.1f}' y2='{axis_top}' stroke='#ddd'/>"
-            f"<text x='{tx:.1f}' y='{axis_top + 18}' text-anchor='middle' font-size='12' "
-            f"fill='#555'>{escape(tick.strftime(label))}</text>"
-        )
-    return out
+    return [
+        {"x": f"{x(tick):.1f}", "label": tick.strftime(label)} for tick in _ticks(start, end, step)
+    ]
 
 
 def _ticks(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
@@ -380,67 +335,13 @@ def _ticks(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
     return out
 
 
-def legend() -> str:
-    """What the colours and shapes mean (each swatch drawn as on the timeline)."""
-
-    def swatch(shape: str, fill: str, stroke: str = "stroke='#fff' stroke-width='1.5'") -> str:
-        paint = f"fill='{fill}' {stroke}"
-        return (
-            "<svg width='20' height='20' viewBox='0 0 20 20' aria-hidden='true'>"
-            f"{_draw(shape, 10, 10, MARK, paint)}</svg>"
-        )
-
-    outcomes = "".join(
-        f"<li>{swatch('circle', colour)} {escape(OUTCOME_NAMES.get(o, o))}</li>"
-        for o, colour in OUTCOME_COLOURS.items()
-    )
-    channels = "".join(
-        f"<li>{swatch(shape, '#777')} {escape(channel_name(c))}</li>" for c, shape in SHAPES.items()
-    )
-    channels += f"<li>{swatch(OTHER_SHAPE, '#777')} other channel</li>"
-    flagged = swatch("circle", "#ccc", "stroke='#111' stroke-width='3'")
-    return (
-        "<div class='legend' id='timeline-legend'>"
-        f"<p><strong>Outcome</strong></p><ul>{outcomes}</ul>"
-        f"<p><strong>Channel</strong></p><ul>{channels}</ul>"
-        f"<p><strong>Marked</strong></p><ul><li>{flagged} flagged for review</li>"
-        "<li><svg width='20' height='20' viewBox='0 0 20 20' aria-hidden='true'>"
-        "<rect x='8' y='3' width='4' height='14' fill='#3b5b92'/></svg> "
-        "a department involved</li></ul></div>"
-    )
-
-
-def _table(found: Journey, frustrated_level: int) -> str:
-    rows = []
-    for number, t in enumerate(found.touchpoints, start=1):
-        cells = [
-            str(number),
-            f"<a href='{conversation_href(t['id'])}'>{time_html(t['started_at'])}</a>",
-            escape(channel_name(t["channel"])),
-            escape(t["stage"] or "-"),
-            escape(", ".join(t["needs"]) or "-"),
-            escape(", ".join(t["departments"]) or "-"),
-            outcome_html(t["outcome"]),
-            escape(str(t["rating"])) if t["rating"] is not None else "",
-            frustration_html(t["frustration"], frustrated_level),
-            flag_html(t["flag_tags"]),
-        ]
-        rows.append(
-            f"<tr data-touchpoint-id='{int(t['id'])}'>"
-            + "".join(f"<td>{c}</td>" for c in cells)
-            + "</tr>"
-        )
-    head = "".join(
-        f"<th scope='col'>{h}</th>"
-        for h in (
-            "#", "When", "Channel", "Stage", "Needs", "Departments", "Outcome", "Rating",
-            "Frustration", "Flag",
-        )
-    )  # fmt: skip
-    return (
-        "<div class='scroll'><table id='journey-touchpoints' aria-labelledby='touchpoints-heading'>"
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
-    )
+def legend() -> dict[str, list[tuple[str, str]]]:
+    """What the colours and shapes mean: (label, colour) of outcomes, (label, shape) of channels."""
+    channels = [(channel_name(c), shape) for c, shape in SHAPES.items()]
+    return {
+        "outcomes": [(OUTCOME_NAMES.get(o, o), colour) for o, colour in OUTCOME_COLOURS.items()],
+        "channels": [*channels, ("other channel", OTHER_SHAPE)],
+    }
 
 
 # -- OpenAPI -----------------------------------------------------------------------------------
