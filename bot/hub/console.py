@@ -75,7 +75,7 @@ SHORTCUTS = (
     ("/", "Search conversations"),
     ("t", "Take over the open conversation"),
     ("r", "Write to the customer"),
-    ("Ctrl + Space (in the message box)", "Saved replies"),
+    ("/ or Ctrl + Space (in the message box)", "Saved replies"),
     ("n", "Add an internal note"),
     ("Alt + h", "Hand back to the assistant: an optional note, then Enter"),
     ("Alt + t", "Transfer: pick the team, Tab to the note, then Enter"),
