@@ -196,6 +196,8 @@ def from_slack(fields: dict) -> dict:
 class _TrackedTransport(Transport):
     """Shared by socket.io and Slack: turns end when the tracker has them."""
 
+    grace = ARRIVAL_GRACE  # seconds for a recorded turn's replies to arrive
+
     def __init__(self, rasa_url: str, rasa_token: str):
         self.url = rasa_url
         self.token = rasa_token
@@ -226,7 +228,7 @@ class _TrackedTransport(Transport):
     def collect(self, said: list[dict], arrived) -> list[dict]:
         """Replies from ``arrived()`` (all of this turn's so far) once they hold ``said``;
         ChannelError naming what is missing after the grace period."""
-        deadline = time.monotonic() + ARRIVAL_GRACE
+        deadline = time.monotonic() + self.grace
         while True:
             replies = arrived()
             missing = undelivered(said, replies)
@@ -253,6 +255,7 @@ class SocketIOTransport(_TrackedTransport):
     """The website widget's channel: a socket.io client per chat (see the module doc)."""
 
     label = "socket.io"
+    inbox = queue.Queue  # where a socket's events land (a test may lose some on purpose)
 
     def __init__(self, rasa_url: str, rasa_token: str):
         super().__init__(rasa_url, rasa_token)
@@ -263,7 +266,7 @@ class SocketIOTransport(_TrackedTransport):
             return self.sockets[sender]
         import socketio
 
-        got: queue.Queue = queue.Queue()
+        got: queue.Queue = self.inbox()
         client = socketio.Client(reconnection=False)
         for name in ("session_confirm", "bot_uttered", "error_message"):
             client.on(name, lambda data, name=name: got.put((name, data)))

@@ -15,10 +15,19 @@ replies to the session's fake Slack.
 
 from __future__ import annotations
 
+import dataclasses
+import queue
+
 import pytest
 import requests
 
-from tests.conversations.runner import System, load_suite, run_conversation, transcript
+from tests.conversations.runner import (
+    System,
+    load_suite,
+    parse_conversation,
+    run_conversation,
+    transcript,
+)
 from tests.conversations.transports import SlackTransport, SocketIOTransport
 
 pytestmark = pytest.mark.e2e
@@ -83,3 +92,67 @@ def test_conversation_over_a_channel(systems, assistant, channel, conversation):
             timeout=10,
         ).json()
         assert tracker["latest_input_channel"] == channel, cid
+
+
+# -- a channel that loses things fails the conversation -------------------------------------
+# One turn with buttons and no expectation of its own: only the transport's comparison of
+# what arrived with what the assistant said (its tracker) can fail it.
+REFUND = parse_conversation(
+    {"id": "lossy", "turns": [{"say": "refund ORD-10005 li.wei@example.com"}]}
+)
+
+
+class LosesBlocks:
+    """The fake Slack as a client that loses every post's blocks (so its buttons) sees it."""
+
+    def __init__(self, slack):
+        self.slack = slack
+        self.signing_secret = slack.signing_secret
+
+    def deliver(self, *args, **kwargs):
+        return self.slack.deliver(*args, **kwargs)
+
+    def posts(self, **where):
+        return [
+            dataclasses.replace(p, fields={k: v for k, v in p.fields.items() if k != "blocks"})
+            for p in self.slack.posts(**where)
+        ]
+
+
+class LosesFirstReply(queue.Queue):
+    """A socket's inbox that drops the first bot_uttered it gets."""
+
+    lost = False
+
+    def put(self, item, *args, **kwargs):
+        if item[0] == "bot_uttered" and not self.lost:
+            self.lost = True
+            return
+        super().put(item, *args, **kwargs)
+
+
+def test_buttons_lost_on_slack_fail_the_conversation(assistant, fake_slack):
+    settings = assistant.settings
+    transport = SlackTransport(settings.rasa_url, settings.rasa_token, LosesBlocks(fake_slack))
+    transport.grace = 0.5
+    result = run_conversation(System(settings, transport), REFUND)
+    assert not result.passed
+    assert "turn 1: the Slack call failed" in result.failures[0]
+    assert "button" in result.failures[0] and "never arrived" in result.failures[0]
+
+
+def test_a_reply_lost_on_socketio_fails_the_conversation(assistant):
+    settings = assistant.settings
+
+    class Lossy(SocketIOTransport):
+        inbox = LosesFirstReply
+
+    transport = Lossy(settings.rasa_url, settings.rasa_token)
+    transport.grace = 0.5
+    try:
+        result = run_conversation(System(settings, transport), REFUND)
+    finally:
+        transport.close()
+    assert not result.passed
+    assert "turn 1: the socket.io call failed" in result.failures[0]
+    assert "never arrived" in result.failures[0]
