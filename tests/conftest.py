@@ -87,11 +87,13 @@ def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), which tests share a
     worker: every test on the shared e2e assistant (tests/e2e/conftest.py's session-scoped
     ``assistant``) in one worker, so one Rasa system serves them all; every other module
-    whole in one worker, so its module-scoped servers start once. Without xdist: no effect."""
+    (one with a system of its own too) whole in one worker, so its module-scoped servers
+    start once. Without xdist: no effect."""
     if not getattr(config.option, "loadgroup", False):
         return
     for item in items:
-        group = "e2e-assistant" if "assistant" in item.fixturenames else item.nodeid.split("::")[0]
+        shared = "assistant" in item.fixturenames and "own_assistant" not in item.fixturenames
+        group = "e2e-assistant" if shared else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
 
 

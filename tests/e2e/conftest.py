@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -99,9 +101,11 @@ def use_fake_slack(env: pytest.MonkeyPatch, fake_slack) -> None:
     env.delenv("SLACK_CHANNEL", raising=False)
 
 
-@pytest.fixture(scope="session")
-def assistant(tmp_path_factory, fake_slack):
-    settings = fresh_settings(tmp_path_factory.mktemp("var"))
+@contextmanager
+def running_assistant(var_dir: Path, fake_slack) -> Iterator[Assistant]:
+    """A whole system (action server, Rasa, hub, dispatcher, mail catcher) on free ports and
+    its own ``var_dir`` (journey, trackers, secrets), stopped on leaving."""
+    settings = fresh_settings(var_dir)
     with pytest.MonkeyPatch.context() as env:
         use_fake_slack(env, fake_slack)
         # Every e2e test talks from 127.0.0.1 and one fake Slack workspace: the shared
@@ -120,6 +124,25 @@ def assistant(tmp_path_factory, fake_slack):
     finally:
         for proc in reversed(procs):
             proc.stop()
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, fake_slack):
+    """The assistant every e2e module shares (one cold start for all): a module gives its
+    conversations their own sender ids. A module whose assertions need a journey no other
+    module has touched (no earlier contacts of its customer) overrides ``assistant`` with
+    ``own_assistant`` below; under xdist all of them run in one worker (tests/conftest.py)."""
+    with running_assistant(tmp_path_factory.mktemp("var"), fake_slack) as shared:
+        yield shared
+
+
+@pytest.fixture(scope="module")
+def own_assistant(tmp_path_factory, fake_slack):
+    """A system of this module's own (a cold start of its own, ~20 s): to use it under the
+    name the tests ask for, a module writes
+    ``@pytest.fixture(scope="module")`` ``def assistant(own_assistant): return own_assistant``."""
+    with running_assistant(tmp_path_factory.mktemp("var-own"), fake_slack) as own:
+        yield own
 
 
 # Browser tests drive Debian's Chromium (never a downloaded browser); `make test` passes

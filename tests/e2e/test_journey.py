@@ -10,6 +10,14 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module")
+def assistant(own_assistant):
+    """A system of its own: the shared one has heard about Jane's ORD-10001 in other modules,
+    and a third contact about an order within 7 days brings a person in (the repeat-contact
+    rule), which this self-served chat must not meet whatever ran before it."""
+    return own_assistant
+
+
 def test_a_self_served_chat_is_one_touchpoint_ended_and_rated(assistant):
     who = "e2e-journey-rated"
     assistant.say(who, "hi")
