@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -347,51 +346,6 @@ def channel_name(channel: str) -> str:
 def when(moment: datetime | None) -> str:
     """A moment as people read it in the review: 2025-03-12 10:05."""
     return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
-def time_html(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return f"<time datetime='{moment.isoformat(timespec='seconds')}'>{when(moment)}</time>"
-
-
-def customer_html(customer_id: str | None, name: str | None) -> str:
-    """The customer's name (or "Anonymous visitor") linking to their journey."""
-    label = name or ("Anonymous visitor" if customer_id else "Unknown")
-    if not customer_id:
-        return escape(label)
-    return f"<a href='{escape(journey_href(customer_id), quote=True)}'>{escape(label)}</a>"
-
-
-def outcome_html(outcome: str) -> str:
-    return f"<span class='outcome outcome--{escape(outcome, quote=True)}'>{escape(OUTCOME_NAMES.get(outcome, outcome))}</span>"
-
-
-def frustration_html(level: int, frustrated_at: int) -> str:
-    """A marker agents would recognise: frustrated at the routing rule's level, else quiet."""
-    if level >= frustrated_at:
-        return (
-            f"<span class='frustrated' title='frustration {level}: a person is brought in "
-            f"from {frustrated_at}'>▲ frustrated ({level})</span>"
-        )
-    return f"<span class='hint'>{level}</span>" if level else ""
-
-
-def flag_html(tags: list[str] | None) -> str:
-    if tags is None:
-        return ""
-    shown = "".join(f" <span class='tag'>{escape(str(t))}</span>" for t in tags)
-    return f"<span class='flagged'>⚑ flagged</span>{shown}"
-
-
-def identity_failed_html(count: int) -> str:
-    """A badge for a session whose identity checks failed or were refused (a security signal)."""
-    if not count:
-        return ""
-    return (
-        f" <span class='badge identity-failed' title='identity checks that failed or were "
-        f"refused by a limit'>identity checks failed: {int(count)}</span>"
-    )
 
 
 def entry_json(entry: dict[str, Any], frustrated_at: int) -> dict[str, Any]:
