@@ -120,13 +120,15 @@ run: setup $(MODEL_STAMP)
 	@$(PY) -m bot run
 
 # Both cores (pytest-xdist): tests/conftest.py keeps every test on the shared e2e assistant in
-# one worker (one Rasa system for them all) and each other module whole in one worker.
+# one worker (one Rasa system for them all) and each other module whole in one worker, and
+# orders the units (the long ones first, hence --no-loadscope-reorder).
 # TEST_WORKERS=0 runs everything in this one process, as before; PYTEST_ARGS are passed on
 # (e.g. PYTEST_ARGS="--durations=50").
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 test: setup browser $(MODEL_STAMP)
-	@CX_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	@CX_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder \
+	  $(PYTEST_ARGS)
 
 # The chat widget's states as PNGs for people to look at (first screen, a person joining and
 # typing, seen, hand back, a phone, focus rings), taken from the real servers in headless

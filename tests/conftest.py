@@ -7,6 +7,7 @@ TEST_POSTGRES_URL is set (.ci/run sets it when a local server answers).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -82,19 +83,35 @@ def _engine(kind: str, tmp_path):
     admin.dispose()
 
 
+# Modules that start Rasa itself (e2e systems, `rasa test`): few tests, each long; under xdist
+# they go out first so that none of them is left for the end while the other worker idles.
+LONG_UNITS = ("tests/e2e/", "tests/test_rasa_cli.py")
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), which tests share a
-    worker: every test on the shared e2e assistant (tests/e2e/conftest.py's session-scoped
-    ``assistant``) in one worker, so one Rasa system serves them all; every other module
-    (one with a system of its own too) whole in one worker, so its module-scoped servers
-    start once. Without xdist: no effect."""
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup
+    --no-loadscope-reorder``), which tests share a worker, and in what order the units go out.
+
+    Every test on the shared e2e assistant (tests/e2e/conftest.py's session-scoped
+    ``assistant``) is one unit, so one Rasa system serves them all; every other module (one
+    with a system of its own too) is a unit, so its module-scoped servers start once. Units go
+    out the shared assistant's first, then the other long ones, then the rest largest first.
+    Without xdist: no effect."""
     if not getattr(config.option, "loadgroup", False):
         return
+    groups = {}
     for item in items:
         shared = "assistant" in item.fixturenames and "own_assistant" not in item.fixturenames
-        group = "e2e-assistant" if shared else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        groups[item] = "e2e-assistant" if shared else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(groups[item]))
+    size = Counter(groups.values())
+
+    def unit_order(item):
+        group = groups[item]
+        return (group != "e2e-assistant", not group.startswith(LONG_UNITS), -size[group], group)
+
+    items.sort(key=unit_order)  # stable: a module's tests keep their order
 
 
 @pytest.fixture(params=DATABASES)
