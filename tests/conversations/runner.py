@@ -675,7 +675,7 @@ def run_conversation(system: System, conv: Conversation, today: date | None = No
                 else channel.say(sender, message)
             )
         except Exception as e:  # noqa: BLE001 - an HTTP error is a failed turn, not a crash
-            replies = []
+            replies = list(getattr(e, "replies", None) or [])  # what a channel did deliver
             failures.append(f"turn {number}: the {channel.label} call failed: {e}")
         turn_failures = check_turn(turn.get("expect") or {}, replies, today, number)
         turns.append(TurnResult(said, replies, is_clarifying(replies), turn_failures, sender))

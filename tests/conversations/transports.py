@@ -46,7 +46,12 @@ POLL = 0.05  # seconds between looks at the tracker or the fake Slack
 
 
 class ChannelError(RuntimeError):
-    """The channel refused a message, or did not deliver what the assistant said."""
+    """The channel refused a message, or did not deliver what the assistant said (then
+    ``replies`` is what did arrive)."""
+
+    def __init__(self, message: str, replies: list[dict] | None = None):
+        super().__init__(message)
+        self.replies = replies or []
 
 
 class Transport:
@@ -236,9 +241,8 @@ class _TrackedTransport(Transport):
                 return replies
             if time.monotonic() > deadline:
                 raise ChannelError(
-                    f"{self.label} did not deliver what the assistant said: "
-                    + "; ".join(missing)
-                    + f" (arrived: {replies})"
+                    f"{self.label} did not deliver what the assistant said: " + "; ".join(missing),
+                    list(replies),
                 )
             time.sleep(POLL)
 
@@ -463,9 +467,10 @@ class SlackTransport(_TrackedTransport):
             posts[:] = self.slack.posts(channel=t.channel, thread_ts=t.thread_ts)[t.seen :]
             return [from_slack(p.fields) for p in posts]
 
-        replies = self.collect(said, arrived)
-        t.seen += len(posts)
-        return replies
+        try:
+            return self.collect(said, arrived)
+        finally:  # what arrived belongs to this turn, delivered in full or not
+            t.seen += len(posts)
 
     def end(self, sender: str) -> None:
         self.threads.pop(sender, None)
