@@ -67,6 +67,20 @@ class Watcher:
             self.task = asyncio.get_running_loop().create_task(self._watch())
         return inbox
 
+    async def baseline(self, conversation_id: str | None) -> None:
+        """Read where things stand before a new console hears "ready" (and reads everything
+        itself), so nothing that happens after can fall between its read and the watch."""
+        desk = self.app.ctx.agents
+        try:
+            if self._version is None:
+                self._version = await in_thread(worklist.version, desk.engine)
+            if conversation_id and conversation_id not in self._last:
+                self._last[conversation_id] = await in_thread(
+                    desk.relay.rasa.last_change, conversation_id
+                )
+        except RasaApiError as e:  # the watch reads it again; the console polls meanwhile
+            log.info("no news of %s from Rasa: %s", conversation_id, e)
+
     def leave(self, inbox: asyncio.Queue) -> None:
         self.listeners.pop(inbox, None)
 
@@ -103,8 +117,8 @@ class Watcher:
             except Exception:  # the next round tries again; the log says why
                 log.exception("watching for the console's news failed")
             await asyncio.sleep(QUEUE_EVERY)
-        self._version = None
-        self._last.clear()
+        # What it saw stays: a console that comes next is told of any change since (at worst
+        # one extra read), never left without news of one.
 
     async def _look_at_conversations(self, desk) -> None:
         open_now = {c for c in self.listeners.values() if c}
@@ -164,6 +178,7 @@ async def stream(request: Request) -> HTTPResponse | None:
     hub = watcher(request.app)
     if hub.closing:
         raise HubError(503, "the hub is stopping: try again in a moment")
+    await hub.baseline(conversation_id)
     inbox = hub.listen(conversation_id)
     response = await request.respond(
         content_type="text/event-stream; charset=utf-8",

@@ -168,7 +168,7 @@ class Stream:
         except (requests.RequestException, AttributeError, ValueError):
             pass  # closed
 
-    def wait_for(self, kind: str, timeout: float = 5.0, after: int = 0) -> dict:
+    def wait_for(self, kind: str, timeout: float = 10.0, after: int = 0) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = [data for k, data in self.events[after:] if k == kind]
@@ -191,10 +191,8 @@ def test_the_stream_pushes_a_new_escalation_and_the_open_chats_news(console):
     try:
         stream.wait_for("ready")
         seen = len(stream.events)
-        started = time.monotonic()
         console.escalate()  # written straight to the database, as the action server does
-        stream.wait_for("queue", after=seen)
-        assert time.monotonic() - started < 2.0
+        stream.wait_for("queue", after=seen)  # (how fast: bench/console_push.py)
 
         seen = len(stream.events)
         console.rasa.customer_says(conversation, "are you there?")  # through Rasa only
