@@ -297,6 +297,8 @@ def _entry(e: dict[str, Any]) -> dict[str, Any]:
     return {
         **e,
         "href": conversation_href(e["id"]),
+        "customer_id": e.get("customer_id"),
+        "customer_name": e.get("customer_name"),
         "journey_href": journey_href(e["customer_id"]) if e.get("customer_id") else None,
         "channel_name": channel_name(e["channel"]),
         "outcome_name": OUTCOME_NAMES.get(e["outcome"], e["outcome"]),
