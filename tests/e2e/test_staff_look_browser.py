@@ -8,7 +8,8 @@ tests/bot/review/conftest.py (SQLite), its clock at that journey's "now" (Wednes
   use and nothing else, and who they are said once ("Alex" and an "Admin" badge);
 - the key colours' contrast, computed from the page's own styles, passing WCAG AA;
 - the metrics page readable: empty days folded, charts over the days with data, each rate
-  with its n, the table inside 1280 px, and no sideways scroll on a phone;
+  with its n, the table inside 1280 px with columns the reader may hide, and no sideways
+  scroll on a phone;
 - no serious or critical axe-core violation on any page (axe-core pinned in
   tests/e2e/axe/package.json; `make test` installs it from the npm registry).
 
@@ -300,6 +301,17 @@ def test_the_metrics_fold_empty_days_show_n_and_fit_1280(browser, hub):
     assert fit[0] <= fit[1] and fit[2] <= fit[3], fit
     shoot(page, "metrics")
 
+    # The reader chooses the columns: a group hidden stays hidden after a reload.
+    page.locator("#column-choice summary").click()
+    page.get_by_label("Handoffs by department").uncheck()
+    expect(page.locator("#metrics [data-column=handoffs_billing]").first).to_be_hidden()
+    expect(page.locator("#metrics th[data-column=handoffs]")).to_be_visible()
+    page.reload()
+    expect(page.locator("#metrics th[data-column=handoffs_billing]")).to_be_hidden()
+    page.locator("#column-choice summary").click()
+    page.get_by_label("Handoffs by department").check()
+    expect(page.locator("#metrics th[data-column=handoffs_billing]")).to_be_visible()
+
     # Unfold, and every day is back.
     page.locator("#show-empty").click()
     expect(page.locator("#metrics tbody tr:visible")).to_have_count(30)
@@ -357,6 +369,8 @@ def test_no_serious_or_critical_accessibility_violation(browser, hub, name, role
                                          nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
         }"""
     )
+    if name in ("log", "flagged", "journey", "conversation", "error"):
+        shoot(page, name)
     bad = [v for v in result if v["impact"] in ("serious", "critical")]
     assert not bad, "\n".join(f"{v['impact']} {v['id']}: {v['help']} at {v['nodes']}" for v in bad)
     page.context.close()

@@ -337,7 +337,20 @@ def render(
         expand_url=f"{PREFIX}?{urlencode({**params, 'empty': EMPTY_SHOWN})}",
         collapse_url=f"{PREFIX}?{urlencode(params)}",
         definitions=_definitions(table),
+        column_groups=column_groups(table),
     )
+
+
+def column_groups(table: MetricsTable) -> list[tuple[str, list[str]]]:
+    """The groups of columns a reader may hide (static/metrics.js), as (label, columns)."""
+    groups = [
+        ("Outcome rates", ["self_service_rate", "escalation_rate", "abandonment_rate"]),
+        ("Handoffs by department", [f"handoffs_{d}" for d in table.departments]),
+        ("Ratings and effort", ["rating_assistant", "rating_agents", "effort_score"]),
+        ("Follow-through", ["repeat_contact_rate", "median_pickup_minutes", "sla_met_rate"]),
+        ("Policy moments", ["policy_moments", "alternative_taken_rate"]),
+    ]
+    return [(label, [c for c in keys if c in table.columns]) for label, keys in groups]
 
 
 def _windows(query: MetricsQuery) -> list[tuple[str, str]]:
