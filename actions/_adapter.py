@@ -225,6 +225,7 @@ def turn_of(tracker: Tracker, need: str | None = None, reply: Reply | None = Non
         ),
         # A goodbye ends the chat; so does rating it (which comes after the goodbye).
         ended=(tracker.latest_message.get("intent") or {}).get("name") in ENDINGS,
+        served=served_a_need(tracker),
     )
 
 

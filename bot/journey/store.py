@@ -31,15 +31,16 @@ REPEAT_CONTACT_DAYS = 7
 CUSTOMER_TEXT_LIMIT = 8000  # characters of the customer's words kept for the CX log's search
 
 
-def outcome_at_end(outcome: str, needs: str, message_count: int) -> str:
+def outcome_at_end(outcome: str, needs: str, message_count: int, served: bool = False) -> str:
     """The outcome of a chat as it ends: ``self_served`` only if it answered a need.
 
     A chat whose customer wrote but raised no need (only small talk, out-of-scope
-    questions, fallbacks or turns nobody answered) and that no department or person was
-    handed solved nothing: it ends ``abandoned``. ``needs`` is the touchpoint's JSON list.
-    Migration 0011_self_served applies the same rule to the history.
+    questions, fallbacks or turns nobody answered), in which the assistant served none
+    (``served``: its serving actions ran in the session) and that no department or person
+    was handed, solved nothing: it ends ``abandoned``. ``needs`` is the touchpoint's JSON
+    list. Migration 0011_self_served applies the same rule to the history (by the needs).
     """
-    if outcome == "self_served" and message_count > 0 and not json.loads(needs):
+    if outcome == "self_served" and message_count > 0 and not served and not json.loads(needs):
         return "abandoned"
     return outcome
 
@@ -62,6 +63,7 @@ class Turn:
     stage: str | None = None
     order_id: str | None = None
     outcome: str | None = None  # handed_off / escalated when this turn did that
+    served: bool = False  # the assistant answered a need in this session (so far)
     ended: bool = False  # the customer said goodbye
 
 
@@ -186,7 +188,7 @@ class JourneyStore:
                 )
                 if turn.ended:
                     values["outcome"] = outcome_at_end(
-                        values["outcome"], values["needs"], len(turn.messages)
+                        values["outcome"], values["needs"], len(turn.messages), turn.served
                     )
                 if turn.need or turn.order_id:  # about something: maybe a repeat contact
                     values["came_back"] = self._mark_repeats(conn, customer_id, None, values)
@@ -215,7 +217,10 @@ class JourneyStore:
                         values["outcome"] = turn.outcome or "self_served"
                 if turn.ended:
                     values["outcome"] = outcome_at_end(
-                        values.get("outcome", row.outcome), values["needs"], len(turn.messages)
+                        values.get("outcome", row.outcome),
+                        values["needs"],
+                        len(turn.messages),
+                        turn.served,
                     )
                 conn.execute(self._update, {**values, "touchpoint": row.id})
                 values = {**row._mapping, **values}

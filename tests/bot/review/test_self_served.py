@@ -81,6 +81,8 @@ def test_the_rule_itself():
     assert outcome_at_end("self_served", "[]", 3) == "abandoned"
     assert outcome_at_end("self_served", '["order_status"]', 3) == "self_served"
     assert outcome_at_end("self_served", "[]", 0) == "self_served"  # nobody wrote anything
+    # The assistant's serving action ran though no need was noted (a hand-built tracker).
+    assert outcome_at_end("self_served", "[]", 3, served=True) == "self_served"
     for kept in ("handed_off", "escalated", "resolved", "abandoned"):
         assert outcome_at_end(kept, "[]", 3) == kept
 
