@@ -9,13 +9,11 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from html import escape as html_escape
 from typing import TypeVar
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from sanic.exceptions import SanicException
 from sanic.request import Request
-from sanic.response import HTTPResponse, html
 
 from bot.channels.api_guard import has_nul  # the same rule as for Rasa's API
 from bot.departments import Department, MissingSecretError
@@ -52,8 +50,9 @@ def page_policy(
 
     ``styles`` replaces the nonce for style-src (a page whose styles are inline attributes
     or built by a script); ``connect`` is where its scripts may connect, ``images`` where
-    its images may come from; ``script_files=False`` lets only the nonce'd script run (pages
-    that load no script file: the console, CX review).
+    its images may come from; ``script_files=False`` lets only the nonce'd script run.
+    The staff pages use bot/hub/templating.py's policy (styles from files only); this one
+    serves the widget's demo page.
     """
     style_src = styles or f"'nonce-{nonce}'"
     script_src = f"'nonce-{nonce}' 'self'" if script_files else f"'nonce-{nonce}'"
@@ -71,33 +70,6 @@ def page_headers(policy: str) -> dict[str, str]:
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
     }
-
-
-def app_page(
-    title: str,
-    body: str,
-    *,
-    style: str,
-    nonce: str,
-    script: str = "",
-    csrf: str = "",
-    status: int = 200,
-) -> HTTPResponse:
-    """A signed-in app page (agent console, CX review): ``body`` is escaped HTML already;
-    ``script``, if any, is the page's only script and reads the CSRF token from the
-    ``csrf-token`` meta tag; no script file runs and the page is never cached."""
-    document = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<meta name='csrf-token' content='{html_escape(csrf, quote=True)}'>"
-        "<link rel='icon' href='data:,'>"  # no favicon request (it would be a 404)
-        f"<title>{html_escape(title)}</title>"
-        f"<style nonce='{nonce}'>{style}</style></head><body>{body}"
-        + (f"<script nonce='{nonce}'>{script}</script>" if script else "")
-        + "</body></html>"
-    )
-    headers = {**page_headers(page_policy(nonce, script_files=False)), "Cache-Control": "no-store"}
-    return html(document, status=status, headers=headers)
 
 
 class HubError(SanicException):
