@@ -180,6 +180,10 @@ async def stream(request: Request) -> HTTPResponse | None:
         raise HubError(503, "the hub is stopping: try again in a moment")
     await hub.baseline(conversation_id)
     inbox = hub.listen(conversation_id)
+    # The connection ends with the stream (the browser reconnects by itself): none is left
+    # open behind a stream that ended, as a keep-alive one would be.
+    if request.stream is not None:
+        request.stream.keep_alive = False
     response = await request.respond(
         content_type="text/event-stream; charset=utf-8",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
