@@ -79,6 +79,11 @@ SLOW_DOWN = (
 USER_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 
+# Buttons per actions block (a row on narrow screens), and at most this many in all.
+BUTTONS_PER_ROW = 5
+MAX_BUTTONS = 25
+
+
 class MalformedRequest(ValueError):
     """A signed request whose body is not what Slack sends; answered with 400."""
 
@@ -98,6 +103,31 @@ class SlackOutput(SlackBot):
         self.base_url = api_url(base_url)
         # Stock SlackBot always talks to https://slack.com/api/.
         self.client = AsyncWebClient(token, base_url=self.base_url, proxy=proxy)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """Text and buttons in rows of at most BUTTONS_PER_ROW. Stock Rasa sends no button
+        at all past five (the feedback question has six: five ratings and "No thanks"),
+        from a Slack limit long gone: an actions block takes up to 25 elements."""
+        rows = [
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": b["title"]},
+                        "value": b["payload"],
+                    }
+                    for b in buttons[i : i + BUTTONS_PER_ROW]
+                ],
+            }
+            for i in range(0, min(len(buttons), MAX_BUTTONS), BUTTONS_PER_ROW)
+        ]
+        text_block = {"type": "section", "text": {"type": "plain_text", "text": text}}
+        await self._post_message(
+            channel=self.slack_channel or recipient_id, text=text, blocks=[text_block, *rows]
+        )
 
     async def _post_message(self, channel: str, **kwargs: Any) -> None:
         # as_user is for classic apps only: bot tokens of new apps get invalid_arguments.

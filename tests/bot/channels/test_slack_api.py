@@ -83,3 +83,22 @@ def test_the_web_api_is_configured_like_the_channel(fake_slack):
 )
 def test_the_base_url_always_ends_in_a_slash(raw, url):
     assert api_url(raw) == url
+
+
+def test_more_than_five_buttons_all_reach_slack_in_rows_of_five(fake_slack):
+    # The feedback question: five ratings and "No thanks". Stock Rasa posted none past five.
+    import asyncio
+
+    from bot.channels.slack import SlackOutput
+
+    buttons = [
+        {"title": f"{n}", "payload": f'/rate_conversation{{"rating":"{n}"}}'} for n in range(1, 6)
+    ]
+    buttons.append({"title": "No thanks", "payload": "/skip_feedback"})
+    out = SlackOutput(TOKEN, slack_channel="D0RATE", thread_id="7.000001", base_url=fake_slack.url)
+    asyncio.run(out.send_text_with_buttons("U0RATE", "How did I do?", buttons))
+    [post] = fake_slack.wait_for_posts(channel="D0RATE")
+    rows = [b for b in post.fields["blocks"] if b["type"] == "actions"]
+    assert [len(r["elements"]) for r in rows] == [5, 1]
+    assert [e["value"] for r in rows for e in r["elements"]] == [b["payload"] for b in buttons]
+    assert post.text == "How did I do?"

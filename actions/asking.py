@@ -1,0 +1,76 @@
+"""How the need form asks for a detail: never the same question a third time.
+
+Rasa's form asks for a missing slot with ``action_ask_<slot>`` when the domain has one. The
+first time, the plain question; when the customer's answer did not give it and we must ask
+again, the question comes with a way out ("Talk to a person", "Never mind"); after that, no
+third asking of the same question: we say we still don't have it and offer only the ways
+out. A question answered on the way (a digression) does not count as a failed answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+# The details the need form asks for with a question of its own (customer_id has
+# action_ask_customer_id, in actions/identity.py, with limits of its own).
+ASKED_DETAILS = ("order_id", "email", "new_address", "new_date")
+WAYS_OUT = [
+    {"title": "Talk to a person", "payload": "/request_human"},
+    {"title": "Never mind", "payload": "/deny"},
+]
+
+
+def failed_asks(events: list[dict], ask_action: str) -> int:
+    """How many times ``ask_action`` already asked in this session since the customer last
+    raised a need or a question (each runs action_note_need): the answers that failed."""
+    asked = 0
+    for event in events:
+        if event.get("event") == "session_started":
+            asked = 0
+        elif event.get("event") == "action" and event.get("name") == ask_action:
+            asked += 1
+        elif event.get("event") == "action" and event.get("name") == "action_note_need":
+            asked = 0  # a new need, or a question answered on the way: asking starts afresh
+    return asked
+
+
+class _AskForDetail:
+    """``action_ask_<slot>``: the question, then the question with ways out, then only the
+    ways out. (Not an Action itself, so the SDK registers only the concrete ones below.)"""
+
+    slot = ""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        asked = failed_asks(tracker.events, self.name())
+        if asked == 0:
+            dispatcher.utter_message(response=f"utter_ask_{self.slot}")
+        elif asked == 1:
+            dispatcher.utter_message(response=f"utter_ask_{self.slot}", buttons=WAYS_OUT)
+        else:
+            dispatcher.utter_message(response="utter_detail_still_missing", buttons=WAYS_OUT)
+        return []
+
+
+class AskForOrderId(_AskForDetail, Action):
+    slot = "order_id"
+
+
+class AskForEmail(_AskForDetail, Action):
+    slot = "email"
+
+
+class AskForNewAddress(_AskForDetail, Action):
+    slot = "new_address"
+
+
+class AskForNewDate(_AskForDetail, Action):
+    slot = "new_date"

@@ -1,0 +1,47 @@
+"""The need form's questions (actions/asking.py): never the same question a third time."""
+
+from __future__ import annotations
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.asking import WAYS_OUT, AskForNewAddress, AskForOrderId, failed_asks
+from tests.actions.conftest import make_tracker
+
+
+def action(name: str) -> dict:
+    return {"event": "action", "name": name}
+
+
+NOTED = [{"event": "session_started"}, action("action_note_need"), action("need_form")]
+ASKED = action("action_ask_order_id")
+
+
+def asked(events: list[dict], ask=AskForOrderId) -> list[tuple[str, list]]:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(intent="inform", text="dunno", events=events)
+    assert ask().run(dispatcher, tracker, {}) == []
+    return [(m["response"], m.get("buttons") or []) for m in dispatcher.messages]
+
+
+def test_first_the_question_then_with_ways_out_then_only_the_ways_out():
+    assert asked(NOTED) == [("utter_ask_order_id", [])]
+    assert asked([*NOTED, ASKED]) == [("utter_ask_order_id", WAYS_OUT)]
+    assert asked([*NOTED, ASKED, ASKED]) == [("utter_detail_still_missing", WAYS_OUT)]
+    assert asked([*NOTED, ASKED, ASKED, ASKED]) == [("utter_detail_still_missing", WAYS_OUT)]
+
+
+def test_the_ways_out_are_a_person_or_letting_it_go():
+    assert [b["payload"] for b in WAYS_OUT] == ["/request_human", "/deny"]
+
+
+def test_a_question_answered_on_the_way_is_not_a_failed_answer():
+    # Asked, then "oh btw how much is express?" answered (action_note_need), asked again.
+    events = [*NOTED, ASKED, action("action_note_need")]
+    assert asked(events) == [("utter_ask_order_id", [])]
+
+
+def test_each_question_and_each_session_count_apart():
+    other = [*NOTED, action("action_ask_new_address"), action("action_ask_new_address")]
+    assert asked(other) == [("utter_ask_order_id", [])]
+    assert asked(other, AskForNewAddress) == [("utter_detail_still_missing", WAYS_OUT)]
+    assert failed_asks([ASKED, ASKED, {"event": "session_started"}], "action_ask_order_id") == 0
