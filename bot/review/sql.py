@@ -217,15 +217,17 @@ def text_candidates(conn: Connection, terms: list[str], most: int) -> list[int] 
         counted = select(*(_count(_match([g]), most + 1) for g in grams))
         counts = dict(zip(grams, conn.execute(counted).one(), strict=True))
         rare = sorted((g for g in counts if counts[g] <= most), key=counts.__getitem__)
-        picked = rare[:SELECTIVE_TRIGRAMS]
-        if not picked:
+        if rare:
+            ids = _matching_ids(conn, rare[:SELECTIVE_TRIGRAMS], most)
+        else:
+            picked: list[str] = []
             for gram in _one_per_term(terms, counts)[:SELECTIVE_TRIGRAMS]:
                 picked.append(gram)
-                if conn.execute(select(_count(_match(picked), most + 1))).scalar_one() <= most:
+                ids = _matching_ids(conn, picked, most)
+                if len(ids) <= most:
                     break
             else:
                 return None
-        ids = [r[0] for r in conn.execute(_match(picked).limit(most + 1))]
     else:
         tp = touchpoints
         where = [contains_text(tp.c.customer_text, like_pattern(t)) for t in terms]
@@ -242,6 +244,11 @@ def _one_per_term(terms: list[str], counted: dict[str, int]) -> list[str]:
     ]
     order = [g for grams in itertools.zip_longest(*per_term) for g in grams if g]
     return [g for g in dict.fromkeys(order) if g in counted]
+
+
+def _matching_ids(conn: Connection, grams: list[str], most: int) -> list[int]:
+    """The rowids holding every one of ``grams``, at most ``most + 1`` of them."""
+    return [r[0] for r in conn.execute(_match(grams).limit(most + 1))]
 
 
 def _match(grams: list[str]):
