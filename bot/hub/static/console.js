@@ -219,7 +219,7 @@ setInterval(() => {
 }, 5000);
 
 // -- the open conversation --------------------------------------------------------------------
-let mine = false, heartbeat = null, shown = "", stateKey = null, busy = false, pollProblem = false;
+let mine = false, heartbeat = null, shown = "", stateKey = null, pollProblem = false;
 function problem(text, fromPoll) {
   $("problem").textContent = text || "";
   $("problem").hidden = !text;
@@ -296,22 +296,31 @@ async function beat() {
 }
 // An action, then the page as it is now: the chat first (so `done` finds the controls the
 // new state shows), then the context panel and the list, so nothing shown is stale.
-async function act(path, body, done) {
-  if (busy) return;
-  busy = true;
-  problem("");
-  let ok = false;
-  try {
-    await call("POST", api + path, body);
-    ok = true;
-  } catch (e) {
-    problem(e.message);
-  }
-  busy = false;
-  await refreshConversation();
-  if (ok && done) done();
-  refreshContext();
-  refreshList();
+// Actions run one after another, never dropped: the page may show the controls of a new
+// state (pushed) before the request that made it has answered. Their buttons are disabled
+// meanwhile, so a double click acts once.
+const ACTION_BUTTONS = ["take", "send", "add-note", "hand-back", "transfer", "resolve"];
+let actions = Promise.resolve();
+function act(path, body, done, failed) {
+  const run = async () => {
+    for (const id of ACTION_BUTTONS) $(id).disabled = true;
+    problem("");
+    let ok = false;
+    try {
+      await call("POST", api + path, body);
+      ok = true;
+    } catch (e) {
+      problem(e.message);
+      if (failed) failed();
+    }
+    for (const id of ACTION_BUTTONS) $(id).disabled = false;
+    await refreshConversation();
+    if (ok && done) done();
+    refreshContext();
+    refreshList();
+  };
+  actions = actions.then(run, run);
+  return actions;
 }
 
 if (chat) {
@@ -320,8 +329,10 @@ if (chat) {
   $("take").addEventListener("click", () => act("/take", undefined, () => $("message").focus()));
   $("send-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const text = $("message").value.trim();
-    if (text) act("/messages", { text }, () => { $("message").value = ""; $("message").focus(); });
+    const box = $("message"), text = box.value.trim();
+    if (!text) return;
+    box.value = "";  // at once, so a second Enter sends nothing twice; back if it failed
+    act("/messages", { text }, () => box.focus(), () => { if (!box.value) box.value = text; });
   });
   $("message").addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); $("send-form").requestSubmit(); }
@@ -329,8 +340,10 @@ if (chat) {
   });
   $("note-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const text = $("note-text").value.trim();
-    if (text) act("/notes", { text }, () => { $("note-text").value = ""; });
+    const box = $("note-text"), text = box.value.trim();
+    if (!text) return;
+    box.value = "";
+    act("/notes", { text }, null, () => { if (!box.value) box.value = text; });
   });
   $("hand-back-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
