@@ -6,24 +6,39 @@ again. In the same transaction: the routing decision with its reason, and an out
 that the dispatcher delivers to the department's webhook (bot/handoff/dispatcher.py), so a
 handoff is never lost between the chat and the department. One conversation asking twice
 for the same need gets the same handoff back.
+
+Open work is known (one truth): before a new handoff, the customer's open (or acknowledged)
+handoffs are searched for the same department, need and order or invoice (``_open_work``).
+A match is *joined*: no second handoff; the later conversation is recorded in
+``handoff_contacts`` and the department gets one ``handoff.update`` (the new message, the
+repeat count, a raised priority), signed and delivered by the same outbox, once per
+conversation (the unique (handoff, conversation) row and a key derived from both).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 
 from bot.departments import Department
 from bot.handoff.outbox import enqueue
-from bot.journey.schema import handoffs, routing_decisions, touchpoints
+from bot.journey.schema import handoff_contacts, handoffs, routing_decisions, touchpoints
 from bot.redaction import redact, redact_data
 
 PRIORITIES = ("normal", "high", "urgent")
+# Needs that are one concern when about the same order: "where is it?" about a late order
+# and "it's late!" are the same chase.
+NEED_FAMILY = {"order_late": "order_status"}
+# The states in which a handoff is still work under way.
+OPEN_STATES = ("open", "acknowledged")
+# The message types a department's webhook receives (README: public contracts).
+CREATED, UPDATE = "handoff.created", "handoff.update"
 # Context packet keys kept as they are: the customer record and the contact address the
 # department replies to, back-office references it acts on, and how sure we are who it is
 # (``identity``: what a visitor who is not verified says they are, the same email the
@@ -54,6 +69,8 @@ class HandoffRequest:
     context: dict = field(default_factory=dict)
     rules: tuple[str, ...] = ()  # the CX routing rules that chose department and priority
     reason: str = ""  # why it went there, in plain words
+    order_id: str | None = None  # what it is about: a later contact about it joins it
+    invoice_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,33 @@ class Handoff:
     need: str
     priority: str
     promise: str  # "within 24 hours" / "on Monday from 09:00, ..."
+    # Set when this contact joined a handoff another conversation opened (open work is known).
+    joined: bool = False
+    status: str = "open"
+    created_at: datetime | None = None
+    promised_by: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    overdue: bool = False
+    contacts: int = 1  # conversations about it, the first included
+
+
+def same_need(need: str) -> str:
+    """The concern a need belongs to, for matching open handoffs (order_late = order_status)."""
+    return NEED_FAMILY.get(need, need)
+
+
+def promised_by(department: Department, at: datetime) -> datetime:
+    """When the department promised an answer for a handoff made at ``at``: its service
+    level, counted from when it is next at work."""
+    return department.next_opening(at) + timedelta(hours=department.sla_hours)
+
+
+def update_key(handoff_id: int, conversation_id: str) -> str:
+    """The Idempotency-Key of the one update a conversation sends about a handoff: the same
+    however often the conversation asks again, so the department can tell it is one."""
+    digest = hashlib.sha256(f"{handoff_id}\x00{conversation_id}".encode()).hexdigest()
+    return f"upd-{handoff_id}-{digest[:40]}"
 
 
 class HandoffDesk:
@@ -109,6 +153,9 @@ class HandoffDesk:
                     existing.priority,
                     department.promise(now),
                 )
+            open_work = self._open_work(conn, request, department)
+            if open_work is not None:
+                return self._join(conn, open_work, request, department, now)
             result = conn.execute(
                 insert(handoffs).values(
                     created_at=now,
@@ -121,6 +168,9 @@ class HandoffDesk:
                     summary=request.summary,
                     context=json.dumps(request.context, default=str),
                     status="open",
+                    order_id=request.order_id,
+                    invoice_id=request.invoice_id,
+                    promised_by=promised_by(department, now),
                 )
             )
             handoff_id = result.inserted_primary_key[0]
@@ -157,7 +207,112 @@ class HandoffDesk:
                 now=now,
             )
         return Handoff(
-            handoff_id, department, request.need, request.priority, department.promise(now)
+            handoff_id,
+            department,
+            request.need,
+            request.priority,
+            department.promise(now),
+            created_at=now,
+            promised_by=promised_by(department, now),
+        )
+
+    def _open_work(self, conn: Connection, request: HandoffRequest, department: Department):
+        """The customer's open handoff about the same concern, the oldest first, if any.
+
+        Same customer (verified: an unverified visitor's handoffs are never matched across
+        conversations), same department, same need (order_late = order_status) and the same
+        order and invoice (none = none). A resolved one is history: a new handoff.
+        """
+        if not request.customer_id or not (request.order_id or request.invoice_id):
+            # Only a concern with a reference (an order, an invoice) is matched: "talk to a
+            # person" or a complaint in a new conversation is a new conversation's handoff.
+            return None
+        concern = same_need(request.need)
+        family = {request.need, concern} | {n for n, f in NEED_FAMILY.items() if f == concern}
+        return conn.execute(
+            select(handoffs)
+            .where(
+                handoffs.c.customer_id == request.customer_id,
+                handoffs.c.department == department.name,
+                handoffs.c.status.in_(OPEN_STATES),
+                handoffs.c.need.in_(sorted(family)),
+                _same(handoffs.c.order_id, request.order_id),
+                _same(handoffs.c.invoice_id, request.invoice_id),
+            )
+            .order_by(handoffs.c.id)
+        ).first()
+
+    def _join(
+        self,
+        conn: Connection,
+        row,
+        request: HandoffRequest,
+        department: Department,
+        now: datetime,
+    ) -> Handoff:
+        """This conversation joins open handoff ``row``: one contact row and one update."""
+        priority = row.priority
+        if PRIORITIES.index(request.priority) > PRIORITIES.index(row.priority):
+            # The routing rules raised it (a repeat contact is a frustration signal).
+            priority = request.priority
+            conn.execute(update(handoffs).where(handoffs.c.id == row.id).values(priority=priority))
+        key = update_key(row.id, request.conversation_id)
+        seen = conn.execute(
+            select(handoff_contacts.c.id).where(
+                handoff_contacts.c.handoff_id == row.id,
+                handoff_contacts.c.conversation_id == request.conversation_id,
+            )
+        ).first()
+        contacts = (
+            1
+            + conn.execute(
+                select(func.count())
+                .select_from(handoff_contacts)
+                .where(handoff_contacts.c.handoff_id == row.id)
+            ).scalar_one()
+        )
+        if seen is None and row.conversation_id != request.conversation_id:
+            contacts += 1
+            touchpoint = conn.execute(
+                select(touchpoints.c.id)
+                .where(touchpoints.c.conversation_id == request.conversation_id)
+                .order_by(touchpoints.c.id.desc())
+            ).first()
+            conn.execute(
+                insert(handoff_contacts).values(
+                    handoff_id=row.id,
+                    conversation_id=request.conversation_id,
+                    touchpoint_id=touchpoint.id if touchpoint else None,
+                    channel=request.channel,
+                    created_at=now,
+                    customer_said=request.context.get("customer_said"),
+                    idempotency_key=key,
+                )
+            )
+            enqueue(
+                conn,
+                handoff_id=row.id,
+                conversation_id=request.conversation_id,
+                department=department.name,
+                payload=update_payload(row, request, priority, contacts, now),
+                now=now,
+                idempotency_key=key,
+            )
+        due = row.promised_by
+        return Handoff(
+            row.id,
+            department,
+            row.need,
+            priority,
+            department.promise(row.created_at),
+            joined=True,
+            status=row.status,
+            created_at=row.created_at,
+            promised_by=due,
+            acknowledged_by=row.acknowledged_by,
+            acknowledged_at=row.acknowledged_at,
+            overdue=due is not None and now > due,
+            contacts=contacts,
         )
 
     def open_handoffs(self, conversation_id: str | None = None) -> list[dict]:
@@ -175,6 +330,7 @@ def webhook_payload(
 ) -> dict:
     """What a department's system receives: the handoff and its whole context packet."""
     return {
+        "type": CREATED,
         "handoff_id": handoff_id,
         "department": department.name,
         "need": request.need,
@@ -188,3 +344,32 @@ def webhook_payload(
         "routing": {"rules": list(request.rules), "reason": request.reason},
         "context": request.context,
     }
+
+
+def update_payload(
+    row, request: HandoffRequest, priority: str, contacts: int, now: datetime
+) -> dict:
+    """What a department receives when a later contact joins an open handoff."""
+    context = request.context
+    return {
+        "type": UPDATE,
+        "handoff_id": row.id,
+        "department": row.department,
+        "need": request.need,
+        "priority": priority,
+        "conversation_id": request.conversation_id,
+        "channel": request.channel,
+        "customer_id": request.customer_id,
+        "created_at": now.isoformat(timespec="seconds"),
+        "contacts": contacts,
+        "summary": request.summary,
+        "customer_said": context.get("customer_said"),
+        "transcript": context.get("transcript", []),
+        "signals": context.get("signals", {}),
+        "routing": {"rules": list(request.rules), "reason": request.reason},
+    }
+
+
+def _same(column, value):
+    """``column`` equals ``value``, NULL matching NULL."""
+    return column.is_(None) if value is None else column == value

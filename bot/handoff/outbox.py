@@ -36,14 +36,16 @@ def enqueue(
     department: str,
     payload: dict[str, Any],
     now: datetime,
+    idempotency_key: str | None = None,
 ) -> str:
     """Queue ``payload`` for ``department`` inside the caller's transaction; returns the idempotency key.
 
     ``conn`` comes from ``engine.begin()``: the row commits or rolls back with the handoff.
     The key is fixed here and sent with every attempt, so a department that receives the
-    same handoff twice (a retry after a lost response) can recognise it.
+    same handoff twice (a retry after a lost response) can recognise it. An update to a
+    handoff passes its own key, derived from what it is about (bot/handoff/desk.py).
     """
-    idempotency_key = uuid.uuid4().hex
+    idempotency_key = idempotency_key or uuid.uuid4().hex
     conn.execute(
         outbox.insert().values(
             handoff_id=handoff_id,

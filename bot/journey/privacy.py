@@ -51,6 +51,7 @@ from bot.journey.schema import (
     customer_preferences,
     feedback,
     guard_rewrites,
+    handoff_contacts,
     handoffs,
     identities,
     identity_checks,
@@ -288,6 +289,11 @@ def _where(ids, conversations, tp_ids, handoff_ids) -> dict[str, Any]:
             _in(takeovers.c.conversation_id, conversations),
         ),
         "inbox": _in(inbox.c.handoff_id, handoff_ids),
+        "handoff_contacts": or_(
+            _in(handoff_contacts.c.handoff_id, handoff_ids),
+            _in(handoff_contacts.c.conversation_id, conversations),
+            _in(handoff_contacts.c.touchpoint_id, tp_ids),
+        ),
         "outbox": or_(
             _in(outbox.c.handoff_id, handoff_ids), _in(outbox.c.conversation_id, conversations)
         ),
@@ -330,6 +336,7 @@ _TABLES = {
         agent_notes,
         takeovers,
         inbox,
+        handoff_contacts,
         outbox,
         handoffs,
         policy_moments,

@@ -168,7 +168,18 @@ handoffs = Table(
     Column("acknowledged_at", DateTime),
     Column("resolved_at", DateTime),
     Column("resolution", Text),
+    # One truth (bot/handoff/desk.py): what the handoff is about, so a second contact about
+    # the same need and order joins it; who acknowledged it and by when they promised an
+    # answer; what the department asked us to tell the customer when it acknowledged or
+    # resolved it.
+    Column("order_id", String(64)),
+    Column("invoice_id", String(64)),
+    Column("promised_by", DateTime),
+    Column("acknowledged_by", String(100)),
+    Column("customer_note", Text),
 )
+# A customer's open handoffs about a need and an order: looked up before every new handoff.
+Index("ix_handoffs_customer_status", handoffs.c.customer_id, handoffs.c.status)
 # CX review: the handoffs of a date window (metrics start from them, bot/review/metrics.py).
 Index("ix_handoffs_created_at", handoffs.c.created_at)
 
@@ -206,6 +217,25 @@ inbox = Table(
     Column("received_at", DateTime, nullable=False),
     Column("deliveries", Integer, nullable=False, default=1),  # duplicates seen, for CX
     Column("body", Text, nullable=False),
+    # handoff (a new handoff) | update (a later contact joined it: handoff.update)
+    Column("kind", String(16), nullable=False, server_default="handoff"),
+)
+
+# Later contacts that joined an open handoff instead of opening a second one: one row per
+# handoff and conversation, written with the update's outbox row (bot/handoff/desk.py).
+# CX counts them as repeat contacts, not as new handoffs.
+handoff_contacts = Table(
+    "handoff_contacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("handoff_id", Integer, ForeignKey("handoffs.id"), nullable=False, index=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("touchpoint_id", Integer, ForeignKey("touchpoints.id"), index=True),
+    Column("channel", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("customer_said", Text),
+    Column("idempotency_key", String(64), nullable=False),  # of the update's outbox row
+    UniqueConstraint("handoff_id", "conversation_id", name="uq_handoff_contacts_handoff"),
 )
 
 # Why a need went where it went (CX staff read these).

@@ -22,7 +22,7 @@ from bot.preferences import PreferenceStore
 from bot.proactive.events import EventCatalogue
 from bot.proactive.store import ProactiveStore
 from bot.routing import FROM_CUSTOMER, RoutingMap, stage_from_orders
-from bot.support import billing, confirm, delivery, people, proactive, sales
+from bot.support import billing, confirm, delivery, open_work, people, proactive, sales
 from bot.support.handler import Handler, OrderCheck
 from bot.support.outgoing import OutgoingGuard
 from bot.support.parsing import normalize_order_id
@@ -197,11 +197,13 @@ class SupportDesk:
             # Still asking for a person after "here's what we can do" is worth knowing.
             self.policy_log.asked_for_person(ctx.conversation_id)
         reply = handler(self, ctx)
-        if reply.handoff is None and ctx.need not in PERSON_NEEDS:
+        joined = reply.handoff is not None and reply.handoff.joined
+        if (reply.handoff is None or joined) and ctx.need not in PERSON_NEEDS:
             owner = self.routing.department_of(ctx.need) or "support"
             decision = self.routing_for(ctx, owner, "normal")
             if decision.escalate:
-                # Listen: a frustrated or returning customer gets a person, not only an answer.
+                # Listen: a frustrated or returning customer gets a person, not only an answer
+                # (one who joined open work too: a repeat contact is a frustration signal).
                 handoff = self.hand_off(ctx, f"Bring a person in ({ctx.need}): {decision.reason}.")
                 self.handed_off(reply.say("utter_bringing_a_person"), handoff)
         return self._send(reply, ctx)
@@ -328,6 +330,9 @@ class SupportDesk:
                 context=packet,
                 rules=decision.rules,
                 reason=decision.reason,
+                # What it is about, as the packet says (a handler may name the invoice).
+                order_id=packet.get("order_id"),
+                invoice_id=packet.get("invoice_id"),
             )
         )
 
@@ -380,7 +385,10 @@ class SupportDesk:
         return self.customer_stage(customer) if stage == FROM_CUSTOMER else stage
 
     def handed_off(self, reply: Reply, handoff: Handoff) -> Reply:
-        """Tell the customer who will handle it, through which channel and by when."""
+        """Tell the customer who will handle it, through which channel and by when; when it
+        joined open work, its reference, state and what they can do now instead."""
+        if handoff.joined:
+            return open_work.already_open(reply, handoff, self.now())
         reply.handoff = handoff
         return reply.say(
             "utter_handed_off",
