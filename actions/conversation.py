@@ -21,6 +21,7 @@ from actions._adapter import (
     send,
     served_a_need,
 )
+from actions.identity import email_in_message, identify_by_detail
 from actions.proactive import tell_waiting_news
 from bot.support.feedback import SLOT as FEEDBACK_SLOT
 
@@ -57,6 +58,9 @@ class ActionGreet(Action):
             dispatcher.utter_message(response="utter_greet")
         if name != tracker.get_slot("customer_name"):
             events.append(SlotSet("customer_name", name))
+        if not identity_of(tracker).verified and email_in_message(tracker):
+            # "hi, this is omar@example.com": a one-time code to verify them (bot/identity).
+            return events + (identify_by_detail(tracker, dispatcher) or [])
         # News a department had for them while they were away: told now, before anything else.
         return events + tell_waiting_news(tracker, dispatcher)
 

@@ -9,10 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions._adapter import customer_slots, desk, latest_entity, where_of
+from actions._adapter import (
+    customer_slots,
+    desk,
+    identity_of,
+    latest_entity,
+    record_turn,
+    where_of,
+)
+from actions.proactive import tell_waiting_news
 from bot.identity.verify import code_in, email_in
 from bot.support.parsing import normalize_order_id
 
@@ -46,6 +55,11 @@ def verify_from_message(
         result = verifier.with_code(where, code)
     else:
         return {}
+    return _verified(result, tracker, dispatcher)
+
+
+def _verified(result, tracker: Tracker, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """Say how a check went; the verified customer's slots (and their waiting news told)."""
     if result.said is not None:
         dispatcher.utter_message(response=result.said.response, **result.said.params)
     if result.customer is None:
@@ -53,7 +67,45 @@ def verify_from_message(
         return {"verified_by": None}
     slots = customer_slots(result.customer, result.method)
     dispatcher.utter_message(response="utter_verified", name=slots["customer_name"])
+    # News told the moment we know who it is: what a department had for them comes first,
+    # once, before the answer (leaving the conversation's order alone).
+    tracker.slots.update(slots)
+    for event in tell_waiting_news(tracker, dispatcher, raised_a_need=True):
+        slots.setdefault(event["name"], event["value"])
     return slots
+
+
+def identify_by_detail(
+    tracker: Tracker, dispatcher: CollectingDispatcher
+) -> list[dict[str, Any]] | None:
+    """An email typed on its own ("hi, this is omar@example.com"), or the one-time code it
+    brought: verification, as when a need asks for it (an email alone is no identity: it
+    gets a code). Once verified: "Thanks, Omar", their waiting news, else what we can do.
+    None when the message is neither (the caller reads it as an order number or so on).
+    """
+    if identity_of(tracker).verified or tracker.get_slot("email_wanted_for"):
+        return None
+    verifier, where = desk().verifier, where_of(tracker)
+    email = email_in_message(tracker)
+    text = tracker.latest_message.get("text") or ""
+    said_before = len(dispatcher.messages)
+    if email is None and verifier.code_requested(tracker.sender_id):
+        code = code_in(text, verifier.codes.digits)
+        if code is None or checked_this_turn(tracker):
+            return None
+        slots = _verified(verifier.with_code(where, code), tracker, dispatcher)
+    elif email is not None and not latest_entity(tracker, "order_id"):
+        if tracker.get_slot("order_id"):
+            return None  # the email on the order just tracked: checked against that order
+        slots = verify_from_message(tracker, dispatcher, codes=False, send_code=True)
+        slots = {"email": email, **slots}
+    else:
+        return None
+    # Verified and nothing but "Thanks, Omar" said (no news waited): what we can do.
+    if slots.get("customer_id") and len(dispatcher.messages) - said_before == 1:
+        dispatcher.utter_message(response="utter_what_can_i_do")
+    record_turn(tracker)
+    return [SlotSet(name, value) for name, value in slots.items()]
 
 
 def email_in_message(tracker: Tracker) -> str | None:

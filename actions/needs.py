@@ -22,7 +22,7 @@ from actions._adapter import (
     send,
     where_of,
 )
-from actions.identity import email_in_message, verify_from_message
+from actions.identity import email_in_message, identify_by_detail, verify_from_message
 from actions.proactive import tell_waiting_news
 from bot.identity.access import ANYONE
 from bot.journey.signals import Signals
@@ -304,9 +304,11 @@ class ActionServeNeed(Action):
         need = tracker.get_slot("need")
         touchpoint = record_turn(tracker, need=need)
         signals = Signals.from_dict(touchpoint.signals)
+        # Waiting news first (verified in the form just now): the answer then carries it.
+        news = tell_waiting_news(tracker, dispatcher, raised_a_need=True)
         reply = desk().serve(need_context(tracker, need, signals))
         record_handoff(touchpoint, reply)
-        events = send(reply, dispatcher) + [SlotSet("need", None)]
+        events = news + send(reply, dispatcher) + [SlotSet("need", None)]
         events += self._the_other_orders(dispatcher, tracker, need, signals)
         return events + serve_waiting_needs(dispatcher, tracker, signals, reply)
 
@@ -403,6 +405,8 @@ class ActionTakeDetail(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        if (taken := identify_by_detail(tracker, dispatcher)) is not None:
+            return taken
         order_id = normalize_order_id(latest_entity(tracker, "order_id"))
         if order_id is None and not identity_of(tracker).verified and email_in_message(tracker):
             # The email on the order we just tracked for them: check it's them, then more.
@@ -427,6 +431,7 @@ class ActionTakeDetail(Action):
             tracker.slots.update(verified)
             events += [SlotSet(name, value) for name, value in verified.items()]
         identity = identity_of(tracker)
+        events += tell_waiting_news(tracker, dispatcher, raised_a_need=True)
         if identity.verified:
             problem = desk().check_order(order_id, identity.customer_id).problem
         else:

@@ -315,6 +315,10 @@ class HandoffDesk:
             contacts=contacts,
         )
 
+    def department(self, name: str) -> Department | None:
+        """The department of that name in departments.yml, if any."""
+        return self._departments.get(name)
+
     def open_handoffs(self, conversation_id: str | None = None) -> list[dict]:
         query = select(handoffs).where(handoffs.c.status == "open").order_by(handoffs.c.id)
         if conversation_id is not None:

@@ -7,14 +7,18 @@ the assistant signs the webhooks it sends (bot/handoff/signing.py).
 
 from __future__ import annotations
 
+import json as _json
+
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
+from bot.handoff.desk import UPDATE
 from bot.hub import openapi
 from bot.hub.store import STATUSES, HandoffNotFound, KeyReused, TransitionNotAllowed
 from bot.hub.web import (
     MAX_ID,
+    NUL_REFUSED,
     HubError,
     check_signature,
     department,
@@ -22,9 +26,11 @@ from bot.hub.web import (
     json_object,
     store,
 )
+from bot.proactive.outcomes import MAX_NOTE_CHARS, outcome_event, parse_promise
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 64  # inbox.idempotency_key is String(64)
+MAX_BY_CHARS = 100  # handoffs.acknowledged_by is String(100)
 DEFAULT_LIMIT, MAX_LIMIT = 100, 500
 
 
@@ -81,9 +87,11 @@ async def receive_handoff(request: Request, name: str) -> HTTPResponse:
     if type(handoff_id) is not int or not 0 < handoff_id <= MAX_ID:  # not bool, not "12"
         # Beyond MAX_ID PostgreSQL's INTEGER column refused it: that was a 500.
         raise HubError(400, f"the body must hold handoff_id, a positive integer up to {MAX_ID}")
+    # handoff.update: a later contact joined an open handoff (bot/handoff/desk.py).
+    kind = "update" if payload.get("type") == UPDATE else "handoff"
     try:
         delivery = await in_thread(
-            store(request).receive, dept.name, key, handoff_id, request.body.decode("utf-8")
+            store(request).receive, dept.name, key, handoff_id, request.body.decode("utf-8"), kind
         )
     except KeyReused as e:
         raise HubError(409, str(e)) from None
@@ -109,12 +117,14 @@ async def list_inbox(request: Request, name: str) -> HTTPResponse:
 
 
 async def acknowledge(request: Request, handoff_id: int) -> HTTPResponse:
-    """The department has seen the handoff and is on it."""
+    """The department has seen the handoff and is on it; optional body ``{"by": "Dana",
+    "promised_by": "2026-12-08T17:00", "customer_note": "..."}``."""
     return json(await move(request, handoff_id, "acknowledge"))
 
 
 async def resolve(request: Request, handoff_id: int) -> HTTPResponse:
-    """The department has closed the handoff; body ``{"resolution": "what was done"}``."""
+    """The department has closed the handoff; body ``{"resolution": "what was done",
+    "customer_note": "what to tell the customer"}`` (the note is optional)."""
     return json(await move(request, handoff_id, "resolve"))
 
 
@@ -136,16 +146,64 @@ async def move(request: Request, handoff_id: int, action: str) -> dict:
     check_signature(request, dept)
     resolution = None
     if action == "resolve":
-        resolution = json_object(request).get("resolution")
+        body = json_object(request)
+        resolution = body.get("resolution")
         if not isinstance(resolution, str) or not resolution.strip():
             raise HubError(400, 'resolve needs {"resolution": "what was done"}, a non-empty text')
-    return await transition(request, handoff_id, action, resolution)
+    else:
+        body = _optional_json_object(request)
+    extras = _outcome_fields(body, action)
+    moved = await transition(request, handoff_id, action, resolution, **extras)
+    # Outcomes flow back: the customer hears it, like a department's event (bot/proactive/).
+    event = outcome_event(moved, action, extras.get("customer_note"))
+    proactive = getattr(request.app.ctx, "proactive", None)
+    if event is not None and proactive is not None:
+        _, new = await in_thread(
+            proactive.take_in, event, moved["customer_id"], moved["department"]
+        )
+        if new:
+            request.app.ctx.deliverer.wake.set()
+    return moved
 
 
-async def transition(request: Request, handoff_id: int, action: str, resolution=None) -> dict:
+def _optional_json_object(request: Request) -> dict:
+    """An acknowledge's body: empty or anything (as before) unless it is a JSON object."""
+    try:
+        data = _json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _outcome_fields(body: dict, action: str) -> dict:
+    """``by``, ``promised_by`` and ``customer_note`` from a move's body, or 400 saying which is wrong."""
+    extras: dict = {}
+    note = body.get("customer_note")
+    if note is not None:
+        if not isinstance(note, str) or not note.strip() or len(note) > MAX_NOTE_CHARS:
+            raise HubError(400, f"customer_note must be a text of 1 to {MAX_NOTE_CHARS} characters")
+        if "\x00" in note:
+            raise HubError(400, NUL_REFUSED)
+        extras["customer_note"] = note.strip()
+    if action == "acknowledge":
+        by = body.get("by")
+        if by is not None:
+            if not isinstance(by, str) or not by.strip() or len(by) > MAX_BY_CHARS or "\x00" in by:
+                raise HubError(400, f"by must be a name of 1 to {MAX_BY_CHARS} characters")
+            extras["by"] = by.strip()
+        try:
+            extras["promised_by"] = parse_promise(body.get("promised_by"))
+        except ValueError as e:
+            raise HubError(400, str(e)) from None
+    return extras
+
+
+async def transition(
+    request: Request, handoff_id: int, action: str, resolution=None, **extras
+) -> dict:
     """Make the move, answering 404 for an unknown handoff and 409 for an impossible move."""
     try:
-        return await in_thread(store(request).transition, handoff_id, action, resolution)
+        return await in_thread(store(request).transition, handoff_id, action, resolution, **extras)
     except HandoffNotFound as e:
         raise HubError(404, str(e)) from None
     except TransitionNotAllowed as e:

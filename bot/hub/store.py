@@ -63,8 +63,13 @@ class HubStore:
         self._now = now
 
     # -- the built-in inbox ---------------------------------------------------------------
-    def receive(self, department: str, key: str, handoff_id: int, body: str) -> Delivery:
-        """Store a delivery once per Idempotency-Key; a repeat only counts as a delivery."""
+    def receive(
+        self, department: str, key: str, handoff_id: int, body: str, kind: str = "handoff"
+    ) -> Delivery:
+        """Store a delivery once per Idempotency-Key; a repeat only counts as a delivery.
+
+        ``kind``: a new ``handoff`` or an ``update`` to one (a later contact joined it).
+        """
         for _ in range(2):  # a concurrent first delivery may win the insert: count ours then
             with self.engine.begin() as conn:
                 seen = conn.execute(
@@ -95,6 +100,7 @@ class HubStore:
                             received_at=self._now(),
                             deliveries=1,
                             body=body,
+                            kind=kind,
                         )
                     )
                 return Delivery(duplicate=False, deliveries=1)
@@ -133,12 +139,45 @@ class HubStore:
                 handoffs.c.resolution,
             )
             .select_from(inbox.outerjoin(handoffs, handoffs.c.id == inbox.c.handoff_id))
-            .where(inbox.c.department == department, status.in_(list(statuses)))
+            .where(
+                inbox.c.department == department,
+                inbox.c.kind == "handoff",
+                status.in_(list(statuses)),
+            )
             .order_by(inbox.c.received_at.desc(), inbox.c.id.desc())
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [_inbox_item(r) for r in conn.execute(query)]
+            items = [_inbox_item(r) for r in conn.execute(query)]
+            # The updates each handoff got (later contacts that joined it), oldest first.
+            updates: dict[int, list[dict]] = {}
+            ids = sorted({item["handoff_id"] for item in items})
+            if ids:
+                rows = conn.execute(
+                    select(inbox.c.handoff_id, inbox.c.received_at, inbox.c.body)
+                    .where(
+                        inbox.c.department == department,
+                        inbox.c.kind == "update",
+                        inbox.c.handoff_id.in_(ids),
+                    )
+                    .order_by(inbox.c.received_at, inbox.c.id)
+                )
+                for r in rows:
+                    body = _json_or_raw(r.body)
+                    body = body if isinstance(body, dict) else {}
+                    updates.setdefault(r.handoff_id, []).append(
+                        {
+                            "received_at": _iso(r.received_at),
+                            "conversation_id": body.get("conversation_id"),
+                            "channel": body.get("channel"),
+                            "customer_said": body.get("customer_said"),
+                            "contacts": body.get("contacts"),
+                            "priority": body.get("priority"),
+                        }
+                    )
+        for item in items:
+            item["updates"] = updates.get(item["handoff_id"], [])
+        return items
 
     # -- handoff status -------------------------------------------------------------------
     def handoff(self, handoff_id: int) -> dict:
@@ -149,9 +188,20 @@ class HubStore:
             raise HandoffNotFound(f"no handoff with id {handoff_id}")
         return handoff_json(row)
 
-    def transition(self, handoff_id: int, action: str, resolution: str | None = None) -> dict:
+    def transition(
+        self,
+        handoff_id: int,
+        action: str,
+        resolution: str | None = None,
+        *,
+        by: str | None = None,
+        promised_by: datetime | None = None,
+        customer_note: str | None = None,
+    ) -> dict:
         """Acknowledge or resolve a handoff; resolving the last open one resolves the touchpoint.
 
+        ``by`` (who acknowledged it), ``promised_by`` (a new deadline they promise) and
+        ``customer_note`` (what to tell the customer) are kept when given.
         Returns the updated handoff. Raises HandoffNotFound or TransitionNotAllowed.
         """
         allowed, target = TRANSITIONS[action]
@@ -159,8 +209,14 @@ class HubStore:
         values: dict = {"status": target}
         if target == "acknowledged":
             values["acknowledged_at"] = now
+            if by:
+                values["acknowledged_by"] = by
+            if promised_by is not None:
+                values["promised_by"] = promised_by
         else:
             values.update(resolved_at=now, resolution=resolution)
+        if customer_note:
+            values["customer_note"] = customer_note
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(handoffs.c.conversation_id).where(handoffs.c.id == handoff_id)
@@ -217,6 +273,11 @@ def handoff_json(row) -> dict:
         "acknowledged_at": _iso(row.acknowledged_at),
         "resolved_at": _iso(row.resolved_at),
         "resolution": row.resolution,
+        "order_id": row.order_id,
+        "invoice_id": row.invoice_id,
+        "promised_by": _iso(row.promised_by),
+        "acknowledged_by": row.acknowledged_by,
+        "customer_note": row.customer_note,
     }
 
 

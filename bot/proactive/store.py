@@ -87,13 +87,18 @@ class ProactiveStore:
         self._now = now
 
     # -- intake ------------------------------------------------------------------------
-    def take_in(self, event: IncomingEvent, customer_id: str) -> tuple[ProactiveEvent, bool]:
-        """Keep ``event`` for ``customer_id`` unless its id is known; returns it and whether new."""
+    def take_in(
+        self, event: IncomingEvent, customer_id: str, department: str | None = None
+    ) -> tuple[ProactiveEvent, bool]:
+        """Keep ``event`` for ``customer_id`` unless its id is known; returns it and whether new.
+
+        ``department``: who it is from when its type does not say (a handoff's outcome).
+        """
         now = self._now()
         values = dict(
             event_id=event.event_id,
             type=event.type.name,
-            department=event.type.department,
+            department=department or event.type.department,
             received_at=now,
             customer_id=customer_id,
             order_id=event.order_id,

@@ -9,6 +9,7 @@ from datetime import timedelta
 from bot.backoffice.model import DELIVERED
 from bot.support.confirm import unless_confirmed
 from bot.support.handler import Desk
+from bot.support.open_work import when
 from bot.support.parsing import day_text, money, normalize_invoice_id
 from bot.support.replies import (
     REFUND_DAYS,
@@ -233,10 +234,26 @@ def paid_with(desk: Desk, ctx: NeedContext) -> str:
 
 
 def refund_status(desk: Desk, ctx: NeedContext) -> Reply:
-    refunds = desk.backoffice.refunds_of(ctx.customer.id)
+    reply = Reply()
+    # What billing told us when they closed a request of this customer (an exception review
+    # approved, a refund issued) is the newest word on it: said first.
+    notes = desk.facts.resolved_notes(ctx.customer.id, "billing", desk.now())
+    if ctx.order is not None:
+        notes = [n for n in notes if n.order_id in (None, ctx.order.id)]
+    for note in notes[:1]:
+        reply.say(
+            "utter_resolved_by_department",
+            team="Our billing team",
+            reference=f"H-{note.handoff_id}",
+            when=when(note.resolved_at, desk.now()),
+            note=note.note,
+        )
+    refunds = [desk.facts.refund(r) for r in desk.backoffice.refunds_of(ctx.customer.id)]
     if ctx.order is not None:
         refunds = [r for r in refunds if r.order_id == ctx.order.id]
         if not refunds:
+            if reply.messages:
+                return reply
             # "Hi again, about the refund for ORD-10005": none yet, so say so and go on
             # with what we can do for that order now (its window, its options), rather
             # than make them ask a second time.
@@ -246,11 +263,13 @@ def refund_status(desk: Desk, ctx: NeedContext) -> Reply:
             )
             return reply
     if not refunds:
-        return Reply().say(
+        if reply.messages:
+            return reply
+        return reply.say(
             "utter_no_refund_found", buttons=[button("Ask for a refund", "request_refund")]
         )
     r = refunds[0]
-    return Reply().say(
+    return reply.say(
         "utter_refund_status",
         amount=money(r.amount),
         order_id=r.order_id,

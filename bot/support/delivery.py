@@ -7,6 +7,7 @@ from datetime import timedelta
 from bot.backoffice.model import CANCELLED, DELIVERED
 from bot.support.confirm import unless_confirmed
 from bot.support.handler import Desk
+from bot.support.open_work import when
 from bot.support.parsing import day_text, money
 from bot.support.replies import (
     REFUND_DAYS,
@@ -20,7 +21,7 @@ from bot.support.replies import (
 
 def order_status(desk: Desk, ctx: NeedContext) -> Reply:
     order, today = ctx.order, desk.today()
-    reply = Reply()
+    reply = _delay_known(desk, ctx)
     if order.status == CANCELLED:
         return reply.say("utter_order_cancelled", order_id=order.id)
     if order.status == DELIVERED:
@@ -54,6 +55,24 @@ def order_status(desk: Desk, ctx: NeedContext) -> Reply:
         expected=day_text(order.expected_delivery, today),
         last_scan=order.last_scan or "in transit",
         address=order.address,
+    )
+
+
+def _delay_known(desk: Desk, ctx: NeedContext) -> Reply:
+    """A reply that starts with the delay the delivery team reported, unless this very
+    conversation was already told it (the news came first: the answer then only carries
+    the new date)."""
+    reply = Reply()
+    delay = desk.facts.order(ctx.order).delay
+    if delay is None or delay.conversation_id == ctx.conversation_id:
+        return reply
+    reason = delay.details.get("reason")
+    return reply.say(
+        "utter_order_delay_known",
+        department=delay.department,
+        told=when(delay.received_at, desk.now()),
+        because=f" ({reason})" if reason else "",
+        new_date=day_text(ctx.order.expected_delivery, desk.today()),
     )
 
 

@@ -19,10 +19,12 @@ from bot.journey.store import JourneyStore
 from bot.policies.engine import Decision, PolicyEngine
 from bot.policies.moments import PolicyLog
 from bot.preferences import PreferenceStore
+from bot.proactive import outcomes
 from bot.proactive.events import EventCatalogue
 from bot.proactive.store import ProactiveStore
 from bot.routing import FROM_CUSTOMER, RoutingMap, stage_from_orders
 from bot.support import billing, confirm, delivery, open_work, people, proactive, sales
+from bot.support.facts import DepartmentFacts
 from bot.support.handler import Handler, OrderCheck
 from bot.support.outgoing import OutgoingGuard
 from bot.support.parsing import normalize_order_id
@@ -87,7 +89,11 @@ class SupportDesk:
         self.preferences = PreferenceStore(handoffs.engine, now)
         # Department news told first (bot/proactive/): the event types and the events.
         self.events = EventCatalogue.load(known_options=set(OPTIONS), known_needs=set(routing))
+        # A handoff's outcome, told like a department's event (bot/proactive/outcomes.py).
+        self.events.types.update(outcomes.TYPES)
         self.proactive = ProactiveStore(handoffs.engine, now)
+        # What departments told us, read over the back office's records (bot/support/facts.py).
+        self.facts = DepartmentFacts(handoffs.engine)
         self.outgoing = outgoing or OutgoingGuard()
         self.cx_rules = cx_rules or CxRules.load()
         # Who may see and do what (access.yml), and the checks that make a visitor verified.
@@ -171,7 +177,9 @@ class SupportDesk:
         return OrderCheck(order, customer=self.customer(order.customer_id))
 
     def _order_or_none(self, order_id: str | None) -> Order | None:
-        return order_or_none(self.backoffice, order_id)
+        """The order as we tell it: the back office's record with newer department facts."""
+        order = order_or_none(self.backoffice, order_id)
+        return self.facts.order(order).order if order is not None else None
 
     # -- serving -----------------------------------------------------------------------
     def serve(self, ctx: NeedContext) -> Reply:

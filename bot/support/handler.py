@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from bot.backoffice import BackOffice, Customer, Order
-from bot.handoff import Handoff
+from bot.handoff import Handoff, HandoffDesk
 from bot.journey.store import JourneyStore
 from bot.policies.engine import Decision, PolicyEngine
 from bot.policies.moments import PolicyLog
 from bot.preferences import PreferenceStore
 from bot.proactive.events import EventCatalogue
 from bot.proactive.store import ProactiveStore
+from bot.support.facts import DepartmentFacts
 from bot.support.replies import NeedContext, Reply
 
 
@@ -45,7 +46,10 @@ class Desk(Protocol):
     preferences: PreferenceStore
     events: EventCatalogue
     proactive: ProactiveStore
+    handoffs: HandoffDesk
+    facts: DepartmentFacts
     today: Callable[[], date]
+    now: Callable[[], datetime]
 
     def customer(self, customer_id: str | None) -> Customer | None:
         """The customer with that id, or None."""

@@ -10,13 +10,15 @@ is carried out by the desk like any other option, and CX sees what people choose
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.backoffice import NotFound
 from bot.policies.engine import Decision
+from bot.proactive import outcomes
 from bot.support.delivery import cancel_and_refund
 from bot.support.handler import Desk
+from bot.support.open_work import capitalised, when
 from bot.support.parsing import day_text, money
 from bot.support.replies import NEED_LABELS, REFUND_DAYS, Reply, button, option_buttons
 
@@ -48,6 +50,8 @@ def tell(
     raised a need of their own, which may be about another order.
     """
     event_type = desk.events.types[event.type]
+    # A handoff's outcome is about the handoff's own need (bot/proactive/outcomes.py).
+    need = event.details.get("need") or event_type.need
     customer = desk.customer(event.customer_id)
     prefs = desk.preferences.get(event.customer_id)
     name = prefs.address(customer.name if customer else None)
@@ -77,7 +81,7 @@ def tell(
     desk.policy_log.offered(
         conversation_id,
         event.customer_id,
-        event_type.need,
+        need,
         Decision(
             policy_name(event.type),
             within=False,
@@ -88,9 +92,9 @@ def tell(
     touchpoint_id = desk.journey.record_proactive(
         event.event_id,
         event.customer_id,
-        event_type.need,
+        need,
         event.department,
-        desk.stage_of(event_type.need, customer),
+        desk.stage_of(need, customer),
         event.order_id,
         customer.name if customer else None,
         customer.tier if customer else None,
@@ -148,6 +152,16 @@ def _facts(desk: Desk, event: ProactiveEvent) -> dict[str, str]:
             facts["amount"] = money(desk.backoffice.invoice(event.invoice_id).amount)
         except NotFound:  # gone from the back office since: the news still goes out
             facts.setdefault("amount", "the amount due")
+    if event.type in outcomes.TYPES:
+        department = desk.handoffs.department(event.department)
+        facts["team"] = capitalised(department.title if department else "our team")
+        facts["reference"] = f"H-{details['handoff_id']}"
+        facts["note"] = details.get("note") or ""
+        if event.type == outcomes.ACKNOWLEDGED:
+            facts["by"] = f" ({details['by']})" if details.get("by") else ""
+            facts["note"] = f" {facts['note']}" if facts["note"] else ""
+            due = datetime.fromisoformat(details["due"]) if details.get("due") else None
+            facts["due"] = when(due, desk.now()) if due else "the time they gave"
     if event.type == "subscription.renewal_due":
         sub = desk.backoffice.subscription_of(event.customer_id)
         facts["plan"] = sub.plan.title() if sub else "current"
