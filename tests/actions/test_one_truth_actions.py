@@ -1,0 +1,120 @@
+"""News told the moment we know who it is (issue 21), under the trust rule: an email typed on
+its own starts verification (a one-time code); the code passed, waiting news comes first."""
+
+from __future__ import annotations
+
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.conversation import ActionGreet
+from actions.needs import ActionServeNeed, ActionTakeDetail
+from tests.actions.conftest import make_tracker
+
+
+def waiting_delay(desk, order_id="ORD-10004", customer="C002", new_date="2025-03-20"):
+    body = {"id": f"d-{order_id}", "type": "shipment.delayed", "order_id": order_id,
+            "new_date": new_date, "reason": "a storm at the hub"}  # fmt: skip
+    desk.proactive.take_in(desk.events.check("delivery", body), customer)
+    [claimed] = desk.proactive.claim_due()
+    desk.proactive.wait_for_contact(claimed.id, "no live channel")
+    return claimed
+
+
+def responses(dispatcher):
+    return [m["response"] for m in dispatcher.messages]
+
+
+def test_an_email_typed_on_its_own_sends_a_code_and_the_code_tells_the_news_once(
+    use_test_desk,
+):
+    event = waiting_delay(use_test_desk)
+    hello = make_tracker(
+        "greet",
+        "hi, this is omar@example.com",
+        entities=[{"entity": "email", "value": "omar@example.com"}],
+        sender="omar-rest",
+    )
+    dispatcher = CollectingDispatcher()
+    events = ActionGreet().run(dispatcher, hello, {})
+    assert responses(dispatcher) == ["utter_greet", "utter_code_sent"]
+    # Not verified yet: no name, no news, nothing about the order.
+    assert SlotSet("customer_id", "C002") not in events
+    assert use_test_desk.proactive.get(event.id).state == "waiting"
+    code = use_test_desk.verifier.mailer.last_code("omar@example.com")
+    typed = make_tracker("inform", code, sender="omar-rest", slots={"email": "omar@example.com"})
+    dispatcher = CollectingDispatcher()
+    events = ActionTakeDetail().run(dispatcher, typed, {})
+    assert responses(dispatcher) == ["utter_verified", "utter_proactive_shipment_delayed"]
+    assert dispatcher.messages[0]["name"] == "Omar"
+    assert SlotSet("customer_id", "C002") in events
+    told = use_test_desk.proactive.get(event.id)
+    assert (told.state, told.conversation_id) == ("told", "omar-rest")
+    # The answer about the same order carries the new date, not the news again.
+    asking = make_tracker(
+        "order_status",
+        "where is ORD-10004?",
+        sender="omar-rest",
+        slots={
+            "customer_id": "C002",
+            "verified_by": "one_time_code",
+            "customer_name": "Omar",
+            "need": "order_status",
+            "order_id": "ORD-10004",
+        },  # fmt: skip
+    )
+    dispatcher = CollectingDispatcher()
+    ActionServeNeed().run(dispatcher, asking, {})
+    assert responses(dispatcher) == ["utter_order_preparing"]
+    assert dispatcher.messages[0]["expected"] == "Thursday 20 March"
+
+
+def test_a_wrong_code_tells_nothing(use_test_desk):
+    event = waiting_delay(use_test_desk)
+    asked = make_tracker(
+        "inform",
+        "omar@example.com",
+        entities=[{"entity": "email", "value": "omar@example.com"}],
+        sender="guess",
+    )
+    ActionTakeDetail().run(CollectingDispatcher(), asked, {})
+    code = use_test_desk.verifier.mailer.last_code("omar@example.com")
+    wrong = "000000" if code != "000000" else "111111"
+    dispatcher = CollectingDispatcher()
+    events = ActionTakeDetail().run(dispatcher, make_tracker("inform", wrong, sender="guess"), {})
+    assert responses(dispatcher) == ["utter_code_wrong"]
+    assert not [e for e in events if e.get("name") == "customer_id" and e.get("value")]
+    assert use_test_desk.proactive.get(event.id).state == "waiting"
+
+
+def test_verified_with_no_news_hears_what_we_can_do(use_test_desk):
+    asked = make_tracker(
+        "inform",
+        "jane.doe@example.com",
+        entities=[{"entity": "email", "value": "jane.doe@example.com"}],
+        sender="jane-rest",
+    )
+    ActionTakeDetail().run(CollectingDispatcher(), asked, {})
+    code = use_test_desk.verifier.mailer.last_code("jane.doe@example.com")
+    dispatcher = CollectingDispatcher()
+    ActionTakeDetail().run(dispatcher, make_tracker("inform", code, sender="jane-rest"), {})
+    assert responses(dispatcher) == ["utter_verified", "utter_what_can_i_do"]
+
+
+def test_news_waiting_comes_before_the_answer_when_the_form_just_verified(use_test_desk):
+    event = waiting_delay(use_test_desk)
+    serving = make_tracker(
+        "order_status",
+        "it's 123456",
+        sender="form-verified",
+        slots={
+            "customer_id": "C002",
+            "verified_by": "one_time_code",
+            "customer_name": "Omar",
+            "need": "order_status",
+            "order_id": "ORD-10004",
+        },  # fmt: skip
+    )
+    dispatcher = CollectingDispatcher()
+    ActionServeNeed().run(dispatcher, serving, {})
+    assert responses(dispatcher) == ["utter_proactive_shipment_delayed", "utter_order_preparing"]
+    assert use_test_desk.proactive.get(event.id).state == "told"
