@@ -5,16 +5,16 @@ and order joins it; the deadline promised (promised_by), who acknowledged it and
 the department left for the customer. inbox.kind: a new handoff or an update to one.
 handoff_contacts: the later contacts that joined an open handoff (one per conversation).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012_one_truth
+Revises: 0011_self_served
 Create Date: 2026-12-07 11:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012_one_truth"
+down_revision = "0011_self_served"
 branch_labels = None
 depends_on = None
 
