@@ -270,11 +270,26 @@ _DOCUMENT = {
             "post": {
                 "tags": ["department API"],
                 "summary": "Acknowledge a handoff (open -> acknowledged)",
-                "description": "Signed with the secret of the handoff's department. Body: empty or any.",
+                "description": (
+                    "Signed with the secret of the handoff's department. Body: empty, or a "
+                    "JSON object with any of `by` (who is on it), `promised_by` (the local "
+                    "time they promise an answer by; it replaces the service level's) and "
+                    "`customer_note`. With a promise or a note, the customer is told (their "
+                    "live channel outside quiet hours, else their next contact, once), and a "
+                    "later contact about the same need and order hears who is on it and by "
+                    "when."
+                ),
                 "operationId": "acknowledgeHandoff",
                 "security": SIGNED,
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": schema_ref("Acknowledgement")}},
+                },
                 "responses": {
                     "200": json_spec("The updated handoff.", schema_ref("Handoff")),
+                    "400": error_spec(
+                        "by, promised_by or customer_note is of the wrong kind or too long."
+                    ),
                     "401": BAD_SIGNATURE,
                     "404": error_spec(
                         "No such handoff (said only to a caller signed by a department: else 401)."
@@ -295,7 +310,11 @@ _DOCUMENT = {
                 "description": (
                     "Signed with the secret of the handoff's department. When every handoff of "
                     "the conversation is resolved, the conversation's newest touchpoint gets "
-                    "the outcome `resolved`."
+                    "the outcome `resolved`. The customer of a verified handoff is told it is "
+                    "resolved, with `customer_note` when given (never the internal "
+                    "`resolution`), on their live channel outside quiet hours or at their "
+                    "next contact, once; questions about it afterwards (\"where's my "
+                    'refund?") answer from the note.'
                 ),
                 "operationId": "resolveHandoff",
                 "security": SIGNED,
@@ -310,7 +329,13 @@ _DOCUMENT = {
                                         "type": "string",
                                         "minLength": 1,
                                         "description": "What was done, for the journey record.",
-                                    }
+                                    },
+                                    "customer_note": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "maxLength": 500,
+                                        "description": "What to tell the customer.",
+                                    },
                                 },
                                 "required": ["resolution"],
                             }
@@ -319,7 +344,9 @@ _DOCUMENT = {
                 },
                 "responses": {
                     "200": json_spec("The updated handoff.", schema_ref("Handoff")),
-                    "400": error_spec("The body is not JSON or has no resolution."),
+                    "400": error_spec(
+                        "The body is not JSON, has no resolution, or a bad customer_note."
+                    ),
                     "401": BAD_SIGNATURE,
                     "404": error_spec(
                         "No such handoff (said only to a caller signed by a department: else 401)."
@@ -889,12 +916,62 @@ _DOCUMENT = {
             "Delivery": {
                 "type": "object",
                 "description": (
-                    "The handoff as the assistant's dispatcher sends it; only handoff_id is "
-                    "required here, the rest is stored as sent."
+                    "What the assistant's dispatcher sends; only handoff_id is required here, "
+                    "the rest is stored as sent. `type` says which message it is: "
+                    "`handoff.created` (a new handoff with its whole context packet) or "
+                    "`handoff.update` (a later contact of the same customer about the same "
+                    "need and order or invoice joined that open handoff instead of opening a "
+                    "second one: what they said, how many contacts so far, the priority now). "
+                    "An update has its own Idempotency-Key, the same on every retry: one per "
+                    "handoff and conversation. A receiver that predates `type` may treat a "
+                    "body without it as `handoff.created`."
                 ),
-                "properties": {"handoff_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+                "properties": {
+                    "type": {"type": "string", "enum": ["handoff.created", "handoff.update"]},
+                    "handoff_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                    "department": {"type": "string"},
+                    "need": {"type": "string"},
+                    "priority": {"type": "string", "enum": ["normal", "high", "urgent"]},
+                    "conversation_id": {"type": "string"},
+                    "channel": {"type": "string"},
+                    "customer_id": {"type": "string", "nullable": True},
+                    "created_at": {"type": "string", **LOCAL_TIME},
+                    "summary": {"type": "string"},
+                    "promise": {
+                        "type": "string",
+                        "description": "handoff.created: what the customer was promised.",
+                    },
+                    "context": {
+                        "type": "object",
+                        "description": "handoff.created: the context packet.",
+                    },
+                    "contacts": {
+                        "type": "integer",
+                        "minimum": 2,
+                        "description": "handoff.update: conversations about it so far.",
+                    },
+                    "customer_said": {
+                        "type": "string",
+                        "nullable": True,
+                        "description": "handoff.update: the new message (redacted).",
+                    },
+                    "transcript": {"type": "array", "items": {"type": "string"}},
+                    "signals": {"type": "object"},
+                },
                 "required": ["handoff_id"],
                 "additionalProperties": True,
+            },
+            "Acknowledgement": {
+                "type": "object",
+                "properties": {
+                    "by": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "promised_by": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "Local time, e.g. 2026-12-08T17:00.",
+                    },
+                    "customer_note": {"type": "string", "minLength": 1, "maxLength": 500},
+                },
             },
             "Received": {
                 "type": "object",
@@ -926,6 +1003,21 @@ _DOCUMENT = {
                     },
                     "resolved_at": {"type": "string", **LOCAL_TIME, "nullable": True},
                     "resolution": {"type": "string", "nullable": True},
+                    "order_id": {"type": "string", "nullable": True},
+                    "invoice_id": {"type": "string", "nullable": True},
+                    "promised_by": {
+                        "type": "string",
+                        **LOCAL_TIME,
+                        "nullable": True,
+                        "description": "When an answer is due: the service level, or the "
+                        "time the department promised when acknowledging.",
+                    },
+                    "acknowledged_by": {"type": "string", "nullable": True},
+                    "customer_note": {
+                        "type": "string",
+                        "nullable": True,
+                        "description": "What the department asked us to tell the customer.",
+                    },
                 },
                 "required": ["id", "department", "status", "priority", "summary", "context"],
             },
@@ -951,8 +1043,23 @@ _DOCUMENT = {
                     "received_at": {"type": "string", **LOCAL_TIME},
                     "deliveries": {"type": "integer", "minimum": 1},
                     "idempotency_key": {"type": "string"},
+                    "updates": {
+                        "type": "array",
+                        "description": "The handoff.update deliveries it got, oldest first.",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "received_at": {"type": "string", **LOCAL_TIME},
+                                "conversation_id": {"type": "string", "nullable": True},
+                                "channel": {"type": "string", "nullable": True},
+                                "customer_said": {"type": "string", "nullable": True},
+                                "contacts": {"type": "integer", "nullable": True},
+                                "priority": {"type": "string", "nullable": True},
+                            },
+                        },
+                    },
                 },
-                "required": ["handoff_id", "status", "received_at", "deliveries"],
+                "required": ["handoff_id", "status", "received_at", "deliveries", "updates"],
             },
             "RoutingMap": {
                 "type": "object",
