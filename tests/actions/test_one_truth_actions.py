@@ -118,3 +118,34 @@ def test_news_waiting_comes_before_the_answer_when_the_form_just_verified(use_te
     ActionServeNeed().run(dispatcher, serving, {})
     assert responses(dispatcher) == ["utter_proactive_shipment_delayed", "utter_order_preparing"]
     assert use_test_desk.proactive.get(event.id).state == "told"
+
+
+def test_a_contact_that_joined_open_work_is_a_repeat_contact_not_a_new_handoff(use_test_desk):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from bot.journey.schema import handoff_contacts
+    from bot.review.metrics import handoffs_per_department, repeat_contact_rate
+    from tests.conftest import NOW
+
+    desk = use_test_desk
+    jane = {"customer_id": "C001", "verified_by": "website", "customer_name": "Jane",
+            "need": "order_late", "order_id": "ORD-10002"}  # fmt: skip
+    first = CollectingDispatcher()
+    ActionServeNeed().run(
+        first, make_tracker("order_late", "it's late", slots=jane, sender="a"), {}
+    )
+    assert "utter_handed_off" in responses(first)
+    desk.journey._now = lambda: NOW + timedelta(hours=3)  # the second chat, later that day
+    second = CollectingDispatcher()
+    ActionServeNeed().run(
+        second, make_tracker("order_late", "still late", slots=jane, sender="b"), {}
+    )
+    assert responses(second)[-1] == "utter_handoff_already_open"
+    engine = desk.handoffs.engine
+    assert handoffs_per_department(engine) == {"delivery": 1}
+    assert repeat_contact_rate(engine) == 0.5  # the first chat was followed by the second
+    with engine.connect() as conn:
+        [contact] = conn.execute(select(handoff_contacts)).all()
+    assert contact.conversation_id == "b" and contact.touchpoint_id is not None
