@@ -27,6 +27,7 @@ from bot.agents.transcript import Line, transcript
 from bot.journey.schema import (
     agent_notes,
     feedback,
+    handoff_contacts,
     handoffs,
     identity_checks,
     inbox,
@@ -66,6 +67,8 @@ class Conversation:
     feedback: list[dict[str, Any]]
     # Identity checks made in this session (bot/identity/checks.py): a security signal.
     identity_checks: list[dict[str, Any]] = field(default_factory=list)
+    # Open handoffs of other conversations this session joined (a repeat contact, issue 21).
+    joined_handoffs: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The view with times as ISO text and the transcript as dicts."""
@@ -86,6 +89,7 @@ class Conversation:
             "policy_moments": self.policy_moments,
             "feedback": self.feedback,
             "identity_checks": self.identity_checks,
+            "joined_handoffs": self.joined_handoffs,
         }
         return _iso_times(data)
 
@@ -124,6 +128,25 @@ def conversation(
             .order_by(handoffs.c.created_at, handoffs.c.id)
         ).all()
         handoff_ids = [h.id for h in handoff_rows]
+        joined = conn.execute(
+            select(
+                handoff_contacts.c.created_at.label("joined_at"),
+                handoff_contacts.c.customer_said,
+                handoffs.c.id,
+                handoffs.c.department,
+                handoffs.c.need,
+                handoffs.c.order_id,
+                handoffs.c.invoice_id,
+                handoffs.c.status,
+                handoffs.c.created_at,
+                handoffs.c.conversation_id,
+            )
+            .select_from(
+                handoff_contacts.join(handoffs, handoffs.c.id == handoff_contacts.c.handoff_id)
+            )
+            .where(_ours(handoff_contacts, tp, handoff_contacts.c.created_at, ends))
+            .order_by(handoff_contacts.c.created_at, handoff_contacts.c.id)
+        ).all()
         routing = conn.execute(
             select(routing_decisions)
             .where(_ours(routing_decisions, tp, routing_decisions.c.created_at, ends))
@@ -210,6 +233,7 @@ def conversation(
             for r in routing
         ],
         handoffs=[_handoff(h, deliveries, receipts) for h in handoff_rows],
+        joined_handoffs=[dict(j._mapping) for j in joined],
         takeovers=[
             {
                 "agent": t.agent,

@@ -149,3 +149,18 @@ def test_a_contact_that_joined_open_work_is_a_repeat_contact_not_a_new_handoff(u
     with engine.connect() as conn:
         [contact] = conn.execute(select(handoff_contacts)).all()
     assert contact.conversation_id == "b" and contact.touchpoint_id is not None
+    # CX review: the second conversation shows the open work it joined.
+    from bot.hub.templating import environment
+    from bot.review.conversation import conversation
+
+    view = conversation(engine, contact.touchpoint_id)
+    [joined] = view.joined_handoffs
+    assert (joined["id"], joined["conversation_id"], joined["status"]) == (
+        contact.handoff_id,
+        "a",
+        "open",
+    )
+    assert view.handoffs == []  # no handoff of its own
+    page = environment().get_template("review/_joined_handoffs.html").render(view=view)
+    assert f"Joined open handoff <strong>H-{contact.handoff_id}</strong>" in page
+    assert "a repeat contact, not a new handoff" in page

@@ -249,6 +249,13 @@ OPENAPI_SCHEMAS = {
                 "description": "Each with `deliveries` (outbox rows: state, attempts, "
                 "last_status, last_error, sent_at, dead_at) and `received` (built-in inbox).",
             },
+            "joined_handoffs": {
+                **_LIST,
+                "description": "Open handoffs of earlier conversations this session joined "
+                "(a repeat contact, sent to the department as a handoff.update): id, "
+                "department, need, order_id, invoice_id, status, created_at, "
+                "conversation_id, joined_at, customer_said.",
+            },
             "takeovers": _LIST,
             "notes": _LIST,
             "policy_moments": _LIST,
