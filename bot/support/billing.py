@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.backoffice import NotFound
 from bot.backoffice.model import DELIVERED
 from bot.support.confirm import unless_confirmed
 from bot.support.handler import Desk
@@ -292,6 +293,21 @@ def payment_link(ctx: NeedContext) -> str:
 def payment_failed(desk: Desk, ctx: NeedContext) -> Reply:
     failed = [p for p in desk.backoffice.payments_of(ctx.customer.id) if p.status == "failed"]
     if not failed:
+        # The back office has no failed payment yet, but billing told us an invoice failed:
+        # that is the newer fact, and the answer.
+        for event in desk.facts.failed_invoices(ctx.customer.id)[:1]:
+            try:
+                invoice = desk.facts.invoice(desk.backoffice.invoice(event.invoice_id or ""))
+            except NotFound:
+                break
+            if invoice.status == "failed":
+                return Reply().say(
+                    "utter_invoice_failed_known",
+                    invoice_id=invoice.id,
+                    amount=money(invoice.amount),
+                    told=when(event.received_at, desk.now()),
+                    link=payment_link(ctx),
+                )
         return Reply().say(
             "utter_no_failed_payment", buttons=[button("Talk to a person", "request_human")]
         )

@@ -104,6 +104,19 @@ class DepartmentFacts:
             ).first()
         return replace(invoice, status="failed") if failed else invoice
 
+    def failed_invoices(self, customer_id: str) -> list[ProactiveEvent]:
+        """The failed-payment events billing reported for this customer, newest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(proactive_events)
+                .where(
+                    proactive_events.c.customer_id == customer_id,
+                    proactive_events.c.type.in_(INVOICE_FACTS),
+                )
+                .order_by(proactive_events.c.received_at.desc(), proactive_events.c.id.desc())
+            )
+            return [_as_event(r) for r in rows]
+
     def resolved_notes(
         self, customer_id: str, department: str | None, now: datetime
     ) -> list[ResolvedNote]:

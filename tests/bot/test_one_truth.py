@@ -247,3 +247,18 @@ def test_acknowledging_keeps_who_and_the_new_promise(handoffs, engine):
     assert (moved["acknowledged_by"], moved["promised_by"]) == ("Dana", "2025-03-13T17:00:00")
     joined = handoffs.hand_off(request(conversation_id="conv-2"))
     assert joined.promised_by == due and not joined.overdue
+
+
+def test_a_failed_invoice_billing_reported_answers_payment_questions_until_it_is_paid(desk, store):
+    from bot.backoffice.sql import invoices
+
+    engine, _ = store
+    body = {"id": "f-1", "type": "invoice.failed", "invoice_id": "INV-50004"}
+    desk.proactive.take_in(desk.events.check("billing", body), "C002")
+    # Omar's invoice is paid in the back office: paid since, so that wins.
+    assert desk.serve(ctx(desk, "payment_failed", "C002")).responses == ["utter_no_failed_payment"]
+    with engine.begin() as conn:
+        conn.execute(update(invoices).where(invoices.c.id == "INV-50004").values(status="open"))
+    reply = desk.serve(ctx(desk, "payment_failed", "C002"))
+    assert reply.responses == ["utter_invoice_failed_known"]
+    assert reply.messages[0].params["invoice_id"] == "INV-50004"
