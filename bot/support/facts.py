@@ -12,7 +12,9 @@ Precedence, by time:
 - the newest event about an order decides (a later delay replaces an earlier one's date);
 - an event stays in force until the back office shows the order moved past it: a delay is
   about an order still on its way, so a delivered or cancelled order in the back office
-  (which happened after the delay was reported) wins over it;
+  (which happened after the delay was reported) wins over it, and a delay only ever moves
+  the day later, so a back office already expecting it later than the delay's day has caught
+  up (or knows of a newer delay) and wins;
 - an event applies to the record as it stood when it arrived; one received before the
   order was placed (impossible, but cheap to guard) is ignored.
 """
@@ -158,6 +160,10 @@ def overlay_order(order: Order, events: list[ProactiveEvent]) -> OrderFacts:
                 # The back office moved past the delay since: it happened after the report.
                 return OrderFacts(order)
             new_date = date.fromisoformat(event.details["new_date"])
+            if order.expected_delivery is not None and new_date < order.expected_delivery:
+                # A delay only moves the day later: a back office already expecting it
+                # later has learnt of this delay (or a newer one) since.
+                return OrderFacts(order)
             return OrderFacts(replace(order, expected_delivery=new_date), delay=event)
         if event.type == "shipment.delivered":
             if order.status in (DELIVERED, CANCELLED):

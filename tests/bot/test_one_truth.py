@@ -190,6 +190,9 @@ def test_the_newest_fact_wins_and_the_back_office_moving_past_it_wins_over_it(de
     # Delivered in the back office after the delay was reported: the delay is over.
     delivered = replace(order, status="delivered", delivered_at=TODAY)
     assert overlay_order(delivered, [newer, older]).order == delivered
+    # The back office caught up with (or went past) the delay's day: its date stands.
+    caught_up = replace(order, expected_delivery=date(2025, 3, 26))
+    assert overlay_order(caught_up, [newer, older]).order == caught_up
     # Through the desk too: a second event for the same order replaces the first's date.
     delay(desk, "d-2", "ORD-10004", "2025-03-27")
     assert desk.check_order("ORD-10004", "C002").order.expected_delivery == date(2025, 3, 27)
