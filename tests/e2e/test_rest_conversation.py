@@ -11,6 +11,34 @@ import requests
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(autouse=True)
+def no_open_work_left_by_other_tests(assistant):
+    """Omar's double charge handed off by another test of the shared assistant
+    (test_handoff_delivery.py) is resolved by billing first, so these chats are first
+    contacts; open, a second contact would join it (open work is known, issue 21)."""
+    from sqlalchemy import select
+
+    from bot.db import make_engine
+    from bot.hub.store import HubStore
+    from bot.journey.schema import handoffs
+
+    engine = make_engine(assistant.settings.journey_url)
+    try:
+        with engine.connect() as conn:
+            ids = conn.execute(
+                select(handoffs.c.id).where(
+                    handoffs.c.customer_id == "C002",
+                    handoffs.c.department == "billing",
+                    handoffs.c.status.in_(("open", "acknowledged")),
+                )
+            ).scalars()
+            ids = list(ids)
+        for handoff_id in ids:
+            HubStore(engine).transition(handoff_id, "resolve", "closed between tests")
+    finally:
+        engine.dispose()
+
+
 def texts(replies: list[dict]) -> str:
     return "\n".join(r.get("text", "") for r in replies)
 
