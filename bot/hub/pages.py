@@ -132,6 +132,17 @@ def card(dept: Department, item: dict) -> dict:
         "received_at": item["received_at"],
         "rows": rows,
         "transcript": [str(line) for line in context.get("transcript") or []],
+        # Later contacts about the same need and order that joined this handoff (issue 21):
+        # what the customer said then, and when, so the department reads one story.
+        "updates": [
+            {
+                "received_at": u.get("received_at"),
+                "customer_said": str(u.get("customer_said") or ""),
+                "channel": str(u.get("channel") or ""),
+                "contacts": u.get("contacts"),
+            }
+            for u in item.get("updates") or []
+        ],
     }
 
 

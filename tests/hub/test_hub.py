@@ -489,6 +489,27 @@ def test_the_inbox_page_lists_escapes_and_acknowledges(hub):
     assert "/acknowledge" not in card and "/resolve" in card
 
 
+def test_the_inbox_page_shows_a_later_contact_that_joined_the_handoff(hub):
+    # Issue 21: the customer came back about the same late order; the department gets an
+    # update on the handoff it has (not a new one) and reads it on the same card.
+    handoff_id = add_handoff(hub, department="delivery", need="order_late", summary="late")
+    assert hub.deliver("delivery", {"handoff_id": handoff_id}).status_code == 200
+    update = {
+        "type": "handoff.update",
+        "handoff_id": handoff_id,
+        "customer_said": "still nothing, <b>where is it?</b>",
+        "channel": "socketio",
+        "contacts": 2,
+    }
+    assert hub.deliver("delivery", update).status_code == 200
+    staff, _ = hub.browser("department", "delivery")
+    page = staff.get(hub.url + "/departments/delivery", timeout=5).text
+    cards = re.findall(rf"<article[^>]*id='handoff-{handoff_id}'.*?</article>", page, re.S)
+    assert len(cards) == 1  # one card for the handoff, the update on it
+    assert "The customer came back about it" in cards[0]
+    assert "(contact 2): still nothing, &lt;b&gt;where is it?&lt;/b&gt;" in cards[0]
+
+
 def test_the_inbox_page_resolves_with_what_was_done(hub):
     handoff_id = add_handoff(hub, department="delivery")
     assert hub.deliver("delivery", {"handoff_id": handoff_id}).status_code == 200
