@@ -2,8 +2,8 @@
 
 A careful agent with the records in front of them says: who has it and since when, where it
 is (sent, acknowledged by whom), by when they promised an answer and whether that is past,
-that the new message was added to it, and what the customer can do now (add anything here;
-a person at once when it is overdue). The matching itself is bot/handoff/desk.py's.
+that the new message was added to it, and what the customer can do now (nothing more, or a
+person at once when it is overdue). The matching itself is bot/handoff/desk.py's.
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ def already_open(reply: Reply, handoff: Handoff, now: datetime) -> Reply:
     what_now = (
         "As it is overdue, I can bring a person in right now."
         if handoff.overdue
-        else "If there's anything to add, write it here and it goes to them too."
+        # Only the message that joined the handoff is forwarded (once per chat), so we don't
+        # promise that whatever they write next reaches the team too.
+        else "There's nothing more you need to do for now."
     )
     return reply.say(
         "utter_handoff_already_open",
