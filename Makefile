@@ -64,8 +64,11 @@ $(SPACY_DIR)/meta.json: $(STAMP) bot/nlp/spacy_pipeline.py bot/nlp/patterns.yml
 
 $(MODEL_STAMP): $(STAMP) $(TRAINING_INPUTS)
 	@echo "==> Training the Rasa model (Rasa skips it if its fingerprint shows nothing changed)"
+	@# The stamp takes the time training started: a file edited while it ran is newer, so
+	@# the next make trains again instead of keeping a model that missed the edit.
+	@touch $@.started
 	@$(PY) -m bot train
-	@touch $@
+	@mv $@.started $@
 
 # The website widget's front-end library (socket.io-client), pinned in package-lock.json.
 $(WIDGET_STAMP): bot/widget/package.json bot/widget/package-lock.json

@@ -7,8 +7,6 @@ the assistant signs the webhooks it sends (bot/handoff/signing.py).
 
 from __future__ import annotations
 
-import json as _json
-
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
@@ -167,12 +165,11 @@ async def move(request: Request, handoff_id: int, action: str) -> dict:
 
 
 def _optional_json_object(request: Request) -> dict:
-    """An acknowledge's body: empty or anything (as before) unless it is a JSON object."""
-    try:
-        data = _json.loads(request.body or b"{}")
-    except ValueError:
+    """An acknowledge's body: none at all, or a JSON object (by, promised_by, customer_note);
+    anything else is a 4xx that says what is wrong, as for every JSON route."""
+    if not (request.body or b"").strip():
         return {}
-    return data if isinstance(data, dict) else {}
+    return json_object(request)
 
 
 def _outcome_fields(body: dict, action: str) -> dict:
