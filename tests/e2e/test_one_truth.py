@@ -118,11 +118,19 @@ def test_a_delay_is_told_once_when_the_email_verifies_and_the_answer_gives_the_n
     charged = texts(assistant.say(omar, "I was charged twice for my order"))
     [reference] = REFERENCE.findall(charged) or [None]
     assert reference, charged
+    # Billing's, or support's when the routing rules brought a person in for a customer
+    # the shared e2e run has seen many times (repeat contacts still escalate): the owner
+    # resolves it, signed with its own secret.
+    with journey.connect() as conn:
+        owner = conn.execute(
+            select(handoffs.c.department).where(handoffs.c.id == int(reference))
+        ).scalar_one()
+    assert owner in ("billing", "support"), owner
     resolved = signed(
         assistant,
         "POST",
         f"/api/handoffs/{reference}/resolve",
-        "billing",
+        owner,
         {
             "resolution": "duplicate PAY-4 refunded",
             "customer_note": "we refunded the second charge",
