@@ -25,17 +25,26 @@ WAYS_OUT = [
 
 
 def failed_asks(events: list[dict], ask_action: str) -> int:
-    """How many times ``ask_action`` already asked in this session since the customer last
-    raised a need or a question (each runs action_note_need): the answers that failed."""
+    """How many times ``ask_action``'s question was already asked in this session since the
+    customer last raised a need or a question (each runs action_note_need): the answers that
+    failed. Counted from the bot's messages (their ``utter_action``): Rasa runs a form's ask
+    action inside the form and records no ``action`` event for it."""
+    # Only the question itself: after it was asked twice, "still missing" is said instead and
+    # the count stays where it is.
+    asked_with = "utter_" + ask_action.removeprefix("action_")
     asked = 0
     for event in events:
-        if event.get("event") == "session_started":
+        kind = event.get("event")
+        if kind == "session_started":
             asked = 0
-        elif event.get("event") == "action" and event.get("name") == ask_action:
+        elif kind == "bot" and (event.get("metadata") or {}).get("utter_action") == asked_with:
             asked += 1
-        elif event.get("event") == "action" and event.get("name") == "action_note_need":
+        elif kind == "action" and event.get("name") == "action_note_need":
             asked = 0  # a new need, or a question answered on the way: asking starts afresh
     return asked
+
+
+STILL_MISSING = "utter_detail_still_missing"
 
 
 class _AskForDetail:
@@ -56,7 +65,7 @@ class _AskForDetail:
         elif asked == 1:
             dispatcher.utter_message(response=f"utter_ask_{self.slot}", buttons=WAYS_OUT)
         else:
-            dispatcher.utter_message(response="utter_detail_still_missing", buttons=WAYS_OUT)
+            dispatcher.utter_message(response=STILL_MISSING, buttons=WAYS_OUT)
         return []
 
 
