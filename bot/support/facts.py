@@ -69,13 +69,14 @@ class DepartmentFacts:
 
     def events_about_order(self, order_id: str) -> list[ProactiveEvent]:
         """Events about ``order_id`` that are facts, newest first."""
+        return self._newest(proactive_events.c.order_id == order_id, ORDER_FACTS)
+
+    def _newest(self, about, types) -> list[ProactiveEvent]:
+        """The events of ``types`` matching ``about``, newest first."""
         with self._engine.connect() as conn:
             rows = conn.execute(
                 select(proactive_events)
-                .where(
-                    proactive_events.c.order_id == order_id,
-                    proactive_events.c.type.in_(ORDER_FACTS),
-                )
+                .where(about, proactive_events.c.type.in_(types))
                 .order_by(proactive_events.c.received_at.desc(), proactive_events.c.id.desc())
             )
             return [_as_event(r) for r in rows]
@@ -108,16 +109,7 @@ class DepartmentFacts:
 
     def failed_invoices(self, customer_id: str) -> list[ProactiveEvent]:
         """The failed-payment events billing reported for this customer, newest first."""
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(proactive_events)
-                .where(
-                    proactive_events.c.customer_id == customer_id,
-                    proactive_events.c.type.in_(INVOICE_FACTS),
-                )
-                .order_by(proactive_events.c.received_at.desc(), proactive_events.c.id.desc())
-            )
-            return [_as_event(r) for r in rows]
+        return self._newest(proactive_events.c.customer_id == customer_id, INVOICE_FACTS)
 
     def resolved_notes(
         self, customer_id: str, department: str | None, now: datetime
