@@ -30,6 +30,7 @@ from sanic.response import HTTPResponse
 
 from bot import action_faults, rasa_speedups
 from bot.channels import api_guard, erasure, typed_choice
+from bot.channels.once import AnswerOnce, message_id_of
 from bot.ratelimit import Limiter, RateLimits, Verdict, first_refusal
 from bot.redaction import install_log_redaction
 
@@ -61,13 +62,17 @@ class CheckedRestInput(RestInput):
         self.limiter = self.limits.limiter() if limiter is None else limiter
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = super().blueprint(on_new_message)
+        # A retried message (same ``message_id``) is answered from the first answer
+        # (bot/channels/once.py).
+        once = AnswerOnce(on_new_message)
+        webhook = super().blueprint(once)
         install_log_redaction()  # the Rasa server's log: no email, phone or card number
         erasure.add_route(webhook)  # `python -m bot forget`, under Rasa's conversation lock
 
         @webhook.listener("before_server_start")
         async def guard_rasa_api(app: Sanic, _loop: Any) -> None:
             api_guard.install(app)  # the Rasa server's own app, which serves this channel
+            once.bind(app)
             rasa_speedups.install()  # action answers checked without re-checking the schema
             # A typed reply to buttons parsed as the button it names, on every channel.
             typed_choice.install()
@@ -87,6 +92,7 @@ class CheckedRestInput(RestInput):
         """Count one message against its sender's and its client address's limits."""
         sender = self._sender_of(req) or "default"  # Rasa's sender when none is given
         self._extract_message(req)  # a malformed message gets its 400 and is not counted
+        message_id_of(self._body(req))
         ip = self.limits.client_ip(req.ip, req.headers.get("x-forwarded-for"))
         return first_refusal(
             self.limiter,
@@ -151,6 +157,10 @@ class CheckedRestInput(RestInput):
         metadata["client_ip"] = self.limits.client_ip(
             request.ip, request.headers.get("x-forwarded-for")
         )
+        metadata.pop("message_id", None)  # only the checked top-level field sets it
+        message_id = message_id_of(self._body(request))
+        if message_id is not None:
+            metadata["message_id"] = message_id
         return metadata
 
 

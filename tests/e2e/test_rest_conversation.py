@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -209,3 +210,45 @@ def test_two_orders_in_one_question_are_both_answered_for_their_owner(assistant)
 def test_a_visitor_not_verified_gets_one_order_at_a_time(assistant):
     replies = texts(assistant.say("e2e-two-orders-anon", "where are ORD-10001 and ORD-10003?"))
     assert ("ORD-10001" in replies) != ("ORD-10003" in replies)  # one, within the lookup limits
+
+
+def user_messages(assistant, sender: str) -> list[dict]:
+    return [e for e in assistant.tracker(sender)["events"] if e["event"] == "user"]
+
+
+def test_a_retried_message_id_is_answered_again_without_running_the_turn_again(assistant):
+    """A client that lost its answer sends the same message_id again: the same answer, and
+    the conversation has the message once (issue 22's scale-out reliability)."""
+    sender = "e2e-retry"
+
+    def send(message_id, message="where is my order ORD-10003?"):
+        r = requests.post(
+            f"{assistant.url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message, "message_id": message_id},
+            timeout=30,
+        )
+        r.raise_for_status()
+        return r.json()
+
+    first = send("m-1")
+    assert "ORD-10003" in texts(first)
+    assert send("m-1") == first
+    # Two copies at once, to the same server: one turn, both get its answer.
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda _: send("m-2", "thanks"), range(2)))
+    assert both[0] == both[1] and both[0]
+    said = [(e["text"], e.get("message_id")) for e in user_messages(assistant, sender)]
+    assert said == [("where is my order ORD-10003?", "m-1"), ("thanks", "m-2")]
+    # A new id is a new message, even with the same words.
+    send("m-3", "thanks")
+    assert len(user_messages(assistant, sender)) == 3
+
+
+@pytest.mark.parametrize("message_id", [["m"], "", "x" * 256, "a\nb", True])
+def test_a_malformed_message_id_gets_a_clear_400(assistant, message_id):
+    r = requests.post(
+        f"{assistant.url}/webhooks/rest/webhook",
+        json={"sender": "e2e-bad-id", "message": "hi", "message_id": message_id},
+        timeout=30,
+    )
+    assert r.status_code == 400 and "message_id" in r.json()["message"], r.text
