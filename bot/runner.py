@@ -204,13 +204,16 @@ def endpoints_file(
 
 
 def redis_lock_store(url: str, key_prefix: str = "") -> dict:
-    """Rasa's ``lock_store`` entry (type redis) for a URL such as ``CX_LOCK_URL``.
+    """Rasa's ``lock_store`` entry for a URL such as ``CX_LOCK_URL``: Rasa's Redis lock store
+    with short tickets renewed while their server lives (bot/lock_store.py).
 
     ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` for TLS; the arguments of
     Rasa 3.6's ``RedisLockStore`` (host from ``url``, port, db, username, password,
-    use_ssl, key_prefix). The password stays out of the file: Rasa expands
+    use_ssl, key_prefix) and the tickets' ``lifetime`` (``CX_LOCK_LIFETIME``). The password stays out of the file: Rasa expands
     ``${CX_LOCK_PASSWORD}`` from its environment, which ``child_env`` fills from the URL.
     """
+    from bot.lock_store import lifetime_from_env  # imports Rasa: only when a lock URL is set
+
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise ValueError(f"CX_LOCK_URL={_without_password(url)!r} is not a redis:// URL")
@@ -218,10 +221,11 @@ def redis_lock_store(url: str, key_prefix: str = "") -> dict:
     if not db.isdigit():
         raise ValueError(f"CX_LOCK_URL: the database {db!r} is not a number")
     entry: dict = {
-        "type": "redis",
+        "type": "bot.lock_store.RenewingRedisLockStore",
         "url": parts.hostname,
         "port": parts.port or 6379,
         "db": int(db),
+        "lifetime": lifetime_from_env(),
     }
     if parts.username:
         entry["username"] = unquote(parts.username)

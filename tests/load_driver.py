@@ -177,14 +177,20 @@ def reply_text(replies: list[dict]) -> str:
 
 
 def converse(
-    url: str, convo: Conversation, start: Callable[[], None], retries: int = 0
+    url: str,
+    convo: Conversation,
+    start: Callable[[], None],
+    retries: int = 0,
+    message_ids: bool = False,
 ) -> Conversation:
     """Send ``convo``'s script one message at a time, each after the previous answer.
 
     ``retries``: how many times a message is sent again when no answer came (a dropped
     connection or 502/503/504 from a balancer), after 0.5 s, 1 s, ... Each retry is kept
     in ``convo.retries``: if the first attempt was processed after all, the tracker shows
-    the message twice, and the caller checks for that.
+    the message twice, and the caller checks for that. With ``message_ids`` each message
+    carries a ``message_id`` (its turn number), the same on every retry, so the assistant
+    answers a retry of a turn it already ran from that turn (bot/channels/once.py).
     """
     with requests.Session() as http:
         start()  # every customer waits here, then all begin at once
@@ -195,7 +201,11 @@ def converse(
                 try:
                     r = http.post(
                         f"{url}/webhooks/rest/webhook",
-                        json={"sender": convo.sender, "message": step.text},
+                        json={
+                            "sender": convo.sender,
+                            "message": step.text,
+                            **({"message_id": f"turn-{turn}"} if message_ids else {}),
+                        },
                         timeout=REPLY_TIMEOUT,
                     )
                     if r.status_code in RETRY_STATUSES and attempt < retries:

@@ -43,9 +43,7 @@ def message_id_of(body: dict[str, Any]) -> str | None:
         raise InvalidUsage("'message_id' must be a string")
     given = str(given)
     if not given or len(given) > MAX_MESSAGE_ID_CHARS or not given.isprintable():
-        raise InvalidUsage(
-            f"'message_id' must be 1 to {MAX_MESSAGE_ID_CHARS} printable characters"
-        )
+        raise InvalidUsage(f"'message_id' must be 1 to {MAX_MESSAGE_ID_CHARS} printable characters")
     return given
 
 

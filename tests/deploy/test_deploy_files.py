@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -54,10 +55,11 @@ def test_lock_url_becomes_rasas_redis_lock_store_with_the_password_left_in_the_e
     )
     path = endpoints_file(s)
     assert yaml.safe_load(path.read_text())["lock_store"] == {
-        "type": "redis",
+        "type": "bot.lock_store.RenewingRedisLockStore",
         "url": "cache.internal",
         "port": 6380,
         "db": 2,
+        "lifetime": 8.0,
         "password": "${CX_LOCK_PASSWORD}",
         "key_prefix": "cxprod",
     }
@@ -70,10 +72,11 @@ def test_lock_url_becomes_rasas_redis_lock_store_with_the_password_left_in_the_e
 
 def test_lock_url_defaults_and_tls():
     assert redis_lock_store("redis://127.0.0.1") == {
-        "type": "redis",
+        "type": "bot.lock_store.RenewingRedisLockStore",
         "url": "127.0.0.1",
         "port": 6379,
         "db": 0,  # not Rasa's own default of 1: a URL without a database means 0
+        "lifetime": 8.0,
     }
     assert redis_lock_store("rediss://bot@cache:6390/0")["use_ssl"] is True
     assert redis_lock_store("rediss://bot@cache:6390/0")["username"] == "bot"
@@ -171,7 +174,7 @@ def test_scale_out_layout_gives_each_rasa_its_own_endpoints_log_and_action_serve
         assert proc.argv[proc.argv.index("--port") + 1] == str(5004 + i)
         assert proc.argv[proc.argv.index("--interface") + 1] == "127.0.0.1"
         endpoints = yaml.safe_load(Path(proc.argv[proc.argv.index("--endpoints") + 1]).read_text())
-        assert endpoints["lock_store"]["type"] == "redis"
+        assert endpoints["lock_store"]["type"] == "bot.lock_store.RenewingRedisLockStore"
         assert endpoints["tracker_store"]["dialect"] == "postgresql"
         action_urls.append(endpoints["action_endpoint"]["url"])
     # Paired: Rasa i calls action server i (round the list).
@@ -364,3 +367,56 @@ def test_deploy_readme_explains_every_setting():
         "proxy_next_upstream",
     ):
         assert setting in readme, setting
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="TEST_REDIS_URL is not set")
+def test_a_live_turn_keeps_its_short_ticket_and_a_dead_servers_ticket_frees_the_conversation(
+    tmp_path, monkeypatch
+):
+    """Two Rasa servers' lock stores on one Redis, tickets of 2 s renewed every 0.5 s: a turn
+    held for 2.5 lifetimes keeps the other server waiting; a server that dies holding a
+    ticket (it stops renewing) keeps the conversation for at most a lifetime."""
+    import asyncio
+
+    from rasa.core.lock_store import LockStore
+    from rasa.utils.endpoints import read_endpoint_config
+
+    from bot.lock_store import RenewingRedisLockStore
+
+    monkeypatch.setenv("CX_ACTION_SECRET", "x")
+    monkeypatch.setenv("CX_LOCK_LIFETIME", "2")
+    prefix = f"cxtest{uuid.uuid4().hex[:8]}"
+    s = settings(tmp_path, CX_LOCK_URL=os.environ["TEST_REDIS_URL"], CX_LOCK_KEY_PREFIX=prefix)
+    config = read_endpoint_config(str(endpoints_file(s)), "lock_store")
+    live, other = LockStore.create(config), LockStore.create(config)
+    assert isinstance(live, RenewingRedisLockStore) and live.lifetime == 2.0
+
+    async def scenario():
+        order = []
+
+        async def long_turn():
+            async with live.lock("c-1", wait_time_in_seconds=0.05):
+                order.append("live starts")
+                await asyncio.sleep(5)  # two and a half lifetimes
+                order.append("live ends")
+
+        async def second_turn():
+            await asyncio.sleep(0.2)
+            async with other.lock("c-1", wait_time_in_seconds=0.05):
+                order.append("other starts")
+
+        await asyncio.gather(long_turn(), second_turn())
+        assert order == ["live starts", "live ends", "other starts"]
+
+        # A server that dies mid-turn: its ticket is issued and never renewed or given back.
+        dead = LockStore.create(config)
+        dead.issue_ticket("c-2", dead.lifetime)  # and nothing more: no renewal, no cleanup
+        started = time.monotonic()
+        async with other.lock("c-2", wait_time_in_seconds=0.05):
+            waited = time.monotonic() - started
+        assert 1.0 < waited < 2.5, waited
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        live.red.delete(f"{prefix}:lock:c-1", f"{prefix}:lock:c-2")
