@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -36,22 +35,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LIFETIME = 8.0
-LIFETIME_ENV = "CX_LOCK_LIFETIME"
-
-
-def lifetime_from_env() -> float:
-    """``CX_LOCK_LIFETIME`` in seconds (at least 2), else 8."""
-    raw = os.environ.get(LIFETIME_ENV, "").strip()
-    if not raw:
-        return DEFAULT_LIFETIME
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{LIFETIME_ENV}={raw!r} is not a number of seconds") from None
-    if value < 2:
-        raise ValueError(f"{LIFETIME_ENV}={raw!r}: a ticket must live at least 2 seconds")
-    return value
+DEFAULT_LIFETIME = 8.0  # bot/settings.py: CX_LOCK_LIFETIME
 
 
 class RenewingRedisLockStore(RedisLockStore):
@@ -70,7 +54,7 @@ class RenewingRedisLockStore(RedisLockStore):
             redis_args = {**endpoint_config.kwargs, **redis_args}
             redis_args.setdefault("host", endpoint_config.url or "localhost")
             lifetime = redis_args.pop("lifetime", lifetime)
-        self.lifetime = float(lifetime) if lifetime else lifetime_from_env()
+        self.lifetime = float(lifetime) if lifetime else DEFAULT_LIFETIME
         super().__init__(**redis_args)
         self._held: set[tuple[str, int]] = set()
         self._guard = threading.Lock()

@@ -196,24 +196,25 @@ def endpoints_file(
     elif data.get("tracker_store", {}).get("dialect") == "sqlite":
         data["tracker_store"]["db"] = str(settings.var_dir / "tracker.db")
     if settings.lock_url:
-        data["lock_store"] = redis_lock_store(settings.lock_url, settings.lock_key_prefix)
+        data["lock_store"] = redis_lock_store(
+            settings.lock_url, settings.lock_key_prefix, settings.lock_lifetime
+        )
     out = settings.var_dir / "run" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(data))
     return out
 
 
-def redis_lock_store(url: str, key_prefix: str = "") -> dict:
+def redis_lock_store(url: str, key_prefix: str = "", lifetime: float = 8.0) -> dict:
     """Rasa's ``lock_store`` entry for a URL such as ``CX_LOCK_URL``: Rasa's Redis lock store
     with short tickets renewed while their server lives (bot/lock_store.py).
 
     ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` for TLS; the arguments of
     Rasa 3.6's ``RedisLockStore`` (host from ``url``, port, db, username, password,
-    use_ssl, key_prefix) and the tickets' ``lifetime`` (``CX_LOCK_LIFETIME``). The password stays out of the file: Rasa expands
-    ``${CX_LOCK_PASSWORD}`` from its environment, which ``child_env`` fills from the URL.
+    use_ssl, key_prefix) and the tickets' ``lifetime`` (``CX_LOCK_LIFETIME``). The password
+    stays out of the file: Rasa expands ``${CX_LOCK_PASSWORD}`` from its environment, which
+    ``child_env`` fills from the URL.
     """
-    from bot.lock_store import lifetime_from_env  # imports Rasa: only when a lock URL is set
-
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise ValueError(f"CX_LOCK_URL={_without_password(url)!r} is not a redis:// URL")
@@ -225,7 +226,7 @@ def redis_lock_store(url: str, key_prefix: str = "") -> dict:
         "url": parts.hostname,
         "port": parts.port or 6379,
         "db": int(db),
-        "lifetime": lifetime_from_env(),
+        "lifetime": lifetime,
     }
     if parts.username:
         entry["username"] = unquote(parts.username)

@@ -44,6 +44,9 @@ class Settings:
     # Prepended to the lock store's Redis keys, so deployments sharing a Redis stay apart.
     # Rasa ignores (with a warning) a prefix that is not alphanumeric, so it is checked here.
     lock_key_prefix: str = ""
+    # Seconds a conversation's lock ticket lives unless its Rasa server renews it
+    # (bot/lock_store.py): how long a dead server can hold a conversation.
+    lock_lifetime: float = 8.0
     # The action server's URL as Rasa calls it, when it is not this host's action port: a
     # load balancer in front of several (http://127.0.0.1:5054/webhook) or another machine.
     action_endpoint_url: str = ""
@@ -113,6 +116,7 @@ class Settings:
             tracker_url=env.get("CX_TRACKER_URL", ""),
             lock_url=env.get("CX_LOCK_URL", ""),
             lock_key_prefix=_lock_key_prefix(env),
+            lock_lifetime=seconds(env, "CX_LOCK_LIFETIME", 8.0, minimum=2.0),
             action_endpoint_url=env.get("CX_ACTION_URL", ""),
             smtp_url=env.get("CX_SMTP_URL", "").strip(),
             smtp_password=env.get("CX_SMTP_PASSWORD", ""),
@@ -130,6 +134,22 @@ def _lock_key_prefix(env: Mapping[str, str]) -> str:
             f"CX_LOCK_KEY_PREFIX={prefix!r}: Rasa's Redis lock store takes letters and digits only"
         )
     return prefix
+
+
+def seconds(env: Mapping[str, str], key: str, default: float, minimum: float = 0.0) -> float:
+    """Setting ``key`` as a number of seconds, more than ``minimum`` (0) or at least it
+    (when not 0); ``default`` when unset."""
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{key}={raw!r} is not a number of seconds") from None
+    if value < minimum or value <= 0:
+        least = f"at least {minimum:g}" if minimum else "more than 0"
+        raise ValueError(f"{key}={raw!r} must be {least} seconds")
+    return value
 
 
 def _retention_days(env: Mapping[str, str]) -> int | None:

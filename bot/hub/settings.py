@@ -12,7 +12,7 @@ from bot.departments import DEPARTMENTS_FILE
 from bot.proactive.events import EVENTS_FILE
 from bot.ratelimit import RateLimits
 from bot.routing import ROUTING_FILE
-from bot.settings import ROOT, Settings
+from bot.settings import ROOT, Settings, seconds
 
 DEFAULT_PORT = 8000
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: a context packet is a few kB; anything near this is abuse
@@ -77,7 +77,7 @@ class HubSettings:
             secure_cookies=env.get("CX_HUB_SECURE_COOKIES", "") in ("1", "true", "yes"),
             rasa_api_url=env.get("CX_RASA_API_URL", shared.rasa_url),
             rasa_token=shared.rasa_token,
-            takeover_lease_seconds=_seconds(
+            takeover_lease_seconds=seconds(
                 env, "CX_TAKEOVER_LEASE_SECONDS", TAKEOVER_LEASE_SECONDS
             ),
             rate_limits=RateLimits.from_env(env),
@@ -85,16 +85,3 @@ class HubSettings:
             backoffice_api_url=shared.backoffice_api_url,
             deliver_news=env.get("CX_HUB_DELIVER_NEWS", "1") not in ("0", "false", "no"),
         )
-
-
-def _seconds(env: Mapping[str, str], key: str, default: float) -> float:
-    raw = env.get(key, "")
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{key}={raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise ValueError(f"{key}={raw!r} must be more than 0 seconds")
-    return value

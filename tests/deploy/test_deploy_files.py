@@ -93,6 +93,12 @@ def test_a_lock_url_that_is_not_redis_is_refused_without_showing_a_password(url)
     assert "hunter2" not in str(raised.value)
 
 
+@pytest.mark.parametrize("lifetime", ["1.5", "0", "-3", "soon"])
+def test_a_lock_lifetime_under_two_seconds_or_not_a_number_is_refused(tmp_path, lifetime):
+    with pytest.raises(ValueError, match="CX_LOCK_LIFETIME"):
+        settings(tmp_path, CX_LOCK_URL="redis://127.0.0.1", CX_LOCK_LIFETIME=lifetime)
+
+
 def test_a_key_prefix_rasa_would_ignore_is_refused(tmp_path):
     # Rasa drops a non-alphanumeric prefix with only a warning: two deployments would share keys.
     with pytest.raises(ValueError, match="letters and digits"):
@@ -384,9 +390,13 @@ def test_a_live_turn_keeps_its_short_ticket_and_a_dead_servers_ticket_frees_the_
     from bot.lock_store import RenewingRedisLockStore
 
     monkeypatch.setenv("CX_ACTION_SECRET", "x")
-    monkeypatch.setenv("CX_LOCK_LIFETIME", "2")
     prefix = f"cxtest{uuid.uuid4().hex[:8]}"
-    s = settings(tmp_path, CX_LOCK_URL=os.environ["TEST_REDIS_URL"], CX_LOCK_KEY_PREFIX=prefix)
+    s = settings(
+        tmp_path,
+        CX_LOCK_URL=os.environ["TEST_REDIS_URL"],
+        CX_LOCK_KEY_PREFIX=prefix,
+        CX_LOCK_LIFETIME="2",  # the least it takes
+    )
     config = read_endpoint_config(str(endpoints_file(s)), "lock_store")
     live, other = LockStore.create(config), LockStore.create(config)
     assert isinstance(live, RenewingRedisLockStore) and live.lifetime == 2.0
