@@ -1,6 +1,7 @@
 """Quick search over intent classifiers on the held-out split, using Rasa's own featurizers.
 
 Usage: .venv/bin/python bench/nlu_search.py
+       .venv/bin/python bench/nlu_search.py --pipeline [config.yml ...]
 
 Featurizes the 80% training part and the held-out fifth of data/nlu (bot/evaluation.py
 split_nlu: every 5th example of each intent held out) once, in process, with the same Rasa
@@ -10,6 +11,12 @@ features and prints held-out intent accuracy (top intent, and after the fallback
 and department accuracy for each. Only the held-out split is read: the public evaluation
 sets are never touched here. It is for choosing a configuration quickly; the chosen one is
 then measured for real by `rasa train` (bench/understanding.py, make eval).
+
+With --pipeline, each given Rasa config is instead trained for real (`rasa train nlu`, the
+whole pipeline, masking included) on the same 80% and scored on the held-out fifth, overall
+and split into the examples of the original files and those of data/nlu/breadth_*.yml:
+new files do not move the old files' split (it is every 5th example *within* each block), so
+"original" is the same held-out set before and after breadth data is added.
 """
 
 from __future__ import annotations
@@ -190,5 +197,74 @@ def main() -> None:
                 )
 
 
+def score_pipelines(configs: list[Path]) -> None:
+    """Train each config's NLU on the 80% split; print held-out figures (all/original/breadth)."""
+    import os
+
+    from bench.understanding import train_diet
+    from bot.classify import Classifier
+    from bot.settings import Settings
+
+    routing = RoutingMap.load()
+    settings = Settings.from_env()
+    with tempfile.TemporaryDirectory(prefix="cx-nlu-search-") as tmp:
+        work = Path(tmp)
+        os.environ["RASA_CACHE_DIRECTORY"] = str(work / "rasa-cache")
+        held_out = split_nlu(ROOT / "data", work / "data" / "nlu")
+        # The held-out examples of the original files alone: the split of a copy without
+        # the breadth files (per-block, so identical to theirs within the full split).
+        original = work / "original"
+        (original / "nlu").mkdir(parents=True)
+        for path in (ROOT / "data" / "nlu").glob("*.yml"):
+            if not path.name.startswith("breadth_"):
+                (original / "nlu" / path.name).write_text(path.read_text(encoding="utf-8"))
+        held_original = set(split_nlu(original, work / "original-train" / "nlu"))
+        texts = [ENTITY_MARKUP.sub(r"\1", t) for t, _ in held_out]
+        gold = [i for _, i in held_out]
+        is_original = np.array([h in held_original for h in held_out])
+        print(
+            f"held-out {len(held_out)}: original {is_original.sum()}, breadth {(~is_original).sum()}",
+            flush=True,
+        )
+        for n, config in enumerate(configs):
+            run = work / f"run{n}"  # train_diet reads run/data and writes run/models-42
+            run.mkdir()
+            (run / "data").symlink_to(work / "data")
+            model, seconds = train_diet(settings, run, 42, config)
+            clf = Classifier(model, routing)
+            try:
+                pred = [clf.classify(t) for t in texts]
+            finally:
+                clf.close()
+            intent = np.array([p.intent or NONE for p in pred]) == np.array(gold)
+            top = np.array([p.top_intent or NONE for p in pred]) == np.array(gold)
+            fell = np.array([p.intent == "nlu_fallback" for p in pred])
+            dept = np.array(
+                [(p.department or NONE) == (routing.department_of(g) or NONE) for p, g in zip(pred, gold, strict=True)]
+            )
+            for label, mask in (("all", np.ones_like(is_original)), ("original", is_original), ("breadth", ~is_original)):
+                if not mask.any():
+                    continue
+                print(
+                    f"{config.name:28s} {label:9s} n {mask.sum():5d}  intent {intent[mask].mean():.4f}"
+                    f"  top {top[mask].mean():.4f}  fell back {fell[mask].mean():.4f}"
+                    f"  department {dept[mask].mean():.4f}  ({seconds:.0f}s training)",
+                    flush=True,
+                )
+
+
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--pipeline",
+        nargs="*",
+        type=Path,
+        help="train these Rasa configs for real and score them on the held-out split",
+    )
+    args = parser.parse_args()
+    if args.pipeline is not None:
+        score_pipelines(args.pipeline or [ROOT / "config.yml"])
+    else:
+        main()
