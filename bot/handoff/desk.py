@@ -13,6 +13,13 @@ A match is *joined*: no second handoff; the later conversation is recorded in
 ``handoff_contacts`` and the department gets one ``handoff.update`` (the new message, the
 repeat count, a raised priority), signed and delivered by the same outbox, once per
 conversation (the unique (handoff, conversation) row and a key derived from both).
+
+Customers can add information to their open work (``add_information``): each addition is
+one more ``handoff.update`` (``update_kind: "addition"``; the joining one says
+``"repeat_contact"``) through the same outbox, under a key derived from the handoff, the
+conversation and the words added, so a retry of the same message is stored and delivered
+once. Only a conversation that opened or joined the handoff, of the same customer, can add
+to it: an id typed by the customer is never trusted.
 """
 
 from __future__ import annotations
@@ -23,12 +30,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from bot.departments import Department
 from bot.handoff.outbox import enqueue
-from bot.journey.schema import handoff_contacts, handoffs, routing_decisions, touchpoints
+from bot.journey.schema import (
+    handoff_contacts,
+    handoffs,
+    outbox,
+    routing_decisions,
+    touchpoints,
+)
 from bot.redaction import redact, redact_data
 
 PRIORITIES = ("normal", "high", "urgent")
@@ -39,6 +53,11 @@ NEED_FAMILY = {"order_late": "order_status"}
 OPEN_STATES = ("open", "acknowledged")
 # The message types a department's webhook receives (README: public contracts).
 CREATED, UPDATE = "handoff.created", "handoff.update"
+# What a handoff.update is (its ``update_kind``): a later contact joined the handoff, or the
+# customer added information to it.
+REPEAT_CONTACT, ADDITION = "repeat_contact", "addition"
+# The longest addition passed on; a longer message is cut (the transcript stays whole).
+MAX_ADDITION_CHARS = 2000
 # Context packet keys kept as they are: the customer record and the contact address the
 # department replies to, back-office references it acts on, and how sure we are who it is
 # (``identity``: what a visitor who is not verified says they are, the same email the
@@ -93,6 +112,16 @@ class Handoff:
     contacts: int = 1  # conversations about it, the first included
 
 
+@dataclass(frozen=True)
+class Addition:
+    """Information a customer added to their open handoff, queued for the department."""
+
+    handoff: Handoff
+    idempotency_key: str
+    text: str  # as the department receives it (redacted)
+    duplicate: bool = False  # the same words were already added from this chat: sent once
+
+
 def same_need(need: str) -> str:
     """The concern a need belongs to, for matching open handoffs (order_late = order_status)."""
     return NEED_FAMILY.get(need, need)
@@ -109,6 +138,14 @@ def update_key(handoff_id: int, conversation_id: str) -> str:
     however often the conversation asks again, so the department can tell it is one."""
     digest = hashlib.sha256(f"{handoff_id}\x00{conversation_id}".encode()).hexdigest()
     return f"upd-{handoff_id}-{digest[:40]}"
+
+
+def addition_key(handoff_id: int, conversation_id: str, text: str) -> str:
+    """The Idempotency-Key of one addition: new for each thing added, the same for the same
+    words added again from the same chat (a retried message), so each arrives once."""
+    words = " ".join(text.split()).casefold()
+    digest = hashlib.sha256(f"{handoff_id}\x00{conversation_id}\x00{words}".encode()).hexdigest()
+    return f"add-{handoff_id}-{digest[:40]}"
 
 
 class HandoffDesk:
@@ -315,6 +352,130 @@ class HandoffDesk:
             contacts=contacts,
         )
 
+    def open_work_of(self, conversation_id: str, customer_id: str | None) -> Handoff | None:
+        """The open handoff this conversation can add information to, if any: the one it
+        opened or joined most recently, of this same customer (see ``_addable``)."""
+        with self.engine.connect() as conn:
+            row = self._addable(conn, conversation_id, customer_id)
+            return self._as_handoff(conn, row, conversation_id) if row is not None else None
+
+    def add_information(
+        self,
+        conversation_id: str,
+        customer_id: str | None,
+        text: str,
+        channel: str = "unknown",
+    ) -> Addition | None:
+        """Send what the customer added to their open handoff as one signed update.
+
+        None when this conversation has no open handoff of this customer to add to, or
+        nothing was said. The same words added again from this chat are not queued again
+        (``duplicate``), however the retry comes (the unique key settles a race).
+        """
+        text = redact(" ".join((text or "").split()))[:MAX_ADDITION_CHARS]
+        if not text:
+            return None
+        now = self._now()
+        try:
+            with self.engine.begin() as conn:
+                row = self._addable(conn, conversation_id, customer_id)
+                if row is None:
+                    return None
+                handoff = self._as_handoff(conn, row, conversation_id, now)
+                key = addition_key(row.id, conversation_id, text)
+                if self._queued(conn, key):
+                    return Addition(handoff, key, text, duplicate=True)
+                enqueue(
+                    conn,
+                    handoff_id=row.id,
+                    conversation_id=conversation_id,
+                    department=row.department,
+                    payload=addition_payload(
+                        row, conversation_id, channel, customer_id, text, handoff.contacts, now
+                    ),
+                    now=now,
+                    idempotency_key=key,
+                )
+        except IntegrityError:
+            # The same addition queued at the same moment by another worker: it is there once.
+            with self.engine.connect() as conn:
+                row = self._addable(conn, conversation_id, customer_id)
+                if row is None or not self._queued(conn, key):
+                    raise
+                handoff = self._as_handoff(conn, row, conversation_id, now)
+                return Addition(handoff, key, text, duplicate=True)
+        return Addition(handoff, key, text)
+
+    @staticmethod
+    def _queued(conn: Connection, key: str) -> bool:
+        found = conn.execute(select(outbox.c.id).where(outbox.c.idempotency_key == key)).first()
+        return found is not None
+
+    def _addable(self, conn: Connection, conversation_id: str, customer_id: str | None):
+        """The open handoff row ``conversation_id`` opened or joined most recently, of the
+        customer ``customer_id``; a visitor not verified (None) only the one its own
+        conversation opened for nobody in particular."""
+        joined = select(handoff_contacts.c.handoff_id, handoff_contacts.c.created_at).where(
+            handoff_contacts.c.conversation_id == conversation_id
+        )
+        joined_at = {r.handoff_id: r.created_at for r in conn.execute(joined)}
+        ours = [handoffs.c.conversation_id == conversation_id]
+        if joined_at and customer_id:
+            ours.append(handoffs.c.id.in_(sorted(joined_at)))
+        rows = conn.execute(
+            select(handoffs).where(
+                handoffs.c.status.in_(OPEN_STATES),
+                _same(handoffs.c.customer_id, customer_id),
+                or_(*ours),
+            )
+        ).all()
+        if not rows:
+            return None
+        # The newest this conversation touched: opened, or joined (the later of both).
+        return max(
+            rows,
+            key=lambda r: (
+                max(
+                    r.created_at if r.conversation_id == conversation_id else datetime.min,
+                    joined_at.get(r.id) or datetime.min,
+                ),
+                r.id,
+            ),
+        )
+
+    def _as_handoff(
+        self, conn: Connection, row, conversation_id: str, now: datetime | None = None
+    ) -> Handoff:
+        """The stored handoff ``row`` as the customer of ``conversation_id`` hears about it."""
+        now = now or self._now()
+        department = self._departments.get(row.department)
+        if department is None:
+            raise ValueError(f"no department named {row.department!r} in departments.yml")
+        contacts = (
+            1
+            + conn.execute(
+                select(func.count())
+                .select_from(handoff_contacts)
+                .where(handoff_contacts.c.handoff_id == row.id)
+            ).scalar_one()
+        )
+        due = row.promised_by
+        return Handoff(
+            row.id,
+            department,
+            row.need,
+            row.priority,
+            department.promise(row.created_at),
+            joined=row.conversation_id != conversation_id,
+            status=row.status,
+            created_at=row.created_at,
+            promised_by=due,
+            acknowledged_by=row.acknowledged_by,
+            acknowledged_at=row.acknowledged_at,
+            overdue=due is not None and now > due,
+            contacts=contacts,
+        )
+
     def department(self, name: str) -> Department | None:
         """The department of that name in departments.yml, if any."""
         return self._departments.get(name)
@@ -357,6 +518,7 @@ def update_payload(
     context = request.context
     return {
         "type": UPDATE,
+        "update_kind": REPEAT_CONTACT,
         "handoff_id": row.id,
         "department": row.department,
         "need": request.need,
@@ -371,6 +533,35 @@ def update_payload(
         "transcript": context.get("transcript", []),
         "signals": context.get("signals", {}),
         "routing": {"rules": list(request.rules), "reason": request.reason},
+    }
+
+
+def addition_payload(
+    row,
+    conversation_id: str,
+    channel: str,
+    customer_id: str | None,
+    text: str,
+    contacts: int,
+    now: datetime,
+) -> dict:
+    """What a department receives when the customer adds information to an open handoff:
+    a ``handoff.update`` whose ``update_kind`` is ``addition`` and whose ``customer_said``
+    is what they added (the contact count and priority stay as they were)."""
+    return {
+        "type": UPDATE,
+        "update_kind": ADDITION,
+        "handoff_id": row.id,
+        "department": row.department,
+        "need": row.need,
+        "priority": row.priority,
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "customer_id": customer_id,
+        "created_at": now.isoformat(timespec="seconds"),
+        "contacts": contacts,
+        "summary": row.summary,
+        "customer_said": text,
     }
 
 

@@ -2,17 +2,21 @@
 
 A careful agent with the records in front of them says: who has it and since when, where it
 is (sent, acknowledged by whom), by when they promised an answer and whether that is past,
-that the new message was added to it, and what the customer can do now (nothing more, or a
-person at once when it is overdue). The matching itself is bot/handoff/desk.py's.
+that the new message was added to it, and what the customer can do now (add something for
+the team, or a person at once when it is overdue). What they add is passed on to the team
+as an update (``pass_on``); the matching and the delivery are bot/handoff/desk.py's.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from bot.handoff import Handoff
+from bot.handoff import Handoff, HandoffDesk
 from bot.support.parsing import day_text
 from bot.support.replies import Reply, button
+
+# The button under open work, and the intent typed equivalents reach ("tell them ...").
+ADD_BUTTON, ADD_INTENT = "Add something for them", "add_information"
 
 
 def capitalised(text: str) -> str:
@@ -48,13 +52,17 @@ def promise_words(handoff: Handoff, now: datetime) -> str:
 def already_open(reply: Reply, handoff: Handoff, now: datetime) -> Reply:
     """Tell the customer their need is already with a department, and what they can do."""
     reply.handoff = handoff
-    buttons = [button("Talk to a person", "request_human")] if handoff.overdue else []
+    buttons = [button(ADD_BUTTON, ADD_INTENT)]
+    if handoff.overdue:
+        buttons.append(button("Talk to a person", "request_human"))
     what_now = (
-        "As it is overdue, I can bring a person in right now."
+        "As it is overdue, I can bring a person in right now, or pass on anything you'd "
+        "like to add."
         if handoff.overdue
-        # Only the message that joined the handoff is forwarded (once per chat), so we don't
-        # promise that whatever they write next reaches the team too.
-        else "There's nothing more you need to do for now."
+        # What they add is passed on only when they ask to add it ("Add something for
+        # them", "tell them ..."), never whatever they happen to write next.
+        else "There's nothing more you need to do for now, but if there's a detail they "
+        "should know, I can add it for them."
     )
     return reply.say(
         "utter_handoff_already_open",
@@ -65,4 +73,47 @@ def already_open(reply: Reply, handoff: Handoff, now: datetime) -> Reply:
         state=state_words(handoff, now),
         promise=promise_words(handoff, now),
         what_now=what_now,
+    )
+
+
+def reference(handoff: Handoff) -> str:
+    """'H-12'."""
+    return f"H-{handoff.id}"
+
+
+def ask_for_addition(reply: Reply, handoff: Handoff | None) -> Reply:
+    """Ask what to pass on to the team that has the customer's open handoff."""
+    if handoff is None:
+        return nothing_to_add_to(reply)
+    return reply.say(
+        "utter_ask_handoff_addition", team=handoff.department.title, reference=reference(handoff)
+    )
+
+
+def nothing_to_add_to(reply: Reply) -> Reply:
+    """No open request of theirs in this chat: say so, and how we can still help."""
+    return reply.say("utter_no_open_work_to_add_to")
+
+
+def pass_on(
+    reply: Reply,
+    handoffs: HandoffDesk,
+    conversation_id: str,
+    customer_id: str | None,
+    text: str,
+    channel: str,
+    now: datetime,
+) -> Reply:
+    """Pass ``text`` on to the team that has this customer's open handoff, and say so."""
+    added = handoffs.add_information(conversation_id, customer_id, text, channel)
+    if added is None:
+        return nothing_to_add_to(reply)
+    handoff = added.handoff
+    buttons = [button("Talk to a person", "request_human")] if handoff.overdue else []
+    return reply.say(
+        "utter_addition_passed_on",
+        buttons=buttons,
+        team=handoff.department.title,
+        reference=reference(handoff),
+        promise=promise_words(handoff, now),
     )

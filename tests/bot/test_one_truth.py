@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select, update
 
 from bot.handoff import HandoffRequest
-from bot.handoff.desk import UPDATE, update_key
+from bot.handoff.desk import ADDITION, REPEAT_CONTACT, UPDATE, addition_key, update_key
 from bot.hub.store import HubStore
 from bot.journey.schema import handoff_contacts, outbox
 from bot.journey.schema import handoffs as handoff_rows
@@ -70,6 +70,7 @@ def test_a_second_contact_about_the_same_need_and_order_joins_the_open_handoff(h
         "again!",
         2,
     )
+    assert body["update_kind"] == REPEAT_CONTACT
     assert json.loads(created.body)["type"] == "handoff.created"
     # Asking again in that conversation sends nothing more: one update per contact.
     third = handoffs.hand_off(request(conversation_id="conv-2", context={"customer_said": "?"}))
@@ -132,7 +133,11 @@ def test_the_customer_hears_the_reference_state_and_promise_of_open_work(desk):
     assert said.params["team"] == "Our delivery team"
     assert said.params["since"] == "today at 10:00"
     assert "waiting to be picked up" in said.params["state"]
-    assert "promised an answer by" in said.params["promise"] and not said.buttons
+    assert "promised an answer by" in said.params["promise"]
+    # What they can do now: add something for the team (typed or the button).
+    assert [b["title"] for b in said.buttons] == ["Add something for them"]
+    assert said.buttons[0]["payload"] == "/add_information"
+    assert "a detail they should know, I can add it" in said.params["what_now"]
     assert len(desk.handoffs.open_handoffs()) == 1
 
 
@@ -147,7 +152,110 @@ def test_overdue_open_work_offers_a_person_at_once(desk):
     said = desk.serve(ctx(desk, "order_status", "C001", "ORD-10002", conversation="c2"))
     message = said.messages[-1]
     assert "overdue" in message.params["promise"]
-    assert [b["title"] for b in message.buttons] == ["Talk to a person"]
+    assert [b["title"] for b in message.buttons] == ["Add something for them", "Talk to a person"]
+
+
+# -- adding information to open work -----------------------------------------------------
+def outbox_bodies(engine):
+    return [(r.idempotency_key, json.loads(r.body)) for r in rows(engine, outbox)]
+
+
+def test_an_addition_is_one_update_with_a_key_of_its_own_and_a_retry_is_stored_once(
+    handoffs, engine
+):
+    first = handoffs.hand_off(request())
+    handoffs.hand_off(request(conversation_id="conv-2", context={"customer_said": "again!"}))
+    added = handoffs.add_information("conv-2", "C001", "the box was wet", "slack")
+    assert added.handoff.id == first.id and added.handoff.joined and not added.duplicate
+    assert added.idempotency_key == addition_key(first.id, "conv-2", "the box was wet")
+    assert added.idempotency_key != update_key(first.id, "conv-2")  # not the joining one
+    [_, joining, addition] = outbox_bodies(engine)
+    assert joining[1]["update_kind"] == REPEAT_CONTACT
+    key, body = addition
+    assert key == added.idempotency_key
+    assert (body["type"], body["update_kind"], body["handoff_id"]) == (UPDATE, ADDITION, first.id)
+    assert (body["customer_said"], body["conversation_id"], body["channel"]) == (
+        "the box was wet",
+        "conv-2",
+        "slack",
+    )
+    assert body["contacts"] == 2  # adding is no new contact
+    # The same message again (a retry): stored and delivered once.
+    again = handoffs.add_information("conv-2", "C001", "  The box was  wet ", "slack")
+    assert again.duplicate and again.idempotency_key == added.idempotency_key
+    assert len(rows(engine, outbox)) == 3
+    # Something else added: one more update, with its own key.
+    more = handoffs.add_information("conv-2", "C001", "and the label was torn", "slack")
+    assert not more.duplicate and more.idempotency_key != added.idempotency_key
+    assert len({k for k, _ in outbox_bodies(engine)}) == 4
+    # The conversation that opened it can add too; redacted like every packet.
+    mine = handoffs.add_information("conv-1", "C001", "call me on 07700 900123", "rest")
+    assert mine.handoff.id == first.id and not mine.handoff.joined
+    assert "07700 900123" not in outbox_bodies(engine)[-1][1]["customer_said"]
+    assert len(rows(engine, handoff_contacts)) == 1 and len(rows(engine, handoff_rows)) == 1
+
+
+def test_only_the_customer_and_the_chats_of_a_handoff_can_add_to_it(handoffs, engine):
+    first = handoffs.hand_off(request())
+    handoffs.hand_off(request(conversation_id="conv-2"))
+    # Another customer in a chat of theirs, another customer claiming this very chat, the
+    # same customer in a chat that never opened or joined it, a visitor not verified.
+    assert handoffs.add_information("conv-9", "C003", "send it to me", "rest") is None
+    assert handoffs.add_information("conv-2", "C003", "send it to me", "rest") is None
+    assert handoffs.add_information("conv-1", "C003", "send it to me", "rest") is None
+    assert handoffs.add_information("conv-3", "C001", "hello", "rest") is None
+    assert handoffs.add_information("conv-2", None, "send it to me", "rest") is None
+    assert handoffs.open_work_of("conv-2", "C003") is None
+    assert handoffs.open_work_of("conv-2", "C001").id == first.id
+    assert len(rows(engine, outbox)) == 2  # the handoff and the joining update only
+    # Resolved: history, nothing to add to.
+    HubStore(engine, now=lambda: NOW).transition(first.id, "resolve", "found it")
+    assert handoffs.add_information("conv-2", "C001", "the box was wet", "rest") is None
+
+
+def test_a_visitor_not_verified_adds_only_to_what_their_own_chat_opened(handoffs):
+    mine = handoffs.hand_off(request(customer_id=None, conversation_id="anon-1"))
+    assert handoffs.add_information("anon-2", None, "it was me", "rest") is None
+    assert handoffs.add_information("anon-1", "C001", "it was me", "rest") is None
+    added = handoffs.add_information("anon-1", None, "it was me", "rest")
+    assert added.handoff.id == mine.id
+
+
+def test_the_customer_hears_what_was_passed_on_and_to_whom(desk):
+    from bot.support import open_work
+    from bot.support.replies import Reply
+
+    first = desk.serve(ctx(desk, "order_status", "C001", "ORD-10002")).handoff
+    desk.serve(ctx(desk, "order_late", "C001", "ORD-10002", conversation="conv-2"))
+    asked = open_work.ask_for_addition(Reply(), desk.handoffs.open_work_of("conv-2", "C001"))
+    assert asked.messages[0].response == "utter_ask_handoff_addition"
+    assert asked.messages[0].params == {"team": "our delivery team", "reference": f"H-{first.id}"}
+    said = open_work.pass_on(
+        Reply(), desk.handoffs, "conv-2", "C001", "the box was wet", "rest", NOW
+    ).messages[0]
+    assert said.response == "utter_addition_passed_on"
+    assert (said.params["team"], said.params["reference"]) == ("our delivery team", f"H-{first.id}")
+    assert "promised an answer by" in said.params["promise"] and not said.buttons
+    nothing = open_work.pass_on(Reply(), desk.handoffs, "conv-7", "C001", "hi there", "rest", NOW)
+    assert nothing.responses == ["utter_no_open_work_to_add_to"]
+
+
+def test_what_a_tell_them_message_carries_is_found():
+    from bot.nlp.additions import carried_information
+
+    assert carried_information("tell them the parcel was left at number 12") == (
+        "the parcel was left at number 12"
+    )
+    assert carried_information("also tell them the box was wet") == "the box was wet"
+    assert carried_information("can you let them know I'm away until Friday please") == (
+        "I'm away until Friday"
+    )
+    assert carried_information("could you pass this on: the neighbour has it") == (
+        "the neighbour has it"
+    )
+    for nothing in ("I want to add something", "can you tell them something?", "tell them",
+                    "where is my order?", "tell me where my order is", "add something for them"):  # fmt: skip
+        assert carried_information(nothing) is None, nothing
 
 
 # -- department facts over the back office ----------------------------------------------
