@@ -43,6 +43,7 @@ from sanic.request import Request
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from bot import metrics
 from bot.journey.schema import touchpoints
 from bot.journey.signals import UserMessage
 from bot.journey.store import JourneyStore, Turn
@@ -321,6 +322,7 @@ class GuardedActionEndpoint(EndpointConfig):
         if method.lower() != "post" or not isinstance(call, dict) or "next_action" not in call:
             kwargs["timeout"] = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
             return await super().request(method, subpath, content_type, compress, **kwargs)
+        metrics.action_called(str(call["next_action"]))
         # Rasa passes its 300 s default; ours replaces it (see _call_while_alive).
         kwargs["timeout"] = aiohttp.ClientTimeout(total=PATIENCE_SECONDS)
         sender = str((call.get("tracker") or {}).get("sender_id") or call.get("sender_id"))
@@ -385,6 +387,7 @@ class GuardedActionEndpoint(EndpointConfig):
 
     async def _failed(self, call: dict[str, Any], state: _TurnState, reason: str) -> dict:
         """Record the failed call on the journey and answer for the action server."""
+        metrics.action_failed(str(call.get("next_action") or ""), reason)
         now = self._now()
         # Whole milliseconds: a session started now keeps the same time through the event's
         # float timestamp, so the actions later find the touchpoint written here.

@@ -143,6 +143,13 @@ async def _warm_up(_app: Sanic, _loop: Any) -> None:
     logger.info("Action services ready in %.1fs", time.monotonic() - started)
 
 
+async def _serve_metrics(_app: Sanic, _loop: Any) -> None:
+    """The action server's Prometheus metrics on loopback, its journey-store writes timed."""
+    from bot import metrics, services
+
+    metrics.serve_actions(services.desk().handoffs.engine)
+
+
 def _error(status: int, message: str) -> HTTPResponse:
     return response.json({"error": message}, status=status)
 
@@ -169,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         cors_origins=args.cors,
         auto_reload=args.auto_reload,
     )
+    app.register_listener(_serve_metrics, "before_server_start")  # after the warm-up
     plugin_manager().hook.attach_sanic_app_extensions(app=app)  # as rasa_sdk's run() does
     host = os.environ.get("SANIC_HOST", "127.0.0.1")
     logger.info("Action endpoint is up and running on http://%s:%s", host, args.port)

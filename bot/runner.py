@@ -279,7 +279,12 @@ def child_env(settings: Settings) -> dict[str, str]:
         CX_RASA_PORT=str(settings.rasa_port),
         CX_ACTION_PORT=str(settings.action_port),
         TF_CPP_MIN_LOG_LEVEL="2",
+        # Each process listens at CX_METRICS_PORT + its offset (bot/metrics.py), unless
+        # scale_out_processes gives it a port of its own.
+        CX_METRICS_PORT=str(settings.metrics_port),
+        CX_METRICS_HOST=settings.metrics_host,
     )
+    env.pop("CX_METRICS_OWN_PORT", None)
     if settings.tracker_url:
         env["CX_TRACKER_URL"] = settings.tracker_url  # erasure and retention reach it too
     if settings.action_endpoint_url:
@@ -442,9 +447,51 @@ def scale_out_processes(
         procs.append(
             replace(dispatcher, name=f"handoff dispatcher {i}", log=logs / f"dispatcher-{i}.log")
         )
+    if settings.metrics_port:  # one metrics port each, from CX_METRICS_PORT up
+        procs = [
+            replace(p, env={**p.env, "CX_METRICS_OWN_PORT": str(settings.metrics_port + i)})
+            for i, p in enumerate(procs)
+        ]
     # One catcher for every action server, as for `make run`, unless CX_SMTP_URL is set.
     procs += [p for p in rest if p.name == "mail catcher"]
     return procs
+
+
+# The role each process of `processes()` serves its metrics as (bot/settings.py METRICS_OFFSETS).
+METRICS_ROLES = {
+    "Rasa server": "rasa",
+    "action server": "actions",
+    "hub": "hub",
+    "handoff dispatcher": "dispatcher",
+}
+
+
+def metrics_urls(settings: Settings, procs: Sequence[Process] | None = None) -> dict[str, str]:
+    """Each process's metrics URL by process name ({} when CX_METRICS_PORT is 0).
+
+    ``procs`` from ``scale_out_processes`` carry their own ports; otherwise the ports are
+    ``processes()``'s: CX_METRICS_PORT plus each role's offset.
+    """
+    if not settings.metrics_port:
+        return {}
+    ports: dict[str, int | None] = {}
+    for name in [p.name for p in procs] if procs is not None else list(METRICS_ROLES):
+        env = next((p.env for p in procs or () if p.name == name), {})
+        if "CX_METRICS_OWN_PORT" in env:
+            ports[name] = int(env["CX_METRICS_OWN_PORT"])
+        elif name in METRICS_ROLES:
+            ports[name] = settings.metrics_port_of(METRICS_ROLES[name])
+    return {name: f"http://{settings.metrics_host}:{port}/metrics" for name, port in ports.items()}
+
+
+def metrics_line(settings: Settings) -> str:
+    """`make run`'s line on where each process's Prometheus metrics are."""
+    urls = metrics_urls(settings)
+    if not urls:
+        return "Metrics:                 off (CX_METRICS_PORT=0)"
+    names = {"Rasa server": "Rasa", "action server": "actions", "handoff dispatcher": "dispatcher"}
+    where = ", ".join(f"{url} ({names.get(name, name)})" for name, url in urls.items())
+    return f'Metrics (Prometheus):    {where}; deploy/README.md, "Metrics"'
 
 
 def wait_ready(procs: Sequence[Process], timeout: float = 180.0) -> None:
@@ -511,6 +558,7 @@ The assistant is running.
   Department inboxes:      {settings.hub_url}/departments/billing (also sales, delivery, support)
   Hub API:                 {settings.hub_url}/api/openapi.json
   Logs:                    {settings.var_dir / "logs"}
+  {metrics_line(settings)}
   Demo customers:          jane.doe@example.com, omar@example.com, li.wei@example.com (bot/backoffice/fixture.yml)
   {codes_line(settings)}
 Press Ctrl-C to stop.""",

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Each process's metrics port is CX_METRICS_PORT plus its offset (bot/metrics.py).
+METRICS_OFFSETS = {"rasa": 0, "actions": 1, "hub": 2, "dispatcher": 3}
+DEFAULT_METRICS_PORT = 9400
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,13 @@ class Settings:
     # test system whose every client is 127.0.0.1. The per-conversation limits always hold.
     identity_address_limits: bool = True
 
+    # Prometheus metrics (bot/metrics.py): the first port (each process adds its offset,
+    # METRICS_OFFSETS; 0 turns metrics off), the port of this one process when the runner
+    # gives it one of its own (a scale-out), and the address they listen on (loopback).
+    metrics_port: int = DEFAULT_METRICS_PORT
+    metrics_own_port: int = 0
+    metrics_host: str = "127.0.0.1"
+
     @property
     def hub_url(self) -> str:
         return f"http://{self.host}:{self.hub_port}"
@@ -79,6 +89,12 @@ class Settings:
             return self.widget_origins
         hosts = [self.host] + (["localhost"] if self.host == "127.0.0.1" else [])
         return tuple(f"http://{h}:{self.hub_port}" for h in hosts)
+
+    def metrics_port_of(self, role: str) -> int | None:
+        """The metrics port of this process in ``role`` (METRICS_OFFSETS), None when off."""
+        if not self.metrics_port:
+            return None
+        return self.metrics_own_port or self.metrics_port + METRICS_OFFSETS[role]
 
     @property
     def rasa_url(self) -> str:
@@ -124,6 +140,9 @@ class Settings:
             mail_port=_port(env, "CX_MAIL_PORT", 8025),
             identity_address_limits=env.get("CX_IDENTITY_ADDRESS_LIMITS", "on").strip().lower()
             != "off",
+            metrics_port=_optional_port(env, "CX_METRICS_PORT", DEFAULT_METRICS_PORT),
+            metrics_own_port=_optional_port(env, "CX_METRICS_OWN_PORT", 0),
+            metrics_host=env.get("CX_METRICS_HOST", "").strip() or "127.0.0.1",
         )
 
 
@@ -174,3 +193,11 @@ def _port(env: Mapping[str, str], key: str, default: int) -> int:
     if not 0 < port < 65536:
         raise ValueError(f"{key}={port} is outside 1-65535")
     return port
+
+
+def _optional_port(env: Mapping[str, str], key: str, default: int) -> int:
+    """A port, or 0 (off) when set to 0 or to nothing."""
+    raw = env.get(key, str(default)).strip()
+    if raw in ("", "0"):
+        return 0
+    return _port({key: raw}, key, default)

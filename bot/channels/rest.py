@@ -28,7 +28,7 @@ from sanic.exceptions import InvalidUsage, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import action_faults, rasa_speedups
+from bot import action_faults, metrics, rasa_speedups
 from bot.channels import api_guard, erasure, typed_choice
 from bot.channels.once import AnswerOnce, message_id_of
 from bot.ratelimit import Limiter, RateLimits, Verdict, first_refusal
@@ -64,7 +64,7 @@ class CheckedRestInput(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # A retried message (same ``message_id``) is answered from the first answer
         # (bot/channels/once.py).
-        once = AnswerOnce(on_new_message)
+        once = AnswerOnce(metrics.timed_turns(on_new_message, self.name()))  # a repeat: no turn
         webhook = super().blueprint(once)
         install_log_redaction()  # the Rasa server's log: no email, phone or card number
         erasure.add_route(webhook)  # `python -m bot forget`, under Rasa's conversation lock
@@ -78,6 +78,7 @@ class CheckedRestInput(RestInput):
             typed_choice.install()
             # Its calls to the action server: a short timeout and a graceful reply on failure.
             action_faults.install(app)
+            metrics.serve_rasa()  # the Rasa server's Prometheus metrics, on loopback
 
         @webhook.middleware("request")
         async def rate_limit(req: Request) -> HTTPResponse | None:

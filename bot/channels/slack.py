@@ -46,6 +46,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
 from bot.channels import typed_choice
 from bot.channels.dedup import SeenEvents
 from bot.channels.rest import clean_message
@@ -258,6 +259,7 @@ class ThreadedSlackInput(SlackInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         typed_choice.install()  # "the store credit is fine" taken as that button (idempotent)
+        on_new_message = metrics.timed_turns(on_new_message, self.name())  # bot/metrics.py
         slack_webhook = Blueprint("slack_webhook", __name__)
 
         @slack_webhook.route("/", methods=["GET"])

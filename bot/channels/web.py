@@ -61,6 +61,7 @@ from sanic import Blueprint, Sanic, response
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
+from bot import metrics
 from bot.channels import typed_choice
 from bot.channels.live import LiveState
 from bot.channels.presence import WebPresence
@@ -187,6 +188,7 @@ class WebChatInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         typed_choice.install()  # "the store credit is fine" taken as that button (idempotent)
+        on_new_message = metrics.timed_turns(on_new_message, self.name())  # bot/metrics.py
         sio = AsyncServer(
             async_mode="sanic",
             cors_allowed_origins=self.origins,

@@ -72,6 +72,7 @@ import requests
 from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from bot import metrics
 from bot.db import make_engine
 from bot.departments import (
     DEFAULT_HUB_URL,
@@ -222,6 +223,8 @@ class Dispatcher:
                 report.blocked += 1
                 continue
             state = self._claim_and_attempt(conn, row.id, department, secret)
+            if state is not None:
+                metrics.delivered(department.name, state)
             if state is None:
                 # Another dispatcher is sending it (or an older row of its conversation), or
                 # has already: leave the whole conversation to it for this run.
@@ -545,6 +548,7 @@ def run_dispatcher(
     secrets = os.environ if secrets is None else secrets
     engine = make_engine(journey_url)
     departments = load_departments(departments_file, hub_url=hub_url)
+    metrics.serve_dispatcher(engine, departments)  # on loopback; the outbox read per scrape
     try:
         with Dispatcher(engine, departments, secrets=secrets) as dispatcher:
             missing = dispatcher.missing_secrets()

@@ -23,6 +23,7 @@ from sanic.exceptions import PayloadTooLarge, SanicException
 from sanic.handlers import ErrorHandler
 from sanic.response import HTTPResponse, json
 
+from bot import metrics
 from bot.db import make_engine
 from bot.departments import load_departments
 from bot.hub import (
@@ -185,6 +186,7 @@ def run_hub(settings: HubSettings) -> int:
     install_log_redaction()  # no email, phone or card number in the hub's log
     redactor()  # built now rather than on the first log line or page that needs it
     app = create_app(settings)
+    app.register_listener(_serve_metrics, "after_server_start")
     print(f"Hub on http://{settings.host}:{settings.port} (API: /api/openapi.json)", flush=True)
     app.run(
         host=settings.host,
@@ -194,6 +196,11 @@ def run_hub(settings: HubSettings) -> int:
         workers=1,
     )
     return 0
+
+
+async def _serve_metrics(app: Sanic, _loop: object) -> None:
+    """The hub's Prometheus metrics on loopback: takeovers and the queue, read per scrape."""
+    metrics.serve_hub(app.ctx.engine)
 
 
 @dataclass
