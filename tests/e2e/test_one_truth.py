@@ -266,3 +266,73 @@ def test_a_resolve_with_a_note_reaches_the_open_website_chat(
     chat.expect_reply(f"has resolved your request H-{handoff_id}: the carrier found it")
     row = wait_for_state(journey, f"handoff-{handoff_id}-resolved", "delivered")
     assert (row.channel, row.conversation_id) == ("socketio", chat.session_id)
+
+
+def test_the_customer_adds_information_and_the_department_gets_each_addition_once(
+    assistant, journey
+):
+    ask = "where is my order ORD-10002? my email is jane.doe@example.com"
+    first = f"jane-{uuid.uuid4().hex[:8]}"
+    opened = texts(assistant.say(first, ask))
+    handoff_id = int(REFERENCE.search(opened).group(1))
+    second = f"jane-{uuid.uuid4().hex[:8]}"
+    joined = assistant.say(second, ask)
+    assert f"reference H-{handoff_id}" in texts(joined), texts(joined)
+    buttons = [b["title"] for r in joined for b in r.get("buttons") or []]
+    assert "Add something for them" in buttons, buttons
+    # Typed, not clicked: the button is chosen, and the question names the team and reference.
+    asked = texts(assistant.say(second, "I want to add something"))
+    assert f"What would you like me to pass on to our delivery team (H-{handoff_id})?" in asked
+    passed = texts(assistant.say(second, "the box was soaking wet when it came"))
+    assert f"I've passed that on to our delivery team (H-{handoff_id})" in passed, passed
+    # Said in one message: passed on without asking again.
+    direct = texts(assistant.say(second, "also tell them the gate code is 4411"))
+    assert f"I've passed that on to our delivery team (H-{handoff_id})" in direct, direct
+    # A never mind at the question sends nothing.
+    assert "What would you like me to pass on" in texts(assistant.say(second, "/add_information"))
+    assert "haven't passed anything on" in texts(assistant.say(second, "never mind"))
+    # Another customer's chat can't add to it.
+    other = f"omar-{uuid.uuid4().hex[:8]}"
+    nothing = texts(assistant.say(other, "tell them the parcel was left at number 12"))
+    assert "nothing to add it to" in nothing, nothing
+
+    added = ("the box was soaking wet when it came", "the gate code is 4411")
+
+    def delivered():
+        with journey.connect() as conn:
+            rows = conn.execute(
+                select(outbox).where(
+                    outbox.c.handoff_id == handoff_id,
+                    outbox.c.conversation_id == second,
+                    outbox.c.idempotency_key.like("add-%"),
+                )
+            ).all()
+        return rows if len(rows) == 2 and all(r.state == "sent" for r in rows) else None
+
+    rows = wait_until(delivered, what="the additions' delivery")
+    bodies = [json.loads(r.body) for r in rows]
+    assert [(b["type"], b["update_kind"], b["customer_said"]) for b in bodies] == [
+        ("handoff.update", "addition", text) for text in added
+    ]
+    assert len({r.idempotency_key for r in rows}) == 2
+    # The department's inbox (which checked each signature): each addition once.
+    inbox = signed(assistant, "GET", "/api/departments/delivery/handoffs?limit=500", "delivery")
+    [item] = [i for i in inbox.json()["handoffs"] if i["handoff_id"] == handoff_id]
+    ours = [u["customer_said"] for u in item["updates"] if u["conversation_id"] == second]
+    # The joining update (the message that joined, its email redacted), then each addition.
+    assert len(ours) == 3 and ours[0].startswith("where is my order ORD-10002"), ours
+    assert ours[1:] == list(added), ours
+    # Delivered again with the same key (a retry after a lost answer): stored once.
+    row = rows[0]
+    headers = signature_headers(secret(assistant, "delivery"), row.body.encode(), time.time())
+    again = requests.post(
+        f"{assistant.settings.hub_url}/api/departments/delivery/handoffs",
+        data=row.body.encode(),
+        headers={
+            **headers,
+            "Idempotency-Key": row.idempotency_key,
+            "Content-Type": "application/json",
+        },
+        timeout=15,
+    )
+    assert again.json() == {"received": True, "duplicate": True, "deliveries": 2}
