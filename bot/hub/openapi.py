@@ -921,10 +921,14 @@ _DOCUMENT = {
                     "`handoff.created` (a new handoff with its whole context packet) or "
                     "`handoff.update` (a later contact of the same customer about the same "
                     "need and order or invoice joined that open handoff instead of opening a "
-                    "second one: what they said, how many contacts so far, the priority now). "
-                    "An update has its own Idempotency-Key, the same on every retry: one per "
-                    "handoff and conversation. A receiver that predates `type` may treat a "
-                    "body without it as `handoff.created`."
+                    "second one: what they said, how many contacts so far, the priority now; "
+                    "or the customer added information to their open handoff). "
+                    "`update_kind` tells the two updates apart: `repeat_contact` (one per "
+                    "handoff and conversation) or `addition` (one per thing added: "
+                    "`customer_said` is what the customer asked us to pass on). "
+                    "Each update has its own Idempotency-Key, the same on every retry. A "
+                    "receiver that predates `type` may treat a body without it as "
+                    "`handoff.created`."
                 ),
                 "properties": {
                     "type": {"type": "string", "enum": ["handoff.created", "handoff.update"]},
@@ -945,15 +949,29 @@ _DOCUMENT = {
                         "type": "object",
                         "description": "handoff.created: the context packet.",
                     },
+                    "update_kind": {
+                        "type": "string",
+                        "enum": ["repeat_contact", "addition"],
+                        "description": (
+                            "handoff.update: a later contact joined it (`repeat_contact`), or "
+                            "the customer added information (`addition`)."
+                        ),
+                    },
                     "contacts": {
                         "type": "integer",
-                        "minimum": 2,
-                        "description": "handoff.update: conversations about it so far.",
+                        "minimum": 1,
+                        "description": (
+                            "handoff.update: conversations about it so far (an addition from "
+                            "the chat that opened it, with no later contact, says 1)."
+                        ),
                     },
                     "customer_said": {
                         "type": "string",
                         "nullable": True,
-                        "description": "handoff.update: the new message (redacted).",
+                        "description": (
+                            "handoff.update: the message that joined it, or what the customer "
+                            "added (redacted)."
+                        ),
                     },
                     "transcript": {"type": "array", "items": {"type": "string"}},
                     "signals": {"type": "object"},
