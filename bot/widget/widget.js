@@ -427,9 +427,11 @@
   const closeButton = el("button", { type: "button", class: "cx-close", "aria-label": "Close chat" }, [
     icon(CLOSE_ICON),
   ]);
+  // A list (an <ol> of <li>) that announces what is added. No role="log": a role on the
+  // <ol> takes its list semantics away (axe-core: "listitem"), and screen readers lose
+  // "item 3 of 7"; aria-live gives the announcements the log role would.
   const list = el("ol", {
     class: "cx-messages",
-    role: "log",
     "aria-live": "polite",
     "aria-relevant": "additions",
     "aria-label": "Messages",

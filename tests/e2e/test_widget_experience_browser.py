@@ -23,6 +23,7 @@ from bot.db import make_engine
 from bot.departments import load_departments
 from bot.hub.accounts import Accounts
 from tests.e2e.conftest import watch_problems
+from tests.e2e.test_staff_look_browser import AXE, serious_axe_violations
 from tests.hub.test_hub import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -445,3 +446,21 @@ def test_the_input_border_and_focus_rings_contrast_three_to_one(pages, assistant
     starter = chat.page.evaluate(STYLE_OF, [".cx-starter", ".cx-body"])
     assert contrast(starter["border"], "rgb(255, 255, 255)") >= 3, starter
     assert contrast(starter["outline"], "rgb(255, 255, 255)") >= 3, starter
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed: make test installs it")
+def test_no_serious_or_critical_accessibility_violation_in_the_widget_or_the_open_chat(
+    pages, assistant
+):
+    """axe-core on the widget (its first screen, then a conversation with buttons) and on the
+    console with that live chat open: the pages a customer and an agent use most."""
+    chat = Widget(pages("customer"), assistant.settings.hub_url).visit().open()
+    assert serious_axe_violations(chat.page) == []
+    chat.say("I want to talk to a person")
+    chat.expect_answer("")
+    chat.page.wait_for_timeout(500)
+    assert serious_axe_violations(chat.page) == []
+    console = Console(pages("agent"), assistant.settings.hub_url, new_agent(assistant, "Sam"))
+    console.page.goto(f"{assistant.settings.hub_url}/console/conversations/{chat.session_id}")
+    expect(console.customer_line("talk to a person")).to_be_visible(timeout=LIVE_MS)
+    assert serious_axe_violations(console.page) == []
