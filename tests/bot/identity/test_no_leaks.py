@@ -48,9 +48,14 @@ def one_truth_for_everyone(desk) -> dict[str, set[str]]:
             # the need its answer hands over (so the walk joins it).
             need = "order_late" if late else "order_not_received"
             chase = desk.handoffs.hand_off(
-                HandoffRequest(department="delivery", need=need,
-                               conversation_id=f"earlier-{order.id}", summary="Chase it.",
-                               customer_id=cid, order_id=order.id)  # fmt: skip
+                HandoffRequest(
+                    department="delivery",
+                    need=need,
+                    conversation_id=f"earlier-{order.id}",
+                    summary="Chase it.",
+                    customer_id=cid,
+                    order_id=order.id,
+                )
             )
             acknowledged = hub.transition(
                 chase.id, "acknowledge", by=f"Dana{cid}", promised_by=NOW + timedelta(days=2)
@@ -67,9 +72,14 @@ def one_truth_for_everyone(desk) -> dict[str, set[str]]:
         # A billing request resolved lately with a note for the customer (refund_status).
         first = next(iter(bo.orders_of(cid)), None)
         done = desk.handoffs.hand_off(
-            HandoffRequest(department="billing", need="request_refund",
-                           conversation_id=f"earlier-refund-{cid}", summary="Exception review.",
-                           customer_id=cid, order_id=first.id if first else None)  # fmt: skip
+            HandoffRequest(
+                department="billing",
+                need="request_refund",
+                conversation_id=f"earlier-refund-{cid}",
+                summary="Exception review.",
+                customer_id=cid,
+                order_id=first.id if first else None,
+            )
         )
         note = f"exception approved for {cid}, refund on its way"
         resolved = hub.transition(done.id, "resolve", "approved", customer_note=note)
