@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions._adapter import channel_of, desk, identity_of, latest_entity, send
+from bot.proactive import triggered_by_api
 from bot.support import proactive
 
 # At most this many waiting news items are told at one contact (the rest at the next).
@@ -24,12 +25,21 @@ class ActionTellProactiveNews(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        if not triggered_by_api(latest_user_event(tracker)):
+            # Typed as "/proactive_news{...}" (Rasa parses that literally): anyone could name
+            # another customer's event, hear it and have it count as told. Only the hub may.
+            return []
         raw = latest_entity(tracker, "proactive_event")
         event = desk().proactive.get(int(raw)) if raw and str(raw).isdigit() else None
         if event is None:
             # Only the hub triggers this intent, with an event it has: nothing to say otherwise.
             return []
         return send(proactive.tell(desk(), event, tracker.sender_id), dispatcher)
+
+
+def latest_user_event(tracker: Tracker) -> dict[str, Any]:
+    """The conversation's newest user event (the message or the trigger being answered)."""
+    return next((e for e in reversed(tracker.events) if e.get("event") == "user"), {})
 
 
 def tell_waiting_news(

@@ -147,8 +147,10 @@ class CheckedRestInput(RestInput):
         return clean_message(message)
 
     def _extract_input_channel(self, req: Request) -> str:
-        channel = self._body(req).get("input_channel")
-        return channel if isinstance(channel, str) and channel else self.name()
+        """Always "rest": Rasa's REST channel takes ``input_channel`` from the body, but a
+        client naming "socketio" or "slack" would borrow what those channels vouch for (a
+        signed-in customer id, a Slack user) with metadata of its own making."""
+        return self.name()
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         """The client's metadata, with the address this server saw in ``client_ip`` (any

@@ -1,0 +1,75 @@
+"""Nobody passes as another customer, or hears their news, by what a client can send:
+the real Rasa server and action server, spoken to over REST as an attacker would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from sqlalchemy import delete
+
+from bot.db import make_engine
+from bot.journey.schema import proactive_events
+from bot.proactive.events import EventCatalogue
+from bot.proactive.store import ProactiveStore
+from tests.e2e.test_identity import personal_fields, texts
+
+pytestmark = pytest.mark.e2e
+
+
+def post(assistant, body: dict) -> list[dict]:
+    r = requests.post(f"{assistant.url}/webhooks/rest/webhook", json=body, timeout=30)
+    r.raise_for_status()
+    return r.json()
+
+
+@pytest.mark.parametrize(
+    "channel, metadata",
+    [("socketio", {"customer_id": "C001"}), ("slack", {"slack_user": "U0JANE"})],
+    ids=["website", "slack"],
+)
+def test_a_rest_client_cannot_pass_as_a_signed_in_or_slack_customer(assistant, channel, metadata):
+    # Rasa's REST channel takes "input_channel" from the body: a client naming the website
+    # or Slack must not borrow what those channels vouch for (a signed token, a Slack user).
+    sender = f"spoof-{channel}"
+    said = texts(
+        post(
+            assistant,
+            {
+                "sender": sender,
+                "message": "where is ORD-10001?",
+                "input_channel": channel,
+                "metadata": metadata,
+            },
+        )
+    )
+    leaked = [f for f in personal_fields(assistant) if f in said]
+    assert leaked == [], said
+    slots = assistant.tracker(sender)["slots"]
+    assert (slots["customer_id"], slots["verified_by"]) == (None, None)
+
+
+def test_typing_the_news_intent_tells_nobody_someone_elses_news(assistant):
+    # The hub triggers proactive_news through Rasa's API; a visitor typing it as "/intent"
+    # (which Rasa parses literally) must hear nothing of it, and it must stay untold.
+    engine = make_engine(assistant.settings.journey_url)
+    store = ProactiveStore(engine)
+    body = {"id": "isolation-delay-1", "type": "shipment.delayed", "order_id": "ORD-10004",
+            "new_date": "2031-01-17", "reason": "storm at the depot"}  # fmt: skip
+    incoming = EventCatalogue.load().check("delivery", body)
+    event, _ = store.take_in(incoming, "C004")
+    try:
+        message = "/proactive_news" + json.dumps({"proactive_event": str(event.id)})
+        said = texts(assistant.say("news-thief", message))
+        for secret in ("ORD-10004", "storm at the depot", "17 January", "January 17"):
+            assert secret not in said, said
+        assert [f for f in personal_fields(assistant) if f in said] == []
+        after = store.get(event.id)
+        assert after.conversation_id != "news-thief" and after.state not in ("told", "delivered")
+        assert assistant.tracker("news-thief")["slots"]["customer_id"] is None
+    finally:
+        # Other modules share this assistant: C004 must not hear this news, nor its date
+        # overlay ORD-10004's answers.
+        with engine.begin() as conn:
+            conn.execute(delete(proactive_events).where(proactive_events.c.id == event.id))
