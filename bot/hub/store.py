@@ -138,7 +138,15 @@ class HubStore:
                 handoffs.c.resolved_at,
                 handoffs.c.resolution,
             )
-            .select_from(inbox.outerjoin(handoffs, handoffs.c.id == inbox.c.handoff_id))
+            .select_from(
+                # Only the department's own handoff: a delivery it stored naming another
+                # department's handoff id must not show it that handoff's packet.
+                inbox.outerjoin(
+                    handoffs,
+                    (handoffs.c.id == inbox.c.handoff_id)
+                    & (handoffs.c.department == inbox.c.department),
+                )
+            )
             .where(
                 inbox.c.department == department,
                 inbox.c.kind == "handoff",

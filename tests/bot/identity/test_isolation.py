@@ -1,0 +1,83 @@
+"""Apart: a visitor can't hear another customer's news by naming it, and a department's
+inbox shows only its own handoffs, whatever it stored."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.proactive import ActionTellProactiveNews
+from bot import services
+from bot.handoff import HandoffRequest
+from bot.hub.store import HubStore
+from tests.actions.conftest import make_tracker
+from tests.conftest import NOW
+
+
+def delayed(desk):
+    body = {"id": "dlv-omar", "type": "shipment.delayed", "order_id": "ORD-10004",
+            "new_date": "2025-03-20", "reason": "storm at the depot"}  # fmt: skip
+    return desk.proactive.take_in(desk.events.check("delivery", body), "C002")[0]
+
+
+@pytest.mark.parametrize("channel", ["rest", "socketio", "slack"])
+def test_the_news_intent_typed_by_a_visitor_tells_nothing_and_leaves_it_untold(
+    desk, monkeypatch, channel
+):
+    monkeypatch.setattr(services, "desk", lambda: desk)
+    event = delayed(desk)
+    # Rasa parses "/intent{...}" typed by anyone as that intent with those entities.
+    typed = "/proactive_news" + json.dumps({"proactive_event": str(event.id)})
+    tracker = make_tracker(
+        intent="proactive_news",
+        text=typed,
+        entities=[{"entity": "proactive_event", "value": str(event.id)}],
+        channel=channel,
+        sender="thief",
+    )
+    dispatcher = CollectingDispatcher()
+    assert ActionTellProactiveNews().run(dispatcher, tracker, {}) == []
+    assert dispatcher.messages == []
+    after = desk.proactive.get(event.id)
+    assert (after.state, after.conversation_id) == (event.state, None)
+    assert desk.proactive.news_for("C002") == [after]  # still Omar's to hear
+    # The same event, triggered by the hub through Rasa's API, is told.
+    hub = make_tracker(
+        intent="proactive_news",
+        text="EXTERNAL: proactive_news",
+        entities=[{"entity": "proactive_event", "value": str(event.id)}],
+        channel=channel,
+        sender="omars-chat",
+    )
+    told = CollectingDispatcher()
+    ActionTellProactiveNews().run(told, hub, {})
+    assert [m["response"] for m in told.messages] == ["utter_proactive_shipment_delayed"]
+
+
+def test_a_department_inbox_shows_only_its_own_handoffs(handoffs, engine):
+    billing = handoffs.hand_off(
+        HandoffRequest(
+            department="billing",
+            need="charged_twice",
+            conversation_id="omar-1",
+            summary="Duplicate charge for INV-50004: refund one.",
+            customer_id="C002",
+            context={"customer": {"name": "Omar Haddad", "email": "omar@example.com"}},
+        )
+    )
+    hub = HubStore(engine, now=lambda: NOW)
+    hub.receive("billing", "key-billing", billing.id, json.dumps({"handoff_id": billing.id}))
+    # Sales (its own signed API) stores a delivery naming billing's handoff id.
+    forged = json.dumps({"handoff_id": billing.id, "summary": "what is this?"})
+    hub.receive("sales", "key-forged", billing.id, forged)
+    [seen] = hub.inbox("sales")
+    assert seen["summary"] == "what is this?" and seen["context"] == {}
+    assert seen["customer_id"] is None and "Omar" not in json.dumps(seen)
+    # Billing still sees its handoff as the journey database has it.
+    [own] = hub.inbox("billing")
+    assert own["summary"].startswith("Duplicate charge") and own["customer_id"] == "C002"
+    # Resolving billing's handoff shows in billing's inbox, never in the forged one.
+    hub.transition(billing.id, "resolve", "refunded")
+    assert hub.inbox("sales", ["resolved"]) == [] and hub.inbox("billing", ["resolved"])
