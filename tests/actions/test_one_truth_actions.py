@@ -164,3 +164,100 @@ def test_a_contact_that_joined_open_work_is_a_repeat_contact_not_a_new_handoff(u
     page = environment().get_template("review/_joined_handoffs.html").render(view=view)
     assert f"Joined open handoff <strong>H-{contact.handoff_id}</strong>" in page
     assert "a repeat contact, not a new handoff" in page
+
+
+# -- adding information to open work ----------------------------------------------------
+def add_form_domain():
+    import yaml
+
+    from bot.settings import ROOT
+
+    return yaml.safe_load((ROOT / "domain.yml").read_text())
+
+
+JANE = {"customer_id": "C001", "verified_by": "website", "customer_name": "Jane",
+        "need": "order_late", "order_id": "ORD-10002"}  # fmt: skip
+
+
+def jane_joined(desk):
+    """Jane's late order handed off in chat "a", joined by chat "b": the handoff id."""
+    ActionServeNeed().run(
+        CollectingDispatcher(), make_tracker("order_late", "it's late", slots=JANE, sender="a"), {}
+    )
+    joined = CollectingDispatcher()
+    ActionServeNeed().run(joined, make_tracker("order_late", "still", slots=JANE, sender="b"), {})
+    [message] = [m for m in joined.messages if m["response"] == "utter_handoff_already_open"]
+    assert [b["title"] for b in message["buttons"]] == ["Add something for them"]
+    return desk.handoffs.open_work_of("b", "C001").id
+
+
+def validate(tracker):
+    import asyncio
+
+    from actions.handoff_additions import ValidateAddInformationForm
+
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ValidateAddInformationForm().run(dispatcher, tracker, add_form_domain()))
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def adding(intent, text, sender="b", requested=None, slots=JANE):
+    tracker = make_tracker(intent, text, slots=slots, sender=sender)
+    tracker.slots["requested_slot"] = requested
+    tracker.slots["handoff_addition"] = None
+    tracker.active_loop = {"name": "add_information_form"}
+    return tracker
+
+
+def test_the_addition_form_takes_what_the_request_carries_or_asks_for_it(use_test_desk):
+    jane_joined(use_test_desk)
+    # "tell them X" fills it at once: no question.
+    said = validate(adding("add_information", "tell them the parcel was left at number 12"))
+    assert said == {"handoff_addition": "the parcel was left at number 12"}
+    # "I want to add something": nothing to pass on yet, so the form asks for it.
+    assert "handoff_addition" not in validate(adding("add_information", "I want to add something"))
+    # The answer to the question is taken whole, whatever NLU made of it.
+    answer = adding("report_damaged_item", "the box was soaking wet", requested="handoff_addition")
+    assert validate(answer)["handoff_addition"] == "the box was soaking wet"
+    # A no, or a person instead, is not something to pass on.
+    for intent, text in (("deny", "never mind"), ("request_human", "let me talk to a person")):
+        assert "handoff_addition" not in validate(
+            adding(intent, text, requested="handoff_addition")
+        )
+    # Nothing open in this chat for this customer: no question (the form ends at once).
+    assert validate(adding("add_information", "I want to add something", sender="z")) == {
+        "requested_slot": None
+    }
+
+
+def test_the_question_names_the_team_and_the_addition_is_passed_on_once(use_test_desk):
+    from sqlalchemy import select
+
+    from actions.handoff_additions import ActionAskHandoffAddition, ActionPassOnAddition
+    from bot.journey.schema import outbox
+
+    handoff_id = jane_joined(use_test_desk)
+    asked = CollectingDispatcher()
+    ActionAskHandoffAddition().run(asked, adding("add_information", "add something"), {})
+    assert asked.messages[0]["response"] == "utter_ask_handoff_addition"
+    assert asked.messages[0]["reference"] == f"H-{handoff_id}"
+    tracker = adding("inform", "the box was soaking wet")
+    tracker.slots["handoff_addition"] = "the box was soaking wet"
+    for _ in range(2):  # the action run twice for one message (a retry): one update
+        dispatcher = CollectingDispatcher()
+        events = ActionPassOnAddition().run(dispatcher, tracker, {})
+        assert responses(dispatcher) == ["utter_addition_passed_on"]
+        assert dispatcher.messages[0]["reference"] == f"H-{handoff_id}"
+        assert SlotSet("handoff_addition", None) in events
+    with use_test_desk.handoffs.engine.connect() as conn:
+        keys = conn.execute(
+            select(outbox.c.idempotency_key).where(outbox.c.idempotency_key.like("add-%"))
+        ).all()
+    assert len(keys) == 1
+    # Another customer in that same chat (a different verified identity) adds nothing.
+    li = {**JANE, "customer_id": "C003", "customer_name": "Li"}
+    stranger = adding("inform", "send it to me", slots=li)
+    stranger.slots["handoff_addition"] = "send it to me"
+    dispatcher = CollectingDispatcher()
+    ActionPassOnAddition().run(dispatcher, stranger, {})
+    assert responses(dispatcher) == ["utter_no_open_work_to_add_to"]
