@@ -24,7 +24,13 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
+from prometheus_client import (
+    REGISTRY,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import event, func, select
@@ -34,6 +40,9 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# Defined here, registered by ``serve`` only in the process that owns them (OWNED), so a
+# process's endpoint shows its own metrics and none that never move there.
+
 # -- the Rasa server: turns, remote actions, action failures ---------------------------------
 
 TURN_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -42,6 +51,7 @@ TURNS = Counter(
     "Customer messages the Rasa server answered, by turn type (the custom action that "
     "answered, or 'none') and channel.",
     ["turn_type", "channel"],
+    registry=None,
 )
 TURN_SECONDS = Histogram(
     "cx_turn_seconds",
@@ -49,6 +59,7 @@ TURN_SECONDS = Histogram(
     "type and channel.",
     ["turn_type", "channel"],
     buckets=TURN_BUCKETS,
+    registry=None,
 )
 TURN_REMOTE_ACTIONS = Histogram(
     "cx_turn_remote_actions",
@@ -56,17 +67,20 @@ TURN_REMOTE_ACTIONS = Histogram(
     "and a tracker round trip), by turn type.",
     ["turn_type"],
     buckets=(0, 1, 2, 3, 4, 5, 6, 8, 10),
+    registry=None,
 )
 REMOTE_ACTIONS = Counter(
     "cx_remote_actions",
     "Calls the Rasa server made to the action server, by action.",
     ["action"],
+    registry=None,
 )
 ACTION_FAILURES = Counter(
     "cx_action_failures",
     "Action-server calls that failed and were answered by the Rasa server's apology "
     "(bot/action_faults.py), by action and reason (unreachable, timeout, http_<status>, error).",
     ["action", "reason"],
+    registry=None,
 )
 
 # -- the action server: journey-store writes --------------------------------------------------
@@ -76,6 +90,7 @@ JOURNEY_WRITE_SECONDS = Histogram(
     "Time from a journey-store transaction's start to the end of its commit, for "
     "transactions that wrote (the action server's).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=None,
 )
 
 # -- the handoff dispatcher: deliveries ------------------------------------------------------
@@ -85,7 +100,16 @@ DELIVERIES = Counter(
     "Attempts to deliver a handoff to its department's webhook, by department and outcome "
     "(sent; retry: to be sent again; dead: a dead letter).",
     ["department", "outcome"],
+    registry=None,
 )
+
+# The metrics each process serves, beside Python's own (memory, CPU, open files, GC).
+OWNED: dict[str, tuple[Any, ...]] = {
+    "rasa": (TURNS, TURN_SECONDS, TURN_REMOTE_ACTIONS, REMOTE_ACTIONS, ACTION_FAILURES),
+    "actions": (JOURNEY_WRITE_SECONDS,),
+    "hub": (),  # its gauges are read per scrape (TakeoverCollector)
+    "dispatcher": (DELIVERIES,),  # and the outbox, read per scrape (OutboxCollector)
+}
 
 _OUTCOMES = {"sent": "sent", "pending": "retry", "dead": "dead"}  # an outbox row's new state
 
@@ -366,9 +390,8 @@ def serve(
     with _serve_lock:
         if role in _serving:
             return _serving[role]
-        for collector in collectors:
-            REGISTRY.register(collector)
         try:
+            disable_created_metrics()  # no *_created series: half as many, and unused
             start_http_server(port, addr=settings.metrics_host)
         except OSError as e:
             logger.error(
@@ -380,6 +403,8 @@ def serve(
             )
             return None
         _serving[role] = port
+        for collector in (*OWNED[role], *collectors):
+            REGISTRY.register(collector)
     logger.info("Metrics of the %s on http://%s:%s/metrics", role, settings.metrics_host, port)
     return port
 

@@ -6,7 +6,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ import requests
 
 from bot.identity.mail import read_codes
 from bot.runner import ensure_secrets, prepare_databases, processes, wait_ready
-from bot.settings import ROOT, Settings
+from bot.settings import METRICS_OFFSETS, ROOT, Settings
 from tests.fakes.slack import FakeSlack
 
 
@@ -22,6 +22,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports (each process's metrics port is the
+    first plus its offset, bot/settings.py METRICS_OFFSETS)."""
+    while True:
+        first = free_port()
+        if first + count > 65536:
+            continue
+        try:
+            with ExitStack() as taken:
+                for port in range(first, first + count):
+                    s = taken.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
 
 
 def latest_model() -> Path:
@@ -86,6 +103,7 @@ def fresh_settings(var_dir) -> Settings:
             "CX_ACTION_PORT": str(free_port()),
             "CX_HUB_PORT": str(free_port()),
             "CX_MAIL_PORT": str(free_port()),  # the local mail catcher's
+            "CX_METRICS_PORT": str(free_ports(len(METRICS_OFFSETS))),  # each process's metrics
         }
     )
     settings, _ = ensure_secrets(settings)
