@@ -17,6 +17,7 @@ from bot.support.replies import Reply, button
 
 # The button under open work, and the intent typed equivalents reach ("tell them ...").
 ADD_BUTTON, ADD_INTENT = "Add something for them", "add_information"
+DONE_BUTTON = "That's all, thanks"
 
 
 def capitalised(text: str) -> str:
@@ -55,6 +56,9 @@ def already_open(reply: Reply, handoff: Handoff, now: datetime) -> Reply:
     buttons = [button(ADD_BUTTON, ADD_INTENT)]
     if handoff.overdue:
         buttons.append(button("Talk to a person", "request_human"))
+    # A way to say "that's all": with it, a plain "ok thanks" is read as thanks, not as a
+    # yes to the only other option (bot/choices.py picks the only real option for a yes).
+    buttons.append(button(DONE_BUTTON, "thank"))
     what_now = (
         "As it is overdue, I can bring a person in right now, or pass on anything you'd "
         "like to add."

@@ -187,7 +187,10 @@ def jane_joined(desk):
     joined = CollectingDispatcher()
     ActionServeNeed().run(joined, make_tracker("order_late", "still", slots=JANE, sender="b"), {})
     [message] = [m for m in joined.messages if m["response"] == "utter_handoff_already_open"]
-    assert [b["title"] for b in message["buttons"]] == ["Add something for them"]
+    assert [b["title"] for b in message["buttons"]] == [
+        "Add something for them",
+        "That's all, thanks",
+    ]
     return desk.handoffs.open_work_of("b", "C001").id
 
 

@@ -135,8 +135,8 @@ def test_the_customer_hears_the_reference_state_and_promise_of_open_work(desk):
     assert "waiting to be picked up" in said.params["state"]
     assert "promised an answer by" in said.params["promise"]
     # What they can do now: add something for the team (typed or the button).
-    assert [b["title"] for b in said.buttons] == ["Add something for them"]
-    assert said.buttons[0]["payload"] == "/add_information"
+    assert [b["title"] for b in said.buttons] == ["Add something for them", "That's all, thanks"]
+    assert [b["payload"] for b in said.buttons] == ["/add_information", "/thank"]
     assert "a detail they should know, I can add it" in said.params["what_now"]
     assert len(desk.handoffs.open_handoffs()) == 1
 
@@ -152,7 +152,11 @@ def test_overdue_open_work_offers_a_person_at_once(desk):
     said = desk.serve(ctx(desk, "order_status", "C001", "ORD-10002", conversation="c2"))
     message = said.messages[-1]
     assert "overdue" in message.params["promise"]
-    assert [b["title"] for b in message.buttons] == ["Add something for them", "Talk to a person"]
+    assert [b["title"] for b in message.buttons] == [
+        "Add something for them",
+        "Talk to a person",
+        "That's all, thanks",
+    ]
 
 
 # -- adding information to open work -----------------------------------------------------
@@ -238,6 +242,23 @@ def test_the_customer_hears_what_was_passed_on_and_to_whom(desk):
     assert "promised an answer by" in said.params["promise"] and not said.buttons
     nothing = open_work.pass_on(Reply(), desk.handoffs, "conv-7", "C001", "hi there", "rest", NOW)
     assert nothing.responses == ["utter_no_open_work_to_add_to"]
+
+
+def test_typed_replies_to_open_work_choose_as_the_customer_meant(desk):
+    from bot.choices import Button, resolve
+
+    desk.serve(ctx(desk, "order_status", "C001", "ORD-10002"))
+    joined = desk.serve(ctx(desk, "order_late", "C001", "ORD-10002", conversation="conv-2"))
+    buttons = [Button(b["title"], b["payload"]) for b in joined.messages[-1].buttons]
+    chosen = {text: (resolve(text, buttons) or Button("", "")).payload for text in
+              ("I want to add something", "can I add a detail", "ok thanks", "ok", "yes")}  # fmt: skip
+    assert chosen == {
+        "I want to add something": "/add_information",
+        "can I add a detail": "/add_information",
+        "ok thanks": "/thank",  # an acknowledgement, not a yes to adding something
+        "ok": "",
+        "yes": "",
+    }
 
 
 def test_what_a_tell_them_message_carries_is_found():
