@@ -57,6 +57,7 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from rasa.shared.core.events import UserUttered
 from sanic import Blueprint, Sanic, response
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
@@ -250,6 +251,10 @@ class WebChatInput(SocketIOInput):
             except InvalidToken as e:
                 log.info("website chat connection refused: %s", e)
                 raise ConnectionRefusedError("customer token rejected") from None
+            if session.customer_id is None and await self.signed_in_since(session.session_id):
+                # A token from before the visitor signed in (copied on a shared computer):
+                # the chat is that customer's now, with their answers and identity.
+                session = WebSession(uuid.uuid4().hex)
             await sio.save_session(sid, {"session": session, "ip": ip})
             await _maybe_await(sio.enter_room(sid, session.session_id))
             await self._note_presence(WebPresence.connected, sid, session.session_id)
@@ -396,6 +401,18 @@ class WebChatInput(SocketIOInput):
         if resumed is not None and resumed.customer_id in (None, customer_id):
             return WebSession(resumed.session_id, customer_id)
         return WebSession(uuid.uuid4().hex, customer_id)
+
+    async def signed_in_since(self, session_id: str) -> bool:
+        """Whether a signed-in customer has spoken in this conversation (an anonymous chat
+        carries on when its visitor signs in; its anonymous token must not open it then)."""
+        agent = getattr(getattr(self.app, "ctx", None), "agent", None)
+        if agent is None or agent.tracker_store is None:
+            return False
+        tracker = await agent.tracker_store.retrieve_full_tracker(session_id)
+        return tracker is not None and any(
+            isinstance(event, UserUttered) and (event.metadata or {}).get("customer_id")
+            for event in tracker.events
+        )
 
     async def history(self, session_id: str) -> list[dict[str, Any]]:
         """The conversation so far, as the widget shows it (the newest messages)."""

@@ -73,3 +73,31 @@ def test_typing_the_news_intent_tells_nobody_someone_elses_news(assistant):
         # overlay ORD-10004's answers.
         with engine.begin() as conn:
             conn.execute(delete(proactive_events).where(proactive_events.c.id == event.id))
+
+
+def test_a_chat_token_from_before_sign_in_does_not_open_the_customers_chat(assistant):
+    # The widget carries an anonymous chat on when the visitor signs in. The token that
+    # chat had before (copied on a shared computer, say) must not open it afterwards: it
+    # is the signed-in customer's chat now, with their answers and their verified identity.
+    from bot.channels.tokens import mint_customer_token
+    from tests.e2e.test_web_channel import WidgetClient
+
+    guest = WidgetClient(assistant.url)
+    jane_token = mint_customer_token(assistant.settings.widget_secret, "C001")
+    jane = WidgetClient(assistant.url, session=guest.session["token"], customer=jane_token)
+    try:
+        assert jane.session["session_id"] == guest.session["session_id"]
+        jane.say("where is ORD-10001?")
+        assert "12 Elm Street" in "\n".join(m.get("text", "") for m in jane.answers())
+    finally:
+        jane.close()
+        guest.close()
+    thief = WidgetClient(assistant.url, session=guest.session["token"])
+    try:
+        assert thief.session["session_id"] != guest.session["session_id"]
+        assert thief.session["history"] == []
+        thief.say("where is ORD-10001?")
+        said = "\n".join(m.get("text", "") for m in thief.answers())
+        assert [f for f in personal_fields(assistant) if f in said] == [], said
+    finally:
+        thief.close()
