@@ -23,7 +23,7 @@ from bot.journey.migrate import migrate
 from bot.journey.schema import handoffs, takeovers
 from bot.journey.schema import outbox as outbox_table
 from bot.runner import metrics_urls, processes, scale_out_processes
-from bot.settings import Settings
+from bot.settings import ROOT, Settings
 from tests.bot.test_action_faults import action_server, call_of, free_port  # noqa: F401
 from tests.bot.test_dispatcher import START, FakeClock, Receiver, Reply, dispatcher_for, hand_off
 from tests.e2e.conftest import free_ports
@@ -346,3 +346,60 @@ def test_a_taken_port_is_logged_and_the_process_carries_on(caplog, tmp_path):
         assert "cannot listen" in caplog.text
     assert "hub" not in metrics._serving
     assert metrics.serve("hub", settings=Settings.from_env({"CX_METRICS_PORT": "0"})) is None
+
+
+# -- deploy/: the dashboard and the alert rules ----------------------------------------------
+
+
+def served_names(tmp_path) -> set[str]:
+    """Every sample name the processes serve (bot/metrics.py), collectors included."""
+    from bot.db import make_engine
+
+    journey = make_engine(f"sqlite:///{tmp_path / 'journey.db'}")
+    migrate(journey)
+    collectors = [
+        *(m for owned in metrics.OWNED.values() for m in owned),
+        metrics.OutboxCollector(journey, {"billing": 3600.0}),
+        metrics.TakeoverCollector(journey),
+    ]
+    names = set()
+    for collector in collectors:
+        for family in collector.collect():
+            names.add(family.name)
+            if family.type == "counter":
+                names.add(f"{family.name}_total")
+            if family.type == "histogram":
+                names.update(f"{family.name}_{s}" for s in ("bucket", "sum", "count"))
+    return names
+
+
+def test_the_dashboard_and_the_alert_rules_use_only_metrics_the_processes_serve(tmp_path):
+    import json
+    import re
+
+    import yaml
+
+    dashboard = json.loads((ROOT / "deploy/grafana/cx-dashboard.json").read_text())
+    charted = " ".join(
+        t["expr"] for p in dashboard["panels"] if p["type"] != "row" for t in p["targets"]
+    )
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    alerted = " ".join(r["expr"] for g in rules["groups"] for r in g["rules"])
+    served = served_names(tmp_path)
+    used = set(re.findall(r"\bcx_[a-z_]+", charted + " " + alerted))
+    assert used and used <= served, used - served
+    # Every family is on the dashboard, and the three things that need a person are alerts.
+    families = {
+        n.removesuffix("_total") for n in served if not n.endswith(("_bucket", "_sum", "_count"))
+    }
+    assert {
+        re.sub(r"_(bucket|sum|count|total)$", "", n) for n in re.findall(r"\bcx_[a-z_]+", charted)
+    } >= (
+        families - {"cx_remote_actions"}  # the failure ratio's denominator (alerts.yml)
+    )
+    for needed in (
+        "cx_outbox_dead_letters",
+        "cx_outbox_oldest_age_seconds",
+        "cx_action_failures_total",
+    ):
+        assert needed in alerted
