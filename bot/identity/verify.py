@@ -129,9 +129,14 @@ class Verifier:
         if self.mailer is None:
             return Verification(said=Said("utter_code_unavailable"))
         customer = self.backoffice.customer_by_email(email.strip())
-        if not self.checks.may_send_code(where, customer.id if customer else None):
+        if not self.checks.may_send_code(where, None):  # this chat's limit: alike for all
             self.checks.record(where, CODE_SENT, LIMITED)
             return Verification(limited=True)
+        if customer is not None and not self.checks.may_send_code(where, customer.id):
+            # The account's own limit (anyone may type its email): no mail, and the visitor
+            # hears and is asked what an email with no account gets, so it tells nothing.
+            log.info("one-time code not sent: the customer's daily limit is reached")
+            customer = None
         if customer is not None:
             code = self.checks.issue_code(where, customer.id)
             try:

@@ -81,3 +81,24 @@ def test_a_department_inbox_shows_only_its_own_handoffs(handoffs, engine):
     # Resolving billing's handoff shows in billing's inbox, never in the forged one.
     hub.transition(billing.id, "resolve", "refunded")
     assert hub.inbox("sales", ["resolved"]) == [] and hub.inbox("billing", ["resolved"])
+
+
+def test_a_customers_code_limit_reads_like_a_code_sent_to_nobody(desk):
+    # Five codes for Jane's email from five chats reach her limit. A sixth chat asking for
+    # her code must hear what it hears for an email with no account: "on its way if that
+    # email is on an account", then asked for the code; else it learns she is a customer.
+    from bot.identity.checks import Where
+
+    verifier = desk.verifier
+    for n in range(5):
+        sent = verifier.send_code(Where(f"chat-{n}", "rest"), "jane.doe@example.com")
+        assert sent.said.response == "utter_code_sent"
+    mails = len(desk.verifier.mailer.sent)
+    jane = verifier.send_code(Where("probe-jane", "rest"), "jane.doe@example.com")
+    nobody = verifier.send_code(Where("probe-nobody", "rest"), "nobody@example.com")
+    assert (jane.limited, jane.said.response) == (nobody.limited, nobody.said.response)
+    assert jane.said.params == nobody.said.params | {"email": "jane.doe@example.com"}
+    assert verifier.code_requested("probe-jane") == verifier.code_requested("probe-nobody")
+    checks = verifier.checks
+    assert checks.limited_lately("probe-jane") == checks.limited_lately("probe-nobody")
+    assert len(desk.verifier.mailer.sent) == mails  # and Jane gets no sixth mail
