@@ -6,9 +6,11 @@ listener of its own, on loopback by default (``CX_METRICS_HOST``), at the port
 role's offset (bot/settings.py, ``METRICS_OFFSETS``), or ``CX_METRICS_OWN_PORT`` where the
 runner hands each process of a scale-out its own; ``CX_METRICS_PORT=0`` turns them off.
 
-What a turn costs: a context variable set and reset, one list append per remote action,
-two histogram observations and one counter increment, all in memory (a few microseconds).
-Nothing per turn reads a database: the gauges that do (outbox, takeovers, queue) are
+What a message costs the Rasa server: a context variable set and reset, a counter increment
+and a list append per remote action, then one counter increment and two histogram
+observations, all in memory (about 40 microseconds for a turn of three actions, measured;
+a turn takes 30-100 ms). The action server's journey writes are timed by wrapping its
+engine's dialect (a few microseconds per transaction). Nothing per turn reads a database: the gauges that do (outbox, takeovers, queue) are
 custom collectors, read when Prometheus scrapes. Labels stay few: turn type (the custom
 action that answered, a name from domain.yml), channel, department, outcome; never a
 sender id.
