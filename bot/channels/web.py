@@ -251,10 +251,11 @@ class WebChatInput(SocketIOInput):
             except InvalidToken as e:
                 log.info("website chat connection refused: %s", e)
                 raise ConnectionRefusedError("customer token rejected") from None
-            if session.customer_id is None and await self.signed_in_since(session.session_id):
-                # A token from before the visitor signed in (copied on a shared computer):
-                # the chat is that customer's now, with their answers and identity.
-                session = WebSession(uuid.uuid4().hex)
+            if await self.signed_in_since(session.session_id) - {session.customer_id}:
+                # A token from before the visitor signed in (copied on a shared computer),
+                # used anonymously or signed in as someone else: the chat is that customer's
+                # now, with their answers and identity. A new chat instead.
+                session = WebSession(uuid.uuid4().hex, session.customer_id)
             await sio.save_session(sid, {"session": session, "ip": ip})
             await _maybe_await(sio.enter_room(sid, session.session_id))
             await self._note_presence(WebPresence.connected, sid, session.session_id)
@@ -402,17 +403,20 @@ class WebChatInput(SocketIOInput):
             return WebSession(resumed.session_id, customer_id)
         return WebSession(uuid.uuid4().hex, customer_id)
 
-    async def signed_in_since(self, session_id: str) -> bool:
-        """Whether a signed-in customer has spoken in this conversation (an anonymous chat
+    async def signed_in_since(self, session_id: str) -> set[str]:
+        """The signed-in customers who have spoken in this conversation (an anonymous chat
         carries on when its visitor signs in; its anonymous token must not open it then)."""
         agent = getattr(getattr(self.app, "ctx", None), "agent", None)
         if agent is None or agent.tracker_store is None:
-            return False
+            return set()
         tracker = await agent.tracker_store.retrieve_full_tracker(session_id)
-        return tracker is not None and any(
-            isinstance(event, UserUttered) and (event.metadata or {}).get("customer_id")
+        if tracker is None:
+            return set()
+        return {
+            str((event.metadata or {})["customer_id"])
             for event in tracker.events
-        )
+            if isinstance(event, UserUttered) and (event.metadata or {}).get("customer_id")
+        }
 
     async def history(self, session_id: str) -> list[dict[str, Any]]:
         """The conversation so far, as the widget shows it (the newest messages)."""
