@@ -18,7 +18,8 @@ the failure is written on the conversation's touchpoint (``touchpoints.action_fa
 for CX review. Within one message only the first call waits: later custom actions of the
 same turn fail at once, so a turn answers within one timeout, and the customer is told
 once. A failed ``action_session_start`` starts the session as Rasa's default action would,
-so the conversation carries on when the server is back.
+so the conversation carries on when the server is back. Every call and every failure is
+counted for Prometheus (bot/metrics.py: ``cx_remote_actions_total``, ``cx_action_failures_total``).
 """
 
 from __future__ import annotations
