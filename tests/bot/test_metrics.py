@@ -114,6 +114,23 @@ def test_a_rest_turn_is_counted_timed_with_its_remote_actions_and_served_on_loop
     assert not any(name.startswith("cx_journey_write") for name, _ in served)  # not Rasa's
 
 
+def test_a_website_chat_message_is_a_turn_of_the_socketio_channel():
+    """The widget's channel over real socket.io; this message runs no custom action."""
+    from bot.channels.web import WebChatInput
+    from tests.bot.channels.test_web_live import Widget
+
+    labels = {"turn_type": "none", "channel": "socketio"}
+    before = value(metrics.TURNS, "cx_turns_total", **labels)
+    channel = WebChatInput(Settings.from_env({"CX_WIDGET_SECRET": "w" * 32}))
+    with ChannelServer(channel) as server:
+        widget = Widget(server.url)
+        try:
+            assert widget.sio.call("user_uttered", {"message": "hello"}, timeout=10)["id"]
+        finally:
+            widget.close()
+    assert value(metrics.TURNS, "cx_turns_total", **labels) == before + 1
+
+
 def test_an_action_server_that_is_down_counts_a_failure_by_action_and_reason():
     endpoint = GuardedActionEndpoint(
         EndpointConfig(url=f"http://127.0.0.1:{free_port()}/webhook"), FAST
