@@ -102,3 +102,23 @@ def test_a_customers_code_limit_reads_like_a_code_sent_to_nobody(desk):
     checks = verifier.checks
     assert checks.limited_lately("probe-jane") == checks.limited_lately("probe-nobody")
     assert len(desk.verifier.mailer.sent) == mails  # and Jane gets no sixth mail
+
+
+@pytest.mark.parametrize(
+    "slots",
+    [{"customer_id": "C002"}, {"customer_id": "C002", "verified_by": "a way nobody knows"}],
+    ids=["claimed", "unknown-method"],
+)
+def test_news_waits_for_its_customer_verified_not_claimed(desk, monkeypatch, slots):
+    # A customer id without a known way of verification is only a claim: the greeting
+    # tells none of Omar's waiting news, and it stays waiting for him.
+    from actions.conversation import ActionGreet
+
+    monkeypatch.setattr(services, "desk", lambda: desk)
+    event = delayed(desk)
+    [claimed] = desk.proactive.claim_due()
+    desk.proactive.wait_for_contact(claimed.id, "no live channel")
+    dispatcher = CollectingDispatcher()
+    ActionGreet().run(dispatcher, make_tracker(slots=slots, sender="claimer"), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_greet"]
+    assert desk.proactive.get(event.id).state == "waiting"
