@@ -387,6 +387,11 @@ def _extras(app: Sanic, view: dict[str, Any], session: Session) -> dict[str, Any
     orders = _orders(getattr(app.ctx, "backoffice", None), customer_id, packet.get("order_id"))
     panel = context.panel(view, orders)
     about = next((o for o in panel["orders"] if o["current"]), None)
+    identity = view.get("identity")
+    if about is not None and identity is not None and not identity.get("verified"):
+        # A visitor who only named an order: a saved reply sent in one click must not tell
+        # them what is in the parcel; the agent fills the blanks once it is checked.
+        about = {"id": about["id"]}
     if about is None and packet.get("order_id"):
         about = {"id": str(packet["order_id"])}
     values = saved_replies.values_of(

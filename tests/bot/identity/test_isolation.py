@@ -122,3 +122,24 @@ def test_news_waits_for_its_customer_verified_not_claimed(desk, monkeypatch, slo
     ActionGreet().run(dispatcher, make_tracker(slots=slots, sender="claimer"), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_greet"]
     assert desk.proactive.get(event.id).state == "waiting"
+
+
+@pytest.mark.parametrize("verified", [False, True], ids=["not-verified", "verified"])
+def test_saved_replies_fill_in_an_order_only_for_a_verified_customer(backoffice, verified):
+    # A visitor who only named ORD-10001 asks for a person. The agent's one-click saved
+    # replies must not come filled with what is in Jane's parcel: that is for Jane only.
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from bot.hub.accounts import Session, User
+    from bot.hub.console import _extras
+
+    identity = {"trust": "verified" if verified else "claimed", "verified": verified}
+    customer = {"id": "C001", "name": "Jane Doe"} if verified else {"email": "jane@x.test"}
+    view = {"packet": {"customer": customer, "order_id": "ORD-10001"}, "identity": identity}
+    app = SimpleNamespace(ctx=SimpleNamespace(backoffice=backoffice))
+    agent = User(1, "ana", "Ana", "agent")
+    extras = _extras(app, view, Session(agent, "csrf", datetime(2030, 1, 1)))
+    filled = "\n".join(r["text"] for r in extras["saved_replies"])
+    assert "ORD-10001" in filled
+    assert ("Ceramic mug set" in filled) is verified
