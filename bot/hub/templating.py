@@ -185,6 +185,9 @@ def render_page(
     """
     nonce = new_nonce()
     departments = getattr(request.app.ctx, "departments", {}) if request else {}
+    settings = getattr(request.app.ctx, "settings", None) if request else None
+    if settings is not None and "now" not in context:  # what times in human form count from
+        context["now"] = datetime.fromtimestamp(settings.clock())
     body = (
         environment()
         .get_template(template)

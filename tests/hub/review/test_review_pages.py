@@ -277,7 +277,7 @@ def test_a_conversation_page_lists_the_sessions_identity_checks(hub, ids, analys
     assert "<h2 id='identity-checks-heading'>Identity checks</h2>" in checks
     rows = re.findall(r"<tr class='check[^']*'>(.*?)</tr>", checks)
     assert len(rows) == 2  # the code that passed was in the next session
-    assert "2025-03-10 09:04</time>" in rows[0] and "Order number and the email on it" in rows[0]
+    assert "Mon 10 Mar 09:04</time>" in rows[0] and "Order number and the email on it" in rows[0]
     assert "<strong class='identity-failed'>failed</strong>" in rows[0]
     assert escape(f"ORD-9{XSS}") in rows[0] and escape(f"10.0.0.7{XSS}") in rows[0]
     assert "One-time code typed in" in rows[1] and "refused: over the limit" in rows[1]
@@ -348,11 +348,11 @@ def test_a_conversation_page_shows_its_session(hub, ids, analyst):
     assert "frustrated_customer" in routing and escape(f"is frustrated {XSS}") in routing
     handoffs = section(page, "handoffs")
     assert re.search(
-        r"Delivered <time[^>]*>2025-03-10 09:03</time> after 2 attempts; last answer: HTTP 200",
+        r"Delivered <time[^>]*>Mon 10 Mar 09:03</time> after 2 attempts; last answer: HTTP 200",
         handoffs,
     )
     assert re.search(
-        r"Given up <time[^>]*>2025-03-10 10:00</time> after 5 attempts; last answer: HTTP 500 · refused &lt;img",
+        r"Given up <time[^>]*>Mon 10 Mar 10:00</time> after 5 attempts; last answer: HTTP 500 · refused &lt;img",
         handoffs,
     )
     assert "acknowledged <time" in handoffs and "none yet (open)" in handoffs
