@@ -240,9 +240,16 @@ def score_pipelines(configs: list[Path]) -> None:
             top = np.array([p.top_intent or NONE for p in pred]) == np.array(gold)
             fell = np.array([p.intent == "nlu_fallback" for p in pred])
             dept = np.array(
-                [(p.department or NONE) == (routing.department_of(g) or NONE) for p, g in zip(pred, gold, strict=True)]
+                [
+                    (p.department or NONE) == (routing.department_of(g) or NONE)
+                    for p, g in zip(pred, gold, strict=True)
+                ]
             )
-            for label, mask in (("all", np.ones_like(is_original)), ("original", is_original), ("breadth", ~is_original)):
+            for label, mask in (
+                ("all", np.ones_like(is_original)),
+                ("original", is_original),
+                ("breadth", ~is_original),
+            ):
                 if not mask.any():
                     continue
                 print(
