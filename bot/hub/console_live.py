@@ -8,7 +8,8 @@
   console displayed the customer's messages up to that one (the page was visible); the
   widget shows "Seen" under them.
 - ``GET /api/console/conversations/<id>/live`` -> ``{"customer_typing": bool}``: whether the
-  customer is typing in the widget now (the console asks every 1.5 s while it holds the chat).
+  customer is typing in the widget now. The console hears it pushed on its event stream
+  (bot/hub/console_push.py, ``typing``) and asks here every 1.5 s only while that is down.
 
 They reach the widget through the Rasa server's website channel (bot/agents/live.py), not
 Rasa's events API: none of this belongs in the conversation's record. Slack has no such
@@ -49,11 +50,7 @@ def add_routes(app: Sanic) -> None:
 
 def live_chat(request: Request) -> LiveChat:
     """The hub's client of the website channel's live route (made on first use)."""
-    ctx = request.app.ctx
-    if getattr(ctx, "live_chat", None) is None:
-        settings = ctx.settings
-        ctx.live_chat = LiveChat(settings.rasa_api_url, settings.rasa_token)
-    return ctx.live_chat
+    return console_push.live_chat_of(request.app)
 
 
 async def changing(request: Request) -> Session:

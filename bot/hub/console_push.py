@@ -7,6 +7,9 @@ event stream for a signed-in agent's console:
   list beside the chat may have changed): the console reads its list again.
 - ``conversation``: the open conversation has news (a message either way, a takeover
   begun or ended, a note): the console reads it again, context panel included.
+- ``typing``: the customer of the open website chat started or stopped typing
+  (``{"conversation_id", "customer_typing"}``), read from the website channel with the
+  conversation's news; the console shows it without asking.
 - a comment line every 15 s keeps proxies and Sanic's response timeout from closing it.
 
 One watcher per hub finds the news, whoever caused it (the assistant's action server
@@ -35,6 +38,7 @@ from sanic.response import HTTPResponse
 
 from bot.agents import worklist
 from bot.agents.rasa_api import RasaApiError
+from bot.agents.live import LiveChat, LiveUnavailable
 from bot.hub.auth import require
 from bot.hub.openapi_parts import error_spec, json_spec
 from bot.hub.web import HubError, in_thread
@@ -59,6 +63,7 @@ class Watcher:
         self.closing = False
         self._version: tuple | None = None
         self._last: dict[str, Any] = {}
+        self._typing: dict[str, bool] = {}
 
     def listen(self, conversation_id: str | None) -> asyncio.Queue:
         inbox: asyncio.Queue = asyncio.Queue(maxsize=100)
@@ -124,7 +129,10 @@ class Watcher:
         open_now = {c for c in self.listeners.values() if c}
         for gone in set(self._last) - open_now:
             del self._last[gone]
+        for gone in set(self._typing) - open_now:
+            del self._typing[gone]
         for conversation_id in open_now:
+            await self._look_at_typing(conversation_id)
             try:
                 change = await in_thread(desk.relay.rasa.last_change, conversation_id)
             except RasaApiError as e:
@@ -134,6 +142,33 @@ class Watcher:
             self._last[conversation_id] = change
             if before is not None and change != before:
                 self.tell("conversation", conversation_id)
+
+
+    async def _look_at_typing(self, conversation_id: str) -> None:
+        """Tell the consoles showing ``conversation_id`` when its customer starts or stops
+        typing in the website chat (a chat on another channel is never typing)."""
+        try:
+            typing = await in_thread(live_chat_of(self.app).customer_typing, conversation_id)
+        except LiveUnavailable as e:
+            log.info("no typing news of %s: %s", conversation_id, e)
+            return
+        if self._typing.get(conversation_id, False) == typing:
+            self._typing[conversation_id] = typing
+            return
+        self._typing[conversation_id] = typing
+        news = ("typing", {"conversation_id": conversation_id, "customer_typing": typing})
+        for inbox, watching in list(self.listeners.items()):
+            if watching == conversation_id:
+                _offer(inbox, news)
+
+
+def live_chat_of(app: Sanic) -> LiveChat:
+    """The hub's client of the website channel's live route (made on first use)."""
+    ctx = app.ctx
+    if getattr(ctx, "live_chat", None) is None:
+        settings = ctx.settings
+        ctx.live_chat = LiveChat(settings.rasa_api_url, settings.rasa_token)
+    return ctx.live_chat
 
 
 def watcher(app: Sanic) -> Watcher:
@@ -224,9 +259,11 @@ OPENAPI_PATHS = {
             "summary": "Server-sent events for the agent console: the queue or the open chat changed",
             "description": (
                 "Session cookie of an agent or admin, and `Accept: text/event-stream`. Events: "
-                "`ready` once, then `queue` (a list beside the chat may have changed) and "
+                "`ready` once, then `queue` (a list beside the chat may have changed), "
                 "`conversation` (the conversation named in `?conversation=` has news), each "
-                'with `data: {"conversation_id": ...}`; a comment line every 15 s.'
+                'with `data: {"conversation_id": ...}`, and `typing` (its customer started or '
+                'stopped typing in the website chat: `{"conversation_id", "customer_typing"}`); '
+                "a comment line every 15 s."
             ),
             "operationId": "consoleStream",
             "parameters": [

@@ -224,7 +224,11 @@ def test_typing_shows_both_ways_and_messages_are_delivered_then_seen(pages, assi
     expect(chat.typing).to_be_hidden(timeout=LIVE_MS)
     agent.box.fill("")
 
-    # The customer types: the console shows it; nothing is sent until they do.
+    # The customer types: the console shows it, pushed on its event stream (it asks for it
+    # only while the stream is down); nothing is sent until they do.
+    expect(agent.page.locator("body")).to_have_attribute("data-push", "live", timeout=LIVE_MS)
+    asked = []
+    agent.page.on("request", lambda r: asked.append(r.url) if r.url.endswith("/live") else None)
     customer_typing = agent.page.locator("#customer-typing")
     expect(customer_typing).to_have_text("")
     chat.input.press_sequentially("It's the blue", delay=60)
@@ -233,6 +237,7 @@ def test_typing_shows_both_ways_and_messages_are_delivered_then_seen(pages, assi
     chat.input.press("Enter")
     expect(agent.customer_line("It's the blue chair")).to_be_visible(timeout=LIVE_MS)
     expect(customer_typing).to_have_text("", timeout=LIVE_MS)
+    assert asked == [], f"the console polled for typing while its stream was up: {asked}"
 
     # Sent to a person: no assistant dots meanwhile; delivered, then seen once the console
     # (visible, held) has shown it.

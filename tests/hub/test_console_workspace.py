@@ -206,6 +206,30 @@ def test_the_stream_pushes_a_new_escalation_and_the_open_chats_news(console):
         stream.close()
 
 
+def test_the_stream_pushes_the_customer_starting_and_stopping_typing_to_that_chat_only(console):
+    ana, _ = console.user("agent", "Ana")
+    conversation, other = console.escalate(), console.escalate()
+    stream = Stream(ana, f"{console.url}/api/console/stream?conversation={conversation}")
+    try:
+        stream.wait_for("ready")
+        seen = len(stream.events)
+        console.rasa.customer_typing.add(other)  # another chat's typing is not this console's
+        console.rasa.customer_typing.add(conversation)
+        assert stream.wait_for("typing", after=seen) == {
+            "conversation_id": conversation,
+            "customer_typing": True,
+        }
+        seen = len(stream.events)
+        console.rasa.customer_typing.discard(conversation)
+        assert stream.wait_for("typing", after=seen) == {
+            "conversation_id": conversation,
+            "customer_typing": False,
+        }
+        assert all(d["conversation_id"] == conversation for k, d in stream.events if k == "typing")
+    finally:
+        stream.close()
+
+
 def test_a_hub_with_an_open_stream_stops_at_once(tmp_path):
     with scratch_journey_url("sqlite", tmp_path, "unused") as url, FakeRasa() as rasa:
         settings = HubSettings(journey_url=url, rasa_api_url=rasa.url, rasa_token=rasa.token)

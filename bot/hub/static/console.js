@@ -52,9 +52,9 @@ function coalesce(fn) {
 }
 
 // -- push, or polling when it can't be had ----------------------------------------------------
-const news = { queue: [], conversation: [] };
+const news = { queue: [], conversation: [], typing: [] };
 function onNews(kind, fn) { news[kind].push(fn); }
-function tell(kind) { for (const fn of news[kind]) fn(); }
+function tell(kind, data) { for (const fn of news[kind]) fn(data); }
 let pushing = false;
 function startPush() {
   let polling = null, failures = 0;
@@ -70,6 +70,9 @@ function startPush() {
   });
   source.addEventListener("queue", () => tell("queue"));
   source.addEventListener("conversation", () => tell("conversation"));
+  source.addEventListener("typing", (ev) => {
+    try { tell("typing", JSON.parse(ev.data)); } catch (e) { /* a malformed event: ignored */ }
+  });
   source.onerror = () => {
     pushing = false;
     document.body.dataset.push = "polling";
@@ -485,14 +488,19 @@ function live() {
   const holding = () => !form.hidden;
   const PING_MS = 2000, TYPING_POLL_MS = 1500;
   const post = (path, body) => call("POST", api + path, body);
-  // The customer's typing lives in the website channel's memory for seconds: asked for
-  // while this agent holds the chat and the page is visible.
+  // The customer's typing lives in the website channel's memory for seconds. It arrives by
+  // push (a "typing" event of the console's stream) while the stream is up; without it, it
+  // is asked for while this agent holds the chat and the page is visible.
+  const showTyping = (on) => { typing.textContent = on && holding() ? "The customer is typing…" : ""; };
+  onNews("typing", (data) => { if (data && data.conversation_id === conversationId) showTyping(Boolean(data.customer_typing)); });
   async function pollTyping() {
-    let on = false;
-    if (holding() && document.visibilityState === "visible") {
-      try { on = Boolean((await call("GET", api + "/live")).customer_typing); } catch (e) { /* next time */ }
+    if (!pushing) {
+      let on = false;
+      if (holding() && document.visibilityState === "visible") {
+        try { on = Boolean((await call("GET", api + "/live")).customer_typing); } catch (e) { /* next time */ }
+      }
+      showTyping(on);
     }
-    typing.textContent = on ? "The customer is typing…" : "";
     setTimeout(pollTyping, TYPING_POLL_MS);
   }
   pollTyping();
