@@ -37,8 +37,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.agents import worklist
-from bot.agents.rasa_api import RasaApiError
 from bot.agents.live import LiveChat, LiveUnavailable
+from bot.agents.rasa_api import RasaApiError
 from bot.hub.auth import require
 from bot.hub.openapi_parts import error_spec, json_spec
 from bot.hub.web import HubError, in_thread
@@ -142,7 +142,6 @@ class Watcher:
             self._last[conversation_id] = change
             if before is not None and change != before:
                 self.tell("conversation", conversation_id)
-
 
     async def _look_at_typing(self, conversation_id: str) -> None:
         """Tell the consoles showing ``conversation_id`` when its customer starts or stops
