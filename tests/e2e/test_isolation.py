@@ -1,5 +1,6 @@
-"""Nobody passes as another customer, or hears their news, by what a client can send:
-the real Rasa server and action server, spoken to over REST as an attacker would."""
+"""Nobody passes as another customer, opens their chat or hears their news, by what a
+client can send: the real Rasa server and action server, spoken to over REST and the
+website's socket.io as an attacker would."""
 
 from __future__ import annotations
 
