@@ -14,6 +14,7 @@ import base64
 import json
 import re
 import sqlite3
+import time
 
 import pytest
 import requests
@@ -128,9 +129,17 @@ def push(assistant, session_id: str, event: dict) -> None:
     r.raise_for_status()
 
 
-def user_texts(assistant, session_id: str) -> list[str]:
-    events = assistant.tracker(session_id)["events"]
-    return [e["text"] for e in events if e["event"] == "user"]
+def user_texts(assistant, session_id: str, expected: int = 0, timeout: float = 10) -> list[str]:
+    """The customer's messages in the conversation's record, once there are ``expected`` of
+    them (or ``timeout`` passed): Rasa sends a turn's answer before it saves the turn, so the
+    answer on screen can come a moment before the record has the message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = assistant.tracker(session_id)["events"]
+        texts = [e["text"] for e in events if e["event"] == "user"]
+        if len(texts) >= expected or time.monotonic() > deadline:
+            return texts
+        time.sleep(0.1)
 
 
 # The known trap (Rasa's own socket.io widget): with session persistence on, replies go to
@@ -149,7 +158,7 @@ def test_a_guest_says_hello_and_is_greeted(visitor, assistant):
     chat.expect_reply("What can I do for you?")
     tracker = assistant.tracker(chat.session_id)
     assert tracker["latest_input_channel"] == "socketio"
-    assert user_texts(assistant, chat.session_id) == ["hello"]
+    assert user_texts(assistant, chat.session_id, expected=1) == ["hello"]
 
 
 def test_a_signed_in_customer_asks_where_their_order_is(visitor, assistant):
@@ -183,7 +192,7 @@ def test_a_button_sends_its_payload_and_shows_its_title(visitor, assistant):
     # The customer sees the title they chose; the assistant gets the payload behind it.
     expect(chat.from_customer("Where's my order?")).to_be_visible()
     chat.expect_reply("Which order")
-    assert user_texts(assistant, chat.session_id)[-1] == "/order_status"
+    assert user_texts(assistant, chat.session_id, expected=2)[-1] == "/order_status"
     for i in range(3):
         expect(buttons.nth(i)).to_be_disabled()  # an answered question can't be answered again
 
@@ -202,7 +211,7 @@ def test_the_conversation_survives_a_page_reload(visitor, assistant):
     expect(chat.from_assistant("What can I do for you?")).to_be_visible()
     chat.say("thanks!")
     chat.expect_reply("welcome")
-    assert user_texts(assistant, session_id) == ["hello", "thanks!"]
+    assert user_texts(assistant, session_id, expected=2) == ["hello", "thanks!"]
 
 
 def test_a_second_tab_shows_the_same_conversation(visitor):
@@ -358,7 +367,7 @@ def test_one_visitor_never_sees_another_ones_conversation(visitor, assistant):
         fresh(chat)
         assert chat.stored_token not in (forged, jane_token)  # replaced by the new session's
 
-    assert user_texts(assistant, jane_session) == ["hello, my locker code is 7421"]
+    assert user_texts(assistant, jane_session, expected=1) == ["hello, my locker code is 7421"]
 
 
 def test_a_rejected_customer_token_gets_a_friendly_message(visitor):
