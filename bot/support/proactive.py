@@ -109,6 +109,9 @@ def about_the_news(desk: Desk, ctx: NeedContext, policy: str) -> NeedContext:
     event = desk.proactive.open_offer(ctx.conversation_id, policy[len(POLICY_PREFIX) :])
     if event is None:
         return ctx
+    if ctx.customer is not None and ctx.customer.id != event.customer_id:
+        # Someone else's news in this chat: their order and invoice are not this customer's.
+        return replace(ctx, order=None, invoice_id=None)
     order = desk.check_order(event.order_id, event.customer_id).order if event.order_id else None
     return replace(
         ctx,

@@ -143,3 +143,26 @@ def test_saved_replies_fill_in_an_order_only_for_a_verified_customer(backoffice,
     filled = "\n".join(r["text"] for r in extras["saved_replies"])
     assert "ORD-10001" in filled
     assert ("Ceramic mug set" in filled) is verified
+
+
+def test_a_choice_on_someone_elses_news_changes_nothing_of_theirs(desk):
+    # Defence in depth: however another customer's news came to be told in Jane's chat (the
+    # typed trigger, before it was refused), her choice on it never cancels or refunds
+    # Omar's order: the news' order is used only for the news' own customer.
+    from bot.identity.trust import BY_ORDER_EMAIL, VERIFIED, Identity
+    from bot.support import NeedContext
+    from bot.support.proactive import tell
+
+    event = delayed(desk)  # Omar's ORD-10004, not dispatched: cancellable at once
+    tell(desk, event, "jane-chat")
+    before = desk.backoffice.order("ORD-10004")
+    choice = NeedContext(
+        need="order_late",
+        conversation_id="jane-chat",
+        customer=desk.customer("C001"),
+        identity=Identity(VERIFIED, "C001", BY_ORDER_EMAIL),
+        option="delay_cancel_refund",
+    )
+    reply = desk.carry_out(choice)
+    assert desk.backoffice.order("ORD-10004") == before
+    assert "ORD-10004" not in json.dumps([m.params for m in reply.messages])
