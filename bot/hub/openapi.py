@@ -1073,6 +1073,14 @@ _DOCUMENT = {
                                 "customer_said": {"type": "string", "nullable": True},
                                 "contacts": {"type": "integer", "nullable": True},
                                 "priority": {"type": "string", "nullable": True},
+                                "update_kind": {
+                                    "type": "string",
+                                    "nullable": True,
+                                    "enum": ["repeat_contact", "addition", None],
+                                    "description": "repeat_contact: a later chat joined the "
+                                    "handoff; addition: the customer added something for the "
+                                    "team.",
+                                },
                             },
                         },
                     },

@@ -132,14 +132,18 @@ def card(dept: Department, item: dict) -> dict:
         "received_at": item["received_at"],
         "rows": rows,
         "transcript": [str(line) for line in context.get("transcript") or []],
-        # Later contacts about the same need and order that joined this handoff (issue 21):
-        # what the customer said then, and when, so the department reads one story.
+        # Later contacts about the same need and order that joined this handoff, and what
+        # the customer added for the team (issue 21): what they said then, and when, so the
+        # department reads one story.
         "updates": [
             {
                 "received_at": u.get("received_at"),
                 "customer_said": str(u.get("customer_said") or ""),
                 "channel": str(u.get("channel") or ""),
                 "contacts": u.get("contacts"),
+                "update_kind": "addition"
+                if u.get("update_kind") == "addition"
+                else "repeat_contact",
             }
             for u in item.get("updates") or []
         ],

@@ -181,6 +181,9 @@ class HubStore:
                             "customer_said": body.get("customer_said"),
                             "contacts": body.get("contacts"),
                             "priority": body.get("priority"),
+                            # "repeat_contact" (a later chat joined it) or "addition" (the
+                            # customer added something for the team); None before additions.
+                            "update_kind": body.get("update_kind"),
                         }
                     )
         for item in items:

@@ -508,6 +508,15 @@ def test_the_inbox_page_shows_a_later_contact_that_joined_the_handoff(hub):
     assert len(cards) == 1  # one card for the handoff, the update on it
     assert "The customer came back about it" in cards[0]
     assert "(contact 2): still nothing, &lt;b&gt;where is it?&lt;/b&gt;" in cards[0]
+    # Then the customer adds something for the team: it says so, and the API names its kind.
+    addition = {**update, "customer_said": "the box was left at number 12", "contacts": 2}
+    addition["update_kind"] = "addition"
+    assert hub.deliver("delivery", addition).status_code == 200
+    page = staff.get(hub.url + "/departments/delivery", timeout=5).text
+    assert ", added for you: the box was left at number 12" in page
+    api = hub.signed("GET", "/api/departments/delivery/handoffs", department="delivery").json()
+    [item] = [i for i in api["handoffs"] if i["handoff_id"] == handoff_id]
+    assert [u["update_kind"] for u in item["updates"]] == [None, "addition"]
 
 
 def test_the_inbox_page_resolves_with_what_was_done(hub):
