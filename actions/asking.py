@@ -5,6 +5,10 @@ first time, the plain question; when the customer's answer did not give it and w
 again, the question comes with a way out ("Talk to a person", "Never mind"); after that, no
 third asking of the same question: we say we still don't have it and offer only the ways
 out. A question answered on the way (a digression) does not count as a failed answer.
+
+A verified customer asked which order it is about gets their latest orders as buttons (the
+number and what is in it): one tap, or a typed "the chair one", answers (bot/channels/
+typed_choice.py). Nobody else sees anyone's orders.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+
+from actions._adapter import desk, identity_of
 
 # The details the need form asks for with a question of its own (customer_id has
 # action_ask_customer_id, in actions/identity.py, with limits of its own).
@@ -45,6 +51,29 @@ def failed_asks(events: list[dict], ask_action: str) -> int:
 
 
 STILL_MISSING = "utter_detail_still_missing"
+ORDERS_SHOWN = 5  # the latest ones: Slack shows five buttons to a row
+TITLE_CHARS = 60
+
+
+def order_buttons(tracker: Tracker) -> list[dict[str, str]]:
+    """The verified customer's latest orders as answers to "which order?"; none for anyone
+    who is not verified (an order number is not an identity: bot/config/access.yml)."""
+    identity = identity_of(tracker)
+    if not identity.verified or not identity.customer_id:
+        return []
+    orders = sorted(
+        desk().backoffice.orders_of(identity.customer_id),
+        key=lambda o: (o.placed_at, o.id),
+        reverse=True,
+    )[:ORDERS_SHOWN]
+    buttons = []
+    for order in orders:
+        title = f"{order.id}: {order.items_text}"
+        if len(title) > TITLE_CHARS:
+            title = title[: TITLE_CHARS - 1].rstrip(" ,") + "…"
+        payload = f'/inform{{"order_id": "{order.id}"}}'
+        buttons.append({"title": title, "payload": payload})
+    return buttons
 
 
 class _AskForDetail:
@@ -56,21 +85,29 @@ class _AskForDetail:
     def name(self) -> str:
         return f"action_ask_{self.slot}"
 
+    def choices(self, tracker: Tracker) -> list[dict[str, str]]:
+        """Buttons that answer the question itself (none by default)."""
+        return []
+
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         asked = failed_asks(tracker.events, self.name())
+        choices = self.choices(tracker)
         if asked == 0:
-            dispatcher.utter_message(response=f"utter_ask_{self.slot}")
+            dispatcher.utter_message(response=f"utter_ask_{self.slot}", buttons=choices)
         elif asked == 1:
-            dispatcher.utter_message(response=f"utter_ask_{self.slot}", buttons=WAYS_OUT)
+            dispatcher.utter_message(response=f"utter_ask_{self.slot}", buttons=choices + WAYS_OUT)
         else:
-            dispatcher.utter_message(response=STILL_MISSING, buttons=WAYS_OUT)
+            dispatcher.utter_message(response=STILL_MISSING, buttons=choices + WAYS_OUT)
         return []
 
 
 class AskForOrderId(_AskForDetail, Action):
     slot = "order_id"
+
+    def choices(self, tracker: Tracker) -> list[dict[str, str]]:
+        return order_buttons(tracker)
 
 
 class AskForEmail(_AskForDetail, Action):

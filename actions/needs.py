@@ -48,6 +48,11 @@ CALLBACK = "sales_callback"
 # What an answer to "what's the new address?" is read as when it is one.
 ADDRESS_ANSWER_INTENTS = ("inform", "change_delivery_address", "nlu_fallback", "out_of_scope")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# "and my other order?", "what about the other one": not the order we were talking about.
+ANOTHER_ORDER = re.compile(
+    r"\b(?:other|another|second|different)\s+(?:order|one|parcel|package|delivery)\b",
+    re.IGNORECASE,
+)
 
 
 class ActionNoteNeed(Action):
@@ -80,6 +85,7 @@ class ActionNoteNeed(Action):
             events += [SlotSet("new_address", None), SlotSet("new_date", None)]
             tracker.slots.update(new_address=None, new_date=None)
         events += identify_from_channel(tracker)
+        events += self._another_order(tracker)
         if not identity_of(tracker).verified and latest_entity(tracker, "order_id"):
             # "Cancel ORD-10004, it's omar@example.com": the order with its email, said up
             # front, verifies them before anything is asked.
@@ -93,6 +99,25 @@ class ActionNoteNeed(Action):
         record_turn(tracker, need=intent)
         # News a department had for them while they were away comes first, at any contact.
         return events + tell_waiting_news(tracker, dispatcher, raised_a_need=True)
+
+    @staticmethod
+    def _another_order(tracker: Tracker) -> list[dict[str, Any]]:
+        """ "And my other order?" about a verified customer's orders: the one other order when
+        there is just one, else no order yet, so the form asks with their orders as buttons.
+        Nothing for an order named in the message, or without a verified customer."""
+        current = tracker.get_slot("order_id")
+        text = tracker.latest_message.get("text") or ""
+        identity = identity_of(tracker)
+        if not (current and ANOTHER_ORDER.search(text) and identity.verified):
+            return []
+        if latest_entity(tracker, "order_id"):
+            return []
+        others = [
+            o.id for o in desk().backoffice.orders_of(identity.customer_id) if o.id != current
+        ]
+        chosen = others[0] if len(others) == 1 else None
+        tracker.slots["order_id"] = chosen
+        return [SlotSet("order_id", chosen)]
 
     @staticmethod
     def _rule_asked_about(tracker: Tracker, intent: str | None) -> str | None:

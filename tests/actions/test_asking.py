@@ -53,3 +53,35 @@ def test_each_question_and_each_session_count_apart():
     assert failed_asks([ASKED, ASKED, {"event": "session_started"}], "action_ask_order_id") == 0
     # An action event of that name (never recorded by Rasa for a form's ask) counts nothing.
     assert failed_asks([action("action_ask_order_id")] * 3, "action_ask_order_id") == 0
+
+
+def test_a_verified_customer_is_asked_with_their_latest_orders_as_buttons():
+    dispatcher = CollectingDispatcher()
+    jane = {"customer_id": "C001", "verified_by": "website"}
+    tracker = make_tracker(intent="order_status", text="where's my order", slots=jane, events=NOTED)
+    AskForOrderId().run(dispatcher, tracker, {})
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_order_id"
+    assert message["buttons"] == [  # newest first, with what is in each
+        {"title": "ORD-10001: Ceramic mug set", "payload": '/inform{"order_id": "ORD-10001"}'},
+        {"title": "ORD-10003: Desk lamp", "payload": '/inform{"order_id": "ORD-10003"}'},
+        {
+            "title": "ORD-10002: Standing desk frame, Desk top 140cm",
+            "payload": '/inform{"order_id": "ORD-10002"}',
+        },
+    ]
+    # Asked again: her orders, then the ways out.
+    again = make_tracker(intent="inform", text="dunno", slots=jane, events=[*NOTED, ASKED])
+    dispatcher = CollectingDispatcher()
+    AskForOrderId().run(dispatcher, again, {})
+    assert dispatcher.messages[0]["buttons"][-2:] == WAYS_OUT
+    assert len(dispatcher.messages[0]["buttons"]) == 5
+
+
+def test_nobody_who_is_not_verified_sees_anyones_orders():
+    # A claimed email or a typed order number is not an identity: no orders offered.
+    for slots in ({}, {"email": "jane.doe@example.com"}, {"order_id": "ORD-10001"}):
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(intent="order_status", text="where", slots=slots, events=NOTED)
+        AskForOrderId().run(dispatcher, tracker, {})
+        assert dispatcher.messages[0]["buttons"] == [], slots

@@ -282,3 +282,24 @@ def test_a_charge_is_picked_by_its_amount_or_what_it_was_for():
     assert resolve("the storage one", charges) is charges[1]
     assert resolve("12.00", charges) is charges[1]
     assert resolve("the 12.50 one", charges) is None
+
+
+def test_a_customers_orders_offered_as_buttons_are_picked_by_what_is_in_them():
+    # actions/asking.py offers a verified customer's orders as "ORD-n: items".
+    orders = [
+        Button("ORD-10006: Keyboard, Mouse", '/inform{"order_id": "ORD-10006"}'),
+        Button("ORD-10005: Noise-cancelling headphones", '/inform{"order_id": "ORD-10005"}'),
+        Button("Talk to a person", "/request_human"),
+        Button("Never mind", "/deny"),
+    ]
+    picked = {
+        "the keyboard one": "ORD-10006",
+        "the mouse and keyboard": "ORD-10006",
+        "the headphones": "ORD-10005",
+        "the second one": "ORD-10005",
+        "10005": "ORD-10005",
+    }
+    for text, order in picked.items():
+        chosen = resolve(text, orders)
+        assert chosen is not None and order in chosen.payload, text
+    assert resolve("neither", orders) is None

@@ -252,3 +252,25 @@ def test_a_malformed_message_id_gets_a_clear_400(assistant, message_id):
         timeout=30,
     )
     assert r.status_code == 400 and "message_id" in r.json()["message"], r.text
+
+
+def test_a_verified_customer_picks_which_order_from_their_own_orders(assistant):
+    """Issue 19: an identified customer with several orders gets them as buttons; a tap, or
+    typing what is in one, answers."""
+    sender = "e2e-which-order-li"
+    stranger = texts(assistant.say("e2e-which-order-stranger", "where is my order?"))
+    assert "Which order" in stranger and "ORD-1000" not in stranger.replace("ORD-10042", "")
+    verified = texts(assistant.verify_by_code(sender, "li.wei@example.com"))
+    assert "Li" in verified
+    asked = assistant.say(sender, "where is my order?")
+    assert "Which order" in texts(asked)
+    buttons = [b for r in asked for b in r.get("buttons") or []]
+    assert [b["title"] for b in buttons] == [
+        "ORD-10006: Keyboard, Mouse",
+        "ORD-10005: Noise-cancelling headphones",
+    ]
+    answer = texts(assistant.say(sender, buttons[1]["payload"]))
+    assert "ORD-10005" in answer and "ORD-10006" not in answer
+    # "My other order": the one she has not asked about.
+    other = texts(assistant.say(sender, "and where's my other order?"))
+    assert "ORD-10006" in other and "ORD-10005" not in other, other
