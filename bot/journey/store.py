@@ -432,7 +432,10 @@ class JourneyStore:
             )
             self._recount_repeats(conn, key)  # the visitor's chats may repeat the customer's
         shown = [channel_identity]
-        if turn.email:
+        if turn.email and turn.customer_id:
+            # Only a verified customer's email is theirs. An email a visitor merely typed may
+            # be anyone's: linked, it would put a stranger's chats in that customer's journey,
+            # export and erasure, and show their email on the stranger's record.
             shown.append(("email", turn.email.lower()))
         if turn.slack_user:
             shown.append(("slack", turn.slack_user))

@@ -344,3 +344,13 @@ def test_the_migration_marks_the_repeat_contacts_already_in_the_store(engine):
     assert {k: bool(v) for k, v in marks.items()} == {
         1: True, 2: False, 3: False, 4: False, 5: False, 6: False,
     }  # fmt: skip
+
+
+def test_an_email_a_visitor_only_typed_links_nobody(journey):
+    """A stranger types Jane's email before Jane has ever chatted: the email stays no identity
+    of the stranger's record, so Jane's journey, export and erasure never take in their chat."""
+    journey.record(turn("web-stranger", email="jane.doe@example.com", need="order_status"))
+    assert journey.customer_of("email", "jane.doe@example.com") is None
+    journey.record(turn("web-jane", customer_id="C001", email="jane.doe@example.com"))
+    assert journey.customer_of("email", "jane.doe@example.com") == "C001"
+    assert journey.customer_of("socketio", "web-stranger") != "C001"
