@@ -10,7 +10,9 @@ recorded and limited (bot/identity/checks.py).
 from __future__ import annotations
 
 import logging
+import time
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -82,13 +84,26 @@ def code_in(text: str | None, digits: int) -> str | None:
     return match.group(0) if match else None
 
 
+# After a one-time code could not be sent, how long every visitor is told codes are down.
+MAIL_DOWN_SECONDS = 300.0
+
+
 class Verifier:
     """Checks who a visitor is, within the limits, and says so in the same words for all."""
 
-    def __init__(self, backoffice: BackOffice, checks: IdentityChecks, mailer: Mailer | None):
+    def __init__(
+        self,
+        backoffice: BackOffice,
+        checks: IdentityChecks,
+        mailer: Mailer | None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.backoffice = backoffice
         self.checks = checks
         self.mailer = mailer
+        self._clock = clock
+        # Until when codes are known not to go out (a send failed): everyone hears so alike.
+        self._mail_down_until = 0.0
 
     @property
     def codes(self):
@@ -126,7 +141,8 @@ class Verifier:
 
         The visitor is told the same either way; only the account's owner gets a code.
         """
-        if self.mailer is None:
+        if self.mailer is None or self._clock() < self._mail_down_until:
+            # Said before anyone's email is looked up: it tells nothing about the email.
             return Verification(said=Said("utter_code_unavailable"))
         customer = self.backoffice.customer_by_email(email.strip())
         if not self.checks.may_send_code(where, None):  # this chat's limit: alike for all
@@ -143,9 +159,12 @@ class Verifier:
                 self.mailer.send_code(
                     customer.email, code, self.codes.minutes_valid, customer.first_name
                 )
-            except Exception as e:  # the mail server is down or refused: say so, lose nothing
+            except Exception as e:  # the mail server is down or refused it
+                # This visitor hears what an email with no account gets (saying "codes
+                # aren't going out" only to real accounts would tell which emails are one);
+                # everyone asking next hears that codes are down, until a while has passed.
                 log.warning("one-time code not sent: %s", e)
-                return Verification(said=Said("utter_code_unavailable"))
+                self._mail_down_until = self._clock() + MAIL_DOWN_SECONDS
         self.checks.record(where, CODE_SENT, OK, customer_id=customer.id if customer else None)
         return Verification(
             said=Said(

@@ -166,3 +166,24 @@ def test_a_choice_on_someone_elses_news_changes_nothing_of_theirs(desk):
     reply = desk.carry_out(choice)
     assert desk.backoffice.order("ORD-10004") == before
     assert "ORD-10004" not in json.dumps([m.params for m in reply.messages])
+
+
+def test_a_mail_server_that_is_down_tells_nobody_which_emails_are_accounts(desk):
+    # Jane's code cannot go out: her chat hears what an email with no account hears (with a
+    # way forward), so the failure tells nothing; then, for a while, every visitor hears
+    # that codes are down, whatever email they give, and no more sends are tried.
+    from bot.identity.checks import Where
+
+    verifier = desk.verifier
+    verifier.mailer.fail = True
+    nobody = verifier.send_code(Where("down-nobody", "rest"), "nobody@example.com")
+    jane = verifier.send_code(Where("down-jane", "rest"), "jane.doe@example.com")
+    assert jane.said.response == "utter_code_sent" == nobody.said.response
+    assert jane.said.params == nobody.said.params | {"email": "jane.doe@example.com"}
+    verifier.mailer.fail = False
+    later = [
+        verifier.send_code(Where(f"down-later-{n}", "rest"), email).said.response
+        for n, email in enumerate(("omar@example.com", "nobody@example.com"))
+    ]
+    assert later == ["utter_code_unavailable", "utter_code_unavailable"]
+    assert verifier.mailer.sent == []
