@@ -10,8 +10,8 @@ recorded and limited (bot/identity/checks.py).
 from __future__ import annotations
 
 import logging
-import time
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
