@@ -139,9 +139,7 @@ def test_two_rasa_servers_behind_nginx_lose_nothing_when_one_dies(scaled):
         with ThreadPoolExecutor(max_workers=CONVERSATIONS) as pool:
             done = list(
                 pool.map(
-                    lambda c: converse(
-                        scaled.url, c, gate.wait, retries=RETRIES, message_ids=True
-                    ),
+                    lambda c: converse(scaled.url, c, gate.wait, retries=RETRIES, message_ids=True),
                     convos,
                 )
             )
