@@ -6,7 +6,8 @@ JSON but not an object (``[]``, ``"x"``) ends in a 500 that echoes the request b
 ``python -m bot.action_server --actions actions --port 5055`` (bot/runner.py), it answers
 malformed calls with 400, a non-JSON content type with 415, a body over
 ``CX_ACTION_MAX_BODY_BYTES`` with 413, and an unexpected error with a 500 that keeps the
-request to the log. Rasa's calls are unchanged.
+request to the log. Rasa's calls are unchanged. Synchronous actions run in a bounded thread
+pool (bot/action_threads.py), so a slow back office never stalls the other conversations.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from sanic.exceptions import PayloadTooLarge, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import action_threads
 from bot.channels.api_guard import body_unread
 from bot.redaction import install_log_redaction
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +48,17 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     secret: str | None = None,
     warm: bool = False,
+    threads: int = action_threads.DEFAULT_THREADS,
     **sdk_options: Any,
 ) -> Sanic:
     """rasa_sdk's app for ``actions``, with request checks and a body limit.
 
     ``secret``: calls must carry it in ``X-CX-Action-Secret`` (Rasa sends it, from
     endpoints.yml's ``headers``), else 401. ``warm``: build the actions' services and spaCy
-    pipelines before serving, so the first customer does not wait for them.
+    pipelines before serving, so the first customer does not wait for them. ``threads``:
+    how many synchronous actions run at once, each in its own thread, off the event loop.
     """
+    action_threads.install(threads)  # before rasa_sdk's executor registers the actions
     app = create_sdk_app(actions, **sdk_options)
     app.config.REQUEST_MAX_SIZE = max_body_bytes
     app.register_middleware(_check_action_call, "request")
@@ -173,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         max_body,
         secret=secret,
         warm=True,
+        threads=Settings.from_env().action_threads,
         cors_origins=args.cors,
         auto_reload=args.auto_reload,
     )

@@ -73,6 +73,10 @@ class Settings:
     metrics_own_port: int = 0
     metrics_host: str = "127.0.0.1"
 
+    # Threads the action server runs synchronous actions in (bot/action_threads.py): how many
+    # database and back-office calls may wait at once without stalling the others.
+    action_threads: int = 8
+
     @property
     def hub_url(self) -> str:
         return f"http://{self.host}:{self.hub_port}"
@@ -143,6 +147,7 @@ class Settings:
             metrics_port=_optional_port(env, "CX_METRICS_PORT", DEFAULT_METRICS_PORT),
             metrics_own_port=_optional_port(env, "CX_METRICS_OWN_PORT", 0),
             metrics_host=env.get("CX_METRICS_HOST", "").strip() or "127.0.0.1",
+            action_threads=_count(env, "CX_ACTION_THREADS", 8),
         )
 
 
@@ -182,6 +187,20 @@ def _retention_days(env: Mapping[str, str]) -> int | None:
     if days < 1:
         raise ValueError(f"CX_RETENTION_DAYS={days}: keep at least 1 day, or leave it unset")
     return days
+
+
+def _count(env: Mapping[str, str], key: str, default: int) -> int:
+    """A whole number of at least 1; ``default`` when unset."""
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{key}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ValueError(f"{key}={value} must be at least 1")
+    return value
 
 
 def _port(env: Mapping[str, str], key: str, default: int) -> int:
