@@ -6,7 +6,9 @@
   event's ``custom`` data, which bot/channels/web.py shows as the agent's message).
 - Slack: Rasa's own Slack output would post to the default channel, not the customer's
   thread, so the message is posted with Slack's Web API into the conversation's own
-  channel and thread, and then recorded in the tracker without side effects.
+  channel and thread, and then recorded in the tracker without side effects. In a channel
+  others read (not a DM), a verified customer's conversation is told privately
+  (``chat.postEphemeral`` to the customer, in the thread), as the assistant's replies are.
 
 Other channels (the REST webhook, the command line) have no way to push a message to the
 customer: ``CannotReach``.
@@ -21,7 +23,13 @@ from typing import Any
 import requests
 
 from bot.agents.rasa_api import RasaApi, RasaApiError
-from bot.channels.slack_api import SlackApiError, SlackWebApi, slack_thread_of
+from bot.channels.slack_api import (
+    SlackApiError,
+    SlackWebApi,
+    is_shared_channel,
+    private_recipient,
+    slack_thread_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +137,17 @@ class Relay:
 
     def _post_to_slack(self, conversation_id: str, text: str) -> None:
         where = slack_thread_of(conversation_id)
-        if where.thread_ts is None:
-            # Not a thread-granularity id: the latest message says where the customer wrote.
-            latest = self.tracker(conversation_id).get("latest_message") or {}
-            where = slack_thread_of(conversation_id, latest.get("metadata") or {})
+        private_to = None
+        if where.thread_ts is None or is_shared_channel(where.channel):
+            tracker = self.tracker(conversation_id)
+            if where.thread_ts is None:
+                # Not a thread-granularity id: the latest message says where the customer wrote.
+                latest = tracker.get("latest_message") or {}
+                where = slack_thread_of(conversation_id, latest.get("metadata") or {})
+            # Others read a channel: a verified customer is told privately (principle 9).
+            private_to = private_recipient(conversation_id, where, tracker)
         try:
-            self.slack.post(where, text)
+            self.slack.post(where, text, private_to=private_to)
         except (requests.RequestException, SlackApiError) as e:
             raise RelayFailed(f"Slack did not take the message: {e}") from e
 

@@ -18,6 +18,11 @@ refused):
 - The Web API base URL is configurable (Enterprise Grid, GovSlack, tests), and replies are
   posted without ``as_user``, which new Slack apps' bot tokens refuse.
 - Malformed requests get 400, never 500; a forged or stale request gets 401.
+- Privacy in shared channels: in a channel others read (C.../G..., not a DM), every reply
+  to a Slack user mapped to a customer (a verified customer, whose answers carry their
+  account details) is posted with ``chat.postEphemeral`` to that user, in the thread; once
+  per thread a visible note tells them why. Replies to unmapped users stay public: the
+  trust rules give them no account details.
 - Rate limits (bot/ratelimit.py) per Slack user (``CX_RATE_SLACK_USER``) and per workspace
   (``CX_RATE_SLACK_TEAM``). Slack retries anything but a quick 2xx, so a message over a
   limit is still answered 200; it starts no turn, and the author is told in the thread,
@@ -36,7 +41,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.slack import SlackBot, SlackInput
@@ -57,8 +62,12 @@ from bot.channels.slack_api import (
     SIGNING_SECRET_ENV,
     TOKEN_ENV,
     api_url,
+    is_shared_channel,
 )
 from bot.ratelimit import Limiter, Rate, RateLimits, first_refusal
+
+if TYPE_CHECKING:
+    from bot.backoffice import BackOffice
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +85,11 @@ SLOW_DOWN = (
     "You're sending messages faster than I can read them, so I skipped the last one. "
     "Please wait {wait} seconds, then send it again."
 )
+# Said once per thread, visibly, when a verified customer's answers go to them alone.
+PRIVATE_NOTE = (
+    "I'll answer you here where only you can see it, since this channel is shared. "
+    "For a lasting copy, message me directly."
+)
 # Message subtypes that are still a person writing; others (edits, deletions, joins) are not.
 USER_SUBTYPES = (None, "thread_broadcast", "file_share")
 
@@ -90,7 +104,8 @@ class MalformedRequest(ValueError):
 
 
 class SlackOutput(SlackBot):
-    """Rasa's Slack output at a configurable Web API base URL, without ``as_user``."""
+    """Rasa's Slack output at a configurable Web API base URL, without ``as_user``; with
+    ``private_to``, every message is ephemeral to that Slack user."""
 
     def __init__(
         self,
@@ -99,11 +114,17 @@ class SlackOutput(SlackBot):
         thread_id: str | None = None,
         proxy: str | None = None,
         base_url: str = DEFAULT_API_URL,
+        private_to: str | None = None,
+        note_due: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
+        """``note_due`` says (once per thread, across processes) whether the visible
+        PRIVATE_NOTE is still to be posted before the first private message."""
         super().__init__(token, slack_channel, thread_id, proxy)
         self.base_url = api_url(base_url)
         # Stock SlackBot always talks to https://slack.com/api/.
         self.client = AsyncWebClient(token, base_url=self.base_url, proxy=proxy)
+        self.private_to = private_to
+        self._note_due = note_due
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
@@ -133,7 +154,16 @@ class SlackOutput(SlackBot):
     async def _post_message(self, channel: str, **kwargs: Any) -> None:
         # as_user is for classic apps only: bot tokens of new apps get invalid_arguments.
         kwargs.pop("as_user", None)
-        await super()._post_message(channel, **kwargs)
+        if not self.private_to:
+            await super()._post_message(channel, **kwargs)
+            return
+        note_due, self._note_due = self._note_due, None  # asked once per turn at most
+        if note_due is not None and await note_due():
+            # Visible, and first: Slack shows an ephemeral reply only in an active thread.
+            await super()._post_message(channel, text=PRIVATE_NOTE)
+        if self.thread_id:
+            kwargs["thread_ts"] = self.thread_id
+        await self.client.chat_postEphemeral(channel=channel, user=self.private_to, **kwargs)
 
 
 class ThreadedSlackInput(SlackInput):
@@ -201,9 +231,11 @@ class ThreadedSlackInput(SlackInput):
         journey_url: str | None = None,
         limits: RateLimits | None = None,
         limiter: Limiter | None = None,
+        backoffice: BackOffice | None = None,
     ) -> None:
-        """Like ``SlackInput``, plus the Web API base URL and the journey database URL
-        (default: ``CX_JOURNEY_URL``, read on the first event)."""
+        """Like ``SlackInput``, plus the Web API base URL, the journey database URL
+        (default: ``CX_JOURNEY_URL``, read on the first event) and the back office that
+        maps Slack users to customers (default: as configured, built on first use)."""
         super().__init__(
             slack_token,
             slack_channel,
@@ -224,6 +256,8 @@ class ThreadedSlackInput(SlackInput):
         self._seen_lock = threading.Lock()
         self.limits = limits or RateLimits()
         self.limiter = self.limits.limiter() if limiter is None else limiter
+        self._backoffice = backoffice
+        self._backoffice_lock = threading.Lock()
 
     @property
     def configured(self) -> bool:
@@ -441,10 +475,16 @@ class ThreadedSlackInput(SlackInput):
     @staticmethod
     def _interaction_metadata(payload: dict[str, Any]) -> dict[str, Any]:
         message = payload.get("message") or {}
+        # A click in an ephemeral message comes without "message": its container says where.
+        container = payload.get("container")
+        container = container if isinstance(container, dict) else {}
         user = (payload.get("user") or {}).get("id")
         return {
             "out_channel": (payload.get("channel") or {}).get("id"),
-            "thread_id": message.get("thread_ts") or message.get("ts"),
+            "thread_id": message.get("thread_ts")
+            or message.get("ts")
+            or container.get("thread_ts")
+            or container.get("message_ts"),
             "users": [user] if user else [],
             "slack_user": user,
         }
@@ -452,15 +492,84 @@ class ThreadedSlackInput(SlackInput):
     # -- output and the record of events ----------------------------------------------------
 
     def get_output_channel(
-        self, channel: str | None = None, thread_id: str | None = None
+        self,
+        channel: str | None = None,
+        thread_id: str | None = None,
+        private_to: str | None = None,
     ) -> OutputChannel:
+        channel = channel or self.slack_channel
+        note_due = None
+        if private_to and channel and thread_id:
+            note_key = f"private-note/{channel}/{thread_id}"
+            note_due = lambda: self._first_time([note_key])  # noqa: E731
         return SlackOutput(
             self.slack_token,
-            channel or self.slack_channel,
+            channel,
             thread_id,
             self.proxy,
             self.slack_api_url,
+            private_to=private_to,
+            note_due=note_due,
         )
+
+    async def process_message(
+        self,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        text: str,
+        sender_id: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> Any:
+        """Start the turn as stock does, its replies private when they must be
+        (``private_recipient``)."""
+        retry_reason = request.headers.get(self.retry_reason_header)
+        retry_count = request.headers.get(self.retry_num_header)
+        if retry_count and retry_reason in self.errors_ignore_retry:
+            logger.warning("Slack retry #%s (%s) ignored as configured", retry_count, retry_reason)
+            return response.text("", status=HTTPStatus.CREATED, headers={"X-Slack-No-Retry": "1"})
+        metadata = metadata or {}
+        channel = metadata.get("out_channel")
+        thread_id = metadata.get("thread_id") if self.use_threads else None
+        private_to = await self.private_recipient(metadata)
+        message = UserMessage(
+            text,
+            self.get_output_channel(channel, thread_id, private_to),
+            sender_id,
+            input_channel=self.name(),
+            metadata=metadata,
+        )
+        task = asyncio.create_task(on_new_message(message))
+        self._background_tasks.add(task)  # a reference, so the task is not collected
+        task.add_done_callback(self._background_tasks.discard)
+        return response.text("")
+
+    async def private_recipient(self, metadata: dict[str, Any]) -> str | None:
+        """The author, when the replies must reach them alone: they are mapped to a customer
+        (so the answers carry account details) and others read the channel (not a DM).
+
+        If the back office cannot be asked, the replies are private all the same: a public
+        reply to an unmapped user is only ever a courtesy, a public account detail a leak.
+        """
+        user = metadata.get("slack_user")
+        channel = metadata.get("out_channel") or self.slack_channel
+        if not user or not is_shared_channel(channel):
+            return None
+        try:
+            customer = await asyncio.to_thread(self._customers().customer_by_slack_user, user)
+        except Exception:
+            logger.exception("Could not look up Slack user %s: answering them privately", user)
+            return user
+        return user if customer is not None else None
+
+    def _customers(self) -> BackOffice:
+        with self._backoffice_lock:
+            if self._backoffice is None:
+                # Imported here: the back office is only opened once Slack needs it.
+                from bot.services import build_backoffice
+                from bot.settings import Settings
+
+                self._backoffice = build_backoffice(Settings.from_env())
+            return self._backoffice
 
     async def _first_time(self, keys: list[str]) -> bool:
         try:

@@ -5,6 +5,10 @@ A human agent relaying a message into a customer's Slack thread cannot use Rasa'
 thread). The conversation's own sender id says where it lives; :class:`SlackWebApi` posts
 there, at the configured base URL. Plain Python with ``requests``: no Rasa import, so the
 hub can use it.
+
+Privacy: in a channel that is not a DM, everyone in it reads the thread, so whatever is
+said to a verified customer (their orders, address, invoices) is posted with
+``chat.postEphemeral`` to that customer alone (:func:`private_recipient` says who).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+
+from bot.identity.trust import Identity
 
 # The environment variables credentials.yml names by default (bot/channels/slack.py).
 TOKEN_ENV = "SLACK_BOT_TOKEN"
@@ -59,6 +65,34 @@ def slack_thread_of(sender_id: str, metadata: Mapping[str, Any] | None = None) -
     return SlackThread(sender_id)  # a user id: chat.postMessage opens the app's DM
 
 
+def is_shared_channel(channel: str | None) -> bool:
+    """Whether others may read a Slack channel: a public (C...) or private (G...) channel,
+    not a DM with the app (D...) nor a user id (U..., which opens the DM)."""
+    return bool(channel) and channel[0] in "CG"
+
+
+def private_recipient(
+    sender_id: str, where: SlackThread, tracker: Mapping[str, Any] | None
+) -> str | None:
+    """The Slack user to whom a message for this conversation goes privately, or None.
+
+    In a channel others read (not a DM), a conversation whose customer is verified (its
+    slots, as Rasa's tracker API gives them) may hear their account details: those go to
+    the author alone. The author is ``slack_user`` in the latest message's metadata
+    (bot/channels/slack.py), else the first part of Rasa's sender id.
+    """
+    if not is_shared_channel(where.channel):
+        return None
+    tracker = tracker or {}
+    slots = tracker.get("slots") or {}
+    identity = Identity.from_slots(slots.get("customer_id"), slots.get("verified_by"))
+    if not identity.verified:
+        return None
+    metadata = (tracker.get("latest_message") or {}).get("metadata") or {}
+    user = metadata.get("slack_user")
+    return user if isinstance(user, str) and user else sender_id.split("_")[0] or None
+
+
 class SlackApiError(RuntimeError):
     """Slack answered ``{"ok": false, "error": ...}``."""
 
@@ -86,13 +120,19 @@ class SlackWebApi:
         return cls(token, api_url(env.get(API_URL_ENV))) if token else None
 
     def post(
-        self, where: SlackThread, text: str, buttons: list[dict[str, str]] | None = None
+        self,
+        where: SlackThread,
+        text: str,
+        buttons: list[dict[str, str]] | None = None,
+        private_to: str | None = None,
     ) -> str:
         """Post ``text`` as the bot into ``where``, with ``buttons`` ({title, payload}) under
         it; returns the new message's ts.
 
         Buttons are Block Kit buttons whose value is the payload, the way Rasa's own Slack
         output sends them, so a click comes back to the Slack channel as that payload.
+        With ``private_to`` (a Slack user id) the message is ephemeral: only that user sees
+        it, in the same thread (``chat.postEphemeral``).
         """
         body: dict[str, Any] = {"channel": where.channel, "text": text}
         if buttons:
@@ -112,8 +152,12 @@ class SlackWebApi:
             ]
         if where.thread_ts:
             body["thread_ts"] = where.thread_ts
+        method = "chat.postMessage"
+        if private_to:
+            method = "chat.postEphemeral"
+            body["user"] = private_to
         response = self.session.post(
-            f"{self.base_url}chat.postMessage",
+            f"{self.base_url}{method}",
             json=body,
             # Slack warns about JSON bodies that do not name their charset.
             headers={
@@ -125,5 +169,5 @@ class SlackWebApi:
         response.raise_for_status()
         answer = response.json()
         if not answer.get("ok"):
-            raise SlackApiError(f"chat.postMessage failed: {answer.get('error', answer)}")
-        return answer["ts"]
+            raise SlackApiError(f"{method} failed: {answer.get('error', answer)}")
+        return answer["ts"] if "ts" in answer else answer["message_ts"]  # ephemeral: message_ts

@@ -1,9 +1,10 @@
 """A fake Slack on 127.0.0.1: its Web API records what the bot posts, and it signs events.
 
 Both halves of Slack as an app sees it: ``FakeSlack`` serves the Web API at ``url``
-(``chat.postMessage`` recorded, with the bot token from the Authorization header, in
-JSON or form bodies, answered ``{"ok": true, "ts": ...}``; a wrong token gets
-``invalid_auth`` as from Slack), and it delivers Events API payloads signed the way Slack
+(``chat.postMessage`` and ``chat.postEphemeral`` recorded, with the bot token from the
+Authorization header, in JSON or form bodies, answered ``{"ok": true, "ts": ...}`` and
+``{"ok": true, "message_ts": ...}``; a wrong token gets ``invalid_auth`` as from Slack, an
+ephemeral message without ``user`` gets ``user_not_found``), and it delivers Events API payloads signed the way Slack
 signs them (``v0=`` HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the signing secret).
 """
 
@@ -27,13 +28,14 @@ from tests.fakes.server import LocalServer
 TOKEN = "xoxb-fake-bot-token"
 SIGNING_SECRET = "fake-signing-secret"
 BOT_USER = "U0BOT"  # the app's bot user, as Slack names it in "authorizations"
+POST, EPHEMERAL = "chat.postMessage", "chat.postEphemeral"
 
 
 @dataclass(frozen=True)
 class Post:
     """One Web API call the bot made."""
 
-    method: str  # chat.postMessage
+    method: str  # chat.postMessage or chat.postEphemeral
     token: str | None
     fields: dict[str, Any]
     ts: str | None = None  # the ts Slack gave the new message
@@ -49,6 +51,11 @@ class Post:
     @property
     def text(self) -> str:
         return self.fields.get("text") or ""
+
+    @property
+    def user(self) -> str | None:
+        """Who alone sees an ephemeral message."""
+        return self.fields.get("user")
 
 
 @dataclass
@@ -71,12 +78,21 @@ class FakeSlack(LocalServer):
     # -- what the bot posted --------------------------------------------------------------
 
     def posts(self, **where: Any) -> list[Post]:
-        """The accepted chat.postMessage calls whose fields match ``where`` (e.g. channel=)."""
+        """The accepted chat.postMessage calls (messages everyone in the channel reads)
+        whose fields match ``where`` (e.g. channel=)."""
+        return self._accepted(POST, where)
+
+    def ephemerals(self, **where: Any) -> list[Post]:
+        """The accepted chat.postEphemeral calls (seen by ``user`` alone) whose fields match
+        ``where`` (e.g. user=, thread_ts=)."""
+        return self._accepted(EPHEMERAL, where)
+
+    def _accepted(self, method: str, where: dict[str, Any]) -> list[Post]:
         with self._lock:
             return [
                 c
                 for c in self.calls
-                if c.method == "chat.postMessage"
+                if c.method == method
                 and c.ts
                 and all(c.fields.get(k) == v for k, v in where.items())
             ]
@@ -109,7 +125,7 @@ class FakeSlack(LocalServer):
     # -- the server -------------------------------------------------------------------------
 
     def _record(self, method: str, token: str | None, fields: dict[str, Any]) -> dict:
-        if method != "chat.postMessage":
+        if method not in (POST, EPHEMERAL):
             with self._lock:
                 self.calls.append(Post(method, token, fields))
             return {"ok": False, "error": "unknown_method"}
@@ -119,9 +135,13 @@ class FakeSlack(LocalServer):
             return {"ok": False, "error": "invalid_auth"}
         if not fields.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
+        if method == EPHEMERAL and not fields.get("user"):
+            return {"ok": False, "error": "user_not_found"}
         with self._lock:
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             self.calls.append(Post(method, token, fields, ts))
+        if method == EPHEMERAL:
+            return {"ok": True, "message_ts": ts}
         message = {"type": "message", "user": BOT_USER, "text": fields.get("text", ""), "ts": ts}
         if fields.get("thread_ts"):
             message["thread_ts"] = fields["thread_ts"]
@@ -204,3 +224,19 @@ def message_event(
             }
         ],
     }
+
+
+def mention_event(
+    text: str,
+    user: str = "U0JANE",
+    channel: str = "C0SUPPORT",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """An ``app_mention`` of the bot in a channel others read, as Slack sends it: how a
+    message outside a DM reaches the bot (unless the channel is SLACK_CHANNEL)."""
+    payload = message_event(f"<@{BOT_USER}> {text}", user, channel, ts, thread_ts, event_id)
+    payload["event"]["type"] = "app_mention"
+    del payload["event"]["channel_type"]  # app_mention events carry none
+    return payload

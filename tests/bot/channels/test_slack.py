@@ -20,9 +20,21 @@ from rasa.shared.exceptions import InvalidConfigException
 from sanic.compat import Header
 from sanic.request import Request
 
-from bot.channels.slack import NOT_CONFIGURED, SlackOutput, ThreadedSlackInput
+from bot.backoffice.http import HttpBackOffice
+from bot.backoffice.sql import SqlBackOffice, seed
+from bot.channels.slack import NOT_CONFIGURED, PRIVATE_NOTE, SlackOutput, ThreadedSlackInput
+from bot.channels.slack_api import SlackThread, SlackWebApi, private_recipient
+from bot.db import make_engine
 from bot.settings import ROOT
-from tests.fakes.slack import BOT_USER, SIGNING_SECRET, TOKEN, FakeSlack, message_event, sign
+from tests.fakes.slack import (
+    BOT_USER,
+    SIGNING_SECRET,
+    TOKEN,
+    FakeSlack,
+    mention_event,
+    message_event,
+    sign,
+)
 
 WEBHOOK = b"/webhooks/slack/webhook"
 T1, T2 = "1741773600.000100", "1741773700.000200"
@@ -39,13 +51,22 @@ def journey_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'journey.db'}"
 
 
+@pytest.fixture(scope="module")
+def backoffice(tmp_path_factory) -> SqlBackOffice:
+    """The demo back office: U0JANE is Jane Doe's Slack user (C001), U0LIWEI Li Wei's."""
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('bo') / 'backoffice.db'}")
+    seed(engine)
+    return SqlBackOffice(engine)
+
+
 @pytest.fixture
-def channel(fake_slack, journey_url) -> ThreadedSlackInput:
+def channel(fake_slack, journey_url, backoffice) -> ThreadedSlackInput:
     return ThreadedSlackInput(
         slack_token=TOKEN,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=fake_slack.url,
         journey_url=journey_url,
+        backoffice=backoffice,
     )
 
 
@@ -354,6 +375,187 @@ def test_a_token_without_signing_secret_is_not_enough(monkeypatch):
 def test_a_secret_written_into_credentials_is_refused(literal):
     with pytest.raises(InvalidConfigException, match="environment variable"):
         ThreadedSlackInput.from_credentials({**CREDENTIALS, literal: "xoxb-committed"})
+
+
+# -- privacy in channels others read ------------------------------------------------------------
+
+_thread = iter(range(1, 10_000))
+
+
+def new_thread() -> str:
+    """A thread ts of this module's own (the fake Slack is shared by the module)."""
+    return f"1741774000.{next(_thread):06d}"
+
+
+def reply(message: UserMessage, *texts: str) -> None:
+    """The assistant's replies in ``message``'s turn, through its output channel."""
+
+    async def go():
+        for text in texts:
+            await message.output_channel.send_text_message(message.sender_id, text)
+
+    asyncio.run(go())
+
+
+def test_a_mapped_user_in_a_channel_is_answered_privately_after_one_visible_note(
+    channel, fake_slack
+):
+    thread, turns = new_thread(), Turns()
+    handle(channel, request(mention_event("where is ORD-10001?", ts=thread)), turns)
+    reply(turns.messages[0], "ORD-10001: 1 x Desk lamp\n\nto 12 Oak Street", "Anything else?")
+    # Jane answers in the thread: a second turn, still private, and no second note.
+    later = mention_event("and the tracking?", ts=new_thread(), thread_ts=thread)
+    handle(channel, request(later), turns)
+    reply(turns.messages[1], "Tracking: DHL 123")
+
+    assert [p.text for p in fake_slack.posts(thread_ts=thread)] == [PRIVATE_NOTE]
+    assert fake_slack.posts(thread_ts=thread)[0].channel == "C0SUPPORT"
+    private = fake_slack.ephemerals(thread_ts=thread)
+    assert [p.text for p in private] == [
+        "ORD-10001: 1 x Desk lamp",
+        "to 12 Oak Street",
+        "Anything else?",
+        "Tracking: DHL 123",
+    ]
+    assert {(p.user, p.channel, p.token) for p in private} == {("U0JANE", "C0SUPPORT", TOKEN)}
+    # The note came first: Slack shows an ephemeral reply only in an active thread.
+    assert fake_slack.calls.index(fake_slack.posts(thread_ts=thread)[0]) < fake_slack.calls.index(
+        private[0]
+    )
+
+
+def test_the_note_is_said_once_per_thread_across_restarts(
+    channel, fake_slack, journey_url, backoffice
+):
+    thread, turns = new_thread(), Turns()
+    handle(channel, request(mention_event("hi", ts=thread)), turns)
+    reply(turns.messages[0], "Hi Jane!")
+    restarted = ThreadedSlackInput(
+        slack_token=TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake_slack.url,
+        journey_url=journey_url,
+        backoffice=backoffice,
+    )
+    later = mention_event("my invoice please", ts=new_thread(), thread_ts=thread)
+    handle(restarted, request(later), turns)
+    reply(turns.messages[1], "Invoice INV-2001: 59.00 EUR")
+    assert [p.text for p in fake_slack.posts(thread_ts=thread)] == [PRIVATE_NOTE]
+    assert len(fake_slack.ephemerals(thread_ts=thread, user="U0JANE")) == 2
+
+
+def test_an_unmapped_user_in_a_channel_is_answered_publicly(channel, fake_slack):
+    thread, turns = new_thread(), Turns()
+    handle(channel, request(mention_event("what do you sell?", user="U0NOBODY", ts=thread)), turns)
+    reply(turns.messages[0], "Lamps and desks.")
+    assert [p.text for p in fake_slack.posts(thread_ts=thread)] == ["Lamps and desks."]
+    assert fake_slack.ephemerals(thread_ts=thread) == []
+
+
+def test_a_mapped_user_in_a_dm_is_answered_as_before(channel, fake_slack):
+    thread, turns = new_thread(), Turns()
+    handle(channel, request(message_event("where is ORD-10001?", ts=thread)), turns)
+    reply(turns.messages[0], "ORD-10001 is on its way.")
+    assert [(p.channel, p.text) for p in fake_slack.posts(thread_ts=thread)] == [
+        ("D0JANE", "ORD-10001 is on its way.")
+    ]
+    assert fake_slack.ephemerals(thread_ts=thread) == []
+
+
+def test_buttons_for_a_mapped_user_in_a_channel_are_private_too(channel, fake_slack):
+    thread, turns = new_thread(), Turns()
+    handle(channel, request(mention_event("refund", user="U0LIWEI", ts=thread)), turns)
+    message = turns.messages[0]
+    buttons = [{"title": "Store credit", "payload": "/store_credit"}]
+    asyncio.run(
+        message.output_channel.send_text_with_buttons(message.sender_id, "59.00 EUR?", buttons)
+    )
+    [private] = fake_slack.ephemerals(thread_ts=thread, user="U0LIWEI")
+    assert private.fields["blocks"][1]["elements"][0]["value"] == "/store_credit"
+    assert [p.text for p in fake_slack.posts(thread_ts=thread)] == [PRIVATE_NOTE]
+
+
+def test_when_the_back_office_cannot_be_asked_a_channel_reply_is_private(fake_slack, journey_url):
+    down = HttpBackOffice("http://127.0.0.1:9", timeout=1)  # nothing listens on port 9
+    channel = ThreadedSlackInput(
+        slack_token=TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake_slack.url,
+        journey_url=journey_url,
+        backoffice=down,
+    )
+    thread, turns = new_thread(), Turns()
+    handle(channel, request(mention_event("hi", user="U0NOBODY", ts=thread)), turns)
+    reply(turns.messages[0], "Hello!")
+    assert [p.text for p in fake_slack.ephemerals(thread_ts=thread, user="U0NOBODY")] == ["Hello!"]
+
+
+def test_a_click_in_a_private_message_continues_its_thread(channel):
+    """Slack sends a click in an ephemeral message without "message": the container says
+    where it was."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0JANE"},
+        "channel": {"id": "C0SUPPORT"},
+        "container": {
+            "type": "message",
+            "message_ts": "1741773601.000300",
+            "channel_id": "C0SUPPORT",
+            "is_ephemeral": True,
+            "thread_ts": T1,
+        },
+        "actions": [{"type": "button", "value": "/talk_to_person", "action_id": "x"}],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    turns = Turns()
+    handle(channel, request(body, "application/x-www-form-urlencoded"), turns)
+    [message] = turns.messages
+    assert message.sender_id == f"U0JANE_C0SUPPORT_{T1}"
+    assert (message.output_channel.thread_id, message.output_channel.private_to) == (
+        T1,
+        "U0JANE",
+    )
+
+
+def verified_tracker(user: str = "U0JANE", verified_by: str | None = "slack") -> dict:
+    """A tracker as Rasa's HTTP API gives it, for a Slack conversation."""
+    return {
+        "slots": {"customer_id": "C001", "verified_by": verified_by},
+        "latest_message": {"metadata": {"slack_user": user}},
+    }
+
+
+def test_a_verified_customer_in_a_channel_is_posted_to_privately():
+    where = SlackThread("C0SUPPORT", T1)
+    assert private_recipient(f"U0JANE_C0SUPPORT_{T1}", where, verified_tracker()) == "U0JANE"
+    # Verified in the chat (a one-time code) is verified all the same.
+    code = verified_tracker(verified_by="one_time_code")
+    assert private_recipient(f"U0JANE_C0SUPPORT_{T1}", where, code) == "U0JANE"
+    assert private_recipient(f"U0JANE_G0PRIVATE_{T1}", SlackThread("G0PRIVATE", T1), code) == (
+        "U0JANE"
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "tracker"),
+    [
+        (SlackThread("D0JANE", T1), verified_tracker()),  # a DM: nobody else reads it
+        (SlackThread("U0JANE"), verified_tracker()),  # a user id: Slack opens the DM
+        (SlackThread("C0SUPPORT", T1), verified_tracker(verified_by=None)),  # only a claim
+        (SlackThread("C0SUPPORT", T1), {"slots": {}}),  # nobody known
+    ],
+)
+def test_others_are_posted_to_publicly(where, tracker):
+    assert private_recipient(f"U0JANE_{where.channel}_{T1}", where, tracker) is None
+
+
+def test_the_web_api_posts_privately_into_the_thread(fake_slack):
+    api = SlackWebApi(TOKEN, fake_slack.url)
+    thread = new_thread()
+    ts = api.post(SlackThread("C0SUPPORT", thread), "*Ana* (support team): hi", private_to="U0JANE")
+    [private] = fake_slack.ephemerals(thread_ts=thread)
+    assert (private.user, private.channel, private.ts) == ("U0JANE", "C0SUPPORT", ts)
+    assert fake_slack.posts(thread_ts=thread) == []
 
 
 # -- the output channel -----------------------------------------------------------------------
