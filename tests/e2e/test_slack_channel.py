@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from tests.fakes.slack import message_event
+from bot.channels.slack import PRIVATE_NOTE
+from tests.fakes.slack import mention_event, message_event
 
 pytestmark = pytest.mark.e2e
 
@@ -147,3 +148,49 @@ def test_a_slack_user_over_the_rate_limit_is_told_in_the_thread_and_slack_gets_2
     time.sleep(1)
     texts = user_texts(assistant, sender(thread, "U0FLOOD", "D0FLOOD"))
     assert "hello 29" in texts and "hello 30" not in texts and "hello 31" not in texts
+
+
+def wait_for_turn(assistant, sender_id: str, timeout: float = 30) -> None:
+    """Until the conversation's turn is over (saved, listening again): all its replies sent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = assistant.tracker(sender_id)["events"]
+        kinds = [(e["event"], e.get("name")) for e in events]
+        if ("user", None) in kinds and kinds[-1] == ("action", "action_listen"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the turn of {sender_id} did not end within {timeout} s")
+
+
+def test_in_a_shared_channel_a_mapped_customers_details_reach_her_alone(assistant, fake_slack):
+    # Jane (U0JANE, mapped to C001) and a stranger ask in #support; Jane also asks in her DM.
+    jane, stranger, dm = new_ts(), new_ts(), new_ts()
+    for event in (
+        mention_event("where is my order ORD-10001", channel="C0SHARED", ts=jane),
+        mention_event("where is my order ORD-10001", "U0STRANGER", "C0SHARED", ts=stranger),
+        message_event("where is my order ORD-10001", ts=dm),
+    ):
+        assert fake_slack.deliver(webhook(assistant), event, timeout=10).status_code == 200
+    wait_for_turn(assistant, sender(jane, channel="C0SHARED"))
+    wait_for_turn(assistant, sender(stranger, "U0STRANGER", "C0SHARED"))
+    wait_for_turn(assistant, sender(dm))
+
+    # Jane's details (items, address, tracking) reach her alone, in her thread.
+    private = fake_slack.ephemerals(thread_ts=jane)
+    assert private and {(p.user, p.channel) for p in private} == {("U0JANE", "C0SHARED")}
+    said_to_jane = " ".join(p.text for p in private)
+    details = [d for d in ("Ceramic mug set", "12 Elm Street", "JD014600001") if d in said_to_jane]
+    assert details, said_to_jane
+    # What everyone in the channel reads: one kind note, and none of her details.
+    public = [p.text for p in fake_slack.posts(channel="C0SHARED") if p.thread_ts == jane]
+    assert public == [PRIVATE_NOTE]
+
+    # The stranger's answer is public (a parcel tracker's, by the trust rules: no details).
+    answer = " ".join(p.text for p in fake_slack.posts(thread_ts=stranger))
+    assert "ORD-10001" in answer and fake_slack.ephemerals(thread_ts=stranger) == []
+    assert not any(d in answer for d in ("Ceramic mug set", "12 Elm Street", "JD014600001"))
+
+    # Jane's DM is as it was: everything posted, nothing ephemeral, no note.
+    in_dm = [p.text for p in fake_slack.posts(thread_ts=dm)]
+    assert any(d in " ".join(in_dm) for d in details) and PRIVATE_NOTE not in in_dm
+    assert fake_slack.ephemerals(thread_ts=dm) == []
