@@ -151,11 +151,9 @@ class JourneyStore:
                 turn.slack_user,
             )
             customer_id = self._linked.get(link)
-            if customer_id is None:
+            newly_linked = customer_id is None
+            if newly_linked:
                 customer_id = self._customer(conn, turn, now)
-                if len(self._linked) > 10_000:
-                    self._linked.clear()
-                self._linked[link] = customer_id
             row = conn.execute(
                 self._session_row,
                 {"conversation": turn.conversation_id, "started": turn.session_started_at},
@@ -224,6 +222,12 @@ class JourneyStore:
                     )
                 conn.execute(self._update, {**values, "touchpoint": row.id})
                 values = {**row._mapping, **values}
+        if newly_linked:
+            # Only once committed: the action server's threads record turns at once, and
+            # another turn must never skip writing a link that was rolled back.
+            if len(self._linked) > 10_000:
+                self._linked.clear()
+            self._linked[link] = customer_id
         # Built from what was written: no read back (logging sits on every turn's path).
         return _as_touchpoint(values)
 

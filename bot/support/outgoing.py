@@ -69,11 +69,14 @@ class OutgoingGuard:
 
     def bare_refusal(self, text: str, has_buttons: bool) -> bool:
         key = (text, has_buttons)
-        if key not in self._verdicts:
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = shared_guard().check(text, has_buttons).bare_refusal
             if len(self._verdicts) > 10_000:  # most replies repeat; keep memory bounded
                 self._verdicts.clear()
-            self._verdicts[key] = shared_guard().check(text, has_buttons).bare_refusal
-        return self._verdicts[key]
+            # Read back from a local: another action thread may clear the dict meanwhile.
+            self._verdicts[key] = verdict
+        return verdict
 
     def review(self, desk: Desk, reply: Reply, ctx: NeedContext) -> Reply:
         """``reply`` with every bare refusal replaced by what we can do (recorded)."""
