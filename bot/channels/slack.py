@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.slack import SlackBot, SlackInput
+from rasa.core.tracker_store import TrackerStore
 from rasa.shared.exceptions import InvalidConfigException
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -64,6 +65,7 @@ from bot.channels.slack_api import (
     api_url,
     is_shared_channel,
 )
+from bot.identity.trust import Identity
 from bot.ratelimit import Limiter, Rate, RateLimits, first_refusal
 
 if TYPE_CHECKING:
@@ -232,6 +234,7 @@ class ThreadedSlackInput(SlackInput):
         limits: RateLimits | None = None,
         limiter: Limiter | None = None,
         backoffice: BackOffice | None = None,
+        trackers: TrackerStore | None = None,
     ) -> None:
         """Like ``SlackInput``, plus the Web API base URL, the journey database URL
         (default: ``CX_JOURNEY_URL``, read on the first event) and the back office that
@@ -258,6 +261,8 @@ class ThreadedSlackInput(SlackInput):
         self.limiter = self.limits.limiter() if limiter is None else limiter
         self._backoffice = backoffice
         self._backoffice_lock = threading.Lock()
+        # Rasa's tracker store; default: the one of the Rasa server this channel runs in.
+        self.trackers: TrackerStore | None = trackers
 
     @property
     def configured(self) -> bool:
@@ -530,7 +535,7 @@ class ThreadedSlackInput(SlackInput):
         metadata = metadata or {}
         channel = metadata.get("out_channel")
         thread_id = metadata.get("thread_id") if self.use_threads else None
-        private_to = await self.private_recipient(metadata)
+        private_to = await self.private_recipient(metadata, sender_id, request)
         message = UserMessage(
             text,
             self.get_output_channel(channel, thread_id, private_to),
@@ -543,9 +548,13 @@ class ThreadedSlackInput(SlackInput):
         task.add_done_callback(self._background_tasks.discard)
         return response.text("")
 
-    async def private_recipient(self, metadata: dict[str, Any]) -> str | None:
-        """The author, when the replies must reach them alone: they are mapped to a customer
-        (so the answers carry account details) and others read the channel (not a DM).
+    async def private_recipient(
+        self, metadata: dict[str, Any], sender_id: str | None = None, request: Request | None = None
+    ) -> str | None:
+        """The author, when the replies must reach them alone: others read the channel (not
+        a DM) and the author's answers may carry account details, because they are mapped to
+        a customer or because the conversation already verified them (a check passed in an
+        earlier turn; its slots, in Rasa's tracker store).
 
         If the back office cannot be asked, the replies are private all the same: a public
         reply to an unmapped user is only ever a courtesy, a public account detail a leak.
@@ -559,7 +568,27 @@ class ThreadedSlackInput(SlackInput):
         except Exception:
             logger.exception("Could not look up Slack user %s: answering them privately", user)
             return user
-        return user if customer is not None else None
+        if customer is not None or await self._verified_before(sender_id, request):
+            return user
+        return None
+
+    async def _verified_before(self, sender_id: str | None, request: Request | None) -> bool:
+        """Whether the conversation's saved tracker has a verified customer."""
+        store = self.trackers
+        if store is None and request is not None:
+            agent = getattr(getattr(_app_of(request), "ctx", None), "agent", None)
+            store = getattr(agent, "tracker_store", None)
+        if store is None or not sender_id:
+            return False
+        try:
+            tracker = await store.retrieve(sender_id)
+        except Exception:
+            logger.exception("Could not read the tracker of %s: answering privately", sender_id)
+            return True
+        if tracker is None:
+            return False
+        slots = {name: tracker.get_slot(name) for name in ("customer_id", "verified_by")}
+        return Identity.from_slots(slots["customer_id"], slots["verified_by"]).verified
 
     def _customers(self) -> BackOffice:
         with self._backoffice_lock:
@@ -626,6 +655,14 @@ def slack_signature_ok(
         for secret in secrets
     ]
     return any(matches)
+
+
+def _app_of(request: Request) -> Any:
+    """The Sanic app (Rasa's server) the request came to; None for a bare request."""
+    try:
+        return request.app
+    except Exception:
+        return None
 
 
 def _media_type(request: Request) -> str:

@@ -490,6 +490,41 @@ def test_when_the_back_office_cannot_be_asked_a_channel_reply_is_private(fake_sl
     assert [p.text for p in fake_slack.ephemerals(thread_ts=thread, user="U0NOBODY")] == ["Hello!"]
 
 
+def test_a_stranger_verified_by_a_check_in_a_channel_is_answered_privately_from_then_on(
+    channel, fake_slack
+):
+    """An unmapped Slack user who passed a check in the chat (a one-time code) is a
+    verified customer too: Rasa's tracker store says so, and later replies go to them alone."""
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import SlotSet
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.from_yaml(
+        "slots:\n"
+        "  customer_id: {type: any, mappings: [{type: custom}]}\n"
+        "  verified_by: {type: any, mappings: [{type: custom}]}\n"
+    )
+    channel.trackers = InMemoryTrackerStore(domain)
+    thread, turns = new_thread(), Turns()
+    sender = f"U0OMAR_C0SUPPORT_{thread}"
+    handle(channel, request(mention_event("hi", user="U0OMAR", ts=thread)), turns)
+    reply(turns.messages[0], "Hello! Who am I talking to?")  # nobody verified yet: public
+    verified = [SlotSet("customer_id", "C002"), SlotSet("verified_by", "one_time_code")]
+    tracker = DialogueStateTracker.from_events(sender, verified, domain.slots)
+    asyncio.run(channel.trackers.save(tracker))
+    later = mention_event("my invoice please", user="U0OMAR", ts=new_thread(), thread_ts=thread)
+    handle(channel, request(later), turns)
+    reply(turns.messages[1], "Invoice INV-50004: 249.00")
+    assert [p.text for p in fake_slack.posts(thread_ts=thread)] == [
+        "Hello! Who am I talking to?",
+        PRIVATE_NOTE,
+    ]
+    assert [p.text for p in fake_slack.ephemerals(thread_ts=thread, user="U0OMAR")] == [
+        "Invoice INV-50004: 249.00"
+    ]
+
+
 def test_a_click_in_a_private_message_continues_its_thread(channel):
     """Slack sends a click in an ephemeral message without "message": the container says
     where it was."""
