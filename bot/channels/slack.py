@@ -20,9 +20,10 @@ refused):
 - Malformed requests get 400, never 500; a forged or stale request gets 401.
 - Privacy in shared channels: in a channel others read (C.../G..., not a DM), every reply
   to a Slack user mapped to a customer (a verified customer, whose answers carry their
-  account details) is posted with ``chat.postEphemeral`` to that user, in the thread; once
-  per thread a visible note tells them why. Replies to unmapped users stay public: the
-  trust rules give them no account details.
+  account details), or whose conversation verified them in an earlier turn, is posted with
+  ``chat.postEphemeral`` to that user, in the thread; once per thread a visible note tells
+  them why. Replies to other users stay public: the trust rules give them no account
+  details.
 - Rate limits (bot/ratelimit.py) per Slack user (``CX_RATE_SLACK_USER``) and per workspace
   (``CX_RATE_SLACK_TEAM``). Slack retries anything but a quick 2xx, so a message over a
   limit is still answered 200; it starts no turn, and the author is told in the thread,
@@ -237,8 +238,9 @@ class ThreadedSlackInput(SlackInput):
         trackers: TrackerStore | None = None,
     ) -> None:
         """Like ``SlackInput``, plus the Web API base URL, the journey database URL
-        (default: ``CX_JOURNEY_URL``, read on the first event) and the back office that
-        maps Slack users to customers (default: as configured, built on first use)."""
+        (default: ``CX_JOURNEY_URL``, read on the first event), the back office that
+        maps Slack users to customers (default: as configured, built on first use) and
+        Rasa's tracker store (default: the Rasa server's own)."""
         super().__init__(
             slack_token,
             slack_channel,
