@@ -30,7 +30,7 @@ from tests.bot.test_action_faults import free_port
 
 SLOW_ORDER, SLOW_CUSTOMER = "ORD-10001", "C001"
 FAST_ORDER, FAST_CUSTOMER = "ORD-10004", "C002"
-SLOW_SECONDS = 3.0
+SLOW_SECONDS = 2.0
 
 
 class SlowOrderBackOffice:
