@@ -6,6 +6,7 @@ in words. The same real hub, fake Rasa and journey database as tests/hub/test_co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -178,6 +179,11 @@ class Stream:
         raise AssertionError(f"no {kind!r} event within {timeout} s: {self.events}")
 
     def close(self) -> None:
+        # Shut the socket's reading side first (urllib3's shutdown): the reading thread sits
+        # in recv() until the server says something (a keep-alive comment only every 15 s),
+        # and close() would wait for it.
+        with contextlib.suppress(ValueError, RuntimeError, OSError):
+            self.response.raw.shutdown()
         self.response.close()
 
 
