@@ -33,6 +33,7 @@ _INSTALLED_MARK = "_cx_threaded"
 _lock = threading.Lock()
 _threads = DEFAULT_THREADS
 _pool: ThreadPoolExecutor | None = None
+_local = threading.local()  # each pool thread's own event loop, for async actions
 
 
 def pool() -> ThreadPoolExecutor:
@@ -42,9 +43,6 @@ def pool() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="cx-action")
         return _pool
-
-
-_local = threading.local()
 
 
 def _run_to_the_end(run: Callable[..., Any], *args: Any) -> Any:
@@ -77,8 +75,8 @@ def threaded(run: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install(threads: int = DEFAULT_THREADS) -> None:
-    """Register every action's synchronous ``run`` as :func:`threaded` (idempotent; call it
-    before rasa_sdk's app is built, whose executor registers the actions)."""
+    """Register every action's ``run`` as :func:`threaded` (idempotent; call it before
+    rasa_sdk's app is built, whose executor registers the actions)."""
     global _threads
     if threads < 1:
         raise ValueError(f"the action server needs at least 1 thread, not {threads}")
