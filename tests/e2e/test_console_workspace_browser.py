@@ -174,9 +174,9 @@ def test_the_console_works_from_the_keyboard_alone_with_a_shortcut_overlay(pages
     expect(overlay).to_be_visible()
     expect(overlay).to_have_attribute("aria-modal", "true")
     expect(overlay).to_contain_text("Take over the open conversation")
-    assert page.evaluate("document.activeElement.id") == "shortcuts-close"
+    expect(page.locator("#shortcuts-close")).to_be_focused()
     keys.press("Tab")  # the focus stays in the dialog
-    assert page.evaluate("document.activeElement.id") == "shortcuts-close"
+    expect(page.locator("#shortcuts-close")).to_be_focused()
     keys.press("Escape")
     expect(overlay).to_be_hidden()
 
@@ -200,13 +200,14 @@ def test_the_console_works_from_the_keyboard_alone_with_a_shortcut_overlay(pages
     expect(chat.events.filter(has_text="Cleo from our support team has joined")).to_be_visible(timeout=LIVE_MS)  # fmt: skip
     keys.press("Escape")  # out of the message box the take put the focus in
     keys.press("r")
-    assert page.evaluate("document.activeElement.id") == "message"
+    expect(page.locator("#message")).to_be_focused()
     keys.type("Hello from the keyboard")
     keys.press("Enter")
     expect(chat.page.locator(f"{experience.W} .cx-msg--agent").filter(has_text="Hello from the keyboard")).to_be_visible(timeout=LIVE_MS)  # fmt: skip
 
+    expect(page.locator("#finish")).to_be_visible()  # the actions of the chat this agent holds
     keys.press("Alt+h")
-    assert page.evaluate("document.activeElement.id") == "hand-back-note"
+    expect(page.locator("#hand-back-note")).to_be_focused()
     keys.type("Said hello, nothing else needed")
     keys.press("Enter")
     expect(chat.events.filter(has_text="handed you back to me")).to_be_visible(timeout=LIVE_MS)
