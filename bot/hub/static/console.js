@@ -335,7 +335,13 @@ if (chat) {
     const box = $("message"), text = box.value.trim();
     if (!text) return;
     box.value = "";  // at once, so a second Enter sends nothing twice; back if it failed
-    act("/messages", { text }, () => box.focus(), () => { if (!box.value) box.value = text; });
+    // Back to the box after the Send button, but never away from where the agent went
+    // meanwhile (Alt+H to the hand-back note, say): their typing would land in the box.
+    const refocus = () => {
+      const at = document.activeElement;
+      if (!at || at === document.body || at === $("send")) box.focus();
+    };
+    act("/messages", { text }, refocus, () => { if (!box.value) box.value = text; });
   });
   $("message").addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); $("send-form").requestSubmit(); }
@@ -357,8 +363,13 @@ if (chat) {
     act("/transfer", { department: $("transfer-department").value, note: $("transfer-note").value.trim() },
       () => { $("transfer-note").value = ""; });
   });
-  for (const [box, form] of [["resolve-summary", "resolve-form"], ["note-text", "note-form"]]) {
-    $(box).addEventListener("keydown", (ev) => {  // Enter sends, Shift+Enter a new line
+  // Enter sends, Shift+Enter a new line. Also in the one-line boxes: a browser drops the
+  // Enter of a form whose button is disabled (another action still in flight), and the
+  // agent's hand back or transfer would be lost; requestSubmit queues it instead.
+  const ENTER_SENDS = [["resolve-summary", "resolve-form"], ["note-text", "note-form"],
+    ["hand-back-note", "hand-back-form"], ["transfer-note", "transfer-form"]];
+  for (const [box, form] of ENTER_SENDS) {
+    $(box).addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); $(form).requestSubmit(); }
     });
   }
