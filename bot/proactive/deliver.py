@@ -36,7 +36,13 @@ from sqlalchemy.engine import Engine
 from bot.agents.rasa_api import RasaApi, RasaApiError
 from bot.agents.relay import slack_text
 from bot.channels.presence import WebPresence
-from bot.channels.slack_api import SlackApiError, SlackWebApi, slack_thread_of
+from bot.channels.slack_api import (
+    SlackApiError,
+    SlackWebApi,
+    is_shared_channel,
+    private_recipient,
+    slack_thread_of,
+)
 from bot.journey.schema import takeovers, touchpoints
 from bot.preferences import CHANNELS, PreferenceStore
 from bot.proactive.store import ProactiveEvent, ProactiveStore
@@ -156,6 +162,12 @@ class Deliverer:
                 latest = self.rasa.tracker(conversation_id).get("latest_message") or {}
                 where = slack_thread_of(conversation_id, latest.get("metadata") or {})
             answer = self.rasa.trigger_intent(conversation_id, INTENT, entities, "collector")
+            # Others read a channel: news about a verified customer's account goes to them
+            # alone (principle 9), as the assistant's own answers there do.
+            private_to = None
+            if is_shared_channel(where.channel):
+                tracker = self.rasa.tracker(conversation_id)
+                private_to = private_recipient(conversation_id, where, tracker)
         except RasaApiError as e:
             raise DeliveryFailed(str(e)) from e
         messages = answer.get("messages") or []
@@ -166,7 +178,10 @@ class Deliverer:
         try:
             for message in messages:
                 self.slack.post(
-                    where, slack_text(message.get("text") or ""), message.get("buttons")
+                    where,
+                    slack_text(message.get("text") or ""),
+                    message.get("buttons"),
+                    private_to=private_to,
                 )
         except (requests.RequestException, SlackApiError) as e:
             raise DeliveryFailed(f"Slack did not take the message: {e}") from e

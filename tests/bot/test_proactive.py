@@ -289,6 +289,23 @@ def test_slack_news_goes_into_the_customers_own_thread_with_its_buttons(journey,
     assert (button["text"]["text"], button["value"]) == ("All good", "/choose_option")
 
 
+def test_slack_news_in_a_shared_channel_goes_to_the_verified_customer_alone(journey, rasa, slack):
+    # Jane wrote in a channel others read: her order's news is posted for her eyes only.
+    clock = Clock(T0)
+    thread = "U0JANE_C0SHOP_1741773601.000300"
+    chatted(journey, thread, "slack", T0 - timedelta(days=2))
+    rasa.trackers[thread] = [
+        {"event": "slot", "name": "customer_id", "value": "C001"},
+        {"event": "slot", "name": "verified_by", "value": "slack"},
+    ]
+    event = an_event(journey, clock)
+    assert deliverer(journey, rasa, slack, clock).run_once().delivered == 1
+    assert slack.posts(channel="C0SHOP") == []
+    [private] = slack.ephemerals(user="U0JANE")
+    assert (private.channel, private.thread_ts) == ("C0SHOP", "1741773601.000300")
+    assert str(event.id) in private.text
+
+
 def test_the_preferred_channel_comes_before_the_last_used_one(journey, rasa, slack):
     clock = Clock(T0)
     chatted(journey, "U0JANE_D0JANE_1.1", "slack", T0 - timedelta(days=3))

@@ -203,8 +203,10 @@ class FakeRasa(LocalServer):
             events = list(self.trackers.get(conversation_id, []))
         users = [e for e in events if e["event"] == "user"]
         latest = users[-1] if users else {}
+        slots = {e["name"]: e.get("value") for e in events if e["event"] == "slot"}
         return {
             "sender_id": conversation_id,
+            "slots": slots,
             "paused": _paused(events),
             "events": events,
             "latest_input_channel": latest.get("input_channel"),
