@@ -83,9 +83,19 @@ def _engine(kind: str, tmp_path):
     admin.dispose()
 
 
-# Modules that start Rasa itself (e2e systems, `rasa test`): few tests, each long; under xdist
-# they go out first so that none of them is left for the end while the other worker idles.
-LONG_UNITS = ("tests/e2e/", "tests/test_rasa_cli.py")
+# Modules that start Rasa itself (e2e systems, `rasa test`), and the few others whose tests
+# start and kill processes (about a minute or more each in a clean-clone run): under xdist
+# they go out first so that none of them is left for the end while the other worker idles
+# (the dispatcher's fault tests, last, were the tail of a 17-minute run).
+LONG_UNITS = (
+    "tests/e2e/",
+    "tests/test_rasa_cli.py",
+    "tests/bot/test_dispatcher_faults.py",
+    "tests/bot/test_action_server_concurrency.py",
+    "tests/bot/test_redaction.py",
+    "tests/bot/test_store_concurrency.py",
+    "tests/bot/test_postgres_restart.py",
+)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
