@@ -54,8 +54,10 @@ CONVERSATIONS = {1: 25, 4: 8, 16: 4}
 OURS = [
     ("greeting", "hi", "What can I do for you?"),
     ("need", "I was charged twice for my chair", "email address"),
-    # The order with its email verifies Omar (an email alone would send him a code).
-    ("handoff", "it's ORD-10004, omar@example.com", "Your reference is"),
+    # The order with its email verifies Omar (an email alone would send him a code). The
+    # first conversation opens the handoff ("Your reference is H-n"); the later ones join it
+    # ("already on this: reference H-n", one truth), as a repeat contact would.
+    ("handoff", "it's ORD-10004, omar@example.com", "reference"),
     ("order status", "where is my order ORD-10004?", "ORD-10004"),  # Omar's, now he is known
 ]
 STOCK = [
