@@ -82,14 +82,15 @@ class AnswerOnce:
             return await self.handle(message)
         message.message_id = message_id
         key = (message.sender_id, message_id)
-        running = self.in_flight.get(key)
-        if running is not None:  # a copy this server is answering now: wait for its answer
+        # A copy this server is answering now: wait for it, then answer from what it said.
+        while (running := self.in_flight.get(key)) is not None:
             await asyncio.shield(running)
-        if await self._replay(message, message_id):
-            return None
+        # Claimed with no await since the check, so two copies never both run the turn.
         done = asyncio.get_running_loop().create_future()
         self.in_flight[key] = done
         try:
+            if await self._replay(message, message_id):
+                return None
             return await self.handle(message)
         finally:
             del self.in_flight[key]
