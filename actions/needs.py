@@ -49,8 +49,10 @@ CALLBACK = "sales_callback"
 ADDRESS_ANSWER_INTENTS = ("inform", "change_delivery_address", "nlu_fallback", "out_of_scope")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # "and my other order?", "what about the other one": not the order we were talking about.
+# Not "another delivery date" or "send another one" (a replacement): those keep the order.
 ANOTHER_ORDER = re.compile(
-    r"\b(?:other|another|second|different)\s+(?:order|one|parcel|package|delivery)\b",
+    r"\b(?:(?:my|the|our)\s+other|another|second|different)\s+(?:order|parcel|package)\b"
+    r"|\bthe other one\b",
     re.IGNORECASE,
 )
 
@@ -102,9 +104,10 @@ class ActionNoteNeed(Action):
 
     @staticmethod
     def _another_order(tracker: Tracker) -> list[dict[str, Any]]:
-        """ "And my other order?" about a verified customer's orders: the one other order when
-        there is just one, else no order yet, so the form asks with their orders as buttons.
-        Nothing for an order named in the message, or without a verified customer."""
+        """A verified customer asking about their other order ("and my other order?"): the
+        one other order when there is just one, else no order yet, so the form asks with
+        their orders as buttons. Nothing for an order named in the message, or without a
+        verified customer."""
         current = tracker.get_slot("order_id")
         text = tracker.latest_message.get("text") or ""
         identity = identity_of(tracker)
