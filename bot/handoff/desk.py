@@ -133,6 +133,16 @@ def promised_by(department: Department, at: datetime) -> datetime:
     return department.next_opening(at) + timedelta(hours=department.sla_hours)
 
 
+def contacts_of(conn: Connection, handoff_id: int) -> int:
+    """How many chats are about the handoff: the one that opened it and those that joined."""
+    joined = conn.execute(
+        select(func.count())
+        .select_from(handoff_contacts)
+        .where(handoff_contacts.c.handoff_id == handoff_id)
+    ).scalar_one()
+    return 1 + joined
+
+
 def update_key(handoff_id: int, conversation_id: str) -> str:
     """The Idempotency-Key of the one update a conversation sends about a handoff: the same
     however often the conversation asks again, so the department can tell it is one."""
@@ -300,14 +310,7 @@ class HandoffDesk:
                 handoff_contacts.c.conversation_id == request.conversation_id,
             )
         ).first()
-        contacts = (
-            1
-            + conn.execute(
-                select(func.count())
-                .select_from(handoff_contacts)
-                .where(handoff_contacts.c.handoff_id == row.id)
-            ).scalar_one()
-        )
+        contacts = contacts_of(conn, row.id)
         if seen is None and row.conversation_id != request.conversation_id:
             contacts += 1
             touchpoint = conn.execute(
@@ -451,14 +454,7 @@ class HandoffDesk:
         department = self._departments.get(row.department)
         if department is None:
             raise ValueError(f"no department named {row.department!r} in departments.yml")
-        contacts = (
-            1
-            + conn.execute(
-                select(func.count())
-                .select_from(handoff_contacts)
-                .where(handoff_contacts.c.handoff_id == row.id)
-            ).scalar_one()
-        )
+        contacts = contacts_of(conn, row.id)
         due = row.promised_by
         return Handoff(
             row.id,
