@@ -186,7 +186,7 @@ def test_a_bad_customer_token_is_refused(assistant):
         refusals: queue.Queue = queue.Queue()
         client = socketio.Client(reconnection=False)
         client.on("connect_error", refusals.put)
-        client.on("connect", lambda: refusals.put("connected"))
+        client.on("connect", lambda refusals=refusals: refusals.put("connected"))
         client.connect(assistant.url, auth={"customer": token}, transports=["polling"], wait=False)
         try:
             assert refusals.get(timeout=15) == {"message": "customer token rejected"}
