@@ -338,22 +338,9 @@ class HandoffDesk:
                 now=now,
                 idempotency_key=key,
             )
-        due = row.promised_by
-        return Handoff(
-            row.id,
-            department,
-            row.need,
-            priority,
-            department.promise(row.created_at),
-            joined=True,
-            status=row.status,
-            created_at=row.created_at,
-            promised_by=due,
-            acknowledged_by=row.acknowledged_by,
-            acknowledged_at=row.acknowledged_at,
-            overdue=due is not None and now > due,
-            contacts=contacts,
-        )
+        # As any open handoff is told (its contacts now count this chat), at its new priority.
+        joined = self._as_handoff(conn, row, request.conversation_id, now)
+        return replace(joined, priority=priority, joined=True)
 
     def open_work_of(self, conversation_id: str, customer_id: str | None) -> Handoff | None:
         """The open handoff this conversation can add information to, if any: the one it
