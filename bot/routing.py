@@ -31,6 +31,7 @@ class Route:
 class _Entry:
     department: str
     stage: str
+    label: str | None = None  # the need's button title, where it is offered as one
 
 
 class RoutingMap:
@@ -59,7 +60,10 @@ class RoutingMap:
                 raise ConfigError(
                     f"{path}: {where}.stage: '{stage}' is not one of {', '.join(STAGES)} or {FROM_CUSTOMER}"
                 )
-            entries[intent] = _Entry(department, stage)
+            label = spec.get("label")
+            if label is not None and (not isinstance(label, str) or not label.strip()):
+                raise ConfigError(f"{path}: {where}.label: expected a button title, got {label!r}")
+            entries[intent] = _Entry(department, stage, label)
         threshold = data.get("department_threshold", 0.5)
         if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
             raise ConfigError(
@@ -112,6 +116,15 @@ class RoutingMap:
         """The need's own stage from the map, or ``from_customer`` for needs not in it."""
         entry = self._entries.get(intent or "")
         return entry.stage if entry else FROM_CUSTOMER
+
+    def label_of(self, intent: str | None) -> str | None:
+        """The need's button title ("Where's my order?"), if routing.yml gives one."""
+        entry = self._entries.get(intent or "")
+        return entry.label if entry else None
+
+    def labels(self) -> dict[str, str]:
+        """Every need's button title, by need (needs without one are left out)."""
+        return {i: e.label for i, e in self._entries.items() if e.label is not None}
 
     def as_dict(self) -> dict[str, dict[str, str]]:
         return {i: {"department": e.department, "stage": e.stage} for i, e in self._entries.items()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -11,6 +13,7 @@ from bot.handoff import Handoff
 from bot.identity.trust import Identity
 from bot.journey.signals import Signals
 from bot.policies.engine import Decision
+from bot.routing import RoutingMap
 
 
 @dataclass(frozen=True)
@@ -110,47 +113,27 @@ OPTION_LABELS = {
     "keep_plan": "Keep my plan",
 }
 
-# Button titles of the needs the desk suggests when unsure what was meant, and of those a
-# department's news offers (bot/support/proactive.py).
-NEED_LABELS = {
-    "order_status": "Where's my order?",
-    "order_late": "My order is late",
-    "order_not_received": "It says delivered but it isn't here",
-    "report_damaged_item": "Something arrived damaged",
-    "report_wrong_item": "I got the wrong item",
-    "report_missing_item": "Something is missing",
-    "change_delivery_address": "Change my delivery address",
-    "change_delivery_date": "Change my delivery date",
-    "delivery_options": "Delivery options and times",
-    "return_item": "Return an item",
-    "cancel_order": "Cancel an order",
-    "expedite_order": "Get my order faster",
-    "request_invoice": "Get an invoice or receipt",
-    "charged_twice": "I was charged twice",
-    "unknown_charge": "A charge I don't recognise",
-    "bill_too_high": "My bill is higher than expected",
-    "request_refund": "Ask for a refund",
-    "refund_status": "Where's my refund?",
-    "update_payment_method": "Update my payment method",
-    "payment_failed": "My payment failed",
-    "ask_payment_methods": "Ways to pay",
-    "ask_cancellation_fee": "Cancellation fees",
-    "ask_refund_policy": "Refund policy",
-    "cancel_subscription": "Cancel my subscription",
-    "refund_other_method": "Refund to another card or account",
-    "ask_pricing": "Prices and plans",
-    "ask_discount": "Discounts",
-    "ask_free_trial": "Free trial",
-    "book_demo": "Book a demo",
-    "request_quote": "A quote for my team",
-    "upgrade_plan": "Upgrade or add seats",
-    "ask_renewal": "My renewal",
-    "getting_started": "Getting started",
-    "place_order": "Place an order",
-    "price_match": "Match a lower price",
-    "request_human": "Talk to a person",
-    "complain": "Make a complaint",
-}
+
+class _NeedLabels(Mapping[str, str]):
+    """The needs' button titles, as bot/config/routing.yml gives them (``label``), read on
+    first use: the desk suggests them when unsure what was meant, a department's news
+    offers some, agents see them in the console."""
+
+    @functools.cached_property
+    def _labels(self) -> dict[str, str]:
+        return RoutingMap.load().labels()
+
+    def __getitem__(self, need: str) -> str:
+        return self._labels[need]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+
+NEED_LABELS: Mapping[str, str] = _NeedLabels()
 
 
 def outside_policy(response: str, decision: Decision, **params: Any) -> Reply:
