@@ -29,10 +29,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement
 
 from bot.departments import Department
 from bot.handoff.outbox import enqueue
@@ -85,7 +87,7 @@ class HandoffRequest:
     channel: str = "unknown"
     customer_id: str | None = None
     priority: str = "normal"
-    context: dict = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
     rules: tuple[str, ...] = ()  # the CX routing rules that chose department and priority
     reason: str = ""  # why it went there, in plain words
     order_id: str | None = None  # what it is about: a later contact about it joins it
@@ -135,7 +137,7 @@ def promised_by(department: Department, at: datetime) -> datetime:
 
 def contacts_of(conn: Connection, handoff_id: int) -> int:
     """How many chats are about the handoff: the one that opened it and those that joined."""
-    joined = conn.execute(
+    joined: int = conn.execute(
         select(func.count())
         .select_from(handoff_contacts)
         .where(handoff_contacts.c.handoff_id == handoff_id)
@@ -263,7 +265,9 @@ class HandoffDesk:
             promised_by=promised_by(department, now),
         )
 
-    def _open_work(self, conn: Connection, request: HandoffRequest, department: Department):
+    def _open_work(
+        self, conn: Connection, request: HandoffRequest, department: Department
+    ) -> Row | None:
         """The customer's open handoff about the same concern, the oldest first, if any.
 
         Same customer (verified: an unverified visitor's handoffs are never matched across
@@ -292,7 +296,7 @@ class HandoffDesk:
     def _join(
         self,
         conn: Connection,
-        row,
+        row: Row,
         request: HandoffRequest,
         department: Department,
         now: datetime,
@@ -401,7 +405,9 @@ class HandoffDesk:
         found = conn.execute(select(outbox.c.id).where(outbox.c.idempotency_key == key)).first()
         return found is not None
 
-    def _addable(self, conn: Connection, conversation_id: str, customer_id: str | None):
+    def _addable(
+        self, conn: Connection, conversation_id: str, customer_id: str | None
+    ) -> Row | None:
         """The open handoff row ``conversation_id`` opened or joined most recently, of the
         customer ``customer_id``; a visitor not verified (None) only the one its own
         conversation opened for nobody in particular."""
@@ -434,7 +440,7 @@ class HandoffDesk:
         )
 
     def _as_handoff(
-        self, conn: Connection, row, conversation_id: str, now: datetime | None = None
+        self, conn: Connection, row: Row, conversation_id: str, now: datetime | None = None
     ) -> Handoff:
         """The stored handoff ``row`` as the customer of ``conversation_id`` hears about it."""
         now = now or self._now()
@@ -463,7 +469,7 @@ class HandoffDesk:
         """The department of that name in departments.yml, if any."""
         return self._departments.get(name)
 
-    def open_handoffs(self, conversation_id: str | None = None) -> list[dict]:
+    def open_handoffs(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
         query = select(handoffs).where(handoffs.c.status == "open").order_by(handoffs.c.id)
         if conversation_id is not None:
             query = query.where(handoffs.c.conversation_id == conversation_id)
@@ -475,7 +481,7 @@ class HandoffDesk:
 
 def webhook_payload(
     handoff_id: int, request: HandoffRequest, department: Department, now: datetime
-) -> dict:
+) -> dict[str, Any]:
     """What a department's system receives: the handoff and its whole context packet."""
     return {
         "type": CREATED,
@@ -495,8 +501,8 @@ def webhook_payload(
 
 
 def update_payload(
-    row, request: HandoffRequest, priority: str, contacts: int, now: datetime
-) -> dict:
+    row: Row, request: HandoffRequest, priority: str, contacts: int, now: datetime
+) -> dict[str, Any]:
     """What a department receives when a later contact joins an open handoff."""
     context = request.context
     return {
@@ -520,14 +526,14 @@ def update_payload(
 
 
 def addition_payload(
-    row,
+    row: Row,
     conversation_id: str,
     channel: str,
     customer_id: str | None,
     text: str,
     contacts: int,
     now: datetime,
-) -> dict:
+) -> dict[str, Any]:
     """What a department receives when the customer adds information to an open handoff:
     a ``handoff.update`` whose ``update_kind`` is ``addition`` and whose ``customer_said``
     is what they added (the contact count and priority stay as they were)."""
@@ -548,6 +554,6 @@ def addition_payload(
     }
 
 
-def _same(column, value):
+def _same(column: ColumnElement, value: object) -> ColumnElement:
     """``column`` equals ``value``, NULL matching NULL."""
     return column.is_(None) if value is None else column == value

@@ -381,7 +381,9 @@ class Dispatcher:
 
     def _backoff(self, failures_so_far: int) -> float:
         """Full jitter: a uniform wait up to ``min(max_delay, base_delay * 2**failures)``."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** min(failures_so_far, MAX_EXPONENT))
+        ceiling: float = min(
+            self.max_delay, self.base_delay * 2 ** min(failures_so_far, MAX_EXPONENT)
+        )
         return ceiling * self._rng.random()
 
     # --- recording results: one short transaction each, never across an HTTP call ------------

@@ -81,12 +81,14 @@ def retry(engine: Engine, outbox_id: int, now: datetime) -> bool:
             .where(outbox.c.id == outbox_id, outbox.c.state == DEAD)
             .values(state=PENDING, next_attempt_at=now, dead_at=None)
         )
-        return result.rowcount == 1
+        revived: int = result.rowcount
+        return revived == 1
 
 
 def pending_count(engine: Engine) -> int:
     """How many rows are still waiting to be delivered, due or not."""
     with engine.connect() as conn:
-        return conn.execute(
+        count: int = conn.execute(
             select(func.count()).select_from(outbox).where(outbox.c.state == PENDING)
         ).scalar_one()
+        return count
