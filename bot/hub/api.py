@@ -1,18 +1,28 @@
 """The hub's JSON API: the built-in inbox's webhook receiver, handoff status, routing.
 
-Every route is described in bot/hub/openapi.py (served at /api/openapi.json); a test
-checks the two agree. Department routes are signed with that department's secret, the way
-the assistant signs the webhooks it sends (bot/handoff/signing.py).
+Every route is declared once, beside its handler, with its OpenAPI description
+(bot/hub/registry.py); bot/hub/openapi.py assembles them into /api/openapi.json. Department
+routes are signed with that department's secret, the way the assistant signs the webhooks
+it sends (bot/handoff/signing.py).
 """
 
 from __future__ import annotations
 
-from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from bot.handoff.desk import UPDATE
-from bot.hub import openapi
+from bot.hub.openapi_parts import (
+    BAD_SIGNATURE,
+    DEPARTMENT,
+    HANDOFF_ID,
+    NO_SECRET,
+    SIGNED,
+    error_spec,
+    json_spec,
+    schema_ref,
+)
+from bot.hub.registry import RouteTable
 from bot.hub.store import STATUSES, HandoffNotFound, KeyReused, TransitionNotAllowed
 from bot.hub.web import (
     MAX_ID,
@@ -32,33 +42,51 @@ MAX_BY_CHARS = 100  # handoffs.acknowledged_by is String(100)
 DEFAULT_LIMIT, MAX_LIMIT = 100, 500
 
 
-def add_routes(app: Sanic) -> None:
-    """Register the JSON API on ``app``."""
-    app.add_route(health, "/health", methods=["GET"], name="health")
-    app.add_route(openapi_json, "/api/openapi.json", methods=["GET"], name="openapi")
-    app.add_route(routing, "/api/routing", methods=["GET"], name="routing")
-    app.add_route(
-        receive_handoff, "/api/departments/<name>/handoffs", methods=["POST"], name="receive"
-    )
-    app.add_route(list_inbox, "/api/departments/<name>/handoffs", methods=["GET"], name="inbox")
-    app.add_route(
-        acknowledge, "/api/handoffs/<handoff_id:int>/acknowledge", methods=["POST"], name="ack"
-    )
-    app.add_route(
-        resolve, "/api/handoffs/<handoff_id:int>/resolve", methods=["POST"], name="resolve"
-    )
+routes = RouteTable(path_parameters={"name": DEPARTMENT, "handoff_id": HANDOFF_ID})
 
 
+@routes.route(
+    "/health",
+    tags=["hub"],
+    summary="Liveness",
+    operation_id="health",
+    responses={
+        "200": json_spec(
+            "The hub is up and its journey database migrated.",
+            {
+                "type": "object",
+                "properties": {"ok": {"type": "boolean", "enum": [True]}},
+                "required": ["ok"],
+            },
+        )
+    },
+)
 async def health(request: Request) -> HTTPResponse:
     """Liveness: the server answers (the database was migrated before it started listening)."""
     return json({"ok": True})
 
 
+@routes.route(
+    "/api/openapi.json",
+    name="openapi",
+    tags=["hub"],
+    summary="This document",
+    operation_id="openapi",
+    responses={"200": json_spec("OpenAPI 3.0 document.", {"type": "object"})},
+)
 async def openapi_json(request: Request) -> HTTPResponse:
-    """The OpenAPI 3.0 document of every hub route."""
-    return json(openapi.document(sorted(request.app.ctx.departments)))
+    """The OpenAPI 3.0 document of every hub route (assembled when the app was made)."""
+    return json(request.app.ctx.openapi)
 
 
+@routes.route(
+    "/api/routing",
+    tags=["hub"],
+    summary="Which department owns each intent, and its journey stage",
+    description="bot/config/routing.yml as data.",
+    operation_id="routing",
+    responses={"200": json_spec("The routing map.", schema_ref("RoutingMap"))},
+)
 async def routing(request: Request) -> HTTPResponse:
     """The intent -> department/stage map (bot/config/routing.yml), as data."""
     routing_map = request.app.ctx.routing
@@ -70,6 +98,41 @@ async def routing(request: Request) -> HTTPResponse:
     )
 
 
+@routes.route(
+    "/api/departments/<name>/handoffs",
+    "POST",
+    name="receive",
+    tags=["department API"],
+    summary="Receive a handoff (the built-in inbox's webhook)",
+    description="Exactly what a department's own system implements: the assistant's "
+    "dispatcher POSTs each handoff here, signed, with an Idempotency-Key that "
+    "stays the same on every retry. A delivery is stored once per key; a "
+    "repeat answers 200 with `duplicate: true` and is counted.",
+    operation_id="receiveHandoff",
+    security=SIGNED,
+    parameters=[
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": True,
+            "description": "One key per delivery, the same on every retry.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+        }
+    ],
+    request={
+        "required": True,
+        "content": {"application/json": {"schema": schema_ref("Delivery")}},
+    },
+    responses={
+        "200": json_spec("Stored, or recognised as a repeat.", schema_ref("Received")),
+        "400": error_spec("No Idempotency-Key, a body that is not JSON, or no integer handoff_id."),
+        "401": BAD_SIGNATURE,
+        "404": error_spec("No such department."),
+        "409": error_spec("The Idempotency-Key was used before for another delivery."),
+        "413": error_spec("The body is larger than 1 MiB."),
+        "503": NO_SECRET,
+    },
+)
 async def receive_handoff(request: Request, name: str) -> HTTPResponse:
     """The built-in inbox's webhook: store a signed delivery once per Idempotency-Key."""
     dept = department(request, name)
@@ -98,6 +161,46 @@ async def receive_handoff(request: Request, name: str) -> HTTPResponse:
     )
 
 
+@routes.route(
+    "/api/departments/<name>/handoffs",
+    name="inbox",
+    tags=["department API"],
+    summary="The department's inbox, newest first",
+    operation_id="listInbox",
+    security=SIGNED,
+    parameters=[
+        {
+            "name": "status",
+            "in": "query",
+            "required": False,
+            "description": "Only handoffs in this status (default: all).",
+            "schema": {"type": "string", "enum": list(STATUSES)},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+        },
+    ],
+    responses={
+        "200": json_spec(
+            "What arrived, with each handoff's current state.",
+            {
+                "type": "object",
+                "properties": {
+                    "department": {"type": "string"},
+                    "handoffs": {"type": "array", "items": schema_ref("InboxItem")},
+                },
+                "required": ["department", "handoffs"],
+            },
+        ),
+        "400": error_spec("Unknown status or a bad limit."),
+        "401": BAD_SIGNATURE,
+        "404": error_spec("No such department."),
+        "503": NO_SECRET,
+    },
+)
 async def list_inbox(request: Request, name: str) -> HTTPResponse:
     """A department's inbox, newest first; ``?status=`` narrows it, ``?limit=`` caps it."""
     dept = department(request, name)
@@ -114,12 +217,94 @@ async def list_inbox(request: Request, name: str) -> HTTPResponse:
     return json({"department": dept.name, "handoffs": items})
 
 
+@routes.route(
+    "/api/handoffs/<handoff_id:int>/acknowledge",
+    "POST",
+    name="ack",
+    tags=["department API"],
+    summary="Acknowledge a handoff (open -> acknowledged)",
+    description="Signed with the secret of the handoff's department. Body: empty, or a "
+    "JSON object with any of `by` (who is on it), `promised_by` (the local "
+    "time they promise an answer by; it replaces the service level's) and "
+    "`customer_note`. With a promise or a note, the customer is told (their "
+    "live channel outside quiet hours, else their next contact, once), and a "
+    "later contact about the same need and order hears who is on it and by "
+    "when.",
+    operation_id="acknowledgeHandoff",
+    security=SIGNED,
+    request={
+        "required": False,
+        "content": {"application/json": {"schema": schema_ref("Acknowledgement")}},
+    },
+    responses={
+        "200": json_spec("The updated handoff.", schema_ref("Handoff")),
+        "400": error_spec("by, promised_by or customer_note is of the wrong kind or too long."),
+        "401": BAD_SIGNATURE,
+        "404": error_spec(
+            "No such handoff (said only to a caller signed by a department: else 401)."
+        ),
+        "409": json_spec(
+            "The handoff is no longer open; `status` says what it is.",
+            schema_ref("Conflict"),
+        ),
+        "503": NO_SECRET,
+    },
+)
 async def acknowledge(request: Request, handoff_id: int) -> HTTPResponse:
     """The department has seen the handoff and is on it; optional body ``{"by": "Dana",
     "promised_by": "2026-12-08T17:00", "customer_note": "..."}``."""
     return json(await move(request, handoff_id, "acknowledge"))
 
 
+@routes.route(
+    "/api/handoffs/<handoff_id:int>/resolve",
+    "POST",
+    tags=["department API"],
+    summary="Resolve a handoff (open or acknowledged -> resolved)",
+    description="Signed with the secret of the handoff's department. When every handoff of "
+    "the conversation is resolved, the conversation's newest touchpoint gets "
+    "the outcome `resolved`. The customer of a verified handoff is told it is "
+    "resolved, with `customer_note` when given (never the internal "
+    "`resolution`), on their live channel outside quiet hours or at their "
+    "next contact, once; questions about it afterwards (\"where's my "
+    'refund?") answer from the note.',
+    operation_id="resolveHandoff",
+    security=SIGNED,
+    request={
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "resolution": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "What was done, for the journey record.",
+                        },
+                        "customer_note": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 500,
+                            "description": "What to tell the customer.",
+                        },
+                    },
+                    "required": ["resolution"],
+                }
+            }
+        },
+    },
+    responses={
+        "200": json_spec("The updated handoff.", schema_ref("Handoff")),
+        "400": error_spec("The body is not JSON, has no resolution, or a bad customer_note."),
+        "401": BAD_SIGNATURE,
+        "404": error_spec(
+            "No such handoff (said only to a caller signed by a department: else 401)."
+        ),
+        "409": json_spec("The handoff is already resolved.", schema_ref("Conflict")),
+        "503": NO_SECRET,
+    },
+)
 async def resolve(request: Request, handoff_id: int) -> HTTPResponse:
     """The department has closed the handoff; body ``{"resolution": "what was done",
     "customer_note": "what to tell the customer"}`` (the note is optional)."""

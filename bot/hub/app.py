@@ -27,7 +27,6 @@ from bot import metrics
 from bot.db import make_engine
 from bot.departments import load_departments
 from bot.hub import (
-    api,
     auth,
     console,
     console_live,
@@ -35,6 +34,7 @@ from bot.hub import (
     openapi,
     pages,
     review,
+    routes,
     templating,
     widget,
 )
@@ -152,7 +152,8 @@ def create_app(settings: HubSettings) -> Sanic:
     async def close_journey(app, _loop):
         app.ctx.engine.dispose()
 
-    accepted = body_types(openapi.document(sorted(app.ctx.departments)))
+    app.ctx.openapi = openapi.document(sorted(app.ctx.departments))
+    accepted = body_types(app.ctx.openapi)
 
     @app.on_request
     async def check_request(request):
@@ -168,7 +169,8 @@ def create_app(settings: HubSettings) -> Sanic:
         if (response.content_type or "").startswith("text/html"):
             response.headers.setdefault("Content-Security-Policy", FALLBACK_POLICY)
 
-    api.add_routes(app)
+    for table in routes.TABLES:
+        table.add_to(app)
     events.add_routes(app)
     auth.add_routes(app)
     console.add_routes(app)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from bot.hub import console_live, review, templating
+from bot.hub import console_live, registry, review, routes, templating
 from bot.hub.openapi_parts import (
     LOCAL_TIME,
     TO_SIGN_IN,
@@ -92,117 +92,6 @@ _DOCUMENT = {
         {"name": "hub", "description": "Health, routing map, this document."},
     ],
     "paths": {
-        "/health": {
-            "get": {
-                "tags": ["hub"],
-                "summary": "Liveness",
-                "operationId": "health",
-                "responses": {
-                    "200": json_spec(
-                        "The hub is up and its journey database migrated.",
-                        {
-                            "type": "object",
-                            "properties": {"ok": {"type": "boolean", "enum": [True]}},
-                            "required": ["ok"],
-                        },
-                    )
-                },
-            }
-        },
-        "/api/openapi.json": {
-            "get": {
-                "tags": ["hub"],
-                "summary": "This document",
-                "operationId": "openapi",
-                "responses": {"200": json_spec("OpenAPI 3.0 document.", {"type": "object"})},
-            }
-        },
-        "/api/routing": {
-            "get": {
-                "tags": ["hub"],
-                "summary": "Which department owns each intent, and its journey stage",
-                "description": "bot/config/routing.yml as data.",
-                "operationId": "routing",
-                "responses": {"200": json_spec("The routing map.", schema_ref("RoutingMap"))},
-            }
-        },
-        "/api/departments/{name}/handoffs": {
-            "parameters": [DEPARTMENT],
-            "post": {
-                "tags": ["department API"],
-                "summary": "Receive a handoff (the built-in inbox's webhook)",
-                "description": (
-                    "Exactly what a department's own system implements: the assistant's "
-                    "dispatcher POSTs each handoff here, signed, with an Idempotency-Key that "
-                    "stays the same on every retry. A delivery is stored once per key; a "
-                    "repeat answers 200 with `duplicate: true` and is counted."
-                ),
-                "operationId": "receiveHandoff",
-                "security": SIGNED,
-                "parameters": [
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": True,
-                        "description": "One key per delivery, the same on every retry.",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-                    }
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": schema_ref("Delivery")}},
-                },
-                "responses": {
-                    "200": json_spec("Stored, or recognised as a repeat.", schema_ref("Received")),
-                    "400": error_spec(
-                        "No Idempotency-Key, a body that is not JSON, or no integer handoff_id."
-                    ),
-                    "401": BAD_SIGNATURE,
-                    "404": error_spec("No such department."),
-                    "409": error_spec("The Idempotency-Key was used before for another delivery."),
-                    "413": error_spec("The body is larger than 1 MiB."),
-                    "503": NO_SECRET,
-                },
-            },
-            "get": {
-                "tags": ["department API"],
-                "summary": "The department's inbox, newest first",
-                "operationId": "listInbox",
-                "security": SIGNED,
-                "parameters": [
-                    {
-                        "name": "status",
-                        "in": "query",
-                        "required": False,
-                        "description": "Only handoffs in this status (default: all).",
-                        "schema": {"type": "string", "enum": list(STATUSES)},
-                    },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
-                    },
-                ],
-                "responses": {
-                    "200": json_spec(
-                        "What arrived, with each handoff's current state.",
-                        {
-                            "type": "object",
-                            "properties": {
-                                "department": {"type": "string"},
-                                "handoffs": {"type": "array", "items": schema_ref("InboxItem")},
-                            },
-                            "required": ["department", "handoffs"],
-                        },
-                    ),
-                    "400": error_spec("Unknown status or a bad limit."),
-                    "401": BAD_SIGNATURE,
-                    "404": error_spec("No such department."),
-                    "503": NO_SECRET,
-                },
-            },
-        },
         "/api/departments/{name}/events": {
             "parameters": [DEPARTMENT],
             "post": {
@@ -261,97 +150,6 @@ _DOCUMENT = {
                     "200": json_spec("The event and its outcome.", schema_ref("EventState")),
                     "401": BAD_SIGNATURE,
                     "404": error_spec("No such department, or no such event of this department."),
-                    "503": NO_SECRET,
-                },
-            },
-        },
-        "/api/handoffs/{handoff_id}/acknowledge": {
-            "parameters": [HANDOFF_ID],
-            "post": {
-                "tags": ["department API"],
-                "summary": "Acknowledge a handoff (open -> acknowledged)",
-                "description": (
-                    "Signed with the secret of the handoff's department. Body: empty, or a "
-                    "JSON object with any of `by` (who is on it), `promised_by` (the local "
-                    "time they promise an answer by; it replaces the service level's) and "
-                    "`customer_note`. With a promise or a note, the customer is told (their "
-                    "live channel outside quiet hours, else their next contact, once), and a "
-                    "later contact about the same need and order hears who is on it and by "
-                    "when."
-                ),
-                "operationId": "acknowledgeHandoff",
-                "security": SIGNED,
-                "requestBody": {
-                    "required": False,
-                    "content": {"application/json": {"schema": schema_ref("Acknowledgement")}},
-                },
-                "responses": {
-                    "200": json_spec("The updated handoff.", schema_ref("Handoff")),
-                    "400": error_spec(
-                        "by, promised_by or customer_note is of the wrong kind or too long."
-                    ),
-                    "401": BAD_SIGNATURE,
-                    "404": error_spec(
-                        "No such handoff (said only to a caller signed by a department: else 401)."
-                    ),
-                    "409": json_spec(
-                        "The handoff is no longer open; `status` says what it is.",
-                        schema_ref("Conflict"),
-                    ),
-                    "503": NO_SECRET,
-                },
-            },
-        },
-        "/api/handoffs/{handoff_id}/resolve": {
-            "parameters": [HANDOFF_ID],
-            "post": {
-                "tags": ["department API"],
-                "summary": "Resolve a handoff (open or acknowledged -> resolved)",
-                "description": (
-                    "Signed with the secret of the handoff's department. When every handoff of "
-                    "the conversation is resolved, the conversation's newest touchpoint gets "
-                    "the outcome `resolved`. The customer of a verified handoff is told it is "
-                    "resolved, with `customer_note` when given (never the internal "
-                    "`resolution`), on their live channel outside quiet hours or at their "
-                    "next contact, once; questions about it afterwards (\"where's my "
-                    'refund?") answer from the note.'
-                ),
-                "operationId": "resolveHandoff",
-                "security": SIGNED,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "resolution": {
-                                        "type": "string",
-                                        "minLength": 1,
-                                        "description": "What was done, for the journey record.",
-                                    },
-                                    "customer_note": {
-                                        "type": "string",
-                                        "minLength": 1,
-                                        "maxLength": 500,
-                                        "description": "What to tell the customer.",
-                                    },
-                                },
-                                "required": ["resolution"],
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "200": json_spec("The updated handoff.", schema_ref("Handoff")),
-                    "400": error_spec(
-                        "The body is not JSON, has no resolution, or a bad customer_note."
-                    ),
-                    "401": BAD_SIGNATURE,
-                    "404": error_spec(
-                        "No such handoff (said only to a caller signed by a department: else 401)."
-                    ),
-                    "409": json_spec("The handoff is already resolved.", schema_ref("Conflict")),
                     "503": NO_SECRET,
                 },
             },
@@ -1116,6 +914,7 @@ _DOCUMENT = {
 def document(departments: list[str] | None = None) -> dict:
     """The OpenAPI document; ``departments`` become the allowed values of ``{name}``."""
     doc = copy.deepcopy(_DOCUMENT)
+    doc["paths"].update(registry.paths(routes.TABLES))
     doc["paths"].update(review.openapi_paths())
     doc["paths"].update(console_live.OPENAPI_PATHS)
     doc["paths"].update(templating.OPENAPI_PATHS)
