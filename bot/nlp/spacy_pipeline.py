@@ -28,8 +28,25 @@ def load_patterns(path: Path = PATTERNS_FILE) -> list[dict]:
         for i, tokens in enumerate(token_patterns):
             if not isinstance(tokens, list) or not all(isinstance(t, dict) for t in tokens):
                 raise ValueError(f"{path}: '{label}'[{i}] must be a list of token attribute maps")
+            if any(isinstance(word, bool) for word in _listed_words(tokens)):
+                # YAML reads a bare no/yes/on/off as a boolean, which matches no token.
+                raise ValueError(
+                    f"{path}: '{label}'[{i}] lists a yes/no/on/off word unquoted; quote it"
+                )
             patterns.append({"label": label, "pattern": tokens})
     return patterns
+
+
+def _listed_words(tokens: list[dict]) -> list[object]:
+    """The words a token pattern's IN / NOT_IN lists name."""
+    return [
+        word
+        for token in tokens
+        for condition in token.values()
+        if isinstance(condition, dict)
+        for key in ("IN", "NOT_IN")
+        for word in condition.get(key, [])
+    ]
 
 
 def build_pipeline():

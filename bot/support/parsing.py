@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-_ORDER_DIGITS = re.compile(r"(\d{4,6})")
+# Our own numbers have 4-6 digits (ORD-10042, INV-50017); another shop's or marketplace's
+# reference is longer ("order 732201349959") and is kept whole, never cut to its first digits.
+_ORDER_DIGITS = re.compile(r"(?<!\d)(\d{4,6})(?!\d)")
+_OTHER_REFERENCE = re.compile(r"(?<!\d)(\d{7,20})(?!\d)")
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _MONTHS = {
     name: i + 1
@@ -30,7 +33,9 @@ _MONTHS = {
 
 
 def normalize_order_id(raw: str | None) -> str | None:
-    """'ord10042', 'order #10042', '#10042', '10042' -> 'ORD-10042'; None if no number."""
+    """'ord10042', 'order #10042', '#10042', '10042' -> 'ORD-10042'; 'order 732201349959' ->
+    '732201349959' (not one of ours: looked up, not found, said back as typed); None if no
+    number."""
     return _normalize(raw, "ORD")
 
 
@@ -43,7 +48,10 @@ def _normalize(raw: str | None, prefix: str) -> str | None:
     if not raw:
         return None
     match = _ORDER_DIGITS.search(str(raw))
-    return f"{prefix}-{match.group(1)}" if match else None
+    if match:
+        return f"{prefix}-{match.group(1)}"
+    other = _OTHER_REFERENCE.search(str(raw))
+    return other.group(1) if other else None
 
 
 _NUMBER_WORDS = {

@@ -27,6 +27,10 @@ TODAY = date(2025, 3, 12)  # a Wednesday
         ("#10042", "ORD-10042"),
         ("10042", "ORD-10042"),
         ("order number: 10042", "ORD-10042"),
+        # Not one of ours: kept whole (looked up, not found, said back as typed).
+        ("order 732201349959", "732201349959"),
+        ("purchase #370795561790", "370795561790"),
+        ("ORD-1234567", "1234567"),
         ("no digits", None),
         ("", None),
         (None, None),
@@ -39,6 +43,8 @@ def test_order_numbers_are_read_in_every_format(raw, expected):
 def test_invoice_numbers_are_normalised():
     assert normalize_invoice_id("inv50017") == "INV-50017"
     assert normalize_invoice_id("invoice 50017") == "INV-50017"
+    assert normalize_invoice_id("bill #37777") == "INV-37777"
+    assert normalize_invoice_id("invoice no. 20231187") == "20231187"
 
 
 @pytest.mark.parametrize(
