@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.settings import Settings
 
 
-def add_commands(sub) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the three commands to the CLI's subparsers."""
     p = sub.add_parser("export", help="everything held about a customer, as JSON (access request)")
     p.add_argument("customer", help="a customer id (C001, anon-...), email, Slack user or chat id")

@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -65,9 +65,9 @@ def _upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def head_revision() -> str:
+def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def current_revision(conn) -> str | None:
+def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()

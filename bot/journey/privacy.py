@@ -21,10 +21,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 import yaml
 from sqlalchemy import (
@@ -44,7 +44,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 
 from bot.journey.schema import (
     agent_notes,
@@ -96,7 +96,7 @@ class PrivacyError(RuntimeError):
     """The request can't be carried out (the message says why and what to do)."""
 
 
-def tracker_store_url(settings: Settings, env: dict[str, str] | None = None) -> str | None:
+def tracker_store_url(settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
     """The SQLAlchemy URL of Rasa's SQL tracker store: ``CX_TRACKER_URL``, else the one
     endpoints.yml configures (as ``make run`` points it at ``var/``); None when Rasa's
     tracker store is not SQL."""
@@ -110,7 +110,7 @@ def tracker_store_url(settings: Settings, env: dict[str, str] | None = None) -> 
     dialect = store.get("dialect", "sqlite")
     if dialect == "sqlite":
         return f"sqlite:///{settings.var_dir / 'tracker.db'}"  # as bot/runner.py writes it
-    return URL.create(
+    url: str = URL.create(
         dialect,
         username=store.get("username"),
         password=store.get("password"),
@@ -119,6 +119,7 @@ def tracker_store_url(settings: Settings, env: dict[str, str] | None = None) -> 
         database=store.get("db"),
         query=store.get("query") or {},
     ).render_as_string(hide_password=False)
+    return url
 
 
 @dataclass
@@ -214,7 +215,7 @@ _CONVERSATION_TABLES = (
 )
 
 
-def _rows(conn: Connection, table: Table, where) -> list[dict[str, Any]]:
+def _rows(conn: Connection, table: Table, where: ColumnElement) -> list[dict[str, Any]]:
     query = select(table).where(where).order_by(*table.primary_key.columns)
     return [_plain(table.name, dict(r._mapping)) for r in conn.execute(query)]
 
@@ -232,7 +233,11 @@ def _plain(table: str, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _in(column, values: Iterable | Select) -> Any:
+# Values to match: a few found first, or a subquery.
+Values: TypeAlias = Iterable[object] | Select
+
+
+def _in(column: ColumnElement, values: Values) -> ColumnElement:
     """``column IN values``: a few values found first, or a subquery (retention's many)."""
     if isinstance(values, Select):
         return column.in_(values)
@@ -267,7 +272,9 @@ def _selection(conn: Connection, subject: Subject) -> dict[str, Any]:
     return _where(ids, conversations, tp_ids, handoff_ids)
 
 
-def _where(ids, conversations, tp_ids, handoff_ids) -> dict[str, Any]:
+def _where(
+    ids: Values, conversations: Values, tp_ids: Values, handoff_ids: Values
+) -> dict[str, ColumnElement]:
     """Rows of these customers, conversations, touchpoints and handoffs, table by table,
     children before parents (the order they can be deleted in)."""
     return {
@@ -356,13 +363,16 @@ _TABLES = {
 
 
 def _tracker_table_exists(conn: Connection) -> bool:
-    return inspect(conn).has_table("events")
+    exists: bool = inspect(conn).has_table("events")
+    return exists
 
 
-def tracker_events_of(tracker: Engine, conversations: Iterable[str]) -> dict[str, list[dict]]:
+def tracker_events_of(
+    tracker: Engine, conversations: Iterable[str]
+) -> dict[str, list[dict[str, Any]]]:
     """Every event Rasa keeps for these conversations, oldest first, by conversation."""
     conversations = sorted(set(conversations))
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     if not conversations:
         return out
     with tracker.connect() as conn:
@@ -592,6 +602,9 @@ def _tracker_retention(tracker: Engine, cutoff: datetime, dry_run: bool) -> int:
         if not _tracker_table_exists(conn):
             return 0
         if dry_run:
-            count = select(func.count()).select_from(tracker_events).where(older)
-            return conn.execute(count).scalar_one()
-        return conn.execute(delete(tracker_events).where(older)).rowcount
+            count: int = conn.execute(
+                select(func.count()).select_from(tracker_events).where(older)
+            ).scalar_one()
+            return count
+        deleted: int = conn.execute(delete(tracker_events).where(older)).rowcount
+        return deleted

@@ -10,6 +10,7 @@ by URL (bot/db.py).
 from __future__ import annotations
 
 from alembic.autogenerate import comparators
+from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy import (
     Boolean,
@@ -510,11 +511,13 @@ one_time_codes = Table(
 
 
 @comparators.dispatch_for("schema")
-def _leave_the_search_index_alone(autogen_context, upgrade_ops, schemas) -> None:
+def _leave_the_search_index_alone(
+    autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: set[str | None]
+) -> None:
     """Autogenerate (and ``compare_metadata``) skips the free-text index's tables and index,
     which migrations make and SQLAlchemy cannot declare; runs after Alembic's own comparison."""
 
-    def ours(op) -> bool:
+    def ours(op: ops.MigrateOperation) -> bool:
         if isinstance(op, ops.DropTableOp):
             return op.table_name in TOUCHPOINT_SEARCH_TABLES
         return isinstance(op, ops.DropIndexOp) and op.index_name == TOUCHPOINT_TRIGRAM_INDEX

@@ -8,9 +8,10 @@ words, and (from the journey store) other conversations about the same order thi
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 # Intents that say nothing about a need; repeating them is not effort.
 SMALL_TALK = {"greet", "goodbye", "thank", "affirm", "deny", "inform", "choose_option"}
@@ -56,7 +57,7 @@ class Signals:
         return {**asdict(self), "frustration": self.frustration}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Signals:
+    def from_dict(cls, data: Mapping[str, Any]) -> Signals:
         """Back from ``as_dict`` (as stored on a touchpoint)."""
         return cls(**{f: int(data.get(f, 0)) for f in cls.__dataclass_fields__})
 

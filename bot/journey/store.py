@@ -9,14 +9,14 @@ left idle past the session expiry is closed as ``abandoned`` unless it was resol
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 
 from bot.journey.schema import feedback, identities, journey_customers, touchpoints
 from bot.journey.signals import Signals, UserMessage, read_signals
@@ -80,7 +80,7 @@ class Touchpoint:
     departments: tuple[str, ...]
     order_ids: tuple[str, ...]
     outcome: str
-    signals: dict = field(default_factory=dict)
+    signals: dict[str, int] = field(default_factory=dict)
     rating: int | None = None
     effort: int | None = None  # "how easy was it to get this sorted?" 1-5, 5 = very easy
     message_count: int = 0
@@ -98,7 +98,7 @@ class JourneyStore:
         # Identity links already written by this process: most turns add none, and skipping
         # the three lookups keeps logging cheap on every turn. Only an optimisation; the
         # writes it skips are idempotent.
-        self._linked: dict[tuple, str] = {}
+        self._linked: dict[tuple[str | None, ...], str] = {}
         # The statements every turn runs, built once: building and keying an expression
         # costs more than running it on SQLite (parameters are bound at execution).
         self._session_row = select(touchpoints).where(
@@ -152,7 +152,7 @@ class JourneyStore:
             )
             customer_id = self._linked.get(link)
             newly_linked = customer_id is None
-            if newly_linked:
+            if customer_id is None:
                 customer_id = self._customer(conn, turn, now)
             row = conn.execute(
                 self._session_row,
@@ -161,7 +161,7 @@ class JourneyStore:
             contacts = self._contacts_about(conn, customer_id, turn, row)
             signals = read_signals(turn.messages, contacts)
             last_message = max((m.at for m in turn.messages), default=now)
-            values = {
+            values: dict[str, Any] = {
                 "customer_id": customer_id,
                 "channel": turn.channel,
                 "signals": json.dumps(signals.as_dict()),
@@ -259,7 +259,7 @@ class JourneyStore:
                 name=customer_name,
                 tier=tier,
             )
-            existing = conn.execute(
+            existing: int | None = conn.execute(
                 select(touchpoints.c.id).where(touchpoints.c.conversation_id == key)
             ).scalar()
             if existing is not None:
@@ -283,7 +283,8 @@ class JourneyStore:
                     came_back=False,
                 )
             )
-            return result.inserted_primary_key[0]
+            touchpoint_id: int = result.inserted_primary_key[0]
+            return touchpoint_id
 
     def note_outcome(self, touchpoint_id: int, outcome: str, department: str | None) -> None:
         """Raise a touchpoint's outcome (and add the department) after the desk handed off."""
@@ -321,7 +322,7 @@ class JourneyStore:
             stale = and_(
                 touchpoints.c.ended_at.is_(None), touchpoints.c.last_activity_at < now - idle
             )
-            ended = conn.execute(
+            ended: int = conn.execute(
                 update(touchpoints)
                 .where(stale, touchpoints.c.outcome != "resolved")
                 .values(outcome="abandoned", ended_at=now)
@@ -458,7 +459,9 @@ class JourneyStore:
                 )
         return key
 
-    def _contacts_about(self, conn: Connection, customer_id, turn: Turn, row) -> int:
+    def _contacts_about(
+        self, conn: Connection, customer_id: str | None, turn: Turn, row: Row | None
+    ) -> int:
         """Other conversations of this customer about the same orders in the last 7 days."""
         orders = set(json.loads(row.order_ids)) if row is not None else set()
         if turn.order_id:
@@ -466,8 +469,9 @@ class JourneyStore:
         if not orders or customer_id is None:
             return 0
         since = self._now() - timedelta(days=REPEAT_CONTACT_DAYS)
+        count: int
         if len(orders) == 1:  # the usual case: the pre-built statement
-            return conn.execute(
+            count = conn.execute(
                 self._contacts_one_order,
                 {
                     "customer": customer_id,
@@ -476,6 +480,7 @@ class JourneyStore:
                     "order": json.dumps(next(iter(orders))),
                 },
             ).scalar_one()
+            return count
         # order_ids is a JSON list of strings: '"ORD-1"' matches one element exactly.
         mentions = or_(*(touchpoints.c.order_ids.contains(json.dumps(o)) for o in sorted(orders)))
         query = select(func.count()).where(
@@ -484,10 +489,15 @@ class JourneyStore:
             touchpoints.c.conversation_id != turn.conversation_id,
             mentions,
         )
-        return conn.execute(query).scalar_one()
+        count = conn.execute(query).scalar_one()
+        return count
 
     def _mark_repeats(
-        self, conn: Connection, customer_id: str, touchpoint_id: int | None, pending
+        self,
+        conn: Connection,
+        customer_id: str,
+        touchpoint_id: int | None,
+        pending: Mapping[str, Any],
     ) -> bool:
         """Mark the customer's earlier touchpoints this one repeats (``came_back``), and
         return whether a later one repeats it; ``pending`` holds the values it is about to
@@ -540,7 +550,11 @@ class JourneyStore:
         for n, mark in zip(nearby, marks, strict=True):
             if n is pending:
                 own = mark
-            elif (moment is None or n.started_at <= moment) and n.came_back != mark:
+            elif (
+                n.id is not None  # every one but pending was read back with its id
+                and (moment is None or n.started_at <= moment)
+                and n.came_back != mark
+            ):
                 changed[mark].append(n.id)  # later ones were read only as followers
         for mark, ids in changed.items():
             if ids:
@@ -563,7 +577,7 @@ def _without_flush_wait(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
-def _as_touchpoint(values) -> Touchpoint:
+def _as_touchpoint(values: Mapping[str, Any]) -> Touchpoint:
     """A Touchpoint from a row's mapping (or the values just written for it)."""
     v = dict(values)
     return Touchpoint(
@@ -586,7 +600,7 @@ def _as_touchpoint(values) -> Touchpoint:
     )
 
 
-def insert_if_absent(conn: Connection, table: Table, **values) -> None:
+def insert_if_absent(conn: Connection, table: Table, **values: Any) -> None:
     """INSERT the row unless one with the same key exists by then.
 
     Two first turns of one customer (two tabs, a chat and a Slack thread) can both find no
@@ -614,7 +628,7 @@ def _identity_owner(conn: Connection, kind: str, value: str) -> str | None:
 def _newest_touchpoint(conn: Connection, conversation_id: str) -> int:
     """The id of the conversation's newest touchpoint (the session the customer is in);
     ``LookupError`` when it has none."""
-    newest = conn.execute(
+    newest: int | None = conn.execute(
         select(touchpoints.c.id)
         .where(touchpoints.c.conversation_id == conversation_id)
         .order_by(touchpoints.c.id.desc())

@@ -66,12 +66,12 @@ def downgrade() -> None:
         op.execute(f"DROP INDEX IF EXISTS {TOUCHPOINT_TRIGRAM_INDEX}")
 
 
-def _trigram_schema(bind) -> str:
+def _trigram_schema(bind: sa.engine.Connection) -> str:
     """The schema pg_trgm lives in, making the extension (in ``public``) if it is absent."""
     find = sa.text(
         "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
     )
-    schema = bind.execute(find).scalar()
+    schema: str | None = bind.execute(find).scalar()
     if schema is not None:
         return schema.strip('"')
     public = bind.execute(
@@ -92,4 +92,5 @@ def _trigram_schema(bind) -> str:
                 f"({e.orig})"
             ) from e
         return schema.strip('"')
-    return bind.execute(find).scalar().strip('"')
+    made: str = bind.execute(find).scalar()
+    return made.strip('"')
