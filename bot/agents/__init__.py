@@ -13,14 +13,13 @@ from bot.agents.desk import (
     AgentDesk,
     AgentDeskError,
     AlreadyTaken,
-    CannotReach,
     Invalid,
     NotFound,
     NotHolding,
-    RelayFailed,
     Takeover,
 )
 from bot.agents.rasa_api import RasaApi, RasaApiError
+from bot.agents.relay import CannotReach, RelayFailed
 
 __all__ = [
     "AgentDesk",

@@ -50,7 +50,8 @@ ORDER_STATUS = {
 
 def panel(view: dict[str, Any], orders: Iterable[Order] = ()) -> dict[str, Any]:
     """What the context panel shows for ``view`` (AgentDesk.conversation's answer)."""
-    packet = view.get("packet") if isinstance(view.get("packet"), dict) else {}
+    raw = view.get("packet")
+    packet: dict[str, Any] = raw if isinstance(raw, dict) else {}
     identity = view.get("identity")
     verified = bool(identity and identity.get("verified"))
     return {
@@ -143,7 +144,8 @@ def order_row(order: Order, current: str | None = None) -> dict[str, Any]:
 def known_as(found: Iterable[dict[str, Any]]) -> str:
     """How the customer shows up, in words: an email or Slack user as it is, and the
     channels' own session ids (meaningless to a person) as how many chats on each."""
-    said, sessions = [], {}
+    said: list[str] = []
+    sessions: dict[str, int] = {}
     for i in found:
         kind, value = str(i.get("kind") or ""), str(i.get("value") or "")
         if kind == "email":
@@ -157,7 +159,7 @@ def known_as(found: Iterable[dict[str, Any]]) -> str:
     return ", ".join(said)
 
 
-def journey(journey: dict[str, Any] | None, identity: dict | None) -> dict[str, Any]:
+def journey(journey: dict[str, Any] | None, identity: dict[str, Any] | None) -> dict[str, Any]:
     """The customer's journey as the panel shows it: touchpoints (past ones are links into
     the console) and their open handoffs anywhere, each in words."""
     if not journey or not journey.get("customer"):

@@ -28,8 +28,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, or_, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select
 
 from bot.agents import worklist
 from bot.agents.queue import Escalation, Holder, ordered
@@ -640,7 +641,7 @@ class AgentDesk:
         }
         sla = timedelta(hours=self.departments[SUPPORT].sla_hours)
         now = self._now()
-        grouped: dict[str, list] = {}
+        grouped: dict[str, list[Row]] = {}
         for row in rows:
             grouped.setdefault(row.conversation_id, []).append(row)
         found = []
@@ -648,7 +649,7 @@ class AgentDesk:
             packets = [_packet(r.context) for r in group]
             tp = newest.get(conversation)
             journey_customer = customers.get(tp.customer_id) if tp is not None else None
-            shown = [p.get("customer") for p in packets if isinstance(p.get("customer"), dict)]
+            shown = [p["customer"] for p in packets if isinstance(p.get("customer"), dict)]
             first = min(r.created_at for r in group)
             lead = max(group, key=lambda r: (_priority_rank(r.priority), -r.id))
             holder = holders.get(conversation)
@@ -851,13 +852,13 @@ class AgentDesk:
             )
 
 
-def _takeover_query():
+def _takeover_query() -> Select:
     return select(takeovers, users.c.username, users.c.display_name).join(
         users, users.c.id == takeovers.c.agent_id
     )
 
 
-def _takeover(row) -> Takeover:
+def _takeover(row: Row) -> Takeover:
     return Takeover(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -872,11 +873,11 @@ def _takeover(row) -> Takeover:
     )
 
 
-def _holder_of(row) -> Holder:
+def _holder_of(row: Row) -> Holder:
     return Holder(row.agent_id, row.username, row.display_name)
 
 
-def _handoff_json(row) -> dict[str, Any]:
+def _handoff_json(row: Row) -> dict[str, Any]:
     return {
         "id": row.id,
         "department": row.department,
@@ -892,9 +893,10 @@ def _handoff_json(row) -> dict[str, Any]:
 
 def _touchpoint_of(engine: Engine, handoff_id: int) -> int | None:
     with engine.connect() as conn:
-        return conn.execute(
+        touchpoint_id: int | None = conn.execute(
             select(handoffs.c.touchpoint_id).where(handoffs.c.id == handoff_id)
         ).scalar_one_or_none()
+        return touchpoint_id
 
 
 def _text(value: Any, what: str, required: bool = True) -> str:

@@ -85,7 +85,7 @@ class Escalation:
     def overdue(self) -> bool:
         return self.waited > self.sla
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[int, int, float, datetime, str]:
         return (
             -self.frustration,
             -TIER_RANK.get(self.tier or "", 0),

@@ -115,7 +115,7 @@ class RasaApi:
         conversation_id: str,
         what: str,
         params: dict[str, str],
-        body: list | dict | None,
+        body: list[dict[str, Any]] | dict[str, Any] | None,
         doing: str,
     ) -> dict[str, Any]:
         url = f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/{what}"
@@ -142,9 +142,10 @@ class RasaApi:
                 f"Rasa could not {doing} ({response.status_code}): {_reason(response)}"
             )
         try:
-            return response.json()
+            answer: dict[str, Any] = response.json()
         except ValueError:
             raise RasaApiError(f"Rasa's answer to {method} {what} is not JSON") from None
+        return answer
 
 
 def _reason(response: requests.Response) -> str:

@@ -107,7 +107,7 @@ class Relay:
             )
         if before:
             self._rasa(conversation_id, before)
-        self._post_to_slack(conversation_id, slack_text(text, agent))
+        self._post_to_slack(self.slack, conversation_id, slack_text(text, agent))
         try:
             self._rasa(conversation_id, [message, *after])
         except RelayFailed as e:
@@ -135,7 +135,7 @@ class Relay:
         except RasaApiError as e:
             raise RelayFailed(str(e)) from e
 
-    def _post_to_slack(self, conversation_id: str, text: str) -> None:
+    def _post_to_slack(self, slack: SlackWebApi, conversation_id: str, text: str) -> None:
         where = slack_thread_of(conversation_id)
         private_to = None
         if where.thread_ts is None or is_shared_channel(where.channel):
@@ -147,7 +147,7 @@ class Relay:
             # Others read a channel: a verified customer is told privately (principle 9).
             private_to = private_recipient(conversation_id, where, tracker)
         try:
-            self.slack.post(where, text, private_to=private_to)
+            slack.post(where, text, private_to=private_to)
         except (requests.RequestException, SlackApiError) as e:
             raise RelayFailed(f"Slack did not take the message: {e}") from e
 

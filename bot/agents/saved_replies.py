@@ -47,7 +47,7 @@ class SavedReply:
         """The reply for one conversation: ``text`` filled, and the blanks left (``missing``)."""
         missing: list[str] = []
 
-        def put(found: re.Match) -> str:
+        def put(found: re.Match[str]) -> str:
             name = found.group(1)
             value = values.get(name)
             if value:

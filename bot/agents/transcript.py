@@ -51,7 +51,8 @@ def transcript(events: Iterable[dict[str, Any]]) -> list[Line]:
             shown = titles.get(text) or (labels.said(text) if labels.is_payload(text) else text)
             lines.append(Line("customer", shown, at, id=message_id))
         elif kind == "bot":
-            data = event.get("data") if isinstance(event.get("data"), dict) else {}
+            raw = event.get("data")
+            data: dict[str, Any] = raw if isinstance(raw, dict) else {}
             custom = data.get("custom")
             if isinstance(custom, dict) and custom.get("agent"):
                 text = custom.get("text") or event.get("text") or ""

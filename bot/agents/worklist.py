@@ -129,7 +129,7 @@ def recent(conn: Connection, query: str | None = None) -> list[dict[str, Any]]:
     return [about[c] for c in about]
 
 
-def version(engine: Engine) -> tuple:
+def version(engine: Engine) -> tuple[str, ...]:
     """A fingerprint of the handoffs and takeovers: it changes when any list would."""
     with engine.connect() as conn:
         h = conn.execute(
