@@ -96,4 +96,4 @@ def install(threads: int = DEFAULT_THREADS) -> None:
             self.actions[name] = threaded(f)
 
     setattr(register_threaded, _INSTALLED_MARK, True)
-    ActionExecutor.register_function = register_threaded  # type: ignore[method-assign]
+    ActionExecutor.register_function = register_threaded

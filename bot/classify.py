@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from bot.routing import FROM_CUSTOMER, RoutingMap
 
@@ -66,7 +66,7 @@ class Classifier:
             }
             for e in parsed.get("entities", [])
         ]
-        top = next(
+        top: dict[str, Any] = next(
             (r for r in parsed.get("intent_ranking", []) if r.get("name") != "nlu_fallback"), {}
         )
         return Classification(

@@ -22,7 +22,7 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -152,7 +152,7 @@ def turn_type(actions: Iterable[str]) -> str:
 
 def timed_turns(
     handle: Callable[[Any], Awaitable[Any]], channel: str
-) -> Callable[[Any], Awaitable[Any]]:
+) -> Callable[[Any], Coroutine[Any, Any, Any]]:
     """``handle`` (a channel's ``on_new_message``), counting and timing each message."""
 
     async def handle_timed(message: Any) -> Any:
@@ -208,7 +208,7 @@ def time_journey_writes(engine: Engine) -> None:
     dialect = engine.dialect
     if getattr(dialect, "_cx_timed_writes", False):
         return
-    dialect._cx_timed_writes = True  # type: ignore[attr-defined]
+    dialect._cx_timed_writes = True
     # Per database connection: [when its transaction began, whether it wrote].
     open_transactions: dict[int, list[Any]] = {}
     begin, commit, rollback = dialect.do_begin, dialect.do_commit, dialect.do_rollback
@@ -250,12 +250,12 @@ def time_journey_writes(engine: Engine) -> None:
         open_transactions.pop(key(connection), None)
         rollback(connection)
 
-    dialect.do_begin = do_begin  # type: ignore[method-assign]
-    dialect.do_execute = do_execute  # type: ignore[method-assign]
-    dialect.do_executemany = do_executemany  # type: ignore[method-assign]
-    dialect.do_execute_no_params = do_execute_no_params  # type: ignore[method-assign]
-    dialect.do_commit = do_commit  # type: ignore[method-assign]
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    dialect.do_begin = do_begin
+    dialect.do_execute = do_execute
+    dialect.do_executemany = do_executemany
+    dialect.do_execute_no_params = do_execute_no_params
+    dialect.do_commit = do_commit
+    dialect.do_rollback = do_rollback
 
 
 # -- gauges read from the journey store at scrape time ---------------------------------------

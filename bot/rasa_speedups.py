@@ -56,4 +56,4 @@ def install() -> None:
     if getattr(RemoteAction._validate_action_result, _INSTALLED_MARK, False):
         return
     setattr(validate_action_result, _INSTALLED_MARK, True)
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate_action_result

@@ -278,7 +278,9 @@ class RateLimits:
         """Read ``CX_RATE_*``, ``CX_TRUSTED_PROXIES`` and ``CX_RATE_REDIS_URL``; unset ones
         keep the defaults."""
         env = os.environ if env is None else env
-        rates = {attr: Rate.parse(env[key], key) for attr, key in cls.ENV.items() if env.get(key)}
+        rates: dict[str, Any] = {
+            attr: Rate.parse(env[key], key) for attr, key in cls.ENV.items() if env.get(key)
+        }
         raw = env.get("CX_TRUSTED_PROXIES", "0").strip() or "0"
         if not raw.isdigit():
             raise ValueError(f"CX_TRUSTED_PROXIES={raw!r} must be a number of proxies (0, 1...)")

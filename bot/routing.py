@@ -99,7 +99,7 @@ class RoutingMap:
         scores = self.department_scores(ranking)
         if not scores:
             return None
-        best = max(scores, key=scores.get)
+        best = max(scores, key=lambda d: scores[d])
         return best if best != "none" and scores[best] >= self.department_threshold else None
 
     def route(
@@ -138,10 +138,10 @@ def stage_from_orders(orders: list[Order] | None, today: date | None = None) -> 
     today = today or date.today()
     if not orders:
         return "prospect"
-    delivered = [o for o in orders if o.status == DELIVERED and o.delivered_at]
+    delivered = [o.delivered_at for o in orders if o.status == DELIVERED and o.delivered_at]
     if not delivered:
         return "purchase"  # first order(s) still in flight
-    first_delivery = min(o.delivered_at for o in delivered)
+    first_delivery = min(delivered)
     if (today - first_delivery).days <= ONBOARDING_DAYS and len(delivered) == 1:
         return "onboarding"
     return "usage"

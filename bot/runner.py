@@ -65,7 +65,7 @@ class Process:
         if self.ready_url.startswith("smtp://"):
             parts = urlsplit(self.ready_url)
             try:
-                with smtplib.SMTP(parts.hostname, parts.port, timeout=2) as smtp:
+                with smtplib.SMTP(parts.hostname or "", parts.port or 0, timeout=2) as smtp:
                     return smtp.noop()[0] == 250
             except (OSError, smtplib.SMTPException):
                 return False
@@ -75,14 +75,15 @@ class Process:
             return False
 
     def stop(self, grace: float = 15.0) -> None:
-        if not self.alive():
+        popen = self.popen
+        if popen is None or not self.alive():
             return
-        os.killpg(self.popen.pid, signal.SIGTERM)
+        os.killpg(popen.pid, signal.SIGTERM)
         try:
-            self.popen.wait(grace)
+            popen.wait(grace)
         except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait()
 
 
 # Local development secrets `make run` generates once (the environment always wins).

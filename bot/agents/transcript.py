@@ -7,7 +7,7 @@ resumed. A button the customer clicked shows as its title, as the customer saw i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +36,7 @@ class Line:
         }
 
 
-def transcript(events: Iterable[dict[str, Any]]) -> list[Line]:
+def transcript(events: Iterable[Mapping[str, Any]]) -> list[Line]:
     """The lines of a tracker's events, oldest first."""
     lines: list[Line] = []
     titles: dict[str, str] = {}  # a button's payload -> the title the customer clicked

@@ -43,7 +43,10 @@ from bot.backoffice.model import (
     Subscription,
 )
 
-T = typing.TypeVar("T")
+if typing.TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = typing.TypeVar("T", bound="DataclassInstance")
 
 
 def to_json(record) -> dict:

@@ -78,7 +78,8 @@ class AnswerOnce:
 
     async def __call__(self, message: UserMessage) -> Any:
         message_id = (message.metadata or {}).get("message_id")
-        if not message_id or self.app is None:
+        app = self.app
+        if not message_id or app is None:
             return await self.handle(message)
         message.message_id = message_id
         key = (message.sender_id, message_id)
@@ -89,16 +90,16 @@ class AnswerOnce:
         done = asyncio.get_running_loop().create_future()
         self.in_flight[key] = done
         try:
-            if await self._replay(message, message_id):
+            if await self._replay(app, message, message_id):
                 return None
             return await self.handle(message)
         finally:
             del self.in_flight[key]
             done.set_result(None)
 
-    async def _replay(self, message: UserMessage, message_id: str) -> bool:
+    async def _replay(self, app: Sanic, message: UserMessage, message_id: str) -> bool:
         """Send the answer already given to ``message_id`` again; False when there is none."""
-        tracker = await self.app.ctx.agent.tracker_store.retrieve(message.sender_id)
+        tracker = await app.ctx.agent.tracker_store.retrieve(message.sender_id)
         answer = answer_to(list(tracker.events), message_id) if tracker else None
         if answer is None:
             return False

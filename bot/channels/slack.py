@@ -40,7 +40,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -298,7 +298,9 @@ class ThreadedSlackInput(SlackInput):
             now=self.clock(),
         )
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Coroutine[Any, Any, Any]]
+    ) -> Blueprint:
         typed_choice.install()  # "the store credit is fine" taken as that button (idempotent)
         on_new_message = metrics.timed_turns(on_new_message, self.name())  # bot/metrics.py
         slack_webhook = Blueprint("slack_webhook", __name__)
@@ -319,7 +321,7 @@ class ThreadedSlackInput(SlackInput):
         return slack_webhook
 
     async def handle(
-        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+        self, request: Request, on_new_message: Callable[[UserMessage], Coroutine[Any, Any, Any]]
     ) -> HTTPResponse:
         """Answer one request from Slack: check it, take each event in once, start the turn."""
         if not self.configured:
@@ -345,7 +347,7 @@ class ThreadedSlackInput(SlackInput):
         self,
         request: Request,
         payload: dict[str, Any],
-        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        on_new_message: Callable[[UserMessage], Coroutine[Any, Any, Any]],
     ) -> HTTPResponse:
         if "challenge" in payload:  # url_verification, when the app's Request URL is saved
             return response.json({"challenge": payload["challenge"]})
@@ -387,7 +389,7 @@ class ThreadedSlackInput(SlackInput):
         self,
         request: Request,
         payload: dict[str, Any],
-        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        on_new_message: Callable[[UserMessage], Coroutine[Any, Any, Any]],
     ) -> HTTPResponse:
         # A button or menu in one of the bot's messages (Slack does not retry these).
         if not self._is_interactive_message(payload):
@@ -522,7 +524,7 @@ class ThreadedSlackInput(SlackInput):
     async def process_message(
         self,
         request: Request,
-        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        on_new_message: Callable[[UserMessage], Coroutine[Any, Any, Any]],
         text: str,
         sender_id: str | None,
         metadata: dict[str, Any] | None,

@@ -68,7 +68,7 @@ def slack_thread_of(sender_id: str, metadata: Mapping[str, Any] | None = None) -
 def is_shared_channel(channel: str | None) -> bool:
     """Whether others may read a Slack channel: a public (C...) or private (G...) channel,
     not a DM with the app (D...) nor a user id (U..., which opens the DM)."""
-    return bool(channel) and channel[0] in "CG"
+    return bool(channel and channel[0] in "CG")
 
 
 def private_recipient(

@@ -242,4 +242,4 @@ def install() -> None:
         return parse_data
 
     setattr(parse_message, _INSTALLED_MARK, True)
-    MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
+    MessageProcessor.parse_message = parse_message

@@ -474,7 +474,7 @@ def transcript_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kind = event.get("event")
         if kind == "user" and event.get("text") and not triggered_by_api(event):
             text = event["text"]
-            message = {"sender": "customer", "text": titles.get(text, text)}
+            message: dict[str, Any] = {"sender": "customer", "text": titles.get(text, text)}
             if event.get("message_id"):
                 message["id"] = str(event["message_id"])
             add(message, event)
@@ -489,7 +489,7 @@ def transcript_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 system = {"system": str(custom["system"]), "by": str(custom.get("by") or "")}
                 add({"sender": "event", "text": text, **system}, event)
             elif event.get("text"):
-                message: dict[str, Any] = {"sender": "assistant", "text": event["text"]}
+                message = {"sender": "assistant", "text": event["text"]}
                 buttons = data.get("buttons") or []
                 if buttons:
                     titles.update(

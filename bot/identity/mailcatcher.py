@@ -19,8 +19,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.identity.mail import RECIPIENTS_HEADER
+
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
 
 HOST = "127.0.0.1"
 log = logging.getLogger(__name__)
@@ -58,7 +62,7 @@ class MailCatcher:
     def __init__(self, mail_dir: Path, port: int = 8025):
         self.mail_dir = Path(mail_dir)
         self.port = port
-        self._controller = None
+        self._controller: Controller | None = None
 
     def start(self) -> MailCatcher:
         from aiosmtpd.controller import Controller
@@ -92,7 +96,9 @@ class MailCatcher:
         """The address it listens on, as the listening socket reports it."""
         if self._controller is None or self._controller.server is None:
             raise RuntimeError("the mail catcher is not running")
-        host, port = self._controller.server.sockets[0].getsockname()[:2]
+        # aiosmtpd types it as AbstractServer; it is the asyncio.Server create_server made.
+        server = self._controller.server
+        host, port = server.sockets[0].getsockname()[:2]  # type: ignore[attr-defined]
         return host, port
 
     def stop(self) -> None:

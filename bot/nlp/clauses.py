@@ -66,7 +66,7 @@ def clauses(text: str) -> list[str]:
     """The clauses of ``text`` worth reading on their own; [] for a one-clause message."""
     if not isinstance(text, str):
         return []
-    parts = []
+    parts: list[str] = []
     for sentence in _SENTENCE_END.split(text.strip()):
         parts.extend(p.strip(" ,") for p in _JOINERS.split(sentence))
     parts = [

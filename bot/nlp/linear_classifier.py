@@ -60,7 +60,7 @@ def fit_temperature(scores: np.ndarray, gold: np.ndarray) -> float:
     rows = np.arange(len(gold))
     best_t, best_nll = TEMPERATURE_GRID[0], np.inf
     for t in TEMPERATURE_GRID:
-        nll = -np.mean(np.log(softmax(scores, t)[rows, gold] + 1e-12))
+        nll = float(-np.mean(np.log(softmax(scores, t)[rows, gold] + 1e-12)))
         if nll < best_nll:
             best_t, best_nll = t, nll
     return float(best_t)
@@ -115,6 +115,12 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
         self._weights = weights  # coef, intercept, idf_<i> per sparse block
         self._meta = meta  # classes, sparse/dense origins and widths, temperature
 
+    def _model(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The trained meta and weights; RuntimeError before training or loading."""
+        if self._meta is None or self._weights is None:
+            raise RuntimeError(f"{type(self).__name__} has not been trained")
+        return self._meta, self._weights
+
     @classmethod
     def create(
         cls,
@@ -155,7 +161,7 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def _matrix(self, messages: list[Message]) -> scipy.sparse.csr_matrix:
         """The classifier's input for ``messages``, with the trained blocks and weights."""
-        meta, weights = self._meta, self._weights
+        meta, weights = self._model()
         per_message = [self._sentence_features(m) for m in messages]
         blocks = []
         for i, (origin, width) in enumerate(meta["sparse"]):
@@ -207,17 +213,18 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
                 sparse_widths.setdefault(origin, m.shape[1])
             for origin, m in d.items():
                 dense_widths.setdefault(origin, m.shape[1])
-        self._meta = {
+        meta: dict[str, Any] = {
             "classes": labels,
             "sparse": sorted(sparse_widths.items()),
             "dense": sorted(dense_widths.items()),
             "tfidf": bool(self.config["tfidf"]),
             "temperature": 1.0,
         }
-        self._weights = {}
-        if self._meta["tfidf"]:
+        weights: dict[str, np.ndarray] = {}
+        self._meta, self._weights = meta, weights
+        if meta["tfidf"]:
             n = len(examples)
-            for i, (origin, width) in enumerate(self._meta["sparse"]):
+            for i, (origin, width) in enumerate(meta["sparse"]):
                 rows = [
                     s[origin]
                     if origin in s and s[origin].shape[1] == width
@@ -225,9 +232,12 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
                     for s, _ in per_message
                 ]
                 df = np.bincount(scipy.sparse.vstack(rows).tocsr().indices, minlength=width)
-                self._weights[f"idf_{i}"] = np.log((1 + n) / (1 + df)) + 1.0
+                weights[f"idf_{i}"] = np.log((1 + n) / (1 + df)) + 1.0
         x = self._matrix(examples)
-        y = np.searchsorted(np.array(labels), np.array([e.get(INTENT) for e in examples]))
+        # An array of class indices (numpy's stubs type it as one scalar).
+        y = np.asarray(
+            np.searchsorted(np.array(labels), np.array([e.get(INTENT) for e in examples]))
+        )
 
         if len(labels) == 1:
             coef = np.zeros((1, x.shape[1]))
@@ -236,13 +246,13 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
             svm = self._svm()
             svm.fit(x, y)
             coef, intercept = self._one_row_per_class(svm.coef_, svm.intercept_, len(labels))
-        self._weights["coef"] = coef.astype(np.float32)
-        self._weights["intercept"] = intercept.astype(np.float32)
+        weights["coef"] = coef.astype(np.float32)
+        weights["intercept"] = intercept.astype(np.float32)
 
         temperature = self.config["temperature"]
         if temperature is None:
             temperature = self._cross_validated_temperature(x, y, len(labels))
-        self._meta["temperature"] = float(temperature)
+        meta["temperature"] = float(temperature)
         logger.debug("%s: softmax temperature %.2f", self.__class__.__name__, temperature)
         self.persist()
         return self._resource
@@ -288,9 +298,10 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
     # --- prediction ---------------------------------------------------------------------
 
     def predict_proba(self, messages: list[Message]) -> np.ndarray:
+        meta, weights = self._model()
         x = self._matrix(messages)
-        scores = x @ self._weights["coef"].T.astype(np.float64) + self._weights["intercept"]
-        return softmax(np.asarray(scores), self._meta["temperature"])
+        scores = x @ weights["coef"].T.astype(np.float64) + weights["intercept"]
+        return softmax(np.asarray(scores), meta["temperature"])
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self._meta is None or not messages:
@@ -314,9 +325,10 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
     # --- persistence --------------------------------------------------------------------
 
     def persist(self) -> None:
+        meta, weights = self._model()
         with self._model_storage.write_to(self._resource) as directory:
-            np.savez_compressed(directory / WEIGHTS_FILE, **self._weights)
-            (directory / META_FILE).write_text(json.dumps(self._meta), encoding="utf-8")
+            np.savez_compressed(directory / WEIGHTS_FILE, **weights)
+            (directory / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
 
     @classmethod
     def load(

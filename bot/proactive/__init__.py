@@ -10,12 +10,13 @@ The words and the options are the support desk's (bot/support/proactive.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 # Rasa's text for an intent triggered through its HTTP API (UserUttered.create_external).
 EXTERNAL_PREFIX = "EXTERNAL: "
 
 
-def triggered_by_api(event: dict[str, Any]) -> bool:
+def triggered_by_api(event: Mapping[str, Any]) -> bool:
     """Whether a tracker's user event is an intent the hub triggered, not the customer's words."""
     return event.get("event") == "user" and str(event.get("text") or "").startswith(EXTERNAL_PREFIX)

@@ -136,7 +136,7 @@ class EventCatalogue:
             )
         kind = body.get("type")
         event_type = self.types.get(kind) if isinstance(kind, str) else None
-        if event_type is None:
+        if not isinstance(kind, str) or event_type is None:
             raise InvalidEvent(f"type must be one of {', '.join(sorted(self.types))}")
         if event_type.department != department:
             raise InvalidEvent(

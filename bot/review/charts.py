@@ -255,7 +255,9 @@ class _Frame:
 
 def _legend(series: Sequence[Series]) -> tuple[str, int]:
     """A swatch and the name of each series, in rows across the top; (markup, rows)."""
-    items, x, row = [], LEFT, 0
+    items: list[str] = []
+    x: float = LEFT
+    row = 0
     for s in series:
         width = 18 + 6.5 * len(s.name) + 14  # swatch, text (estimated), gap
         if x + width > WIDTH - RIGHT and x > LEFT:

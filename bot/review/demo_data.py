@@ -467,6 +467,7 @@ class _Journeys:
         if handed and all_resolved:
             outcome = "resolved"
         # The idle sweep closes a quiet chat after the session expiry (an hour here).
+        ended: datetime | None
         ended = last_activity + (
             timedelta(hours=1) if outcome == "abandoned" else timedelta(seconds=rng.randint(5, 90))
         )
@@ -601,6 +602,7 @@ class _Journeys:
         handoff_id = self._id("handoffs")
         opening = team.next_opening(created)
         agent_until = None
+        acknowledged: datetime | None
         if department == SUPPORT:
             # An agent picks the chat up: minutes while the team works, else after opening.
             wait = rng.lognormvariate(math.log(7 if opening == created else 25), 0.8)
