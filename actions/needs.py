@@ -111,7 +111,9 @@ class ActionNoteNeed(Action):
         current = tracker.get_slot("order_id")
         text = tracker.latest_message.get("text") or ""
         identity = identity_of(tracker)
-        if not (current and ANOTHER_ORDER.search(text) and identity.verified):
+        if not (
+            current and ANOTHER_ORDER.search(text) and identity.verified and identity.customer_id
+        ):
             return []
         if latest_entity(tracker, "order_id"):
             return []
@@ -131,7 +133,7 @@ class ActionNoteNeed(Action):
             return None
         if any(latest_entity(tracker, e) for e in ("order_id", "invoice_id", "email")):
             return None
-        policy = desk().policies.policy_for(intent)
+        policy = desk().policies.policy_for(intent) if intent else None
         return policy.reason if policy is not None else None
 
     @staticmethod
@@ -287,7 +289,8 @@ class ValidateNeedForm(FormValidationAction):
             # required_slots stops asking; serving the need says what we can do.
             return {"order_id": None}
         if lookup.order is None:
-            dispatcher.utter_message(response=lookup.said.response, **lookup.said.params)
+            if lookup.said is not None:
+                dispatcher.utter_message(response=lookup.said.response, **lookup.said.params)
             return {"order_id": None}
         return {"order_id": lookup.order.id}
 

@@ -37,7 +37,9 @@ class Scores:
 def score(gold: list[str], predicted: list[str]) -> Scores:
     """Accuracy and macro-F1 over the labels present in ``gold``."""
     labels = sorted(set(gold))
-    tp, fp, fn = Counter(), Counter(), Counter()
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
     for g, p in zip(gold, predicted, strict=False):
         if g == p:
             tp[g] += 1
