@@ -41,7 +41,7 @@ help:
 	@echo "make test   - set up if needed, run every test"
 	@echo "make train  - retrain the Rasa model now"
 	@echo "make shell  - talk to the assistant in this terminal"
-	@echo "make lint   - ruff, no import cycles, 'rasa data validate' and the refusal guard on every response"
+	@echo "make lint   - ruff, no import cycles, mypy, 'rasa data validate' and the refusal guard on every response"
 	@echo "make eval   - measure understanding on held-out and public data, and the conversation suite"
 	@echo "make bench  - speed benchmarks beside their baselines, written to reports/bench.md"
 	@echo "make scale-test - 2 Rasa + 2 action servers + 2 dispatchers behind nginx on PostgreSQL/Redis, under load, with kills"
@@ -156,6 +156,8 @@ lint: setup
 	@# The imports of bot/ and actions/ form no cycle, not even through a function-level or
 	@# TYPE_CHECKING import (tests/import_cycles.py prints each cycle with its files and lines).
 	@$(PY) -m tests.import_cycles
+	@# Types of bot/ and actions/ as pyproject.toml's [tool.mypy] says (cache in var/mypy_cache).
+	@$(PY) -m mypy
 	@# Responses uttered only by custom actions show up as "not used" warnings; the test
 	@# tests/test_rasa_cli.py::test_rasa_data_validate_is_clean fails on any other warning.
 	@$(PY) -m pytest -q tests/test_rasa_cli.py -k validate
