@@ -63,11 +63,13 @@ $(SPACY_DIR)/meta.json: $(STAMP) bot/nlp/spacy_pipeline.py bot/nlp/patterns.yml
 	@$(PY) -m bot build-spacy --out $(SPACY_DIR)
 
 $(MODEL_STAMP): $(STAMP) $(TRAINING_INPUTS)
-	@echo "==> Training the Rasa model (Rasa skips it if its fingerprint shows nothing changed)"
+	@echo "==> Training the Rasa model"
 	@# The stamp takes the time training started: a file edited while it ran is newer, so
 	@# the next make trains again instead of keeping a model that missed the edit.
+	@# --force: Rasa's cache fingerprints config and data only, so after an edit to our own
+	@# components (bot/nlp) or to the spaCy pipeline it would restore the old classifier.
 	@touch $@.started
-	@$(PY) -m bot train
+	@$(PY) -m bot train --force
 	@mv $@.started $@
 
 # The website widget's front-end library (socket.io-client), pinned in package-lock.json.

@@ -127,6 +127,7 @@ def train_diet(settings: Settings, work: Path, seed: int, config_file: Path) -> 
         data=str(work / "data"),
         quiet=True,
         nlu_only=True,
+        force=True,  # never a classifier restored from before an edit to bot/nlp
     )
     if code != 0:
         raise RuntimeError(f"training DIET with seed {seed} failed (rasa train nlu exit {code})")

@@ -127,6 +127,7 @@ def main(
             data=str(tmp_path / "data"),
             quiet=True,
             nlu_only=True,
+            force=True,  # never a classifier restored from before an edit to bot/nlp
         )
         if code != 0:
             print("!! training on the split failed", flush=True)
@@ -211,11 +212,11 @@ def main(
             "",
             "| measure | value | target |",
             "|---|---|---|",
-            f"| Bitext department accuracy ({b.n} messages) | {b.accuracy:.3f} | >= 0.93 |",
+            f"| Bitext department accuracy ({b.n} messages) | {b.accuracy:.3f} | >= 0.95 (issue 19) |",
             f"| Bitext department macro-F1 | {b.macro_f1:.3f} | |",
             f"| Bitext in-scope messages routed nowhere (fallback / out of scope) | {fell_back:.3f} | low |",
-            f"| Bitext messages the assistant answers with a clarifying question (intent below the fallback threshold) | {clarified:.3f} | |",
-            f"| CLINC out-of-scope routed to no department ({len(clinc)} messages) | {nowhere:.3f} | >= 0.85 |",
+            f"| Bitext messages the assistant answers with a clarifying question (intent below the fallback threshold) | {clarified:.3f} | <= 0.05 (issue 19) |",
+            f"| CLINC out-of-scope routed to no department ({len(clinc)} messages) | {nowhere:.3f} | >= 0.87 (issue 19) |",
             f"| parse time per message (in process) | {per_message_ms:.1f} ms | |",
             "",
             "Bitext per department (precision / recall / F1 / support):",

@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bot.settings import Settings
 
@@ -40,7 +41,7 @@ def train(
     ]
     if not nlu_only:
         argv += ["--domain", "domain.yml"]
-    if force:
+    if force and not nlu_only:
         argv.append("--force")
     if fixed_name:
         argv += ["--fixed-model-name", fixed_name]
@@ -48,6 +49,11 @@ def train(
     started = time.monotonic()
     # Data warnings belong to `make lint`; during training they would bury the progress.
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+    if force and nlu_only:
+        # `rasa train nlu` has no --force, and Rasa's cache fingerprints config and data only:
+        # after an edit to our own components (bot/nlp) it would restore the old classifier.
+        # A cache of size 0 is no cache.
+        env["RASA_MAX_CACHE_SIZE"] = "0"
     result = subprocess.run(
         argv, cwd=settings.root, env=env, stdout=subprocess.DEVNULL if quiet else None
     )
@@ -82,7 +88,7 @@ def record_training(models_dir: Path, model: Path, seconds: float) -> None:
     (models_dir / TRAINING_RECORD).write_text(json.dumps(record, indent=1) + "\n")
 
 
-def last_training(models_dir: Path) -> dict | None:
+def last_training(models_dir: Path) -> dict[str, Any] | None:
     """The record :func:`record_training` kept, if it belongs to the newest model."""
     path, model = models_dir / TRAINING_RECORD, newest_model(models_dir)
     if not path.exists() or model is None:

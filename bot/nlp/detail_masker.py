@@ -52,6 +52,10 @@ DETAILS_AROUND_A_NEED = (
     ("ORD-10042 name@example.com", ("order_id", "email")),
     ("name@example.com, order ORD-10042", ("email", "order_id")),
     ("INV-50017", ("invoice_id",)),
+    # "refund $120", "charged £45.99 twice": an amount beside a need is part of it, not a
+    # detail given on its own (which is what our inform examples with an amount are).
+    ("$120", ("amount",)),
+    ("£45.99", ("amount",)),
 )
 
 
@@ -60,15 +64,22 @@ def placeholder(label: str) -> str:
     return label
 
 
+# The words a customer says a number with ("invoice #00108", "order no 10042") stay words:
+# "get invoice #00108" is a request for an invoice, and masked whole it read as "get
+# invoice_id", which any need could say.
+WORDS_SAID_WITH_A_NUMBER = frozenset({"order", "purchase", "invoice", "bill", "receipt"})
+
+
 def masked_tokens(tokens: list[Token], spans: list[tuple[int, int, str]]) -> list[Token]:
     """``tokens`` with every run of tokens inside one of ``spans`` (start, end, label) made
-    into a single placeholder token of that label."""
+    into a single placeholder token of that label, but for the words in
+    ``WORDS_SAID_WITH_A_NUMBER``."""
     out: list[Token] = []
     for token in tokens:
         inside = next(
             ((s, e, lb) for s, e, lb in spans if s <= token.start and token.end <= e), None
         )
-        if inside is None:
+        if inside is None or token.text.lower() in WORDS_SAID_WITH_A_NUMBER:
             out.append(token)
             continue
         start, end, label = inside

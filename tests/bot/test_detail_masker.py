@@ -31,6 +31,17 @@ def test_each_detail_becomes_one_placeholder_word():
     assert words(masked_tokens(tokens_of("hello there"), [])) == ["hello", "there"]
 
 
+def test_the_word_a_number_is_said_with_stays_a_word():
+    # "get invoice #00108" asks for an invoice; masked whole it read "get invoice_id".
+    assert words(masked_tokens(tokens_of("get invoice #00108"), [(4, 18, "invoice_id")])) == [
+        "get", "invoice", "invoice_id",
+    ]  # fmt: skip
+    text = "locate order no 732201349959 please"
+    assert words(masked_tokens(tokens_of(text), [(7, 28, "order_id")])) == [
+        "locate", "order", "order_id", "please",
+    ]  # fmt: skip
+
+
 def example(text: str, intent: str) -> Message:
     return Message(data={TEXT: text, INTENT: intent, TOKENS_NAMES[TEXT]: tokens_of(text)})
 
@@ -43,7 +54,7 @@ def test_each_need_is_also_trained_with_details_around_it_and_small_talk_is_not(
     trained = masker.process_training_data(data)
     copies = trained.training_examples[2:]
     assert [c.get(INTENT) for c in copies] == ["refund_status"]  # a need, not a greeting
-    placeholders = {"order_id", "email", "invoice_id"}
+    placeholders = {"order_id", "email", "invoice_id", "amount"}
     added = [w for w in words(copies[0].get(TOKENS_NAMES[TEXT])) if w in placeholders]
     assert added and "where is my refund" in copies[0].get(TEXT)
     # The copies are part of what the classifier trains on.
