@@ -104,10 +104,12 @@ async def routing(request: Request) -> HTTPResponse:
     name="receive",
     tags=["department API"],
     summary="Receive a handoff (the built-in inbox's webhook)",
-    description="Exactly what a department's own system implements: the assistant's "
-    "dispatcher POSTs each handoff here, signed, with an Idempotency-Key that "
-    "stays the same on every retry. A delivery is stored once per key; a "
-    "repeat answers 200 with `duplicate: true` and is counted.",
+    description=(
+        "Exactly what a department's own system implements: the assistant's "
+        "dispatcher POSTs each handoff here, signed, with an Idempotency-Key that "
+        "stays the same on every retry. A delivery is stored once per key; a "
+        "repeat answers 200 with `duplicate: true` and is counted."
+    ),
     operation_id="receiveHandoff",
     security=SIGNED,
     parameters=[
@@ -223,13 +225,15 @@ async def list_inbox(request: Request, name: str) -> HTTPResponse:
     name="ack",
     tags=["department API"],
     summary="Acknowledge a handoff (open -> acknowledged)",
-    description="Signed with the secret of the handoff's department. Body: empty, or a "
-    "JSON object with any of `by` (who is on it), `promised_by` (the local "
-    "time they promise an answer by; it replaces the service level's) and "
-    "`customer_note`. With a promise or a note, the customer is told (their "
-    "live channel outside quiet hours, else their next contact, once), and a "
-    "later contact about the same need and order hears who is on it and by "
-    "when.",
+    description=(
+        "Signed with the secret of the handoff's department. Body: empty, or a "
+        "JSON object with any of `by` (who is on it), `promised_by` (the local "
+        "time they promise an answer by; it replaces the service level's) and "
+        "`customer_note`. With a promise or a note, the customer is told (their "
+        "live channel outside quiet hours, else their next contact, once), and a "
+        "later contact about the same need and order hears who is on it and by "
+        "when."
+    ),
     operation_id="acknowledgeHandoff",
     security=SIGNED,
     request={
@@ -261,13 +265,15 @@ async def acknowledge(request: Request, handoff_id: int) -> HTTPResponse:
     "POST",
     tags=["department API"],
     summary="Resolve a handoff (open or acknowledged -> resolved)",
-    description="Signed with the secret of the handoff's department. When every handoff of "
-    "the conversation is resolved, the conversation's newest touchpoint gets "
-    "the outcome `resolved`. The customer of a verified handoff is told it is "
-    "resolved, with `customer_note` when given (never the internal "
-    "`resolution`), on their live channel outside quiet hours or at their "
-    "next contact, once; questions about it afterwards (\"where's my "
-    'refund?") answer from the note.',
+    description=(
+        "Signed with the secret of the handoff's department. When every handoff of "
+        "the conversation is resolved, the conversation's newest touchpoint gets "
+        "the outcome `resolved`. The customer of a verified handoff is told it is "
+        "resolved, with `customer_note` when given (never the internal "
+        "`resolution`), on their live channel outside quiet hours or at their "
+        "next contact, once; questions about it afterwards (\"where's my "
+        'refund?") answer from the note.'
+    ),
     operation_id="resolveHandoff",
     security=SIGNED,
     request={

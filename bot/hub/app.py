@@ -29,21 +29,18 @@ from bot.departments import load_departments
 from bot.hub import (
     auth,
     console,
-    console_live,
     events,
     openapi,
     pages,
+    registry,
     review,
     routes,
-    templating,
-    widget,
 )
 from bot.hub.accounts import Accounts
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
 from bot.hub.web import (
     FALLBACK_POLICY,
-    body_types,
     check_content_type,
     check_ids,
     check_no_nul,
@@ -153,7 +150,7 @@ def create_app(settings: HubSettings) -> Sanic:
         app.ctx.engine.dispose()
 
     app.ctx.openapi = openapi.document(sorted(app.ctx.departments))
-    accepted = body_types(app.ctx.openapi)
+    accepted = registry.body_types(routes.TABLES)  # as each route declared it
 
     @app.on_request
     async def check_request(request):
@@ -171,14 +168,7 @@ def create_app(settings: HubSettings) -> Sanic:
 
     for table in routes.TABLES:
         table.add_to(app)
-    events.add_routes(app)
-    auth.add_routes(app)
-    console.add_routes(app)
-    console_live.add_routes(app)
-    pages.add_routes(app)
-    review.add_routes(app)
-    widget.add_routes(app)
-    templating.add_routes(app)
+    console.add_listeners(app)
     return app
 
 

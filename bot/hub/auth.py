@@ -22,11 +22,12 @@ from __future__ import annotations
 import math
 from urllib.parse import quote, urlsplit
 
-from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json, redirect
 
 from bot.hub.accounts import ABSOLUTE_TIMEOUT, Accounts, Session
+from bot.hub.openapi_parts import error_spec, html_spec, json_spec
+from bot.hub.registry import RouteTable
 from bot.hub.templating import render_page
 from bot.hub.web import HubError, in_thread
 from bot.ratelimit import Verdict
@@ -43,13 +44,7 @@ class SignInRequired(HubError):
         super().__init__(401, "sign in first")
 
 
-def add_routes(app: Sanic) -> None:
-    """Register the sign-in and sign-out routes, and ``/`` (to the user's home)."""
-    app.add_route(login_page, "/login", methods=["GET"], name="login_page")
-    app.add_route(login, "/login", methods=["POST"], name="login")
-    app.add_route(logout, "/logout", methods=["POST"], name="logout")
-    app.add_route(home, "/", methods=["GET"], name="home")
-    app.add_route(who_am_i, "/api/session", methods=["GET"], name="who_am_i")
+routes = RouteTable(tags=["sign-in"])
 
 
 def accounts(request: Request) -> Accounts:
@@ -93,6 +88,21 @@ def sign_in_redirect(request: Request) -> HTTPResponse:
     return redirect(f"/login?next={quote(target, safe='')}", status=303)
 
 
+@routes.route(
+    "/login",
+    summary="The sign-in page",
+    operation_id="loginPage",
+    parameters=[
+        {
+            "name": "next",
+            "in": "query",
+            "required": False,
+            "description": "A path on this hub to go to after signing in.",
+            "schema": {"type": "string"},
+        }
+    ],
+    responses={"200": html_spec("The sign-in form.")},
+)
 async def login_page(request: Request) -> HTTPResponse:
     return _login_html(request, _safe_next(request.args.get("next")))
 
@@ -124,6 +134,38 @@ def _locked_out(request: Request, target: str, verdict: Verdict) -> HTTPResponse
     return _login_html(request, target, problem, status=429, headers={"Retry-After": str(wait)})
 
 
+@routes.route(
+    "/login",
+    "POST",
+    summary="Sign in with username and password (sets the session cookie)",
+    operation_id="login",
+    request={
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "username": {"type": "string"},
+                        "password": {"type": "string"},
+                        "next": {"type": "string"},
+                    },
+                    "required": ["username", "password"],
+                }
+            }
+        },
+    },
+    responses={
+        "303": {"description": "Signed in: to `next` or the user's home page."},
+        "401": html_spec("Wrong username or password: the form again."),
+        "403": error_spec("Posted from another site (Origin)."),
+        "429": html_spec(
+            "Too many failed sign-ins for this username from this address (or"
+            " from this address): the form again with when to retry; the"
+            " `Retry-After` header gives the seconds."
+        ),
+    },
+)
 async def login(request: Request) -> HTTPResponse:
     """Check the password; on success set the session cookie and go where the user was going."""
     _check_origin(request)
@@ -159,6 +201,16 @@ async def login(request: Request) -> HTTPResponse:
     return response
 
 
+@routes.route(
+    "/logout",
+    "POST",
+    summary="Sign out (the form carries the session's csrf_token)",
+    operation_id="logout",
+    responses={
+        "303": {"description": "Signed out: to /login."},
+        "403": error_spec("No valid CSRF token, or another site's Origin."),
+    },
+)
 async def logout(request: Request) -> HTTPResponse:
     session = await current_session(request)
     if session is not None:
@@ -169,11 +221,40 @@ async def logout(request: Request) -> HTTPResponse:
     return response
 
 
+@routes.route(
+    "/",
+    summary="To the signed-in user's home page, or to the sign-in page",
+    operation_id="home",
+    responses={"303": {"description": "To the user's home or /login."}},
+)
 async def home(request: Request) -> HTTPResponse:
     session = await current_session(request)
     return redirect(session.user.home if session else "/login", status=303)
 
 
+@routes.route(
+    "/api/session",
+    summary="The signed-in user and their session's CSRF token",
+    operation_id="whoAmI",
+    responses={
+        "200": json_spec(
+            "The session cookie's user.",
+            {
+                "type": "object",
+                "properties": {
+                    "username": {"type": "string"},
+                    "display_name": {"type": "string"},
+                    "role": {"type": "string"},
+                    "department": {"type": "string", "nullable": True},
+                    "csrf_token": {"type": "string"},
+                    "expires_at": {"type": "string"},
+                },
+                "required": ["username", "role", "csrf_token"],
+            },
+        ),
+        "401": error_spec("Not signed in."),
+    },
+)
 async def who_am_i(request: Request) -> HTTPResponse:
     """The signed-in user and the CSRF token their page's scripts send with each change."""
     session = await current_session(request)

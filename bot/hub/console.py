@@ -3,8 +3,8 @@
 Pages (templates in ``bot/hub/templates/console/``, behaviour in ``static/console.js``):
 ``/console`` is the workspace with no chat open, ``/console/conversations/<id>`` the same
 with that conversation open (``?part=context`` answers its context panel alone). The JSON
-API under ``/api/console/`` is what the page calls: the list (queue, mine, recent,
-search), one conversation, and the takeover's actions. News reaches an open console by
+API under ``/api/console/`` is what the page calls (bot/hub/console_api.py): the list
+(queue, mine, recent, search), one conversation, and the takeover's actions. News reaches an open console by
 push (bot/hub/console_push.py); the page polls only when the stream can't be had.
 
 Every route needs a signed-in agent or admin (bot/hub/auth.py); every POST carries the
@@ -24,23 +24,16 @@ from typing import Any, TypeVar
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, html
-from sanic.response import json as json_response
 from sqlalchemy.engine import Engine
 
 from bot.agents import (
     AgentDesk,
-    AlreadyTaken,
-    CannotReach,
-    Invalid,
-    NotFound,
-    NotHolding,
     RasaApi,
-    RelayFailed,
     context,
     labels,
     saved_replies,
 )
-from bot.agents.queue import Holder, public_name
+from bot.agents.queue import public_name
 from bot.agents.relay import Relay
 from bot.backoffice import BackOffice
 from bot.backoffice import NotFound as BackOfficeNotFound
@@ -50,17 +43,19 @@ from bot.channels.slack_api import SlackWebApi
 from bot.departments import Department
 from bot.hub import console_push, templating
 from bot.hub.accounts import Session
-from bot.hub.auth import check_csrf, require
+from bot.hub.auth import require
+from bot.hub.console_api import call_desk, desk
+from bot.hub.openapi_parts import CONVERSATION_ID, html_spec
+from bot.hub.registry import RouteTable
 from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
 from bot.hub.templating import render_fragment, render_page
-from bot.hub.web import HubError, in_thread, json_object
+from bot.hub.web import in_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PREFIX = "/console"
-API = "/api/console"
 POLL_MS = 2500  # the page's fallback when the event stream can't be had
 MAX_SWEEP_SECONDS = 15.0  # a lapsed takeover is noticed within this, even with no console open
 MAX_ORDERS = 5
@@ -84,37 +79,16 @@ SHORTCUTS = (
 )
 
 
-def add_routes(app: Sanic) -> None:
-    """Register the console's pages, JSON API and event stream on ``app``."""
-    console_push.add_routes(app)
+def add_listeners(app: Sanic) -> None:
+    """End the console's open event streams when the hub stops, so it stops at once."""
 
-    async def stop_pushing(app, _loop):
-        await console_push.stop(app)  # open event streams end, so the hub stops at once
+    async def stop_pushing(app: Sanic, _loop: object) -> None:
+        await console_push.stop(app)
 
     app.register_listener(stop_pushing, "before_server_stop")
-    app.add_route(queue_page, PREFIX, methods=["GET"], name="console_queue_page")
-    app.add_route(
-        conversation_page,
-        f"{PREFIX}/conversations/<conversation_id>",
-        methods=["GET"],
-        name="console_conversation_page",
-    )
-    app.add_route(queue_api, f"{API}/queue", methods=["GET"], name="console_queue")
-    app.add_route(list_api, f"{API}/conversations", methods=["GET"], name="console_list")
-    base = f"{API}/conversations/<conversation_id>"
-    app.add_route(conversation_api, base, methods=["GET"], name="console_conversation")
-    for path, handler in (
-        ("take", take),
-        ("heartbeat", heartbeat),
-        ("messages", send_message),
-        ("notes", add_note),
-        ("hand-back", hand_back),
-        ("transfer", transfer),
-        ("resolve", resolve),
-    ):
-        app.add_route(
-            handler, f"{base}/{path}", methods=["POST"], name=f"console_{handler.__name__}"
-        )
+
+
+routes = RouteTable(tags=["agent console"], path_parameters={"conversation_id": CONVERSATION_ID})
 
 
 def agent_desk(
@@ -162,6 +136,18 @@ def stop_sweeping(app: Sanic) -> None:
 
 
 # -- pages -------------------------------------------------------------------------------------
+@routes.route(
+    PREFIX,
+    name="console_queue_page",
+    summary="The escalation queue page (refreshes itself every few seconds)",
+    description="For a signed-in agent or admin. Without a session: a redirect to /login.",
+    operation_id="consoleQueuePage",
+    responses={
+        "200": html_spec("The queue page."),
+        "303": {"description": "Not signed in: to /login?next=/console."},
+        "403": html_spec("Signed in with a role other than agent or admin."),
+    },
+)
 async def queue_page(request: Request) -> HTTPResponse:
     """The workspace with no conversation open: the list (queue, mine, recent, search)."""
     session = await require(request, "console")
@@ -176,12 +162,37 @@ async def queue_page(request: Request) -> HTTPResponse:
     )
 
 
+@routes.route(
+    f"{PREFIX}/conversations/<conversation_id>",
+    name="console_conversation_page",
+    summary="The workspace with one conversation open beside the list",
+    description=(
+        "For a signed-in agent or admin. Without a session: a redirect to /login. "
+        "`?part=context` answers the context panel alone (an HTML fragment)."
+    ),
+    operation_id="consoleConversationPage",
+    parameters=[
+        {
+            "name": "part",
+            "in": "query",
+            "required": False,
+            "description": "`context`: only the context panel (packet, orders, journey).",
+            "schema": {"type": "string", "enum": ["context"]},
+        }
+    ],
+    responses={
+        "200": html_spec("The page (or the context panel)."),
+        "303": {"description": "Not signed in: to /login?next=<this page>."},
+        "403": html_spec("Signed in with a role other than agent or admin."),
+        "404": html_spec("No such conversation in the journey."),
+    },
+)
 async def conversation_page(request: Request, conversation_id: str) -> HTTPResponse:
     """The workspace with one conversation open beside the list: its chat, the agent's
     actions, and the context panel (packet, orders, journey). ``?part=context`` answers the
     context panel alone, which the console fetches again whenever the conversation changes."""
     session = await require(request, "console")
-    view = await _desk(request, desk(request).conversation, conversation_id, session.user.id)
+    view = await call_desk(request, desk(request).conversation, conversation_id, session.user.id)
     extras = await in_thread(_extras, request.app, view, session)
     if request.args.get("part") == "context":
         body = render_fragment("console/_context.html", ctx=extras["context"])
@@ -216,158 +227,7 @@ def error_page(status: int, message: str) -> HTTPResponse:
     )
 
 
-# -- the JSON API ------------------------------------------------------------------------------
-async def queue_api(request: Request) -> HTTPResponse:
-    """Every escalation: the waiting ones in the queue's order, then those being handled."""
-    session = await require(request, "console")
-    escalations = await _desk(request, desk(request).queue)
-    return _json(
-        {
-            "escalations": [e.as_json(session.user.id) for e in escalations],
-            "lease_seconds": int(desk(request).lease.total_seconds()),
-        }
-    )
-
-
-async def list_api(request: Request) -> HTTPResponse:
-    """The list beside the chat: ``?view=queue|mine|recent|search`` (``&q=`` to search)."""
-    session = await require(request, "console")
-    view = request.args.get("view") or "queue"
-    query = request.args.get("q")
-    items = await _desk(request, desk(request).worklist, view, session.user.id, query)
-    waiting = (
-        sum(1 for i in items if i["waiting"])
-        if view == "queue"
-        else await _desk(request, _waiting_count, desk(request))
-    )
-    return _json({"view": view, "items": items, "waiting": waiting})
-
-
-def _waiting_count(agents: AgentDesk) -> int:
-    return sum(1 for e in agents.queue() if e.taken_by is None)
-
-
-async def conversation_api(request: Request, conversation_id: str) -> HTTPResponse:
-    """One conversation as the console shows it (transcript from Rasa, packet, journey...);
-    ``?journey=0`` leaves the journey out (the page's polls: it is on the page already)."""
-    session = await require(request, "console")
-    with_journey = request.args.get("journey", "1") not in ("0", "false", "no")
-    view = await _desk(
-        request, desk(request).conversation, conversation_id, session.user.id, with_journey
-    )
-    return _json(view)
-
-
-async def take(request: Request, conversation_id: str) -> HTTPResponse:
-    """Take the conversation over: the assistant pauses and the customer is told."""
-    session = await _changing(request)
-    held = await _desk(request, desk(request).take, conversation_id, _holder(session))
-    _changed(request, conversation_id)
-    return _json({"takeover": held.as_json(session.user.id)})
-
-
-async def heartbeat(request: Request, conversation_id: str) -> HTTPResponse:
-    """Renew the agent's lease on the conversation (the console page does it every 20 s)."""
-    session = await _changing(request)
-    held = await _desk(request, desk(request).heartbeat, conversation_id, _holder(session))
-    return _json({"takeover": held.as_json(session.user.id)})
-
-
-async def send_message(request: Request, conversation_id: str) -> HTTPResponse:
-    """Send the agent's message to the customer on the customer's channel."""
-    session = await _changing(request)
-    text = json_object(request).get("text")
-    await _desk(request, desk(request).say, conversation_id, _holder(session), text)
-    console_push.tell(request, "conversation", conversation_id)
-    return _json({"sent": True}, status=201)
-
-
-async def add_note(request: Request, conversation_id: str) -> HTTPResponse:
-    """Add an internal note (never sent to the customer)."""
-    session = await _changing(request)
-    text = json_object(request).get("text")
-    note = await _desk(request, desk(request).note, conversation_id, _holder(session), text)
-    console_push.tell(request, "conversation", conversation_id)
-    return _json({"note": note}, status=201)
-
-
-async def hand_back(request: Request, conversation_id: str) -> HTTPResponse:
-    """Give the conversation back to the assistant, with an internal note."""
-    session = await _changing(request)
-    note = json_object(request).get("note") or ""
-    held = await _desk(request, desk(request).hand_back, conversation_id, _holder(session), note)
-    _changed(request, conversation_id)
-    return _json({"takeover": held.as_json(session.user.id)})
-
-
-async def transfer(request: Request, conversation_id: str) -> HTTPResponse:
-    """Hand the conversation to a department with its context and the agent's note."""
-    session = await _changing(request)
-    body = json_object(request)
-    handoff = await _desk(
-        request,
-        desk(request).transfer,
-        conversation_id,
-        _holder(session),
-        str(body.get("department") or ""),
-        body.get("note"),
-    )
-    _changed(request, conversation_id)
-    return _json({"handoff": handoff})
-
-
-async def resolve(request: Request, conversation_id: str) -> HTTPResponse:
-    """Resolve the escalation with the agent's summary; the assistant answers again."""
-    session = await _changing(request)
-    summary = json_object(request).get("summary")
-    held = await _desk(request, desk(request).resolve, conversation_id, _holder(session), summary)
-    _changed(request, conversation_id)
-    return _json({"takeover": held.as_json(session.user.id)})
-
-
 # -- helpers -----------------------------------------------------------------------------------
-def desk(request: Request) -> AgentDesk:
-    return request.app.ctx.agents
-
-
-async def _changing(request: Request) -> Session:
-    """The session of a state-changing request: a console user with the CSRF token."""
-    session = await require(request, "console")
-    check_csrf(request, session)
-    return session
-
-
-def _changed(request: Request, conversation_id: str) -> None:
-    """Tell every open console now: the lists, and the consoles showing this chat."""
-    console_push.tell(request, "queue")
-    console_push.tell(request, "conversation", conversation_id)
-
-
-def _holder(session: Session) -> Holder:
-    user = session.user
-    return Holder(user.id, user.username, user.display_name)
-
-
-async def _desk(request: Request, fn: Callable[..., T], *args: Any) -> T:
-    """Run a desk call off the event loop, its errors as HTTP answers."""
-    try:
-        return await in_thread(fn, *args)
-    except AlreadyTaken as e:
-        raise HubError(409, str(e), taken_by=e.holder.display_name) from None
-    except (NotHolding, CannotReach) as e:
-        raise HubError(409, str(e)) from None
-    except NotFound as e:
-        raise HubError(404, str(e)) from None
-    except Invalid as e:
-        raise HubError(400, str(e)) from None
-    except RelayFailed as e:
-        raise HubError(502, str(e)) from None
-
-
-def _json(data: Any, status: int = 200) -> HTTPResponse:
-    return json_response(data, status=status, headers={"Cache-Control": "no-store"})
-
-
 def _workspace(request: Request) -> dict[str, Any]:
     """What every workspace page shows besides the conversation: timings, shortcuts, views."""
     return {

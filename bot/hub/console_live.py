@@ -14,13 +14,12 @@
 They reach the widget through the Rasa server's website channel (bot/agents/live.py), not
 Rasa's events API: none of this belongs in the conversation's record. Slack has no such
 thing for a bot to show, so on other channels the POSTs answer ``{"relayed": false}``.
-The routes are declared here, OpenAPI included (``OPENAPI_PATHS``, which also carries
-bot/hub/console_push.py's); the page's side is bot/hub/static/console.js.
+The routes are declared here with their OpenAPI description (bot/hub/registry.py); the
+page's side is bot/hub/static/console.js.
 """
 
 from __future__ import annotations
 
-from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
@@ -32,7 +31,8 @@ from bot.agents.relay import WEB_CHANNEL
 from bot.hub import console_push
 from bot.hub.accounts import Session
 from bot.hub.auth import check_csrf, require
-from bot.hub.openapi_parts import error_spec, json_spec
+from bot.hub.openapi_parts import CONVERSATION_ID, Spec, error_spec, json_spec
+from bot.hub.registry import RouteTable
 from bot.hub.web import HubError, in_thread, json_object
 
 BASE = "/api/console/conversations/<conversation_id>"  # beside bot/hub/console.py's routes
@@ -41,11 +41,40 @@ CUSTOMER_POLL_MS = 1500  # and asks whether the customer is typing this often
 MAX_MESSAGE_ID = 64
 
 
-def add_routes(app: Sanic) -> None:
-    """Register the live routes on ``app`` (beside bot/hub/console.py's)."""
-    app.add_route(agent_typing, f"{BASE}/typing", methods=["POST"], name="console_typing")
-    app.add_route(seen, f"{BASE}/seen", methods=["POST"], name="console_seen")
-    app.add_route(live_state, f"{BASE}/live", methods=["GET"], name="console_live")
+# -- how the routes are described (bot/hub/registry.py) -------------------------------------
+_SIGNED_IN = (
+    "Session cookie of an agent or admin, and the session's CSRF token in the `X-CSRF-Token` "
+    "header (from GET /api/session)."
+)
+_RELAYED = {
+    "type": "object",
+    "properties": {"relayed": {"type": "boolean"}},
+    "required": ["relayed"],
+}
+# What a POST here answers.
+_POSTED = {
+    "200": json_spec(
+        "Passed on to the customer's widget (`relayed: false`: not a website chat).",
+        _RELAYED,
+    ),
+    "400": error_spec("Not a JSON object of the described shape."),
+    "401": error_spec("Not signed in."),
+    "403": error_spec(
+        "Another role than agent or admin, or no valid CSRF token, or another site's Origin."
+    ),
+    "404": error_spec("No such conversation, or no escalation waiting in it."),
+    "409": error_spec("Not held by this agent, or the lease lapsed."),
+    "502": error_spec("Rasa's website channel did not take it."),
+}
+
+
+def _body(properties: Spec, required: list[str]) -> Spec:
+    """A required JSON object body with ``properties``."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+routes = RouteTable(tags=["agent console"], path_parameters={"conversation_id": CONVERSATION_ID})
 
 
 def live_chat(request: Request) -> LiveChat:
@@ -75,6 +104,16 @@ async def holding(request: Request, session: Session, conversation_id: str) -> T
         raise HubError(400, str(e)) from None
 
 
+@routes.route(
+    f"{BASE}/typing",
+    "POST",
+    name="console_typing",
+    summary="The holding agent is typing (or stopped): shown in the customer's website chat",
+    description=_SIGNED_IN,
+    operation_id="consoleAgentTyping",
+    request=_body({"typing": {"type": "boolean"}}, []),
+    responses=_POSTED,
+)
 async def agent_typing(request: Request, conversation_id: str) -> HTTPResponse:
     """The holding agent is typing (or stopped): shown in the customer's widget."""
     session = await changing(request)
@@ -88,6 +127,19 @@ async def agent_typing(request: Request, conversation_id: str) -> HTTPResponse:
     return _json({"relayed": True})
 
 
+@routes.route(
+    f"{BASE}/seen",
+    "POST",
+    name="console_seen",
+    summary="The holding agent's console displayed the customer's messages up to this one",
+    description=_SIGNED_IN,
+    operation_id="consoleSeen",
+    request=_body(
+        {"message_id": {"type": "string", "minLength": 1, "maxLength": MAX_MESSAGE_ID}},
+        ["message_id"],
+    ),
+    responses=_POSTED,
+)
 async def seen(request: Request, conversation_id: str) -> HTTPResponse:
     """The holding agent's console displayed the customer's messages up to ``message_id``."""
     session = await changing(request)
@@ -103,6 +155,25 @@ async def seen(request: Request, conversation_id: str) -> HTTPResponse:
     return _json({"relayed": True})
 
 
+@routes.route(
+    f"{BASE}/live",
+    name="console_live",
+    summary="Whether the customer is typing in the website chat now",
+    operation_id="consoleLive",
+    responses={
+        "200": json_spec(
+            "The customer's typing (false on other channels).",
+            {
+                "type": "object",
+                "properties": {"customer_typing": {"type": "boolean"}},
+                "required": ["customer_typing"],
+            },
+        ),
+        "401": error_spec("Not signed in."),
+        "403": error_spec("Signed in with a role other than agent or admin."),
+        "502": error_spec("Rasa's website channel did not answer."),
+    },
+)
 async def live_state(request: Request, conversation_id: str) -> HTTPResponse:
     """Whether the customer is typing in the website chat now."""
     await require(request, "console")
@@ -119,135 +190,3 @@ async def _relay(fn, *args):
 
 def _json(data: dict, status: int = 200) -> HTTPResponse:
     return json_response(data, status=status, headers={"Cache-Control": "no-store"})
-
-
-# -- OpenAPI ---------------------------------------------------------------------------------
-_CONVERSATION = {
-    "name": "conversation_id",
-    "in": "path",
-    "required": True,
-    "description": "Rasa's conversation (sender) id.",
-    "schema": {"type": "string"},
-}
-_SIGNED_IN = (
-    "Session cookie of an agent or admin, and the session's CSRF token in the `X-CSRF-Token` "
-    "header (from GET /api/session)."
-)
-
-
-_RELAYED = {
-    "type": "object",
-    "properties": {"relayed": {"type": "boolean"}},
-    "required": ["relayed"],
-}
-
-
-def _post(operation: str, summary: str, body: dict, required: list[str]) -> dict:
-    return {
-        "parameters": [_CONVERSATION],
-        "post": {
-            "tags": ["agent console"],
-            "summary": summary,
-            "description": _SIGNED_IN,
-            "operationId": operation,
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {"type": "object", "properties": body, "required": required}
-                    }
-                },
-            },
-            "responses": {
-                "200": json_spec(
-                    "Passed on to the customer's widget (`relayed: false`: not a website chat).",
-                    _RELAYED,
-                ),
-                "400": error_spec("Not a JSON object of the described shape."),
-                "401": error_spec("Not signed in."),
-                "403": error_spec(
-                    "Another role than agent or admin, or no valid CSRF token, or another "
-                    "site's Origin."
-                ),
-                "404": error_spec("No such conversation, or no escalation waiting in it."),
-                "409": error_spec("Not held by this agent, or the lease lapsed."),
-                "502": error_spec("Rasa's website channel did not take it."),
-            },
-        },
-    }
-
-
-_PAGE = {
-    "parameters": [_CONVERSATION],
-    "get": {
-        "tags": ["agent console"],
-        "summary": "The workspace with one conversation open beside the list",
-        "description": (
-            "For a signed-in agent or admin. Without a session: a redirect to /login. "
-            "`?part=context` answers the context panel alone (an HTML fragment)."
-        ),
-        "operationId": "consoleConversationPage",
-        "parameters": [
-            {
-                "name": "part",
-                "in": "query",
-                "required": False,
-                "description": "`context`: only the context panel (packet, orders, journey).",
-                "schema": {"type": "string", "enum": ["context"]},
-            }
-        ],
-        "responses": {
-            "200": {
-                "description": "The page (or the context panel).",
-                "content": {"text/html": {"schema": {"type": "string"}}},
-            },
-            "303": {"description": "Not signed in: to /login?next=<this page>."},
-            "403": {
-                "description": "Signed in with a role other than agent or admin.",
-                "content": {"text/html": {"schema": {"type": "string"}}},
-            },
-            "404": {
-                "description": "No such conversation in the journey.",
-                "content": {"text/html": {"schema": {"type": "string"}}},
-            },
-        },
-    },
-}
-
-OPENAPI_PATHS = {
-    **console_push.OPENAPI_PATHS,
-    "/console/conversations/{conversation_id}": _PAGE,
-    "/api/console/conversations/{conversation_id}/typing": _post(
-        "consoleAgentTyping",
-        "The holding agent is typing (or stopped): shown in the customer's website chat",
-        {"typing": {"type": "boolean"}},
-        [],
-    ),
-    "/api/console/conversations/{conversation_id}/seen": _post(
-        "consoleSeen",
-        "The holding agent's console displayed the customer's messages up to this one",
-        {"message_id": {"type": "string", "minLength": 1, "maxLength": MAX_MESSAGE_ID}},
-        ["message_id"],
-    ),
-    "/api/console/conversations/{conversation_id}/live": {
-        "parameters": [_CONVERSATION],
-        "get": {
-            "tags": ["agent console"],
-            "summary": "Whether the customer is typing in the website chat now",
-            "operationId": "consoleLive",
-            "responses": {
-                "200": json_spec(
-                    "The customer's typing (false on other channels).",
-                    {
-                        "type": "object",
-                        "properties": {"customer_typing": {"type": "boolean"}},
-                        "required": ["customer_typing"],
-                    },
-                ),
-                "401": error_spec("Not signed in."),
-                "403": error_spec("Signed in with a role other than agent or admin."),
-                "502": error_spec("Rasa's website channel did not answer."),
-            },
-        },
-    },
-}

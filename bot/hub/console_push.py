@@ -40,7 +40,8 @@ from bot.agents import worklist
 from bot.agents.live import LiveChat, LiveUnavailable
 from bot.agents.rasa_api import RasaApiError
 from bot.hub.auth import require
-from bot.hub.openapi_parts import error_spec, json_spec
+from bot.hub.openapi_parts import error_spec
+from bot.hub.registry import RouteTable
 from bot.hub.web import HubError, in_thread
 
 log = logging.getLogger(__name__)
@@ -195,10 +196,43 @@ async def stop(app: Sanic, wait: float = 2.0) -> None:
         await asyncio.sleep(0.02)
 
 
-def add_routes(app: Sanic) -> None:
-    app.add_route(stream, STREAM, methods=["GET"], name="console_stream")
+routes = RouteTable(tags=["agent console"])
 
 
+@routes.route(
+    STREAM,
+    name="console_stream",
+    summary="Server-sent events for the agent console: the queue or the open chat changed",
+    description=(
+        "Session cookie of an agent or admin, and `Accept: text/event-stream`. Events: "
+        "`ready` once, then `queue` (a list beside the chat may have changed), "
+        "`conversation` (the conversation named in `?conversation=` has news), each "
+        'with `data: {"conversation_id": ...}`, and `typing` (its customer started or '
+        'stopped typing in the website chat: `{"conversation_id", "customer_typing"}`); '
+        "a comment line every 15 s."
+    ),
+    operation_id="consoleStream",
+    parameters=[
+        {
+            "name": "conversation",
+            "in": "query",
+            "required": False,
+            "description": "The conversation open in this console, for its news.",
+            "schema": {"type": "string", "maxLength": MAX_ID},
+        }
+    ],
+    responses={
+        "200": {
+            "description": "The event stream (it stays open).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        "400": error_spec("A conversation id over 255 characters."),
+        "401": error_spec("Not signed in."),
+        "403": error_spec("Signed in with a role other than agent or admin."),
+        "406": error_spec("Asked without `Accept: text/event-stream`."),
+        "503": error_spec("The hub is stopping."),
+    },
+)
 async def stream(request: Request) -> HTTPResponse | None:
     """The console's event stream (see the module's docstring)."""
     await require(request, "console")
@@ -249,102 +283,3 @@ def _offer(inbox: asyncio.Queue, item: Any) -> None:
         with contextlib.suppress(asyncio.QueueEmpty):
             inbox.get_nowait()
     inbox.put_nowait(item)
-
-
-OPENAPI_PATHS = {
-    STREAM: {
-        "get": {
-            "tags": ["agent console"],
-            "summary": "Server-sent events for the agent console: the queue or the open chat changed",
-            "description": (
-                "Session cookie of an agent or admin, and `Accept: text/event-stream`. Events: "
-                "`ready` once, then `queue` (a list beside the chat may have changed), "
-                "`conversation` (the conversation named in `?conversation=` has news), each "
-                'with `data: {"conversation_id": ...}`, and `typing` (its customer started or '
-                'stopped typing in the website chat: `{"conversation_id", "customer_typing"}`); '
-                "a comment line every 15 s."
-            ),
-            "operationId": "consoleStream",
-            "parameters": [
-                {
-                    "name": "conversation",
-                    "in": "query",
-                    "required": False,
-                    "description": "The conversation open in this console, for its news.",
-                    "schema": {"type": "string", "maxLength": MAX_ID},
-                }
-            ],
-            "responses": {
-                "200": {
-                    "description": "The event stream (it stays open).",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                },
-                "400": error_spec("A conversation id over 255 characters."),
-                "401": error_spec("Not signed in."),
-                "403": error_spec("Signed in with a role other than agent or admin."),
-                "406": error_spec("Asked without `Accept: text/event-stream`."),
-                "503": error_spec("The hub is stopping."),
-            },
-        }
-    },
-    "/api/console/conversations": {
-        "get": {
-            "tags": ["agent console"],
-            "summary": "The console's list beside the chat: queue, mine, recent, or a search",
-            "description": (
-                "Session cookie of an agent or admin. `queue`: the escalations (waiting ones "
-                "most pressing first, then those being handled); `mine`: the chats you hold, "
-                "then those you ended in the last day; `recent`: the latest conversations; "
-                "`search`: those whose customer, words or handoff match `q`."
-            ),
-            "operationId": "consoleConversations",
-            "parameters": [
-                {
-                    "name": "view",
-                    "in": "query",
-                    "required": False,
-                    "schema": {"type": "string", "enum": list(worklist.VIEWS), "default": "queue"},
-                },
-                {
-                    "name": "q",
-                    "in": "query",
-                    "required": False,
-                    "description": "What to search for (with `view=search`).",
-                    "schema": {"type": "string", "maxLength": worklist.MAX_QUERY},
-                },
-            ],
-            "responses": {
-                "200": json_spec(
-                    "The list, each item a card.",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "view": {"type": "string"},
-                            "items": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "properties": {
-                                        "conversation_id": {"type": "string"},
-                                        "name": {"type": "string"},
-                                        "headline": {"type": "string"},
-                                        "channel_label": {"type": "string"},
-                                        "state": {"type": "string"},
-                                        "waiting": {"type": "boolean"},
-                                        "mine": {"type": "boolean"},
-                                    },
-                                    "required": ["conversation_id", "name", "headline", "state"],
-                                },
-                            },
-                            "waiting": {"type": "integer"},
-                        },
-                        "required": ["view", "items", "waiting"],
-                    },
-                ),
-                "400": error_spec("An unknown view, or an empty or too long search."),
-                "401": error_spec("Not signed in."),
-                "403": error_spec("Signed in with a role other than agent or admin."),
-            },
-        }
-    },
-}

@@ -23,6 +23,16 @@ from sanic.response import HTTPResponse, json
 from bot.agents.rasa_api import RasaApi
 from bot.backoffice import BackOffice, NotFound
 from bot.channels.slack_api import SlackWebApi
+from bot.hub.openapi_parts import (
+    BAD_SIGNATURE,
+    DEPARTMENT,
+    NO_SECRET,
+    SIGNED,
+    error_spec,
+    json_spec,
+    schema_ref,
+)
+from bot.hub.registry import RouteTable
 from bot.hub.web import HubError, check_signature, department, in_thread, json_object
 from bot.proactive.deliver import Deliverer
 from bot.proactive.events import IncomingEvent, InvalidEvent
@@ -31,18 +41,52 @@ from bot.proactive.store import ProactiveStore
 log = logging.getLogger(__name__)
 
 
-def add_routes(app: Sanic) -> None:
-    app.add_route(
-        receive_event, "/api/departments/<name>/events", methods=["POST"], name="event_in"
-    )
-    app.add_route(
-        event_status,
-        "/api/departments/<name>/events/<event_id>",
-        methods=["GET"],
-        name="event_status",
-    )
+routes = RouteTable(
+    tags=["department API"],
+    path_parameters={
+        "name": DEPARTMENT,
+        "event_id": {
+            "name": "event_id",
+            "in": "path",
+            "required": True,
+            "description": "The department's own id for the event.",
+            "schema": {"type": "string"},
+        },
+    },
+)
 
 
+@routes.route(
+    "/api/departments/<name>/events",
+    "POST",
+    name="event_in",
+    summary="Tell the customer first: a department event (shipment.delayed...)",
+    description=(
+        "A department's system reports something the customer should hear from us "
+        "before they ask (bot/config/proactive.yml lists the types and what each "
+        "needs). The assistant tells them on their live channel, outside their quiet "
+        "hours, or at their next contact, with what we can do as buttons. The same "
+        "id again answers 200 with `duplicate: true` and tells nobody twice."
+    ),
+    operation_id="receiveEvent",
+    security=SIGNED,
+    request={
+        "required": True,
+        "content": {"application/json": {"schema": schema_ref("DepartmentEvent")}},
+    },
+    responses={
+        "202": json_spec("Taken in; the customer will be told.", schema_ref("EventTaken")),
+        "200": json_spec("A repeat of an event already taken in.", schema_ref("EventTaken")),
+        "400": error_spec(
+            "Not JSON, an unknown type, a type of another department, or a "
+            "missing or malformed field (the message names it)."
+        ),
+        "401": BAD_SIGNATURE,
+        "404": error_spec("No such department."),
+        "422": error_spec("The order, invoice or customer is not in the back office."),
+        "503": error_spec("No signing secret for the department, or no back office configured."),
+    },
+)
 async def receive_event(request: Request, name: str) -> HTTPResponse:
     """Take a department's event once; the customer is told as soon as it suits them."""
     dept = department(request, name)
@@ -62,6 +106,18 @@ async def receive_event(request: Request, name: str) -> HTTPResponse:
     )
 
 
+@routes.route(
+    "/api/departments/<name>/events/<event_id>",
+    summary="Where an event is: told, held for quiet hours, waiting, and the choice",
+    operation_id="eventStatus",
+    security=SIGNED,
+    responses={
+        "200": json_spec("The event and its outcome.", schema_ref("EventState")),
+        "401": BAD_SIGNATURE,
+        "404": error_spec("No such department, or no such event of this department."),
+        "503": NO_SECRET,
+    },
+)
 async def event_status(request: Request, name: str, event_id: str) -> HTTPResponse:
     """Where a department's event is now, and what its customer chose."""
     dept = department(request, name)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, redirect
 
 from bot.departments import Department
 from bot.hub.api import transition
 from bot.hub.auth import check_csrf, require
+from bot.hub.openapi_parts import DEPARTMENT, HANDOFF_ID, TO_SIGN_IN, html_spec
+from bot.hub.registry import RouteTable
 from bot.hub.store import PRIORITY_ORDER, HandoffNotFound
 from bot.hub.templating import error_page as shared_error_page
 from bot.hub.templating import render_page
@@ -25,23 +26,33 @@ PREFIX = "/departments/"
 SHOWN = ("open", "acknowledged")  # still waiting for the team
 
 
-def add_routes(app: Sanic) -> None:
-    """Register the inbox page and its two form actions on ``app``."""
-    app.add_route(inbox_page, "/departments/<name>", methods=["GET"], name="inbox_page")
-    app.add_route(
-        acknowledge_form,
-        "/departments/<name>/handoffs/<handoff_id:int>/acknowledge",
-        methods=["POST"],
-        name="inbox_page_acknowledge",
-    )
-    app.add_route(
-        resolve_form,
-        "/departments/<name>/handoffs/<handoff_id:int>/resolve",
-        methods=["POST"],
-        name="inbox_page_resolve",
-    )
+SIGNED_IN_STAFF = (
+    "Built-in inbox page: for a signed-in member of the department (role `department`) or an "
+    "admin, with the session cookie; forms carry the session's `csrf_token` and must come "
+    "from this site (Origin). Without a session: a redirect to /login."
+)
+NOT_ALLOWED = html_spec(
+    "Signed in with another role or department, or (forms) no valid CSRF token or another"
+    " site's Origin."
+)
+
+routes = RouteTable(
+    tags=["built-in inbox"], path_parameters={"name": DEPARTMENT, "handoff_id": HANDOFF_ID}
+)
 
 
+@routes.route(
+    "/departments/<name>",
+    summary="The department's inbox page (open and acknowledged handoffs)",
+    description=SIGNED_IN_STAFF,
+    operation_id="inboxPage",
+    responses={
+        "200": html_spec("The page."),
+        "303": TO_SIGN_IN,
+        "403": NOT_ALLOWED,
+        "404": html_spec("No such department."),
+    },
+)
 async def inbox_page(request: Request, name: str) -> HTTPResponse:
     """The team's waiting handoffs, most urgent first, each with its buttons."""
     dept = department(request, name)
@@ -62,6 +73,24 @@ async def inbox_page(request: Request, name: str) -> HTTPResponse:
     )
 
 
+@routes.route(
+    "/departments/<name>/handoffs/<handoff_id:int>/acknowledge",
+    "POST",
+    name="inbox_page_acknowledge",
+    summary="The inbox page's Acknowledge button",
+    description=SIGNED_IN_STAFF,
+    operation_id="inboxPageAcknowledge",
+    request={
+        "required": False,
+        "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+    },
+    responses={
+        "303": {"description": "Done: back to the inbox page (no session: to /login)."},
+        "403": NOT_ALLOWED,
+        "404": html_spec("No such department, or no such handoff in it."),
+        "409": html_spec("The handoff is no longer open."),
+    },
+)
 async def acknowledge_form(request: Request, name: str, handoff_id: int) -> HTTPResponse:
     """The Acknowledge button."""
     dept = await _own_handoff(request, name, handoff_id)
@@ -69,6 +98,33 @@ async def acknowledge_form(request: Request, name: str, handoff_id: int) -> HTTP
     return redirect(f"/departments/{dept.name}", status=303)
 
 
+@routes.route(
+    "/departments/<name>/handoffs/<handoff_id:int>/resolve",
+    "POST",
+    name="inbox_page_resolve",
+    summary="The inbox page's Resolve button",
+    description=SIGNED_IN_STAFF,
+    operation_id="inboxPageResolve",
+    request={
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"resolution": {"type": "string", "minLength": 1}},
+                    "required": ["resolution"],
+                }
+            }
+        },
+    },
+    responses={
+        "303": {"description": "Done: back to the inbox page (no session: to /login)."},
+        "400": html_spec("No resolution given."),
+        "403": NOT_ALLOWED,
+        "404": html_spec("No such department, or no such handoff in it."),
+        "409": html_spec("The handoff is already resolved."),
+    },
+)
 async def resolve_form(request: Request, name: str, handoff_id: int) -> HTTPResponse:
     """The Resolve button, with what was done."""
     dept = await _own_handoff(request, name, handoff_id)

@@ -34,13 +34,13 @@ from typing import Any, TypeVar
 from sanic import Sanic
 from sanic.response import HTTPResponse
 
+from bot.hub.web import FORM_TYPES  # the form types a browser sends: a form route takes both
+
 Spec = dict[str, Any]  # a piece of the OpenAPI document, as JSON data
 Handler = Callable[..., Awaitable[HTTPResponse | None]]
 H = TypeVar("H", bound=Handler)
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-# The form types a browser sends: a route taking one of them takes both.
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _PARAMETER = re.compile(r"<(\w+)(?::[^>]*)?>")
 
 
@@ -64,6 +64,7 @@ class Operation:
     name: str | None  # Sanic's route name (the handler's name when None)
     spec: Spec  # the OpenAPI operation object
     path_parameters: tuple[Spec, ...] = ()  # described on the OpenAPI path item
+    unquote: bool = False  # Sanic matches the path as sent, then unquotes its parameters
 
     @property
     def openapi_path(self) -> str:
@@ -106,11 +107,14 @@ class RouteTable:
         security: Sequence[Spec] | None = None,
         parameters: Sequence[Spec] = (),
         request: Spec | None = None,
+        unquote: bool = False,
     ) -> Callable[[H], H]:
         """Declare ``handler`` as serving ``method`` on ``path``, described as given.
 
         ``request`` is the OpenAPI ``requestBody``; ``parameters`` are the query, header
         and (when the table does not describe them) path parameters of this operation.
+        ``unquote`` is Sanic's: match the path as sent, then unquote the parameters (an id
+        that may hold a quoted "/").
         """
         method = method.upper()
         if method not in METHODS:
@@ -140,7 +144,7 @@ class RouteTable:
 
         def declare(handler: H) -> H:
             self.operations.append(
-                Operation(path, method, handler, name, spec, tuple(item_parameters))
+                Operation(path, method, handler, name, spec, tuple(item_parameters), unquote)
             )
             return handler
 
@@ -155,11 +159,15 @@ class RouteTable:
             names = {o.name for o in operations if o.name is not None}
             if len(names) > 1:
                 raise ValueError(f"{path}: one route, several names {sorted(names)}")
+            unquote = {o.unquote for o in operations}
+            if len(unquote) > 1:
+                raise ValueError(f"{path}: one route, unquoted for some methods only")
             app.add_route(
                 handler,
                 path,
                 methods=[o.method for o in reversed(operations)],  # as the decorators read
                 name=names.pop() if names else handler.__name__,
+                unquote=unquote.pop(),
             )
 
 

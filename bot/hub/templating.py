@@ -43,7 +43,6 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, raw
 from sanic.response import html as html_response
@@ -51,12 +50,15 @@ from sanic.response import html as html_response
 from bot.agents.queue import public_name
 from bot.hub.accounts import Session
 from bot.hub.openapi_parts import error_spec
+from bot.hub.registry import RouteTable
 from bot.hub.web import HubError, new_nonce, page_headers
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 STATIC_PREFIX = "/static"
+
+routes = RouteTable(tags=["staff pages"])
 
 # The policy of every templated page: scripts only from this hub's files or carrying the
 # page's nonce; styles only from this hub's files (staff.css), never inline.
@@ -330,6 +332,43 @@ def static_url(name: str) -> str:
     return f"{STATIC_PREFIX}/{name}?v={found.version}"
 
 
+@routes.route(
+    f"{STATIC_PREFIX}/<name:path>",
+    name="static_file",
+    summary="A style sheet or script of the staff pages (bot/hub/static/)",
+    description=(
+        "With `?v=` set to the content's hash (as the pages link it) it is cached "
+        "for a year; otherwise it is revalidated with its ETag."
+    ),
+    operation_id="staticFile",
+    parameters=[
+        {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "The file's path under bot/hub/static/, e.g. `staff.css`.",
+        },
+        {
+            "name": "v",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "The content's hash, as the pages link it.",
+        },
+    ],
+    responses={
+        "200": {
+            "description": "The file.",
+            "content": {
+                "text/css": {"schema": {"type": "string"}},
+                "application/javascript": {"schema": {"type": "string"}},
+            },
+        },
+        "304": {"description": "Not modified (If-None-Match matched the ETag)."},
+        "404": error_spec("No such file."),
+    },
+)
 async def serve_static(request: Request, name: str) -> HTTPResponse:
     """A file of bot/hub/static/, with its ETag; a year's caching for a hashed URL."""
     found = static_file(name)
@@ -344,50 +383,3 @@ async def serve_static(request: Request, name: str) -> HTTPResponse:
     if request.headers.get("if-none-match") == found.etag:
         return HTTPResponse(status=304, headers=headers)
     return raw(found.body, content_type=found.content_type, headers=headers)
-
-
-def add_routes(app: Sanic) -> None:
-    """Register ``/static/<name>`` on ``app``."""
-    app.add_route(serve_static, f"{STATIC_PREFIX}/<name:path>", methods=["GET"], name="static_file")
-
-
-OPENAPI_PATHS: dict = {
-    f"{STATIC_PREFIX}/{{name}}": {
-        "get": {
-            "tags": ["staff pages"],
-            "summary": "A style sheet or script of the staff pages (bot/hub/static/)",
-            "description": (
-                "With `?v=` set to the content's hash (as the pages link it) it is cached "
-                "for a year; otherwise it is revalidated with its ETag."
-            ),
-            "operationId": "staticFile",
-            "parameters": [
-                {
-                    "name": "name",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string"},
-                    "description": "The file's path under bot/hub/static/, e.g. `staff.css`.",
-                },
-                {
-                    "name": "v",
-                    "in": "query",
-                    "required": False,
-                    "schema": {"type": "string"},
-                    "description": "The content's hash, as the pages link it.",
-                },
-            ],
-            "responses": {
-                "200": {
-                    "description": "The file.",
-                    "content": {
-                        "text/css": {"schema": {"type": "string"}},
-                        "application/javascript": {"schema": {"type": "string"}},
-                    },
-                },
-                "304": {"description": "Not modified (If-None-Match matched the ETag)."},
-                "404": error_spec("No such file."),
-            },
-        }
-    }
-}

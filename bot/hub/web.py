@@ -188,26 +188,10 @@ def _media_type(request: Request) -> str:
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def body_types(doc: dict) -> dict[tuple[str, str], tuple[str, ...]]:
-    """What each operation of the OpenAPI document ``doc`` accepts as its body.
-
-    Keyed by (METHOD, path with ``{param}``s, no slashes at either end); a form route takes
-    both kinds of form a browser sends.
-    """
-    found = {}
-    for path, operations in doc["paths"].items():
-        for method, op in operations.items():
-            content = (op.get("requestBody") or {}).get("content") if isinstance(op, dict) else None
-            if content:
-                kinds = tuple(content)
-                if any(k in FORM_TYPES for k in kinds):
-                    kinds = tuple(dict.fromkeys(kinds + FORM_TYPES))
-                found[(method.upper(), path.strip("/"))] = kinds
-    return found
-
-
 def check_content_type(request: Request, accepted: dict[tuple[str, str], tuple[str, ...]]) -> None:
     """415 when a request's body is declared as a type its route does not take.
+
+    ``accepted`` is what each route declared it takes (bot/hub/registry.py's ``body_types``).
 
     A body without a Content-Type is left to the route (it reads it as JSON or finds no
     form fields).

@@ -15,12 +15,13 @@ from string import Template
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, html, raw
 
 from bot.backoffice.sql import FIXTURE
 from bot.channels.tokens import mint_customer_token
+from bot.hub.openapi_parts import error_spec, html_spec, javascript_spec
+from bot.hub.registry import RouteTable
 from bot.hub.web import HubError, new_nonce, page_headers, page_policy, require_local
 
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
@@ -30,18 +31,30 @@ DEMO_PAGE = WIDGET_DIR / "demo.html"
 JAVASCRIPT = "application/javascript; charset=utf-8"
 
 
-def add_routes(app: Sanic) -> None:
-    """Register the widget's scripts and the demo page on ``app``."""
-    app.add_route(widget_script, "/widget.js", methods=["GET"], name="widget_script")
-    app.add_route(socket_io_script, "/widget/socket.io.min.js", methods=["GET"], name="socket_io")
-    app.add_route(demo_page, "/demo", methods=["GET"], name="demo_page")
+routes = RouteTable(tags=["website chat"])
 
 
+@routes.route(
+    "/widget.js",
+    summary="The chat widget a web site embeds with one script tag",
+    operation_id="widgetScript",
+    responses={"200": javascript_spec("The widget.")},
+)
 async def widget_script(request: Request) -> HTTPResponse:
     # Revalidated on every load, so a site picks up a new widget at once.
     return _script(WIDGET_JS, cache="no-cache")
 
 
+@routes.route(
+    "/widget/socket.io.min.js",
+    name="socket_io",
+    summary="The socket.io client the widget loads (from npm, installed at set-up)",
+    operation_id="socketIoClient",
+    responses={
+        "200": javascript_spec("socket.io-client, as pinned in bot/widget/package-lock.json."),
+        "503": error_spec("Not installed: run `make setup`."),
+    },
+)
 async def socket_io_script(request: Request) -> HTTPResponse:
     if not SOCKET_IO_JS.exists():
         raise HubError(
@@ -50,6 +63,26 @@ async def socket_io_script(request: Request) -> HTTPResponse:
     return _script(SOCKET_IO_JS, cache="public, max-age=3600")
 
 
+@routes.route(
+    "/demo",
+    summary="A demo storefront with the chat widget (this machine only)",
+    operation_id="demoPage",
+    parameters=[
+        {
+            "name": "as",
+            "in": "query",
+            "required": False,
+            "description": "A demo customer id (bot/backoffice/fixture.yml) to sign in as.",
+            "schema": {"type": "string"},
+        }
+    ],
+    responses={
+        "200": html_spec("The storefront, with a customer token for `as` if given."),
+        "403": error_spec("Not asked from this machine."),
+        "404": error_spec("No such demo customer."),
+        "503": error_spec("CX_WIDGET_SECRET is not set."),
+    },
+)
 async def demo_page(request: Request) -> HTTPResponse:
     """The demo storefront, signed in as the demo customer ``?as=`` names (or a guest).
 

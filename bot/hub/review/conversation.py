@@ -17,7 +17,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
@@ -26,13 +25,14 @@ from bot.agents.rasa_api import RasaApi
 from bot.agents.transcript import Line
 from bot.hub.auth import require
 from bot.hub.openapi_parts import (
-    LOCAL_TIME,
     TO_SIGN_IN,
     error_spec,
     html_spec,
     json_spec,
     schema_ref,
 )
+from bot.hub.registry import RouteTable
+from bot.hub.review import schemas
 from bot.hub.review.flags import flag_panel
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.review.log import (
@@ -66,22 +66,40 @@ CHECK_OUTCOMES = {"ok": "passed", "failed": "failed", "limited": "refused: over 
 TRANSCRIPT_TIMEOUT = (2.0, 5.0)
 
 
-def add_routes(app: Sanic) -> None:
-    """Register the conversation page and its JSON API on ``app``."""
-    app.add_route(
-        conversation_page,
-        f"{PREFIX}/conversations/<touchpoint_id:int>",
-        methods=["GET"],
-        name="review_conversation",
-    )
-    app.add_route(
-        conversation_api,
-        f"{API}/conversations/<touchpoint_id:int>",
-        methods=["GET"],
-        name="review_conversation_api",
-    )
+# -- how the routes are described (bot/hub/registry.py) ----------------------------------------
+_TOUCHPOINT_ID = {
+    "name": "touchpoint_id",
+    "in": "path",
+    "required": True,
+    "description": "The touchpoint (one session of a conversation).",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+routes = RouteTable(
+    tags=["CX review"],
+    path_parameters={"touchpoint_id": _TOUCHPOINT_ID},
+    schemas=schemas.CONVERSATION_SCHEMAS,
+)
 
 
+@routes.route(
+    f"{PREFIX}/conversations/<touchpoint_id:int>",
+    name="review_conversation",
+    summary=(
+        "One conversation session: facts, transcript, routing, handoffs, agents, identity checks"
+    ),
+    description=(
+        "For a signed-in analyst or admin (session cookie). The transcript is read from "
+        "Rasa's HTTP API; when Rasa can't be reached the page says so and shows the rest."
+    ),
+    operation_id="reviewConversationPage",
+    responses={
+        "200": html_spec("The conversation page."),
+        "303": TO_SIGN_IN,
+        "403": html_spec("Signed in with a role other than analyst or admin."),
+        "404": html_spec("No such touchpoint."),
+    },
+)
 async def conversation_page(request: Request, touchpoint_id: int) -> HTTPResponse:
     """The conversation session: facts, transcript, routing, handoffs, agents, the flag."""
     session = await require(request, "review")
@@ -100,6 +118,22 @@ async def conversation_page(request: Request, touchpoint_id: int) -> HTTPRespons
     )
 
 
+@routes.route(
+    f"{API}/conversations/<touchpoint_id:int>",
+    name="review_conversation_api",
+    summary="One conversation session as JSON",
+    description=(
+        "For a signed-in analyst or admin (session cookie). `transcript` is null and "
+        "`transcript_error` says why when Rasa can't be read."
+    ),
+    operation_id="reviewConversation",
+    responses={
+        "200": json_spec("The conversation session.", schema_ref("ReviewConversation")),
+        "401": error_spec("Not signed in."),
+        "403": error_spec("Signed in with a role other than analyst or admin."),
+        "404": error_spec("No such touchpoint."),
+    },
+)
 async def conversation_api(request: Request, touchpoint_id: int) -> HTTPResponse:
     """The conversation session as JSON (the transcript null, and why, when Rasa is down)."""
     await require(request, "review")
@@ -169,122 +203,3 @@ def _line(line: Line) -> dict[str, Any]:
     """A transcript line with who said it in words (an agent by name)."""
     who = f"{line.agent} (agent)" if line.sender == "agent" else SENDERS.get(line.sender, "")
     return {"sender": line.sender, "who": who, "text": line.text, "at": line.at}
-
-
-# -- OpenAPI -----------------------------------------------------------------------------------
-_TOUCHPOINT_ID = {
-    "name": "touchpoint_id",
-    "in": "path",
-    "required": True,
-    "description": "The touchpoint (one session of a conversation).",
-    "schema": {"type": "integer", "minimum": 1},
-}
-OPENAPI_PATHS = {
-    f"{PREFIX}/conversations/{{touchpoint_id}}": {
-        "parameters": [_TOUCHPOINT_ID],
-        "get": {
-            "tags": ["CX review"],
-            "summary": "One conversation session: facts, transcript, routing, handoffs, agents, "
-            "identity checks",
-            "description": (
-                "For a signed-in analyst or admin (session cookie). The transcript is read from "
-                "Rasa's HTTP API; when Rasa can't be reached the page says so and shows the rest."
-            ),
-            "operationId": "reviewConversationPage",
-            "responses": {
-                "200": html_spec("The conversation page."),
-                "303": TO_SIGN_IN,
-                "403": html_spec("Signed in with a role other than analyst or admin."),
-                "404": html_spec("No such touchpoint."),
-            },
-        },
-    },
-    f"{API}/conversations/{{touchpoint_id}}": {
-        "parameters": [_TOUCHPOINT_ID],
-        "get": {
-            "tags": ["CX review"],
-            "summary": "One conversation session as JSON",
-            "description": (
-                "For a signed-in analyst or admin (session cookie). `transcript` is null and "
-                "`transcript_error` says why when Rasa can't be read."
-            ),
-            "operationId": "reviewConversation",
-            "responses": {
-                "200": json_spec("The conversation session.", schema_ref("ReviewConversation")),
-                "401": error_spec("Not signed in."),
-                "403": error_spec("Signed in with a role other than analyst or admin."),
-                "404": error_spec("No such touchpoint."),
-            },
-        },
-    },
-}
-_LIST = {"type": "array", "items": {"type": "object"}}
-OPENAPI_SCHEMAS = {
-    "ReviewConversation": {
-        "type": "object",
-        "properties": {
-            "touchpoint": {"type": "object"},
-            "customer": {"type": "object", "nullable": True},
-            "sessions": _LIST,
-            "transcript": {
-                "type": "array",
-                "nullable": True,
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "sender": {
-                            "type": "string",
-                            "enum": ["customer", "assistant", "agent", "system"],
-                        },
-                        "text": {"type": "string"},
-                        "at": {"type": "string", **LOCAL_TIME, "nullable": True},
-                        "agent": {"type": "string", "nullable": True},
-                    },
-                },
-            },
-            "transcript_error": {"type": "string", "nullable": True},
-            "routing": _LIST,
-            "handoffs": {
-                **_LIST,
-                "description": "Each with `deliveries` (outbox rows: state, attempts, "
-                "last_status, last_error, sent_at, dead_at) and `received` (built-in inbox).",
-            },
-            "joined_handoffs": {
-                **_LIST,
-                "description": "Open handoffs of earlier conversations this session joined "
-                "(a repeat contact, sent to the department as a handoff.update): id, "
-                "department, need, order_id, invoice_id, status, created_at, "
-                "conversation_id, joined_at, customer_said.",
-            },
-            "takeovers": _LIST,
-            "notes": _LIST,
-            "policy_moments": _LIST,
-            "feedback": _LIST,
-            "identity_checks": {
-                "type": "array",
-                "description": "The session's identity checks, oldest first.",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "at": {"type": "string", **LOCAL_TIME},
-                        "kind": {
-                            "type": "string",
-                            "enum": ["lookup", "order_email", "code_sent", "code"],
-                        },
-                        "outcome": {"type": "string", "enum": ["ok", "failed", "limited"]},
-                        "order_id": {"type": "string", "nullable": True},
-                        "address": {
-                            "type": "string",
-                            "nullable": True,
-                            "description": "The client's IP address, when the channel knows it.",
-                        },
-                        "channel": {"type": "string"},
-                        "customer_id": {"type": "string", "nullable": True},
-                    },
-                },
-            },
-            "flag": {"type": "object", "nullable": True},
-        },
-        "required": ["touchpoint", "transcript", "transcript_error", "handoffs"],
-    }
-}

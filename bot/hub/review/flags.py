@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from markupsafe import Markup
-from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, redirect
 from sanic.response import json as json_response
@@ -21,51 +20,39 @@ from sanic.response import text as text_response
 from bot.hub.accounts import Session
 from bot.hub.auth import check_csrf, require
 from bot.hub.openapi_parts import error_spec, html_spec, json_spec, schema_ref
+from bot.hub.registry import RouteTable
+from bot.hub.review import schemas
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.templating import render_fragment
 from bot.hub.web import HubError, in_thread, json_object
 from bot.review import flags as review_flags
 from bot.review.flags import Flag, Invalid, NotFound
 
+# -- how the routes are described (bot/hub/registry.py) ----------------------------------------
+_TOUCHPOINT_ID = {
+    "name": "touchpoint_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+_EXAMPLE_ID = {
+    "name": "example_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+_SIGNED_IN = "For a signed-in analyst or admin (session cookie)."
+_CHANGING = (
+    _SIGNED_IN + " Carries the session's CSRF token in `X-CSRF-Token` (or a form's `csrf_token`)."
+)
+_FORM = {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}
+_REDIRECT = {"description": "Done: back to the page (303)."}
+_DENIED = error_spec("Not signed in, another role, or no valid CSRF token.")
 
-def add_routes(app: Sanic) -> None:
-    """Register the flagged list, the NLU export, and the flag and example forms and API."""
-    app.add_route(flagged_page, f"{PREFIX}/flagged", methods=["GET"], name="review_flagged")
-    app.add_route(nlu_export, f"{PREFIX}/examples.yml", methods=["GET"], name="review_nlu")
-    app.add_route(
-        flag_form,
-        f"{PREFIX}/touchpoints/<touchpoint_id:int>/flag",
-        methods=["POST"],
-        name="review_flag_form",
-    )
-    app.add_route(
-        unflag_form,
-        f"{PREFIX}/touchpoints/<touchpoint_id:int>/unflag",
-        methods=["POST"],
-        name="review_unflag_form",
-    )
-    app.add_route(example_form, f"{PREFIX}/examples", methods=["POST"], name="review_example_form")
-    app.add_route(
-        drop_example_form,
-        f"{PREFIX}/examples/<example_id:int>/drop",
-        methods=["POST"],
-        name="review_drop_example_form",
-    )
-    app.add_route(
-        flag_api,
-        f"{API}/touchpoints/<touchpoint_id:int>/flag",
-        methods=["GET", "PUT", "DELETE"],
-        name="review_flag_api",
-    )
-    app.add_route(
-        examples_api, f"{API}/examples", methods=["GET", "POST"], name="review_examples_api"
-    )
-    app.add_route(
-        example_api,
-        f"{API}/examples/<example_id:int>",
-        methods=["DELETE"],
-        name="review_example_api",
-    )
+routes = RouteTable(
+    path_parameters={"touchpoint_id": _TOUCHPOINT_ID, "example_id": _EXAMPLE_ID},
+    schemas=schemas.FLAG_SCHEMAS,
+)
 
 
 def flag_panel(
@@ -84,6 +71,19 @@ def flag_panel(
 
 
 # -- pages and forms ---------------------------------------------------------------------------
+@routes.route(
+    f"{PREFIX}/flagged",
+    name="review_flagged",
+    summary="Flagged conversations with their messages and intent pickers (HTML)",
+    description=_SIGNED_IN,
+    parameters=[{"name": "before", "in": "query", "schema": {"type": "integer"}}],
+    responses={
+        "200": html_spec("The page."),
+        "302": {"description": "To /login."},
+        "400": error_spec("A bad `before`."),
+        "403": _DENIED,
+    },
+)
 async def flagged_page(request: Request) -> HTTPResponse:
     """Flagged conversations, newest flag first, each message with an intent picker."""
     session = await require(request, "review")
@@ -115,6 +115,32 @@ async def flagged_page(request: Request) -> HTTPResponse:
     )
 
 
+@routes.route(
+    f"{PREFIX}/examples.yml",
+    name="review_nlu",
+    summary="The kept examples as Rasa NLU YAML (a download for data/nlu/)",
+    description=_SIGNED_IN,
+    responses={
+        "200": {
+            "description": "Rasa NLU training data, format 3.1.",
+            "content": {
+                "application/x-yaml": {
+                    # Described as what the YAML holds: clients (and schemathesis) parse it.
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "version": {"type": "string"},
+                            "nlu": {"type": "array", "items": {"type": "object"}},
+                        },
+                        "required": ["version", "nlu"],
+                    }
+                }
+            },
+        },
+        "302": {"description": "To /login."},
+        "403": _DENIED,
+    },
+)
 async def nlu_export(request: Request) -> HTTPResponse:
     """Every kept example as Rasa NLU YAML, to save under data/nlu/."""
     await require(request, "review")
@@ -130,6 +156,20 @@ async def nlu_export(request: Request) -> HTTPResponse:
     )
 
 
+@routes.route(
+    f"{PREFIX}/touchpoints/<touchpoint_id:int>/flag",
+    "POST",
+    name="review_flag_form",
+    summary="Flag form (tags, note)",
+    description=_CHANGING,
+    request=_FORM,
+    responses={
+        "303": _REDIRECT,
+        "400": error_spec("Bad tags or note."),
+        "403": _DENIED,
+        "404": error_spec("No such touchpoint."),
+    },
+)
 async def flag_form(request: Request, touchpoint_id: int) -> HTTPResponse:
     """The panel's Flag / Save button."""
     session = await _changing(request)
@@ -146,6 +186,15 @@ async def flag_form(request: Request, touchpoint_id: int) -> HTTPResponse:
     return redirect(f"{PREFIX}/conversations/{touchpoint_id}#flag-heading", status=303)
 
 
+@routes.route(
+    f"{PREFIX}/touchpoints/<touchpoint_id:int>/unflag",
+    "POST",
+    name="review_unflag_form",
+    summary="Remove-flag form",
+    description=_CHANGING,
+    request=_FORM,
+    responses={"303": _REDIRECT, "403": _DENIED},
+)
 async def unflag_form(request: Request, touchpoint_id: int) -> HTTPResponse:
     """The panel's Remove button."""
     await _changing(request)
@@ -153,6 +202,20 @@ async def unflag_form(request: Request, touchpoint_id: int) -> HTTPResponse:
     return redirect(f"{PREFIX}/conversations/{touchpoint_id}#flag-heading", status=303)
 
 
+@routes.route(
+    f"{PREFIX}/examples",
+    "POST",
+    name="review_example_form",
+    summary="Keep-as-example form (touchpoint_id, text, intent)",
+    description=_CHANGING,
+    request=_FORM,
+    responses={
+        "303": _REDIRECT,
+        "400": error_spec("Bad text or unknown intent."),
+        "403": _DENIED,
+        "404": error_spec("No such touchpoint."),
+    },
+)
 async def example_form(request: Request) -> HTTPResponse:
     """A message kept as an example of the picked intent, from the flagged list."""
     session = await _changing(request)
@@ -167,6 +230,15 @@ async def example_form(request: Request) -> HTTPResponse:
     return redirect(f"{PREFIX}/flagged#tp-{touchpoint_id}", status=303)
 
 
+@routes.route(
+    f"{PREFIX}/examples/<example_id:int>/drop",
+    "POST",
+    name="review_drop_example_form",
+    summary="Remove-example form",
+    description=_CHANGING,
+    request=_FORM,
+    responses={"303": _REDIRECT, "403": _DENIED, "404": error_spec("No such example.")},
+)
 async def drop_example_form(request: Request, example_id: int) -> HTTPResponse:
     """A kept example's Remove button."""
     await _changing(request)
@@ -175,6 +247,61 @@ async def drop_example_form(request: Request, example_id: int) -> HTTPResponse:
 
 
 # -- the JSON API ------------------------------------------------------------------------------
+@routes.route(
+    f"{API}/touchpoints/<touchpoint_id:int>/flag",
+    "DELETE",
+    name="review_flag_api",
+    summary="Remove a touchpoint's flag",
+    description=_CHANGING,
+    responses={
+        "200": json_spec("Not flagged (any more).", {"type": "object"}),
+        "401": error_spec("Not signed in."),
+        "403": _DENIED,
+    },
+)
+@routes.route(
+    f"{API}/touchpoints/<touchpoint_id:int>/flag",
+    name="review_flag_api",
+    summary="A touchpoint's review flag",
+    description=_SIGNED_IN,
+    responses={
+        "200": json_spec("The flag, if any.", schema_ref("ReviewFlagState")),
+        "401": error_spec("Not signed in."),
+        "403": _DENIED,
+    },
+)
+@routes.route(
+    f"{API}/touchpoints/<touchpoint_id:int>/flag",
+    "PUT",
+    name="review_flag_api",
+    summary="Flag a touchpoint, or change its tags and note",
+    description=_CHANGING,
+    request={
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "tags": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "maxItems": review_flags.MAX_TAGS,
+                        },
+                        "note": {"type": "string"},
+                    },
+                }
+            }
+        },
+    },
+    responses={
+        "200": json_spec("Flagged.", schema_ref("ReviewFlagState")),
+        "400": error_spec("Bad tags or note, or not JSON."),
+        "401": error_spec("Not signed in."),
+        "403": _DENIED,
+        "404": error_spec("No such touchpoint."),
+    },
+)
 async def flag_api(request: Request, touchpoint_id: int) -> HTTPResponse:
     """GET a touchpoint's flag, PUT ``{"tags": [...], "note": "..."}``, or DELETE it."""
     engine = request.app.ctx.engine
@@ -201,6 +328,56 @@ async def flag_api(request: Request, touchpoint_id: int) -> HTTPResponse:
     return json_response({"flagged": True, "flag": flag.as_json()})
 
 
+@routes.route(
+    f"{API}/examples",
+    name="review_examples_api",
+    summary="Every kept training example",
+    description=_SIGNED_IN,
+    responses={
+        "200": json_spec(
+            "The examples.",
+            {
+                "type": "object",
+                "properties": {"examples": {"type": "array", "items": schema_ref("ReviewExample")}},
+            },
+        ),
+        "401": error_spec("Not signed in."),
+        "403": _DENIED,
+    },
+)
+@routes.route(
+    f"{API}/examples",
+    "POST",
+    name="review_examples_api",
+    summary="Keep a customer message as an example of an intent",
+    description=_CHANGING,
+    request={
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["touchpoint_id", "text", "intent"],
+                    "properties": {
+                        "touchpoint_id": {"type": "integer", "minimum": 1},
+                        "text": {"type": "string"},
+                        "intent": {
+                            "type": "string",
+                            "description": "An intent of domain.yml.",
+                        },
+                    },
+                }
+            }
+        },
+    },
+    responses={
+        "201": json_spec("Kept.", schema_ref("ReviewExample")),
+        "400": error_spec("Bad text or unknown intent, or not JSON."),
+        "401": error_spec("Not signed in."),
+        "403": _DENIED,
+        "404": error_spec("No such touchpoint."),
+    },
+)
 async def examples_api(request: Request) -> HTTPResponse:
     """GET every kept example; POST ``{"touchpoint_id", "text", "intent"}`` keeps one."""
     if request.method == "GET":
@@ -218,6 +395,19 @@ async def examples_api(request: Request) -> HTTPResponse:
     return json_response(example.as_json(), status=201)
 
 
+@routes.route(
+    f"{API}/examples/<example_id:int>",
+    "DELETE",
+    name="review_example_api",
+    summary="Forget a kept example",
+    description=_CHANGING,
+    responses={
+        "200": json_spec("Deleted.", {"type": "object"}),
+        "401": error_spec("Not signed in."),
+        "403": _DENIED,
+        "404": error_spec("No such example."),
+    },
+)
 async def example_api(request: Request, example_id: int) -> HTTPResponse:
     """DELETE a kept example."""
     await _changing(request)
@@ -279,259 +469,3 @@ def _int_value(raw, name: str) -> int:
     if value < 1:
         raise HubError(400, f"{name} must be 1 or more")
     return value
-
-
-# -- OpenAPI -----------------------------------------------------------------------------------
-_TOUCHPOINT_ID = {
-    "name": "touchpoint_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 1},
-}
-_EXAMPLE_ID = {
-    "name": "example_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 1},
-}
-_SIGNED_IN = "For a signed-in analyst or admin (session cookie)."
-_CHANGING = (
-    _SIGNED_IN + " Carries the session's CSRF token in `X-CSRF-Token` (or a form's `csrf_token`)."
-)
-_FORM = {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}
-_REDIRECT = {"description": "Done: back to the page (303)."}
-_DENIED = error_spec("Not signed in, another role, or no valid CSRF token.")
-
-OPENAPI_PATHS = {
-    f"{PREFIX}/flagged": {
-        "get": {
-            "summary": "Flagged conversations with their messages and intent pickers (HTML)",
-            "description": _SIGNED_IN,
-            "parameters": [{"name": "before", "in": "query", "schema": {"type": "integer"}}],
-            "responses": {
-                "200": html_spec("The page."),
-                "302": {"description": "To /login."},
-                "400": error_spec("A bad `before`."),
-                "403": _DENIED,
-            },
-        }
-    },
-    f"{PREFIX}/examples.yml": {
-        "get": {
-            "summary": "The kept examples as Rasa NLU YAML (a download for data/nlu/)",
-            "description": _SIGNED_IN,
-            "responses": {
-                "200": {
-                    "description": "Rasa NLU training data, format 3.1.",
-                    "content": {
-                        "application/x-yaml": {
-                            # Described as what the YAML holds: clients (and schemathesis) parse it.
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "version": {"type": "string"},
-                                    "nlu": {"type": "array", "items": {"type": "object"}},
-                                },
-                                "required": ["version", "nlu"],
-                            }
-                        }
-                    },
-                },
-                "302": {"description": "To /login."},
-                "403": _DENIED,
-            },
-        }
-    },
-    f"{PREFIX}/touchpoints/{{touchpoint_id}}/flag": {
-        "parameters": [_TOUCHPOINT_ID],
-        "post": {
-            "summary": "Flag form (tags, note)",
-            "description": _CHANGING,
-            "requestBody": _FORM,
-            "responses": {
-                "303": _REDIRECT,
-                "400": error_spec("Bad tags or note."),
-                "403": _DENIED,
-                "404": error_spec("No such touchpoint."),
-            },
-        },
-    },
-    f"{PREFIX}/touchpoints/{{touchpoint_id}}/unflag": {
-        "parameters": [_TOUCHPOINT_ID],
-        "post": {
-            "summary": "Remove-flag form",
-            "description": _CHANGING,
-            "requestBody": _FORM,
-            "responses": {"303": _REDIRECT, "403": _DENIED},
-        },
-    },
-    f"{PREFIX}/examples": {
-        "post": {
-            "summary": "Keep-as-example form (touchpoint_id, text, intent)",
-            "description": _CHANGING,
-            "requestBody": _FORM,
-            "responses": {
-                "303": _REDIRECT,
-                "400": error_spec("Bad text or unknown intent."),
-                "403": _DENIED,
-                "404": error_spec("No such touchpoint."),
-            },
-        },
-    },
-    f"{PREFIX}/examples/{{example_id}}/drop": {
-        "parameters": [_EXAMPLE_ID],
-        "post": {
-            "summary": "Remove-example form",
-            "description": _CHANGING,
-            "requestBody": _FORM,
-            "responses": {"303": _REDIRECT, "403": _DENIED, "404": error_spec("No such example.")},
-        },
-    },
-    f"{API}/touchpoints/{{touchpoint_id}}/flag": {
-        "parameters": [_TOUCHPOINT_ID],
-        "get": {
-            "summary": "A touchpoint's review flag",
-            "description": _SIGNED_IN,
-            "responses": {
-                "200": json_spec("The flag, if any.", schema_ref("ReviewFlagState")),
-                "401": error_spec("Not signed in."),
-                "403": _DENIED,
-            },
-        },
-        "put": {
-            "summary": "Flag a touchpoint, or change its tags and note",
-            "description": _CHANGING,
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "tags": {
-                                    "type": "array",
-                                    "items": {"type": "string"},
-                                    "maxItems": review_flags.MAX_TAGS,
-                                },
-                                "note": {"type": "string"},
-                            },
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "200": json_spec("Flagged.", schema_ref("ReviewFlagState")),
-                "400": error_spec("Bad tags or note, or not JSON."),
-                "401": error_spec("Not signed in."),
-                "403": _DENIED,
-                "404": error_spec("No such touchpoint."),
-            },
-        },
-        "delete": {
-            "summary": "Remove a touchpoint's flag",
-            "description": _CHANGING,
-            "responses": {
-                "200": json_spec("Not flagged (any more).", {"type": "object"}),
-                "401": error_spec("Not signed in."),
-                "403": _DENIED,
-            },
-        },
-    },
-    f"{API}/examples": {
-        "get": {
-            "summary": "Every kept training example",
-            "description": _SIGNED_IN,
-            "responses": {
-                "200": json_spec(
-                    "The examples.",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "examples": {"type": "array", "items": schema_ref("ReviewExample")}
-                        },
-                    },
-                ),
-                "401": error_spec("Not signed in."),
-                "403": _DENIED,
-            },
-        },
-        "post": {
-            "summary": "Keep a customer message as an example of an intent",
-            "description": _CHANGING,
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["touchpoint_id", "text", "intent"],
-                            "properties": {
-                                "touchpoint_id": {"type": "integer", "minimum": 1},
-                                "text": {"type": "string"},
-                                "intent": {
-                                    "type": "string",
-                                    "description": "An intent of domain.yml.",
-                                },
-                            },
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "201": json_spec("Kept.", schema_ref("ReviewExample")),
-                "400": error_spec("Bad text or unknown intent, or not JSON."),
-                "401": error_spec("Not signed in."),
-                "403": _DENIED,
-                "404": error_spec("No such touchpoint."),
-            },
-        },
-    },
-    f"{API}/examples/{{example_id}}": {
-        "parameters": [_EXAMPLE_ID],
-        "delete": {
-            "summary": "Forget a kept example",
-            "description": _CHANGING,
-            "responses": {
-                "200": json_spec("Deleted.", {"type": "object"}),
-                "401": error_spec("Not signed in."),
-                "403": _DENIED,
-                "404": error_spec("No such example."),
-            },
-        },
-    },
-}
-
-OPENAPI_SCHEMAS = {
-    "ReviewFlagState": {
-        "type": "object",
-        "properties": {
-            "flagged": {"type": "boolean"},
-            "flag": {
-                "type": "object",
-                "nullable": True,
-                "properties": {
-                    "touchpoint_id": {"type": "integer"},
-                    "conversation_id": {"type": "string"},
-                    "tags": {"type": "array", "items": {"type": "string"}},
-                    "note": {"type": "string", "nullable": True},
-                    "flagged_by": {"type": "string"},
-                    "flagged_at": {"type": "string"},
-                },
-            },
-        },
-        "required": ["flagged"],
-    },
-    "ReviewExample": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "touchpoint_id": {"type": "integer"},
-            "text": {"type": "string"},
-            "intent": {"type": "string"},
-            "predicted_intent": {"type": "string", "nullable": True},
-            "labelled_by": {"type": "string"},
-            "labelled_at": {"type": "string"},
-        },
-        "required": ["id", "touchpoint_id", "text", "intent"],
-    },
-}

@@ -17,20 +17,20 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from bot.hub.auth import require
 from bot.hub.openapi_parts import (
-    LOCAL_TIME,
     TO_SIGN_IN,
     error_spec,
     html_spec,
     json_spec,
     schema_ref,
 )
+from bot.hub.registry import RouteTable
+from bot.hub.review import schemas
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.review.log import (
     LOG_PATH,
@@ -80,25 +80,37 @@ MAX_TICKS = 8
 MAX_NUMBERED = 60  # marks get their number above them up to this many touchpoints
 
 
-def add_routes(app: Sanic) -> None:
-    """Register the journey page and its JSON API on ``app``."""
-    # Matched on the path as sent, then unquoted: an id may hold "/" (quoted as %2F).
-    app.add_route(
-        journey_page,
-        f"{PREFIX}/customers/<customer_id>",
-        methods=["GET"],
-        name="review_journey",
-        unquote=True,
-    )
-    app.add_route(
-        journey_api,
-        f"{API}/customers/<customer_id>",
-        methods=["GET"],
-        name="review_journey_api",
-        unquote=True,
-    )
+# -- how the routes are described (bot/hub/registry.py) ----------------------------------------
+_CUSTOMER_ID = {
+    "name": "customer_id",
+    "in": "path",
+    "required": True,
+    "description": "The journey's customer id (URL-encoded; anonymous visitors' start `anon-`).",
+    "schema": {"type": "string", "maxLength": 64},
+}
+
+routes = RouteTable(
+    tags=["CX review"],
+    path_parameters={"customer_id": _CUSTOMER_ID},
+    schemas=schemas.JOURNEY_SCHEMAS,
+)
 
 
+# Matched on the path as sent, then unquoted: an id may hold "/" (quoted as %2F).
+@routes.route(
+    f"{PREFIX}/customers/<customer_id>",
+    name="review_journey",
+    unquote=True,
+    summary="One customer's journey: timeline by stage, and every touchpoint",
+    description="For a signed-in analyst or admin (session cookie).",
+    operation_id="reviewJourneyPage",
+    responses={
+        "200": html_spec("The journey page."),
+        "303": TO_SIGN_IN,
+        "403": html_spec("Signed in with a role other than analyst or admin."),
+        "404": html_spec("No such customer in the journey."),
+    },
+)
 async def journey_page(request: Request, customer_id: str) -> HTTPResponse:
     """The customer's journey: the timeline, a summary, and every touchpoint."""
     session = await require(request, "review")
@@ -114,6 +126,24 @@ async def journey_page(request: Request, customer_id: str) -> HTTPResponse:
     )
 
 
+@routes.route(
+    f"{API}/customers/<customer_id>",
+    name="review_journey_api",
+    unquote=True,
+    summary="One customer's journey as JSON",
+    description=(
+        "For a signed-in analyst or admin (session cookie). At most "
+        f"{MAX_TOUCHPOINTS} touchpoints, the most recent, oldest first; `total` counts "
+        "them all."
+    ),
+    operation_id="reviewJourney",
+    responses={
+        "200": json_spec("The journey.", schema_ref("Journey")),
+        "401": error_spec("Not signed in."),
+        "403": error_spec("Signed in with a role other than analyst or admin."),
+        "404": error_spec("No such customer in the journey."),
+    },
+)
 async def journey_api(request: Request, customer_id: str) -> HTTPResponse:
     """The customer's journey as JSON: the customer, how they are known, their touchpoints."""
     await require(request, "review")
@@ -342,76 +372,3 @@ def legend() -> dict[str, list[tuple[str, str]]]:
         "outcomes": [(OUTCOME_NAMES.get(o, o), colour) for o, colour in OUTCOME_COLOURS.items()],
         "channels": [*channels, ("other channel", OTHER_SHAPE)],
     }
-
-
-# -- OpenAPI -----------------------------------------------------------------------------------
-_CUSTOMER_ID = {
-    "name": "customer_id",
-    "in": "path",
-    "required": True,
-    "description": "The journey's customer id (URL-encoded; anonymous visitors' start `anon-`).",
-    "schema": {"type": "string", "maxLength": 64},
-}
-OPENAPI_PATHS = {
-    f"{PREFIX}/customers/{{customer_id}}": {
-        "parameters": [_CUSTOMER_ID],
-        "get": {
-            "tags": ["CX review"],
-            "summary": "One customer's journey: timeline by stage, and every touchpoint",
-            "description": "For a signed-in analyst or admin (session cookie).",
-            "operationId": "reviewJourneyPage",
-            "responses": {
-                "200": html_spec("The journey page."),
-                "303": TO_SIGN_IN,
-                "403": html_spec("Signed in with a role other than analyst or admin."),
-                "404": html_spec("No such customer in the journey."),
-            },
-        },
-    },
-    f"{API}/customers/{{customer_id}}": {
-        "parameters": [_CUSTOMER_ID],
-        "get": {
-            "tags": ["CX review"],
-            "summary": "One customer's journey as JSON",
-            "description": (
-                "For a signed-in analyst or admin (session cookie). At most "
-                f"{MAX_TOUCHPOINTS} touchpoints, the most recent, oldest first; `total` counts "
-                "them all."
-            ),
-            "operationId": "reviewJourney",
-            "responses": {
-                "200": json_spec("The journey.", schema_ref("Journey")),
-                "401": error_spec("Not signed in."),
-                "403": error_spec("Signed in with a role other than analyst or admin."),
-                "404": error_spec("No such customer in the journey."),
-            },
-        },
-    },
-}
-OPENAPI_SCHEMAS = {
-    "Journey": {
-        "type": "object",
-        "properties": {
-            "customer": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "name": {"type": "string", "nullable": True},
-                    "tier": {"type": "string", "nullable": True},
-                    "since": {"type": "string", **LOCAL_TIME, "nullable": True},
-                },
-            },
-            "identities": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"kind": {"type": "string"}, "value": {"type": "string"}},
-                },
-            },
-            "touchpoints": {"type": "array", "items": {"type": "object"}},
-            "total": {"type": "integer"},
-            "truncated": {"type": "boolean"},
-        },
-        "required": ["customer", "identities", "touchpoints", "total", "truncated"],
-    }
-}

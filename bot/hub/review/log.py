@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
@@ -27,13 +26,14 @@ from sanic.response import json as json_response
 from bot.cx_routing import CxRules
 from bot.hub.auth import require
 from bot.hub.openapi_parts import (
-    LOCAL_TIME,
     TO_SIGN_IN,
     error_spec,
     html_spec,
     json_spec,
     schema_ref,
 )
+from bot.hub.registry import RouteTable
+from bot.hub.review import schemas
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.web import HubError, in_thread
 from bot.journey.store import OUTCOMES
@@ -86,15 +86,47 @@ OUTCOME_NAMES = {
 }
 
 
-def add_routes(app: Sanic) -> None:
-    """Register the log page, its two downloads and its JSON API on ``app``."""
-    app.add_route(log_page, LOG_PATH, methods=["GET"], name="review_log_page")
-    app.add_route(log_csv, CSV_PATH, methods=["GET"], name="review_log_csv")
-    app.add_route(log_json, JSON_EXPORT_PATH, methods=["GET"], name="review_log_json")
-    app.add_route(touchpoints_api, API_PATH, methods=["GET"], name="review_touchpoints")
+# -- how the routes are described (bot/hub/registry.py) ----------------------------------------
+_SIGNED_IN = "For a signed-in analyst or admin (session cookie)."
+_BAD = "A filter value that can't be used (the message says which and what it takes)."
+_DENIED_PAGE = html_spec("Signed in with a role other than analyst or admin.")
+_DOWNLOAD = {
+    "description": (
+        f"An attachment (Content-Disposition) streamed newest first, at most {EXPORT_LIMIT:,} "
+        "rows (the `X-CX-Export-Limit` header says so; the JSON says `truncated`). Lists are "
+        "joined with `;` in CSV."
+    ),
+}
+
+routes = RouteTable(
+    tags=["CX review"],
+    schemas=schemas.LOG_SCHEMAS,
+)
 
 
 # -- routes ------------------------------------------------------------------------------------
+@routes.route(
+    LOG_PATH,
+    name="review_log_page",
+    summary="The touchpoint log page: filters, newest first, a page at a time",
+    description=_SIGNED_IN,
+    operation_id="reviewLogPage",
+    parameters=[
+        *schemas.LOG_FILTERS,
+        {
+            "name": "after",
+            "in": "query",
+            "description": "The next page's cursor.",
+            "schema": {"type": "string"},
+        },
+    ],
+    responses={
+        "200": html_spec("The log page."),
+        "303": TO_SIGN_IN,
+        "400": html_spec(_BAD),
+        "403": _DENIED_PAGE,
+    },
+)
 async def log_page(request: Request) -> HTTPResponse:
     """The filter form and one page of matching touchpoints, newest first."""
     session = await require(request, "review")
@@ -125,6 +157,41 @@ def _log_page(request: Request, session, context: dict[str, Any], status: int = 
     )
 
 
+@routes.route(
+    API_PATH,
+    name="review_touchpoints",
+    summary="One page of the touchpoint log",
+    description=(
+        _SIGNED_IN + " A page that has searched for a while stops early: `searched_until` "
+        "says how far back it looked, and `next_cursor` goes on from there."
+    ),
+    operation_id="reviewTouchpoints",
+    parameters=[
+        *schemas.LOG_FILTERS,
+        {
+            "name": "after",
+            "in": "query",
+            "description": "`next_cursor` of the page before.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_PAGE_SIZE,
+                "default": PAGE_SIZE,
+            },
+        },
+    ],
+    responses={
+        "200": json_spec("Touchpoints, newest first.", schema_ref("TouchpointPage")),
+        "400": error_spec(_BAD),
+        "401": error_spec("Not signed in."),
+        "403": error_spec("Signed in with a role other than analyst or admin."),
+    },
+)
 async def touchpoints_api(request: Request) -> HTTPResponse:
     """One page of the log as JSON: the filters as on the page, plus ``after`` and ``limit``."""
     await require(request, "review")
@@ -145,6 +212,20 @@ async def touchpoints_api(request: Request) -> HTTPResponse:
     )
 
 
+@routes.route(
+    CSV_PATH,
+    name="review_log_csv",
+    summary="Every touchpoint matching the filters, as CSV",
+    description=_SIGNED_IN,
+    operation_id="reviewLogCsv",
+    parameters=schemas.LOG_FILTERS,
+    responses={
+        "200": {**_DOWNLOAD, "content": {"text/csv": {"schema": {"type": "string"}}}},
+        "303": TO_SIGN_IN,
+        "400": html_spec(_BAD),
+        "403": _DENIED_PAGE,
+    },
+)
 async def log_csv(request: Request) -> HTTPResponse | None:
     """Every matching touchpoint as CSV (a download), at most ``EXPORT_LIMIT`` rows."""
     await require(request, "review")
@@ -153,6 +234,20 @@ async def log_csv(request: Request) -> HTTPResponse | None:
     return await _stream(request, csv_lines(export), "csv", "text/csv; charset=utf-8")
 
 
+@routes.route(
+    JSON_EXPORT_PATH,
+    name="review_log_json",
+    summary="Every touchpoint matching the filters, as one JSON document",
+    description=_SIGNED_IN,
+    operation_id="reviewLogJson",
+    parameters=schemas.LOG_FILTERS,
+    responses={
+        "200": {**json_spec("", schema_ref("TouchpointExport")), **_DOWNLOAD},
+        "303": TO_SIGN_IN,
+        "400": html_spec(_BAD),
+        "403": _DENIED_PAGE,
+    },
+)
 async def log_json(request: Request) -> HTTPResponse | None:
     """Every matching touchpoint as one JSON document (a download), at most ``EXPORT_LIMIT``."""
     await require(request, "review")
@@ -371,221 +466,3 @@ def entry_json(entry: dict[str, Any], frustrated_at: int) -> dict[str, Any]:
         "journey": journey_href(entry["customer_id"]) if entry.get("customer_id") else None,
     }
     return record
-
-
-# -- OpenAPI -----------------------------------------------------------------------------------
-_SIGNED_IN = "For a signed-in analyst or admin (session cookie)."
-_FILTER_SPECS = [
-    {"name": "since", "in": "query", "description": "First day (YYYY-MM-DD), included.",
-     "schema": {"type": "string", "format": "date"}},
-    {"name": "until", "in": "query", "description": "Last day (YYYY-MM-DD), included.",
-     "schema": {"type": "string", "format": "date"}},
-    {"name": "channel", "in": "query", "description": "socketio (website chat), slack, rest.",
-     "schema": {"type": "string"}},
-    {"name": "stage", "in": "query", "description": "A journey stage, or `unknown`.",
-     "schema": {"type": "string", "enum": [*STAGES, UNKNOWN_STAGE]}},
-    {"name": "department", "in": "query",
-     "description": "A department the touchpoint's needs went to, or `none`.",
-     "schema": {"type": "string"}},
-    {"name": "need", "in": "query", "description": "A need (intent) the customer raised.",
-     "schema": {"type": "string"}},
-    {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": list(OUTCOMES)}},
-    {"name": "customer", "in": "query", "description": "One customer's id.",
-     "schema": {"type": "string"}},
-    {"name": "rating", "in": "query",
-     "description": "The customer's rating: `1`-`5`, a range such as `1-2`, `rated` or `unrated`.",
-     "schema": {"type": "string"}},
-    {"name": "frustrated", "in": "query",
-     "description": "`yes`: frustration reached the level at which routing.yml brings a person "
-     "in (frustration_at_least); `no`: below it.",
-     "schema": {"type": "string", "enum": ["yes", "no"]}},
-    {"name": "policy", "in": "query",
-     "description": "Policy moments in the session: `yes` (any), `taken` (an alternative was "
-     "taken), `not_taken` (offered, none taken), `no` (none).",
-     "schema": {"type": "string", "enum": list(POLICY_CHOICES)}},
-    {"name": "flagged", "in": "query", "description": "Flagged for review or not.",
-     "schema": {"type": "string", "enum": ["yes", "no"]}},
-    {"name": "identity_failed", "in": "query",
-     "description": "`yes`: an identity check of the session (an order number, an email on an "
-     "order, a one-time code) failed or was refused by a limit; `no`: none did.",
-     "schema": {"type": "string", "enum": ["yes", "no"]}},
-    {"name": "q", "in": "query",
-     "description": "Words the customer wrote, each required, any case; \"quoted phrases\" "
-     "together; % and _ are literal. At most 200 characters.",
-     "schema": {"type": "string", "maxLength": 200}},
-]  # fmt: skip
-_BAD = "A filter value that can't be used (the message says which and what it takes)."
-_DENIED_PAGE = html_spec("Signed in with a role other than analyst or admin.")
-_DOWNLOAD = {
-    "description": (
-        f"An attachment (Content-Disposition) streamed newest first, at most {EXPORT_LIMIT:,} "
-        "rows (the `X-CX-Export-Limit` header says so; the JSON says `truncated`). Lists are "
-        "joined with `;` in CSV."
-    ),
-}
-OPENAPI_PATHS = {
-    LOG_PATH: {
-        "get": {
-            "tags": ["CX review"],
-            "summary": "The touchpoint log page: filters, newest first, a page at a time",
-            "description": _SIGNED_IN,
-            "operationId": "reviewLogPage",
-            "parameters": [
-                *_FILTER_SPECS,
-                {
-                    "name": "after",
-                    "in": "query",
-                    "description": "The next page's cursor.",
-                    "schema": {"type": "string"},
-                },
-            ],  # fmt: skip
-            "responses": {
-                "200": html_spec("The log page."),
-                "303": TO_SIGN_IN,
-                "400": html_spec(_BAD),
-                "403": _DENIED_PAGE,
-            },
-        }
-    },
-    CSV_PATH: {
-        "get": {
-            "tags": ["CX review"],
-            "summary": "Every touchpoint matching the filters, as CSV",
-            "description": _SIGNED_IN,
-            "operationId": "reviewLogCsv",
-            "parameters": _FILTER_SPECS,
-            "responses": {
-                "200": {**_DOWNLOAD, "content": {"text/csv": {"schema": {"type": "string"}}}},
-                "303": TO_SIGN_IN,
-                "400": html_spec(_BAD),
-                "403": _DENIED_PAGE,
-            },
-        }
-    },
-    JSON_EXPORT_PATH: {
-        "get": {
-            "tags": ["CX review"],
-            "summary": "Every touchpoint matching the filters, as one JSON document",
-            "description": _SIGNED_IN,
-            "operationId": "reviewLogJson",
-            "parameters": _FILTER_SPECS,
-            "responses": {
-                "200": {**json_spec("", schema_ref("TouchpointExport")), **_DOWNLOAD},
-                "303": TO_SIGN_IN,
-                "400": html_spec(_BAD),
-                "403": _DENIED_PAGE,
-            },
-        }
-    },
-    API_PATH: {
-        "get": {
-            "tags": ["CX review"],
-            "summary": "One page of the touchpoint log",
-            "description": _SIGNED_IN
-            + " A page that has searched for a while stops early: `searched_until` says how "
-            "far back it looked, and `next_cursor` goes on from there.",
-            "operationId": "reviewTouchpoints",
-            "parameters": [
-                *_FILTER_SPECS,
-                {
-                    "name": "after",
-                    "in": "query",
-                    "description": "`next_cursor` of the page before.",
-                    "schema": {"type": "string"},
-                },
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": MAX_PAGE_SIZE,
-                        "default": PAGE_SIZE,
-                    },
-                },
-            ],  # fmt: skip
-            "responses": {
-                "200": json_spec("Touchpoints, newest first.", schema_ref("TouchpointPage")),
-                "400": error_spec(_BAD),
-                "401": error_spec("Not signed in."),
-                "403": error_spec("Signed in with a role other than analyst or admin."),
-            },
-        }
-    },
-}
-_NULLABLE_TEXT = {"type": "string", "nullable": True}
-_TEXT_LIST = {"type": "array", "items": {"type": "string"}}
-_RECORD = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "conversation_id": {"type": "string"},
-        "started_at": {"type": "string", **LOCAL_TIME},
-        "last_activity_at": {"type": "string", **LOCAL_TIME},
-        "ended_at": {**_NULLABLE_TEXT, **LOCAL_TIME},
-        "customer_id": _NULLABLE_TEXT,
-        "customer_name": _NULLABLE_TEXT,
-        "tier": _NULLABLE_TEXT,
-        "channel": {"type": "string"},
-        "stage": _NULLABLE_TEXT,
-        "needs": _TEXT_LIST,
-        "departments": _TEXT_LIST,
-        "order_ids": _TEXT_LIST,
-        "outcome": {"type": "string", "enum": list(OUTCOMES)},
-        "rating": {"type": "integer", "nullable": True},
-        "effort": {"type": "integer", "nullable": True},
-        "frustration": {"type": "integer"},
-        "repeats": {"type": "integer"},
-        "told_you": {"type": "integer"},
-        "negative_words": {"type": "integer"},
-        "contacts_about_order": {"type": "integer"},
-        "message_count": {"type": "integer"},
-        "flagged": {"type": "boolean"},
-        "flag_tags": _TEXT_LIST,
-        "identity_checks_failed": {
-            "type": "integer",
-            "minimum": 0,
-            "description": "The session's identity checks that failed or were refused.",
-        },
-    },
-}
-OPENAPI_SCHEMAS = {
-    "TouchpointRecord": _RECORD,
-    "TouchpointEntry": {
-        "allOf": [
-            schema_ref("TouchpointRecord"),
-            {
-                "type": "object",
-                "properties": {
-                    "signals": {"type": "object", "additionalProperties": {"type": "integer"}},
-                    "frustrated": {"type": "boolean"},
-                    "flag": {"type": "object", "nullable": True},
-                    "matched": {**_TEXT_LIST, "description": "Lines that matched `q`."},
-                    "links": {"type": "object"},
-                },
-            },
-        ]
-    },
-    "TouchpointPage": {
-        "type": "object",
-        "properties": {
-            "filters": {"type": "object"},
-            "touchpoints": {"type": "array", "items": schema_ref("TouchpointEntry")},
-            "next_cursor": _NULLABLE_TEXT,
-            "searched_until": {**_NULLABLE_TEXT, **LOCAL_TIME},
-        },
-        "required": ["filters", "touchpoints", "next_cursor", "searched_until"],
-    },
-    "TouchpointExport": {
-        "type": "object",
-        "properties": {
-            "exported_at": {"type": "string", **LOCAL_TIME},
-            "filters": {"type": "object"},
-            "limit": {"type": "integer"},
-            "columns": _TEXT_LIST,
-            "touchpoints": {"type": "array", "items": schema_ref("TouchpointRecord")},
-            "count": {"type": "integer"},
-            "truncated": {"type": "boolean"},
-        },
-    },
-}
