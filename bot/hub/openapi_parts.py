@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-Spec = dict[str, Any]
+Spec = dict[str, Any]  # a piece of the OpenAPI document, as JSON data
 
 TO_SIGN_IN: Spec = {"description": "Not signed in: to /login?next=<this page>."}
 # Times are the hub's local wall-clock time as stored, ISO 8601 without an offset: not RFC 3339

@@ -34,9 +34,9 @@ from typing import Any, TypeVar
 from sanic import Sanic
 from sanic.response import HTTPResponse
 
+from bot.hub.openapi_parts import Spec  # a piece of the OpenAPI document, as JSON data
 from bot.hub.web import FORM_TYPES  # the form types a browser sends: a form route takes both
 
-Spec = dict[str, Any]  # a piece of the OpenAPI document, as JSON data
 Handler = Callable[..., Awaitable[HTTPResponse | None]]
 H = TypeVar("H", bound=Handler)
 
