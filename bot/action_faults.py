@@ -237,12 +237,13 @@ class FailureLog:
 
     def _session_touchpoint(self, failure: ActionFailure) -> int | None:
         with self._engine.connect() as conn:
-            return conn.execute(
+            touchpoint_id: int | None = conn.execute(
                 select(touchpoints.c.id).where(
                     touchpoints.c.conversation_id == failure.conversation_id,
                     touchpoints.c.session_started_at == failure.session_started_at,
                 )
             ).scalar()
+            return touchpoint_id
 
 
 # -- the guarded endpoint -------------------------------------------------------------------
@@ -285,7 +286,7 @@ def _turn_state(sender: str, window: float) -> _TurnState:
     return state
 
 
-class GuardedActionEndpoint(EndpointConfig):
+class GuardedActionEndpoint(EndpointConfig):  # type: ignore[misc]  # Rasa ships no types
     """Rasa's action endpoint with a short timeout and a graceful answer when a call fails."""
 
     def __init__(
@@ -382,11 +383,12 @@ class GuardedActionEndpoint(EndpointConfig):
                 aiohttp.ClientSession() as session,
                 session.get(health, timeout=timeout) as answer,
             ):
-                return answer.status == 200
+                healthy: bool = answer.status == 200
+                return healthy
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
 
-    async def _failed(self, call: dict[str, Any], state: _TurnState, reason: str) -> dict:
+    async def _failed(self, call: dict[str, Any], state: _TurnState, reason: str) -> dict[str, Any]:
         """Record the failed call on the journey and answer for the action server."""
         metrics.action_failed(str(call.get("next_action") or ""), reason)
         now = self._now()
@@ -434,7 +436,11 @@ def install(app: Sanic, settings: ActionFaultSettings | None = None) -> None:
     app.register_middleware(guard_agent, "request")
 
 
-def guard(agent: Any, settings: ActionFaultSettings, record: Callable | None = None) -> None:
+def guard(
+    agent: Any,
+    settings: ActionFaultSettings,
+    record: Callable[[ActionFailure], Any] | None = None,
+) -> None:
     """Give ``agent`` (and its processor) the guarded endpoint, if it has an action server."""
     endpoint = getattr(agent, "action_endpoint", None)  # None: no agent yet, or no server
     if endpoint is None:

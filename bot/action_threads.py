@@ -90,7 +90,7 @@ def install(threads: int = DEFAULT_THREADS) -> None:
         return
 
     @functools.wraps(register)
-    def register_threaded(self: ActionExecutor, name: str, f: Callable) -> None:
+    def register_threaded(self: ActionExecutor, name: str, f: Callable[..., Any]) -> None:
         register(self, name, f)  # checks f's arguments and logs as rasa_sdk does
         if self.actions.get(name) is f:
             self.actions[name] = threaded(f)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -29,8 +30,9 @@ def make_engine(url: str) -> Engine:
             **pooled,
         )
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
+        # SQLAlchemy 1.4 ships no types: its decorator is untyped, the DB-API connection too.
+        @event.listens_for(engine, "connect")  # type: ignore[untyped-decorator]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             # In WAL mode NORMAL is safe against the app crashing (committed work survives);

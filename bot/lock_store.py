@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_LIFETIME = 8.0  # bot/settings.py: CX_LOCK_LIFETIME
 
 
-class RenewingRedisLockStore(RedisLockStore):
+class RenewingRedisLockStore(RedisLockStore):  # type: ignore[misc]  # Rasa ships no types
     """``RedisLockStore`` whose tickets are short and renewed while their server lives.
 
     Configured in endpoints.yml as ``lock_store: {type: bot.lock_store.RenewingRedisLockStore,

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -41,7 +42,7 @@ class Process:
     ready_url: str | None
     env: dict[str, str]
     log: Path
-    popen: subprocess.Popen | None = None
+    popen: subprocess.Popen[bytes] | None = None
 
     def start(self, cwd: Path) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -206,7 +207,7 @@ def endpoints_file(
     return out
 
 
-def redis_lock_store(url: str, key_prefix: str = "", lifetime: float = 8.0) -> dict:
+def redis_lock_store(url: str, key_prefix: str = "", lifetime: float = 8.0) -> dict[str, Any]:
     """Rasa's ``lock_store`` entry for a URL such as ``CX_LOCK_URL``: Rasa's Redis lock store
     with short tickets renewed while their server lives (bot/lock_store.py).
 
@@ -222,7 +223,7 @@ def redis_lock_store(url: str, key_prefix: str = "", lifetime: float = 8.0) -> d
     db = parts.path.strip("/") or "0"  # Rasa's own default is 1; a URL without one means 0
     if not db.isdigit():
         raise ValueError(f"CX_LOCK_URL: the database {db!r} is not a number")
-    entry: dict = {
+    entry: dict[str, Any] = {
         "type": "bot.lock_store.RenewingRedisLockStore",
         "url": parts.hostname,
         "port": parts.port or 6379,
@@ -247,7 +248,7 @@ def _without_password(url: str) -> str:
     return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
-def sql_tracker_store(url: str) -> dict:
+def sql_tracker_store(url: str) -> dict[str, Any]:
     """Rasa's ``tracker_store`` entry (type SQL) for a SQLAlchemy URL such as ``CX_TRACKER_URL``."""
     parsed = make_url(url)
     if parsed.drivername.split("+")[0] == "sqlite":
@@ -529,7 +530,7 @@ def run(settings: Settings) -> int:
     procs = processes(settings)
     stopping = False
 
-    def stop(*_):
+    def stop(*_: object) -> None:
         nonlocal stopping
         stopping = True
 
@@ -599,7 +600,8 @@ def codes_line(settings: Settings) -> str:
 def free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def shell(settings: Settings) -> int:
