@@ -151,6 +151,7 @@ def need_context(tracker: Tracker, need: str | None, signals: Signals | None = N
         text=need_text(tracker, need),
         customer=customer,
         order=order_check.order,
+        order_facts=order_check.facts,
         invoice_id=tracker.get_slot("invoice_id"),
         email=tracker.get_slot("email"),
         new_address=tracker.get_slot("new_address"),

@@ -26,7 +26,7 @@ from actions.identity import email_in_message, identify_by_detail, verify_from_m
 from actions.proactive import tell_waiting_news
 from bot.identity.access import ANYONE
 from bot.journey.signals import Signals
-from bot.support.desk import PERSON_NEEDS
+from bot.support.needs import PERSON_NEEDS
 from bot.support.parsing import address_in, has_town_or_postcode, normalize_order_id, parse_date
 from bot.support.replies import NEED_LABELS, Reply
 

@@ -37,7 +37,8 @@ from bot.journey.migrate import migrate  # noqa: E402
 from bot.journey.signals import Signals, UserMessage  # noqa: E402
 from bot.journey.store import Turn  # noqa: E402
 from bot.routing import RoutingMap  # noqa: E402
-from bot.support import NeedContext, SupportDesk  # noqa: E402
+from bot.services import assemble_desk  # noqa: E402
+from bot.support import NeedContext  # noqa: E402
 
 SCRATCH_SCHEMA = "cx_bench_turns"
 
@@ -54,7 +55,7 @@ def measure(turns: int, journey_url: str | None) -> dict:
     else:
         journey_engine = make_engine(f"sqlite:///{tmp / 'journey.db'}")
     migrate(journey_engine)
-    desk = SupportDesk(
+    desk = assemble_desk(
         SqlBackOffice(backoffice_engine),
         RoutingMap.load(),
         HandoffDesk(journey_engine, load_departments()),

@@ -22,7 +22,7 @@ from bot.departments import load_departments
 from bot.handoff import HandoffDesk
 from bot.journey.migrate import migrate
 from bot.routing import RoutingMap
-from bot.support import SupportDesk
+from bot.services import assemble_desk
 from tests.fakes.mailbox import Mailbox
 
 # A Wednesday, 10:00: every department is open.
@@ -165,7 +165,7 @@ def handoffs(engine):
 @pytest.fixture
 def desk(store):
     eng, backoffice = store
-    return SupportDesk(
+    return assemble_desk(
         backoffice,
         RoutingMap.load(),
         _handoff_desk(eng),

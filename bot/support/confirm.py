@@ -16,13 +16,14 @@ picked from options we offered is not asked again: it was already a clear choice
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 from bot.policies.engine import Decision
 from bot.policies.moments import CONFIRMATION
-from bot.support.handler import Desk
+from bot.support.handler import Desk, Handler
 from bot.support.parsing import address_in, parse_date
 from bot.support.replies import NeedContext, Reply, button
 
@@ -39,7 +40,7 @@ YES_TITLES = {
 NO_TITLE = "No, leave it as it is"
 
 
-def unless_confirmed(ctx: NeedContext, response: str, **params) -> Reply | None:
+def unless_confirmed(ctx: NeedContext, response: str, **params: Any) -> Reply | None:
     """None when the customer said yes to this change (go ahead); otherwise the question:
     ``response`` (which says what will happen, with ``params``) and the yes/no buttons."""
     if ctx.confirmed:
@@ -58,18 +59,24 @@ def unless_confirmed(ctx: NeedContext, response: str, **params) -> Reply | None:
     return Reply(policy_moment=decision).say(response, buttons=buttons, **params)
 
 
-def go_ahead(desk: Desk, ctx: NeedContext) -> Reply:
-    """The yes: serve the confirmed need again, this time making the change."""
-    handler = desk.handler_for(ctx.need)
-    if handler is None:
-        return Reply().say("utter_option_unknown")
-    if ctx.order is None or any(
-        getattr(ctx, detail) is None for detail in _DETAILS.get(ctx.need, ())
-    ):
-        # An old button pressed after the chat moved on (a new session forgot the order or
-        # the new address): nothing to confirm any more.
-        return Reply().say("utter_option_needs_order")
-    return handler(desk, replace(ctx, confirmed=True))
+def options(handlers: Mapping[str, Handler]) -> dict[str, Handler]:
+    """The yes and the no as options; the yes serves the confirmed need again with its
+    handler from ``handlers`` (the needs registry, bot/support/needs.py)."""
+
+    def go_ahead(desk: Desk, ctx: NeedContext) -> Reply:
+        """The yes: serve the confirmed need again, this time making the change."""
+        handler = handlers.get(ctx.need or "")
+        if handler is None:
+            return Reply().say("utter_option_unknown")
+        if ctx.order is None or any(
+            getattr(ctx, detail) is None for detail in _DETAILS.get(ctx.need, ())
+        ):
+            # An old button pressed after the chat moved on (a new session forgot the order
+            # or the new address): nothing to confirm any more.
+            return Reply().say("utter_option_needs_order")
+        return handler(desk, replace(ctx, confirmed=True))
+
+    return {GO_AHEAD: go_ahead, LEAVE_AS_IS: leave_as_is}
 
 
 # What each confirmable change needs besides the order, as NeedContext fields.
@@ -81,7 +88,8 @@ def leave_as_is(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_left_as_is")
 
 
-OPTIONS = {GO_AHEAD: go_ahead, LEAVE_AS_IS: leave_as_is}
+# The options a confirmation question offers.
+CHOICES = (GO_AHEAD, LEAVE_AS_IS)
 
 # The detail each confirmable change is about, and how to find a new one in a message.
 _CORRECTED_BY = {

@@ -63,7 +63,11 @@ def _delay_known(desk: Desk, ctx: NeedContext) -> Reply:
     conversation was already told it (the news came first: the answer then only carries
     the new date)."""
     reply = Reply()
-    delay = desk.facts.order(ctx.order).delay
+    known = ctx.order_facts
+    if known is None or known.order != ctx.order:
+        # Not read with this very order (a context built by hand, or about another order).
+        known = desk.facts.order(ctx.order)
+    delay = known.delay
     if delay is None or delay.conversation_id == ctx.conversation_id:
         return reply
     reason = delay.details.get("reason")

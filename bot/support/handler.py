@@ -2,66 +2,98 @@
 
 A handler (``request_invoice`` in bot/support/billing.py, ``order_status`` in
 bot/support/delivery.py...) is a function of the desk and the need's context that returns a
-``Reply``. The desk (bot/support/desk.py) imports every handler module to gather them, so the
-handler modules see the desk through ``Desk`` below instead of importing it: the imports go
-one way, and this list says what a handler can reach.
+``Reply``. It sees the desk through ``Desk`` below, the few collaborators and decisions a
+department's handler really uses, never the whole ``SupportDesk``: the department modules
+import nothing of the desk, and this list says what a handler can reach. The object passed
+in is one need's ``Serving`` (bot/support/serving.py), which reads each fact once.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.backoffice import BackOffice, Customer, Order
-from bot.handoff import Handoff, HandoffDesk
-from bot.journey.store import JourneyStore
+from bot.backoffice.base import customer_or_none, order_or_none
+from bot.handoff import Handoff
 from bot.policies.engine import Decision, PolicyEngine
-from bot.policies.moments import PolicyLog
-from bot.preferences import PreferenceStore
-from bot.proactive.events import EventCatalogue
-from bot.proactive.store import ProactiveStore
-from bot.support.facts import DepartmentFacts
+from bot.support.facts import DepartmentFacts, OrderFacts
+from bot.support.parsing import normalize_order_id
 from bot.support.replies import NeedContext, Reply
 
 
 @dataclass(frozen=True)
 class OrderCheck:
-    """The result of checking an order number the customer gave."""
+    """The result of checking an order number the customer gave.
+
+    ``customer`` (the order's owner) is read from the back office only when asked for: the
+    callers already know who they talk to, so checking an order reads the order alone.
+    """
 
     order: Order | None
-    customer: Customer | None = None
     problem: str | None = None  # response name explaining why it was refused
+    # The department facts over the order (a delay in force...), read once with it.
+    facts: OrderFacts | None = None
+    owner: Callable[[], Customer | None] = field(default=lambda: None, repr=False, compare=False)
+
+    @functools.cached_property
+    def customer(self) -> Customer | None:
+        """The customer the order belongs to (None when it was refused)."""
+        return self.owner()
+
+
+def check_order(
+    backoffice: BackOffice,
+    facts: DepartmentFacts,
+    raw_order_id: str | None,
+    customer_id: str | None,
+) -> OrderCheck:
+    """Accept an order number only if it exists and belongs to the known customer."""
+    order_id = normalize_order_id(raw_order_id)
+    if order_id is None:
+        return OrderCheck(None, problem="utter_order_id_unreadable")
+    told = order_as_told(backoffice, facts, order_id)
+    if told is None or (customer_id and told.order.customer_id != customer_id):
+        # The same answer for "no such order" and "someone else's order": no leaks.
+        return OrderCheck(None, problem="utter_order_not_found")
+    owner_id = told.order.customer_id
+    return OrderCheck(told.order, facts=told, owner=lambda: customer_or_none(backoffice, owner_id))
+
+
+def order_as_told(
+    backoffice: BackOffice, facts: DepartmentFacts, order_id: str | None
+) -> OrderFacts | None:
+    """The order as we tell it: the back office's record with newer department facts."""
+    order = order_or_none(backoffice, order_id)
+    return facts.order(order) if order is not None else None
 
 
 class Desk(Protocol):
-    """What the need handlers, the news told first (bot/support/proactive.py), the yes to a
-    change (bot/support/confirm.py) and the outgoing guard use of ``SupportDesk``."""
+    """What a department's need handlers and options (bot/support/<department>.py) use."""
 
-    backoffice: BackOffice
-    policies: PolicyEngine
-    policy_log: PolicyLog
-    journey: JourneyStore
-    preferences: PreferenceStore
-    events: EventCatalogue
-    proactive: ProactiveStore
-    handoffs: HandoffDesk
-    facts: DepartmentFacts
-    today: Callable[[], date]
-    now: Callable[[], datetime]
+    @property
+    def backoffice(self) -> BackOffice:
+        """The company's records: orders, invoices, payments, subscriptions."""
 
-    def customer(self, customer_id: str | None) -> Customer | None:
-        """The customer with that id, or None."""
+    @property
+    def policies(self) -> PolicyEngine:
+        """The policies (policies.yml) and their terms."""
 
-    def check_order(self, raw_order_id: str | None, customer_id: str | None) -> OrderCheck:
-        """Accept an order number only if it exists and belongs to the known customer."""
+    @property
+    def facts(self) -> DepartmentFacts:
+        """What departments told us, over the back office's records."""
 
-    def decide(self, policy: str, ctx: NeedContext, **facts) -> Decision:
+    def today(self) -> date:
+        """Today, by the desk's clock."""
+
+    def now(self) -> datetime:
+        """Now, by the desk's clock."""
+
+    def decide(self, policy: str, ctx: NeedContext, **facts: Any) -> Decision:
         """Check one policy for this customer."""
-
-    def alternatives_for(self, policy: str, ctx: NeedContext) -> tuple[str, ...]:
-        """What we can do for this customer when ``policy`` stands in the way."""
 
     def hand_off(
         self,
@@ -69,19 +101,13 @@ class Desk(Protocol):
         summary: str,
         department: str | None = None,
         priority: str = "normal",
-        **context,
+        **context: Any,
     ) -> Handoff:
         """Hand the need to its department with the whole context packet."""
 
     def handed_off(self, reply: Reply, handoff: Handoff) -> Reply:
         """Tell the customer who will handle it, through which channel and by when."""
 
-    def stage_of(self, need: str | None, customer: Customer | None) -> str:
-        """The journey stage of a touchpoint about ``need``."""
 
-    def handler_for(self, need: str | None) -> Handler | None:
-        """The handler that serves ``need``, if any (a confirmed change is served again)."""
-
-
-# A need's handler (HANDLERS) or an offered option's (OPTIONS), gathered in bot/support/desk.py.
+# A need's handler, or an offered option's, gathered in bot/support/needs.py.
 Handler = Callable[[Desk, NeedContext], Reply]

@@ -13,14 +13,13 @@ import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
-from bot.policies.engine import Decision
+from bot.policies.engine import Decision, PolicyEngine
 from bot.policies.guard import RefusalGuard
-from bot.policies.moments import GuardRewrite
-from bot.support.handler import Desk
+from bot.policies.moments import GuardRewrite, PolicyLog
 from bot.support.replies import Message, NeedContext, Reply, option_buttons
 
 DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
@@ -54,6 +53,21 @@ def texts_of(message: Message, responses: Mapping[str, list[dict]]) -> list[tupl
     ]
 
 
+class Offering(Protocol):
+    """What the guard uses of the desk to put "here's what we can do" in a refusal's place."""
+
+    @property
+    def policies(self) -> PolicyEngine:
+        """The policies, to find the one that governs the need."""
+
+    @property
+    def policy_log(self) -> PolicyLog:
+        """Where the rewrite and the options offered instead are recorded."""
+
+    def alternatives_for(self, policy: str, ctx: NeedContext) -> tuple[str, ...]:
+        """What we can do for this customer when ``policy`` stands in the way."""
+
+
 class OutgoingGuard:
     """Checks each message of a reply against the domain's responses; rewrites bare refusals."""
 
@@ -78,7 +92,7 @@ class OutgoingGuard:
             self._verdicts[key] = verdict
         return verdict
 
-    def review(self, desk: Desk, reply: Reply, ctx: NeedContext) -> Reply:
+    def review(self, desk: Offering, reply: Reply, ctx: NeedContext) -> Reply:
         """``reply`` with every bare refusal replaced by what we can do (recorded)."""
         checked = []
         for message in reply.messages:

@@ -9,22 +9,32 @@ is carried out by the desk like any other option, and CX sees what people choose
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from bot.backoffice import NotFound
+from bot.backoffice import Customer, NotFound
+from bot.handoff import HandoffDesk
+from bot.journey.store import JourneyStore
 from bot.policies.engine import Decision
+from bot.policies.moments import PolicyLog
+from bot.preferences import PreferenceStore
 from bot.proactive import outcomes
+from bot.proactive.events import EventCatalogue
+from bot.proactive.store import ProactiveEvent, ProactiveStore
 from bot.support.delivery import cancel_and_refund
-from bot.support.handler import Desk
+from bot.support.handler import Desk, OrderCheck
 from bot.support.open_work import capitalised, when
 from bot.support.parsing import day_text, money
-from bot.support.replies import NEED_LABELS, REFUND_DAYS, Reply, button, option_buttons
-
-if TYPE_CHECKING:
-    from bot.proactive.store import ProactiveEvent
-    from bot.support.replies import NeedContext
+from bot.support.replies import (
+    NEED_LABELS,
+    REFUND_DAYS,
+    NeedContext,
+    Reply,
+    button,
+    option_buttons,
+)
 
 POLICY_PREFIX = "proactive."
 # Options that are goodwill: carried out only when the news offered them (a hand-typed
@@ -32,12 +42,60 @@ POLICY_PREFIX = "proactive."
 OFFER_ONLY = frozenset({"delay_discount", "delay_cancel_refund", "payment_grace"})
 
 
+class NewsDesk(Desk, Protocol):
+    """What telling a department's news, and carrying out what it offers, use of the desk:
+    a department handler's part, and the news, the journey and the customer's ways."""
+
+    @property
+    def events(self) -> EventCatalogue:
+        """The event types departments report, with their options and terms."""
+
+    @property
+    def proactive(self) -> ProactiveStore:
+        """The events reported, and where each was told."""
+
+    @property
+    def journey(self) -> JourneyStore:
+        """The touchpoints of every journey."""
+
+    @property
+    def preferences(self) -> PreferenceStore:
+        """How each customer likes to be addressed and contacted."""
+
+    @property
+    def policy_log(self) -> PolicyLog:
+        """What was offered in each conversation, and what was chosen."""
+
+    @property
+    def handoffs(self) -> HandoffDesk:
+        """The departments and the handoffs to them."""
+
+    def customer(self, customer_id: str | None) -> Customer | None:
+        """The customer with that id, or None."""
+
+    def check_order(self, raw_order_id: str | None, customer_id: str | None) -> OrderCheck:
+        """Accept an order number only if it exists and belongs to the known customer."""
+
+    def stage_of(self, need: str | None, customer: Customer | None) -> str:
+        """The journey stage of a touchpoint about ``need``."""
+
+
+# An option offered by the news: it may read the news and its terms.
+NewsOption = Callable[[NewsDesk, NeedContext], Reply]
+
+
 def policy_name(event_type: str) -> str:
+    """The policy moment's name for news of ``event_type``: ``proactive.<type>``."""
     return f"{POLICY_PREFIX}{event_type}"
 
 
+def news_type(policy: str) -> str:
+    """The event type a ``proactive.<type>`` policy moment is about."""
+    return policy[len(POLICY_PREFIX) :]
+
+
 def tell(
-    desk: Desk,
+    desk: NewsDesk,
     event: ProactiveEvent,
     conversation_id: str,
     at_next_contact: bool = False,
@@ -103,27 +161,28 @@ def tell(
     return reply
 
 
-def about_the_news(desk: Desk, ctx: NeedContext, policy: str) -> NeedContext:
+def about_the_news(desk: NewsDesk, ctx: NeedContext, policy: str) -> NeedContext:
     """``ctx`` for a choice offered by the news: its order and invoice are the event's own,
-    whatever the conversation talked about since."""
-    event = desk.proactive.open_offer(ctx.conversation_id, policy[len(POLICY_PREFIX) :])
+    whatever the conversation talked about since; the event itself as ``ctx.news``."""
+    event = desk.proactive.open_offer(ctx.conversation_id, news_type(policy))
     if event is None:
         return ctx
     if ctx.customer is not None and ctx.customer.id != event.customer_id:
         # Someone else's news in this chat: their order and invoice are not this customer's.
-        return replace(ctx, order=None, invoice_id=None)
+        return replace(ctx, order=None, invoice_id=None, news=event)
     order = desk.check_order(event.order_id, event.customer_id).order if event.order_id else None
     return replace(
         ctx,
         customer=ctx.customer or desk.customer(event.customer_id),
         order=order or ctx.order,
         invoice_id=event.invoice_id or ctx.invoice_id,
+        news=event,
     )
 
 
-def chosen(desk: Desk, conversation_id: str, policy: str, option: str, reply: Reply) -> None:
-    """The customer took ``option`` from the news: the event and its touchpoint say so."""
-    event = desk.proactive.open_offer(conversation_id, policy[len(POLICY_PREFIX) :])
+def chosen(desk: NewsDesk, event: ProactiveEvent | None, option: str, reply: Reply) -> None:
+    """The customer took ``option`` from the news of ``event`` (as ``about_the_news`` found
+    it): the event and its touchpoint say so."""
     if event is None:
         return
     desk.proactive.chose(event.id, option)
@@ -133,7 +192,7 @@ def chosen(desk: Desk, conversation_id: str, policy: str, option: str, reply: Re
         desk.journey.note_outcome(event.touchpoint_id, outcome, department)
 
 
-def _facts(desk: Desk, event: ProactiveEvent) -> dict[str, str]:
+def _facts(desk: NewsDesk, event: ProactiveEvent) -> dict[str, str]:
     """What the response quotes, in words: dates, amounts, the plan."""
     today = desk.today()
     details = event.details
@@ -179,8 +238,11 @@ def _on(day: date, today: date) -> str:
 
 
 # -- options the news offers ----------------------------------------------------------
-def _keep_new_date(desk: Desk, ctx: NeedContext) -> Reply:
-    event = desk.proactive.open_offer(ctx.conversation_id, "shipment.delayed")
+def _keep_new_date(desk: NewsDesk, ctx: NeedContext) -> Reply:
+    event = ctx.news
+    if event is None or event.type != "shipment.delayed":
+        # Not chosen from the news' own offer (a button kept after the chat moved on).
+        event = desk.proactive.open_offer(ctx.conversation_id, "shipment.delayed")
     new_date = event.details.get("new_date") if event else None
     when = _on(date.fromisoformat(new_date), desk.today()) if new_date else "on the new date"
     return Reply().say(
@@ -209,7 +271,7 @@ def _delay_cancel_refund(desk: Desk, ctx: NeedContext) -> Reply:
     )
 
 
-def _delay_discount(desk: Desk, ctx: NeedContext) -> Reply:
+def _delay_discount(desk: NewsDesk, ctx: NeedContext) -> Reply:
     if ctx.customer is None:
         return Reply().say("utter_option_needs_customer")
     percent = desk.events.types["shipment.delayed"].terms.get("discount_percent", 10)
@@ -240,7 +302,7 @@ def payment_link(invoice_id: str) -> str:
     return f"https://billing.example.com/pay/{invoice_id}"
 
 
-def _payment_grace(desk: Desk, ctx: NeedContext) -> Reply:
+def _payment_grace(desk: NewsDesk, ctx: NeedContext) -> Reply:
     if ctx.customer is None:
         return Reply().say("utter_option_needs_customer")
     days = desk.events.types["invoice.failed"].terms.get("grace_days", 7)
@@ -262,7 +324,7 @@ def _keep_plan(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_option_keep_plan")
 
 
-OPTIONS = {
+OPTIONS: dict[str, NewsOption] = {
     "keep_new_date": _keep_new_date,
     "delay_cancel_refund": _delay_cancel_refund,
     "delay_discount": _delay_discount,

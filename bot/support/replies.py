@@ -13,7 +13,9 @@ from bot.handoff import Handoff
 from bot.identity.trust import Identity
 from bot.journey.signals import Signals
 from bot.policies.engine import Decision
+from bot.proactive.store import ProactiveEvent
 from bot.routing import RoutingMap
+from bot.support.facts import OrderFacts
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class NeedContext:
     text: str = ""
     customer: Customer | None = None
     order: Order | None = None
+    # The department facts over ``order`` as read with it (OrderCheck.facts), if they were.
+    order_facts: OrderFacts | None = None
     invoice_id: str | None = None
     email: str | None = None
     new_address: str | None = None
@@ -72,6 +76,9 @@ class NeedContext:
     identity: Identity | None = None
     # The customer said yes to this very change (bot/support/confirm.py).
     confirmed: bool = False
+    # The department's news whose offer the customer is choosing from, as the desk found it
+    # once for this choice (bot/support/proactive.py: about_the_news).
+    news: ProactiveEvent | None = None
 
     @property
     def first_name(self) -> str:

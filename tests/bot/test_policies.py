@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from bot.config import ConfigError
 from bot.policies.engine import PolicyEngine
-from bot.support.desk import OPTIONS
+from bot.support.needs import OPTIONS
 from bot.support.replies import OPTION_LABELS
 
 ENGINE = PolicyEngine.load(known_options=OPTIONS)

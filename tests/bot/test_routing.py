@@ -6,7 +6,7 @@ import yaml
 from bot.backoffice.model import Order
 from bot.config import ConfigError
 from bot.routing import RoutingMap, stage_from_orders
-from bot.support.desk import HANDLERS
+from bot.support.needs import HANDLERS
 
 TODAY = date(2025, 3, 12)
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 import pytest
 
 from bot.support import NeedContext
-from bot.support.desk import HANDLERS, REQUIRES
+from bot.support.needs import HANDLERS, REQUIRES
 from bot.support.replies import NEED_LABELS
 
 

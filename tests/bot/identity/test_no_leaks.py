@@ -17,7 +17,7 @@ from bot.hub.store import HubStore
 from bot.identity.trust import BY_ORDER_EMAIL, CLAIMED, UNKNOWN, VERIFIED, Identity
 from bot.proactive.outcomes import outcome_event
 from bot.support import NeedContext
-from bot.support.desk import HANDLERS
+from bot.support.needs import HANDLERS
 from bot.support.outgoing import texts_of
 from bot.support.parsing import money
 from tests.conftest import NOW, TODAY
