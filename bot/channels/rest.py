@@ -14,6 +14,9 @@ Rate limits (bot/ratelimit.py): messages per ``sender`` and per client address, 
 ``CX_RATE_CONVERSATION`` / ``CX_RATE_IP``; over either, a 429 with ``Retry-After`` and a
 JSON ``{"error": ..., "retry_after": seconds}``, and no turn is started. Only well-formed
 messages count (a malformed one is answered 400/415 first).
+
+A REST message never takes a turn in a conversation another channel started (403;
+bot/channels/rest_owned.py).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sanic.response import HTTPResponse
 from bot import action_faults, metrics, rasa_speedups
 from bot.channels import api_guard, erasure, typed_choice
 from bot.channels.once import AnswerOnce, message_id_of
+from bot.channels.rest_owned import RestConversations
 from bot.ratelimit import Limiter, RateLimits, Verdict, first_refusal
 from bot.redaction import install_log_redaction
 
@@ -60,6 +64,7 @@ class CheckedRestInput(RestInput):
     def __init__(self, limits: RateLimits | None = None, limiter: Limiter | None = None):
         self.limits = limits or RateLimits()
         self.limiter = self.limits.limiter() if limiter is None else limiter
+        self.conversations = RestConversations()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # A retried message (same ``message_id``) is answered from the first answer
@@ -81,11 +86,14 @@ class CheckedRestInput(RestInput):
             metrics.serve_rasa()  # the Rasa server's Prometheus metrics, on loopback
 
         @webhook.middleware("request")
-        async def rate_limit(req: Request) -> HTTPResponse | None:
+        async def check_message(req: Request) -> HTTPResponse | None:
             if req.method != "POST" or not req.path.rstrip("/").endswith("/webhook"):
                 return None
             verdict = self.check_rate(req)
-            return None if verdict.allowed else too_many_requests(verdict)
+            if not verdict.allowed:
+                return too_many_requests(verdict)
+            # Never a turn in a Slack or website conversation (bot/channels/rest_owned.py).
+            return await self.conversations.refusal(req.app, self._sender_of(req) or "default")
 
         return webhook
 

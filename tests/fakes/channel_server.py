@@ -24,19 +24,20 @@ class _TestSanic(Sanic):
 
 
 class _Agent:
-    """The part of Rasa's agent a channel server uses: no model, no tracker store."""
+    """The part of Rasa's agent a channel server uses: no model, and the test's tracker
+    store if it gives one."""
 
-    tracker_store = None
-
-    def __init__(self, handle_message: Any):
+    def __init__(self, handle_message: Any, tracker_store: Any = None):
         self.handle_message = handle_message
+        self.tracker_store = tracker_store
 
 
 class ChannelServer:
     """``with ChannelServer(channel) as server:`` serves it at ``server.url``."""
 
-    def __init__(self, channel: InputChannel):
+    def __init__(self, channel: InputChannel, tracker_store: Any = None):
         self.channel = channel
+        self.tracker_store = tracker_store
         self.messages: list[UserMessage] = []
         self.url = ""
         self._loop = asyncio.new_event_loop()
@@ -51,7 +52,8 @@ class ChannelServer:
 
     def __enter__(self) -> ChannelServer:
         app = _TestSanic(f"channel_test_{next(_numbers)}")
-        app.ctx.agent = _Agent(self._on_new_message)  # what register()'s handler calls
+        # What register()'s handler calls.
+        app.ctx.agent = _Agent(self._on_new_message, self.tracker_store)
         register([self.channel], app, route="/webhooks/")
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
