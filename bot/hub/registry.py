@@ -91,7 +91,7 @@ class RouteTable:
     tags: Sequence[str] | None = None
     path_parameters: Mapping[str, Spec] = field(default_factory=dict)
     schemas: Mapping[str, Spec] = field(default_factory=dict)
-    operations: list[Operation] = field(default_factory=list)
+    operations: list[Operation] = field(default_factory=list, init=False)
 
     def route(
         self,
