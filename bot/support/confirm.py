@@ -98,7 +98,7 @@ _CORRECTED_BY = {
 }
 
 
-def correction_to(text: str, buttons: Sequence) -> str | None:
+def correction_to(text: str, buttons: Sequence[Any]) -> str | None:
     """The change a message corrects while we wait for its yes or no, if any.
 
     "Just to check: deliver ORD-10004 Monday 14 December?" answered with "hmm no, make that

@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.expression import ColumnElement
 
 from bot.backoffice import Invoice, Order, Refund
 from bot.backoffice.model import CANCELLED, DELIVERED
@@ -64,14 +65,14 @@ class ResolvedNote:
 class DepartmentFacts:
     """Reads department facts from the journey database (events and resolved handoffs)."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
     def events_about_order(self, order_id: str) -> list[ProactiveEvent]:
         """Events about ``order_id`` that are facts, newest first."""
         return self._newest(proactive_events.c.order_id == order_id, ORDER_FACTS)
 
-    def _newest(self, about, types) -> list[ProactiveEvent]:
+    def _newest(self, about: ColumnElement[bool], types: tuple[str, ...]) -> list[ProactiveEvent]:
         """The events of ``types`` matching ``about``, newest first."""
         with self._engine.connect() as conn:
             rows = conn.execute(

@@ -27,7 +27,7 @@ REWRITE_RESPONSE = "utter_heres_what_we_can_do"
 _VARIABLE = re.compile(r"\{(\w+)\}")
 
 
-def load_responses(path: Path = DOMAIN_FILE) -> dict[str, list[dict]]:
+def load_responses(path: Path = DOMAIN_FILE) -> dict[str, list[dict[str, Any]]]:
     """The responses of a Rasa domain file, by name."""
     return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("responses") or {}
 
@@ -43,7 +43,9 @@ def render(template: str, params: Mapping[str, Any]) -> str:
     return _VARIABLE.sub(lambda m: str(params[m[1]]) if m[1] in params else m[0], template)
 
 
-def texts_of(message: Message, responses: Mapping[str, list[dict]]) -> list[tuple[str, bool]]:
+def texts_of(
+    message: Message, responses: Mapping[str, list[dict[str, Any]]]
+) -> list[tuple[str, bool]]:
     """Every text the customer could see for ``message`` (one per variant), with buttons or not."""
     variants = responses.get(message.response) or []
     return [
@@ -71,12 +73,12 @@ class Offering(Protocol):
 class OutgoingGuard:
     """Checks each message of a reply against the domain's responses; rewrites bare refusals."""
 
-    def __init__(self, responses: Mapping[str, list] | None = None):
+    def __init__(self, responses: Mapping[str, list[dict[str, Any]]] | None = None) -> None:
         self._responses = responses
         self._verdicts: dict[tuple[str, bool], bool] = {}
 
     @property
-    def responses(self) -> Mapping[str, list]:
+    def responses(self) -> Mapping[str, list[dict[str, Any]]]:
         if self._responses is None:
             self._responses = load_responses()
         return self._responses

@@ -20,4 +20,4 @@ def complain(desk: Desk, ctx: NeedContext) -> Reply:
 
 
 HANDLERS = {"request_human": request_human, "complain": complain}
-REQUIRES: dict = {}
+REQUIRES: dict[str, tuple[str, ...]] = {}

@@ -344,7 +344,7 @@ def _quiet_hours(text: str, current: Preferences) -> tuple[str | None, str | Non
     return None
 
 
-def _has_time_words(match: re.Match) -> bool:
+def _has_time_words(match: re.Match[str]) -> bool:
     """Whether a "9 to 5" looks like times, not "1 to 2 orders" (hours 0-24)."""
     return all(
         match.group(f"{p}word") or (match.group(f"{p}h") and int(match.group(f"{p}h")) <= 24)
@@ -352,7 +352,7 @@ def _has_time_words(match: re.Match) -> bool:
     )
 
 
-def _clock(match: re.Match | None, p: str, role: str, after: str | None = None) -> str | None:
+def _clock(match: re.Match[str] | None, p: str, role: str, after: str | None = None) -> str | None:
     """The time group ``p`` of ``match`` as "HH:MM", reading a bare hour by its ``role``.
 
     A bare "9" starting quiet hours is 21:00, ending them 09:00; a contact window's start

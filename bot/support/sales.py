@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.support.handler import Desk
+from bot.support.handler import Desk, Handler
 from bot.support.parsing import day_text, money
 from bot.support.replies import NeedContext, Reply, button, outside_policy
 
@@ -41,7 +41,7 @@ def place_order(desk: Desk, ctx: NeedContext) -> Reply:
     return Reply().say("utter_place_order", buttons=[button("Talk to sales", "request_quote")])
 
 
-def _sales_handoff(summary: str, response: str):
+def _sales_handoff(summary: str, response: str) -> Handler:
     def handle(desk: Desk, ctx: NeedContext) -> Reply:
         sub = desk.backoffice.subscription_of(ctx.customer.id) if ctx.customer else None
         handoff = desk.hand_off(
