@@ -110,3 +110,32 @@ def test_a_chat_token_from_before_sign_in_does_not_open_the_customers_chat(assis
             assert "12 Elm Street" not in said and "Ceramic mug" not in said, said
         finally:
             thief.close()
+
+
+def test_a_rest_client_cannot_continue_a_slack_customers_conversation(assistant):
+    # A Slack thread's conversation id (<user>_<channel>_<thread>) is visible to anyone in
+    # the channel. Jane's, verified, made here through Rasa's own API as Slack would leave it.
+    conversation = "U0JANE_C0SHOP_1700000000.000100"
+    # Two calls: events made in the first call predate the session Rasa starts for it.
+    for events in (
+        [
+            {"event": "slot", "name": "customer_id", "value": "C001"},
+            {"event": "slot", "name": "verified_by", "value": "slack"},
+        ],
+        [{"event": "user", "text": "hi", "input_channel": "slack", "parse_data": {}}],
+    ):
+        requests.post(
+            f"{assistant.url}/conversations/{conversation}/tracker/events",
+            params={"token": assistant.settings.rasa_token},
+            json=events,
+            timeout=10,
+        ).raise_for_status()
+    before = len(assistant.tracker(conversation)["events"])
+    r = requests.post(
+        f"{assistant.url}/webhooks/rest/webhook",
+        json={"sender": conversation, "message": "where is my order?"},
+        timeout=30,
+    )
+    assert r.status_code == 403, r.text
+    assert not [f for f in personal_fields(assistant) if f in r.text]
+    assert len(assistant.tracker(conversation)["events"]) == before  # no turn ran
