@@ -14,11 +14,12 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from bot.journey.schema import hub_sessions, users
@@ -78,7 +79,9 @@ class Session:
     expires_at: datetime
 
     def csrf_ok(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(token, self.csrf_token)
+        if not token:
+            return False
+        return hmac.compare_digest(token, self.csrf_token)
 
 
 class Accounts:
@@ -120,7 +123,9 @@ class Accounts:
                 ).inserted_primary_key[0]
         except IntegrityError:
             raise AccountError(f"a user called {username!r} already exists") from None
-        return self.user(user_id)
+        user = self.user(user_id)
+        assert user is not None  # inserted, enabled and committed just above
+        return user
 
     def user(self, user_id: int) -> User | None:
         with self._engine.connect() as conn:
@@ -234,7 +239,7 @@ class Accounts:
                 conn.execute(delete(hub_sessions).where(hub_sessions.c.token_hash == _hash(token)))
 
     # -- internals -------------------------------------------------------------------------
-    def _update(self, username: str, **values) -> None:
+    def _update(self, username: str, **values: Any) -> None:
         with self._engine.begin() as conn:
             changed = conn.execute(
                 update(users).where(users.c.username == username).values(**values)
@@ -262,5 +267,5 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _user(row) -> User:
+def _user(row: Row) -> User:
     return User(row.id, row.username, row.display_name, row.role, row.department)

@@ -8,6 +8,8 @@ it sends (bot/handoff/signing.py).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
@@ -317,7 +319,7 @@ async def resolve(request: Request, handoff_id: int) -> HTTPResponse:
     return json(await move(request, handoff_id, "resolve"))
 
 
-async def move(request: Request, handoff_id: int, action: str) -> dict:
+async def move(request: Request, handoff_id: int, action: str) -> dict[str, Any]:
     """Check the handoff's department signed the request, then make the move."""
     try:
         handoff = await in_thread(store(request).handoff, handoff_id)
@@ -355,7 +357,7 @@ async def move(request: Request, handoff_id: int, action: str) -> dict:
     return moved
 
 
-def _optional_json_object(request: Request) -> dict:
+def _optional_json_object(request: Request) -> dict[str, Any]:
     """An acknowledge's body: none at all, or a JSON object (by, promised_by, customer_note);
     anything else is a 4xx that says what is wrong, as for every JSON route."""
     if not (request.body or b"").strip():
@@ -363,9 +365,9 @@ def _optional_json_object(request: Request) -> dict:
     return json_object(request)
 
 
-def _outcome_fields(body: dict, action: str) -> dict:
+def _outcome_fields(body: dict[str, Any], action: str) -> dict[str, Any]:
     """``by``, ``promised_by`` and ``customer_note`` from a move's body, or 400 saying which is wrong."""
-    extras: dict = {}
+    extras: dict[str, Any] = {}
     note = body.get("customer_note")
     if note is not None:
         if not isinstance(note, str) or not note.strip() or len(note) > MAX_NOTE_CHARS:
@@ -387,8 +389,8 @@ def _outcome_fields(body: dict, action: str) -> dict:
 
 
 async def transition(
-    request: Request, handoff_id: int, action: str, resolution=None, **extras
-) -> dict:
+    request: Request, handoff_id: int, action: str, resolution: str | None = None, **extras: Any
+) -> dict[str, Any]:
     """Make the move, answering 404 for an unknown handoff and 409 for an impossible move."""
     try:
         return await in_thread(store(request).transition, handoff_id, action, resolution, **extras)

@@ -40,7 +40,7 @@ CSRF_HEADER = "X-CSRF-Token"
 class SignInRequired(HubError):
     """No live session: pages redirect to the sign-in page, APIs answer 401."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(401, "sign in first")
 
 
@@ -48,7 +48,8 @@ routes = RouteTable(tags=["sign-in"])
 
 
 def accounts(request: Request) -> Accounts:
-    return request.app.ctx.accounts
+    found: Accounts = request.app.ctx.accounts
+    return found
 
 
 async def current_session(request: Request) -> Session | None:
@@ -57,7 +58,8 @@ async def current_session(request: Request) -> Session | None:
         request.ctx.session = await in_thread(
             accounts(request).session, request.cookies.get(COOKIE)
         )
-    return request.ctx.session
+    session: Session | None = request.ctx.session
+    return session
 
 
 async def require(request: Request, area: str, department: str | None = None) -> Session:

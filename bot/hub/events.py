@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from datetime import datetime
 
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
+from sqlalchemy.engine import Engine
 
 from bot.agents.rasa_api import RasaApi
 from bot.backoffice import BackOffice, NotFound
@@ -144,7 +147,7 @@ def customer_of(backoffice: BackOffice | None, event: IncomingEvent) -> str:
         raise HubError(422, f"no {what} {reference!r} in the back office") from None
 
 
-def open_events(app: Sanic, engine, now) -> None:
+def open_events(app: Sanic, engine: Engine, now: Callable[[], datetime]) -> None:
     """The event store and the delivery worker, on the hub's journey database."""
     settings = app.ctx.settings
     app.ctx.proactive = ProactiveStore(engine, now)

@@ -87,7 +87,7 @@ def document(
 _HTML_ERROR_PREFIXES = ("/departments/", "/console", "/review")
 
 
-def _describe_errors_as_served(doc: dict) -> None:
+def _describe_errors_as_served(doc: Spec) -> None:
     """Add the errors every route can answer, in the content type the hub answers them in.
 
     Found by fuzzing (tests/hub/test_openapi_fuzz.py): the request checks in bot/hub/app.py
@@ -118,7 +118,7 @@ def _describe_errors_as_served(doc: dict) -> None:
                         responses[status] = html_spec(response["description"])
 
 
-def _path_parameters(item: dict, operation: dict) -> list[dict]:
+def _path_parameters(item: Spec, operation: Spec) -> list[Spec]:
     """The path parameters of ``operation``; integer ones (ids) get the database's key range."""
     found = [
         p for p in item.get("parameters", []) + operation.get("parameters", []) if p["in"] == "path"

@@ -53,7 +53,7 @@ def schema_ref(name: str) -> Spec:
 
 
 # -- what the department routes share --------------------------------------------------------
-SIGNED = [{"signature": [], "timestamp": []}]  # both headers together
+SIGNED: list[Spec] = [{"signature": [], "timestamp": []}]  # both headers together
 BAD_SIGNATURE = error_spec(
     "Missing, stale (more than 300 s from the hub's clock) or wrong signature headers."
 )

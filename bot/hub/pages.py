@@ -8,6 +8,7 @@ CSRF token (bot/hub/auth.py). The handler gathers the cards' data; the template 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sanic.request import Request
 from sanic.response import HTTPResponse, redirect
@@ -165,7 +166,7 @@ def error_page(
     )
 
 
-def card(dept: Department, item: dict) -> dict:
+def card(dept: Department, item: dict[str, Any]) -> dict[str, Any]:
     """What one handoff's card shows: its facts as (label, text) rows, and its transcript."""
     context = item["context"] if isinstance(item["context"], dict) else {}
     need = str(item.get("need") or "")
@@ -206,8 +207,9 @@ def card(dept: Department, item: dict) -> dict:
     }
 
 
-def _customer(context: dict, customer_id: str | None) -> str:
-    customer = context.get("customer") if isinstance(context.get("customer"), dict) else {}
+def _customer(context: dict[str, Any], customer_id: str | None) -> str:
+    found = context.get("customer")
+    customer: dict[str, Any] = found if isinstance(found, dict) else {}
     parts = [
         customer.get("name"),
         customer.get("email"),

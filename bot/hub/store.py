@@ -10,9 +10,10 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from bot.journey.schema import handoffs, inbox, touchpoints
@@ -110,7 +111,7 @@ class HubStore:
 
     def inbox(
         self, department: str, statuses: Iterable[str] = STATUSES, limit: int = 100
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """A department's deliveries, newest first, with their handoff's current state.
 
         The handoff row is the truth; a delivery whose handoff this journey database does
@@ -158,7 +159,7 @@ class HubStore:
         with self.engine.connect() as conn:
             items = [_inbox_item(r) for r in conn.execute(query)]
             # The updates each handoff got (later contacts that joined it), oldest first.
-            updates: dict[int, list[dict]] = {}
+            updates: dict[int, list[dict[str, Any]]] = {}
             ids = sorted({item["handoff_id"] for item in items})
             if ids:
                 rows = conn.execute(
@@ -191,7 +192,7 @@ class HubStore:
         return items
 
     # -- handoff status -------------------------------------------------------------------
-    def handoff(self, handoff_id: int) -> dict:
+    def handoff(self, handoff_id: int) -> dict[str, Any]:
         """One handoff as JSON-ready data; HandoffNotFound when there is none."""
         with self.engine.connect() as conn:
             row = conn.execute(select(handoffs).where(handoffs.c.id == handoff_id)).first()
@@ -208,7 +209,7 @@ class HubStore:
         by: str | None = None,
         promised_by: datetime | None = None,
         customer_note: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Acknowledge or resolve a handoff; resolving the last open one resolves the touchpoint.
 
         ``by`` (who acknowledged it), ``promised_by`` (a new deadline they promise) and
@@ -217,7 +218,7 @@ class HubStore:
         """
         allowed, target = TRANSITIONS[action]
         now = self._now()
-        values: dict = {"status": target}
+        values: dict[str, Any] = {"status": target}
         if target == "acknowledged":
             values["acknowledged_at"] = now
             if by:
@@ -267,7 +268,7 @@ class HubStore:
         return handoff_json(updated)
 
 
-def handoff_json(row) -> dict:
+def handoff_json(row: Row) -> dict[str, Any]:
     """A handoff row as JSON-ready data: the context packet parsed, times in ISO 8601."""
     return {
         "id": row.id,
@@ -292,12 +293,12 @@ def handoff_json(row) -> dict:
     }
 
 
-def _inbox_item(row) -> dict:
+def _inbox_item(row: Row) -> dict[str, Any]:
     body = _json_or_raw(row.body)
     body = body if isinstance(body, dict) else {}
     known = row.known is not None
 
-    def pick(column: str):
+    def pick(column: str) -> Any:
         return getattr(row, column) if known else body.get(column)
 
     context = _json_or_raw(row.context) if known else body.get("context", {})
@@ -320,7 +321,7 @@ def _inbox_item(row) -> dict:
     }
 
 
-def _json_or_raw(text: str | None):
+def _json_or_raw(text: str | None) -> Any:
     if text is None:
         return None
     try:

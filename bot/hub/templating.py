@@ -132,12 +132,14 @@ class NavLink:
     current: bool = False
 
 
-def navigation(session: Session | None, departments: Any, area: str = "", path: str = "") -> list:
+def navigation(
+    session: Session | None, departments: Any, area: str = "", path: str = ""
+) -> list[NavLink]:
     """The areas ``session``'s person may open, as links; the one for ``area`` is current."""
     if session is None:
         return []
     user = session.user
-    links = []
+    links: list[NavLink] = []
     for key, label, href in AREAS:
         if key == "department":
             for name in departments or ():
@@ -149,7 +151,7 @@ def navigation(session: Session | None, departments: Any, area: str = "", path: 
     return links
 
 
-def signed_in(session: Session | None) -> dict | None:
+def signed_in(session: Session | None) -> dict[str, str | None] | None:
     """Who is signed in, said once: the name without a role in brackets ("Alex (admin)" is
     "Alex"), and the role beside it as a badge."""
     if session is None:

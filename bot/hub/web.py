@@ -9,7 +9,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from sanic.exceptions import SanicException
@@ -72,25 +72,26 @@ def page_headers(policy: str) -> dict[str, str]:
     }
 
 
-class HubError(SanicException):
+class HubError(SanicException):  # type: ignore[misc]  # Sanic is not analysed here
     """An error the hub answers with ``{"error": message, **extra}`` and ``status``."""
 
-    def __init__(self, status: int, message: str, /, **extra):
+    def __init__(self, status: int, message: str, /, **extra: Any) -> None:
         super().__init__(message, status_code=status, extra=extra)
 
 
-async def in_thread(fn: Callable[..., T], *args, **kwargs) -> T:
+async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run blocking database work off the event loop."""
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def store(request: Request) -> HubStore:
-    return request.app.ctx.store
+    found: HubStore = request.app.ctx.store
+    return found
 
 
 def department(request: Request, name: str) -> Department:
     """The department ``name`` from departments.yml, or 404."""
-    found = request.app.ctx.departments.get(name)
+    found: Department | None = request.app.ctx.departments.get(name)
     if found is None:
         known = ", ".join(sorted(request.app.ctx.departments))
         raise HubError(404, f"no department named {name!r} (departments: {known})")
@@ -134,7 +135,7 @@ def check_signature(request: Request, dept: Department) -> None:
     raise HubError(401, f"bad signature: {reason}")
 
 
-def json_object(request: Request, *, allow_nul: bool = False) -> dict:
+def json_object(request: Request, *, allow_nul: bool = False) -> dict[str, Any]:
     """The request body as a JSON object, or 400 saying what is wrong with it.
 
     A body declared as something other than JSON (a form, text/plain) gets 415; a body
