@@ -197,8 +197,8 @@ async def conversation_page(request: Request, conversation_id: str) -> HTTPRespo
     if request.args.get("part") == "context":
         body = render_fragment("console/_context.html", ctx=extras["context"])
         return html(body, headers={"Cache-Control": "no-store"})
-    packet = view["packet"] if isinstance(view["packet"], dict) else {}
-    customer = packet.get("customer") if isinstance(packet.get("customer"), dict) else {}
+    packet = _object(view["packet"])
+    customer = _object(packet.get("customer"))
     journey_customer = (view["journey"] or {}).get("customer") or {}
     who = customer.get("name") or journey_customer.get("name") or "Anonymous visitor"
     return render_page(
@@ -240,8 +240,8 @@ def _workspace(request: Request) -> dict[str, Any]:
 def _extras(app: Sanic, view: dict[str, Any], session: Session) -> dict[str, Any]:
     """The context panel (with the customer's orders from the back office) and the saved
     replies filled in for this conversation."""
-    packet = view["packet"] if isinstance(view["packet"], dict) else {}
-    customer = packet.get("customer") if isinstance(packet.get("customer"), dict) else {}
+    packet = _object(view["packet"])
+    customer = _object(packet.get("customer"))
     journey_customer = (view.get("journey") or {}).get("customer") or {}
     customer_id = customer.get("id") or journey_customer.get("id")
     orders = _orders(getattr(app.ctx, "backoffice", None), customer_id, packet.get("order_id"))
@@ -263,6 +263,11 @@ def _extras(app: Sanic, view: dict[str, Any], session: Session) -> dict[str, Any
     if replies is None:
         replies = app.ctx.saved_replies = saved_replies.load()
     return {"context": panel, "saved_replies": [r.fill(values) for r in replies]}
+
+
+def _object(value: object) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
 
 
 def _orders(backoffice: BackOffice | None, customer_id: str | None, order_id: Any) -> list[Order]:

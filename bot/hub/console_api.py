@@ -335,7 +335,8 @@ async def resolve(request: Request, conversation_id: str) -> HTTPResponse:
 
 # -- helpers -----------------------------------------------------------------------------------
 def desk(request: Request) -> AgentDesk:
-    return request.app.ctx.agents
+    found: AgentDesk = request.app.ctx.agents
+    return found
 
 
 async def _changing(request: Request) -> Session:

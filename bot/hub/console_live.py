@@ -20,6 +20,9 @@ page's side is bot/hub/static/console.js.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
@@ -34,6 +37,8 @@ from bot.hub.auth import check_csrf, require
 from bot.hub.openapi_parts import CONVERSATION_ID, Spec, error_spec, json_spec
 from bot.hub.registry import RouteTable
 from bot.hub.web import HubError, in_thread, json_object
+
+T = TypeVar("T")
 
 BASE = "/api/console/conversations/<conversation_id>"  # beside bot/hub/console.py's routes
 TYPING_PING_MS = 2000  # the console repeats "typing" this often while the agent types
@@ -181,12 +186,12 @@ async def live_state(request: Request, conversation_id: str) -> HTTPResponse:
     return _json({"customer_typing": typing})
 
 
-async def _relay(fn, *args):
+async def _relay(fn: Callable[..., T], *args: Any) -> T:
     try:
         return await in_thread(fn, *args)
     except LiveUnavailable as e:
         raise HubError(502, str(e)) from None
 
 
-def _json(data: dict, status: int = 200) -> HTTPResponse:
+def _json(data: dict[str, Any], status: int = 200) -> HTTPResponse:
     return json_response(data, status=status, headers={"Cache-Control": "no-store"})

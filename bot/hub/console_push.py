@@ -30,13 +30,13 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from typing import Any, TypeAlias
 
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.agents import worklist
+from bot.agents import AgentDesk, worklist
 from bot.agents.live import LiveChat, LiveUnavailable
 from bot.agents.rasa_api import RasaApiError
 from bot.hub.auth import require
@@ -52,6 +52,8 @@ CONVERSATION_EVERY = 0.5  # seconds between reads of an open conversation's last
 KEEP_ALIVE = 15.0
 RETRY_MS = 2000  # how soon a browser reconnects after the stream broke
 MAX_ID = 255
+# What a console is told: (event kind, its data); None ends the stream (the hub stops).
+News: TypeAlias = tuple[str, dict[str, Any]] | None
 
 
 class Watcher:
@@ -59,15 +61,15 @@ class Watcher:
 
     def __init__(self, app: Sanic):
         self.app = app
-        self.listeners: dict[asyncio.Queue, str | None] = {}
-        self.task: asyncio.Task | None = None
+        self.listeners: dict[asyncio.Queue[News], str | None] = {}
+        self.task: asyncio.Task[None] | None = None
         self.closing = False
-        self._version: tuple | None = None
+        self._version: tuple[str, ...] | None = None
         self._last: dict[str, Any] = {}
         self._typing: dict[str, bool] = {}
 
-    def listen(self, conversation_id: str | None) -> asyncio.Queue:
-        inbox: asyncio.Queue = asyncio.Queue(maxsize=100)
+    def listen(self, conversation_id: str | None) -> asyncio.Queue[News]:
+        inbox: asyncio.Queue[News] = asyncio.Queue(maxsize=100)
         self.listeners[inbox] = conversation_id
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._watch())
@@ -87,7 +89,7 @@ class Watcher:
         except RasaApiError as e:  # the watch reads it again; the console polls meanwhile
             log.info("no news of %s from Rasa: %s", conversation_id, e)
 
-    def leave(self, inbox: asyncio.Queue) -> None:
+    def leave(self, inbox: asyncio.Queue[News]) -> None:
         self.listeners.pop(inbox, None)
 
     def tell(self, kind: str, conversation_id: str | None = None) -> None:
@@ -126,7 +128,7 @@ class Watcher:
         # What it saw stays: a console that comes next is told of any change since (at worst
         # one extra read), never left without news of one.
 
-    async def _look_at_conversations(self, desk) -> None:
+    async def _look_at_conversations(self, desk: AgentDesk) -> None:
         open_now = {c for c in self.listeners.values() if c}
         for gone in set(self._last) - open_now:
             del self._last[gone]
@@ -168,14 +170,16 @@ def live_chat_of(app: Sanic) -> LiveChat:
     if getattr(ctx, "live_chat", None) is None:
         settings = ctx.settings
         ctx.live_chat = LiveChat(settings.rasa_api_url, settings.rasa_token)
-    return ctx.live_chat
+    chat: LiveChat = ctx.live_chat
+    return chat
 
 
 def watcher(app: Sanic) -> Watcher:
     """The app's watcher (made on first use)."""
     if getattr(app.ctx, "console_watcher", None) is None:
         app.ctx.console_watcher = Watcher(app)
-    return app.ctx.console_watcher
+    found: Watcher = app.ctx.console_watcher
+    return found
 
 
 def tell(request: Request, kind: str, conversation_id: str | None = None) -> None:
@@ -277,7 +281,7 @@ async def stream(request: Request) -> HTTPResponse | None:
     return None
 
 
-def _offer(inbox: asyncio.Queue, item: Any) -> None:
+def _offer(inbox: asyncio.Queue[News], item: News) -> None:
     # A console that stopped reading loses old news, not the newest: it re-reads anyway.
     if inbox.full():
         with contextlib.suppress(asyncio.QueueEmpty):
