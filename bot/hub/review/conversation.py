@@ -161,7 +161,8 @@ def _rasa(request: Request) -> RasaApi:
         ctx.review_rasa = RasaApi(
             settings.rasa_api_url, settings.rasa_token, timeout=TRANSCRIPT_TIMEOUT
         )
-    return ctx.review_rasa
+    rasa: RasaApi = ctx.review_rasa
+    return rasa
 
 
 # -- the page ----------------------------------------------------------------------------------

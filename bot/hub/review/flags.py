@@ -9,7 +9,9 @@ actions are in the JSON API under ``/api/review/``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from markupsafe import Markup
 from sanic.request import Request
@@ -26,7 +28,9 @@ from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.templating import render_fragment
 from bot.hub.web import HubError, in_thread, json_object
 from bot.review import flags as review_flags
-from bot.review.flags import Flag, Invalid, NotFound
+from bot.review.flags import Example, Flag, Invalid, NotFound
+
+T = TypeVar("T")
 
 # -- how the routes are described (bot/hub/registry.py) ----------------------------------------
 _TOUCHPOINT_ID = {
@@ -422,7 +426,9 @@ async def _changing(request: Request) -> Session:
     return session
 
 
-async def _keep(request: Request, session: Session, touchpoint_id: int, text: str, intent: str):
+async def _keep(
+    request: Request, session: Session, touchpoint_id: int, text: str, intent: str
+) -> Example:
     if not intent:
         raise HubError(400, "pick the intent this message should have had")
     intents = await in_thread(_intents, request)
@@ -438,7 +444,7 @@ async def _keep(request: Request, session: Session, touchpoint_id: int, text: st
     )
 
 
-async def _act(fn, *args):
+async def _act(fn: Callable[..., T], *args: Any) -> T:
     """Run a flags function; its NotFound and Invalid become 404 and 400."""
     try:
         return await in_thread(fn, *args)
@@ -461,7 +467,7 @@ def _int_arg(request: Request, name: str) -> int | None:
     return None if raw in (None, "") else _int_value(raw, name)
 
 
-def _int_value(raw, name: str) -> int:
+def _int_value(raw: Any, name: str) -> int:
     try:
         value = int(raw)
     except (TypeError, ValueError):

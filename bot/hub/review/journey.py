@@ -13,6 +13,7 @@ it; no script.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -225,7 +226,8 @@ def timeline(found: Journey) -> dict[str, Any]:
     departments = list(DEPARTMENTS) + sorted(
         {d for t in tps for d in t["departments"]} - set(DEPARTMENTS)
     )
-    first, last = tps[0]["started_at"], tps[-1]["started_at"]
+    first: datetime = tps[0]["started_at"]
+    last: datetime = tps[-1]["started_at"]
     span = max(last - first, timedelta(hours=1))
     start, end = first - span * 0.04, last + span * 0.04
     plot = WIDTH - LEFT - RIGHT
@@ -324,7 +326,7 @@ def _mark_label(number: int, t: dict[str, Any]) -> str:
     return text
 
 
-def _axis(start: datetime, end: datetime, x) -> list[dict[str, str]]:
+def _axis(start: datetime, end: datetime, x: Callable[[datetime], float]) -> list[dict[str, str]]:
     """Grid lines at round moments (hours, days, weeks, months, years): x and label."""
     span = end - start
     step, label = next(

@@ -14,9 +14,9 @@ journey pages.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from sanic.request import Request
@@ -24,6 +24,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from bot.cx_routing import CxRules
+from bot.hub.accounts import Session
 from bot.hub.auth import require
 from bot.hub.openapi_parts import (
     TO_SIGN_IN,
@@ -61,6 +62,8 @@ from bot.review.log import (
 )
 from bot.review.metrics import NO_DEPARTMENT, UNKNOWN_STAGE
 from bot.routing import STAGES
+
+T = TypeVar("T")
 
 LOG_PATH = f"{PREFIX}/log"
 CSV_PATH = f"{PREFIX}/log.csv"
@@ -145,7 +148,9 @@ async def log_page(request: Request) -> HTTPResponse:
     return _log_page(request, session, context)
 
 
-def _log_page(request: Request, session, context: dict[str, Any], status: int = 200):
+def _log_page(
+    request: Request, session: Session, context: dict[str, Any], status: int = 200
+) -> HTTPResponse:
     return page(
         "Touchpoint log",
         request=request,
@@ -231,7 +236,8 @@ async def log_csv(request: Request) -> HTTPResponse | None:
     await require(request, "review")
     filters = _checked(filters_of, request)
     export = LogExport(request.app.ctx.engine, filters)
-    return await _stream(request, csv_lines(export), "csv", "text/csv; charset=utf-8")
+    await _stream(request, csv_lines(export), "csv", "text/csv; charset=utf-8")
+    return None
 
 
 @routes.route(
@@ -254,7 +260,8 @@ async def log_json(request: Request) -> HTTPResponse | None:
     filters = _checked(filters_of, request)
     export = LogExport(request.app.ctx.engine, filters)
     chunks = json_chunks(export, _now(request))
-    return await _stream(request, chunks, "json", "application/json")
+    await _stream(request, chunks, "json", "application/json")
+    return None
 
 
 # -- reading the request ------------------------------------------------------------------------
@@ -277,7 +284,7 @@ def _args(request: Request) -> dict[str, str]:
     return {name: request.args.get(name) for name in FILTER_PARAMETERS if request.args.get(name)}
 
 
-def _checked(fn, *args):
+def _checked(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)``, a bad filter or cursor answered as 400 with what is wrong."""
     try:
         return fn(*args)
@@ -317,7 +324,7 @@ def _options(request: Request) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-async def _stream(request: Request, chunks: Iterator[str], kind: str, content_type: str):
+async def _stream(request: Request, chunks: Iterator[str], kind: str, content_type: str) -> None:
     """Send ``chunks`` as a download, reading each from the database off the event loop."""
     stamp = _now(request).strftime("%Y%m%d-%H%M")
     response = await request.respond(
@@ -335,7 +342,6 @@ async def _stream(request: Request, chunks: Iterator[str], kind: str, content_ty
             break
         await response.send(chunk.encode())
     await response.eof()
-    return None
 
 
 # -- the page ----------------------------------------------------------------------------------

@@ -296,7 +296,7 @@ def _channels(query: MetricsQuery) -> list[tuple[str, str]]:
     return channels
 
 
-def _columns(table: MetricsTable) -> list[dict]:
+def _columns(table: MetricsTable) -> list[dict[str, Any]]:
     """Each column's key, heading and definition (shown on pointing at the heading)."""
     titles, kinds = table.titles(), table.kinds()
     out = []
@@ -315,7 +315,7 @@ def _columns(table: MetricsTable) -> list[dict]:
     return out
 
 
-def _row_cells(table: MetricsTable, values: dict[str, Any]) -> dict:
+def _row_cells(table: MetricsTable, values: dict[str, Any]) -> dict[str, Any]:
     """A row as the template shows it: each cell as (column, the exact value as the CSV has
     it, the number a rate or mean is taken over, the value as the terminal shows it)."""
     kinds = table.kinds()
@@ -336,7 +336,7 @@ def _is_empty(row: dict[str, Any]) -> bool:
     return all(not v for k, v in row.items() if k != "group")
 
 
-def fold_runs(table: MetricsTable) -> list[dict]:
+def fold_runs(table: MetricsTable) -> list[dict[str, Any]]:
     """The runs of two or more days or weeks in a row without anything to count:
     [{"first": index, "count": n, "last": label}]. None for stages and departments."""
     if table.group_by not in TIME_GROUPINGS:
@@ -352,7 +352,7 @@ def fold_runs(table: MetricsTable) -> list[dict]:
     return runs
 
 
-def table_rows(table: MetricsTable, fold: bool = True) -> list[dict]:
+def table_rows(table: MetricsTable, fold: bool = True) -> list[dict[str, Any]]:
     """The table's rows; with ``fold``, a run of empty days stands in its first row (the
     rest stay in the table, hidden, so the table still holds every day)."""
     rows = [{**_row_cells(table, r), "run": None, "hidden": False} for r in table.rows]
@@ -401,7 +401,7 @@ def charts(table: MetricsTable) -> list[tuple[str, Markup]]:
     by = table.group_by
     per = {"day": "per day", "week": "per week"}.get(by, f"by {by}")
 
-    def column(key: str) -> list:
+    def column(key: str) -> list[Any]:
         return [r.get(key) for r in table.rows]
 
     def over_groups(title: str, chart_id: str, series: list[Series], kind: str) -> str:
