@@ -21,6 +21,7 @@ from datetime import datetime
 from sanic import Sanic
 from sanic.exceptions import PayloadTooLarge, SanicException
 from sanic.handlers import ErrorHandler
+from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from bot import metrics
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 _app_numbers = itertools.count(1)
 
 
-class _HubSanic(Sanic):
+class _HubSanic(Sanic):  # type: ignore[misc]  # Sanic is not analysed here
     """Sanic, startable more than once per process (``serve`` in tests, a combined runner).
 
     Sanic 21.12 rewrites its protocol class at every start ("touch-up") and fails on the
@@ -69,14 +70,14 @@ class _HubSanic(Sanic):
     test_mode = True
 
 
-class HubErrorHandler(ErrorHandler):
+class HubErrorHandler(ErrorHandler):  # type: ignore[misc]  # Sanic is not analysed here
     """Every error as JSON ``{"error": ...}``; on the inbox pages, as a small HTML page."""
 
-    def __init__(self, max_body_bytes: int):
+    def __init__(self, max_body_bytes: int) -> None:
         super().__init__()
         self.max_body_bytes = max_body_bytes
 
-    def default(self, request, exception: Exception) -> HTTPResponse:
+    def default(self, request: Request, exception: Exception) -> HTTPResponse:
         path = getattr(request, "path", "") or ""
         if isinstance(exception, PayloadTooLarge):
             status = 413
@@ -115,8 +116,8 @@ def create_app(settings: HubSettings) -> Sanic:
     # Failed sign-ins are counted on the hub's clock (tests move it by hand).
     app.ctx.limiter = replace(settings.rate_limits, clock=settings.clock).limiter()
 
-    @app.before_server_start
-    async def open_journey(app, _loop):
+    @app.before_server_start  # type: ignore[untyped-decorator]  # Sanic is not analysed here
+    async def open_journey(app: Sanic, _loop: object) -> None:
         engine = make_engine(settings.journey_url)
         await asyncio.to_thread(migrate, engine)
         app.ctx.engine = engine
@@ -134,32 +135,32 @@ def create_app(settings: HubSettings) -> Sanic:
         )
         events.open_events(app, engine, now)
 
-    @app.after_server_start
-    async def sweep_takeovers(app, _loop):
+    @app.after_server_start  # type: ignore[untyped-decorator]  # Sanic is not analysed here
+    async def sweep_takeovers(app: Sanic, _loop: object) -> None:
         console.start_sweeping(app)
         if settings.deliver_news:
             events.start_delivering(app)
 
-    @app.before_server_stop
-    async def stop_sweeping(app, _loop):
+    @app.before_server_stop  # type: ignore[untyped-decorator]  # Sanic is not analysed here
+    async def stop_sweeping(app: Sanic, _loop: object) -> None:
         console.stop_sweeping(app)
         events.stop_delivering(app)
 
-    @app.after_server_stop
-    async def close_journey(app, _loop):
+    @app.after_server_stop  # type: ignore[untyped-decorator]  # Sanic is not analysed here
+    async def close_journey(app: Sanic, _loop: object) -> None:
         app.ctx.engine.dispose()
 
     app.ctx.openapi = openapi.document(sorted(app.ctx.departments))
     accepted = registry.body_types(routes.TABLES)  # as each route declared it
 
-    @app.on_request
-    async def check_request(request):
+    @app.on_request  # type: ignore[untyped-decorator]  # Sanic is not analysed here
+    async def check_request(request: Request) -> None:
         check_content_type(request, accepted)
         check_no_nul(request)
         check_ids(request)
 
-    @app.on_response
-    async def security_headers(request, response):
+    @app.on_response  # type: ignore[untyped-decorator]  # Sanic is not analysed here
+    async def security_headers(request: Request, response: HTTPResponse) -> None:
         # The safety net: pages set their own policy (with their nonce); any other HTML,
         # an error page included, runs nothing and can't be framed.
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -227,7 +228,7 @@ def serve(settings: HubSettings, port: int | None = None, timeout: float = 30) -
     failure: list[BaseException] = []
     stopped = asyncio.Event()
 
-    async def main():
+    async def main() -> None:
         try:
             server = await app.create_server(
                 sock=sock, return_asyncio_server=True, access_log=settings.access_log
@@ -246,7 +247,7 @@ def serve(settings: HubSettings, port: int | None = None, timeout: float = 30) -
         await server.wait_closed()
         await server.after_stop()
 
-    def run():
+    def run() -> None:
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(main())
