@@ -7,9 +7,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.backoffice import NotFound
-from bot.backoffice.model import DELIVERED
+from bot.backoffice.model import DELIVERED, Payment
 from bot.support.confirm import unless_confirmed
-from bot.support.handler import Desk
+from bot.support.handler import Desk, Handler
 from bot.support.open_work import when
 from bot.support.parsing import day_text, money, normalize_invoice_id
 from bot.support.replies import (
@@ -114,18 +114,18 @@ def unknown_charge(desk: Desk, ctx: NeedContext) -> Reply:
 MAX_CHARGE_BUTTONS = 4
 
 
-def _recent_payments(desk: Desk, ctx: NeedContext) -> list:
+def _recent_payments(desk: Desk, ctx: NeedContext) -> list[Payment]:
     since = desk.today() - timedelta(days=RECENT_DAYS)
     return [p for p in desk.backoffice.payments_of(ctx.customer.id) if p.created_at.date() >= since]
 
 
-def _what(payment) -> str:
+def _what(payment: Payment) -> str:
     return payment.description or (
         "invoice " + payment.invoice_id if payment.invoice_id else "a payment"
     )
 
 
-def _charges_text(desk: Desk, payments: list) -> str:
+def _charges_text(desk: Desk, payments: list[Payment]) -> str:
     lines = [
         f"- {money(p.amount)} on {day_text(p.created_at.date(), desk.today())}: "
         f"{_what(p)} ({p.method}, {p.status})"
@@ -372,7 +372,7 @@ def cancel_subscription(desk: Desk, ctx: NeedContext) -> Reply:
 
 
 # -- options the customer can pick (buttons above) -------------------------------------
-def _option_handoff(summary: str, response: str, need: str):
+def _option_handoff(summary: str, response: str, need: str) -> Handler:
     """An option our billing team carries out: hand it over, say who and by when."""
 
     def handle(desk: Desk, ctx: NeedContext) -> Reply:

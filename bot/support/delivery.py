@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
-from bot.backoffice.model import CANCELLED, DELIVERED
+from bot.backoffice.model import CANCELLED, DELIVERED, Order
 from bot.support.confirm import unless_confirmed
-from bot.support.handler import Desk
+from bot.support.handler import Desk, Handler
 from bot.support.open_work import when
 from bot.support.parsing import day_text, money
 from bot.support.replies import (
@@ -163,7 +164,7 @@ def order_not_received(desk: Desk, ctx: NeedContext) -> Reply:
     return desk.handed_off(reply, handoff)
 
 
-def _item_problem(problem: str, what: str):
+def _item_problem(problem: str, what: str) -> Handler:
     def handle(desk: Desk, ctx: NeedContext) -> Reply:
         order = ctx.order
         if order.status != DELIVERED:
@@ -281,7 +282,7 @@ def cancel_order(desk: Desk, ctx: NeedContext) -> Reply:
     return cancel_and_refund(desk, order, "utter_order_cancelled_now")
 
 
-def cancel_and_refund(desk: Desk, order, response: str) -> Reply:
+def cancel_and_refund(desk: Desk, order: Order, response: str) -> Reply:
     """Cancel an order still with us and refund it in full, at once; ``response`` says so."""
     desk.backoffice.cancel_order(order.id)
     refund = desk.backoffice.request_refund(order.id, order.total)
@@ -312,7 +313,7 @@ def expedite_order(desk: Desk, ctx: NeedContext) -> Reply:
     )
 
 
-def express_date(desk: Desk):
+def express_date(desk: Desk) -> date:
     """Express delivery arrives the next working day."""
     day = desk.today() + timedelta(days=1)
     while day.weekday() >= 5:
@@ -378,7 +379,7 @@ REQUIRES = {
 
 
 # -- options the customer can pick ("here's what we can do") ---------------------------
-def _delivery_option(summary: str, response: str, **extra):
+def _delivery_option(summary: str, response: str, **extra: Any) -> Handler:
     """An option our delivery team carries out: hand it over with the whole context."""
 
     def handle(desk: Desk, ctx: NeedContext) -> Reply:
@@ -395,7 +396,11 @@ def _delivery_option(summary: str, response: str, **extra):
             tracking=order.tracking_number,
             **({"new_address": ctx.new_address} if ctx.new_address else {}),
         )
-        params = {"order_id": order.id, "carrier": carrier, "address": ctx.new_address}
+        params: dict[str, Any] = {
+            "order_id": order.id,
+            "carrier": carrier,
+            "address": ctx.new_address,
+        }
         return desk.handed_off(Reply().say(response, **params), handoff)
 
     return handle
@@ -414,7 +419,7 @@ def _return_on_arrival(desk: Desk, ctx: NeedContext) -> Reply:
     )
 
 
-def _express(free: bool):
+def _express(free: bool) -> Handler:
     def handle(desk: Desk, ctx: NeedContext) -> Reply:
         order = ctx.order
         if order is None:
