@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.backoffice import NotFound
 from bot.backoffice.model import DELIVERED, Payment
 from bot.support.confirm import unless_confirmed
-from bot.support.handler import Desk, Handler
+from bot.support.handler import Desk, Handler, customer_of, delivered_on, limit_of, order_of
 from bot.support.open_work import when
 from bot.support.parsing import day_text, money, normalize_invoice_id
 from bot.support.replies import (
@@ -27,7 +27,7 @@ RECENT_DAYS = 45
 
 
 def request_invoice(desk: Desk, ctx: NeedContext) -> Reply:
-    invoices = desk.backoffice.invoices_of(ctx.customer.id)
+    invoices = desk.backoffice.invoices_of(customer_of(ctx).id)
     wanted = normalize_invoice_id(ctx.invoice_id)
     if ctx.order and not wanted:
         wanted = next((i.id for i in invoices if i.order_id == ctx.order.id), None)
@@ -56,7 +56,9 @@ def invoice_link(invoice_id: str) -> str:
 
 
 def charged_twice(desk: Desk, ctx: NeedContext) -> Reply:
-    payments = [p for p in desk.backoffice.payments_of(ctx.customer.id) if p.status == "succeeded"]
+    payments = [
+        p for p in desk.backoffice.payments_of(customer_of(ctx).id) if p.status == "succeeded"
+    ]
     seen = Counter((p.invoice_id, p.amount) for p in payments if p.invoice_id)
     duplicates = [key for key, n in seen.items() if n > 1]
     if not duplicates:
@@ -83,7 +85,7 @@ def charged_twice(desk: Desk, ctx: NeedContext) -> Reply:
 
 
 def unknown_charge(desk: Desk, ctx: NeedContext) -> Reply:
-    payments = desk.backoffice.payments_of(ctx.customer.id)
+    payments = desk.backoffice.payments_of(customer_of(ctx).id)
     if ctx.amount is not None:
         match = next((p for p in payments if abs(p.amount - ctx.amount) < 0.005), None)
         if match:
@@ -116,7 +118,9 @@ MAX_CHARGE_BUTTONS = 4
 
 def _recent_payments(desk: Desk, ctx: NeedContext) -> list[Payment]:
     since = desk.today() - timedelta(days=RECENT_DAYS)
-    return [p for p in desk.backoffice.payments_of(ctx.customer.id) if p.created_at.date() >= since]
+    return [
+        p for p in desk.backoffice.payments_of(customer_of(ctx).id) if p.created_at.date() >= since
+    ]
 
 
 def _what(payment: Payment) -> str:
@@ -136,7 +140,7 @@ def _charges_text(desk: Desk, payments: list[Payment]) -> str:
 
 def bill_too_high(desk: Desk, ctx: NeedContext) -> Reply:
     invoices = [
-        i for i in desk.backoffice.invoices_of(ctx.customer.id) if i.order_id is None
+        i for i in desk.backoffice.invoices_of(customer_of(ctx).id) if i.order_id is None
     ]  # plan invoices
     if not invoices:
         return Reply().say("utter_no_invoices")
@@ -165,26 +169,27 @@ def refund_other_method(desk: Desk, ctx: NeedContext) -> Reply:
     blocked = _refund_blocked(desk, ctx)
     if blocked is not None:
         return blocked
+    order = order_of(ctx)
     decision = desk.decide("refund_to_original_method", ctx, to_original_method=False)
     return outside_policy(
         "utter_refund_method_limit",
         decision,
-        order_id=ctx.order.id,
-        amount=money(ctx.order.total),
+        order_id=order.id,
+        amount=money(order.total),
         method=paid_with(desk, ctx),
     )
 
 
 def _refund_blocked(desk: Desk, ctx: NeedContext) -> Reply | None:
     """Why the order cannot be refunded straight away (with what we can do), or None."""
-    order, today = ctx.order, desk.today()
+    order, today = order_of(ctx), desk.today()
     if order.status != DELIVERED:
         return Reply().say(
             "utter_refund_before_delivery",
             order_id=order.id,
             buttons=[button("Cancel the order", "cancel_order")],
         )
-    days_since = (today - order.delivered_at).days
+    days_since = (today - delivered_on(order)).days
     decision = desk.decide("refund_window", ctx, days_since_delivery=days_since)
     if decision.within:
         return None
@@ -194,21 +199,22 @@ def _refund_blocked(desk: Desk, ctx: NeedContext) -> Reply | None:
 
 
 def _refund_in_full(desk: Desk, ctx: NeedContext) -> Reply:
+    order = order_of(ctx)
     ask = unless_confirmed(
         ctx,
         "utter_confirm_refund",
-        order_id=ctx.order.id,
-        amount=money(ctx.order.total),
+        order_id=order.id,
+        amount=money(order.total),
         method=paid_with(desk, ctx),
         refund_days=REFUND_DAYS,
     )
     if ask is not None:
         return ask
-    refund = desk.backoffice.request_refund(ctx.order.id, ctx.order.total)
+    refund = desk.backoffice.request_refund(order.id, order.total)
     return Reply().say(
         "utter_refund_requested",
         amount=money(refund.amount),
-        order_id=ctx.order.id,
+        order_id=order.id,
         method=paid_with(desk, ctx),
         refund_days=REFUND_DAYS,
     )
@@ -238,7 +244,7 @@ def refund_status(desk: Desk, ctx: NeedContext) -> Reply:
     reply = Reply()
     # What billing told us when they closed a request of this customer (an exception review
     # approved, a refund issued) is the newest word on it: said first.
-    notes = desk.facts.resolved_notes(ctx.customer.id, "billing", desk.now())
+    notes = desk.facts.resolved_notes(customer_of(ctx).id, "billing", desk.now())
     if ctx.order is not None:
         notes = [n for n in notes if n.order_id in (None, ctx.order.id)]
     for note in notes[:1]:
@@ -249,7 +255,7 @@ def refund_status(desk: Desk, ctx: NeedContext) -> Reply:
             when=when(note.resolved_at, desk.now()),
             note=note.note,
         )
-    refunds = [desk.facts.refund(r) for r in desk.backoffice.refunds_of(ctx.customer.id)]
+    refunds = [desk.facts.refund(r) for r in desk.backoffice.refunds_of(customer_of(ctx).id)]
     if ctx.order is not None:
         refunds = [r for r in refunds if r.order_id == ctx.order.id]
         if not refunds:
@@ -291,11 +297,11 @@ def payment_link(ctx: NeedContext) -> str:
 
 
 def payment_failed(desk: Desk, ctx: NeedContext) -> Reply:
-    failed = [p for p in desk.backoffice.payments_of(ctx.customer.id) if p.status == "failed"]
+    failed = [p for p in desk.backoffice.payments_of(customer_of(ctx).id) if p.status == "failed"]
     if not failed:
         # The back office has no failed payment yet, but billing told us an invoice failed:
         # that is the newer fact, and the answer.
-        for event in desk.facts.failed_invoices(ctx.customer.id)[:1]:
+        for event in desk.facts.failed_invoices(customer_of(ctx).id)[:1]:
             try:
                 invoice = desk.facts.invoice(desk.backoffice.invoice(event.invoice_id or ""))
             except NotFound:
@@ -327,12 +333,12 @@ def ask_payment_methods(desk: Desk, ctx: NeedContext) -> Reply:
 
 
 def ask_refund_policy(desk: Desk, ctx: NeedContext) -> Reply:
-    window = desk.policies.policies["refund_window"].max
+    window = limit_of(desk, "refund_window")
     return Reply().say("utter_refund_policy", window=int(window), refund_days=REFUND_DAYS)
 
 
 def ask_cancellation_fee(desk: Desk, ctx: NeedContext) -> Reply:
-    sub = desk.backoffice.subscription_of(ctx.customer.id)
+    sub = desk.backoffice.subscription_of(customer_of(ctx).id)
     if (
         sub is None
         or not sub.early_cancel_fee
@@ -349,7 +355,7 @@ def ask_cancellation_fee(desk: Desk, ctx: NeedContext) -> Reply:
 
 
 def cancel_subscription(desk: Desk, ctx: NeedContext) -> Reply:
-    sub = desk.backoffice.subscription_of(ctx.customer.id)
+    sub = desk.backoffice.subscription_of(customer_of(ctx).id)
     if sub is None or sub.status == "cancelled":
         return Reply().say("utter_no_subscription")
     days_left = (sub.contract_end - desk.today()).days if sub.contract_end else 0

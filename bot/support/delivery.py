@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.backoffice.model import CANCELLED, DELIVERED, Order
 from bot.support.confirm import unless_confirmed
-from bot.support.handler import Desk, Handler
+from bot.support.handler import Desk, Handler, MissingDetail, delivered_on, limit_of, order_of
 from bot.support.open_work import when
 from bot.support.parsing import day_text, money
 from bot.support.replies import (
@@ -21,7 +21,7 @@ from bot.support.replies import (
 
 
 def order_status(desk: Desk, ctx: NeedContext) -> Reply:
-    order, today = ctx.order, desk.today()
+    order, today = order_of(ctx), desk.today()
     reply = _delay_known(desk, ctx)
     if order.status == CANCELLED:
         return reply.say("utter_order_cancelled", order_id=order.id)
@@ -64,10 +64,11 @@ def _delay_known(desk: Desk, ctx: NeedContext) -> Reply:
     conversation was already told it (the news came first: the answer then only carries
     the new date)."""
     reply = Reply()
+    order = order_of(ctx)
     known = ctx.order_facts
-    if known is None or known.order != ctx.order:
+    if known is None or known.order != order:
         # Not read with this very order (a context built by hand, or about another order).
-        known = desk.facts.order(ctx.order)
+        known = desk.facts.order(order)
     delay = known.delay
     if delay is None or delay.conversation_id == ctx.conversation_id:
         return reply
@@ -77,14 +78,14 @@ def _delay_known(desk: Desk, ctx: NeedContext) -> Reply:
         department=delay.department,
         told=when(delay.received_at, desk.now()),
         because=f" ({reason})" if reason else "",
-        new_date=day_text(ctx.order.expected_delivery, desk.today()),
+        new_date=day_text(order.expected_delivery, desk.today()),
     )
 
 
 def tracker_view(desk: Desk, ctx: NeedContext) -> Reply:
     """What a parcel tracker shows anyone with the order number: its status and expected
     day, no items, address, amounts or names; then how to get more (verification)."""
-    order, today = ctx.order, desk.today()
+    order, today = order_of(ctx), desk.today()
     reply = Reply()
     if order.status == CANCELLED:
         reply.say("utter_tracker_cancelled", order_id=order.id)
@@ -120,13 +121,13 @@ def tracker_view(desk: Desk, ctx: NeedContext) -> Reply:
 
 
 def order_late(desk: Desk, ctx: NeedContext) -> Reply:
-    if ctx.order.is_late(desk.today()):
+    if order_of(ctx).is_late(desk.today()):
         return _late(desk, ctx)
     return order_status(desk, ctx)
 
 
 def _late(desk: Desk, ctx: NeedContext) -> Reply:
-    order, today = ctx.order, desk.today()
+    order, today = order_of(ctx), desk.today()
     handoff = desk.hand_off(
         ctx,
         f"{order.id} is late: promised {order.expected_delivery}, last scan '{order.last_scan}'. Chase the carrier.",
@@ -145,7 +146,7 @@ def _late(desk: Desk, ctx: NeedContext) -> Reply:
 
 
 def order_not_received(desk: Desk, ctx: NeedContext) -> Reply:
-    order, today = ctx.order, desk.today()
+    order, today = order_of(ctx), desk.today()
     if order.status != DELIVERED:
         return order_status(desk, ctx)
     handoff = desk.hand_off(
@@ -166,7 +167,7 @@ def order_not_received(desk: Desk, ctx: NeedContext) -> Reply:
 
 def _item_problem(problem: str, what: str) -> Handler:
     def handle(desk: Desk, ctx: NeedContext) -> Reply:
-        order = ctx.order
+        order = order_of(ctx)
         if order.status != DELIVERED:
             status = order_status(desk, ctx)
             status.messages.insert(
@@ -186,7 +187,7 @@ def _item_problem(problem: str, what: str) -> Handler:
 
 
 def change_delivery_address(desk: Desk, ctx: NeedContext) -> Reply:
-    order = ctx.order
+    order = order_of(ctx)
     decision = desk.decide("address_change_before_dispatch", ctx, dispatched=order.dispatched)
     if not decision.within:
         return outside_policy(
@@ -214,7 +215,7 @@ def change_delivery_address(desk: Desk, ctx: NeedContext) -> Reply:
         )
     if ask is not None:
         return ask
-    updated = desk.backoffice.change_address(order.id, ctx.new_address)
+    updated = desk.backoffice.change_address(order.id, _new_address(ctx))
     reply = Reply().say("utter_address_changed", order_id=order.id, address=updated.address)
     if new_date is not None:
         moved = desk.backoffice.change_delivery_date(order.id, new_date)
@@ -224,8 +225,15 @@ def change_delivery_address(desk: Desk, ctx: NeedContext) -> Reply:
     return reply
 
 
+def _new_address(ctx: NeedContext) -> str:
+    """The address the customer said yes to (a yes is taken only with one: confirm.py)."""
+    if ctx.new_address is None:
+        raise MissingDetail(f"{ctx.need}: confirmed without a new address")
+    return ctx.new_address
+
+
 def change_delivery_date(desk: Desk, ctx: NeedContext) -> Reply:
-    order, today = ctx.order, desk.today()
+    order, today = order_of(ctx), desk.today()
     decision = desk.decide("date_change_before_dispatch", ctx, dispatched=order.dispatched)
     if not decision.within:
         return outside_policy(
@@ -252,7 +260,7 @@ def change_delivery_date(desk: Desk, ctx: NeedContext) -> Reply:
 
 
 def cancel_order(desk: Desk, ctx: NeedContext) -> Reply:
-    order, today = ctx.order, desk.today()
+    order, today = order_of(ctx), desk.today()
     if order.status == CANCELLED:
         return Reply().say("utter_order_cancelled", order_id=order.id)
     if order.status == DELIVERED:
@@ -292,7 +300,7 @@ def cancel_and_refund(desk: Desk, order: Order, response: str) -> Reply:
 
 
 def expedite_order(desk: Desk, ctx: NeedContext) -> Reply:
-    order, today = ctx.order, desk.today()
+    order, today = order_of(ctx), desk.today()
     if order.dispatched:
         # Already with the carrier (or delivered): the best answer is where it is now.
         status = order_status(desk, ctx)
@@ -330,10 +338,10 @@ def delivery_options(desk: Desk, ctx: NeedContext) -> Reply:
 
 
 def return_item(desk: Desk, ctx: NeedContext) -> Reply:
-    order, today = ctx.order, desk.today()
+    order, today = order_of(ctx), desk.today()
     if order.status != DELIVERED:
         return Reply().say("utter_return_before_delivery", order_id=order.id)
-    days_since = (today - order.delivered_at).days
+    days_since = (today - delivered_on(order)).days
     decision = desk.decide("return_window", ctx, days_since_delivery=days_since)
     if not decision.within:
         return outside_policy(
@@ -345,7 +353,7 @@ def return_item(desk: Desk, ctx: NeedContext) -> Reply:
         order_id=order.id,
         items=order.items_text,
         label_url=label.label_url,
-        days_left=int(desk.policies.policies["return_window"].max) - days_since,
+        days_left=int(limit_of(desk, "return_window")) - days_since,
     )
 
 

@@ -71,6 +71,40 @@ def order_as_told(
     return facts.order(order) if order is not None else None
 
 
+class MissingDetail(LookupError):
+    """A handler was reached without a detail its need requires: the desk asks for every
+    detail first (bot/support/needs.py: REQUIRES), so this is a bug, never a customer's."""
+
+
+def order_of(ctx: NeedContext) -> Order:
+    """The need's order, for a need that requires one."""
+    if ctx.order is None:
+        raise MissingDetail(f"{ctx.need}: served without an order")
+    return ctx.order
+
+
+def customer_of(ctx: NeedContext) -> Customer:
+    """The need's verified customer, for a need that requires one."""
+    if ctx.customer is None:
+        raise MissingDetail(f"{ctx.need}: served without a verified customer")
+    return ctx.customer
+
+
+def delivered_on(order: Order) -> date:
+    """The day a delivered order arrived."""
+    if order.delivered_at is None:
+        raise MissingDetail(f"{order.id}: delivered with no delivery day")
+    return order.delivered_at
+
+
+def limit_of(desk: Desk, policy: str) -> float:
+    """The number a policy is measured against (a window's days), from policies.yml."""
+    limit = desk.policies.policies[policy].max
+    if limit is None:
+        raise MissingDetail(f"policies.yml: {policy} has no max")
+    return limit
+
+
 class Desk(Protocol):
     """What a department's need handlers and options (bot/support/<department>.py) use."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.support.handler import Desk, Handler
+from bot.support.handler import Desk, Handler, customer_of
 from bot.support.parsing import day_text, money
 from bot.support.replies import NeedContext, Reply, button, outside_policy
 
@@ -56,7 +56,7 @@ def _sales_handoff(summary: str, response: str) -> Handler:
 
 
 def upgrade_plan(desk: Desk, ctx: NeedContext) -> Reply:
-    sub = desk.backoffice.subscription_of(ctx.customer.id)
+    sub = desk.backoffice.subscription_of(customer_of(ctx).id)
     if sub is None:
         return ask_pricing(desk, ctx)
     handoff = desk.hand_off(
@@ -70,7 +70,7 @@ def upgrade_plan(desk: Desk, ctx: NeedContext) -> Reply:
 
 
 def ask_renewal(desk: Desk, ctx: NeedContext) -> Reply:
-    sub = desk.backoffice.subscription_of(ctx.customer.id)
+    sub = desk.backoffice.subscription_of(customer_of(ctx).id)
     if sub is None:
         return Reply().say("utter_no_subscription")
     if sub.status == "past_due":
