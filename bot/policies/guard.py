@@ -29,6 +29,7 @@ lowercase forms ("Refunds" would otherwise keep its plural).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 NEG = {"IN": ["not", "n't", "nt"]}
 WE_I = {"IN": ["we", "i"]}
@@ -748,7 +749,7 @@ class Verdict:
 class RefusalGuard:
     """spaCy Matcher over the project's pipeline; build once, call many times."""
 
-    def __init__(self, nlp=None):
+    def __init__(self, nlp: Any = None) -> None:
         from spacy.matcher import Matcher
 
         if nlp is None:

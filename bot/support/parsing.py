@@ -173,7 +173,7 @@ def address_in(text: str | None) -> str | None:
     or None. "please send ORD-10004 to 22 Marine Parade, Brighton BN2 1TL instead" ->
     "22 Marine Parade, Brighton BN2 1TL"."""
     span = address_span(text)
-    return re.sub(r"\s+", " ", text[span[0] : span[1]]) if span else None
+    return re.sub(r"\s+", " ", text[span[0] : span[1]]) if text and span else None
 
 
 def has_town_or_postcode(address: str) -> bool:
@@ -197,11 +197,8 @@ def address_span(text: str | None) -> tuple[int, int] | None:
     if not m:
         return None
     rest = cleaned[m.end() :]
-    rest = (
-        rest[: len(rest) - len(_ADDRESS_END.search(rest).group(0))]
-        if _ADDRESS_END.search(rest)
-        else rest
-    )
+    if tail := _ADDRESS_END.search(rest):
+        rest = rest[: len(rest) - len(tail.group(0))]
     # What follows up to the first comma belongs to the street ("Road North", "Brighton
     # BN2 1TL"); then up to two comma-separated parts (town, postcode), ending at a postcode.
     same_part, *parts = rest.split(",")
