@@ -1,6 +1,6 @@
 """How sure we are who the customer is, in the words the agent console shows.
 
-Every handoff's context packet carries ``identity`` (bot/support/desk.py: trust, verified_by,
+Every handoff's context packet carries ``identity`` (bot/support/serving.py: trust, verified_by,
 how, claimed). Handoffs made before identity checks existed carry none: their customer is
 "Not verified", unless the handoff names a customer and came from the website chat or
 Slack, where only the channel could name one (a signed-in visitor, a mapped Slack user);
