@@ -15,17 +15,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
 
-from bot.backoffice import BackOffice
-from bot.backoffice.model import (
-    Customer,
-    Invoice,
-    Order,
-    Payment,
-    Plan,
-    Refund,
-    ReturnLabel,
-    Subscription,
-)
+from bot.backoffice import BackOffice, model
 
 T = TypeVar("T")
 
@@ -49,63 +39,63 @@ class ReadOnce:
         self._read.clear()
 
     # Customers
-    def customer(self, customer_id: str) -> Customer:
+    def customer(self, customer_id: str) -> model.Customer:
         return self._once("customer", self._backoffice.customer, customer_id)
 
-    def customer_by_email(self, email: str) -> Customer | None:
+    def customer_by_email(self, email: str) -> model.Customer | None:
         return self._once("customer_by_email", self._backoffice.customer_by_email, email)
 
-    def customer_by_slack_user(self, slack_user_id: str) -> Customer | None:
+    def customer_by_slack_user(self, slack_user_id: str) -> model.Customer | None:
         return self._once(
             "customer_by_slack_user", self._backoffice.customer_by_slack_user, slack_user_id
         )
 
     # Orders and delivery
-    def order(self, order_id: str) -> Order:
+    def order(self, order_id: str) -> model.Order:
         return self._once("order", self._backoffice.order, order_id)
 
-    def orders_of(self, customer_id: str) -> list[Order]:
+    def orders_of(self, customer_id: str) -> list[model.Order]:
         return self._once("orders_of", self._backoffice.orders_of, customer_id)
 
-    def change_address(self, order_id: str, address: str) -> Order:
+    def change_address(self, order_id: str, address: str) -> model.Order:
         self._changed()
         return self._backoffice.change_address(order_id, address)
 
-    def change_delivery_date(self, order_id: str, new_date: date) -> Order:
+    def change_delivery_date(self, order_id: str, new_date: date) -> model.Order:
         self._changed()
         return self._backoffice.change_delivery_date(order_id, new_date)
 
-    def create_return_label(self, order_id: str) -> ReturnLabel:
+    def create_return_label(self, order_id: str) -> model.ReturnLabel:
         self._changed()
         return self._backoffice.create_return_label(order_id)
 
-    def return_label_of(self, order_id: str) -> ReturnLabel | None:
+    def return_label_of(self, order_id: str) -> model.ReturnLabel | None:
         return self._once("return_label_of", self._backoffice.return_label_of, order_id)
 
-    def cancel_order(self, order_id: str) -> Order:
+    def cancel_order(self, order_id: str) -> model.Order:
         self._changed()
         return self._backoffice.cancel_order(order_id)
 
     # Billing
-    def invoices_of(self, customer_id: str) -> list[Invoice]:
+    def invoices_of(self, customer_id: str) -> list[model.Invoice]:
         return self._once("invoices_of", self._backoffice.invoices_of, customer_id)
 
-    def invoice(self, invoice_id: str) -> Invoice:
+    def invoice(self, invoice_id: str) -> model.Invoice:
         return self._once("invoice", self._backoffice.invoice, invoice_id)
 
-    def payments_of(self, customer_id: str) -> list[Payment]:
+    def payments_of(self, customer_id: str) -> list[model.Payment]:
         return self._once("payments_of", self._backoffice.payments_of, customer_id)
 
-    def refunds_of(self, customer_id: str) -> list[Refund]:
+    def refunds_of(self, customer_id: str) -> list[model.Refund]:
         return self._once("refunds_of", self._backoffice.refunds_of, customer_id)
 
-    def request_refund(self, order_id: str, amount: float) -> Refund:
+    def request_refund(self, order_id: str, amount: float) -> model.Refund:
         self._changed()
         return self._backoffice.request_refund(order_id, amount)
 
     # Subscriptions and sales
-    def subscription_of(self, customer_id: str) -> Subscription | None:
+    def subscription_of(self, customer_id: str) -> model.Subscription | None:
         return self._once("subscription_of", self._backoffice.subscription_of, customer_id)
 
-    def plans(self) -> list[Plan]:
+    def plans(self) -> list[model.Plan]:
         return self._once("plans", self._backoffice.plans)
