@@ -25,11 +25,12 @@ class _TestSanic(Sanic):
 
 class _Agent:
     """The part of Rasa's agent a channel server uses: no model, and the test's tracker
-    store if it gives one."""
+    store if it gives one (set by ``ChannelServer``)."""
 
-    def __init__(self, handle_message: Any, tracker_store: Any = None):
+    tracker_store: Any = None
+
+    def __init__(self, handle_message: Any):
         self.handle_message = handle_message
-        self.tracker_store = tracker_store
 
 
 class ChannelServer:
@@ -52,8 +53,8 @@ class ChannelServer:
 
     def __enter__(self) -> ChannelServer:
         app = _TestSanic(f"channel_test_{next(_numbers)}")
-        # What register()'s handler calls.
-        app.ctx.agent = _Agent(self._on_new_message, self.tracker_store)
+        app.ctx.agent = _Agent(self._on_new_message)  # what register()'s handler calls
+        app.ctx.agent.tracker_store = self.tracker_store
         register([self.channel], app, route="/webhooks/")
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
