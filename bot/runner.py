@@ -134,11 +134,14 @@ def read_secrets(path: Path) -> dict[str, str]:
 
 
 def prepare_databases(settings: Settings) -> None:
-    """Bring the journey database to the newest schema before any process starts.
+    """Bring the journey database to the newest schema, and seed the embedded demo back
+    office when it is empty, before any process starts.
 
-    The hub, the dispatcher and the action server each check it too; doing it once here
-    first means they never race to create the same tables.
+    The hub, the dispatcher and the action server each check them too; doing it once here
+    first means they never race to create the same tables (the action server and the hub
+    seeding a new back office together dropped each other's tables: "no such table").
     """
+    from bot.backoffice.sql import seed_if_empty
     from bot.db import make_engine
     from bot.journey.migrate import migrate
 
@@ -147,6 +150,13 @@ def prepare_databases(settings: Settings) -> None:
         migrate(engine)
     finally:
         engine.dispose()
+    if settings.backoffice_api_url:
+        return  # the company's own systems: nothing of ours to seed
+    backoffice = make_engine(settings.backoffice_url)
+    try:
+        seed_if_empty(backoffice)
+    finally:
+        backoffice.dispose()
 
 
 def ensure_first_user(settings: Settings) -> str | None:

@@ -13,11 +13,9 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect
-
 from bot.backoffice import BackOffice
 from bot.backoffice.http import HttpBackOffice
-from bot.backoffice.sql import SqlBackOffice, seed
+from bot.backoffice.sql import SqlBackOffice, seed_if_empty
 from bot.cx_routing import CxRules
 from bot.db import make_engine
 from bot.departments import load_departments
@@ -53,8 +51,7 @@ def build_backoffice(settings: Settings | HubSettings) -> BackOffice:
     if settings.backoffice_api_url:
         return HttpBackOffice(settings.backoffice_api_url)
     engine = make_engine(settings.backoffice_url)
-    if not inspect(engine).has_table("customers"):
-        seed(engine)
+    seed_if_empty(engine)  # `make run` seeds it before any process starts (bot/runner.py)
     return SqlBackOffice(engine)
 
 

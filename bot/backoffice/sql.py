@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -374,6 +375,12 @@ def _subscription(r) -> Subscription:
         contract_end=r.contract_end,
         early_cancel_fee=r.early_cancel_fee,
     )
+
+
+def seed_if_empty(engine: Engine) -> None:
+    """Seed the embedded demo back office the first time (no ``customers`` table yet)."""
+    if not inspect(engine).has_table("customers"):
+        seed(engine)
 
 
 def seed(engine: Engine, fixture: Path = FIXTURE, today: date | None = None) -> None:

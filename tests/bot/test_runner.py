@@ -1,5 +1,6 @@
 import pytest
 import yaml
+from sqlalchemy import text
 
 from bot.db import make_engine
 from bot.hub.accounts import Accounts
@@ -105,6 +106,20 @@ def test_the_first_run_creates_an_admin_whose_password_is_in_the_secrets_file(
     assert [u.username for u, _ in accounts.all()] == ["admin"]
     # The widget's token secret is generated with the others.
     assert len(read_secrets(path)["CX_WIDGET_SECRET"]) >= 32
+
+
+def test_the_demo_back_office_is_seeded_once_before_any_process_starts(tmp_path):
+    # The action server and the hub each seeded a new back office on start-up and, starting
+    # together, dropped each other's tables ("no such table: plans"): it is seeded here first.
+    s, _ = ensure_secrets(settings(tmp_path))
+    prepare_databases(s)
+    backoffice = make_engine(s.backoffice_url)
+    with backoffice.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM plans")).scalar() > 0
+        conn.execute(text("UPDATE plans SET summary = 'kept'"))
+    prepare_databases(s)  # again: what is there stays
+    with backoffice.connect() as conn:
+        assert {r[0] for r in conn.execute(text("SELECT summary FROM plans"))} == {"kept"}
 
 
 # --- where one-time verification codes go ------------------------------------------------------
