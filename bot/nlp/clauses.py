@@ -57,6 +57,13 @@ _DISCLAIMS = re.compile(
 )
 # "actually forget the address", "never mind the refund": that need is being dropped.
 _DROPS = re.compile(r"\b(?:forget|never\s?mind|scrap|ignore|disregard)\b", re.IGNORECASE)
+# "I'd rather have my money back than a new one", "a refund instead of a replacement": the
+# part after "than" / "instead of" is what the customer does NOT want. It is cut off as a
+# clause of its own (split where it starts) and raises no need.
+_RATHER = re.compile(r"\brather\b", re.IGNORECASE)
+_THAN = re.compile(r"\s+(?=than\b)", re.IGNORECASE)
+_INSTEAD = re.compile(r"\s+(?=(?:rather\s+than|instead\s+of)\b)", re.IGNORECASE)
+_REJECTS = re.compile(r"^\W*(?:rather\s+than|instead\s+of|than)\b", re.IGNORECASE)
 # "two things:", "quick ones:", "question:": announces what follows, asks nothing itself.
 _PREAMBLE = re.compile(r"^\W*(?:\w+\W+){0,2}\w+\s*:$")
 _WORD = re.compile(r"[A-Za-z]{2,}|\b[A-Za-z]*-?\d{4,}\b")
@@ -68,11 +75,24 @@ def clauses(text: str) -> list[str]:
         return []
     parts: list[str] = []
     for sentence in _SENTENCE_END.split(text.strip()):
-        parts.extend(p.strip(" ,") for p in _JOINERS.split(sentence))
+        for part in _JOINERS.split(sentence):
+            parts.extend(p.strip(" ,") for p in _preferred_apart(part))
     parts = [
         p for p in parts if len(_WORD.findall(p)) >= MIN_CLAUSE_WORDS and not _PREAMBLE.match(p)
     ][:MAX_CLAUSES]
     return parts if len(parts) >= 2 else []
+
+
+def _preferred_apart(part: str) -> list[str]:
+    """``part`` with what the customer prefers apart from what they turn down: "I'd rather
+    have my money back than a new one" -> ["I'd rather have my money back", "than a new
+    one"]. A bare "than" splits only after "rather" ("more than 30 days" is one clause)."""
+    pieces = _INSTEAD.split(part)
+    rather = _RATHER.search(pieces[0])
+    if rather is not None and len(pieces) == 1:
+        head, tail = pieces[0][: rather.end()], pieces[0][rather.end() :]
+        pieces = [head + piece if i == 0 else piece for i, piece in enumerate(_THAN.split(tail, 1))]
+    return pieces
 
 
 def asks_for_a_person(text: str) -> bool:
@@ -95,7 +115,8 @@ def combine(
     some clause also reads, or is something other than small talk ("call me Ozzy. also where is ORD-10004?"
     stays a preference, the order question waits). Otherwise the clearest clause need wins:
     a story around one request, an email signature pasted under it. A clause that drops
-    something ("actually forget the address") raises no need of its own.
+    something ("actually forget the address") or turns it down ("than a new one") raises no
+    need of its own.
     """
     top = whole.get("intent") or {}
     found = [
@@ -106,6 +127,7 @@ def combine(
         and p["intent"].get("confidence", 0.0) >= CONFIDENT
         and not _DROPS.search(p.get("text") or "")
         and not _DISCLAIMS.search(p.get("text") or "")
+        and not _REJECTS.search(p.get("text") or "")
     ]
     dropping = any(_DROPS.search(p.get("text") or "") for p in parts)
     main, sure = top.get("name") or "", top.get("confidence", 0.0) >= CONFIDENT

@@ -161,3 +161,47 @@ def test_of_clauses_about_as_clear_the_first_said_wins():
     )
     assert instead == {"name": "ask_pricing", "confidence": 0.88}
     assert others == ["request_quote"]
+
+
+@pytest.mark.parametrize(
+    "text, preferred, turned_down",
+    [
+        (
+            "I'd rather have my money back than a new one tbh",
+            "I'd rather have my money back",
+            "than a new one tbh",
+        ),
+        (
+            "can I get a refund instead of a replacement",
+            "can I get a refund",
+            "instead of a replacement",
+        ),
+        (
+            "instead of a refund, can I get store credit",
+            "can I get store credit",
+            "instead of a refund",
+        ),
+        (
+            "send it to my new flat rather than the old address please",
+            "send it to my new flat",
+            "rather than the old address please",
+        ),
+    ],
+)
+def test_what_the_customer_turns_down_is_a_clause_apart(text, preferred, turned_down):
+    assert sorted(clauses(text)) == sorted([preferred, turned_down])
+
+
+def test_than_alone_does_not_split_a_clause():
+    assert clauses("is it more than 30 days since I ordered") == []
+
+
+def test_what_is_turned_down_raises_no_need():
+    # Read whole, the refund is unsure (the replacement's words pull the other way); the
+    # clause turned down reads confidently as something else and must not win.
+    whole = parse("nlu_fallback", 0.4)
+    parts = [
+        parse("charged_twice", 0.7, "I'd rather have my money back"),
+        parse("order_status", 0.9, "than a new one tbh"),
+    ]
+    assert combine(whole, parts, is_need) == ({"name": "charged_twice", "confidence": 0.7}, [])
