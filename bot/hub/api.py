@@ -21,6 +21,7 @@ from bot.hub.openapi_parts import (
     NO_SECRET,
     SIGNED,
     error_spec,
+    json_body,
     json_spec,
     schema_ref,
 )
@@ -123,10 +124,7 @@ async def routing(request: Request) -> HTTPResponse:
             "schema": {"type": "string", "minLength": 1, "maxLength": 64},
         }
     ],
-    request={
-        "required": True,
-        "content": {"application/json": {"schema": schema_ref("Delivery")}},
-    },
+    request=json_body(schema_ref("Delivery")),
     responses={
         "200": json_spec("Stored, or recognised as a repeat.", schema_ref("Received")),
         "400": error_spec("No Idempotency-Key, a body that is not JSON, or no integer handoff_id."),
@@ -238,10 +236,7 @@ async def list_inbox(request: Request, name: str) -> HTTPResponse:
     ),
     operation_id="acknowledgeHandoff",
     security=SIGNED,
-    request={
-        "required": False,
-        "content": {"application/json": {"schema": schema_ref("Acknowledgement")}},
-    },
+    request=json_body(schema_ref("Acknowledgement"), required=False),
     responses={
         "200": json_spec("The updated handoff.", schema_ref("Handoff")),
         "400": error_spec("by, promised_by or customer_note is of the wrong kind or too long."),
@@ -278,30 +273,25 @@ async def acknowledge(request: Request, handoff_id: int) -> HTTPResponse:
     ),
     operation_id="resolveHandoff",
     security=SIGNED,
-    request={
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "resolution": {
-                            "type": "string",
-                            "minLength": 1,
-                            "description": "What was done, for the journey record.",
-                        },
-                        "customer_note": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": 500,
-                            "description": "What to tell the customer.",
-                        },
-                    },
-                    "required": ["resolution"],
-                }
-            }
-        },
-    },
+    request=json_body(
+        {
+            "type": "object",
+            "properties": {
+                "resolution": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "What was done, for the journey record.",
+                },
+                "customer_note": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 500,
+                    "description": "What to tell the customer.",
+                },
+            },
+            "required": ["resolution"],
+        }
+    ),
     responses={
         "200": json_spec("The updated handoff.", schema_ref("Handoff")),
         "400": error_spec("The body is not JSON, has no resolution, or a bad customer_note."),

@@ -30,7 +30,7 @@ from bot.agents.queue import Holder
 from bot.hub import console_push
 from bot.hub.accounts import Session
 from bot.hub.auth import check_csrf, require
-from bot.hub.openapi_parts import CONVERSATION_ID, Spec, error_spec, json_spec
+from bot.hub.openapi_parts import CONVERSATION_ID, Spec, error_spec, json_body, json_spec
 from bot.hub.registry import RouteTable
 from bot.hub.schemas import CONSOLE_LIST, CONSOLE_LIST_PARAMETERS, CONSOLE_QUEUE
 from bot.hub.web import HubError, in_thread, json_object
@@ -50,7 +50,7 @@ def _text_body(*fields: str, required: tuple[str, ...] = ()) -> Spec:
     """A JSON object body of texts (``fields``), ``required`` of them required."""
     properties = {field: {"type": "string", "maxLength": 5000} for field in fields}
     schema = {"type": "object", "properties": properties, "required": list(required)}
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    return json_body(schema)
 
 
 def _answers(ok: str, done: str, conflict: str | None = _NOT_HOLDING) -> dict[str, Spec]:

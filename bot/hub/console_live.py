@@ -34,7 +34,7 @@ from bot.agents.relay import WEB_CHANNEL
 from bot.hub import console_push
 from bot.hub.accounts import Session
 from bot.hub.auth import check_csrf, require
-from bot.hub.openapi_parts import CONVERSATION_ID, Spec, error_spec, json_spec
+from bot.hub.openapi_parts import CONVERSATION_ID, Spec, error_spec, json_body, json_spec
 from bot.hub.registry import RouteTable
 from bot.hub.web import HubError, in_thread, json_object
 
@@ -76,7 +76,7 @@ _POSTED = {
 def _body(properties: Spec, required: list[str]) -> Spec:
     """A required JSON object body with ``properties``."""
     schema = {"type": "object", "properties": properties, "required": required}
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    return json_body(schema)
 
 
 routes = RouteTable(tags=["agent console"], path_parameters={"conversation_id": CONVERSATION_ID})

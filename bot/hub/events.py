@@ -32,6 +32,7 @@ from bot.hub.openapi_parts import (
     NO_SECRET,
     SIGNED,
     error_spec,
+    json_body,
     json_spec,
     schema_ref,
 )
@@ -73,10 +74,7 @@ routes = RouteTable(
     ),
     operation_id="receiveEvent",
     security=SIGNED,
-    request={
-        "required": True,
-        "content": {"application/json": {"schema": schema_ref("DepartmentEvent")}},
-    },
+    request=json_body(schema_ref("DepartmentEvent")),
     responses={
         "202": json_spec("Taken in; the customer will be told.", schema_ref("EventTaken")),
         "200": json_spec("A repeat of an event already taken in.", schema_ref("EventTaken")),

@@ -47,6 +47,11 @@ def json_spec(description: str, schema: Spec) -> Spec:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def json_body(schema: Spec, required: bool = True) -> Spec:
+    """A JSON request body of ``schema`` (the registry reads its accepted types from here)."""
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
 def schema_ref(name: str) -> Spec:
     """A reference to the component schema ``name``."""
     return {"$ref": f"#/components/schemas/{name}"}

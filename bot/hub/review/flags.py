@@ -21,7 +21,7 @@ from sanic.response import text as text_response
 
 from bot.hub.accounts import Session
 from bot.hub.auth import check_csrf, require
-from bot.hub.openapi_parts import error_spec, html_spec, json_spec, schema_ref
+from bot.hub.openapi_parts import error_spec, html_spec, json_body, json_spec, schema_ref
 from bot.hub.registry import RouteTable
 from bot.hub.review import schemas
 from bot.hub.review.layout import API, PREFIX, page
@@ -280,24 +280,19 @@ async def drop_example_form(request: Request, example_id: int) -> HTTPResponse:
     name="review_flag_api",
     summary="Flag a touchpoint, or change its tags and note",
     description=_CHANGING,
-    request={
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "tags": {
-                            "type": "array",
-                            "items": {"type": "string"},
-                            "maxItems": review_flags.MAX_TAGS,
-                        },
-                        "note": {"type": "string"},
-                    },
-                }
-            }
-        },
-    },
+    request=json_body(
+        {
+            "type": "object",
+            "properties": {
+                "tags": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "maxItems": review_flags.MAX_TAGS,
+                },
+                "note": {"type": "string"},
+            },
+        }
+    ),
     responses={
         "200": json_spec("Flagged.", schema_ref("ReviewFlagState")),
         "400": error_spec("Bad tags or note, or not JSON."),
@@ -355,25 +350,20 @@ async def flag_api(request: Request, touchpoint_id: int) -> HTTPResponse:
     name="review_examples_api",
     summary="Keep a customer message as an example of an intent",
     description=_CHANGING,
-    request={
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["touchpoint_id", "text", "intent"],
-                    "properties": {
-                        "touchpoint_id": {"type": "integer", "minimum": 1},
-                        "text": {"type": "string"},
-                        "intent": {
-                            "type": "string",
-                            "description": "An intent of domain.yml.",
-                        },
-                    },
-                }
-            }
-        },
-    },
+    request=json_body(
+        {
+            "type": "object",
+            "required": ["touchpoint_id", "text", "intent"],
+            "properties": {
+                "touchpoint_id": {"type": "integer", "minimum": 1},
+                "text": {"type": "string"},
+                "intent": {
+                    "type": "string",
+                    "description": "An intent of domain.yml.",
+                },
+            },
+        }
+    ),
     responses={
         "201": json_spec("Kept.", schema_ref("ReviewExample")),
         "400": error_spec("Bad text or unknown intent, or not JSON."),
