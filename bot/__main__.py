@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "hub":
         from bot.hub import HubSettings, run_hub
 
-        run_hub(HubSettings.from_env())
+        run_hub(HubSettings.from_settings(settings))
         return 0
     if args.command == "dispatch":
         from bot.journey.upkeep import run_upkeep

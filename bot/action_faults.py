@@ -28,8 +28,6 @@ import asyncio
 import contextvars
 import json
 import logging
-import math
-import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -48,11 +46,12 @@ from bot import metrics
 from bot.journey.schema import touchpoints
 from bot.journey.signals import UserMessage
 from bot.journey.store import JourneyStore, Turn
+from bot.settings import ACTION_TIMEOUT_ENV, DEFAULT_ACTION_TIMEOUT_SECONDS, Settings
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT_ENV = "CX_ACTION_TIMEOUT_SECONDS"
-DEFAULT_TIMEOUT_SECONDS = 5.0
+TIMEOUT_ENV = ACTION_TIMEOUT_ENV
+DEFAULT_TIMEOUT_SECONDS = DEFAULT_ACTION_TIMEOUT_SECONDS
 # Past the timeout, the action server's /health must answer within this, or it is hung.
 HEALTH_TIMEOUT_SECONDS = 3.0
 # However alive it looks, no call waits longer than this (Rasa's own limit is 300 s).
@@ -80,19 +79,15 @@ class ActionFaultSettings:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ActionFaultSettings:
-        """Read ``CX_ACTION_TIMEOUT_SECONDS``; a clear error names it when it is not a number."""
-        env = os.environ if env is None else env
-        raw = env.get(TIMEOUT_ENV, "").strip()
-        if not raw:
-            return cls()
-        try:
-            seconds = float(raw)
-        except ValueError:
-            raise ValueError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
-        if not math.isfinite(seconds) or seconds <= 0:
-            raise ValueError(f"{TIMEOUT_ENV}={raw!r} must be a number of seconds above 0")
-        return cls(timeout_seconds=seconds)
+    def from_settings(cls, settings: Settings) -> ActionFaultSettings:
+        """``CX_ACTION_TIMEOUT_SECONDS`` as ``settings`` read it."""
+        return cls(timeout_seconds=settings.action_timeout_seconds)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ActionFaultSettings:
+        """``from_settings`` of the settings ``env`` (a mapping of variables) gives; a clear
+        error names ``CX_ACTION_TIMEOUT_SECONDS`` when it is not a number."""
+        return cls.from_settings(Settings.from_env(env))
 
 
 @dataclass(frozen=True)
@@ -415,7 +410,7 @@ class GuardedActionEndpoint(EndpointConfig):  # type: ignore[misc]  # Rasa ships
 # -- installing it on the Rasa server -------------------------------------------------------
 
 
-def install(app: Sanic, settings: ActionFaultSettings | None = None) -> None:
+def install(app: Sanic, settings: Settings) -> None:
     """Guard the action endpoint of the agent ``app`` serves (idempotent).
 
     The agent is loaded after the channels' start-up listeners run, and replaced when a
@@ -426,12 +421,12 @@ def install(app: Sanic, settings: ActionFaultSettings | None = None) -> None:
     if getattr(app.ctx, "cx_action_faults", False):  # one guard, however many ask
         return
     app.ctx.cx_action_faults = True
-    settings = settings or ActionFaultSettings.from_env()
-    log = _LazyFailureLog()
+    faults = ActionFaultSettings.from_settings(settings)
+    log = _LazyFailureLog(settings.journey_url)
 
     async def guard_agent(request: Request) -> None:
         start_turn()
-        guard(getattr(request.app.ctx, "agent", None), settings, log)
+        guard(getattr(request.app.ctx, "agent", None), faults, log)
 
     app.register_middleware(guard_agent, "request")
 
@@ -456,7 +451,8 @@ def guard(
 class _LazyFailureLog:
     """A ``FailureLog`` on the journey database, connected on the first failure."""
 
-    def __init__(self) -> None:
+    def __init__(self, journey_url: str) -> None:
+        self._journey_url = journey_url
         self._log: FailureLog | None = None
         self._lock = threading.Lock()  # failures are written from worker threads
 
@@ -464,7 +460,6 @@ class _LazyFailureLog:
         with self._lock:
             if self._log is None:
                 from bot.db import make_engine
-                from bot.settings import Settings
 
-                self._log = FailureLog(make_engine(Settings.from_env().journey_url))
+                self._log = FailureLog(make_engine(self._journey_url))
         return self._log.record(failure)

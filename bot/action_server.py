@@ -15,7 +15,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -33,13 +32,17 @@ from sanic.response import HTTPResponse
 from bot import action_threads
 from bot.channels.api_guard import body_unread
 from bot.redaction import install_log_redaction, keep_tensorflow_out
-from bot.settings import Settings
+from bot.settings import (
+    ACTION_MAX_BODY_ENV,
+    ACTION_SECRET_ENV,
+    DEFAULT_ACTION_MAX_BODY_BYTES,
+    Settings,
+)
 
 logger = logging.getLogger(__name__)
 
-# Rasa sends the whole tracker on every call: long chats with long messages reach a few MB.
-DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
-MAX_BODY_ENV = "CX_ACTION_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY_BYTES = DEFAULT_ACTION_MAX_BODY_BYTES  # the why: bot/settings.py
+MAX_BODY_ENV = ACTION_MAX_BODY_ENV
 EXPECTED = 'expected a JSON object like {"next_action": "action_name", "tracker": {...}}'
 
 
@@ -113,7 +116,7 @@ async def _check_action_call(request: Request) -> HTTPResponse | None:
 
 
 SECRET_HEADER = "X-CX-Action-Secret"
-SECRET_ENV = "CX_ACTION_SECRET"
+SECRET_ENV = ACTION_SECRET_ENV
 
 
 def _caller_check(secret: str) -> Callable[[Request], Awaitable[HTTPResponse | None]]:
@@ -170,26 +173,25 @@ def main(argv: list[str] | None = None) -> None:
     utils.configure_colored_logging(args.loglevel)
     utils.update_sanic_log_level()
     install_log_redaction()  # no email, phone or card number in the action server's log
-    raw = os.environ.get(MAX_BODY_ENV, "")
     try:
-        max_body = int(raw) if raw else DEFAULT_MAX_BODY_BYTES
-    except ValueError:
-        raise SystemExit(f"{MAX_BODY_ENV}={raw!r} is not a number of bytes") from None
-    secret = os.environ.get(SECRET_ENV) or None
+        settings = Settings.from_env()
+    except ValueError as e:  # a bad value: its variable and what is wrong, no traceback
+        raise SystemExit(str(e)) from None
+    secret = settings.action_secret or None
     if secret is None:
         logger.warning("%s is not set: the action server takes calls from anyone", SECRET_ENV)
     app = create_app(
         args.actions,
-        max_body,
+        settings.action_max_body_bytes,
         secret=secret,
         warm=True,
-        threads=Settings.from_env().action_threads,
+        threads=settings.action_threads,
         cors_origins=args.cors,
         auto_reload=args.auto_reload,
     )
     app.register_listener(_serve_metrics, "before_server_start")  # after the warm-up
     plugin_manager().hook.attach_sanic_app_extensions(app=app)  # as rasa_sdk's run() does
-    host = os.environ.get("SANIC_HOST", "127.0.0.1")
+    host = settings.action_server_host
     logger.info("Action endpoint is up and running on http://%s:%s", host, args.port)
     app.run(host, args.port, workers=utils.number_of_sanic_workers())
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from bot.routing import FROM_CUSTOMER, RoutingMap
+from bot.settings import quiet_tensorflow
 
 # What `python -m bot classify` prints; the rest of Classification serves the evaluation.
 PUBLIC_FIELDS = ("text", "intent", "confidence", "department", "stage", "entities")
@@ -39,7 +39,7 @@ class Classifier:
     """A trained Rasa model loaded in this process, plus the routing map."""
 
     def __init__(self, model: str | Path = "models", routing: RoutingMap | None = None):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        quiet_tensorflow()
         from rasa.core.agent import Agent
         from rasa.model import get_local_model
         from rasa.utils.log_utils import configure_structlog

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,10 +60,10 @@ class Department:
         if not self.secret_env:
             object.__setattr__(self, "secret_env", default_secret_env(self.name))
 
-    def webhook_secret(self, env: Mapping[str, str] | None = None) -> str:
-        """The signing secret from the environment, or MissingSecretError naming the variable."""
-        env = os.environ if env is None else env
-        secret = env.get(self.secret_env, "")
+    def webhook_secret(self, secrets: Mapping[str, str]) -> str:
+        """The signing secret from ``secrets`` (the settings' ``secrets``: the environment as
+        it was read), or MissingSecretError naming the variable."""
+        secret = secrets.get(self.secret_env, "")
         if not secret:
             raise MissingSecretError(
                 f"department {self.name!r}: webhook signing secret is not set; set the environment "
@@ -77,16 +76,15 @@ class Department:
         """The variable holding the secret before a rotation: ``<secret_env>_PREVIOUS``."""
         return self.secret_env + PREVIOUS_SUFFIX
 
-    def webhook_secrets(self, env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    def webhook_secrets(self, secrets: Mapping[str, str]) -> tuple[str, ...]:
         """The secrets a request from or to this department may be signed with, current first.
 
         The previous secret (``<secret_env>_PREVIOUS``) is accepted while it is set, so a
         rotation has an overlap window; signing always uses the current one. Raises
         MissingSecretError when the current secret is not set, even if the previous one is.
         """
-        env = os.environ if env is None else env
-        current = self.webhook_secret(env)
-        previous = env.get(self.previous_secret_env, "")
+        current = self.webhook_secret(secrets)
+        previous = secrets.get(self.previous_secret_env, "")
         return (current, previous) if previous and previous != current else (current,)
 
     def is_open(self, at: datetime) -> bool:

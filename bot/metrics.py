@@ -430,9 +430,9 @@ def serve(
     return port
 
 
-def serve_rasa() -> None:
+def serve_rasa(settings: Settings | None = None) -> None:
     """The Rasa server's listener (called as it starts, from bot/channels/rest.py)."""
-    serve("rasa")
+    serve("rasa", settings=settings)
 
 
 def serve_actions(journey_engine: Engine) -> None:

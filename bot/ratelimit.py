@@ -11,16 +11,15 @@ on their own with it, so a client may get up to ``processes x limit``. ``RedisLi
 (``CX_RATE_REDIS_URL``) counts in one Redis for all of them, with the same answers;
 ``RateLimits.limiter()`` picks one.
 
-Configuration comes from the environment (``RateLimits.from_env``), each rate written
-``N/WINDOW`` with the window in seconds or with a unit: ``30/60``, ``30/1m``, ``10/15m``,
-``1000/1h``; ``off`` turns that limit off.
+Configuration comes from the environment (read in bot/settings.py, parsed by
+``RateLimits.from_settings``), each rate written ``N/WINDOW`` with the window in seconds
+or with a unit: ``30/60``, ``30/1m``, ``10/15m``, ``1000/1h``; ``off`` turns that limit off.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import threading
 import time
@@ -29,6 +28,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from bot.settings import RATE_ENV, Settings
 
 log = logging.getLogger(__name__)
 
@@ -263,30 +264,23 @@ class RateLimits:
     max_keys: int = MAX_KEYS
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
-    ENV = {
-        "conversation": "CX_RATE_CONVERSATION",
-        "ip": "CX_RATE_IP",
-        "connect_ip": "CX_RATE_CONNECT_IP",
-        "slack_user": "CX_RATE_SLACK_USER",
-        "slack_team": "CX_RATE_SLACK_TEAM",
-        "login_failures": "CX_RATE_LOGIN_FAILURES",
-        "login_ip_failures": "CX_RATE_LOGIN_IP_FAILURES",
-    }
+    ENV = RATE_ENV  # field -> the variable that sets it (declared in bot/settings.py)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> RateLimits:
-        """Read ``CX_RATE_*``, ``CX_TRUSTED_PROXIES`` and ``CX_RATE_REDIS_URL``; unset ones
-        keep the defaults."""
-        env = os.environ if env is None else env
+    def from_settings(cls, settings: Settings) -> RateLimits:
+        """The limits ``settings`` sets (``CX_RATE_*``, ``CX_TRUSTED_PROXIES``,
+        ``CX_RATE_REDIS_URL``); unset ones keep the defaults."""
         rates: dict[str, Any] = {
-            attr: Rate.parse(env[key], key) for attr, key in cls.ENV.items() if env.get(key)
+            attr: Rate.parse(text, RATE_ENV[attr]) for attr, text in settings.rates
         }
-        raw = env.get("CX_TRUSTED_PROXIES", "0").strip() or "0"
-        if not raw.isdigit():
-            raise ValueError(f"CX_TRUSTED_PROXIES={raw!r} must be a number of proxies (0, 1...)")
         return cls(
-            **rates, trusted_proxies=int(raw), redis_url=env.get("CX_RATE_REDIS_URL", "").strip()
+            **rates, trusted_proxies=settings.trusted_proxies, redis_url=settings.rate_redis_url
         )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RateLimits:
+        """``from_settings`` of the settings ``env`` (a mapping of variables) gives."""
+        return cls.from_settings(Settings.from_env(env))
 
     def limiter(self) -> Limiter:
         """Where these limits count: the Redis of ``redis_url``, else this process's memory."""

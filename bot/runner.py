@@ -20,15 +20,13 @@ import requests
 import yaml
 from sqlalchemy.engine import make_url
 
-from bot.settings import Settings
+from bot.settings import DEFAULT_RASA_MAX_BODY_BYTES, Settings, child_process_env
 
 ACTION_SECRET_HEADER = "X-CX-Action-Secret"  # as bot/action_server.py checks it
 
 BIN = Path(sys.executable).parent
-# The largest request body the Rasa server reads (413 beyond it): a chat message is cut at
-# 20,000 characters (bot/channels/rest.py), and /model/train's data is well under this.
-RASA_MAX_BODY_ENV = "CX_RASA_MAX_BODY_BYTES"
-RASA_MAX_BODY_BYTES = 4 * 1024 * 1024
+# The largest request body the Rasa server reads by default (CX_RASA_MAX_BODY_BYTES).
+RASA_MAX_BODY_BYTES = DEFAULT_RASA_MAX_BODY_BYTES
 
 
 @dataclass
@@ -116,11 +114,9 @@ def ensure_secrets(settings: Settings) -> tuple[Settings, Path]:
             + "".join(f"{k}={v}\n" for k, v in values.items())
         )
         path.chmod(0o600)
-    token = os.environ.get("CX_RASA_TOKEN") or values["CX_RASA_TOKEN"]
-    widget_secret = os.environ.get("CX_WIDGET_SECRET") or values["CX_WIDGET_SECRET"]
-    return Settings(
-        **{**settings.__dict__, "rasa_token": token, "widget_secret": widget_secret}
-    ), path
+    token = settings.rasa_token or values["CX_RASA_TOKEN"]
+    widget_secret = settings.widget_secret or values["CX_WIDGET_SECRET"]
+    return replace(settings, rasa_token=token, widget_secret=widget_secret), path
 
 
 def read_secrets(path: Path) -> dict[str, str]:
@@ -173,7 +169,7 @@ def ensure_first_user(settings: Settings) -> str | None:
         accounts = Accounts(engine)
         if accounts.all():
             return None
-        password = os.environ.get("CX_HUB_ADMIN_PASSWORD") or read_secrets(
+        password = settings.hub_admin_password or read_secrets(
             settings.var_dir / "secrets.env"
         ).get("CX_HUB_ADMIN_PASSWORD")
         if not password:
@@ -278,7 +274,7 @@ def sql_tracker_store(url: str) -> dict[str, Any]:
 
 def child_env(settings: Settings) -> dict[str, str]:
     # Generated secrets first, so anything set in the real environment overrides them.
-    env = {**read_secrets(settings.var_dir / "secrets.env"), **os.environ}
+    env = {**read_secrets(settings.var_dir / "secrets.env"), **child_process_env()}
     env.update(
         SANIC_HOST=settings.host,  # rasa_sdk binds to 0.0.0.0 unless told otherwise
         CX_VAR_DIR=str(settings.var_dir),
@@ -370,7 +366,7 @@ def processes(settings: Settings, model: Path | str = "models") -> list[Process]
         ],
         f"{settings.rasa_url}/status?token={settings.rasa_token}",
         # Sanic reads SANIC_* settings from the environment: bodies over the limit get 413.
-        {**env, "SANIC_REQUEST_MAX_SIZE": env.get(RASA_MAX_BODY_ENV, str(RASA_MAX_BODY_BYTES))},
+        {**env, "SANIC_REQUEST_MAX_SIZE": str(settings.rasa_max_body_bytes)},
         logs / "rasa.log",
     )
     hub = Process(

@@ -1,7 +1,25 @@
-"""One typed settings object, built from the environment and passed down explicitly."""
+"""One typed settings object, built from the environment in one place and passed down.
+
+Every environment variable the assistant reads is declared here, once: its name, its
+default and why it exists. ``Settings.from_env()`` is the only reader of the process
+environment (tests/test_settings_one_place.py checks that no other module of bot/ or
+actions/ touches ``os.environ``); every other module is handed a ``Settings``, a value
+taken from one, or its ``secrets`` mapping by whoever calls it. The process entry points
+(``python -m bot``, the hub, the action server, the dispatcher, and the Rasa-side channels
+Rasa builds from credentials.yml) are the ones that call ``Settings.from_env()``.
+
+Why a frozen dataclass and not pydantic's ``BaseSettings`` (1.10 is installed): several
+defaults derive from other variables (``CX_VAR_DIR`` from ``CX_ROOT``, the database URLs
+from ``CX_VAR_DIR``, the hub's address from ``CX_HOST``), each bad value already has an
+error message that names the variable and says what to do (tests and operators rely on
+them), and ``BaseSettings(...)`` reads ``os.environ`` again on every construction, so a
+test or a derived ``replace(settings, ...)`` would pick up whatever the shell happens to
+hold. A dataclass with one ``from_env(env)`` keeps the reading in one visible function.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,10 +30,49 @@ ROOT = Path(__file__).resolve().parent.parent
 METRICS_OFFSETS = {"rasa": 0, "actions": 1, "hub": 2, "dispatcher": 3}
 DEFAULT_METRICS_PORT = 9400
 
+# Rasa stops waiting for the action server after this long and answers itself (bot/action_faults.py).
+ACTION_TIMEOUT_ENV = "CX_ACTION_TIMEOUT_SECONDS"
+DEFAULT_ACTION_TIMEOUT_SECONDS = 5.0
+# Rasa -> action server: the shared secret the action server checks (bot/action_server.py).
+ACTION_SECRET_ENV = "CX_ACTION_SECRET"
+# Rasa sends the whole tracker on every call: long chats with long messages reach a few MB.
+ACTION_MAX_BODY_ENV = "CX_ACTION_MAX_BODY_BYTES"
+DEFAULT_ACTION_MAX_BODY_BYTES = 32 * 1024 * 1024
+# The largest request body the Rasa server reads (413 beyond it): a chat message is cut at
+# 20,000 characters (bot/channels/rest.py), and /model/train's data is well under this.
+RASA_MAX_BODY_ENV = "CX_RASA_MAX_BODY_BYTES"
+DEFAULT_RASA_MAX_BODY_BYTES = 4 * 1024 * 1024
+# The console renews a takeover every 20 s: a closed tab lets go in 1.5 min (bot/hub/).
+TAKEOVER_LEASE_ENV = "CX_TAKEOVER_LEASE_SECONDS"
+DEFAULT_TAKEOVER_LEASE_SECONDS = 90.0
+
+# Rate limits of the public endpoints (bot/ratelimit.py), each ``N/WINDOW`` or ``off``:
+# RateLimits field -> the variable that sets it.
+RATE_ENV = {
+    "conversation": "CX_RATE_CONVERSATION",  # messages per conversation
+    "ip": "CX_RATE_IP",  # messages per client address
+    "connect_ip": "CX_RATE_CONNECT_IP",  # website chat connections per client address
+    "slack_user": "CX_RATE_SLACK_USER",  # messages per Slack user
+    "slack_team": "CX_RATE_SLACK_TEAM",  # messages per Slack workspace
+    "login_failures": "CX_RATE_LOGIN_FAILURES",  # failed hub sign-ins per username+address
+    "login_ip_failures": "CX_RATE_LOGIN_IP_FAILURES",  # failed hub sign-ins per address
+}
+
+# The Slack app's variables, as credentials.yml names them by default (bot/channels/slack.py;
+# credentials.yml may name others, looked up in ``Settings.secrets``). The hub posts agents'
+# replies with the same token at the same Web API URL (bot/channels/slack_api.py).
+SLACK_TOKEN_ENV = "SLACK_BOT_TOKEN"
+SLACK_SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"  # and SLACK_SIGNING_SECRET_PREVIOUS
+SLACK_API_URL_ENV = "SLACK_API_URL"  # Enterprise Grid, GovSlack, tests; default slack.com
+SLACK_CHANNEL_ENV = "SLACK_CHANNEL"
+
+# Department webhook secrets are named by bot/config/departments.yml (``secret_env``,
+# default CX_WEBHOOK_SECRET_<NAME>, bot/departments.py) and looked up in ``Settings.secrets``.
+
 
 @dataclass(frozen=True)
 class Settings:
-    """Where things live and how the processes reach each other."""
+    """Where things live, how the processes reach each other, and every other setting."""
 
     root: Path
     var_dir: Path
@@ -76,6 +133,43 @@ class Settings:
     # Threads the action server runs synchronous actions in (bot/action_threads.py): how many
     # database and back-office calls may wait at once without stalling the others.
     action_threads: int = 8
+    # How long Rasa waits for the action server before it answers the customer itself.
+    action_timeout_seconds: float = DEFAULT_ACTION_TIMEOUT_SECONDS
+    # The secret Rasa's calls to the action server carry; empty: anyone may call it.
+    action_secret: str = field(default="", repr=False)
+    action_max_body_bytes: int = DEFAULT_ACTION_MAX_BODY_BYTES
+    # Where the action server listens (rasa_sdk binds 0.0.0.0 unless told; the runner sets it).
+    action_server_host: str = "127.0.0.1"
+    rasa_max_body_bytes: int = DEFAULT_RASA_MAX_BODY_BYTES
+
+    # The hub (bot/hub/settings.py derives HubSettings from these): its own listening
+    # address when not ``host``, the request log, where browsers reach Rasa's socket.io
+    # channel and where the hub reaches Rasa's HTTP API when not ``rasa_url`` (a proxy, a
+    # container name), the Secure cookie flag behind TLS, how long an agent's takeover lasts
+    # unrenewed, whether this hub runs the worker that tells customers department news, and
+    # the first admin's password (`make run` generates one into var/secrets.env).
+    hub_host: str = ""
+    hub_access_log: bool = False
+    widget_rasa_url: str = ""
+    rasa_api_url: str = ""
+    hub_secure_cookies: bool = False
+    takeover_lease_seconds: float = DEFAULT_TAKEOVER_LEASE_SECONDS
+    hub_deliver_news: bool = True
+    hub_admin_password: str = field(default="", repr=False)
+
+    # Rate limits (bot/ratelimit.py parses them: RateLimits.from_settings): the ``N/WINDOW``
+    # text of each one set (RATE_ENV), how many reverse proxies' X-Forwarded-For to trust
+    # (0: the socket's peer, since any client can forge the header), and the Redis every
+    # process counts in together (empty: each process counts in its own memory).
+    rates: tuple[tuple[str, str], ...] = ()
+    trusted_proxies: int = 0
+    rate_redis_url: str = ""
+
+    # The environment as it was read: department webhook secrets (departments.yml's
+    # ``secret_env``) and the Slack app's variables (credentials.yml may rename them) are
+    # looked up in it by name, since their names are data, not code. Out of repr and
+    # comparisons: it holds secrets.
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def hub_url(self) -> str:
@@ -110,8 +204,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read ``CX_*`` variables; every default is the embedded, single-machine set-up."""
-        env = os.environ if env is None else env
+        """Read every setting from ``env`` (the process environment by default); every
+        default is the embedded, single-machine set-up. A bad value raises ValueError
+        naming the variable."""
+        env = dict(os.environ) if env is None else env
         root = Path(env.get("CX_ROOT", ROOT))
         var_dir = Path(env.get("CX_VAR_DIR", root / "var"))
         return cls(
@@ -148,7 +244,67 @@ class Settings:
             metrics_own_port=_optional_port(env, "CX_METRICS_OWN_PORT", 0),
             metrics_host=env.get("CX_METRICS_HOST", "").strip() or "127.0.0.1",
             action_threads=_count(env, "CX_ACTION_THREADS", 8),
+            action_timeout_seconds=_action_timeout(env),
+            action_secret=env.get(ACTION_SECRET_ENV, ""),
+            action_max_body_bytes=_bytes(env, ACTION_MAX_BODY_ENV, DEFAULT_ACTION_MAX_BODY_BYTES),
+            action_server_host=env.get("SANIC_HOST", "127.0.0.1"),
+            rasa_max_body_bytes=_bytes(env, RASA_MAX_BODY_ENV, DEFAULT_RASA_MAX_BODY_BYTES),
+            hub_host=env.get("CX_HUB_HOST", ""),
+            hub_access_log=env.get("CX_HUB_ACCESS_LOG", "") in ("1", "true", "yes"),
+            widget_rasa_url=env.get("CX_WIDGET_RASA_URL", ""),
+            rasa_api_url=env.get("CX_RASA_API_URL", ""),
+            hub_secure_cookies=env.get("CX_HUB_SECURE_COOKIES", "") in ("1", "true", "yes"),
+            takeover_lease_seconds=seconds(env, TAKEOVER_LEASE_ENV, DEFAULT_TAKEOVER_LEASE_SECONDS),
+            hub_deliver_news=env.get("CX_HUB_DELIVER_NEWS", "1") not in ("0", "false", "no"),
+            hub_admin_password=env.get("CX_HUB_ADMIN_PASSWORD", ""),
+            rates=tuple((attr, env[key]) for attr, key in RATE_ENV.items() if env.get(key)),
+            trusted_proxies=_trusted_proxies(env),
+            rate_redis_url=env.get("CX_RATE_REDIS_URL", "").strip(),
+            secrets=env,
         )
+
+
+def child_process_env() -> dict[str, str]:
+    """The environment a child process starts from: this process's own, whole (PATH, HOME,
+    the operator's secrets), for the runner and training to add to, never to read settings
+    from."""
+    return dict(os.environ)
+
+
+def quiet_tensorflow() -> None:
+    """Hide TensorFlow's C++ info and warning lines (it reads TF_CPP_MIN_LOG_LEVEL as it
+    loads), unless the operator asked for another level."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _action_timeout(env: Mapping[str, str]) -> float:
+    raw = env.get(ACTION_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_ACTION_TIMEOUT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{ACTION_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{ACTION_TIMEOUT_ENV}={raw!r} must be a number of seconds above 0")
+    return value
+
+
+def _bytes(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key, "")
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{key}={raw!r} is not a number of bytes") from None
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> int:
+    raw = env.get("CX_TRUSTED_PROXIES", "0").strip() or "0"
+    if not raw.isdigit():
+        raise ValueError(f"CX_TRUSTED_PROXIES={raw!r} must be a number of proxies (0, 1...)")
+    return int(raw)
 
 
 def _lock_key_prefix(env: Mapping[str, str]) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings
+from bot.settings import Settings, child_process_env
 
 KEEP_MODELS = 2
 
@@ -48,7 +48,11 @@ def train(
     before = newest_model(out)
     started = time.monotonic()
     # Data warnings belong to `make lint`; during training they would bury the progress.
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+    env = {
+        **child_process_env(),
+        "PYTHONWARNINGS": "ignore",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
     if force and nlu_only:
         # `rasa train nlu` has no --force, and Rasa's cache fingerprints config and data only:
         # after an edit to our own components (bot/nlp) it would restore the old classifier.

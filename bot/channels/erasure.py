@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import os
 from typing import Any
 
 from sanic import Blueprint, response
@@ -23,7 +22,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 ROUTE = "/conversations/<conversation_id:str>/tracker"
-TOKEN_ENV = "CX_RASA_TOKEN"  # the token `rasa run --auth-token` was given (bot/runner.py)
 
 
 class UnsupportedTrackerStore(Exception):
@@ -56,12 +54,16 @@ async def erase_conversation(agent: Any, conversation_id: str) -> int:
         return await asyncio.to_thread(delete_events, agent.tracker_store, conversation_id)
 
 
-def add_route(blueprint: Blueprint) -> None:
-    """Add the erasure route to the REST channel's blueprint (bot/channels/rest.py)."""
+def add_route(blueprint: Blueprint, token: str) -> None:
+    """Add the erasure route to the REST channel's blueprint (bot/channels/rest.py).
+
+    ``token``: Rasa's API token (``CX_RASA_TOKEN``, the one `rasa run --auth-token` was
+    given by bot/runner.py); empty refuses every request.
+    """
 
     @blueprint.route(ROUTE, methods=["DELETE"], name="cx_erase_conversation")
     async def erase(request: Request, conversation_id: str) -> HTTPResponse:
-        expected = os.environ.get(TOKEN_ENV, "")
+        expected = token
         given = request.args.get("token") or _bearer(request.headers.get("authorization"))
         if not expected or not hmac.compare_digest(
             (given or "").encode("utf-8"), expected.encode("utf-8")

@@ -37,6 +37,7 @@ from bot.channels.once import AnswerOnce, message_id_of
 from bot.channels.rest_owned import RestConversations
 from bot.ratelimit import Limiter, RateLimits, Verdict, first_refusal
 from bot.redaction import install_log_redaction
+from bot.settings import Settings
 
 MAX_MESSAGE_CHARS = 20_000
 MAX_SENDER_CHARS = 255  # the journey store's conversation_id is String(255)
@@ -59,9 +60,19 @@ class CheckedRestInput(RestInput):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> CheckedRestInput:
-        return cls(RateLimits.from_env())
+        settings = Settings.from_env()  # Rasa builds its channels: this process's settings
+        return cls(RateLimits.from_settings(settings), settings=settings)
 
-    def __init__(self, limits: RateLimits | None = None, limiter: Limiter | None = None):
+    def __init__(
+        self,
+        limits: RateLimits | None = None,
+        limiter: Limiter | None = None,
+        settings: Settings | None = None,
+    ):
+        """``settings``: the Rasa server's (its API token, the action timeout, the journey
+        database, metrics); built from the environment when not given, as Rasa's own
+        channel loading builds a channel with no arguments of ours."""
+        self.settings = settings if settings is not None else Settings.from_env()
         self.limits = limits or RateLimits()
         self.limiter = self.limits.limiter() if limiter is None else limiter
         self.conversations = RestConversations()
@@ -72,7 +83,8 @@ class CheckedRestInput(RestInput):
         once = AnswerOnce(metrics.timed_turns(on_new_message, self.name()))  # a repeat: no turn
         webhook = super().blueprint(once)
         install_log_redaction()  # the Rasa server's log: no email, phone or card number
-        erasure.add_route(webhook)  # `python -m bot forget`, under Rasa's conversation lock
+        # `python -m bot forget`, under Rasa's conversation lock, with Rasa's API token.
+        erasure.add_route(webhook, self.settings.rasa_token)
 
         @webhook.listener("before_server_start")
         async def guard_rasa_api(app: Sanic, _loop: Any) -> None:
@@ -82,8 +94,8 @@ class CheckedRestInput(RestInput):
             # A typed reply to buttons parsed as the button it names, on every channel.
             typed_choice.install()
             # Its calls to the action server: a short timeout and a graceful reply on failure.
-            action_faults.install(app)
-            metrics.serve_rasa()  # the Rasa server's Prometheus metrics, on loopback
+            action_faults.install(app, self.settings)
+            metrics.serve_rasa(self.settings)  # the Rasa server's Prometheus metrics, on loopback
 
         @webhook.middleware("request")
         async def check_message(req: Request) -> HTTPResponse | None:

@@ -37,7 +37,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -68,6 +67,7 @@ from bot.channels.slack_api import (
 )
 from bot.identity.trust import Identity
 from bot.ratelimit import Limiter, Rate, RateLimits, first_refusal
+from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.backoffice import BackOffice
@@ -192,8 +192,12 @@ class ThreadedSlackInput(SlackInput):
                     f"'{env_key}' (default {default}) instead."
                 )
 
+        # Rasa builds its channels: this process's settings. credentials.yml may rename the
+        # variables, so they are looked up by name in the environment as it was read.
+        settings = Settings.from_env()
+
         def env(key: str, default: str) -> str:
-            return os.environ.get(credentials.get(key) or default, "").strip()
+            return settings.secrets.get(credentials.get(key) or default, "").strip()
 
         channel = cls(
             slack_token=env("slack_token_env", TOKEN_ENV),
@@ -210,7 +214,8 @@ class ThreadedSlackInput(SlackInput):
             slack_signing_secret=env("slack_signing_secret_env", SIGNING_SECRET_ENV),
             conversation_granularity=credentials.get("conversation_granularity", "thread"),
             slack_api_url=env("slack_api_url_env", API_URL_ENV),
-            limits=RateLimits.from_env(),
+            limits=RateLimits.from_settings(settings),
+            settings=settings,
         )
         channel.previous_signing_secret = env(
             "slack_signing_secret_previous_env", SIGNING_SECRET_ENV + "_PREVIOUS"
@@ -236,11 +241,14 @@ class ThreadedSlackInput(SlackInput):
         limiter: Limiter | None = None,
         backoffice: BackOffice | None = None,
         trackers: TrackerStore | None = None,
+        settings: Settings | None = None,
     ) -> None:
         """Like ``SlackInput``, plus the Web API base URL, the journey database URL
         (default: ``CX_JOURNEY_URL``, read on the first event), the back office that
-        maps Slack users to customers (default: as configured, built on first use) and
-        Rasa's tracker store (default: the Rasa server's own)."""
+        maps Slack users to customers (default: as configured, built on first use),
+        Rasa's tracker store (default: the Rasa server's own) and the Rasa server's
+        ``settings`` those defaults come from (default: read from the environment when
+        first needed)."""
         super().__init__(
             slack_token,
             slack_channel,
@@ -257,6 +265,7 @@ class ThreadedSlackInput(SlackInput):
         self.errors_ignore_retry = tuple(errors_ignore_retry or ())
         self.slack_api_url = api_url(slack_api_url)
         self.journey_url = journey_url
+        self.settings = settings
         self._seen: SeenEvents | None = None
         self._seen_lock = threading.Lock()
         self.limits = limits or RateLimits()
@@ -594,14 +603,19 @@ class ThreadedSlackInput(SlackInput):
         slots = {name: tracker.get_slot(name) for name in ("customer_id", "verified_by")}
         return Identity.from_slots(slots["customer_id"], slots["verified_by"]).verified
 
+    def _settings(self) -> Settings:
+        """The settings given, else this process's (a channel built without them)."""
+        if self.settings is None:
+            self.settings = Settings.from_env()
+        return self.settings
+
     def _customers(self) -> BackOffice:
         with self._backoffice_lock:
             if self._backoffice is None:
                 # Imported here: the back office is only opened once Slack needs it.
                 from bot.services import build_backoffice
-                from bot.settings import Settings
 
-                self._backoffice = build_backoffice(Settings.from_env())
+                self._backoffice = build_backoffice(self._settings())
             return self._backoffice
 
     async def _first_time(self, keys: list[str]) -> bool:
@@ -618,9 +632,8 @@ class ThreadedSlackInput(SlackInput):
                 # Imported here: the journey database is only opened once Slack writes.
                 from bot.db import make_engine
                 from bot.journey.migrate import migrate
-                from bot.settings import Settings
 
-                engine = make_engine(self.journey_url or Settings.from_env().journey_url)
+                engine = make_engine(self.journey_url or self._settings().journey_url)
                 migrate(engine)
                 self._seen = SeenEvents(engine, self.name())
             return self._seen

@@ -13,7 +13,6 @@ said to a verified customer (their orders, address, invoices) is posted with
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +20,19 @@ from typing import Any
 import requests
 
 from bot.identity.trust import Identity
+from bot.settings import (
+    SLACK_API_URL_ENV,
+    SLACK_CHANNEL_ENV,
+    SLACK_SIGNING_SECRET_ENV,
+    SLACK_TOKEN_ENV,
+)
 
-# The environment variables credentials.yml names by default (bot/channels/slack.py).
-TOKEN_ENV = "SLACK_BOT_TOKEN"
-SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
-API_URL_ENV = "SLACK_API_URL"
-CHANNEL_ENV = "SLACK_CHANNEL"
+# The variables credentials.yml names by default (bot/channels/slack.py), declared in
+# bot/settings.py.
+TOKEN_ENV = SLACK_TOKEN_ENV
+SIGNING_SECRET_ENV = SLACK_SIGNING_SECRET_ENV
+API_URL_ENV = SLACK_API_URL_ENV
+CHANNEL_ENV = SLACK_CHANNEL_ENV
 DEFAULT_API_URL = "https://slack.com/api/"
 
 
@@ -113,9 +119,9 @@ class SlackWebApi:
         self.timeout = timeout
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SlackWebApi | None:
-        """The Web API as configured for the Slack channel; None when Slack is not set up."""
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str]) -> SlackWebApi | None:
+        """The Web API as configured for the Slack channel, from ``env`` (the settings'
+        ``secrets``: the environment as it was read); None when Slack is not set up."""
         token = env.get(TOKEN_ENV, "")
         return cls(token, api_url(env.get(API_URL_ENV))) if token else None
 

@@ -139,9 +139,10 @@ class WebChatInput(SocketIOInput):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:
         credentials = credentials or {}
+        settings = Settings.from_env()  # Rasa builds its channels: this process's settings
         return cls(
-            Settings.from_env(),
-            limits=RateLimits.from_env(),
+            settings,
+            limits=RateLimits.from_settings(settings),
             user_message_evt=credentials.get("user_message_evt", "user_uttered"),
             bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
             socketio_path=credentials.get("socketio_path", "/socket.io"),

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import random
 import threading
 import time
@@ -149,7 +148,7 @@ class Dispatcher:
         engine: Engine,
         departments: Mapping[str, Department],
         *,
-        secrets: Mapping[str, str] = os.environ,
+        secrets: Mapping[str, str],
         session: requests.Session | None = None,
         # Naive local time, like every time in the journey database (HandoffDesk writes them).
         now: Callable[[], datetime] = datetime.now,
@@ -540,14 +539,13 @@ def run_dispatcher(
     *,
     hub_url: str = DEFAULT_HUB_URL,
     departments_file: Path = DEPARTMENTS_FILE,
-    secrets: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str],
 ) -> None:
     """Deliver the outbox of the journey database at ``journey_url`` until ``stop`` is set.
 
     The entry point for the CLI (in a thread or its own process). The database is migrated
     by whoever starts the app; until it is, runs fail, are logged and are tried again.
     """
-    secrets = os.environ if secrets is None else secrets
     engine = make_engine(journey_url)
     departments = load_departments(departments_file, hub_url=hub_url)
     metrics.serve_dispatcher(engine, departments)  # on loopback; the outbox read per scrape

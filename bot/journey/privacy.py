@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeAlias
@@ -96,13 +95,12 @@ class PrivacyError(RuntimeError):
     """The request can't be carried out (the message says why and what to do)."""
 
 
-def tracker_store_url(settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
+def tracker_store_url(settings: Settings) -> str | None:
     """The SQLAlchemy URL of Rasa's SQL tracker store: ``CX_TRACKER_URL``, else the one
     endpoints.yml configures (as ``make run`` points it at ``var/``); None when Rasa's
     tracker store is not SQL."""
-    env = os.environ if env is None else env
-    if env.get("CX_TRACKER_URL"):
-        return env["CX_TRACKER_URL"]
+    if settings.tracker_url:
+        return settings.tracker_url
     config = yaml.safe_load((settings.root / "endpoints.yml").read_text(encoding="utf-8")) or {}
     store = config.get("tracker_store") or {}
     if str(store.get("type", "")).upper() != "SQL":

@@ -89,6 +89,6 @@ def run_upkeep(settings: Settings) -> int:
         ).start()
         log.info("retention: conversations older than %d days are deleted", settings.retention_days)
     log.info("handoff dispatcher started (hub at %s)", settings.hub_url)
-    run_dispatcher(settings.journey_url, stop, hub_url=settings.hub_url)
+    run_dispatcher(settings.journey_url, stop, hub_url=settings.hub_url, secrets=settings.secrets)
     sweeper.join(timeout=5)
     return 0

@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -422,14 +423,14 @@ def test_retention_keeps_a_customer_with_a_recent_conversation(journey, tracker)
     assert {h["conversation_id"] for h in doc["handoffs"]} == {"new-chat"}
 
 
-def test_the_upkeep_worker_sweeps_retention(journey, tracker, tmp_path, monkeypatch):
+def test_the_upkeep_worker_sweeps_retention(journey, tracker, tmp_path):
     from bot.journey.upkeep import sweep_retention
 
     now = datetime.now()
     fill(journey, "C001", "old-chat", at=now - timedelta(days=40))
-    monkeypatch.setenv("CX_TRACKER_URL", tracker[1].url.render_as_string(hide_password=False))
     settings = Settings.from_env(
         {"CX_JOURNEY_URL": journey.url.render_as_string(hide_password=False),
+         "CX_TRACKER_URL": tracker[1].url.render_as_string(hide_password=False),
          "CX_RETENTION_DAYS": "30"}
     )  # fmt: skip
     assert settings.retention_days == 30
@@ -455,8 +456,8 @@ def test_a_bad_retention_setting_is_refused_with_its_name(raw):
 
 def test_the_tracker_store_url_follows_endpoints_yml(tmp_path):
     settings = Settings.from_env({"CX_VAR_DIR": str(tmp_path)})
-    assert tracker_store_url(settings, {}) == f"sqlite:///{tmp_path / 'tracker.db'}"
-    assert tracker_store_url(settings, {"CX_TRACKER_URL": "postgresql://x/y"}) == (
+    assert tracker_store_url(settings) == f"sqlite:///{tmp_path / 'tracker.db'}"
+    assert tracker_store_url(replace(settings, tracker_url="postgresql://x/y")) == (
         "postgresql://x/y"
     )
     other = Settings.from_env({"CX_ROOT": str(tmp_path)})
@@ -464,9 +465,9 @@ def test_the_tracker_store_url_follows_endpoints_yml(tmp_path):
         "tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: db.internal\n"
         "  port: 5433\n  db: rasa\n  username: rasa\n  password: s3cret\n"
     )
-    assert tracker_store_url(other, {}) == "postgresql://rasa:s3cret@db.internal:5433/rasa"
+    assert tracker_store_url(other) == "postgresql://rasa:s3cret@db.internal:5433/rasa"
     (tmp_path / "endpoints.yml").write_text("tracker_store:\n  type: redis\n")
-    assert tracker_store_url(other, {}) is None
+    assert tracker_store_url(other) is None
 
 
 # -- the command line --------------------------------------------------------------------

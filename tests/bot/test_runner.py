@@ -29,8 +29,9 @@ def test_secrets_are_generated_once_and_kept_private(tmp_path, monkeypatch):
     second, _ = ensure_secrets(settings(tmp_path))
     assert len(first.rasa_token) >= 24 and first.rasa_token == second.rasa_token
     assert oct(path.stat().st_mode & 0o777) == "0o600"
-    monkeypatch.setenv("CX_RASA_TOKEN", "from-the-environment")
-    assert ensure_secrets(settings(tmp_path))[0].rasa_token == "from-the-environment"
+    # The environment as Settings.from_env reads it (as bot/__main__.py does for `make run`).
+    from_the_environment = settings(tmp_path, CX_RASA_TOKEN="from-the-environment")
+    assert ensure_secrets(from_the_environment)[0].rasa_token == "from-the-environment"
     # One webhook signing secret per department, handed to the children; the environment wins.
     text = path.read_text()
     for name in ("SALES", "BILLING", "DELIVERY", "SUPPORT"):
