@@ -4,7 +4,8 @@ A visitor becomes a verified customer by the order number together with the emai
 order, or by a one-time code emailed to the account's address. Whatever went wrong, the
 visitor hears the same thing: "no such order" and "not your order" read alike, and a code
 is "on its way if that email is on an account" whether or not it is. Every check is
-recorded and limited (bot/identity/checks.py).
+recorded and limited (bot/identity/checks.py), as one unit with the check itself, so that
+attempts at the same time get no more guesses than attempts one after another.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from bot.backoffice import BackOffice, Customer, Order
 from bot.backoffice.base import customer_or_none, order_or_none
 from bot.identity.checks import (
     CODE,
-    CODE_SENT,
     FAILED,
-    LIMITED,
     LOOKUP,
     OK,
     ORDER_EMAIL,
@@ -112,11 +111,11 @@ class Verifier:
     def look_up(self, where: Where, order_id: str) -> Lookup:
         """An order (its normalised number) for the parcel-tracker answer: status and
         expected day only."""
-        if not self.checks.may_look_up(where, order_id):
-            self.checks.record(where, LOOKUP, LIMITED, order_id=order_id)
-            return Lookup(limited=True)
-        order = order_or_none(self.backoffice, order_id)
-        self.checks.record(where, LOOKUP, OK if order else FAILED, order_id=order_id)
+        with self.checks.attempt(where, LOOKUP, order_id) as claim:
+            if claim.limited:
+                return Lookup(limited=True)
+            order = order_or_none(self.backoffice, order_id)
+            claim.settle(OK if order else FAILED)
         if order is None:
             return Lookup(said=Said("utter_order_not_found", {"given": order_id}))
         return Lookup(order=order)
@@ -124,16 +123,16 @@ class Verifier:
     def with_order_email(self, where: Where, order_id: str, email: str) -> Verification:
         """The order number (normalised) with the email on that order: the customer who
         placed it."""
-        if not self.checks.may_try(where):
-            self.checks.record(where, ORDER_EMAIL, LIMITED)
-            return Verification(limited=True)
-        order = order_or_none(self.backoffice, order_id)
-        customer = customer_or_none(self.backoffice, order.customer_id) if order else None
-        if customer is None or customer.email.casefold() != email.strip().casefold():
-            # The same words whether the order is unknown or the email is someone else's.
-            self.checks.record(where, ORDER_EMAIL, FAILED, order_id=order_id)
-            return Verification(said=Said("utter_verification_failed", {"order_id": order_id}))
-        self.checks.record(where, ORDER_EMAIL, OK, order_id=order_id, customer_id=customer.id)
+        with self.checks.attempt(where, ORDER_EMAIL, order_id) as claim:
+            if claim.limited:
+                return Verification(limited=True)
+            order = order_or_none(self.backoffice, order_id)
+            customer = customer_or_none(self.backoffice, order.customer_id) if order else None
+            if customer is None or customer.email.casefold() != email.strip().casefold():
+                # The same words whether the order is unknown or the email is someone else's.
+                claim.settle(FAILED)
+                return Verification(said=Said("utter_verification_failed", {"order_id": order_id}))
+            claim.settle(OK, customer_id=customer.id)
         return Verification(customer=customer, method=BY_ORDER_EMAIL)
 
     def send_code(self, where: Where, email: str) -> Verification:
@@ -145,19 +144,15 @@ class Verifier:
             # Said before anyone's email is looked up: it tells nothing about the email.
             return Verification(said=Said("utter_code_unavailable"))
         customer = self.backoffice.customer_by_email(email.strip())
-        if not self.checks.may_send_code(where, None):  # this chat's limit: alike for all
-            self.checks.record(where, CODE_SENT, LIMITED)
+        # Checked against this chat's limit (alike for all) and the account's, and recorded
+        # as sent, before the mail goes out: no lock is held while mailing.
+        grant = self.checks.grant_code(where, customer.id if customer else None)
+        if grant.limited:
             return Verification(limited=True)
-        if customer is not None and not self.checks.may_send_code(where, customer.id):
-            # The account's own limit (anyone may type its email): no mail, and the visitor
-            # hears and is asked what an email with no account gets, so it tells nothing.
-            log.info("one-time code not sent: the customer's daily limit is reached")
-            customer = None
-        if customer is not None:
-            code = self.checks.issue_code(where, customer.id)
+        if customer is not None and grant.code is not None:
             try:
                 self.mailer.send_code(
-                    customer.email, code, self.codes.minutes_valid, customer.first_name
+                    customer.email, grant.code, self.codes.minutes_valid, customer.first_name
                 )
             except Exception as e:  # the mail server is down or refused it
                 # This visitor hears what an email with no account gets (saying "codes
@@ -165,7 +160,10 @@ class Verifier:
                 # everyone asking next hears that codes are down, until a while has passed.
                 log.warning("one-time code not sent: %s", e)
                 self._mail_down_until = self._clock() + MAIL_DOWN_SECONDS
-        self.checks.record(where, CODE_SENT, OK, customer_id=customer.id if customer else None)
+        elif customer is not None:
+            # The account's own limit (anyone may type its email): no mail, and the visitor
+            # hears and is asked what an email with no account gets, so it tells nothing.
+            log.info("one-time code not sent: the customer's daily limit is reached")
         return Verification(
             said=Said(
                 "utter_code_sent", {"email": email.strip(), "minutes": self.codes.minutes_valid}
@@ -174,15 +172,15 @@ class Verifier:
 
     def with_code(self, where: Where, code: str) -> Verification:
         """A code typed in: the customer it was sent to, if right and still valid."""
-        if not self.checks.may_try(where):
-            self.checks.record(where, CODE, LIMITED)
-            return Verification(limited=True)
-        customer_id = self.checks.try_code(where, code)
-        customer = customer_or_none(self.backoffice, customer_id) if customer_id else None
-        if customer is None:
-            self.checks.record(where, CODE, FAILED)
-            return Verification(said=Said("utter_code_wrong"))
-        self.checks.record(where, CODE, OK, customer_id=customer.id)
+        with self.checks.attempt(where, CODE) as claim:
+            if claim.limited:
+                return Verification(limited=True)
+            customer_id = self.checks.try_code(where, code)
+            customer = customer_or_none(self.backoffice, customer_id) if customer_id else None
+            if customer is None:
+                claim.settle(FAILED)
+                return Verification(said=Said("utter_code_wrong"))
+            claim.settle(OK, customer_id=customer.id)
         return Verification(customer=customer, method=BY_CODE)
 
     def code_requested(self, conversation_id: str) -> bool:
