@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.config import CONFIG_DIR, ConfigError, load_yaml, require
+from bot.settings import WEBHOOK_SECRET_PREFIX
 
 DEPARTMENTS_FILE = CONFIG_DIR / "departments.yml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -34,7 +35,7 @@ def inbox_url(name: str, hub_url: str = DEFAULT_HUB_URL) -> str:
 
 def default_secret_env(name: str) -> str:
     """The environment variable holding a department's webhook secret: CX_WEBHOOK_SECRET_<NAME>."""
-    return "CX_WEBHOOK_SECRET_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+    return WEBHOOK_SECRET_PREFIX + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
 @dataclass(frozen=True)

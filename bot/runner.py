@@ -20,7 +20,14 @@ import requests
 import yaml
 from sqlalchemy.engine import make_url
 
-from bot.settings import DEFAULT_RASA_MAX_BODY_BYTES, Settings, child_process_env
+# LOCK_PASSWORD_ENV: Rasa reads the lock store's Redis password from the environment
+# child_env gives it, not from the file.
+from bot.settings import (
+    DEFAULT_RASA_MAX_BODY_BYTES,
+    LOCK_PASSWORD_ENV,
+    Settings,
+    child_process_env,
+)
 
 ACTION_SECRET_HEADER = "X-CX-Action-Secret"  # as bot/action_server.py checks it
 
@@ -178,10 +185,6 @@ def ensure_first_user(settings: Settings) -> str | None:
         return FIRST_USER
     finally:
         engine.dispose()
-
-
-# Rasa reads the lock store's Redis password from here (child_env), not from the file.
-LOCK_PASSWORD_ENV = "CX_LOCK_PASSWORD"
 
 
 def endpoints_file(

@@ -67,7 +67,14 @@ SLACK_API_URL_ENV = "SLACK_API_URL"  # Enterprise Grid, GovSlack, tests; default
 SLACK_CHANNEL_ENV = "SLACK_CHANNEL"
 
 # Department webhook secrets are named by bot/config/departments.yml (``secret_env``,
-# default CX_WEBHOOK_SECRET_<NAME>, bot/departments.py) and looked up in ``Settings.secrets``.
+# default this prefix + the department's name, bot/departments.py), since each department
+# has its own; they are looked up in ``Settings.secrets``, and ``<name>_PREVIOUS`` holds
+# the one a rotation replaced.
+WEBHOOK_SECRET_PREFIX = "CX_WEBHOOK_SECRET_"
+# Read by Rasa, not by us: endpoints.yml names ``${CX_ACTION_SECRET}`` and
+# ``${CX_LOCK_PASSWORD}``, so secrets stay out of the files; bot/runner.py writes the
+# password (taken from CX_LOCK_URL) into the Rasa server's environment.
+LOCK_PASSWORD_ENV = "CX_LOCK_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -84,12 +91,14 @@ class Settings:
     host: str
     rasa_port: int
     action_port: int
-    rasa_token: str
+    # Rasa's API token (``rasa run --auth-token``): the hub, `python -m bot forget` and the
+    # erasure route use it. Secrets are kept out of repr, so a logged Settings leaks none.
+    rasa_token: str = field(repr=False)
     hub_port: int = 8000
     # The website chat (bot/channels/web.py): the key its tokens are signed with, the one
     # before a rotation (still accepted), and the web origins allowed to connect.
-    widget_secret: str = ""
-    widget_previous_secret: str = ""
+    widget_secret: str = field(default="", repr=False)
+    widget_previous_secret: str = field(default="", repr=False)
     widget_origins: tuple[str, ...] = ()
     # Conversations that ended more than this many days ago are deleted with everything
     # attached (bot/journey/privacy.py); None keeps everything.

@@ -99,3 +99,52 @@ def test_every_way_of_reaching_the_environment_is_found():
         (6, "getenv (os.getenv)"),
         (7, "env (os.environ)"),
     ]
+
+
+def test_the_hub_settings_derive_from_the_one_settings_object():
+    from bot.hub.settings import HubSettings
+    from bot.settings import Settings
+
+    env = {
+        "CX_JOURNEY_URL": "sqlite:///j.db",
+        "CX_HOST": "10.0.0.5",
+        "CX_HUB_PORT": "8100",
+        "CX_RASA_PORT": "5105",
+        "CX_RASA_TOKEN": "t0ken",
+        "CX_WIDGET_SECRET": "w" * 32,
+        "CX_RATE_LOGIN_FAILURES": "3/5m",
+        "CX_TRUSTED_PROXIES": "1",
+        "CX_TAKEOVER_LEASE_SECONDS": "30",
+        "CX_HUB_DELIVER_NEWS": "0",
+        "CX_BACKOFFICE_API_URL": "http://backoffice.internal",
+        "CX_WEBHOOK_SECRET_BILLING": "b1lling",
+    }
+    settings = Settings.from_env(env)
+    hub = HubSettings.from_settings(settings)
+    assert (hub.journey_url, hub.host, hub.port) == ("sqlite:///j.db", "10.0.0.5", 8100)
+    assert hub.rasa_url == hub.rasa_api_url == "http://10.0.0.5:5105"  # no override: Rasa's own
+    assert (hub.rasa_token, hub.widget_secret) == ("t0ken", "w" * 32)
+    assert hub.rate_limits.login_failures.limit == 3 and hub.rate_limits.trusted_proxies == 1
+    assert hub.takeover_lease_seconds == 30.0 and hub.deliver_news is False
+    assert hub.backoffice_api_url == "http://backoffice.internal"
+    assert hub.secrets["CX_WEBHOOK_SECRET_BILLING"] == "b1lling"  # looked up by name
+    assert HubSettings.from_env(env) == hub
+    assert HubSettings.from_settings(settings, port=0).port == 0  # a command line's override
+
+
+def test_no_secret_is_in_the_repr_of_either_settings_object():
+    from bot.hub.settings import HubSettings
+    from bot.settings import Settings
+
+    secrets = {
+        "CX_RASA_TOKEN": "secret-rasa-token",
+        "CX_WIDGET_SECRET": "secret-widget-key",
+        "CX_WIDGET_SECRET_PREVIOUS": "secret-old-widget-key",
+        "CX_ACTION_SECRET": "secret-action-key",
+        "CX_SMTP_PASSWORD": "secret-smtp-password",
+        "CX_HUB_ADMIN_PASSWORD": "secret-admin-password",
+        "CX_WEBHOOK_SECRET_BILLING": "secret-webhook-key",
+    }
+    settings = Settings.from_env(secrets)
+    shown = repr(settings) + repr(HubSettings.from_settings(settings))
+    assert [name for name, value in secrets.items() if value in shown] == []

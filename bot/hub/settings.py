@@ -43,7 +43,9 @@ class HubSettings:
     departments_file: Path = DEPARTMENTS_FILE
     routing_file: Path = ROUTING_FILE
     domain_file: Path = ROOT / "domain.yml"  # its intents are what CX review can label with
-    secrets: Mapping[str, str] = derived(lambda s: s.secrets, default_factory=dict)
+    secrets: Mapping[str, str] = derived(
+        lambda s: s.secrets, default_factory=dict, repr=False, compare=False
+    )
     max_body_bytes: int = MAX_BODY_BYTES
     signature_tolerance: int = SIGNATURE_TOLERANCE
     access_log: bool = derived(lambda s: s.hub_access_log, default=False)
@@ -53,7 +55,7 @@ class HubSettings:
     rasa_url: str = derived(
         lambda s: s.widget_rasa_url or s.rasa_url, default="http://127.0.0.1:5005"
     )
-    widget_secret: str = derived(lambda s: s.widget_secret, default="")
+    widget_secret: str = derived(lambda s: s.widget_secret, default="", repr=False)
     # Mark the sign-in cookie Secure (set when a TLS proxy sits in front of the hub).
     secure_cookies: bool = derived(lambda s: s.hub_secure_cookies, default=False)
     # The agent console: Rasa's HTTP API as the hub reaches it (pause, resume, relay) and
@@ -61,7 +63,7 @@ class HubSettings:
     rasa_api_url: str = derived(
         lambda s: s.rasa_api_url or s.rasa_url, default="http://127.0.0.1:5005"
     )
-    rasa_token: str = derived(lambda s: s.rasa_token, default="")
+    rasa_token: str = derived(lambda s: s.rasa_token, default="", repr=False)
     takeover_lease_seconds: float = derived(
         lambda s: s.takeover_lease_seconds, default=TAKEOVER_LEASE_SECONDS
     )
