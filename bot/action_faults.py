@@ -43,6 +43,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from bot import metrics
+from bot.identity.disclosure import mark_account_details
 from bot.journey.schema import touchpoints
 from bot.journey.signals import UserMessage
 from bot.journey.store import JourneyStore, Turn
@@ -327,9 +328,11 @@ class GuardedActionEndpoint(EndpointConfig):  # type: ignore[misc]  # Rasa ships
         if state.failed_at is not None:  # it failed moments ago, in this message: don't wait
             return await self._failed(call, state, state.reason)
         try:
-            return await self._call_while_alive(
+            result = await self._call_while_alive(
                 super().request(method, subpath, content_type, compress, **kwargs)
             )
+            # Replies that may carry a verified customer's details say so to the channel.
+            return mark_account_details(call, result)
         except ClientResponseError as e:
             if e.status == 400:
                 raise  # the action rejected itself: Rasa's protocol, Rasa handles it

@@ -65,6 +65,7 @@ from bot.channels.slack_api import (
     api_url,
     is_shared_channel,
 )
+from bot.identity.disclosure import ACCOUNT_DETAILS
 from bot.identity.trust import Identity
 from bot.ratelimit import Limiter, Rate, RateLimits, first_refusal
 from bot.settings import Settings
@@ -108,7 +109,9 @@ class MalformedRequest(ValueError):
 
 class SlackOutput(SlackBot):
     """Rasa's Slack output at a configurable Web API base URL, without ``as_user``; with
-    ``private_to``, every message is ephemeral to that Slack user."""
+    ``private_to``, every message is ephemeral to that Slack user. In a shared channel, a
+    reply marked as carrying account details (bot/identity/disclosure.py: the turn in which
+    the ``author`` verified) makes it and the rest of the turn's replies private to them."""
 
     def __init__(
         self,
@@ -119,6 +122,7 @@ class SlackOutput(SlackBot):
         base_url: str = DEFAULT_API_URL,
         private_to: str | None = None,
         note_due: Callable[[], Awaitable[bool]] | None = None,
+        author: str | None = None,
     ) -> None:
         """``note_due`` says (once per thread, across processes) whether the visible
         PRIVATE_NOTE is still to be posted before the first private message."""
@@ -128,6 +132,17 @@ class SlackOutput(SlackBot):
         self.client = AsyncWebClient(token, base_url=self.base_url, proxy=proxy)
         self.private_to = private_to
         self._note_due = note_due
+        self.author = author
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        if (
+            message.pop(ACCOUNT_DETAILS, False)
+            and not self.private_to
+            and self.author
+            and is_shared_channel(self.slack_channel)
+        ):
+            self.private_to = self.author
+        await super().send_response(recipient_id, message)
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
@@ -514,10 +529,11 @@ class ThreadedSlackInput(SlackInput):
         channel: str | None = None,
         thread_id: str | None = None,
         private_to: str | None = None,
+        author: str | None = None,
     ) -> OutputChannel:
         channel = channel or self.slack_channel
         note_due = None
-        if private_to and channel and thread_id:
+        if channel and thread_id:  # asked only if replies turn private (SlackOutput)
             note_key = f"private-note/{channel}/{thread_id}"
             note_due = lambda: self._first_time([note_key])  # noqa: E731
         return SlackOutput(
@@ -528,6 +544,7 @@ class ThreadedSlackInput(SlackInput):
             self.slack_api_url,
             private_to=private_to,
             note_due=note_due,
+            author=author,
         )
 
     async def process_message(
@@ -551,7 +568,7 @@ class ThreadedSlackInput(SlackInput):
         private_to = await self.private_recipient(metadata, sender_id, request)
         message = UserMessage(
             text,
-            self.get_output_channel(channel, thread_id, private_to),
+            self.get_output_channel(channel, thread_id, private_to, metadata.get("slack_user")),
             sender_id,
             input_channel=self.name(),
             metadata=metadata,

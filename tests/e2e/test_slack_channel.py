@@ -194,3 +194,22 @@ def test_in_a_shared_channel_a_mapped_customers_details_reach_her_alone(assistan
     in_dm = [p.text for p in fake_slack.posts(thread_ts=dm)]
     assert any(d in " ".join(in_dm) for d in details) and PRIVATE_NOTE not in in_dm
     assert fake_slack.ephemerals(thread_ts=dm) == []
+
+
+def test_in_a_shared_channel_the_turn_that_verifies_a_stranger_answers_them_alone(
+    assistant, fake_slack
+):
+    # Someone whose Slack account is mapped to nobody proves in one message that the order
+    # is theirs: the answer that follows holds its items and address, so it must not be
+    # posted where the whole channel reads it, even in this first turn.
+    ts = new_ts()
+    text = "where is my order ORD-10001? my email is jane.doe@example.com"
+    event = mention_event(text, "U0GUEST", "C0SHARED", ts=ts)
+    assert fake_slack.deliver(webhook(assistant), event, timeout=10).status_code == 200
+    wait_for_turn(assistant, sender(ts, "U0GUEST", "C0SHARED"))
+
+    said_privately = " ".join(p.text for p in fake_slack.ephemerals(thread_ts=ts, user="U0GUEST"))
+    assert any(d in said_privately for d in ("Ceramic mug set", "12 Elm Street", "JD014600001"))
+    public = " ".join(p.text for p in fake_slack.posts(channel="C0SHARED") if p.thread_ts == ts)
+    assert PRIVATE_NOTE in public
+    assert not any(d in public for d in ("Ceramic mug set", "12 Elm Street", "JD014600001"))

@@ -25,6 +25,7 @@ from bot.backoffice.sql import SqlBackOffice, seed
 from bot.channels.slack import NOT_CONFIGURED, PRIVATE_NOTE, SlackOutput, ThreadedSlackInput
 from bot.channels.slack_api import SlackThread, SlackWebApi, private_recipient
 from bot.db import make_engine
+from bot.identity.disclosure import ACCOUNT_DETAILS
 from bot.settings import ROOT
 from tests.fakes.slack import (
     BOT_USER,
@@ -523,6 +524,43 @@ def test_a_stranger_verified_by_a_check_in_a_channel_is_answered_privately_from_
     assert [p.text for p in fake_slack.ephemerals(thread_ts=thread, user="U0OMAR")] == [
         "Invoice INV-50004: 249.00"
     ]
+
+
+def test_the_turn_in_which_a_stranger_verifies_is_answered_privately_from_that_reply_on(
+    channel, fake_slack
+):
+    """An unmapped Slack user who verifies in this very turn ("ORD-10001,
+    jane.doe@example.com"): the reply written once verified carries account details
+    (marked by bot/identity/disclosure.py), so it and the rest of the turn reach the author
+    alone, after the one visible note; what came before it stays public."""
+    thread, turns = new_thread(), Turns()
+    handle(channel, request(mention_event("ORD-10001 jane@x.com", user="U0OMAR", ts=thread)), turns)
+    out, sender = turns.messages[0].output_channel, turns.messages[0].sender_id
+
+    async def go():
+        await out.send_response(sender, {"text": "One moment."})
+        await out.send_response(
+            sender, {"text": "ORD-10001: to 12 Oak Street", ACCOUNT_DETAILS: True}
+        )
+        await out.send_response(sender, {"text": "Anything else?"})
+
+    asyncio.run(go())
+    assert [p.text for p in fake_slack.posts(thread_ts=thread)] == ["One moment.", PRIVATE_NOTE]
+    assert [p.text for p in fake_slack.ephemerals(thread_ts=thread, user="U0OMAR")] == [
+        "ORD-10001: to 12 Oak Street",
+        "Anything else?",
+    ]
+
+
+def test_a_marked_reply_in_a_dm_is_posted_as_any_other(fake_slack):
+    out = SlackOutput(TOKEN, "D0OMAR", T2, base_url=fake_slack.url, author="U0OMAR")
+    asyncio.run(
+        out.send_response("U0OMAR_D0OMAR_" + T2, {"text": "To 12 Oak St", ACCOUNT_DETAILS: True})
+    )
+    assert [p.text for p in fake_slack.wait_for_posts(thread_ts=T2, channel="D0OMAR")] == [
+        "To 12 Oak St"
+    ]
+    assert fake_slack.ephemerals(thread_ts=T2) == []
 
 
 def test_a_click_in_a_private_message_continues_its_thread(channel):
