@@ -154,13 +154,13 @@ class Settings:
     # The hub (bot/hub/settings.py derives HubSettings from these): its own listening
     # address when not ``host``, the request log, where browsers reach Rasa's socket.io
     # channel and where the hub reaches Rasa's HTTP API when not ``rasa_url`` (a proxy, a
-    # container name), the Secure cookie flag behind TLS, how long an agent's takeover lasts
+    # container name; None: unset, so ``host`` / ``rasa_url``), the Secure cookie flag behind TLS, how long an agent's takeover lasts
     # unrenewed, whether this hub runs the worker that tells customers department news, and
     # the first admin's password (`make run` generates one into var/secrets.env).
-    hub_host: str = ""
+    hub_host: str | None = None
     hub_access_log: bool = False
-    widget_rasa_url: str = ""
-    rasa_api_url: str = ""
+    widget_rasa_url: str | None = None
+    rasa_api_url: str | None = None
     hub_secure_cookies: bool = False
     takeover_lease_seconds: float = DEFAULT_TAKEOVER_LEASE_SECONDS
     hub_deliver_news: bool = True
@@ -258,10 +258,10 @@ class Settings:
             action_max_body_bytes=_bytes(env, ACTION_MAX_BODY_ENV, DEFAULT_ACTION_MAX_BODY_BYTES),
             action_server_host=env.get("SANIC_HOST", "127.0.0.1"),
             rasa_max_body_bytes=_bytes(env, RASA_MAX_BODY_ENV, DEFAULT_RASA_MAX_BODY_BYTES),
-            hub_host=env.get("CX_HUB_HOST", ""),
+            hub_host=env.get("CX_HUB_HOST"),
             hub_access_log=env.get("CX_HUB_ACCESS_LOG", "") in ("1", "true", "yes"),
-            widget_rasa_url=env.get("CX_WIDGET_RASA_URL", ""),
-            rasa_api_url=env.get("CX_RASA_API_URL", ""),
+            widget_rasa_url=env.get("CX_WIDGET_RASA_URL"),
+            rasa_api_url=env.get("CX_RASA_API_URL"),
             hub_secure_cookies=env.get("CX_HUB_SECURE_COOKIES", "") in ("1", "true", "yes"),
             takeover_lease_seconds=seconds(env, TAKEOVER_LEASE_ENV, DEFAULT_TAKEOVER_LEASE_SECONDS),
             hub_deliver_news=env.get("CX_HUB_DELIVER_NEWS", "1") not in ("0", "false", "no"),

@@ -27,6 +27,11 @@ def derived(source: Callable[[Settings], Any], **options: Any) -> Any:
     return field(metadata={_FROM: source}, **options)
 
 
+def _unless_unset(value: str | None, otherwise: str) -> str:
+    """``value`` when its variable is set (even to nothing, as before), else ``otherwise``."""
+    return otherwise if value is None else value
+
+
 @dataclass(frozen=True)
 class HubSettings:
     """Where the hub listens, which journey database it serves, and where secrets come from.
@@ -38,7 +43,7 @@ class HubSettings:
     """
 
     journey_url: str = derived(lambda s: s.journey_url)
-    host: str = derived(lambda s: s.hub_host or s.host, default="127.0.0.1")
+    host: str = derived(lambda s: _unless_unset(s.hub_host, s.host), default="127.0.0.1")
     port: int = derived(lambda s: s.hub_port, default=DEFAULT_PORT)
     departments_file: Path = DEPARTMENTS_FILE
     routing_file: Path = ROUTING_FILE
@@ -53,7 +58,7 @@ class HubSettings:
     # The website chat: where browsers reach Rasa's socket.io channel, and the key the demo
     # storefront signs its customer tokens with (the channel checks them with the same key).
     rasa_url: str = derived(
-        lambda s: s.widget_rasa_url or s.rasa_url, default="http://127.0.0.1:5005"
+        lambda s: _unless_unset(s.widget_rasa_url, s.rasa_url), default="http://127.0.0.1:5005"
     )
     widget_secret: str = derived(lambda s: s.widget_secret, default="", repr=False)
     # Mark the sign-in cookie Secure (set when a TLS proxy sits in front of the hub).
@@ -61,7 +66,7 @@ class HubSettings:
     # The agent console: Rasa's HTTP API as the hub reaches it (pause, resume, relay) and
     # its token, and how long an agent's takeover lasts without the console renewing it.
     rasa_api_url: str = derived(
-        lambda s: s.rasa_api_url or s.rasa_url, default="http://127.0.0.1:5005"
+        lambda s: _unless_unset(s.rasa_api_url, s.rasa_url), default="http://127.0.0.1:5005"
     )
     rasa_token: str = derived(lambda s: s.rasa_token, default="", repr=False)
     takeover_lease_seconds: float = derived(
