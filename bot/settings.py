@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 METRICS_OFFSETS = {"rasa": 0, "actions": 1, "hub": 2, "dispatcher": 3}
 DEFAULT_METRICS_PORT = 9400
 
-# Rasa stops waiting for the action server after this long and answers itself (bot/action_faults.py).
+# Rasa stops waiting for the action server after this long and answers itself
+# (bot/action_faults.py).
 ACTION_TIMEOUT_ENV = "CX_ACTION_TIMEOUT_SECONDS"
 DEFAULT_ACTION_TIMEOUT_SECONDS = 5.0
 # Rasa -> action server: the shared secret the action server checks (bot/action_server.py).
@@ -81,13 +82,22 @@ LOCK_PASSWORD_ENV = "CX_LOCK_PASSWORD"
 class Settings:
     """Where things live, how the processes reach each other, and every other setting."""
 
+    # CX_ROOT: the checkout (config.yml, domain.yml, endpoints.yml, models/); CX_VAR_DIR
+    # (default <root>/var): everything a run writes, so a test or a second instance can
+    # keep its own.
     root: Path
     var_dir: Path
+    # CX_BACKOFFICE_URL: the demo back office's database (default an SQLite file in var/);
+    # CX_BACKOFFICE_API_URL: when set, the company's back office reached over HTTP instead
+    # (bot/backoffice/http.py).
     backoffice_url: str
-    backoffice_api_url: (
-        str  # when set, the back office is reached over HTTP (bot/backoffice/http.py)
-    )
+    backoffice_api_url: str
+    # CX_JOURNEY_URL: our own database (journeys, handoffs, hub users), SQLite in var/ by
+    # default, PostgreSQL when several processes or machines share it.
     journey_url: str
+    # CX_HOST, CX_RASA_PORT (5005), CX_ACTION_PORT (5055), CX_HUB_PORT (8000): where the
+    # processes listen and reach each other; loopback by default, so nothing is exposed
+    # until the operator says so.
     host: str
     rasa_port: int
     action_port: int
@@ -142,21 +152,27 @@ class Settings:
     # Threads the action server runs synchronous actions in (bot/action_threads.py): how many
     # database and back-office calls may wait at once without stalling the others.
     action_threads: int = 8
-    # How long Rasa waits for the action server before it answers the customer itself.
+    # How long Rasa waits for the action server before it answers the customer itself
+    # (CX_ACTION_TIMEOUT_SECONDS).
     action_timeout_seconds: float = DEFAULT_ACTION_TIMEOUT_SECONDS
-    # The secret Rasa's calls to the action server carry; empty: anyone may call it.
+    # The secret Rasa's calls to the action server carry (CX_ACTION_SECRET); empty: anyone
+    # may call it, and the action server warns.
     action_secret: str = field(default="", repr=False)
-    action_max_body_bytes: int = DEFAULT_ACTION_MAX_BODY_BYTES
-    # Where the action server listens (rasa_sdk binds 0.0.0.0 unless told; the runner sets it).
+    action_max_body_bytes: int = DEFAULT_ACTION_MAX_BODY_BYTES  # CX_ACTION_MAX_BODY_BYTES
+    # Where the action server listens (SANIC_HOST: rasa_sdk binds 0.0.0.0 unless told; the
+    # runner sets it to ``host``).
     action_server_host: str = "127.0.0.1"
-    rasa_max_body_bytes: int = DEFAULT_RASA_MAX_BODY_BYTES
+    rasa_max_body_bytes: int = DEFAULT_RASA_MAX_BODY_BYTES  # CX_RASA_MAX_BODY_BYTES
 
-    # The hub (bot/hub/settings.py derives HubSettings from these): its own listening
-    # address when not ``host``, the request log, where browsers reach Rasa's socket.io
-    # channel and where the hub reaches Rasa's HTTP API when not ``rasa_url`` (a proxy, a
-    # container name; None: unset, so ``host`` / ``rasa_url``), the Secure cookie flag behind TLS, how long an agent's takeover lasts
-    # unrenewed, whether this hub runs the worker that tells customers department news, and
-    # the first admin's password (`make run` generates one into var/secrets.env).
+    # The hub (bot/hub/settings.py derives HubSettings from these). CX_HUB_HOST: where it
+    # listens when not ``host``. CX_HUB_ACCESS_LOG: log every request. CX_WIDGET_RASA_URL /
+    # CX_RASA_API_URL: where browsers reach Rasa's socket.io channel and where the hub
+    # reaches Rasa's HTTP API when not ``rasa_url`` (a proxy, a container name); None for
+    # the three means unset. CX_HUB_SECURE_COOKIES: the Secure cookie flag, behind TLS.
+    # CX_TAKEOVER_LEASE_SECONDS: how long an agent's takeover lasts unrenewed.
+    # CX_HUB_DELIVER_NEWS: whether this hub runs the worker that tells customers department
+    # news (one hub of several). CX_HUB_ADMIN_PASSWORD: the first admin's (`make run`
+    # generates one into var/secrets.env).
     hub_host: str | None = None
     hub_access_log: bool = False
     widget_rasa_url: str | None = None
