@@ -40,7 +40,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.runner import Process, ensure_secrets, prepare_databases, processes  # noqa: E402
+from bot.child_process import Process  # noqa: E402
+from bot.runner import ensure_secrets, prepare_databases, processes  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.e2e.conftest import free_port, latest_model  # noqa: E402
 

@@ -52,7 +52,7 @@ def erase_in_rasa(settings: Settings, conversations: list[str]) -> int | None:
     (bot/channels/erasure.py); None when Rasa is not running (no turn can be in flight)."""
     import requests
 
-    from bot.runner import read_secrets
+    from bot.local_setup import read_secrets
 
     token = settings.rasa_token or read_secrets(settings.var_dir / "secrets.env").get(
         "CX_RASA_TOKEN", ""

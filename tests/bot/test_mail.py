@@ -14,9 +14,9 @@ from email.parser import BytesParser
 
 import pytest
 
+from bot.child_process import free_port
 from bot.identity.mail import TIMEOUT_SECONDS, CodeMailer, MailError, read_codes
 from bot.identity.mailcatcher import MailCatcher
-from bot.runner import free_port
 from bot.settings import ROOT, Settings
 
 SENDER = "support@shop.example"

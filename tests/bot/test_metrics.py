@@ -22,7 +22,7 @@ from bot.hub.accounts import Accounts
 from bot.journey.migrate import migrate
 from bot.journey.schema import handoffs, takeovers
 from bot.journey.schema import outbox as outbox_table
-from bot.runner import metrics_urls, processes, scale_out_processes
+from bot.processes import metrics_urls, processes, scale_out_processes
 from bot.settings import ROOT, Settings
 from tests.bot.test_action_faults import action_server, call_of, free_port  # noqa: F401
 from tests.bot.test_dispatcher import START, FakeClock, Receiver, Reply, dispatcher_for, hand_off

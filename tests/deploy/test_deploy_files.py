@@ -15,14 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.runner import (
-    LOCK_PASSWORD_ENV,
-    child_env,
-    endpoints_file,
-    redis_lock_store,
-    scale_out_processes,
-)
-from bot.settings import ROOT, Settings
+from bot.processes import child_env, scale_out_processes
+from bot.rasa_endpoints import endpoints_file, redis_lock_store
+from bot.settings import LOCK_PASSWORD_ENV, ROOT, Settings
 from tests.scale.cluster import NGINX, NGINX_SITE, nginx_test, render_site
 
 DEPLOY = ROOT / "deploy"

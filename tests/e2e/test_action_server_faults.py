@@ -20,7 +20,8 @@ from contextlib import contextmanager
 import pytest
 
 from bot.action_faults import APOLOGY
-from bot.runner import Process, processes, wait_ready
+from bot.child_process import Process
+from bot.runner import processes, wait_ready
 from bot.settings import Settings
 from tests.e2e.conftest import Assistant, fresh_settings, latest_model, use_fake_slack
 from tests.e2e.test_slack_channel import new_ts, wait_for_reply

@@ -31,7 +31,8 @@ from bot.handoff.signing import signature_headers
 from bot.hub.accounts import Accounts
 from bot.hub.settings import MAX_BODY_BYTES as HUB_MAX_BODY
 from bot.journey.schema import handoffs, touchpoints
-from bot.runner import RASA_MAX_BODY_BYTES, read_secrets
+from bot.local_setup import read_secrets
+from bot.processes import RASA_MAX_BODY_BYTES
 from tests.fakes.slack import sign as slack_sign
 
 JSON = "application/json"

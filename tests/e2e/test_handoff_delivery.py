@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from bot.handoff.signing import signature_headers
-from bot.runner import read_secrets
+from bot.local_setup import read_secrets
 
 pytestmark = pytest.mark.e2e
 

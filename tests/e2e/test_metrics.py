@@ -9,7 +9,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.runner import metrics_urls
+from bot.processes import metrics_urls
 
 pytestmark = pytest.mark.e2e
 

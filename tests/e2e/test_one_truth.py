@@ -35,7 +35,7 @@ from bot.journey.schema import (
     outbox,
     proactive_events,
 )
-from bot.runner import read_secrets
+from bot.local_setup import read_secrets
 from bot.support.parsing import day_text
 from tests.e2e.test_proactive import event_id, post_event, wait_for_state
 from tests.e2e.test_slack_channel import new_ts, wait_for_reply, webhook

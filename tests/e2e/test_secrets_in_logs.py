@@ -24,7 +24,7 @@ from bot.db import make_engine
 from bot.handoff.signing import signature_headers
 from bot.hub.accounts import Accounts
 from bot.hub.auth import COOKIE
-from bot.runner import read_secrets
+from bot.local_setup import read_secrets
 from tests.fakes.slack import message_event
 from tests.hub.test_hub import PASSWORD, sign_in
 

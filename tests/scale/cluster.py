@@ -30,15 +30,10 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.runner import (
-    BIN,
-    Process,
-    ensure_secrets,
-    prepare_databases,
-    read_secrets,
-    scale_out_processes,
-    wait_ready,
-)
+from bot.child_process import Process
+from bot.local_setup import read_secrets
+from bot.processes import BIN, scale_out_processes
+from bot.runner import ensure_secrets, prepare_databases, wait_ready
 from bot.settings import ROOT, Settings
 from tests.e2e.conftest import free_port, latest_model
 
