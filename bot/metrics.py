@@ -342,7 +342,7 @@ class TakeoverCollector(Collector):
         yield from _read_or_nothing(self._collect, "takeovers and the queue")
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
-        from bot.agents.desk import SUPPORT, UNRESOLVED
+        from bot.agents.escalations import SUPPORT, UNRESOLVED
         from bot.journey.schema import handoffs, takeovers
 
         held = select(takeovers.c.conversation_id).where(takeovers.c.status == "active")

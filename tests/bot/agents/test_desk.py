@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.agents import AlreadyTaken, CannotReach, Invalid, NotFound, NotHolding, RelayFailed
-from bot.agents.desk import HANDED_BACK, JOINED, RESOLVED
+from bot.agents.announcements import HANDED_BACK, JOINED, RESOLVED
 from bot.channels.slack_api import SlackWebApi
 from bot.journey.schema import agent_notes, handoffs, outbox, takeovers, touchpoints
 from tests.bot.agents.conftest import LEASE
