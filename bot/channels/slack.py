@@ -3,11 +3,12 @@
 What it adds to stock ``SlackInput`` (rasa/core/channels/slack.py), keeping its URL
 (/webhooks/slack/webhook), its name ("slack") and its signature check (HMAC-SHA256 of
 ``v0:{timestamp}:{body}``, compared in constant time, timestamps more than 5 minutes away
-refused):
+refused: bot/channels/slack_signing.py):
 
 - Secrets come from environment variables that credentials.yml names; literal secrets in
-  credentials.yml are refused. Without a token and signing secret Rasa still starts: the
-  channel logs one warning and answers every request with 503 and what to set.
+  credentials.yml are refused (bot/channels/slack_credentials.py). Without a token and
+  signing secret Rasa still starts: the channel logs one warning and answers every
+  request with 503 and what to set.
 - Every event Slack delivers is taken in once, by its ``event_id`` and by the message's
   channel and ts, recorded in the journey database (bot/channels/dedup.py): Slack's
   retries, whatever their reason, and a message that arrives both as ``message`` and
@@ -16,58 +17,66 @@ refused):
   so an agent can take over one thread; the author's Slack user id is in the message
   metadata as ``slack_user`` (Rasa's own ``users`` are the app's bot user, not the author).
 - The Web API base URL is configurable (Enterprise Grid, GovSlack, tests), and replies are
-  posted without ``as_user``, which new Slack apps' bot tokens refuse.
-- Malformed requests get 400, never 500; a forged or stale request gets 401.
+  posted without ``as_user``, which new Slack apps' bot tokens refuse
+  (bot/channels/slack_output.py).
+- Malformed requests get 400, never 500 (bot/channels/slack_payloads.py); a forged or
+  stale request gets 401.
 - Privacy in shared channels: in a channel others read (C.../G..., not a DM), every reply
   to a Slack user mapped to a customer (a verified customer, whose answers carry their
   account details), or whose conversation verified them in an earlier turn, is posted with
   ``chat.postEphemeral`` to that user, in the thread; once per thread a visible note tells
   them why. Replies to other users stay public: the trust rules give them no account
-  details.
+  details (bot/channels/slack_privacy.py decides).
 - Rate limits (bot/ratelimit.py) per Slack user (``CX_RATE_SLACK_USER``) and per workspace
   (``CX_RATE_SLACK_TEAM``). Slack retries anything but a quick 2xx, so a message over a
   limit is still answered 200; it starts no turn, and the author is told in the thread,
-  once per window, to slow down.
+  once per window, to slow down (bot/channels/slack_limits.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from rasa.core.channels.slack import SlackBot, SlackInput
+from rasa.core.channels.slack import SlackInput
 from rasa.core.tracker_store import TrackerStore
-from rasa.shared.exceptions import InvalidConfigException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 from bot.channels import typed_choice
 from bot.channels.dedup import SeenEvents
 from bot.channels.rest import clean_message
-from bot.channels.slack_api import (
-    API_URL_ENV,
-    CHANNEL_ENV,
-    DEFAULT_API_URL,
-    SIGNING_SECRET_ENV,
-    TOKEN_ENV,
-    api_url,
-    is_shared_channel,
+from bot.channels.slack_api import DEFAULT_API_URL, SIGNING_SECRET_ENV, TOKEN_ENV, api_url
+from bot.channels.slack_credentials import (
+    channel_arguments,
+    previous_signing_secret,
+    refuse_literal_secrets,
 )
-from bot.identity.disclosure import ACCOUNT_DETAILS
-from bot.identity.trust import Identity
-from bot.ratelimit import Limiter, Rate, RateLimits, first_refusal
+from bot.channels.slack_limits import over_limit, tell
+from bot.channels.slack_output import SlackOutput
+from bot.channels.slack_payloads import (
+    FORM,
+    JSON,
+    USER_SUBTYPES,
+    MalformedRequest,
+    event_body,
+    event_keys,
+    event_metadata,
+    interaction_body,
+    interaction_metadata,
+    media_type,
+)
+from bot.channels.slack_privacy import author_alone, tracker_store_of
+from bot.channels.slack_signing import UNSIGNED, slack_signature_ok
+from bot.ratelimit import Limiter, RateLimits
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,109 +88,6 @@ NOT_CONFIGURED = (
     f"Slack is not configured: set {TOKEN_ENV} and {SIGNING_SECRET_ENV} "
     "(the Slack app's bot token and signing secret) in the environment and restart Rasa."
 )
-UNSIGNED = (
-    "The request is not signed by Slack: X-Slack-Signature does not match the body, "
-    "or X-Slack-Request-Timestamp is more than 5 minutes away."
-)
-JSON = "application/json"
-FORM = "application/x-www-form-urlencoded"
-SLOW_DOWN = (
-    "You're sending messages faster than I can read them, so I skipped the last one. "
-    "Please wait {wait} seconds, then send it again."
-)
-# Said once per thread, visibly, when a verified customer's answers go to them alone.
-PRIVATE_NOTE = (
-    "I'll answer you here where only you can see it, since this channel is shared. "
-    "For a lasting copy, message me directly."
-)
-# Message subtypes that are still a person writing; others (edits, deletions, joins) are not.
-USER_SUBTYPES = (None, "thread_broadcast", "file_share")
-
-
-# Buttons per actions block (a row on narrow screens), and at most this many in all.
-BUTTONS_PER_ROW = 5
-MAX_BUTTONS = 25
-
-
-class MalformedRequest(ValueError):
-    """A signed request whose body is not what Slack sends; answered with 400."""
-
-
-class SlackOutput(SlackBot):
-    """Rasa's Slack output at a configurable Web API base URL, without ``as_user``; with
-    ``private_to``, every message is ephemeral to that Slack user. In a shared channel, a
-    reply marked as carrying account details (bot/identity/disclosure.py: the turn in which
-    the ``author`` verified) makes it and the rest of the turn's replies private to them."""
-
-    def __init__(
-        self,
-        token: str,
-        slack_channel: str | None = None,
-        thread_id: str | None = None,
-        proxy: str | None = None,
-        base_url: str = DEFAULT_API_URL,
-        private_to: str | None = None,
-        note_due: Callable[[], Awaitable[bool]] | None = None,
-        author: str | None = None,
-    ) -> None:
-        """``note_due`` says (once per thread, across processes) whether the visible
-        PRIVATE_NOTE is still to be posted before the first private message."""
-        super().__init__(token, slack_channel, thread_id, proxy)
-        self.base_url = api_url(base_url)
-        # Stock SlackBot always talks to https://slack.com/api/.
-        self.client = AsyncWebClient(token, base_url=self.base_url, proxy=proxy)
-        self.private_to = private_to
-        self._note_due = note_due
-        self.author = author
-
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        if (
-            message.pop(ACCOUNT_DETAILS, False)
-            and not self.private_to
-            and self.author
-            and is_shared_channel(self.slack_channel)
-        ):
-            self.private_to = self.author
-        await super().send_response(recipient_id, message)
-
-    async def send_text_with_buttons(
-        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        """Text and buttons in rows of at most BUTTONS_PER_ROW. Stock Rasa sends no button
-        at all past five (the feedback question has six: five ratings and "No thanks"),
-        from a Slack limit long gone: an actions block takes up to 25 elements."""
-        rows = [
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": b["title"]},
-                        "value": b["payload"],
-                    }
-                    for b in buttons[i : i + BUTTONS_PER_ROW]
-                ],
-            }
-            for i in range(0, min(len(buttons), MAX_BUTTONS), BUTTONS_PER_ROW)
-        ]
-        text_block = {"type": "section", "text": {"type": "plain_text", "text": text}}
-        await self._post_message(
-            channel=self.slack_channel or recipient_id, text=text, blocks=[text_block, *rows]
-        )
-
-    async def _post_message(self, channel: str, **kwargs: Any) -> None:
-        # as_user is for classic apps only: bot tokens of new apps get invalid_arguments.
-        kwargs.pop("as_user", None)
-        if not self.private_to:
-            await super()._post_message(channel, **kwargs)
-            return
-        note_due, self._note_due = self._note_due, None  # asked once per turn at most
-        if note_due is not None and await note_due():
-            # Visible, and first: Slack shows an ephemeral reply only in an active thread.
-            await super()._post_message(channel, text=PRIVATE_NOTE)
-        if self.thread_id:
-            kwargs["thread_ts"] = self.thread_id
-        await self.client.chat_postEphemeral(channel=channel, user=self.private_to, **kwargs)
 
 
 class ThreadedSlackInput(SlackInput):
@@ -196,45 +102,14 @@ class ThreadedSlackInput(SlackInput):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         """Build the channel from credentials.yml, reading secrets from the env vars it names."""
         credentials = dict(credentials or {})
-        for literal, env_key, default in (
-            ("slack_token", "slack_token_env", TOKEN_ENV),
-            ("slack_signing_secret", "slack_signing_secret_env", SIGNING_SECRET_ENV),
-        ):
-            if credentials.get(literal):
-                raise InvalidConfigException(
-                    f"credentials.yml holds a literal '{literal}': secrets never live in "
-                    f"committed files. Remove it and set the environment variable named by "
-                    f"'{env_key}' (default {default}) instead."
-                )
-
-        # Rasa builds its channels: this process's settings. credentials.yml may rename the
-        # variables, so they are looked up by name in the environment as it was read.
-        settings = Settings.from_env()
-
-        def env(key: str, default: str) -> str:
-            return settings.secrets.get(credentials.get(key) or default, "").strip()
-
+        refuse_literal_secrets(credentials)
+        settings = Settings.from_env()  # Rasa builds its channels: this process's settings
         channel = cls(
-            slack_token=env("slack_token_env", TOKEN_ENV),
-            slack_channel=env("slack_channel_env", CHANNEL_ENV) or None,
-            proxy=credentials.get("proxy"),
-            slack_retry_reason_header=credentials.get(
-                "slack_retry_reason_header", "x-slack-retry-reason"
-            ),
-            slack_retry_number_header=credentials.get(
-                "slack_retry_number_header", "x-slack-retry-num"
-            ),
-            errors_ignore_retry=credentials.get("errors_ignore_retry"),
-            use_threads=credentials.get("use_threads", True),
-            slack_signing_secret=env("slack_signing_secret_env", SIGNING_SECRET_ENV),
-            conversation_granularity=credentials.get("conversation_granularity", "thread"),
-            slack_api_url=env("slack_api_url_env", API_URL_ENV),
+            **channel_arguments(credentials, settings),
             limits=RateLimits.from_settings(settings),
             settings=settings,
         )
-        channel.previous_signing_secret = env(
-            "slack_signing_secret_previous_env", SIGNING_SECRET_ENV + "_PREVIOUS"
-        )
+        channel.previous_signing_secret = previous_signing_secret(credentials, settings)
         if not channel.configured:
             logger.warning(NOT_CONFIGURED + " Until then /webhooks/slack/webhook answers 503.")
         return channel
@@ -353,12 +228,12 @@ class ThreadedSlackInput(SlackInput):
         if not self.is_request_from_slack_authentic(request):
             return response.text(UNSIGNED, status=HTTPStatus.UNAUTHORIZED)
         try:
-            kind = _media_type(request)
+            kind = media_type(request)
             if kind == JSON:
-                return await self._handle_event(request, _event_body(request), on_new_message)
+                return await self._handle_event(request, event_body(request), on_new_message)
             if kind == FORM:
                 return await self._handle_interaction(
-                    request, _interaction_body(request), on_new_message
+                    request, interaction_body(request), on_new_message
                 )
         except MalformedRequest as e:
             return response.text(str(e), status=HTTPStatus.BAD_REQUEST)
@@ -382,14 +257,14 @@ class ThreadedSlackInput(SlackInput):
             or not event.get("user")
         ):
             return response.text("Not a message from a person: nothing to do.")
-        metadata = self._event_metadata(payload)
+        metadata = event_metadata(payload)
         if not self._is_supported_channel(payload, metadata):
             logger.info(
                 "Slack message in %s ignored: not a DM, a mention or SLACK_CHANNEL",
                 metadata["out_channel"],
             )
             return response.text("channel not supported.")
-        if not await self._first_time(_event_keys(payload)):
+        if not await self._first_time(event_keys(payload)):
             logger.info(
                 "Slack event %s (retry %s, %s) was already taken in: not answered again",
                 payload.get("event_id"),
@@ -427,7 +302,7 @@ class ThreadedSlackInput(SlackInput):
             ) from None
         if not isinstance(user, str) or not user or not isinstance(text, str):
             return response.text("Nothing to say (a link button?): nothing to do.")
-        metadata = self._interaction_metadata(payload)
+        metadata = interaction_metadata(payload)
         team = payload.get("team")
         if self._over_limit(team.get("id") if isinstance(team, dict) else None, user, metadata):
             return response.text("Over the rate limit: no turn.")
@@ -444,33 +319,14 @@ class ThreadedSlackInput(SlackInput):
     def _over_limit(self, team: Any, user: str, metadata: dict[str, Any]) -> bool:
         """Whether this message is over its author's or workspace's limit; if so, tell the
         author in the thread (once per window) without waiting for Slack's answer."""
-        team = team if isinstance(team, str) and team else "-"
-        verdict = first_refusal(
-            self.limiter,
-            [
-                (f"slack:user:{team}/{user}", self.limits.slack_user),
-                (f"slack:team:{team}", self.limits.slack_team),
-            ],
-        )
-        if verdict.allowed:
-            return False
-        logger.info("Slack message from %s/%s over the rate limit: no turn", team, user)
-        window = Rate(1, max(self.limits.slack_user.window, verdict.retry_after))
-        if self.limiter.hit(f"slack:told:{team}/{user}", window).allowed:
+        refused, note = over_limit(self.limiter, self.limits, team, user)
+        if note is not None:
             thread = metadata.get("thread_id") if self.use_threads else None
             output = self.get_output_channel(metadata.get("out_channel"), thread)
-            text = SLOW_DOWN.format(wait=verdict.retry_after_seconds)
-            task = asyncio.create_task(self._tell(output, user, text))
+            task = asyncio.create_task(tell(output, user, note))
             self._background_tasks.add(task)
             task.add_done_callback(self._background_tasks.discard)
-        return True
-
-    @staticmethod
-    async def _tell(output: OutputChannel, user: str, text: str) -> None:
-        try:
-            await output.send_text_message(user, text)
-        except Exception:
-            logger.exception("Could not tell Slack user %s to slow down", user)
+        return refused
 
     # -- metadata -------------------------------------------------------------------------
 
@@ -478,49 +334,14 @@ class ThreadedSlackInput(SlackInput):
         """Rasa's Slack metadata (``out_channel``, ``thread_id``, ``users``), plus the
         author as ``slack_user``; empty for a request that is not Slack's."""
         try:
-            kind = _media_type(request)
+            kind = media_type(request)
             if kind == JSON:
-                return self._event_metadata(_event_body(request))
+                return event_metadata(event_body(request))
             if kind == FORM:
-                return self._interaction_metadata(_interaction_body(request))
+                return interaction_metadata(interaction_body(request))
         except MalformedRequest:
             pass
         return {}
-
-    @staticmethod
-    def _event_metadata(payload: dict[str, Any]) -> dict[str, Any]:
-        event = payload.get("event") or {}
-        # As stock: the users who installed the app, or the app's bot user (mentions of
-        # them are taken out of the text). Never the author: that is slack_user.
-        users = payload.get("authed_users")
-        if not isinstance(users, list):
-            authorizations = payload.get("authorizations")
-            first = authorizations[0] if isinstance(authorizations, list) and authorizations else {}
-            users = [first["user_id"]] if isinstance(first, dict) and first.get("user_id") else []
-        return {
-            "out_channel": event.get("channel"),
-            "thread_id": event.get("thread_ts") or event.get("ts"),
-            "users": [u for u in users if isinstance(u, str)],
-            "slack_user": event.get("user"),
-            "event_id": payload.get("event_id"),
-        }
-
-    @staticmethod
-    def _interaction_metadata(payload: dict[str, Any]) -> dict[str, Any]:
-        message = payload.get("message") or {}
-        # A click in an ephemeral message comes without "message": its container says where.
-        container = payload.get("container")
-        container = container if isinstance(container, dict) else {}
-        user = (payload.get("user") or {}).get("id")
-        return {
-            "out_channel": (payload.get("channel") or {}).get("id"),
-            "thread_id": message.get("thread_ts")
-            or message.get("ts")
-            or container.get("thread_ts")
-            or container.get("message_ts"),
-            "users": [user] if user else [],
-            "slack_user": user,
-        }
 
     # -- output and the record of events ----------------------------------------------------
 
@@ -581,44 +402,18 @@ class ThreadedSlackInput(SlackInput):
     async def private_recipient(
         self, metadata: dict[str, Any], sender_id: str | None = None, request: Request | None = None
     ) -> str | None:
-        """The author, when the replies must reach them alone: others read the channel (not
-        a DM) and the author's answers may carry account details, because they are mapped to
-        a customer or because the conversation already verified them (a check passed in an
-        earlier turn; its slots, in Rasa's tracker store).
-
-        If the back office cannot be asked, the replies are private all the same: a public
-        reply to an unmapped user is only ever a courtesy, a public account detail a leak.
-        """
-        user = metadata.get("slack_user")
-        channel = metadata.get("out_channel") or self.slack_channel
-        if not user or not is_shared_channel(channel):
-            return None
-        try:
-            customer = await asyncio.to_thread(self._customers().customer_by_slack_user, user)
-        except Exception:
-            logger.exception("Could not look up Slack user %s: answering them privately", user)
-            return user
-        if customer is not None or await self._verified_before(sender_id, request):
-            return user
-        return None
-
-    async def _verified_before(self, sender_id: str | None, request: Request | None) -> bool:
-        """Whether the conversation's saved tracker has a verified customer."""
-        store = self.trackers
-        if store is None and request is not None:
-            agent = getattr(getattr(_app_of(request), "ctx", None), "agent", None)
-            store = getattr(agent, "tracker_store", None)
-        if store is None or not sender_id:
-            return False
-        try:
-            tracker = await store.retrieve(sender_id)
-        except Exception:
-            logger.exception("Could not read the tracker of %s: answering privately", sender_id)
-            return True
-        if tracker is None:
-            return False
-        slots = {name: tracker.get_slot(name) for name in ("customer_id", "verified_by")}
-        return Identity.from_slots(slots["customer_id"], slots["verified_by"]).verified
+        """The author, when the replies must reach them alone (bot/channels/slack_privacy.py):
+        others read the channel and the author's answers may carry account details."""
+        trackers = self.trackers
+        if trackers is None and request is not None:
+            trackers = tracker_store_of(request)  # the Rasa server's own
+        return await author_alone(
+            metadata.get("slack_user"),
+            metadata.get("out_channel") or self.slack_channel,
+            self._customers,
+            trackers,
+            sender_id,
+        )
 
     def _settings(self) -> Settings:
         """The settings given, else this process's (a channel built without them)."""
@@ -654,103 +449,3 @@ class ThreadedSlackInput(SlackInput):
                 migrate(engine)
                 self._seen = SeenEvents(engine, self.name())
             return self._seen
-
-
-SLACK_TOLERANCE = 300  # seconds: Slack's advice, a request older than 5 minutes is a replay
-
-
-def slack_signature_ok(
-    secrets: list[str],
-    timestamp: str | None,
-    body: bytes,
-    signature: str | None,
-    now: float,
-    tolerance: int = SLACK_TOLERANCE,
-) -> bool:
-    """Whether ``signature`` is ``v0=`` HMAC-SHA256 of ``v0:{timestamp}:{body}`` under any of
-    ``secrets``, with ``timestamp`` (unix seconds) within ``tolerance`` of ``now``.
-
-    Every secret is tried and compared in constant time, as bytes: ``compare_digest`` on
-    ``str`` raises for non-ASCII, and a header may hold anything.
-    """
-    if not secrets or not timestamp or not signature:
-        return False
-    if not (timestamp.isascii() and timestamp.isdigit()):
-        return False
-    if abs(now - int(timestamp)) > tolerance:
-        return False
-    message = b"v0:" + timestamp.encode("ascii") + b":" + body
-    given = signature.encode("utf-8", "surrogateescape")
-    matches = [
-        hmac.compare_digest(
-            b"v0=" + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest().encode(),
-            given,
-        )
-        for secret in secrets
-    ]
-    return any(matches)
-
-
-def _app_of(request: Request) -> Any:
-    """The Sanic app (Rasa's server) the request came to; None for a bare request."""
-    try:
-        return request.app
-    except Exception:
-        return None
-
-
-def _media_type(request: Request) -> str:
-    return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-
-
-def _event_body(request: Request) -> dict[str, Any]:
-    """The Events API body, checked for the shapes this channel reads."""
-    try:
-        payload = json.loads(request.body or b"")
-    except ValueError:
-        raise MalformedRequest("The body is not valid JSON.") from None
-    if not isinstance(payload, dict):
-        raise MalformedRequest("The body is JSON but not an object.")
-    if not isinstance(payload.get("type"), str):  # every Events API body names its type
-        raise MalformedRequest("'type' is missing: expected a Slack Events API payload.")
-    event = payload.get("event", {})
-    if not isinstance(event, dict):
-        raise MalformedRequest("'event' must be an object.")
-    for key in ("type", "subtype", "text", "user", "channel", "channel_type", "ts", "thread_ts"):
-        if event.get(key) is not None and not isinstance(event[key], str):
-            raise MalformedRequest(f"'event.{key}' must be a string.")
-    if payload.get("event_id") is not None and not isinstance(payload["event_id"], str):
-        raise MalformedRequest("'event_id' must be a string.")
-    return payload
-
-
-def _interaction_body(request: Request) -> dict[str, Any]:
-    """The interactivity payload (a form field holding JSON), checked for what is read."""
-    raw = request.form.get("payload")
-    try:
-        payload = json.loads(raw) if raw else None
-    except ValueError:
-        raise MalformedRequest("The 'payload' form field is not valid JSON.") from None
-    if not isinstance(payload, dict):
-        raise MalformedRequest("Expected a 'payload' form field holding a JSON object.")
-    for key in ("user", "channel", "message"):
-        if payload.get(key) is not None and not isinstance(payload[key], dict):
-            raise MalformedRequest(f"'{key}' must be an object.")
-    actions = payload.get("actions")
-    if actions is not None and not (
-        isinstance(actions, list) and all(isinstance(a, dict) for a in actions)
-    ):
-        raise MalformedRequest("'actions' must be a list of objects.")
-    if actions and not isinstance(payload.get("user"), dict):
-        raise MalformedRequest("'user' is missing.")
-    return payload
-
-
-def _event_keys(payload: dict[str, Any]) -> list[str]:
-    """What identifies an event: Slack's event id, and the message's place (channel/ts),
-    which a retry shares and so does the same message delivered as an app_mention."""
-    event = payload["event"]
-    keys = [payload.get("event_id") or ""]
-    if event.get("channel") and event.get("ts"):
-        keys.append(f"{event['channel']}/{event['ts']}")
-    return [k for k in keys if k]

@@ -9,7 +9,8 @@ import requests
 from sanic.compat import Header
 from sanic.request import Request
 
-from bot.channels.slack import ThreadedSlackInput, slack_signature_ok
+from bot.channels.slack import ThreadedSlackInput
+from bot.channels.slack_signing import slack_signature_ok
 from bot.db import make_engine
 from bot.departments import MissingSecretError, load_departments
 from bot.handoff.signing import sign, signature_headers, verify, verify_any

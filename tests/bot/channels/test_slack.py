@@ -22,8 +22,9 @@ from sanic.request import Request
 
 from bot.backoffice.http import HttpBackOffice
 from bot.backoffice.sql import SqlBackOffice, seed
-from bot.channels.slack import NOT_CONFIGURED, PRIVATE_NOTE, SlackOutput, ThreadedSlackInput
+from bot.channels.slack import NOT_CONFIGURED, ThreadedSlackInput
 from bot.channels.slack_api import SlackThread, SlackWebApi, private_recipient
+from bot.channels.slack_output import PRIVATE_NOTE, SlackOutput
 from bot.db import make_engine
 from bot.identity.disclosure import ACCOUNT_DETAILS
 from bot.settings import ROOT
