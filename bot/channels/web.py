@@ -37,10 +37,9 @@ The URL stays /socket.io on the Rasa server and the channel name stays ``socketi
 Rasa's events API reaches the widget with ``output_channel=socketio`` (or ``latest``).
 
 The hub's agent console reaches what lasts only seconds (typing, seen) through
-``/webhooks/socketio/live/<conversation id>`` with Rasa's API token as a Bearer token:
-``POST {"type": "agent_typing", "agent": name, "typing": bool}`` or ``POST {"type": "seen",
-"message_id": id}`` (204), and ``GET`` -> ``{"customer_typing": bool}``
-(bot/agents/live.py is its client).
+``/webhooks/socketio/live/<conversation id>`` with Rasa's API token as a Bearer token
+(bot/channels/web_live_route.py). What the widget is sent: bot/channels/web_output.py; the
+history a reconnecting widget is shown: bot/channels/web_history.py.
 """
 
 from __future__ import annotations
@@ -51,12 +50,12 @@ import inspect
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput
 from rasa.shared.core.events import UserUttered
 from sanic import Blueprint, Sanic, response
 from socketio import AsyncServer
@@ -74,10 +73,12 @@ from bot.channels.tokens import (
     verify_customer_token,
     verify_session_token,
 )
+from bot.channels.web_history import holder_of, transcript_of
+from bot.channels.web_live_route import live_route
+from bot.channels.web_output import WebChatOutput
 from bot.config import ConfigError
 from bot.db import make_engine
 from bot.departments import Department, load_departments
-from bot.proactive import triggered_by_api
 from bot.ratelimit import Limiter, RateLimits, first_refusal
 from bot.settings import Settings
 
@@ -88,45 +89,6 @@ TOO_MANY_CONNECTIONS = "too many connections"
 # A socket.io packet carries one message: 20,000 characters of UTF-8 plus the envelope.
 MAX_PACKET_BYTES = 4 * MAX_MESSAGE_CHARS + 4096
 SUPPORT = "support"  # the department of human agents (departments.yml)
-JOINED = "joined"  # the one system event after which a person holds the chat
-MAX_NAME_CHARS = 100  # an agent's name, as the hub's accounts keep it
-
-
-class WebChatOutput(SocketIOOutput):
-    """Rasa's socket.io output, plus a human agent's messages shown with the agent's name.
-
-    An agent's message arrives as a bot event whose ``custom`` data names the agent
-    (``{"text": ..., "agent": "Ana"}``); stock Rasa would send its text twice (as text and
-    as custom JSON) and drop the name.
-    """
-
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        custom = message.get("custom")
-        if isinstance(custom, dict) and custom.get("agent"):
-            text = custom.get("text") or message.get("text") or ""
-            await self._send_message(
-                recipient_id, {"text": str(text), "agent": str(custom["agent"])}
-            )
-            return
-        if isinstance(custom, dict) and custom.get("system"):
-            # A person joined or left: the widget shows it as an event and changes its header.
-            text = custom.get("text") or message.get("text") or ""
-            await self._send_message(
-                recipient_id,
-                {
-                    "text": str(text),
-                    "system": str(custom["system"]),
-                    "by": str(custom.get("by") or ""),
-                },
-            )
-            return
-        await super().send_response(recipient_id, message)
-
-    async def send_custom_json(
-        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
-    ) -> None:
-        # Stock Rasa spreads the JSON into emit()'s keyword arguments; the widget wants it whole.
-        await self._send_message(recipient_id, json_message)
 
 
 class WebChatInput(SocketIOInput):
@@ -210,33 +172,11 @@ class WebChatInput(SocketIOInput):
         async def health(_):
             return response.json({"status": "ok"})
 
-        @webhook.route("/live/<conversation_id>", methods=["GET", "POST"])
-        async def live(request, conversation_id: str):
-            # The agent console (through the hub), never a browser: Rasa's API token.
-            if not self.authorised(request.headers.get("Authorization", "")):
-                return response.json({"error": "a Bearer token (Rasa's API token) is needed"}, 403)
-            if request.method == "GET":
-                return response.json(
-                    {"customer_typing": self.live.is_customer_typing(conversation_id)}
-                )
-            try:
-                body = request.json
-            except Exception:  # noqa: BLE001 - Sanic raises its own for a malformed body
-                body = None
-            signal = live_signal(body)
-            if signal is None:
-                return response.json(
-                    {
-                        "error": 'expected {"type": "agent_typing", "agent", "typing"} or '
-                        '{"type": "seen", "message_id"}'
-                    },
-                    400,
-                )
-            name, data = signal
-            if name == "seen":
-                self.live.seen(conversation_id, data["message_id"])
-            await sio.emit(name, data, room=conversation_id)
-            return response.empty()
+        webhook.add_route(
+            live_route(self.live, sio, self.authorised),
+            "/live/<conversation_id>",
+            methods=["GET", "POST"],
+        )
 
         @sio.on("connect")
         async def connect(sid: str, environ: dict, auth: Any) -> bool:
@@ -455,102 +395,6 @@ class WebChatInput(SocketIOInput):
 
     async def _session_of(self, sid: str) -> WebSession:
         return (await self.sio.get_session(sid))["session"]
-
-
-def transcript_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Customer, assistant and agent messages of a tracker's events, in the widget's shape.
-
-    A person joining or leaving is an ``event`` entry; customer messages carry the ``id``
-    Rasa recorded, and every entry its time (``at``, unix seconds) when the event has one.
-    """
-    messages: list[dict[str, Any]] = []
-    titles: dict[str, str] = {}  # a clicked button's payload -> the title the customer saw
-
-    def add(message: dict[str, Any], event: dict[str, Any]) -> None:
-        if isinstance(event.get("timestamp"), (int, float)):
-            message["at"] = event["timestamp"]
-        messages.append(message)
-
-    for event in events:
-        kind = event.get("event")
-        if kind == "user" and event.get("text") and not triggered_by_api(event):
-            text = event["text"]
-            message: dict[str, Any] = {"sender": "customer", "text": titles.get(text, text)}
-            if event.get("message_id"):
-                message["id"] = str(event["message_id"])
-            add(message, event)
-        elif kind == "bot":
-            data = event.get("data") or {}
-            custom = data.get("custom")
-            if isinstance(custom, dict) and custom.get("agent"):
-                text = custom.get("text") or event.get("text") or ""
-                add({"sender": "agent", "text": text, "agent": custom["agent"]}, event)
-            elif isinstance(custom, dict) and custom.get("system"):
-                text = custom.get("text") or event.get("text") or ""
-                system = {"system": str(custom["system"]), "by": str(custom.get("by") or "")}
-                add({"sender": "event", "text": text, **system}, event)
-            elif event.get("text"):
-                message = {"sender": "assistant", "text": event["text"]}
-                buttons = data.get("buttons") or []
-                if buttons:
-                    titles.update(
-                        {
-                            b["payload"]: b["title"]
-                            for b in buttons
-                            if "payload" in b and "title" in b
-                        }
-                    )
-                    message["quick_replies"] = [
-                        {
-                            "content_type": "text",
-                            "title": b.get("title"),
-                            "payload": b.get("payload"),
-                        }
-                        for b in buttons
-                        if isinstance(b, dict)
-                    ]
-                add(message, event)
-    return messages
-
-
-def holder_of(events: Iterable[dict[str, Any]]) -> dict[str, str] | None:
-    """Who holds the conversation at the end of ``events``: ``{"name": ...}`` or None.
-
-    A person holds it from their ``joined`` event until the assistant resumes (or another
-    system event says they left); a pause without a known name (a takeover from before
-    system events) is a person too, unnamed.
-    """
-    holder: dict[str, str] | None = None
-    for event in events:
-        kind = event.get("event")
-        if kind == "pause":
-            holder = holder or {"name": ""}
-        elif kind == "resume":
-            holder = None
-        elif kind == "bot":
-            custom = (event.get("data") or {}).get("custom")
-            if isinstance(custom, dict) and custom.get("system"):
-                joined = custom["system"] == JOINED
-                holder = {"name": str(custom.get("by") or "")} if joined else None
-    return holder
-
-
-def live_signal(body: Any) -> tuple[str, dict[str, Any]] | None:
-    """The socket.io event and data for a live signal from the console, or None if malformed."""
-    if not isinstance(body, dict):
-        return None
-    if body.get("type") == "agent_typing":
-        agent = body.get("agent")
-        if not isinstance(agent, str) or not agent.strip():
-            return None
-        typing = body.get("typing", True)
-        return "agent_typing", {"agent": agent.strip()[:MAX_NAME_CHARS], "typing": bool(typing)}
-    if body.get("type") == "seen":
-        message_id = body.get("message_id")
-        if not isinstance(message_id, str) or not 0 < len(message_id) <= 64:
-            return None
-        return "seen", {"message_id": message_id}
-    return None
 
 
 async def _maybe_await(result: Any) -> None:

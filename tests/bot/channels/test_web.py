@@ -13,7 +13,9 @@ from bot.channels.tokens import (
     mint_customer_token,
     mint_session_token,
 )
-from bot.channels.web import WebChatInput, holder_of, live_signal, transcript_of
+from bot.channels.web import WebChatInput
+from bot.channels.web_history import holder_of, transcript_of
+from bot.channels.web_live_route import live_signal
 from bot.departments import load_departments
 from bot.settings import Settings
 
