@@ -37,8 +37,8 @@ from bot.hub.accounts import Accounts  # noqa: E402
 from bot.journey.migrate import migrate  # noqa: E402
 from bot.journey.schema import review_flags, touchpoints  # noqa: E402
 from bot.review.demo_data import load_demo_data  # noqa: E402
+from bot.review.filters import Filters  # noqa: E402
 from bot.review.log import LogFilters, touchpoint_log  # noqa: E402
-from bot.review.metrics import Filters  # noqa: E402
 
 SCRATCH_SCHEMA = "cx_bench_review_log"
 TARGET_SECONDS = 1.0

@@ -66,8 +66,9 @@ from bot.journey.signals import UserMessage  # noqa: E402
 from bot.journey.store import JourneyStore, Turn  # noqa: E402
 from bot.review import log as review_log_module  # noqa: E402
 from bot.review.demo_data import load_demo_data  # noqa: E402
+from bot.review.filters import Filters  # noqa: E402
 from bot.review.log import LogFilters, search_terms, touchpoint_log  # noqa: E402
-from bot.review.metrics import Filters, metrics_table  # noqa: E402
+from bot.review.metrics import metrics_table  # noqa: E402
 from bot.review.sql import contains_text, like_pattern  # noqa: E402
 
 SCRATCH_SCHEMA = "cx_bench_review"

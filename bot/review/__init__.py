@@ -5,6 +5,8 @@
 ``demo_data.load_demo_data`` fills a store for demos and scale tests.
 """
 
-from bot.review.metrics import DEFINITIONS, METRICS, Filters, MetricsTable, metrics_table
+from bot.review.filters import Filters
+from bot.review.metric_definitions import DEFINITIONS, METRICS
+from bot.review.metrics import MetricsTable, metrics_table
 
 __all__ = ["DEFINITIONS", "METRICS", "Filters", "MetricsTable", "metrics_table"]

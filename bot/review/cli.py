@@ -46,7 +46,8 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
     from bot.db import make_engine
     from bot.journey.migrate import migrate
     from bot.review.export import as_csv, as_json, as_text
-    from bot.review.metrics import Filters, metrics_table
+    from bot.review.filters import Filters
+    from bot.review.metrics import metrics_table
 
     now = datetime.now().replace(microsecond=0)
     try:

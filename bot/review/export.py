@@ -11,7 +11,9 @@ import csv
 import io
 from typing import Any
 
-from bot.review.metrics import DEFINITIONS, TOTAL, MetricsTable
+from bot.review.metric_definitions import DEFINITIONS
+from bot.review.metric_groups import TOTAL
+from bot.review.metrics import MetricsTable
 
 FORMATS = ("table", "csv", "json")
 MISSING = "-"  # a rate or mean over nothing (no ended conversations, no ratings...)

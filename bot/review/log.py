@@ -59,7 +59,7 @@ from bot.journey.schema import (
 from bot.journey.store import OUTCOMES
 from bot.policies.moments import met_a_limit
 from bot.redaction import redact, redact_data
-from bot.review.metrics import NO_DEPARTMENT, UNKNOWN_STAGE, Filters, filter_conditions
+from bot.review.filters import NO_DEPARTMENT, UNKNOWN_STAGE, Filters, filter_conditions
 from bot.review.sql import (
     connected,
     contains_text,

@@ -233,7 +233,8 @@ def came_back(engine) -> dict[str, bool | None]:
 def test_a_touchpoint_is_marked_when_its_customer_comes_back_about_it_within_7_days(
     journey, engine, clock
 ):
-    from bot.review.metrics import Filters, repeat_contact_rate
+    from bot.review.filters import Filters
+    from bot.review.metrics import repeat_contact_rate
 
     def contact(conversation, at, **kw):
         clock.now = at

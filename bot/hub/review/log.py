@@ -39,6 +39,7 @@ from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.web import HubError, in_thread
 from bot.journey.store import OUTCOMES
 from bot.redaction import redact
+from bot.review.filters import NO_DEPARTMENT, UNKNOWN_STAGE
 from bot.review.log import (
     CHANNELS,
     EXPORT_LIMIT,
@@ -60,7 +61,6 @@ from bot.review.log import (
     parse_filters,
     touchpoint_log,
 )
-from bot.review.metrics import NO_DEPARTMENT, UNKNOWN_STAGE
 from bot.routing import STAGES
 
 T = TypeVar("T")

@@ -54,16 +54,10 @@ from bot.hub.web import HubError, in_thread
 from bot.journey.store import OUTCOMES
 from bot.review.charts import Series, bar_chart, line_chart
 from bot.review.export import as_csv, as_json, cell_text
+from bot.review.filters import NO_DEPARTMENT, UNKNOWN_STAGE
 from bot.review.log import CHANNELS
-from bot.review.metrics import (
-    DEFINITIONS,
-    GROUPINGS,
-    METRICS,
-    NO_DEPARTMENT,
-    UNKNOWN_STAGE,
-    MetricsTable,
-    metrics_table,
-)
+from bot.review.metric_definitions import DEFINITIONS, METRICS
+from bot.review.metrics import GROUPINGS, MetricsTable, metrics_table
 from bot.routing import STAGES
 
 CSV_PATH = f"{PREFIX}/metrics.csv"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from bot.hub.openapi_parts import LOCAL_TIME, Spec, schema_ref
 from bot.journey.store import OUTCOMES
+from bot.review.filters import UNKNOWN_STAGE
 from bot.review.log import POLICY_CHOICES
-from bot.review.metrics import GROUPINGS, UNKNOWN_STAGE
+from bot.review.metrics import GROUPINGS
 from bot.routing import STAGES
 
 # -- bot/hub/review/metrics.py ---------------------------------------------------------------

@@ -14,6 +14,7 @@ from bot.cx_routing import CxRules
 from bot.journey.migrate import migrate
 from bot.journey.schema import journey_customers, policy_moments, review_flags, touchpoints, users
 from bot.review import log
+from bot.review.filters import Filters
 from bot.review.log import (
     EXPORT_COLUMNS,
     FRUSTRATED_AT,
@@ -30,7 +31,6 @@ from bot.review.log import (
     search_terms,
     touchpoint_log,
 )
-from bot.review.metrics import Filters
 
 START = datetime(2025, 3, 1, 9, 0)
 

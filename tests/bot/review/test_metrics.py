@@ -17,7 +17,8 @@ from bot.departments import load_departments
 from bot.journey.migrate import migrate
 from bot.journey.schema import handoffs, touchpoints
 from bot.review import metrics as m
-from bot.review.metrics import Filters, metrics_table
+from bot.review.filters import Filters
+from bot.review.metrics import metrics_table
 from tests.bot.review.conftest import NOW, SINCE, UNTIL
 
 WINDOW = Filters(since=SINCE, until=UNTIL)

@@ -20,7 +20,8 @@ from bot.journey.migrate import migrate
 from bot.journey.schema import journey_customers, touchpoints
 from bot.journey.store import JourneyStore, Turn, came_back_marks
 from bot.review.demo_data import load_demo_data
-from bot.review.metrics import Filters, metrics_table, repeat_contact_rate
+from bot.review.filters import Filters
+from bot.review.metrics import metrics_table, repeat_contact_rate
 
 START = datetime(2025, 3, 3, 9, 0)
 END = datetime(2025, 3, 31)

@@ -17,7 +17,8 @@ from bot.journey.migrate import alembic_config, migrate
 from bot.journey.schema import journey_customers, touchpoints
 from bot.journey.signals import UserMessage
 from bot.journey.store import JourneyStore, Turn, outcome_at_end
-from bot.review.metrics import Filters, abandonment_rate, self_service_rate
+from bot.review.filters import Filters
+from bot.review.metrics import abandonment_rate, self_service_rate
 
 T0 = datetime(2025, 3, 11, 10, 0)
 

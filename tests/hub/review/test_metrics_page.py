@@ -30,7 +30,8 @@ from bot.hub.accounts import Accounts
 from bot.hub.review import metrics as page_module
 from bot.hub.review.metrics import BadQuery, parse_query, render
 from bot.journey.schema import handoffs, policy_moments, takeovers, touchpoints, users
-from bot.review.metrics import METRICS, metrics_table
+from bot.review.metric_definitions import METRICS
+from bot.review.metrics import metrics_table
 from bot.settings import ROOT
 from tests.bot.review.conftest import NOW, load, tp
 from tests.hub.test_hub import PASSWORD
