@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
+from bot.journey.customers import insert_if_absent
 from bot.journey.schema import web_presence
-from bot.journey.store import insert_if_absent
 
 STALE_AFTER = timedelta(hours=12)
 

@@ -12,22 +12,21 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 
-from bot.journey.schema import feedback, identities, journey_customers, touchpoints
+from bot.journey.customers import CustomerLink, identity_owner, insert_if_absent, link_customer
+from bot.journey.repeats import REPEAT_CONTACT_DAYS, RepeatContacts
+from bot.journey.schema import feedback, journey_customers, touchpoints
 from bot.journey.signals import Signals, UserMessage, read_signals
-from bot.preferences import move_preferences
 from bot.redaction import redact
 
 # How outcomes overrule each other while a chat goes on ("resolved" and "abandoned" are set
 # when it ends: by a department or agent, or by the idle sweep).
 OUTCOME_RANK = {"self_served": 0, "handed_off": 1, "escalated": 2}
 OUTCOMES = ("self_served", "handed_off", "escalated", "abandoned", "resolved")
-REPEAT_CONTACT_DAYS = 7
 CUSTOMER_TEXT_LIMIT = 8000  # characters of the customer's words kept for the CX log's search
 
 
@@ -98,7 +97,7 @@ class JourneyStore:
         # Identity links already written by this process: most turns add none, and skipping
         # the three lookups keeps logging cheap on every turn. Only an optimisation; the
         # writes it skips are idempotent.
-        self._linked: dict[tuple[str | None, ...], str] = {}
+        self._linked: dict[CustomerLink, str] = {}
         # The statements every turn runs, built once: building and keying an expression
         # costs more than running it on SQLite (parameters are bound at execution).
         self._session_row = select(touchpoints).where(
@@ -113,27 +112,7 @@ class JourneyStore:
             touchpoints.c.conversation_id != bindparam("conversation"),
             touchpoints.c.order_ids.contains(bindparam("order")),
         )
-        # Repeat contacts (touchpoints.came_back): a customer's touchpoints near a moment.
-        self._nearby = (
-            select(
-                touchpoints.c.id,
-                touchpoints.c.started_at,
-                touchpoints.c.needs,
-                touchpoints.c.order_ids,
-                touchpoints.c.came_back,
-            )
-            .where(
-                touchpoints.c.customer_id == bindparam("customer"),
-                touchpoints.c.started_at >= bindparam("first"),
-                touchpoints.c.started_at <= bindparam("last"),
-            )
-            .order_by(touchpoints.c.started_at, touchpoints.c.id)
-        )
-        self._set_came_back = (
-            update(touchpoints)
-            .where(touchpoints.c.id.in_(bindparam("ids", expanding=True)))
-            .values(came_back=bindparam("value"))
-        )
+        self._repeats = RepeatContacts()
 
     # -- recording ------------------------------------------------------------------------
     def record(self, turn: Turn) -> Touchpoint:
@@ -141,7 +120,7 @@ class JourneyStore:
         now = self._now()
         with self._engine.begin() as conn:
             _without_flush_wait(conn)
-            link = (
+            link = CustomerLink(
                 turn.channel,
                 turn.conversation_id,
                 turn.customer_id,
@@ -153,7 +132,7 @@ class JourneyStore:
             customer_id = self._linked.get(link)
             newly_linked = customer_id is None
             if customer_id is None:
-                customer_id = self._customer(conn, turn, now)
+                customer_id = link_customer(conn, link, now, self._repeats)
             row = conn.execute(
                 self._session_row,
                 {"conversation": turn.conversation_id, "started": turn.session_started_at},
@@ -189,7 +168,7 @@ class JourneyStore:
                         values["outcome"], values["needs"], len(turn.messages), turn.served
                     )
                 if turn.need or turn.order_id:  # about something: maybe a repeat contact
-                    values["came_back"] = self._mark_repeats(conn, customer_id, None, values)
+                    values["came_back"] = self._repeats.mark(conn, customer_id, None, values)
                 result = conn.execute(self._insert, values)
                 values["id"] = result.inserted_primary_key[0]
             else:
@@ -202,9 +181,9 @@ class JourneyStore:
                 if moved or (values["needs"], values["order_ids"]) != (row.needs, row.order_ids):
                     # About something new (or someone else's now): repeat contacts change.
                     pending = {**row._mapping, **values}
-                    values["came_back"] = self._mark_repeats(conn, customer_id, row.id, pending)
+                    values["came_back"] = self._repeats.mark(conn, customer_id, row.id, pending)
                     if moved and row.customer_id is not None:
-                        self._recount_repeats(conn, row.customer_id, row.started_at, row.id)
+                        self._repeats.recount(conn, row.customer_id, row.started_at, row.id)
                 if turn.outcome and OUTCOME_RANK.get(turn.outcome, 0) > OUTCOME_RANK.get(
                     row.outcome, 0
                 ):
@@ -384,81 +363,9 @@ class JourneyStore:
     def customer_of(self, kind: str, value: str) -> str | None:
         """The journey customer behind a channel identity, if known."""
         with self._engine.connect() as conn:
-            row = conn.execute(
-                select(identities.c.customer_id).where(
-                    identities.c.kind == kind, identities.c.value == value
-                )
-            ).first()
-        return row.customer_id if row else None
+            return identity_owner(conn, kind, value)
 
     # -- internals -------------------------------------------------------------------------
-    def _customer(self, conn: Connection, turn: Turn, now: datetime) -> str:
-        """The journey customer of this turn; links every identity it shows to them.
-
-        An anonymous visitor who identifies mid-chat keeps their history: the anonymous
-        record's identities and touchpoints move to the identified customer.
-        """
-        key = turn.customer_id
-        channel_identity = (turn.channel, turn.conversation_id)
-        linked = _identity_owner(conn, *channel_identity)
-        if key is None:
-            key = linked or f"anon-{turn.channel}-{turn.conversation_id}"[:64]
-        known = conn.execute(
-            select(journey_customers.c.name, journey_customers.c.tier).where(
-                journey_customers.c.id == key
-            )
-        ).first()
-        if known is not None:
-            fresh = (turn.customer_name, turn.tier)
-            if (turn.customer_name or turn.tier) and tuple(known) != fresh:
-                conn.execute(
-                    update(journey_customers)
-                    .where(journey_customers.c.id == key)
-                    .values(name=turn.customer_name, tier=turn.tier)
-                )
-        else:
-            insert_if_absent(
-                conn,
-                journey_customers,
-                id=key,
-                created_at=now,
-                name=turn.customer_name,
-                tier=turn.tier,
-            )
-        if linked and linked != key and linked.startswith("anon-"):
-            move_preferences(conn, linked, key)  # "call me Sam", said before signing in
-            conn.execute(
-                update(identities).where(identities.c.customer_id == linked).values(customer_id=key)
-            )
-            conn.execute(
-                update(touchpoints)
-                .where(touchpoints.c.customer_id == linked)
-                .values(customer_id=key)
-            )
-            self._recount_repeats(conn, key)  # the visitor's chats may repeat the customer's
-        shown = [channel_identity]
-        if turn.email and turn.customer_id:
-            # Only a verified customer's email is theirs. An email a visitor merely typed may
-            # be anyone's: linked, it would put a stranger's chats in that customer's journey,
-            # export and erasure, and show their email on the stranger's record.
-            shown.append(("email", turn.email.lower()))
-        if turn.slack_user:
-            shown.append(("slack", turn.slack_user))
-        existing = {
-            (r.kind, r.value)
-            for r in conn.execute(
-                select(identities.c.kind, identities.c.value).where(
-                    or_(*(and_(identities.c.kind == k, identities.c.value == v) for k, v in shown))
-                )
-            )
-        }
-        for kind, value in shown:
-            if (kind, value) not in existing:
-                insert_if_absent(
-                    conn, identities, customer_id=key, kind=kind, value=value, created_at=now
-                )
-        return key
-
     def _contacts_about(
         self, conn: Connection, customer_id: str | None, turn: Turn, row: Row | None
     ) -> int:
@@ -491,75 +398,6 @@ class JourneyStore:
         )
         count = conn.execute(query).scalar_one()
         return count
-
-    def _mark_repeats(
-        self,
-        conn: Connection,
-        customer_id: str,
-        touchpoint_id: int | None,
-        pending: Mapping[str, Any],
-    ) -> bool:
-        """Mark the customer's earlier touchpoints this one repeats (``came_back``), and
-        return whether a later one repeats it; ``pending`` holds the values it is about to
-        be written with (``touchpoint_id`` is None for a new one).
-
-        Runs only when a touchpoint gets a new need or order, so most turns skip it.
-        """
-        if conn.dialect.name == "postgresql":
-            # One such writer per customer at a time, until commit, and the read below comes
-            # after the wait: two of their chats that start together each see the other.
-            # (An advisory lock writes nothing; SQLite has one writer at a time anyway.)
-            conn.execute(_CUSTOMER_LOCK, {"customer": customer_id})
-        this = _Nearby(
-            touchpoint_id,
-            pending["started_at"],
-            _about(pending["needs"], pending["order_ids"]),
-            None,
-        )
-        return self._recount_repeats(conn, customer_id, this.started_at, pending=this)
-
-    def _recount_repeats(
-        self,
-        conn: Connection,
-        customer_id: str,
-        moment: datetime | None = None,
-        leaving: int | None = None,
-        pending: _Nearby | None = None,
-    ) -> bool:
-        """Work ``came_back`` out afresh for the customer's touchpoints that one starting at
-        ``moment`` could repeat (None: all of them), and write the marks that changed.
-
-        ``leaving`` is a touchpoint to leave out (it is someone else's now); ``pending`` is
-        one about to be written: counted with its new values, and its own mark returned.
-        """
-        window = timedelta(days=REPEAT_CONTACT_DAYS)
-        first, last = (moment - window, moment + window) if moment else (_EARLIEST, _LATEST)
-        rows = conn.execute(self._nearby, {"customer": customer_id, "first": first, "last": last})
-        skip = {leaving, pending.id if pending else None}
-        nearby = [
-            _Nearby(r.id, r.started_at, _about(r.needs, r.order_ids), r.came_back)
-            for r in rows
-            if r.id not in skip
-        ]
-        if pending is not None:
-            nearby.append(pending)
-            nearby.sort(key=lambda n: n.started_at)
-        marks = came_back_marks([(n.started_at, n.about) for n in nearby])
-        own = False
-        changed: dict[bool, list[int]] = {True: [], False: []}
-        for n, mark in zip(nearby, marks, strict=True):
-            if n is pending:
-                own = mark
-            elif (
-                n.id is not None  # every one but pending was read back with its id
-                and (moment is None or n.started_at <= moment)
-                and n.came_back != mark
-            ):
-                changed[mark].append(n.id)  # later ones were read only as followers
-        for mark, ids in changed.items():
-            if ids:
-                conn.execute(self._set_came_back, {"ids": ids, "value": mark})
-        return own
 
     def _touchpoint(self, conn: Connection, touchpoint_id: int) -> Touchpoint:
         row = conn.execute(select(touchpoints).where(touchpoints.c.id == touchpoint_id)).one()
@@ -600,31 +438,6 @@ def _as_touchpoint(values: Mapping[str, Any]) -> Touchpoint:
     )
 
 
-def insert_if_absent(conn: Connection, table: Table, **values: Any) -> None:
-    """INSERT the row unless one with the same key exists by then.
-
-    Two first turns of one customer (two tabs, a chat and a Slack thread) can both find no
-    row and both insert it; the second would fail on the unique key and lose its turn.
-    """
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    else:  # no portable form: the plain insert, as before
-        statement = insert(table).values(**values)
-    conn.execute(statement)
-
-
-def _identity_owner(conn: Connection, kind: str, value: str) -> str | None:
-    row = conn.execute(
-        select(identities.c.customer_id).where(
-            identities.c.kind == kind, identities.c.value == value
-        )
-    ).first()
-    return row.customer_id if row else None
-
-
 def _newest_touchpoint(conn: Connection, conversation_id: str) -> int:
     """The id of the conversation's newest touchpoint (the session the customer is in);
     ``LookupError`` when it has none."""
@@ -640,53 +453,6 @@ def _newest_touchpoint(conn: Connection, conversation_id: str) -> int:
 
 def _added(items: Sequence[str], item: str | None) -> list[str]:
     return [*items, item] if item and item not in items else list(items)
-
-
-# -- repeat contacts -----------------------------------------------------------------------
-
-_EARLIEST, _LATEST = datetime(1, 1, 1), datetime(9999, 12, 31)
-# PostgreSQL: a transaction-long lock on one customer's repeat marks (the first key names
-# what is locked, so other advisory locks can't collide with these).
-_CUSTOMER_LOCK = text("SELECT pg_advisory_xact_lock(7007, hashtext(:customer))")
-
-
-class _Nearby(NamedTuple):
-    """A touchpoint as repeat contacts see it: when it started and what it was about."""
-
-    id: int | None
-    started_at: datetime
-    about: frozenset[tuple[str, str]]
-    came_back: bool | None  # as stored
-
-
-def _about(needs: str, order_ids: str) -> frozenset[tuple[str, str]]:
-    """A touchpoint's needs and orders (JSON lists), told apart: what a repeat would share."""
-    return frozenset(
-        [*(("need", n) for n in json.loads(needs)), *(("order", o) for o in json.loads(order_ids))]
-    )
-
-
-def came_back_marks(
-    touchpoints_: Sequence[tuple[datetime, frozenset[tuple[str, str]]]],
-) -> list[bool]:
-    """For one customer's touchpoints as (started_at, what about) sorted by start, whether
-    each was repeated: a later one (started after it, at most ``REPEAT_CONTACT_DAYS`` after
-    its start) shares a need or an order with it. The rule of ``touchpoints.came_back``
-    and of the CX repeat-contact metric (bot/review/metrics.py).
-    """
-    window = timedelta(days=REPEAT_CONTACT_DAYS)
-    marks = []
-    for i, (started, about) in enumerate(touchpoints_):
-        mark = False
-        if about:
-            for later, later_about in touchpoints_[i + 1 :]:
-                if later > started + window:
-                    break
-                if later > started and not about.isdisjoint(later_about):
-                    mark = True
-                    break
-        marks.append(mark)
-    return marks
 
 
 def customer_text(messages: Sequence[UserMessage]) -> str:

@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bot.departments import Department
+from bot.journey.repeats import REPEAT_CONTACT_DAYS
 from bot.journey.signals import Signals
-from bot.journey.store import REPEAT_CONTACT_DAYS, outcome_at_end
+from bot.journey.store import outcome_at_end
 from bot.policies.engine import PolicyEngine
 from bot.review.demo_rows import Batch, DemoRows
 from bot.review.demo_schedule import unpack
@@ -270,7 +271,7 @@ class DemoJourneys:
 
     def _mark_repeats(self, c: _Customer, started: datetime, touchpoint_id: int, needs, order):
         """Mark the customer's touchpoints this one repeats, as the journey store does
-        (``came_back``, the rule of bot.journey.store.came_back_marks): those that started
+        (``came_back``, the rule of bot.journey.repeats.came_back_marks): those that started
         before it, at most REPEAT_CONTACT_DAYS before, sharing a need or an order with it."""
         about = frozenset([*(("need", n) for n in needs), *([("order", order)] if order else [])])
         window = timedelta(days=REPEAT_CONTACT_DAYS)

@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from bot.journey.migrate import migrate
+from bot.journey.repeats import came_back_marks
 from bot.journey.schema import journey_customers, touchpoints
-from bot.journey.store import JourneyStore, Turn, came_back_marks
+from bot.journey.store import JourneyStore, Turn
 from bot.review.demo_data import load_demo_data
 from bot.review.filters import Filters
 from bot.review.metrics import metrics_table, repeat_contact_rate
