@@ -126,7 +126,7 @@ def _unmarked_repeats(
     means than the journey store), worked out here by the same rule, per group.
 
     A later touchpoint of the customer's, at most 7 days after its start, shares a need or
-    an order with it (bot.journey.store.came_back_marks). Such rows are reached through an
+    an order with it (bot.journey.repeats.came_back_marks). Such rows are reached through an
     index of their own, so where there are none this costs nothing.
     """
     tp, later = touchpoints, touchpoints.alias("later")
