@@ -31,7 +31,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def _engines(settings: Settings) -> tuple[Engine, Engine | None]:
     from bot.db import make_engine
     from bot.journey.migrate import migrate
-    from bot.journey.privacy import tracker_store_url
+    from bot.journey.rasa_tracker import tracker_store_url
 
     engine = make_engine(settings.journey_url)
     migrate(engine)
@@ -107,7 +107,8 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
 
 def forget(settings: Settings, args: argparse.Namespace) -> int:
     """Erase a customer from the journey store and Rasa's tracker store."""
-    from bot.journey.privacy import find_subject, forget_customer
+    from bot.journey.data_subject import find_subject
+    from bot.journey.privacy import forget_customer
 
     engine, tracker = _engines(settings)
     if tracker is None:

@@ -48,7 +48,8 @@ def sweep_idle(store: JourneyStore, idle: timedelta, stop: threading.Event) -> N
 
 def sweep_retention(settings: Settings, stop: threading.Event) -> None:
     """Delete what is older than ``settings.retention_days``, hourly, until ``stop``."""
-    from bot.journey.privacy import apply_retention, tracker_store_url
+    from bot.journey.privacy import apply_retention
+    from bot.journey.rasa_tracker import tracker_store_url
 
     engine = make_engine(settings.journey_url)
     url = tracker_store_url(settings)

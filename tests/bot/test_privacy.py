@@ -18,13 +18,8 @@ from sqlalchemy.engine import make_url
 from bot.__main__ import main
 from bot.db import make_engine, with_search_path
 from bot.journey.migrate import migrate
-from bot.journey.privacy import (
-    apply_retention,
-    export_customer,
-    forget_customer,
-    tracker_events_of,
-    tracker_store_url,
-)
+from bot.journey.privacy import apply_retention, export_customer, forget_customer
+from bot.journey.rasa_tracker import tracker_events_of, tracker_store_url
 from bot.journey.schema import (
     agent_notes,
     customer_preferences,
