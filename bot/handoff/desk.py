@@ -24,10 +24,9 @@ to it: an id typed by the customer is never trusted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +36,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from bot.departments import Department
+from bot.handoff.messages import (
+    addition_key,
+    addition_payload,
+    update_key,
+    update_payload,
+    webhook_payload,
+)
+from bot.handoff.model import Addition, Handoff, HandoffRequest
 from bot.handoff.outbox import enqueue
 from bot.journey.schema import (
     handoff_contacts,
@@ -53,11 +60,6 @@ PRIORITIES = ("normal", "high", "urgent")
 NEED_FAMILY = {"order_late": "order_status"}
 # The states in which a handoff is still work under way.
 OPEN_STATES = ("open", "acknowledged")
-# The message types a department's webhook receives (README: public contracts).
-CREATED, UPDATE = "handoff.created", "handoff.update"
-# What a handoff.update is (its ``update_kind``): a later contact joined the handoff, or the
-# customer added information to it.
-REPEAT_CONTACT, ADDITION = "repeat_contact", "addition"
 # The longest addition passed on; a longer message is cut (the transcript stays whole).
 MAX_ADDITION_CHARS = 2000
 # Context packet keys kept as they are: the customer record and the contact address the
@@ -74,54 +76,6 @@ UNREDACTED_CONTEXT = (
     "carrier",
     "identity",
 )
-
-
-@dataclass(frozen=True)
-class HandoffRequest:
-    """What the assistant knows when it hands a need over."""
-
-    department: str
-    need: str
-    conversation_id: str
-    summary: str
-    channel: str = "unknown"
-    customer_id: str | None = None
-    priority: str = "normal"
-    context: dict[str, Any] = field(default_factory=dict)
-    rules: tuple[str, ...] = ()  # the CX routing rules that chose department and priority
-    reason: str = ""  # why it went there, in plain words
-    order_id: str | None = None  # what it is about: a later contact about it joins it
-    invoice_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Handoff:
-    """A stored handoff and the promise made to the customer about it."""
-
-    id: int
-    department: Department
-    need: str
-    priority: str
-    promise: str  # "within 24 hours" / "on Monday from 09:00, ..."
-    # Set when this contact joined a handoff another conversation opened (open work is known).
-    joined: bool = False
-    status: str = "open"
-    created_at: datetime | None = None
-    promised_by: datetime | None = None
-    acknowledged_by: str | None = None
-    acknowledged_at: datetime | None = None
-    overdue: bool = False
-    contacts: int = 1  # conversations about it, the first included
-
-
-@dataclass(frozen=True)
-class Addition:
-    """Information a customer added to their open handoff, queued for the department."""
-
-    handoff: Handoff
-    idempotency_key: str
-    text: str  # as the department receives it (redacted)
-    duplicate: bool = False  # the same words were already added from this chat: sent once
 
 
 def same_need(need: str) -> str:
@@ -143,21 +97,6 @@ def contacts_of(conn: Connection, handoff_id: int) -> int:
         .where(handoff_contacts.c.handoff_id == handoff_id)
     ).scalar_one()
     return 1 + joined
-
-
-def update_key(handoff_id: int, conversation_id: str) -> str:
-    """The Idempotency-Key of the one update a conversation sends about a handoff: the same
-    however often the conversation asks again, so the department can tell it is one."""
-    digest = hashlib.sha256(f"{handoff_id}\x00{conversation_id}".encode()).hexdigest()
-    return f"upd-{handoff_id}-{digest[:40]}"
-
-
-def addition_key(handoff_id: int, conversation_id: str, text: str) -> str:
-    """The Idempotency-Key of one addition: new for each thing added, the same for the same
-    words added again from the same chat (a retried message), so each arrives once."""
-    words = " ".join(text.split()).casefold()
-    digest = hashlib.sha256(f"{handoff_id}\x00{conversation_id}\x00{words}".encode()).hexdigest()
-    return f"add-{handoff_id}-{digest[:40]}"
 
 
 class HandoffDesk:
@@ -477,81 +416,6 @@ class HandoffDesk:
             return [
                 dict(r._mapping) | {"context": json.loads(r.context)} for r in conn.execute(query)
             ]
-
-
-def webhook_payload(
-    handoff_id: int, request: HandoffRequest, department: Department, now: datetime
-) -> dict[str, Any]:
-    """What a department's system receives: the handoff and its whole context packet."""
-    return {
-        "type": CREATED,
-        "handoff_id": handoff_id,
-        "department": department.name,
-        "need": request.need,
-        "priority": request.priority,
-        "summary": request.summary,
-        "conversation_id": request.conversation_id,
-        "channel": request.channel,
-        "customer_id": request.customer_id,
-        "created_at": now.isoformat(timespec="seconds"),
-        "promise": department.promise(now),
-        "routing": {"rules": list(request.rules), "reason": request.reason},
-        "context": request.context,
-    }
-
-
-def update_payload(
-    row: Row, request: HandoffRequest, priority: str, contacts: int, now: datetime
-) -> dict[str, Any]:
-    """What a department receives when a later contact joins an open handoff."""
-    context = request.context
-    return {
-        "type": UPDATE,
-        "update_kind": REPEAT_CONTACT,
-        "handoff_id": row.id,
-        "department": row.department,
-        "need": request.need,
-        "priority": priority,
-        "conversation_id": request.conversation_id,
-        "channel": request.channel,
-        "customer_id": request.customer_id,
-        "created_at": now.isoformat(timespec="seconds"),
-        "contacts": contacts,
-        "summary": request.summary,
-        "customer_said": context.get("customer_said"),
-        "transcript": context.get("transcript", []),
-        "signals": context.get("signals", {}),
-        "routing": {"rules": list(request.rules), "reason": request.reason},
-    }
-
-
-def addition_payload(
-    row: Row,
-    conversation_id: str,
-    channel: str,
-    customer_id: str | None,
-    text: str,
-    contacts: int,
-    now: datetime,
-) -> dict[str, Any]:
-    """What a department receives when the customer adds information to an open handoff:
-    a ``handoff.update`` whose ``update_kind`` is ``addition`` and whose ``customer_said``
-    is what they added (the contact count and priority stay as they were)."""
-    return {
-        "type": UPDATE,
-        "update_kind": ADDITION,
-        "handoff_id": row.id,
-        "department": row.department,
-        "need": row.need,
-        "priority": row.priority,
-        "conversation_id": conversation_id,
-        "channel": channel,
-        "customer_id": customer_id,
-        "created_at": now.isoformat(timespec="seconds"),
-        "contacts": contacts,
-        "summary": row.summary,
-        "customer_said": text,
-    }
 
 
 def _same(column: ColumnElement, value: object) -> ColumnElement:

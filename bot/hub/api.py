@@ -13,7 +13,7 @@ from typing import Any
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
-from bot.handoff.desk import UPDATE
+from bot.handoff.messages import UPDATE
 from bot.hub.openapi_parts import (
     BAD_SIGNATURE,
     DEPARTMENT,

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select, update
 
 from bot.handoff import HandoffRequest
-from bot.handoff.desk import ADDITION, REPEAT_CONTACT, UPDATE, addition_key, update_key
+from bot.handoff.messages import ADDITION, REPEAT_CONTACT, UPDATE, addition_key, update_key
 from bot.hub.store import HubStore
 from bot.journey.schema import handoff_contacts, outbox
 from bot.journey.schema import handoffs as handoff_rows

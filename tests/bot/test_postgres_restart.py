@@ -33,7 +33,7 @@ from sqlalchemy.exc import OperationalError
 from bot.db import PG_CONNECT_TIMEOUT, make_engine
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk
-from bot.handoff.desk import HandoffRequest
+from bot.handoff.model import HandoffRequest
 from bot.journey.migrate import migrate
 from bot.journey.schema import handoffs, outbox, touchpoints
 from bot.journey.signals import UserMessage

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from bot.db import make_engine
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk
-from bot.handoff.desk import HandoffRequest
+from bot.handoff.model import HandoffRequest
 from bot.journey.migrate import migrate
 from bot.journey.schema import handoffs, outbox, touchpoints
 from bot.journey.signals import UserMessage

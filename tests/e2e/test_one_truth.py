@@ -25,7 +25,7 @@ import requests
 from sqlalchemy import delete, select
 
 from bot.db import make_engine
-from bot.handoff.desk import update_key
+from bot.handoff.messages import update_key
 from bot.handoff.signing import signature_headers
 from bot.identity.mail import read_codes
 from bot.journey.schema import (
