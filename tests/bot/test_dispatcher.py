@@ -183,9 +183,8 @@ class FixedRandom:
 
 
 @pytest.fixture
-def db(engine):
-    migrate(engine)
-    return engine
+def db(journey_engine):
+    return journey_engine
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ from bot.departments import load_departments
 from bot.handoff import HandoffDesk, HandoffRequest, outbox
 from bot.handoff.dispatcher import Dispatcher
 from bot.handoff.signing import signature_headers
-from bot.journey.migrate import migrate
 from bot.journey.schema import handoffs as handoffs_table
 from bot.journey.schema import inbox as inbox_table
 from bot.journey.schema import outbox as outbox_table
@@ -174,9 +173,8 @@ def wait_for(condition: Callable[[], bool], seconds: float, what: str, tmp: Path
 
 
 @pytest.fixture
-def db(engine):
-    migrate(engine)
-    return engine
+def db(journey_engine):
+    return journey_engine
 
 
 def url_of(engine) -> str:

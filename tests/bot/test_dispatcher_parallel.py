@@ -28,11 +28,8 @@ DISPATCHER_HEADER = "x-test-dispatcher"  # which dispatcher sent a request (a se
 
 
 @pytest.fixture
-def db(engine):
-    from bot.journey.migrate import migrate
-
-    migrate(engine)
-    return engine
+def db(journey_engine):
+    return journey_engine
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ def clock():
 
 
 @pytest.fixture
-def journey(engine, clock):
-    migrate(engine)
-    return JourneyStore(engine, now=clock)
+def journey(journey_engine, clock):
+    return JourneyStore(journey_engine, now=clock)
 
 
 def said(*texts_and_intents, start=T0):

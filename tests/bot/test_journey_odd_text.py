@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.journey.migrate import migrate
 from bot.journey.schema import journey_customers, touchpoints
 from bot.journey.signals import UserMessage
 from bot.journey.store import CUSTOMER_TEXT_LIMIT, JourneyStore, Turn
@@ -28,9 +27,8 @@ ODD = {
 
 
 @pytest.fixture
-def journey(engine):
-    migrate(engine)
-    return JourneyStore(engine, now=Clock())
+def journey(journey_engine):
+    return JourneyStore(journey_engine, now=Clock())
 
 
 @pytest.mark.parametrize("name", list(ODD))

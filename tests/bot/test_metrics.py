@@ -43,9 +43,8 @@ def value(metric, sample: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def db(engine):
-    migrate(engine)
-    return engine
+def db(journey_engine):
+    return journey_engine
 
 
 # -- the Rasa server: turns, their actions, failures -----------------------------------------

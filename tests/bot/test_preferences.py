@@ -18,12 +18,11 @@ T0 = datetime(2025, 3, 12, 10, 0)
 
 
 @pytest.fixture
-def store(engine):
-    migrate(engine)
-    with engine.begin() as conn:
+def store(journey_engine):
+    with journey_engine.begin() as conn:
         for customer in ("C001", "anon-rest-visitor"):
             conn.execute(insert(journey_customers).values(id=customer, created_at=T0))
-    return PreferenceStore(engine, now=lambda: T0)
+    return PreferenceStore(journey_engine, now=lambda: T0)
 
 
 # -- the store -----------------------------------------------------------------------------

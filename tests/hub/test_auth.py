@@ -13,7 +13,6 @@ from sqlalchemy import select
 from bot.db import make_engine
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, AccountError, Accounts, User
-from bot.journey.migrate import migrate
 from bot.journey.schema import hub_sessions, users
 from bot.settings import ROOT
 from tests.fakes.clock import Clock
@@ -27,9 +26,8 @@ def clock():
 
 
 @pytest.fixture
-def accounts(engine, clock):
-    migrate(engine)
-    return Accounts(engine, now=clock)
+def accounts(journey_engine, clock):
+    return Accounts(journey_engine, now=clock)
 
 
 def test_passwords_are_stored_as_argon2id_hashes_only(accounts, engine):

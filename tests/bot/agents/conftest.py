@@ -15,7 +15,6 @@ from bot.departments import load_departments
 from bot.handoff import HandoffDesk, HandoffRequest
 from bot.hub.accounts import Accounts
 from bot.hub.store import HubStore
-from bot.journey.migrate import migrate
 from bot.journey.store import JourneyStore, Turn
 from tests.fakes.clock import Clock
 from tests.fakes.rasa import FakeRasa
@@ -109,10 +108,14 @@ def slack():
 
 
 @pytest.fixture
-def setting(engine, rasa, slack, clock) -> Setting:
-    migrate(engine)
+def setting(journey_engine, rasa, slack, clock) -> Setting:
     relay = Relay(RasaApi(rasa.url, rasa.token), SlackWebApi(slack.token, slack.url))
     desk = AgentDesk(
-        engine, relay, load_departments(), HubStore(engine, clock), now=clock, lease=LEASE
+        journey_engine,
+        relay,
+        load_departments(),
+        HubStore(journey_engine, clock),
+        now=clock,
+        lease=LEASE,
     )
-    return Setting(desk, rasa, slack, clock, engine)
+    return Setting(desk, rasa, slack, clock, journey_engine)

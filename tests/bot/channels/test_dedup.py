@@ -25,9 +25,8 @@ def clock():
 
 
 @pytest.fixture
-def seen(engine, clock):
-    migrate(engine)
-    return SeenEvents(engine, "slack", now=clock)
+def seen(journey_engine, clock):
+    return SeenEvents(journey_engine, "slack", now=clock)
 
 
 def rows(engine) -> int:

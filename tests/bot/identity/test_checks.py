@@ -41,11 +41,10 @@ def clock():
 
 
 @pytest.fixture
-def checks(engine, clock):
-    migrate(engine)
+def checks(journey_engine, clock):
     codes = iter(f"{n:06d}" for n in range(123456, 999999))
     return IdentityChecks(
-        engine,
+        journey_engine,
         AccessRules.load(known_needs=RoutingMap.load()),
         now=clock,
         new_code=lambda digits: next(codes),

@@ -41,7 +41,6 @@ from datetime import datetime
 import pytest
 from sqlalchemy import insert
 
-from bot.journey.migrate import migrate
 from bot.journey.schema import (
     handoffs,
     journey_customers,
@@ -199,8 +198,7 @@ def load(engine) -> None:
 
 
 @pytest.fixture
-def journey(engine):
+def journey(journey_engine):
     """The engine of a fresh journey database holding the journey above."""
-    migrate(engine)
-    load(engine)
-    return engine
+    load(journey_engine)
+    return journey_engine

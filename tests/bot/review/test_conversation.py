@@ -10,16 +10,14 @@ from sqlalchemy import insert
 
 from bot.agents.rasa_api import RasaApiError
 from bot.agents.relay import RelayFailed
-from bot.journey.migrate import migrate
 from bot.journey.schema import handoffs, routing_decisions
 from bot.review.conversation import conversation, session_events
 from tests.bot.review.review_journey import XSS, at, load_journey, tracker_events
 
 
 @pytest.fixture
-def journey(engine):
-    migrate(engine)
-    return engine, load_journey(engine)
+def journey(journey_engine):
+    return journey_engine, load_journey(journey_engine)
 
 
 def read(conversation_id: str) -> dict:

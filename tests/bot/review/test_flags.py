@@ -8,7 +8,6 @@ import pytest
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 from sqlalchemy import insert
 
-from bot.journey.migrate import migrate
 from bot.journey.schema import touchpoints, users
 from bot.review import flags
 from bot.settings import ROOT
@@ -18,15 +17,14 @@ INTENTS = ["order_status", "request_refund", "greet"]
 
 
 @pytest.fixture
-def db(engine):
+def db(journey_engine):
     """Two touchpoints (the first with customer messages and a button click) and an analyst."""
-    migrate(engine)
     base = {
         "session_started_at": NOW, "channel": "socketio", "needs": "[]", "departments": "[]",
         "order_ids": "[]", "outcome": "self_served", "signals": "{}", "message_count": 3,
         "started_at": NOW, "last_activity_at": NOW,
     }  # fmt: skip
-    with engine.begin() as conn:
+    with journey_engine.begin() as conn:
         conn.execute(
             insert(users).values(
                 id=1, username="ana", display_name="Ana <b>", role="analyst",
@@ -42,7 +40,7 @@ def db(engine):
                 {**base, "id": 2, "conversation_id": "c2", "customer_text": None},
             ],
         )  # fmt: skip
-    return engine
+    return journey_engine
 
 
 def test_a_flag_keeps_clean_tags_and_a_note_and_can_be_changed_and_removed(db):

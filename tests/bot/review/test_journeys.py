@@ -7,17 +7,15 @@ import json
 import pytest
 from sqlalchemy import insert
 
-from bot.journey.migrate import migrate
 from bot.journey.schema import identities
 from bot.review.journeys import journey
 from tests.bot.review.review_journey import ANONYMOUS, XSS, at, load_journey
 
 
 @pytest.fixture
-def store(engine):
-    migrate(engine)
-    ids = load_journey(engine)
-    with engine.begin() as conn:
+def store(journey_engine):
+    ids = load_journey(journey_engine)
+    with journey_engine.begin() as conn:
         conn.execute(
             insert(identities),
             [
@@ -26,7 +24,7 @@ def store(engine):
                  "created_at": at(11, 9)},
             ],
         )  # fmt: skip
-    return engine, ids
+    return journey_engine, ids
 
 
 def test_a_customers_touchpoints_oldest_first_across_channels(store):

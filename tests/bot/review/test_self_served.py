@@ -24,9 +24,8 @@ T0 = datetime(2025, 3, 11, 10, 0)
 
 
 @pytest.fixture
-def journey(engine):
-    migrate(engine)
-    return JourneyStore(engine, now=lambda: T0 + timedelta(minutes=5))
+def journey(journey_engine):
+    return JourneyStore(journey_engine, now=lambda: T0 + timedelta(minutes=5))
 
 
 def chat(journey, conversation: str, *turns: tuple[str, str | None, str | None]):
