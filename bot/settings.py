@@ -1,10 +1,12 @@
 """One typed settings object, built from the environment in one place and passed down.
 
 Every environment variable the assistant reads is declared here, once: its name, its
-default and why it exists. ``Settings.from_env()`` is the only reader of the process
-environment (tests/test_settings_one_place.py checks that no other module of bot/ or
-actions/ touches ``os.environ``); every other module is handed a ``Settings``, a value
-taken from one, or its ``secrets`` mapping by whoever calls it. The process entry points
+default and why it exists. This module is the only one that touches the process
+environment (tests/test_settings_one_place.py checks bot/ and actions/ for ``os.environ``
+and ``os.getenv``): ``Settings.from_env()`` reads it, ``child_process_env()`` copies it
+for a child process, ``quiet_tensorflow()`` sets TensorFlow's log level in it. Every other
+module is handed a ``Settings``, a value taken from one, or its ``secrets`` mapping by
+whoever calls it. The process entry points
 (``python -m bot``, the hub, the action server, the dispatcher, and the Rasa-side channels
 Rasa builds from credentials.yml) are the ones that call ``Settings.from_env()``.
 
