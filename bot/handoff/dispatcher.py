@@ -50,25 +50,24 @@ per-conversation order holds across them:
   that finds it taken does nothing (``DispatchReport.standby``). So one dispatcher works at
   a time and the others are hot standbys; the app still only inserts rows and the
   dispatcher still never holds a transaction open across an HTTP call there.
+
+The HTTP side of one attempt is bot/handoff/webhook.py; the SQL and the locks,
+bot/handoff/dispatch_queries.py.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot import metrics
@@ -80,26 +79,19 @@ from bot.departments import (
     MissingSecretError,
     load_departments,
 )
-from bot.handoff import signing
+from bot.handoff.dispatch_queries import (
+    claim_row,
+    due_rows,
+    record_attempt,
+    record_problems,
+    sqlite_turn,
+    without_waiting_for_the_disk,
+)
 from bot.handoff.outbox import DEAD, PENDING, SENT
-from bot.journey.schema import outbox
+from bot.handoff.webhook import delivery_headers, post_once
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "cx-assistant-dispatcher/1"
-ERROR_EXCERPT = 500  # characters of a refusing department's answer kept in last_error
-RETRYABLE_STATUSES = frozenset({408, 429})  # plus every 5xx
-RETRY_AFTER_STATUSES = frozenset({429, 503})
-# What a dispatcher reads of an outbox row to send it.
-SENT_COLUMNS = (
-    outbox.c.id,
-    outbox.c.conversation_id,
-    outbox.c.department,
-    outbox.c.idempotency_key,
-    outbox.c.body,
-    outbox.c.created_at,
-    outbox.c.attempts,
-)
 MAX_EXPONENT = 32  # 2**32 seconds is already longer than any max_delay; avoids float overflow
 
 
@@ -128,16 +120,6 @@ class DispatchReport:
     @property
     def attempted(self) -> int:
         return self.sent + self.retried + self.dead
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """How one HTTP attempt ended."""
-
-    status: int | None  # None: no HTTP answer (timeout, connection error)
-    error: str | None  # None: delivered
-    retry_after: float | None = None  # seconds the department asked us to wait
-    retryable: bool = True
 
 
 class Dispatcher:
@@ -192,15 +174,15 @@ class Dispatcher:
         """Attempt up to ``limit`` due rows, oldest first, keeping each conversation in order."""
         # One connection for the run, each write still its own short transaction: a checkout
         # per write can cost more than the write (with a NullPool: reconnect and pragmas).
-        with _sqlite_turn(self.engine) as mine:
+        with sqlite_turn(self.engine) as mine:
             if not mine:
                 return DispatchReport(standby=True)
-            with self.engine.connect() as conn, _without_waiting_for_the_disk(conn):
+            with self.engine.connect() as conn, without_waiting_for_the_disk(conn):
                 return self._run(conn, limit)
 
     def _run(self, conn: Connection, limit: int) -> DispatchReport:
         report = DispatchReport()
-        rows = self._due_rows(conn, self._now(), limit)
+        rows = due_rows(conn, self._now(), limit)
         report.due = len(rows)
         held_conversations: set[str] = set()
         problems: dict[int, str] = {}
@@ -237,7 +219,7 @@ class Dispatcher:
                 report.retried += 1
                 held_conversations.add(row.conversation_id)
         if problems:
-            self._record_problems(conn, problems)
+            record_problems(conn, problems)
             raise DispatchConfigError(sorted(set(problems.values())), report)
         return report
 
@@ -281,53 +263,30 @@ class Dispatcher:
     ) -> str | None:
         """Claim the row, POST it once and record the result; None if it could not be claimed."""
         if conn.dialect.name == "sqlite":
-            # The run holds the database's dispatch turn (``_sqlite_turn``): no one else is
+            # The run holds the database's dispatch turn (``sqlite_turn``): no one else is
             # sending, so the claim is a plain read and each write its own short transaction.
             with conn.begin():
-                row = self._claim(conn, outbox_id)
+                row = claim_row(conn, outbox_id, self._now())
             return None if row is None else self._attempt(conn, row, department, secret)
         # The row lock lives as long as this transaction: around the HTTP call and the write
         # of its result, so no other dispatcher can take the row in between.
         with conn.begin():
-            row = self._claim(conn, outbox_id)
+            row = claim_row(conn, outbox_id, self._now())
             return None if row is None else self._attempt(conn, row, department, secret)
-
-    def _claim(self, conn: Connection, outbox_id: int) -> Any | None:
-        """The row, fresh and locked (where the database can), if it is still ours to send.
-
-        Ours: pending, due, not locked by another dispatcher, and no older row of its
-        conversation pending (sending, retrying or blocked): the per-conversation order.
-        """
-        older = outbox.alias("older")
-        query = (
-            select(*SENT_COLUMNS)
-            .where(
-                outbox.c.id == outbox_id,
-                outbox.c.state == PENDING,
-                outbox.c.next_attempt_at <= self._now(),
-                ~exists().where(
-                    older.c.conversation_id == outbox.c.conversation_id,
-                    older.c.state == PENDING,
-                    older.c.id < outbox.c.id,
-                ),
-            )
-            # SQLite renders no lock clause; PostgreSQL skips a row another dispatcher holds.
-            .with_for_update(skip_locked=True, of=outbox)
-        )
-        return conn.execute(query).first()
 
     def _attempt(self, conn: Connection, row: Any, department: Department, secret: str) -> str:
         """POST one row once and record the result; returns the row's new state."""
         body = row.body.encode("utf-8")  # the stored JSON is ASCII: these are the exact bytes
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "Idempotency-Key": row.idempotency_key,
-            "X-CX-Department": department.name,
-            **signing.signature_headers(secret, body, self._now()),
-        }
+        headers = delivery_headers(row.idempotency_key, department.name, secret, body, self._now())
         attempt = row.attempts + 1
-        outcome = self._post(department.webhook_url, body, headers)
+        outcome = post_once(
+            self._session,
+            department.webhook_url,
+            body,
+            headers,
+            timeout=self.timeout,
+            now=self._now,
+        )
         now = self._now()
         where = (
             f"outbox {row.id} -> {department.name} (key {row.idempotency_key}, attempt {attempt})"
@@ -353,31 +312,6 @@ class Dispatcher:
         log.warning("%s: %s; next attempt in %.1f s", where, outcome.error, delay)
         return PENDING
 
-    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> _Outcome:
-        try:
-            # No redirects: requests would turn a redirected POST into a GET and drop the body.
-            response = self._session.post(
-                url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
-            )
-        except requests.Timeout as e:
-            # The department may have received it; the retry carries the same key.
-            return _Outcome(None, f"timed out after {self.timeout:g} s ({type(e).__name__})")
-        except requests.ConnectionError as e:
-            return _Outcome(None, f"connection failed: {_first_line(e)}")
-        except requests.RequestException as e:
-            return _Outcome(None, f"request failed: {_first_line(e)}")
-        status = response.status_code
-        if 200 <= status < 300:
-            return _Outcome(status, None)
-        excerpt = response.content[:ERROR_EXCERPT].decode("utf-8", "replace")
-        error = f"HTTP {status}: {excerpt}" if excerpt else f"HTTP {status}"
-        if status in RETRYABLE_STATUSES or status >= 500:
-            retry_after = None
-            if status in RETRY_AFTER_STATUSES:
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._now())
-            return _Outcome(status, error, retry_after)
-        return _Outcome(status, error, retryable=False)  # a refusal: sending it again won't help
-
     def _backoff(self, failures_so_far: int) -> float:
         """Full jitter: a uniform wait up to ``min(max_delay, base_delay * 2**failures)``."""
         ceiling: float = min(
@@ -386,16 +320,19 @@ class Dispatcher:
         return ceiling * self._rng.random()
 
     # --- recording results: one short transaction each, never across an HTTP call ------------
+    # Methods, not bare calls, so a test can make the process die between send and mark.
 
     def _mark_sent(
         self, conn: Connection, outbox_id: int, status: int | None, now: datetime
     ) -> None:
-        self._update(conn, outbox_id, state=SENT, sent_at=now, last_status=status)
+        record_attempt(conn, outbox_id, state=SENT, sent_at=now, last_status=status)
 
     def _mark_dead(
         self, conn: Connection, outbox_id: int, status: int | None, error: str, now: datetime
     ) -> None:
-        self._update(conn, outbox_id, state=DEAD, dead_at=now, last_status=status, last_error=error)
+        record_attempt(
+            conn, outbox_id, state=DEAD, dead_at=now, last_status=status, last_error=error
+        )
 
     def _schedule_retry(
         self,
@@ -405,132 +342,15 @@ class Dispatcher:
         error: str,
         next_attempt_at: datetime,
     ) -> None:
-        self._update(
+        record_attempt(
             conn, outbox_id, next_attempt_at=next_attempt_at, last_status=status, last_error=error
         )
-
-    def _update(self, conn: Connection, outbox_id: int, **values: Any) -> None:
-        statement = (
-            update(outbox)
-            # Only a pending row: a row someone else finished or revived is left alone.
-            .where(outbox.c.id == outbox_id, outbox.c.state == PENDING)
-            .values(attempts=outbox.c.attempts + 1, **values)
-        )
-        if conn.in_transaction():  # the claim's (row locks): committed with it
-            conn.execute(statement)
-            return
-        with conn.begin():
-            conn.execute(statement)
-
-    def _record_problems(self, conn: Connection, problems: dict[int, str]) -> None:
-        """Put a blocked row's reason in last_error, where the hub shows it; attempts untouched."""
-        with conn.begin():
-            for outbox_id, problem in problems.items():
-                conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == outbox_id, outbox.c.state == PENDING)
-                    .values(last_error=problem)
-                )
-
-    def _due_rows(self, conn: Connection, now: datetime, limit: int) -> list[Any]:
-        """Due pending rows by id, without those behind an older pending row that is not due.
-
-        Older rows that *are* due come back in the same list (they have lower ids), and
-        ``run_once`` holds a conversation's later rows while its earlier one is unsent.
-        """
-        older = outbox.alias("older")
-        behind_a_waiting_row = exists().where(
-            older.c.conversation_id == outbox.c.conversation_id,
-            older.c.state == PENDING,
-            older.c.id < outbox.c.id,
-            older.c.next_attempt_at > now,
-        )
-        query = (
-            select(*SENT_COLUMNS)
-            .where(
-                outbox.c.state == PENDING, outbox.c.next_attempt_at <= now, ~behind_a_waiting_row
-            )
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
-        with conn.begin():
-            return list(conn.execute(query))
 
     def _now(self) -> datetime:
         moment = self._clock()
         if moment.tzinfo is not None:  # the database holds naive local times
             moment = moment.astimezone().replace(tzinfo=None)
         return moment
-
-
-@contextmanager
-def _sqlite_turn(engine: Engine) -> Iterator[bool]:
-    """On an SQLite file, hold its dispatch lock for the run if free: True if this run has it.
-
-    ``flock`` on a file beside the database: exclusive between processes and between
-    threads alike (each call opens its own descriptor), released by the kernel when a
-    dispatcher dies. Other databases lock rows instead (``Dispatcher._claim``): always True.
-    """
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        yield True
-        return
-    with open(f"{database}.dispatch.lock", "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextmanager
-def _without_waiting_for_the_disk(conn: Connection) -> Iterator[None]:
-    """Let this connection's commits skip the fsync (see the module docstring), then undo it.
-
-    Undone afterwards because the connection may go back to a pool the app's writes use.
-    """
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        previous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
-        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-        restore = f"PRAGMA synchronous={int(previous)}"
-    elif dialect == "postgresql":
-        conn.exec_driver_sql("SET synchronous_commit TO OFF")
-        restore = "RESET synchronous_commit"
-    else:
-        yield
-        return
-    conn.commit()
-    try:
-        yield
-    finally:
-        conn.rollback()  # a write that failed half-way may have left its transaction open
-        conn.exec_driver_sql(restore)
-        conn.commit()
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is not None:  # ``now`` is naive local time, like the database
-        when = when.astimezone().replace(tzinfo=None)
-    return max(0.0, (when - now).total_seconds())
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0][:ERROR_EXCERPT] if str(error) else type(error).__name__
 
 
 def run_dispatcher(
