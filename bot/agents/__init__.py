@@ -7,6 +7,7 @@
 - ``escalations``: the conversations waiting for an agent, read from the journey database.
 - ``takeovers``: the takeovers table (claims, leases, endings) and the ``Takeover`` shape.
 - ``conversation_view``: everything the console shows about one conversation.
+- ``notes``: internal notes for colleagues, never sent to the customer.
 - ``announcements``: what the customer is told when a person joins, leaves or transfers.
 - ``errors``: why the desk refused a takeover action.
 - ``desk``: ``AgentDesk``, takeovers with leases, notes, hand back, transfer and resolve.

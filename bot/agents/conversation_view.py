@@ -16,19 +16,12 @@ from sqlalchemy.engine import Connection, Row
 
 from bot.agents.errors import NotFound
 from bot.agents.escalations import SUPPORT, UNRESOLVED, escalations, packet_of
+from bot.agents.notes import notes_of
 from bot.agents.relay import CannotReach, check_reachable
 from bot.agents.takeovers import iso, takeover_of, takeover_query
 from bot.agents.trust import trust_of
 from bot.departments import Department
-from bot.journey.schema import (
-    agent_notes,
-    handoffs,
-    identities,
-    journey_customers,
-    takeovers,
-    touchpoints,
-    users,
-)
+from bot.journey.schema import handoffs, identities, journey_customers, takeovers, touchpoints
 from bot.journey.store import JourneyStore
 
 
@@ -63,12 +56,7 @@ def conversation_view(
             .order_by(takeovers.c.started_at, takeovers.c.id)
         )
     ]
-    notes = conn.execute(
-        select(agent_notes, users.c.display_name)
-        .join(users, users.c.id == agent_notes.c.author_id)
-        .where(agent_notes.c.conversation_id == conversation_id)
-        .order_by(agent_notes.c.created_at, agent_notes.c.id)
-    ).all()
+    notes = notes_of(conn, conversation_id)
     customer_id = next(
         (r.customer_id for r in reversed(touchpoint_rows) if r.customer_id), None
     ) or next((h.customer_id for h in reversed(all_handoffs) if h.customer_id), None)
@@ -92,14 +80,7 @@ def conversation_view(
         "escalation": escalation.as_json(viewer_id) if escalation else None,
         "takeover": active.as_json(viewer_id) if active else None,
         "takeovers": [t.as_json(viewer_id) for t in history],
-        "notes": [
-            {
-                "author": n.display_name,
-                "text": n.text,
-                "at": iso(n.created_at),
-            }
-            for n in notes
-        ],
+        "notes": notes,
         "packet": packet_of(packet_row.context) if packet_row is not None else {},
         # How sure we are who the customer is, from the packet (None: no handoff, or an
         # older one whose customer the channel named).

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -34,14 +34,15 @@ from bot.agents.announcements import ABANDONED, HANDED_BACK, JOINED, RESOLVED, T
 from bot.agents.conversation_view import conversation_view
 from bot.agents.errors import AlreadyTaken, Invalid, NotFound, NotHolding
 from bot.agents.escalations import SUPPORT, UNRESOLVED, escalations, packet_of, priority_rank
+from bot.agents.notes import add_note
 from bot.agents.queue import Escalation, Holder, ordered
 from bot.agents.rasa_api import LISTEN, PAUSE, RESUME
 from bot.agents.relay import CannotReach, Relay, RelayFailed, check_reachable
-from bot.agents.takeovers import Takeover, Takeovers, iso, takeover_of
+from bot.agents.takeovers import Takeover, Takeovers, takeover_of
 from bot.agents.transcript import as_text, transcript
 from bot.departments import Department
 from bot.handoff import HandoffDesk, HandoffRequest
-from bot.journey.schema import agent_notes, handoffs, touchpoints
+from bot.journey.schema import handoffs
 from bot.journey.store import JourneyStore
 
 if TYPE_CHECKING:  # a runtime import would load the hub's web app (bot/hub/__init__.py)
@@ -240,25 +241,7 @@ class AgentDesk:
         text = _text(text, "note")
         now = self._now()
         with self.engine.begin() as conn:
-            known = conn.execute(
-                select(handoffs.c.id)
-                .where(handoffs.c.conversation_id == conversation_id)
-                .union_all(
-                    select(touchpoints.c.id).where(touchpoints.c.conversation_id == conversation_id)
-                )
-                .limit(1)
-            ).first()
-            if known is None:
-                raise NotFound(f"no conversation {conversation_id!r} in the journey")
-            conn.execute(
-                insert(agent_notes).values(
-                    conversation_id=conversation_id,
-                    author_id=author.id,
-                    text=text,
-                    created_at=now,
-                )
-            )
-        return {"author": author.display_name, "text": text, "at": iso(now)}
+            return add_note(conn, conversation_id, author, text, now)
 
     # -- ending a takeover -------------------------------------------------------------------
     def hand_back(self, conversation_id: str, agent: Holder, note: str = "") -> Takeover:
