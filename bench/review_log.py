@@ -38,7 +38,8 @@ from bot.journey.migrate import migrate  # noqa: E402
 from bot.journey.schema import review_flags, touchpoints  # noqa: E402
 from bot.review.demo_data import load_demo_data  # noqa: E402
 from bot.review.filters import Filters  # noqa: E402
-from bot.review.log import LogFilters, touchpoint_log  # noqa: E402
+from bot.review.log import touchpoint_log  # noqa: E402
+from bot.review.log_filters import LogFilters  # noqa: E402
 
 SCRATCH_SCHEMA = "cx_bench_review_log"
 TARGET_SECONDS = 1.0

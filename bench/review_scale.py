@@ -67,7 +67,8 @@ from bot.journey.store import JourneyStore, Turn  # noqa: E402
 from bot.review import log as review_log_module  # noqa: E402
 from bot.review.demo_data import load_demo_data  # noqa: E402
 from bot.review.filters import Filters  # noqa: E402
-from bot.review.log import LogFilters, search_terms, touchpoint_log  # noqa: E402
+from bot.review.log import touchpoint_log  # noqa: E402
+from bot.review.log_filters import LogFilters, search_terms  # noqa: E402
 from bot.review.metrics import metrics_table  # noqa: E402
 from bot.review.sql import contains_text, like_pattern  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""The touchpoint log for CX review: filtered, newest first, one page at a time, and exports.
+"""The touchpoint log for CX review: filtered, newest first, one page at a time.
 
 Pages are cut by keyset (the last row's start time and id), not by OFFSET, so page 2,000
 costs what page 1 costs on a million touchpoints: the database walks an index on
@@ -13,10 +13,9 @@ from where it stopped (``LogPage.searched_until``). A page therefore answers in 
 ``SCAN_SECONDS`` at worst, whatever the filters. A customer's own touchpoints and the
 flagged ones are few and reached through their own index: those pages need no windows.
 
-``LogFilters`` adds to the metrics' ``Filters`` what only the log filters on: the
-customer's rating, frustration, policy moments, review flags, failed identity checks,
-and words the customer wrote. ``parse_filters`` reads them from a query string and ``filter_query`` writes them
-back, so a filtered view is a URL; ``LogExport`` feeds the CSV and JSON downloads.
+What the log filters on (``LogFilters``, and the filters in a URL) is in
+bot/review/log_filters.py, those filters as SQL in bot/review/log_conditions.py, and the
+CSV and JSON downloads in bot/review/log_export.py.
 
 The customer's words are matched with LIKE (ILIKE on PostgreSQL) over ``customer_text``:
 each word or "quoted phrase" anywhere, any part of a word, in any case. A common word fills
@@ -30,48 +29,25 @@ looked up and always walk.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import re
-import shlex
 import time
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Integer
 
-from bot.cx_routing import CxRules
-from bot.identity.checks import FAILED, LIMITED
-from bot.journey.schema import (
-    identity_checks,
-    journey_customers,
-    policy_moments,
-    review_flags,
-    touchpoints,
-)
-from bot.journey.store import OUTCOMES
-from bot.policies.moments import met_a_limit
-from bot.redaction import redact, redact_data
-from bot.review.filters import NO_DEPARTMENT, UNKNOWN_STAGE, Filters, filter_conditions
-from bot.review.sql import (
-    connected,
-    contains_text,
-    indexed_terms,
-    like_pattern,
-    text_candidates,
-)
-from bot.routing import STAGES
+from bot.journey.schema import journey_customers, review_flags, touchpoints
+from bot.redaction import redact
+from bot.review.filters import Filters
+from bot.review.log_conditions import failed_checks_count, log_conditions
+from bot.review.log_filters import LogFilters, as_log_filters
+from bot.review.sql import connected, indexed_terms, text_candidates
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-EXPORT_LIMIT = 100_000  # rows in one CSV or JSON download; the file and its headers say so
 _CURSOR_SEPARATOR = "~"
 
 # The windowed walk (see the module's docstring): the first window is small, so a common
@@ -86,63 +62,9 @@ MAX_WINDOW = 40_000
 # newest touchpoints in windows, where its words are dense enough to fill a page at once.
 RARE_WORDS = 5_000
 
-# "Frustrated" in the log means what makes the assistant bring in a person: the routing
-# rule frustrated_customer (routing.yml, frustration_at_least). The hub passes the
-# configured value; this is the default when a routing file names none.
-FRUSTRATED_AT = 3
-MAX_SEARCH_CHARS = 200
-MAX_SEARCH_TERMS = 8
-# Channels the assistant is reachable on, as people call them.
-CHANNELS = {
-    "socketio": "Website chat",
-    "slack": "Slack",
-    "rest": "REST API",
-    "proactive": "News told first",
-}
-POLICY_CHOICES = {
-    "yes": "had a policy moment",
-    "taken": "an alternative was taken",
-    "not_taken": "offered, none taken",
-    "no": "no policy moment",
-}
-YES_NO = {"yes": True, "no": False}
-_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-_RATING = re.compile(r"^([1-5])(?:-([1-5]))?$")
-
 
 class BadCursor(ValueError):
     """A page cursor that this module did not make (say, edited by hand in a URL)."""
-
-
-class BadFilter(ValueError):
-    """A filter value that can't be used; the message names the filter and what it takes."""
-
-
-@dataclass(frozen=True)
-class LogFilters:
-    """What the log shows: the metrics' ``Filters`` and the filters only the log has.
-
-    ``rating``: ``"4"`` (exactly), ``"1-2"`` (a range), ``"rated"`` or ``"unrated"``.
-    ``frustrated``: whether the touchpoint's frustration reached ``frustrated_at``.
-    ``policy``: a key of ``POLICY_CHOICES``. ``flagged``: flagged for review or not.
-    ``identity_failed``: whether an identity check of the session failed or was refused
-    (a security signal: someone trying order numbers, emails or codes).
-    ``text``: words the customer wrote, each of them, in any case ("quoted phrases" kept
-    together).
-    """
-
-    base: Filters = field(default_factory=Filters)
-    rating: str | None = None
-    frustrated: bool | None = None
-    frustrated_at: int = FRUSTRATED_AT
-    policy: str | None = None
-    flagged: bool | None = None
-    identity_failed: bool | None = None
-    text: str | None = None
-
-    def terms(self) -> list[str]:
-        """The words and phrases of ``text``, each to be found in what the customer wrote."""
-        return search_terms(self.text or "")
 
 
 @dataclass(frozen=True)
@@ -220,43 +142,6 @@ def touchpoint_log(
             window = min(2 * window, MAX_WINDOW, max(int(pace * (deadline - now)), FIRST_WINDOW))
 
 
-class LogExport:
-    """Every touchpoint matching ``filters``, newest first, in batches, at most ``cap``.
-
-    Iterate ``batches()``; afterwards ``count`` says how many were read and ``truncated``
-    whether more matched than the cap let through. Each batch is one keyset page read on
-    its own connection, so a long download holds no transaction open.
-    """
-
-    def __init__(
-        self,
-        bind: Engine | Connection,
-        filters: LogFilters | Filters | None = None,
-        cap: int = EXPORT_LIMIT,
-        batch: int = MAX_PAGE_SIZE,
-    ):
-        self.bind = bind
-        self.filters = as_log_filters(filters)
-        self.cap = cap
-        self.batch = batch
-        self.count = 0
-        self.truncated = False
-
-    def batches(self) -> Iterator[list[dict[str, Any]]]:
-        after = None
-        while self.count < self.cap:
-            size = min(self.batch, self.cap - self.count)
-            page = touchpoint_log(self.bind, self.filters, size, after, scan_seconds=None)
-            self.count += len(page.entries)
-            if page.entries:
-                yield page.entries
-            if page.next_cursor is None:
-                return
-            after = page.next_cursor
-        # Without a time limit a page has a next cursor only when another row matched.
-        self.truncated = True
-
-
 def cursor_of(entry: dict[str, Any]) -> str:
     """The cursor that starts the page after ``entry`` (safe in a URL query string)."""
     return _cursor(entry["started_at"], entry["id"])
@@ -269,13 +154,6 @@ def parse_cursor(cursor: str) -> tuple[datetime, int]:
         return datetime.fromisoformat(moment), int(touchpoint_id)
     except ValueError:
         raise BadCursor(f"not a page cursor: {cursor!r}") from None
-
-
-def as_log_filters(filters: LogFilters | Filters | None) -> LogFilters:
-    """``filters`` as ``LogFilters`` (the metrics' ``Filters`` alone filter the log too)."""
-    if filters is None:
-        return LogFilters()
-    return filters if isinstance(filters, LogFilters) else LogFilters(base=filters)
 
 
 def _cursor(started_at: datetime, touchpoint_id: int) -> str:
@@ -385,151 +263,6 @@ def _entry(row: Mapping[str, Any], terms: list[str]) -> dict[str, Any]:
     return entry
 
 
-# -- the filters as SQL ------------------------------------------------------------------------
-def log_conditions(filters: LogFilters, checked: Collection[str] = ()) -> list:
-    """The log's filters as conditions on touchpoints (the metrics' ones, then the log's);
-    words in ``checked`` are left out (the text index has checked them already)."""
-    tp = touchpoints
-    out = filter_conditions(filters.base)
-    if filters.rating:
-        out.append(_rating_condition(filters.rating))
-    if filters.frustrated is not None:
-        frustration = json_int(tp.c.signals, "frustration")
-        out.append(
-            frustration >= filters.frustrated_at
-            if filters.frustrated
-            else frustration < filters.frustrated_at
-        )
-    if filters.policy:
-        out.append(_policy_condition(filters.policy))
-    if filters.flagged:
-        # Flags are few (set by hand): the database starts from them (rowid lookups).
-        out.append(tp.c.id.in_(select(review_flags.c.touchpoint_id)))
-    elif filters.flagged is False:
-        out.append(review_flags.c.id.is_(None))  # joined for the marker: no row, no flag
-    if filters.identity_failed is not None:
-        failed = exists().where(*_failed_checks())
-        out.append(failed if filters.identity_failed else ~failed)
-    for term in filters.terms():
-        if term in checked:
-            continue
-        out.append(contains_text(tp.c.customer_text, like_pattern(term)))
-    return out
-
-
-def _rating_condition(rating: str):
-    column = touchpoints.c.rating
-    if rating == "rated":
-        return column.isnot(None)
-    if rating == "unrated":
-        return column.is_(None)
-    match = _RATING.match(rating)
-    if not match:
-        raise BadFilter(f"rating: {rating!r} is not a rating filter")
-    low, high = int(match[1]), int(match[2] or match[1])
-    return column == low if low == high else column.between(min(low, high), max(low, high))
-
-
-def in_session(conversation_id, at) -> list:
-    """Conditions that a row (its ``conversation_id`` and time ``at``) belongs to the
-    touchpoint's session: the newest session of its conversation that had started by then
-    (as the metrics count policy moments)."""
-    tp = touchpoints
-    later = touchpoints.alias("later_session")
-    taken_by_later_session = (
-        exists()
-        .where(
-            later.c.conversation_id == tp.c.conversation_id,
-            later.c.started_at <= at,
-            or_(
-                later.c.started_at > tp.c.started_at,
-                and_(later.c.started_at == tp.c.started_at, later.c.id > tp.c.id),
-            ),
-        )
-        .correlate_except(later)  # two levels down: name what is the outer query's
-    )
-    return [conversation_id == tp.c.conversation_id, at >= tp.c.started_at, ~taken_by_later_session]
-
-
-def _failed_checks() -> list:
-    """Conditions on ``identity_checks``: a check of the touchpoint's session that failed or
-    was refused by a limit."""
-    ic = identity_checks
-    return [*in_session(ic.c.conversation_id, ic.c.at), ic.c.outcome.in_((FAILED, LIMITED))]
-
-
-def failed_checks_count():
-    """The touchpoint's failed or refused identity checks, as a column of the log's query."""
-    return (
-        select(func.count())
-        .select_from(identity_checks)
-        .where(*_failed_checks())
-        .correlate_except(identity_checks)
-        .scalar_subquery()
-    )
-
-
-def _policy_condition(policy: str):
-    """Policy moments of the touchpoint's session: a moment belongs to the newest session of
-    its conversation that had started by then (as the metrics count them)."""
-    pm = policy_moments
-    # Limits met, not the yes/no question before a change (bot/support/confirm.py).
-    in_session_ = [*in_session(pm.c.conversation_id, pm.c.created_at), met_a_limit(pm)]
-    any_moment = exists().where(*in_session_)
-    alternative_taken = exists().where(*in_session_, pm.c.chosen.isnot(None))
-    if policy == "yes":
-        return any_moment
-    if policy == "no":
-        return ~any_moment
-    if policy == "taken":
-        return alternative_taken
-    if policy == "not_taken":
-        return and_(any_moment, ~alternative_taken)
-    raise BadFilter(f"policy: {policy!r} is not one of {', '.join(POLICY_CHOICES)}")
-
-
-class json_int(FunctionElement):
-    """A whole number from a JSON object stored as text (0 when the key is missing)."""
-
-    type = Integer()
-    name = "json_int"
-    inherit_cache = True
-
-    def __init__(self, column, key: str):
-        if not key.isidentifier():  # it is written into the SQL, so only a plain name
-            raise ValueError(f"not a JSON key this reads: {key!r}")
-        self.key = key
-        super().__init__(column)
-
-
-@compiles(json_int, "sqlite")
-def _json_int_sqlite(element, compiler, **kw):
-    column = compiler.process(element.clauses, **kw)
-    return f"COALESCE(CAST(json_extract({column}, '$.{element.key}') AS INTEGER), 0)"
-
-
-@compiles(json_int, "postgresql")
-def _json_int_postgresql(element, compiler, **kw):
-    column = compiler.process(element.clauses, **kw)
-    return f"COALESCE(CAST(CAST({column} AS json) ->> '{element.key}' AS INTEGER), 0)"
-
-
-def search_terms(text: str) -> list[str]:
-    """The words of a search, "quoted phrases" as one; an unpaired quote is just a character."""
-    text = text.strip()[:MAX_SEARCH_CHARS]
-    if not text:
-        return []
-    try:
-        lexer = shlex.shlex(text, posix=True)
-        lexer.whitespace_split = True
-        lexer.quotes = '"'
-        lexer.escape = ""  # a backslash is a character people search for, not an escape
-        terms = list(lexer)
-    except ValueError:  # an unpaired double quote
-        terms = text.split()
-    return [t for t in dict.fromkeys(terms) if t.strip()][:MAX_SEARCH_TERMS]
-
-
 def matching_lines(text: str, terms: list[str], most: int = 3) -> list[str]:
     """The lines of what the customer wrote that hold a search term, as the log shows them."""
     folded = [t.casefold() for t in terms]
@@ -538,222 +271,3 @@ def matching_lines(text: str, terms: list[str], most: int = 3) -> list[str]:
     # so no number is left half-shown.
     hits = [redact(line) for line in hits[:most]]
     return [line if len(line) <= 200 else line[:199] + "…" for line in hits]
-
-
-def frustration_threshold(rules: CxRules) -> int:
-    """The frustration at which the routing rules bring a person in: the lowest
-    ``frustration_at_least`` of routing.yml's rules, or ``FRUSTRATED_AT`` if none names one."""
-    levels = [
-        r.when["frustration_at_least"] for r in rules.rules if "frustration_at_least" in r.when
-    ]
-    return min(levels, default=FRUSTRATED_AT)
-
-
-# -- the filters in a URL ----------------------------------------------------------------------
-# Query parameters, named as the metrics page names them: since, until (dates YYYY-MM-DD,
-# both days included), channel, stage, department, need,
-# outcome, customer, rating, frustrated (yes/no), policy, flagged (yes/no), identity_failed
-# (yes/no: an identity check failed or was refused), q (the words).
-FILTER_PARAMETERS = (
-    "since", "until", "channel", "stage", "department", "need", "outcome", "customer",
-    "rating", "frustrated", "policy", "flagged", "identity_failed", "q",
-)  # fmt: skip
-
-
-def parse_filters(
-    args: Mapping[str, str],
-    departments: Collection[str],
-    frustrated_at: int = FRUSTRATED_AT,
-) -> LogFilters:
-    """``LogFilters`` from query parameters (empty ones ignored); ``BadFilter`` says which is
-    wrong and what it takes."""
-
-    def value(name: str) -> str | None:
-        raw = args.get(name)
-        return raw.strip() if isinstance(raw, str) and raw.strip() else None
-
-    since = _date(value("since"), "since")
-    to = _date(value("until"), "until")
-    if since and to and since > to:
-        raise BadFilter(f"since ({since}) is after until ({to})")
-    stage = _one_of(value("stage"), "stage", (*STAGES, UNKNOWN_STAGE))
-    department = _one_of(value("department"), "department", (*departments, NO_DEPARTMENT))
-    outcome = _one_of(value("outcome"), "outcome", OUTCOMES)
-    rating = value("rating")
-    if rating is not None and rating not in ("rated", "unrated") and not _RATING.match(rating):
-        raise BadFilter(f"rating: {rating!r} is not 1 to 5, a range like 1-2, 'rated' or 'unrated'")
-    text = value("q")
-    if text is not None and len(text) > MAX_SEARCH_CHARS:
-        raise BadFilter(f"q: search for at most {MAX_SEARCH_CHARS} characters")
-    return LogFilters(
-        base=Filters(
-            since=datetime.combine(since, datetime.min.time()) if since else None,
-            until=datetime.combine(to + timedelta(days=1), datetime.min.time()) if to else None,
-            channel=_name(value("channel"), "channel"),
-            stage=stage,
-            department=department,
-            outcome=outcome,
-            need=_name(value("need"), "need"),
-            customer_id=_name(value("customer"), "customer", 64, free=True),
-        ),
-        rating=rating,
-        frustrated=_yes_no(value("frustrated"), "frustrated"),
-        frustrated_at=frustrated_at,
-        policy=_one_of(value("policy"), "policy", POLICY_CHOICES),
-        flagged=_yes_no(value("flagged"), "flagged"),
-        identity_failed=_yes_no(value("identity_failed"), "identity_failed"),
-        text=text,
-    )
-
-
-def filter_query(filters: LogFilters) -> dict[str, str]:
-    """The query parameters that ``parse_filters`` reads back into ``filters`` (set ones only)."""
-    base = filters.base
-    out = {
-        "since": base.since.date().isoformat() if base.since else None,
-        "until": (base.until - timedelta(days=1)).date().isoformat() if base.until else None,
-        "channel": base.channel,
-        "stage": base.stage,
-        "department": base.department,
-        "need": base.need,
-        "outcome": base.outcome,
-        "customer": base.customer_id,
-        "rating": filters.rating,
-        "frustrated": _from_yes_no(filters.frustrated),
-        "policy": filters.policy,
-        "flagged": _from_yes_no(filters.flagged),
-        "identity_failed": _from_yes_no(filters.identity_failed),
-        "q": filters.text,
-    }
-    return {k: v for k, v in out.items() if v}
-
-
-def describe_filters(filters: LogFilters) -> dict[str, Any]:
-    """The filters as JSON-ready data (an export says what it holds)."""
-    data = {k: v for k, v in asdict(filters.base).items() if v is not None}
-    for key in ("since", "until"):
-        if key in data:
-            data[key] = data[key].isoformat(timespec="seconds")
-    for key in ("rating", "frustrated", "policy", "flagged", "identity_failed", "text"):
-        if getattr(filters, key) is not None:
-            data[key] = getattr(filters, key)
-    if filters.frustrated is not None:
-        data["frustrated_at"] = filters.frustrated_at
-    return data
-
-
-def _date(raw: str | None, name: str) -> date | None:
-    if raw is None:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadFilter(f"{name}: {raw!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _one_of(raw: str | None, name: str, allowed: Collection[str]) -> str | None:
-    if raw is not None and raw not in allowed:
-        raise BadFilter(f"{name}: {raw!r} is not one of {', '.join(allowed)}")
-    return raw
-
-
-def _name(raw: str | None, name: str, most: int = 64, free: bool = False) -> str | None:
-    """A short identifier (a channel, a need); a customer id may hold any printable text."""
-    if raw is None:
-        return None
-    if len(raw) > most or (not free and not _NAME.match(raw)) or not raw.isprintable():
-        raise BadFilter(f"{name}: {raw!r} is not a {name} name")
-    return raw
-
-
-def _yes_no(raw: str | None, name: str) -> bool | None:
-    if raw is None:
-        return None
-    if raw not in YES_NO:
-        raise BadFilter(f"{name}: {raw!r} is not yes or no")
-    return YES_NO[raw]
-
-
-def _from_yes_no(value: bool | None) -> str | None:
-    return None if value is None else ("yes" if value else "no")
-
-
-# -- exports -----------------------------------------------------------------------------------
-EXPORT_COLUMNS = (
-    "id", "conversation_id", "started_at", "last_activity_at", "ended_at", "customer_id",
-    "customer_name", "tier", "channel", "stage", "needs", "departments", "order_ids",
-    "outcome", "rating", "effort", "frustration", "repeats", "told_you", "negative_words",
-    "contacts_about_order", "message_count", "flagged", "flag_tags", "identity_checks_failed",
-)  # fmt: skip
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def export_record(entry: dict[str, Any]) -> dict[str, Any]:
-    """One log entry as a flat, JSON-ready record with ``EXPORT_COLUMNS``."""
-    signals, flag = entry["signals"], entry.get("flag")
-    record = {
-        **{k: entry.get(k) for k in EXPORT_COLUMNS},
-        "frustration": entry["frustration"],
-        "flagged": flag is not None,
-        "flag_tags": list(flag["tags"]) if flag else [],
-        "identity_checks_failed": int(entry.get("identity_failures") or 0),
-    }
-    for key in ("repeats", "told_you", "negative_words", "contacts_about_order"):
-        record[key] = int(signals.get(key) or 0)
-    for key in ("started_at", "last_activity_at", "ended_at"):
-        if record[key] is not None:
-            record[key] = record[key].isoformat(timespec="seconds")
-    # What people typed (a customer's name, an analyst's tags) leaves without personal data.
-    for key in ("customer_name", "flag_tags"):
-        record[key] = redact_data(record[key])
-    return record
-
-
-def csv_lines(export: LogExport) -> Iterator[str]:
-    """The export as CSV text, the header first, a chunk per batch.
-
-    Lists are joined with ``;``. A cell that a spreadsheet would run as a formula (starting
-    with = + - @) gets a leading apostrophe: customers' names are customers' input.
-    """
-    yield _csv_line(EXPORT_COLUMNS)
-    for entries in export.batches():
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        for entry in entries:
-            record = export_record(entry)
-            writer.writerow([_csv_cell(record[k]) for k in EXPORT_COLUMNS])
-        yield out.getvalue()
-
-
-def json_chunks(export: LogExport, exported_at: datetime) -> Iterator[str]:
-    """The export as one JSON document, written as it goes: what it holds, the rows, then
-    how many there were and whether the cap cut them short."""
-    head = {
-        "exported_at": exported_at.isoformat(timespec="seconds"),
-        "filters": describe_filters(export.filters),
-        "limit": export.cap,
-        "columns": list(EXPORT_COLUMNS),
-    }
-    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "touchpoints": ['
-    first = True
-    for entries in export.batches():
-        records = ",".join(json.dumps(export_record(e), ensure_ascii=False) for e in entries)
-        yield ("" if first else ",") + records
-        first = False
-    yield f'], "count": {export.count}, "truncated": {json.dumps(export.truncated)}}}'
-
-
-def _csv_line(values) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(values)
-    return out.getvalue()
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, list):
-        value = ";".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return "" if value is None else value

@@ -43,7 +43,9 @@ from bot.redaction import (
     redactor,
 )
 from bot.review.flags import Example, nlu_yaml
-from bot.review.log import LogExport, LogFilters, csv_lines, json_chunks, touchpoint_log
+from bot.review.log import touchpoint_log
+from bot.review.log_export import LogExport, csv_lines, json_chunks
+from bot.review.log_filters import LogFilters
 from tests.fakes.clock import WEDNESDAY_10AM, Clock
 
 ROOT = Path(__file__).resolve().parents[2]

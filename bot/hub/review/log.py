@@ -1,6 +1,6 @@
 """The touchpoint log page (``/review/log``), its CSV and JSON downloads, and its JSON API.
 
-One set of query parameters (``bot.review.log.parse_filters``: the metrics page's names,
+One set of query parameters (``bot.review.log_filters.parse_filters``: the metrics page's names,
 plus rating, frustrated, policy, flagged, identity_failed and ``q`` for the customer's
 words) drives all
 four, so a filtered view is a URL to share and its downloads hold the same touchpoints.
@@ -40,26 +40,18 @@ from bot.hub.web import HubError, in_thread
 from bot.journey.store import OUTCOMES
 from bot.redaction import redact
 from bot.review.filters import NO_DEPARTMENT, UNKNOWN_STAGE
-from bot.review.log import (
+from bot.review.log import MAX_PAGE_SIZE, PAGE_SIZE, BadCursor, LogPage, touchpoint_log
+from bot.review.log_export import EXPORT_LIMIT, LogExport, csv_lines, export_record, json_chunks
+from bot.review.log_filters import (
     CHANNELS,
-    EXPORT_LIMIT,
     FILTER_PARAMETERS,
-    MAX_PAGE_SIZE,
-    PAGE_SIZE,
     POLICY_CHOICES,
-    BadCursor,
     BadFilter,
-    LogExport,
     LogFilters,
-    LogPage,
-    csv_lines,
     describe_filters,
-    export_record,
     filter_query,
     frustration_threshold,
-    json_chunks,
     parse_filters,
-    touchpoint_log,
 )
 from bot.routing import STAGES
 

@@ -55,7 +55,7 @@ from bot.journey.store import OUTCOMES
 from bot.review.charts import Series, bar_chart, line_chart
 from bot.review.export import as_csv, as_json, cell_text
 from bot.review.filters import NO_DEPARTMENT, UNKNOWN_STAGE
-from bot.review.log import CHANNELS
+from bot.review.log_filters import CHANNELS
 from bot.review.metric_definitions import DEFINITIONS, METRICS
 from bot.review.metrics import GROUPINGS, MetricsTable, metrics_table
 from bot.routing import STAGES

@@ -20,7 +20,7 @@ from bot.hub.openapi_parts import Spec
 from bot.journey.store import OUTCOMES
 from bot.review.cli import parse_since
 from bot.review.filters import NO_DEPARTMENT, UNKNOWN_STAGE, Filters
-from bot.review.log import CHANNELS
+from bot.review.log_filters import CHANNELS
 from bot.review.metrics import GROUPINGS
 from bot.routing import STAGES
 

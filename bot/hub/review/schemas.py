@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.hub.openapi_parts import LOCAL_TIME, Spec, schema_ref
 from bot.journey.store import OUTCOMES
 from bot.review.filters import UNKNOWN_STAGE
-from bot.review.log import POLICY_CHOICES
+from bot.review.log_filters import POLICY_CHOICES
 from bot.review.metrics import GROUPINGS
 from bot.routing import STAGES
 

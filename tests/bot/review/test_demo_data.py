@@ -21,7 +21,8 @@ from bot.journey.schema import (
 )
 from bot.journey.store import JourneyStore, Turn
 from bot.review.demo_data import DemoDataExists, load_demo_data
-from bot.review.log import LogFilters, touchpoint_log
+from bot.review.log import touchpoint_log
+from bot.review.log_filters import LogFilters
 from bot.review.metrics import metrics_table
 
 END = datetime(2025, 3, 12, 10, 0)

@@ -15,22 +15,18 @@ from bot.journey.migrate import migrate
 from bot.journey.schema import journey_customers, policy_moments, review_flags, touchpoints, users
 from bot.review import log
 from bot.review.filters import Filters
-from bot.review.log import (
-    EXPORT_COLUMNS,
+from bot.review.log import BadCursor, touchpoint_log
+from bot.review.log_export import EXPORT_COLUMNS, LogExport, csv_lines, json_chunks
+from bot.review.log_filters import (
     FRUSTRATED_AT,
-    BadCursor,
     BadFilter,
-    LogExport,
     LogFilters,
-    csv_lines,
     filter_query,
     frustration_threshold,
-    json_chunks,
-    like_pattern,
     parse_filters,
     search_terms,
-    touchpoint_log,
 )
+from bot.review.sql import like_pattern
 
 START = datetime(2025, 3, 1, 9, 0)
 

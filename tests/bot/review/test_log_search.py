@@ -25,7 +25,8 @@ from bot.journey.schema import (
 from bot.journey.signals import UserMessage
 from bot.journey.store import JourneyStore, Turn
 from bot.review import log
-from bot.review.log import LogFilters, search_terms, touchpoint_log
+from bot.review.log import touchpoint_log
+from bot.review.log_filters import LogFilters, search_terms
 from bot.review.sql import fts5_query, text_candidates, trigrams
 
 START = datetime(2025, 3, 1, 9, 0)

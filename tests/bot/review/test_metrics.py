@@ -132,7 +132,8 @@ def test_the_question_before_a_change_is_no_policy_moment(journey):
     """A "Just to check: cancel it?" question (bot/support/confirm.py) is recorded like a
     moment so its buttons are guarded, but no request met a limit: the figures skip it."""
     from bot.journey.schema import policy_moments
-    from bot.review.log import LogFilters, touchpoint_log
+    from bot.review.log import touchpoint_log
+    from bot.review.log_filters import LogFilters
     from tests.bot.review.conftest import at, moment
 
     question = {

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from bot.review.log import EXPORT_COLUMNS, EXPORT_LIMIT
+from bot.review.log_export import EXPORT_COLUMNS, EXPORT_LIMIT
 from tests.bot.review.review_journey import ANONYMOUS, XSS, load_journey, tracker_events
 
 NEWEST_FIRST = ["anonymous", "xss_second", "omar_web", "xss_first", "omar_slack"]
