@@ -271,7 +271,7 @@ class Settings:
             metrics_own_port=_optional_port(env, "CX_METRICS_OWN_PORT", 0),
             metrics_host=env.get("CX_METRICS_HOST", "").strip() or "127.0.0.1",
             action_threads=_count(env, "CX_ACTION_THREADS", 8),
-            action_timeout_seconds=_action_timeout(env),
+            action_timeout_seconds=seconds(env, ACTION_TIMEOUT_ENV, DEFAULT_ACTION_TIMEOUT_SECONDS),
             action_secret=env.get(ACTION_SECRET_ENV, ""),
             action_max_body_bytes=_bytes(env, ACTION_MAX_BODY_ENV, DEFAULT_ACTION_MAX_BODY_BYTES),
             action_server_host=env.get("SANIC_HOST", "127.0.0.1"),
@@ -304,19 +304,6 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _action_timeout(env: Mapping[str, str]) -> float:
-    raw = env.get(ACTION_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_ACTION_TIMEOUT_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{ACTION_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{ACTION_TIMEOUT_ENV}={raw!r} must be a number of seconds above 0")
-    return value
-
-
 def _bytes(env: Mapping[str, str], key: str, default: int) -> int:
     raw = env.get(key, "")
     if not raw:
@@ -344,15 +331,17 @@ def _lock_key_prefix(env: Mapping[str, str]) -> str:
 
 
 def seconds(env: Mapping[str, str], key: str, default: float, minimum: float = 0.0) -> float:
-    """Setting ``key`` as a number of seconds, more than ``minimum`` (0) or at least it
-    (when not 0); ``default`` when unset."""
+    """Setting ``key`` as a finite number of seconds, more than ``minimum`` (0) or at least
+    it (when not 0); ``default`` when unset."""
     raw = env.get(key, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{key}={raw!r} is not a number of seconds") from None
+        value = math.nan
+    if not math.isfinite(value):  # "inf" and "nan" parse, but are no wait at all
+        raise ValueError(f"{key}={raw!r} is not a number of seconds")
     if value < minimum or value <= 0:
         least = f"at least {minimum:g}" if minimum else "more than 0"
         raise ValueError(f"{key}={raw!r} must be {least} seconds")

@@ -109,7 +109,7 @@ def escalations(
                 identity=trust_of(
                     packet_of(newest_row.context), newest_row.customer_id, newest_row.channel
                 ),
-                needs=tuple(_json_list(tp.needs)) if tp is not None else (),
+                needs=tuple(json_list(tp.needs)) if tp is not None else (),
                 customer_said=packet_of(lead.context).get("customer_said"),
                 packet_transcript=tuple(
                     str(line) for line in packet_of(lead.context).get("transcript") or []
@@ -140,7 +140,8 @@ def priority_rank(priority: str) -> int:
     return {"normal": 0, "high": 1, "urgent": 2}.get(priority, 0)
 
 
-def _json_list(raw: str | None) -> list[str]:
+def json_list(raw: str | None) -> list[str]:
+    """A JSON list column (a touchpoint's needs) as texts; [] for anything else."""
     try:
         value = json.loads(raw) if raw else []
     except ValueError:

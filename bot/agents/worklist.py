@@ -9,7 +9,6 @@ console must look again, without any console asking.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from bot.agents import labels
+from bot.agents.escalations import json_list
 from bot.agents.queue import Escalation
 from bot.journey.schema import handoffs, journey_customers, takeovers, touchpoints
 
@@ -179,7 +179,7 @@ def _about(conn: Connection, conversation_ids: Sequence[str]) -> dict[str, dict[
                 "at": None,
             }
             continue
-        needs = _json_list(row.needs)
+        needs = json_list(row.needs)
         headline = labels.need(needs[-1]) if needs else (row.customer_text or "")
         found[conversation_id] = {
             "conversation_id": conversation_id,
@@ -194,14 +194,6 @@ def _about(conn: Connection, conversation_ids: Sequence[str]) -> dict[str, dict[
             "at": _iso(row.last_activity_at),
         }
     return found
-
-
-def _json_list(raw: str | None) -> list[str]:
-    try:
-        value = json.loads(raw) if raw else []
-    except ValueError:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _iso(value: datetime | None) -> str | None:
