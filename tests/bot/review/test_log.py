@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import insert
 
 from bot.cx_routing import CxRules
-from bot.journey.migrate import migrate
 from bot.journey.schema import journey_customers, policy_moments, review_flags, touchpoints, users
 from bot.review import log
 from bot.review.filters import Filters
@@ -32,9 +31,8 @@ START = datetime(2025, 3, 1, 9, 0)
 
 
 @pytest.fixture
-def store(engine):
+def store(journey_engine):
     """53 touchpoints, two of them at the very same moment (ids break the tie)."""
-    migrate(engine)
     rows = []
     for i in range(1, 54):
         started = START + timedelta(minutes=10 * i) if i != 53 else START + timedelta(minutes=10)
@@ -50,12 +48,12 @@ def store(engine):
                 "last_activity_at": started,
             }
         )  # fmt: skip
-    with engine.begin() as conn:
+    with journey_engine.begin() as conn:
         conn.execute(
             insert(journey_customers).values(id="C1", created_at=START, name="Jane", tier="gold")
         )
         conn.execute(insert(touchpoints), rows)
-    return engine
+    return journey_engine
 
 
 def every_page(engine, filters=None, limit=10):
@@ -128,8 +126,7 @@ CONVERSATIONS = {1: "a", 2: "a", 3: "b", 4: "c", 5: "d", 6: "e"}
 
 
 @pytest.fixture
-def words(engine):
-    migrate(engine)
+def words(journey_engine):
     rows = []
     for i, (rating, frustration, said) in WORDS.items():
         started = datetime(2025, 3, i, 9, 0)
@@ -145,7 +142,7 @@ def words(engine):
         )  # fmt: skip
     moment = {"customer_id": "C1", "need": "request_refund", "policy": "refund_window",
               "reason": "r", "offered": '["store_credit"]'}  # fmt: skip
-    with engine.begin() as conn:
+    with journey_engine.begin() as conn:
         conn.execute(
             insert(journey_customers).values(id="C1", created_at=START, name="=cmd|' /C calc'!A0")
         )
@@ -173,7 +170,7 @@ def words(engine):
                 for i in (3, 5)
             ],
         )  # fmt: skip
-    return engine
+    return journey_engine
 
 
 def ids(engine, **kwargs) -> list[int]:

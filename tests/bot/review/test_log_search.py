@@ -47,10 +47,9 @@ def row(i: int, said: str | None, started: datetime | None = None) -> dict:
 
 
 @pytest.fixture
-def many(engine):
+def many(journey_engine):
     """400 touchpoints of common phrases; every 50th also says the rare phrase (8 of them),
     two say nothing at all."""
-    migrate(engine)
     rng = random.Random(5)
     rows = []
     for i in range(1, 401):
@@ -58,10 +57,10 @@ def many(engine):
         if i % 50 == 0:
             lines.append(RARE)
         rows.append(row(i, None if i in (13, 14) else "\n".join(lines)))
-    with engine.begin() as conn:
+    with journey_engine.begin() as conn:
         conn.execute(insert(journey_customers).values(id="C1", created_at=START, name="Jane"))
         conn.execute(insert(touchpoints), rows)
-    return engine
+    return journey_engine
 
 
 def all_ids(engine, filters: LogFilters, limit: int = 7, **kw) -> list[int]:
