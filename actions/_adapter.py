@@ -48,7 +48,7 @@ def slack_user_of(tracker: Tracker) -> str | None:
     """The Slack user id behind this conversation, if it happens on Slack.
 
     Rasa's Slack sender ids start with the author's id (``user``, ``user_channel`` or
-    ``user_channel_thread``) and bot/channels/slack.py also puts it in the metadata as
+    ``user_channel_thread``) and bot/rasa/channels/slack.py also puts it in the metadata as
     ``slack_user``. Rasa's own ``users`` metadata is the app's bot user, never the author.
     """
     if channel_of(tracker) != "slack":
@@ -62,7 +62,7 @@ def channel_customer(tracker: Tracker):
     user mapped to a customer.
 
     Only the website channel's own metadata is trusted for a customer id: the channel puts
-    it there after checking the website's signed customer token (bot/channels/web.py).
+    it there after checking the website's signed customer token (bot/rasa/channels/web.py).
     """
     d = desk()
     if channel_of(tracker) == "socketio":
@@ -83,7 +83,7 @@ def identity_of(tracker: Tracker) -> Identity:
 
 def where_of(tracker: Tracker) -> Where:
     """Where identity checks come from: this conversation, its channel, the client address
-    the channel saw (bot/channels/rest.py and web.py put it in the metadata)."""
+    the channel saw (bot/rasa/channels/rest.py and web.py put it in the metadata)."""
     metadata = tracker.latest_message.get("metadata") or {}
     address = metadata.get("client_ip")
     return Where(

@@ -7,7 +7,7 @@ third asking of the same question: we say we still don't have it and offer only 
 out. A question answered on the way (a digression) does not count as a failed answer.
 
 A verified customer asked which order it is about gets their latest orders as buttons (the
-number and what is in it): one tap, or a typed "the chair one", answers (bot/channels/
+number and what is in it): one tap, or a typed "the chair one", answers (bot/rasa/channels/
 typed_choice.py). Nobody else sees anyone's orders.
 """
 

@@ -31,7 +31,7 @@ def customer_id_of(tracker: Tracker) -> str | None:
 
 
 def open_work_of(tracker: Tracker):
-    """The open handoff this conversation may add to (bot/handoff/desk.py decides)."""
+    """The open handoff this conversation may add to (bot/handoff/handoffs.py decides)."""
     return desk().handoffs.open_work_of(tracker.sender_id, customer_id_of(tracker))
 
 

@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from bot.db import make_engine  # noqa: E402
+from bot.db.engine import make_engine  # noqa: E402
+from bot.db.schema import handoffs  # noqa: E402
 from bot.hub.accounts import Accounts  # noqa: E402
-from bot.journey.schema import handoffs  # noqa: E402
 from bot.runner import ensure_secrets, prepare_databases, processes, wait_ready  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, latest_model  # noqa: E402

@@ -27,13 +27,13 @@ from pathlib import Path
 import requests
 from sqlalchemy import insert, text
 
-from bot.db import make_engine, with_search_path
+from bot.db.engine import make_engine, with_search_path
+from bot.db.migrate import migrate
+from bot.db.schema import handoffs
 from bot.departments import load_departments
 from bot.handoff import outbox
 from bot.handoff.dispatcher import Dispatcher
 from bot.handoff.signing import verify
-from bot.journey.migrate import migrate
-from bot.journey.schema import handoffs
 
 DEPARTMENTS = ("sales", "billing", "delivery", "support")
 SCRATCH_SCHEMA = "cx_bench"

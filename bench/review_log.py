@@ -4,14 +4,14 @@ Usage: .venv/bin/python bench/review_log.py [--touchpoints 1000000] [--days 365]
        [--postgres URL] [--only sqlite|postgresql] [--keep DIR]
 
 Target (issue 7): with 1,000,000 touchpoints, a filtered log page answers in at most 1 s,
-on SQLite and on PostgreSQL. Loads synthetic journeys (bot/review/demo_data.py) as
+on SQLite and on PostgreSQL. Loads synthetic journeys (bot/analytics/demo_data.py) as
 bench/review_scale.py does (``--keep DIR`` reuses a store in DIR), then gives every
 touchpoint the customer's words the journey store keeps for search (a few common phrases;
 one touchpoint in 50,000 says something rare) and flags 300 of them for review, since demo
 data has neither. Times, warm (the median of 5 runs after one untimed run), a page of 50
 of ``touchpoint_log`` for each of the log's filters alone and together, and the next page;
 a rare word or a filter nothing matches shows the bound on a page's search
-(``bot.review.log.SCAN_SECONDS``). Prints one JSON object, then a summary line per database.
+(``bot.analytics.log.SCAN_SECONDS``). Prints one JSON object, then a summary line per database.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ from sqlalchemy import bindparam, func, insert, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.db import make_engine, with_search_path  # noqa: E402
+from bot.analytics.demo_data import load_demo_data  # noqa: E402
+from bot.analytics.filters import Filters  # noqa: E402
+from bot.analytics.log import touchpoint_log  # noqa: E402
+from bot.analytics.log_filters import LogFilters  # noqa: E402
+from bot.db.engine import make_engine, with_search_path  # noqa: E402
+from bot.db.migrate import migrate  # noqa: E402
+from bot.db.schema import review_flags, touchpoints  # noqa: E402
 from bot.hub.accounts import Accounts  # noqa: E402
-from bot.journey.migrate import migrate  # noqa: E402
-from bot.journey.schema import review_flags, touchpoints  # noqa: E402
-from bot.review.demo_data import load_demo_data  # noqa: E402
-from bot.review.filters import Filters  # noqa: E402
-from bot.review.log import touchpoint_log  # noqa: E402
-from bot.review.log_filters import LogFilters  # noqa: E402
 
 SCRATCH_SCHEMA = "cx_bench_review_log"
 TARGET_SECONDS = 1.0

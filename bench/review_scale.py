@@ -6,7 +6,7 @@ Usage: .venv/bin/python bench/review_scale.py [--touchpoints 1000000] [--days 36
 
 Target (issue 7): with 1,000,000 touchpoints, the metrics page and a filtered log page
 answer in at most 1 s, on SQLite and on PostgreSQL. Loads synthetic journeys
-(bot/review/demo_data.py) into an SQLite file, and into a scratch schema of PostgreSQL when
+(bot/analytics/demo_data.py) into an SQLite file, and into a scratch schema of PostgreSQL when
 --postgres or TEST_POSTGRES_URL names a server; gives the touchpoints the customer's words
 and some review flags as bench/review_log.py does (demo data has no flags). Then times, warm
 (one untimed run, then --runs timed ones: median and p95), ``metrics_table`` over the last 30
@@ -49,13 +49,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import review_log  # noqa: E402
-from bot.journey.migrate import (  # noqa: E402
+from bot.analytics import log as review_log_module  # noqa: E402
+from bot.analytics.demo_data import load_demo_data  # noqa: E402
+from bot.analytics.filters import Filters  # noqa: E402
+from bot.analytics.log import touchpoint_log  # noqa: E402
+from bot.analytics.log_filters import LogFilters, search_terms  # noqa: E402
+from bot.analytics.metrics import metrics_table  # noqa: E402
+from bot.analytics.sql import contains_text, like_pattern  # noqa: E402
+from bot.db.migrate import (  # noqa: E402
     alembic_config,
     current_revision,
     head_revision,
     migrate,
 )
-from bot.journey.schema import (  # noqa: E402
+from bot.db.schema import (  # noqa: E402
     TOUCHPOINT_TRIGRAM_INDEX,
     handoffs,
     policy_moments,
@@ -64,13 +71,6 @@ from bot.journey.schema import (  # noqa: E402
 )
 from bot.journey.signals import UserMessage  # noqa: E402
 from bot.journey.store import JourneyStore, Turn  # noqa: E402
-from bot.review import log as review_log_module  # noqa: E402
-from bot.review.demo_data import load_demo_data  # noqa: E402
-from bot.review.filters import Filters  # noqa: E402
-from bot.review.log import touchpoint_log  # noqa: E402
-from bot.review.log_filters import LogFilters, search_terms  # noqa: E402
-from bot.review.metrics import metrics_table  # noqa: E402
-from bot.review.sql import contains_text, like_pattern  # noqa: E402
 
 SCRATCH_SCHEMA = "cx_bench_review"
 TARGET_MS = 1000.0
@@ -472,7 +472,7 @@ def report(results: dict, command: str) -> str:
         *(row("log", name) for name in first["log"]),
         "",
         "(partial): the filter matches so few touchpoints that the page stopped searching "
-        "after `bot.review.log.SCAN_SECONDS` and shows what it found, with a cursor that "
+        "after `bot.analytics.log.SCAN_SECONDS` and shows what it found, with a cursor that "
         "goes on from there (by design: a page answers in bounded time whatever the "
         "filters). '20 pages in turn' is 20 page loads, no target.",
         "",
@@ -555,7 +555,7 @@ def search_report(results: dict) -> list[str]:
         ]
     lines += [
         "",
-        "How a search reads now (bot/review/log.py, bot/review/sql.py): the newest window of "
+        "How a search reads now (bot/analytics/log.py, bot/analytics/sql.py): the newest window of "
         "touchpoints first, with LIKE (ILIKE); a common word fills its page there. When "
         "that window had too few, the trigram index is asked which touchpoints may hold "
         "the words: on SQLite each trigram's posting list is counted up to "

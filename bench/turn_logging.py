@@ -30,10 +30,10 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.backoffice.sql import SqlBackOffice, seed  # noqa: E402
-from bot.db import make_engine, with_search_path  # noqa: E402
+from bot.db.engine import make_engine, with_search_path  # noqa: E402
+from bot.db.migrate import migrate  # noqa: E402
 from bot.departments import load_departments  # noqa: E402
 from bot.handoff import HandoffDesk  # noqa: E402
-from bot.journey.migrate import migrate  # noqa: E402
 from bot.journey.signals import Signals, UserMessage  # noqa: E402
 from bot.journey.store import Turn  # noqa: E402
 from bot.routing import RoutingMap  # noqa: E402

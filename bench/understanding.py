@@ -108,7 +108,7 @@ def matching_margin(routing: RoutingMap, clinc: list[tuple[str, float]], target:
 
 def train_diet(settings: Settings, work: Path, seed: int, config_file: Path) -> tuple[Path, float]:
     """Train ``config_file``'s NLU pipeline, DIET's random seed set to ``seed``, on work/data."""
-    from bot.training import train
+    from bot.rasa.training import train
 
     config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
     for component in config["pipeline"]:

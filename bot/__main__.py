@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "--config", default="config.yml", help="the config to train the held-out split with"
     )
 
-    # CX review (bot/review/): the metrics table, and synthetic journeys to try it on.
+    # CX review (bot/analytics/): the metrics table, and synthetic journeys to try it on.
     p = sub.add_parser("report", help="CX metrics for a period, as a table, CSV or JSON")
     p.add_argument(
         "--since", default="7d", help="7d, 30d, 4w (today and the days before) or YYYY-MM-DD"
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spaCy pipeline saved to {build_and_save(args.out)}")
         return 0
     if args.command == "train":
-        from bot.training import train
+        from bot.rasa.training import train
 
         return train(settings, force=args.force)
     if args.command == "run":
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args.dir or settings.var_dir / "mail", port)
     if args.command == "seed":
         from bot.backoffice.sql import seed
-        from bot.db import make_engine
+        from bot.db.engine import make_engine
 
         seed(make_engine(settings.backoffice_url))
         print(f"Demo back office loaded into {settings.backoffice_url}")
@@ -140,11 +140,11 @@ def main(argv: list[str] | None = None) -> int:
             settings, out=args.out, shared=args.shared, model=args.model, config=args.config
         )
     if args.command == "report":
-        from bot.review.cli import report
+        from bot.analytics.cli import report
 
         return report(settings, args)
     if args.command == "demo-data":
-        from bot.review.cli import demo_data
+        from bot.analytics.cli import demo_data
 
         return demo_data(settings, args)
     if args.command in ("export", "forget", "retention"):
@@ -158,7 +158,7 @@ def dead_letters(settings: Settings, retry_id: int | None) -> int:
     """List the outbox's dead letters, or put one back in the queue."""
     from datetime import datetime
 
-    from bot.db import make_engine
+    from bot.db.engine import make_engine
     from bot.handoff import outbox
 
     engine = make_engine(settings.journey_url)
@@ -183,10 +183,10 @@ def users(settings: Settings, args: argparse.Namespace) -> int:
     """``python -m bot users ...``: manage who may sign in to the hub."""
     import getpass
 
-    from bot.db import make_engine
+    from bot.db.engine import make_engine
+    from bot.db.migrate import migrate
     from bot.departments import load_departments
     from bot.hub.accounts import AccountError, Accounts
-    from bot.journey.migrate import migrate
 
     engine = make_engine(settings.journey_url)
     migrate(engine)

@@ -2,7 +2,7 @@
 
 Customers type far more than they click ("the store credit is fine", "the second one",
 "5 please", "no thanks"). :func:`resolve` decides which offered button, if any, such a
-reply names, paraphrases or points at; bot/channels/typed_choice.py makes Rasa parse the
+reply names, paraphrases or points at; bot/rasa/channels/typed_choice.py makes Rasa parse the
 message as that button's payload.
 
 Guarantees:

@@ -104,7 +104,7 @@ def main(
     config: str = "config.yml",
 ) -> int:
     from bot.classify import Classifier
-    from bot.training import train
+    from bot.rasa.training import train
 
     shared = shared or settings.root.parent / "shared" / "eval"
     routing = RoutingMap.load()

@@ -18,7 +18,7 @@ GENERATED_SECRETS = (
     "CX_RASA_TOKEN",
     *(f"CX_WEBHOOK_SECRET_{name.upper()}" for name in ("sales", "billing", "delivery", "support")),
     "CX_WIDGET_SECRET",
-    "CX_ACTION_SECRET",  # Rasa -> action server (bot/action_server.py checks it)
+    "CX_ACTION_SECRET",  # Rasa -> action server (bot/rasa/action_server.py checks it)
     "CX_HUB_ADMIN_PASSWORD",  # the first hub user's, so a newcomer can open the console
 )
 FIRST_USER = "admin"
@@ -66,8 +66,8 @@ def prepare_databases(settings: Settings) -> None:
     seeding a new back office together dropped each other's tables: "no such table").
     """
     from bot.backoffice.sql import seed_if_empty
-    from bot.db import make_engine
-    from bot.journey.migrate import migrate
+    from bot.db.engine import make_engine
+    from bot.db.migrate import migrate
 
     engine = make_engine(settings.journey_url)
     try:
@@ -89,7 +89,7 @@ def ensure_first_user(settings: Settings) -> str | None:
     Its password is the generated ``CX_HUB_ADMIN_PASSWORD`` of var/secrets.env, so
     `make run` can say how to sign in. Once any user exists nothing is created.
     """
-    from bot.db import make_engine
+    from bot.db.engine import make_engine
     from bot.hub.accounts import Accounts
 
     engine = make_engine(settings.journey_url)

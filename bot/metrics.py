@@ -80,7 +80,7 @@ REMOTE_ACTIONS = Counter(
 ACTION_FAILURES = Counter(
     "cx_action_failures",
     "Action-server calls that failed and were answered by the Rasa server's apology "
-    "(bot/action_faults.py), by action and reason (unreachable, timeout, http_<status>, error).",
+    "(bot/rasa/action_faults.py), by action and reason (unreachable, timeout, http_<status>, error).",
     ["action", "reason"],
     registry=None,
 )
@@ -135,7 +135,7 @@ class _Turn:
         self.actions: list[str] = []
 
 
-# Set for the length of one message's handling: the action endpoint (bot/action_faults.py)
+# Set for the length of one message's handling: the action endpoint (bot/rasa/action_faults.py)
 # runs inside it, in the same task.
 _turn: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar(
     "cx_metrics_turn", default=None
@@ -279,7 +279,7 @@ class OutboxCollector(Collector):
         yield from _read_or_nothing(self._collect, "the outbox")
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
-        from bot.journey.schema import outbox
+        from bot.db.schema import outbox
 
         pending = GaugeMetricFamily(
             "cx_outbox_pending",
@@ -343,7 +343,7 @@ class TakeoverCollector(Collector):
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
         from bot.agents.escalations import SUPPORT, UNRESOLVED
-        from bot.journey.schema import handoffs, takeovers
+        from bot.db.schema import handoffs, takeovers
 
         held = select(takeovers.c.conversation_id).where(takeovers.c.status == "active")
         with self._engine.connect() as conn:
@@ -431,7 +431,7 @@ def serve(
 
 
 def serve_rasa(settings: Settings | None = None) -> None:
-    """The Rasa server's listener (called as it starts, from bot/channels/rest.py)."""
+    """The Rasa server's listener (called as it starts, from bot/rasa/channels/rest.py)."""
     serve("rasa", settings=settings)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
-from bot.journey.schema import customer_preferences, journey_customers
+from bot.db.schema import customer_preferences, journey_customers
 
 FORMALITIES = ("first_name", "formal")
 # Rasa's input channel names of the channels a proactive message can reach.
@@ -102,7 +102,7 @@ class PreferenceStore:
     """Preferences in the journey database, one row per journey customer."""
 
     def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.now):
-        self._engine = engine  # a journey database, migrated (bot.journey.migrate)
+        self._engine = engine  # a journey database, migrated (bot.db.migrate)
         self._now = now
 
     def get(self, customer_id: str | None) -> Preferences:

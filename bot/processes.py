@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from bot.child_process import Process
 from bot.local_setup import read_secrets
-from bot.rasa_endpoints import endpoints_file
+from bot.rasa.endpoints import endpoints_file
 
 # LOCK_PASSWORD_ENV: Rasa reads the lock store's Redis password from the environment
 # child_env gives it, not from the file.
@@ -92,7 +92,7 @@ def processes(settings: Settings, model: Path | str = "models") -> list[Process]
         [
             str(BIN / "python"),
             "-m",
-            "bot.action_server",  # rasa_sdk's app, with malformed calls answered 4xx
+            "bot.rasa.action_server",  # rasa_sdk's app, with malformed calls answered 4xx
             "--actions",
             "actions",
             "--port",

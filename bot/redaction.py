@@ -3,7 +3,7 @@
 ``redact(text)`` replaces each email address with ``[email]``, each phone number with
 ``[phone]`` and each card number (13-19 digits, passing the Luhn check) with ``[card]``.
 It runs on the touchpoint's customer text and the handoff packet before they are stored
-(bot/journey/store.py, bot/handoff/desk.py), on CX exports (bot/review/), and on every log
+(bot/journey/store.py, bot/handoff/handoffs.py), on CX exports (bot/analytics/), and on every log
 record of our processes (``install_log_redaction``). A customer's own export
 (``python -m bot export``) is not redacted: it is theirs.
 

@@ -5,7 +5,7 @@
 steps from here: ``ensure_secrets``, ``prepare_databases``, ``processes``, ``wait_ready``.
 The steps live beside what they are about: bot/local_setup.py (secrets, databases, first
 user), bot/processes.py (each process's command line), bot/child_process.py (starting
-and waiting on one), bot/rasa_endpoints.py (Rasa's endpoints.yml).
+and waiting on one), bot/rasa/endpoints.py (Rasa's endpoints.yml).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from bot.child_process import wait_ready
 from bot.local_setup import FIRST_USER, ensure_first_user, ensure_secrets, prepare_databases
 from bot.processes import BIN, child_env, local_mail_url, mail_dir, metrics_urls, processes
-from bot.rasa_endpoints import endpoints_file
+from bot.rasa.endpoints import endpoints_file
 from bot.settings import Settings
 
 # What an embedder needs to start the system as `make run` does, besides run and shell.

@@ -17,14 +17,14 @@ from bot.backoffice import BackOffice
 from bot.backoffice.http import HttpBackOffice
 from bot.backoffice.sql import SqlBackOffice, seed_if_empty
 from bot.cx_routing import CxRules
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk
 from bot.identity.access import AccessRules
 from bot.identity.checks import IdentityChecks
 from bot.identity.mail import CodeMailer
 from bot.identity.verify import Mailer, Verifier
-from bot.journey.migrate import migrate
 from bot.journey.store import JourneyStore
 from bot.policies.engine import PolicyEngine
 from bot.policies.moments import PolicyLog

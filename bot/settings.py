@@ -33,16 +33,16 @@ METRICS_OFFSETS = {"rasa": 0, "actions": 1, "hub": 2, "dispatcher": 3}
 DEFAULT_METRICS_PORT = 9400
 
 # Rasa stops waiting for the action server after this long and answers itself
-# (bot/action_faults.py).
+# (bot/rasa/action_faults.py).
 ACTION_TIMEOUT_ENV = "CX_ACTION_TIMEOUT_SECONDS"
 DEFAULT_ACTION_TIMEOUT_SECONDS = 5.0
-# Rasa -> action server: the shared secret the action server checks (bot/action_server.py).
+# Rasa -> action server: the shared secret the action server checks (bot/rasa/action_server.py).
 ACTION_SECRET_ENV = "CX_ACTION_SECRET"
 # Rasa sends the whole tracker on every call: long chats with long messages reach a few MB.
 ACTION_MAX_BODY_ENV = "CX_ACTION_MAX_BODY_BYTES"
 DEFAULT_ACTION_MAX_BODY_BYTES = 32 * 1024 * 1024
 # The largest request body the Rasa server reads (413 beyond it): a chat message is cut at
-# 20,000 characters (bot/channels/rest.py), and /model/train's data is well under this.
+# 20,000 characters (bot/rasa/channels/rest.py), and /model/train's data is well under this.
 RASA_MAX_BODY_ENV = "CX_RASA_MAX_BODY_BYTES"
 DEFAULT_RASA_MAX_BODY_BYTES = 4 * 1024 * 1024
 # The console renews a takeover every 20 s: a closed tab lets go in 1.5 min (bot/hub/).
@@ -61,9 +61,9 @@ RATE_ENV = {
     "login_ip_failures": "CX_RATE_LOGIN_IP_FAILURES",  # failed hub sign-ins per address
 }
 
-# The Slack app's variables, as credentials.yml names them by default (bot/channels/slack.py;
+# The Slack app's variables, as credentials.yml names them by default (bot/rasa/channels/slack.py;
 # credentials.yml may name others, looked up in ``Settings.secrets``). The hub posts agents'
-# replies with the same token at the same Web API URL (bot/channels/slack_api.py).
+# replies with the same token at the same Web API URL (bot/rasa/channels/slack_api.py).
 SLACK_TOKEN_ENV = "SLACK_BOT_TOKEN"
 SLACK_SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"  # and SLACK_SIGNING_SECRET_PREVIOUS
 SLACK_API_URL_ENV = "SLACK_API_URL"  # Enterprise Grid, GovSlack, tests; default slack.com
@@ -107,7 +107,7 @@ class Settings:
     # erasure route use it. Secrets are kept out of repr, so a logged Settings leaks none.
     rasa_token: str = field(repr=False)
     hub_port: int = 8000
-    # The website chat (bot/channels/web.py): the key its tokens are signed with, the one
+    # The website chat (bot/rasa/channels/web.py): the key its tokens are signed with, the one
     # before a rotation (still accepted), and the web origins allowed to connect.
     widget_secret: str = field(default="", repr=False)
     widget_previous_secret: str = field(default="", repr=False)
@@ -126,7 +126,7 @@ class Settings:
     # Rasa ignores (with a warning) a prefix that is not alphanumeric, so it is checked here.
     lock_key_prefix: str = ""
     # Seconds a conversation's lock ticket lives unless its Rasa server renews it
-    # (bot/lock_store.py): how long a dead server can hold a conversation.
+    # (bot/rasa/lock_store.py): how long a dead server can hold a conversation.
     lock_lifetime: float = 8.0
     # The action server's URL as Rasa calls it, when it is not this host's action port: a
     # load balancer in front of several (http://127.0.0.1:5054/webhook) or another machine.
@@ -151,7 +151,7 @@ class Settings:
     metrics_own_port: int = 0
     metrics_host: str = "127.0.0.1"
 
-    # Threads the action server runs synchronous actions in (bot/action_threads.py): how many
+    # Threads the action server runs synchronous actions in (bot/rasa/action_threads.py): how many
     # database and back-office calls may wait at once without stalling the others.
     action_threads: int = 8
     # How long Rasa waits for the action server before it answers the customer itself

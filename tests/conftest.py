@@ -25,10 +25,10 @@ from sqlalchemy.engine import Engine
 
 from bot.backoffice.http import HttpBackOffice, serve_backoffice
 from bot.backoffice.sql import SqlBackOffice, seed
-from bot.db import make_engine, with_search_path
+from bot.db.engine import make_engine, with_search_path
+from bot.db.migrate import migrate
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk
-from bot.journey.migrate import migrate
 from bot.routing import RoutingMap
 from bot.services import assemble_desk
 from tests.fakes.mailbox import Mailbox
@@ -250,7 +250,7 @@ LONG_UNITS = (
     "tests/e2e/",
     "tests/test_rasa_cli.py",
     "tests/bot/test_dispatcher_faults.py",
-    "tests/bot/test_action_server_concurrency.py",
+    "tests/bot/rasa/test_action_server_concurrency.py",
     "tests/bot/test_redaction.py",
     "tests/bot/test_store_concurrency.py",
     "tests/bot/test_postgres_restart.py",

@@ -24,7 +24,7 @@ import requests
 from sqlalchemy import delete, insert
 
 from bot.backoffice.sql import customers, orders
-from bot.db import make_engine
+from bot.db.engine import make_engine
 
 LOAD_ENV = "CX_LOAD_CONVERSATIONS"
 TURNS = 20
@@ -33,7 +33,7 @@ TURNS = 20
 REPLY_TIMEOUT = 180
 
 # The start of the reply Rasa gives itself when an action call fails or times out
-# (bot/action_faults.py, CX_ACTION_TIMEOUT_SECONDS): counted apart, it tells overload.
+# (bot/rasa/action_faults.py, CX_ACTION_TIMEOUT_SECONDS): counted apart, it tells overload.
 APOLOGY = "Sorry, I'm having trouble looking that up right now."
 # Anything that names a load-test customer or order: each must be the conversation's own.
 OWN_MARKS = re.compile(r"Load(\d\d)|ORD-9(\d\d)0\d|LT(\d\d)0\dX")
@@ -190,7 +190,7 @@ def converse(
     in ``convo.retries``: if the first attempt was processed after all, the tracker shows
     the message twice, and the caller checks for that. With ``message_ids`` each message
     carries a ``message_id`` (its turn number), the same on every retry, so the assistant
-    answers a retry of a turn it already ran from that turn (bot/channels/once.py).
+    answers a retry of a turn it already ran from that turn (bot/rasa/channels/once.py).
     """
     with requests.Session() as http:
         start()  # every customer waits here, then all begin at once

@@ -22,7 +22,7 @@ SKIPPED_DIRS = {"__pycache__", "node_modules"}
 def environment_reads(source: str) -> list[tuple[int, str]]:
     """(line, what) of every use of the process environment in ``source``.
 
-    ``environ`` as a plain parameter (socket.io's WSGI environ, bot/channels/web.py) is
+    ``environ`` as a plain parameter (socket.io's WSGI environ, bot/rasa/channels/web.py) is
     not the process environment and is not reported; ``environ`` imported from ``os`` is.
     """
     tree = ast.parse(source)

@@ -15,7 +15,7 @@
 Plain Python with no Rasa import: the hub talks to Rasa over its HTTP API only.
 """
 
-from bot.agents.desk import AgentDesk
+from bot.agents.agent_desk import AgentDesk
 from bot.agents.errors import AgentDeskError, AlreadyTaken, Invalid, NotFound, NotHolding
 from bot.agents.rasa_api import RasaApi, RasaApiError
 from bot.agents.relay import CannotReach, RelayFailed

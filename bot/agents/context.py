@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.agents import labels
-from bot.agents.trust import WARNING
+from bot.agents.trust_labels import WARNING
 from bot.backoffice.model import Order
 from bot.support.parsing import money
 

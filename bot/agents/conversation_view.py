@@ -19,9 +19,9 @@ from bot.agents.escalations import SUPPORT, UNRESOLVED, escalations, packet_of
 from bot.agents.notes import notes_of
 from bot.agents.relay import CannotReach, check_reachable
 from bot.agents.takeovers import iso, takeover_of, takeover_query
-from bot.agents.trust import trust_of
+from bot.agents.trust_labels import trust_of
+from bot.db.schema import handoffs, identities, journey_customers, takeovers, touchpoints
 from bot.departments import Department
-from bot.journey.schema import handoffs, identities, journey_customers, takeovers, touchpoints
 from bot.journey.store import JourneyStore
 
 

@@ -17,9 +17,9 @@ from sqlalchemy.engine import Connection, Row
 
 from bot.agents.queue import Escalation
 from bot.agents.takeovers import holder_of, takeover_query
-from bot.agents.trust import trust_of
+from bot.agents.trust_labels import trust_of
+from bot.db.schema import handoffs, journey_customers, takeovers, touchpoints
 from bot.departments import Department
-from bot.journey.schema import handoffs, journey_customers, takeovers, touchpoints
 
 SUPPORT = "support"  # the department of human agents (departments.yml)
 UNRESOLVED = ("open", "acknowledged")

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from bot.agents.errors import NotFound
 from bot.agents.queue import Holder
 from bot.agents.takeovers import iso
-from bot.journey.schema import agent_notes, handoffs, touchpoints, users
+from bot.db.schema import agent_notes, handoffs, touchpoints, users
 
 
 def add_note(

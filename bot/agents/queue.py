@@ -66,7 +66,7 @@ class Escalation:
     sla: timedelta
     taken_by: Holder | None = None
     lease_expires_at: datetime | None = None
-    # How sure we are who the customer is (bot/agents/trust.py); None: an older handoff
+    # How sure we are who the customer is (bot/agents/trust_labels.py); None: an older handoff
     # whose customer the channel named, shown without a level.
     identity: dict[str, Any] | None = None
     # What the card says in plain words (bot/agents/labels.py): the needs the conversation

@@ -3,7 +3,7 @@
 - Website chat (Rasa's ``socketio`` channel): the message is a bot event added through
   Rasa's events API with ``execute_side_effects`` and ``output_channel=socketio``; Rasa
   records it and the channel sends it to the widget (an agent's name travels in the
-  event's ``custom`` data, which bot/channels/web.py shows as the agent's message).
+  event's ``custom`` data, which bot/rasa/channels/web.py shows as the agent's message).
 - Slack: Rasa's own Slack output would post to the default channel, not the customer's
   thread, so the message is posted with Slack's Web API into the conversation's own
   channel and thread, and then recorded in the tracker without side effects. In a channel
@@ -23,7 +23,7 @@ from typing import Any
 import requests
 
 from bot.agents.rasa_api import RasaApi, RasaApiError
-from bot.channels.slack_api import (
+from bot.rasa.channels.slack_api import (
     SlackApiError,
     SlackWebApi,
     is_shared_channel,

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine, Row
 from sqlalchemy.sql import Select
 
 from bot.agents.queue import Holder
-from bot.journey.schema import takeovers, users
+from bot.db.schema import takeovers, users
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Takeovers:
     """The takeovers table on the journey database, with leases of ``lease``."""
 
     def __init__(self, engine: Engine, now: Callable[[], datetime], lease: timedelta):
-        self.engine = engine  # migrated (bot.journey.migrate)
+        self.engine = engine  # migrated (bot.db.migrate)
         self.lease = lease
         self._now = now
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.agents import labels
 from bot.agents.escalations import json_list
 from bot.agents.queue import Escalation
-from bot.journey.schema import handoffs, journey_customers, takeovers, touchpoints
+from bot.db.schema import handoffs, journey_customers, takeovers, touchpoints
 
 VIEWS = ("queue", "mine", "recent", "search")
 LIMIT = 40

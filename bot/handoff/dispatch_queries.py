@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from bot.db.schema import outbox
 from bot.handoff.outbox import PENDING
-from bot.journey.schema import outbox
 
 # What a dispatcher reads of an outbox row to send it.
 SENT_COLUMNS = (

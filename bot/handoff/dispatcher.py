@@ -71,7 +71,7 @@ import requests
 from sqlalchemy.engine import Connection, Engine
 
 from bot import metrics
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.departments import (
     DEFAULT_HUB_URL,
     DEPARTMENTS_FILE,
@@ -140,7 +140,7 @@ class Dispatcher:
         max_age: timedelta = timedelta(hours=24),
         rng: random.Random | None = None,
     ):
-        self.engine = engine  # a migrated journey database (bot.journey.migrate)
+        self.engine = engine  # a migrated journey database (bot.db.migrate)
         self.departments = dict(departments)
         self.timeout = timeout
         self.base_delay = base_delay

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from bot.journey.schema import outbox
+from bot.db.schema import outbox
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 
@@ -43,7 +43,7 @@ def enqueue(
     ``conn`` comes from ``engine.begin()``: the row commits or rolls back with the handoff.
     The key is fixed here and sent with every attempt, so a department that receives the
     same handoff twice (a retry after a lost response) can recognise it. An update to a
-    handoff passes its own key, derived from what it is about (bot/handoff/desk.py).
+    handoff passes its own key, derived from what it is about (bot/handoff/handoffs.py).
     """
     idempotency_key = idempotency_key or uuid.uuid4().hex
     conn.execute(

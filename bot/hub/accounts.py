@@ -22,7 +22,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 
-from bot.journey.schema import hub_sessions, users
+from bot.db.schema import hub_sessions, users
 
 # What each role may open. Department staff see their own department only (checked with
 # the user's department); an admin may open everything.

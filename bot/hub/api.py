@@ -150,7 +150,7 @@ async def receive_handoff(request: Request, name: str) -> HTTPResponse:
     if type(handoff_id) is not int or not 0 < handoff_id <= MAX_ID:  # not bool, not "12"
         # Beyond MAX_ID PostgreSQL's INTEGER column refused it: that was a 500.
         raise HubError(400, f"the body must hold handoff_id, a positive integer up to {MAX_ID}")
-    # handoff.update: a later contact joined an open handoff (bot/handoff/desk.py).
+    # handoff.update: a later contact joined an open handoff (bot/handoff/handoffs.py).
     kind = "update" if payload.get("type") == UPDATE else "handoff"
     try:
         delivery = await in_thread(

@@ -25,7 +25,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from bot import metrics
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
 from bot.departments import load_departments
 from bot.hub import (
     auth,
@@ -46,7 +47,6 @@ from bot.hub.web import (
     check_ids,
     check_no_nul,
 )
-from bot.journey.migrate import migrate
 from bot.proactive.events import EventCatalogue
 from bot.redaction import install_log_redaction, keep_tensorflow_out, redactor
 from bot.routing import RoutingMap

@@ -10,7 +10,7 @@ push (bot/hub/console_push.py); the page polls only when the stream can't be had
 Every route needs a signed-in agent or admin (bot/hub/auth.py); every POST carries the
 session's CSRF token in ``X-CSRF-Token``. Values are escaped by the templates
 (autoescaping) and set as text in the browser (``textContent``). The work itself is
-bot/agents/desk.py's ``AgentDesk``; the words for codes are bot/agents/labels.py's.
+bot/agents/agent_desk.py's ``AgentDesk``; the words for codes are bot/agents/labels.py's.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from bot.backoffice import BackOffice
 from bot.backoffice import NotFound as BackOfficeNotFound
 from bot.backoffice.base import order_or_none
 from bot.backoffice.model import Order
-from bot.channels.slack_api import SlackWebApi
 from bot.departments import Department
 from bot.hub import console_push, templating
 from bot.hub.accounts import Session
@@ -51,6 +50,7 @@ from bot.hub.settings import HubSettings
 from bot.hub.store import HubStore
 from bot.hub.templating import render_fragment, render_page
 from bot.hub.web import in_thread
+from bot.rasa.channels.slack_api import SlackWebApi
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

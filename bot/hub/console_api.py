@@ -3,7 +3,7 @@
 The list beside the chat (queue, mine, recent, search), one conversation, and the
 takeover's actions (take, heartbeat, messages, notes, hand back, transfer, resolve). Every
 route needs a signed-in agent or admin (bot/hub/auth.py); every POST carries the session's
-CSRF token in ``X-CSRF-Token``. The work itself is bot/agents/desk.py's ``AgentDesk``;
+CSRF token in ``X-CSRF-Token``. The work itself is bot/agents/agent_desk.py's ``AgentDesk``;
 each change is pushed to the open consoles (bot/hub/console_push.py). The pages are
 bot/hub/console.py's.
 """

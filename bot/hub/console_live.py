@@ -11,7 +11,7 @@
   customer is typing in the widget now. The console hears it pushed on its event stream
   (bot/hub/console_push.py, ``typing``) and asks here every 1.5 s only while that is down.
 
-They reach the widget through the Rasa server's website channel (bot/agents/live.py), not
+They reach the widget through the Rasa server's website channel (bot/agents/live_chat.py), not
 Rasa's events API: none of this belongs in the conversation's record. Slack has no such
 thing for a bot to show, so on other channels the POSTs answer ``{"relayed": false}``.
 The routes are declared here with their OpenAPI description (bot/hub/registry.py); the
@@ -28,7 +28,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from bot.agents import AgentDeskError, NotFound, NotHolding, Takeover
-from bot.agents.live import LiveChat, LiveUnavailable
+from bot.agents.live_chat import LiveChat, LiveUnavailable
 from bot.agents.queue import Holder
 from bot.agents.relay import WEB_CHANNEL
 from bot.hub import console_push

@@ -37,7 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.agents import AgentDesk, worklist
-from bot.agents.live import LiveChat, LiveUnavailable
+from bot.agents.live_chat import LiveChat, LiveUnavailable
 from bot.agents.rasa_api import RasaApiError
 from bot.hub.auth import require
 from bot.hub.openapi_parts import error_spec

@@ -25,7 +25,6 @@ from sqlalchemy.engine import Engine
 
 from bot.agents.rasa_api import RasaApi
 from bot.backoffice import BackOffice, NotFound
-from bot.channels.slack_api import SlackWebApi
 from bot.hub.openapi_parts import (
     BAD_SIGNATURE,
     DEPARTMENT,
@@ -41,6 +40,7 @@ from bot.hub.web import HubError, check_signature, department, in_thread, json_o
 from bot.proactive.deliver import Deliverer
 from bot.proactive.events import IncomingEvent, InvalidEvent
 from bot.proactive.store import ProactiveStore
+from bot.rasa.channels.slack_api import SlackWebApi
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from bot.hub.openapi_parts import LOCAL_TIME, Spec
 from bot.hub.store import STATUSES
 from bot.hub.web import MAX_ID
 
-# How sure we are who an escalation's customer is (bot/agents/trust.py).
+# How sure we are who an escalation's customer is (bot/agents/trust_labels.py).
 TRUST: Spec = {
     "type": "object",
     "nullable": True,

@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 
-from bot.journey.schema import handoffs, inbox, touchpoints
+from bot.db.schema import handoffs, inbox, touchpoints
 
 STATUSES = ("open", "acknowledged", "resolved")
 # The only moves a handoff can make: forward, never back.

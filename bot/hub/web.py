@@ -15,10 +15,10 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 from sanic.exceptions import SanicException
 from sanic.request import Request
 
-from bot.channels.api_guard import has_nul  # the same rule as for Rasa's API
 from bot.departments import Department, MissingSecretError
 from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_any
 from bot.hub.store import HubStore
+from bot.rasa.channels.api_guard import has_nul  # the same rule as for Rasa's API
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -19,10 +19,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, html, raw
 
 from bot.backoffice.sql import FIXTURE
-from bot.channels.tokens import mint_customer_token
 from bot.hub.openapi_parts import error_spec, html_spec, javascript_spec
 from bot.hub.registry import RouteTable
 from bot.hub.web import HubError, new_nonce, page_headers, page_policy, require_local
+from bot.rasa.channels.tokens import mint_customer_token
 
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
 WIDGET_JS = WIDGET_DIR / "widget.js"

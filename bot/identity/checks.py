@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection, Engine
 
+from bot.db.schema import identity_checks, one_time_codes
 from bot.identity.access import AccessRules
-from bot.journey.schema import identity_checks, one_time_codes
 from bot.ratelimit import Rate
 
 LOOKUP, ORDER_EMAIL, CODE_SENT, CODE = "lookup", "order_email", "code_sent", "code"
@@ -59,7 +59,7 @@ class IdentityChecks:
         now: Callable[[], datetime] = datetime.now,
         new_code: Callable[[int], str] | None = None,
     ):
-        self._engine = engine  # a journey database, migrated (bot.journey.migrate)
+        self._engine = engine  # a journey database, migrated (bot.db.migrate)
         self.rules = rules
         self._now = now
         self._new_code = new_code or _random_code

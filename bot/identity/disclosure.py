@@ -7,9 +7,9 @@ jane.doe@example.com") starts unverified, and its answer already holds the order
 address. So every reply of a remote action after which the conversation's customer is
 verified gets ``ACCOUNT_DETAILS: True``; Rasa keeps unknown keys of an action's response as
 the message's metadata and hands them to the output channel (``BotUttered.message()``), and
-the channel decides (bot/channels/slack_output.py posts them to the author alone).
+the channel decides (bot/rasa/channels/slack_output.py posts them to the author alone).
 
-Marked on Rasa's side, from the action call and its result (bot/action_faults.py calls
+Marked on Rasa's side, from the action call and its result (bot/rasa/action_faults.py calls
 :func:`mark_account_details`), so no action has to remember it.
 """
 

@@ -29,8 +29,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _engines(settings: Settings) -> tuple[Engine, Engine | None]:
-    from bot.db import make_engine
-    from bot.journey.migrate import migrate
+    from bot.db.engine import make_engine
+    from bot.db.migrate import migrate
     from bot.journey.rasa_tracker import tracker_store_url
 
     engine = make_engine(settings.journey_url)
@@ -49,7 +49,7 @@ def _no_tracker_store() -> None:
 
 def erase_in_rasa(settings: Settings, conversations: list[str]) -> int | None:
     """Ask the running Rasa server to erase each conversation under its lock
-    (bot/channels/erasure.py); None when Rasa is not running (no turn can be in flight)."""
+    (bot/rasa/channels/erasure.py); None when Rasa is not running (no turn can be in flight)."""
     import requests
 
     from bot.local_setup import read_secrets

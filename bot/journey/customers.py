@@ -16,8 +16,8 @@ from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from bot.db.schema import identities, journey_customers, touchpoints
 from bot.journey.repeats import RepeatContacts
-from bot.journey.schema import identities, journey_customers, touchpoints
 from bot.preferences import move_preferences
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
-from bot.journey.schema import (
+from bot.db.schema import (
     agent_notes,
     customer_preferences,
     feedback,

@@ -18,9 +18,7 @@ from sqlalchemy import Table, and_, delete, exists, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 
-from bot.journey.data_subject import TABLES, find_subject, in_values, rows_where, subject_rows
-from bot.journey.rasa_tracker import erase_tracker, tracker_events_of, tracker_retention
-from bot.journey.schema import (
+from bot.db.schema import (
     customer_preferences,
     handoffs,
     identities,
@@ -31,6 +29,8 @@ from bot.journey.schema import (
     touchpoints,
     users,
 )
+from bot.journey.data_subject import TABLES, find_subject, in_values, rows_where, subject_rows
+from bot.journey.rasa_tracker import erase_tracker, tracker_events_of, tracker_retention
 
 # Columns that hold JSON text: exported as JSON, not as a string of it.
 _JSON_COLUMNS = {"needs", "departments", "order_ids", "signals", "context", "body", "offered"}

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.engine import Connection
 
-from bot.journey.schema import touchpoints
+from bot.db.schema import touchpoints
 
 REPEAT_CONTACT_DAYS = 7
 
@@ -146,7 +146,7 @@ def came_back_marks(
     """For one customer's touchpoints as (started_at, what about) sorted by start, whether
     each was repeated: a later one (started after it, at most ``REPEAT_CONTACT_DAYS`` after
     its start) shares a need or an order with it. The rule of ``touchpoints.came_back``
-    and of the CX repeat-contact metric (bot/review/metrics.py).
+    and of the CX repeat-contact metric (bot/analytics/metrics.py).
     """
     window = timedelta(days=REPEAT_CONTACT_DAYS)
     marks = []

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 
+from bot.db.schema import feedback, journey_customers, touchpoints
 from bot.journey.customers import CustomerLink, identity_owner, insert_if_absent, link_customer
 from bot.journey.repeats import REPEAT_CONTACT_DAYS, RepeatContacts
-from bot.journey.schema import feedback, journey_customers, touchpoints
 from bot.journey.signals import Signals, UserMessage, read_signals
 from bot.redaction import redact
 
@@ -92,7 +92,7 @@ class JourneyStore:
     """Customers, their channel identities and touchpoints, in the journey database."""
 
     def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.now):
-        self._engine = engine  # migrated (bot.journey.migrate)
+        self._engine = engine  # migrated (bot.db.migrate)
         self._now = now
         # Identity links already written by this process: most turns add none, and skipping
         # the three lookups keeps logging cheap on every turn. Only an optimisation; the
@@ -409,7 +409,7 @@ def _without_flush_wait(conn: Connection) -> None:
 
     Safe for touchpoint writes: each one rewrites the touchpoint from the whole tracker, so
     one lost in a database crash is restored by the next turn. (SQLite already runs with
-    synchronous=NORMAL, bot/db.py.) Handoffs are written elsewhere, fully durable.
+    synchronous=NORMAL, bot/db/engine/engine.py.) Handoffs are written elsewhere, fully durable.
     """
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")

@@ -15,9 +15,9 @@ from datetime import timedelta
 
 import yaml
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
 from bot.handoff.dispatcher import run_dispatcher
-from bot.journey.migrate import migrate
 from bot.journey.store import JourneyStore
 from bot.redaction import install_log_redaction, keep_tensorflow_out, redactor
 from bot.settings import Settings

@@ -11,7 +11,7 @@ So a message of several clauses is also classified clause by clause (:func:`clau
 the clearest clause's need is taken. Needs of other clauses, confident and different, are
 kept as ``other_needs`` in the parse data, for the conversation to pick up after the first
 ("You also asked about ..."; actions/needs.py). Pure functions: the parsing itself is the
-caller's (bot/channels/typed_choice.py runs Rasa's own NLU on each clause).
+caller's (bot/rasa/channels/typed_choice.py runs Rasa's own NLU on each clause).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
-from bot.journey.schema import guard_rewrites, policy_moments
+from bot.db.schema import guard_rewrites, policy_moments
 from bot.policies.engine import Decision
 
 # Moments whose policy starts so are the yes/no question before an irreversible change
@@ -62,7 +62,7 @@ class PolicyLog:
     """Policy moments and guard rewrites, in the journey database."""
 
     def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.now):
-        self._engine = engine  # a journey database, migrated (bot.journey.migrate)
+        self._engine = engine  # a journey database, migrated (bot.db.migrate)
         self._now = now
 
     def offered(

@@ -5,7 +5,7 @@ For every event due (bot/proactive/store.py claims it for this worker):
 1. **Quiet hours.** Inside the customer's quiet hours it is held until they end.
 2. **A live channel.** The customer's conversations on the website chat and Slack, their
    preferred channel first, then the one they used last. The website chat is live only
-   while a browser shows it (bot/channels/presence.py); Slack always is (Slack keeps the
+   while a browser shows it (bot/rasa/channels/presence.py); Slack always is (Slack keeps the
    message for them). A conversation a person has taken over is left alone.
 3. **Through Rasa.** The hub triggers ``proactive_news`` with Rasa's HTTP API
    (``trigger_intent``), so the assistant words it, offers the options, records it in the
@@ -35,17 +35,17 @@ from sqlalchemy.engine import Engine
 
 from bot.agents.rasa_api import RasaApi, RasaApiError
 from bot.agents.relay import slack_text
-from bot.channels.presence import WebPresence
-from bot.channels.slack_api import (
+from bot.db.schema import takeovers, touchpoints
+from bot.preferences import CHANNELS, PreferenceStore
+from bot.proactive.store import ProactiveEvent, ProactiveStore
+from bot.rasa.channels.presence import WebPresence
+from bot.rasa.channels.slack_api import (
     SlackApiError,
     SlackWebApi,
     is_shared_channel,
     private_recipient,
     slack_thread_of,
 )
-from bot.journey.schema import takeovers, touchpoints
-from bot.preferences import CHANNELS, PreferenceStore
-from bot.proactive.store import ProactiveEvent, ProactiveStore
 
 log = logging.getLogger(__name__)
 

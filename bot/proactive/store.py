@@ -24,7 +24,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from bot.journey.schema import proactive_events
+from bot.db.schema import proactive_events
 from bot.proactive.events import IncomingEvent
 
 PENDING, SENDING, WAITING, DELIVERED, TOLD = "pending", "sending", "waiting", "delivered", "told"
@@ -83,7 +83,7 @@ class ProactiveStore:
     """The proactive_events table: take events in once, hand them out, record the outcome."""
 
     def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.now):
-        self._engine = engine  # a journey database, migrated (bot.journey.migrate)
+        self._engine = engine  # a journey database, migrated (bot.db.migrate)
         self._now = now
 
     # -- intake ------------------------------------------------------------------------

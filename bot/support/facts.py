@@ -30,7 +30,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from bot.backoffice import Invoice, Order, Refund
 from bot.backoffice.model import CANCELLED, DELIVERED
-from bot.journey.schema import handoffs, proactive_events
+from bot.db.schema import handoffs, proactive_events
 from bot.proactive.store import ProactiveEvent, _as_event
 
 # Event types that are facts about an order, and the ones about an invoice.

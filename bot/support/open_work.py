@@ -4,7 +4,7 @@ A careful agent with the records in front of them says: who has it and since whe
 is (sent, acknowledged by whom), by when they promised an answer and whether that is past,
 that the new message was added to it, and what the customer can do now (add something for
 the team, or a person at once when it is overdue). What they add is passed on to the team
-as an update (``pass_on``); the matching and the delivery are bot/handoff/desk.py's.
+as an update (``pass_on``); the matching and the delivery are bot/handoff/handoffs.py's.
 """
 
 from __future__ import annotations

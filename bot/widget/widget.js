@@ -6,10 +6,10 @@
  *
  * data-rasa-url        where the browser reaches Rasa's socket.io channel (required)
  * data-customer-token  a customer token the site's backend minted for a signed-in visitor
- *                      (bot/channels/tokens.py); empty or absent for a guest
+ *                      (bot/rasa/channels/tokens.py); empty or absent for a guest
  *
  * It loads the socket.io client the hub serves beside it (widget/socket.io.min.js, from the
- * npm registry) and speaks the protocol of bot/channels/web.py: connect with
+ * npm registry) and speaks the protocol of bot/rasa/channels/web.py: connect with
  * auth {session, customer}, "session_request" -> "session_confirm" {session_id, token,
  * customer_id, history, agent, seen, support}, "user_uttered" {message} (acknowledged with
  * the message's id) -> "bot_uttered", plus "user_echo" (the same chat typed in another tab)
@@ -137,7 +137,7 @@
     if (!data || typeof data !== "object") return null;
     const agent = nameOf(data.agent) || null;
     if (sender === "assistant" && agent) sender = "agent";
-    // A person joined or left (bot/agents/desk.py): an event, not a message.
+    // A person joined or left (bot/agents/agent_desk.py): an event, not a message.
     const system = typeof data.system === "string" && data.system ? data.system : null;
     if ((sender === "assistant" || sender === "event") && system && !agent) {
       const text = typeof data.text === "string" ? data.text : "";
@@ -850,7 +850,7 @@
             "Please reload the page, or sign in again."
         );
       } else if (error && error.message === "too many connections") {
-        // Over the server's per-address rate limit (bot/channels/web.py).
+        // Over the server's per-address rate limit (bot/rasa/channels/web.py).
         setState("refused", "Busy");
         addNote(
           "Too many chats are opening from your network right now. " +

@@ -19,7 +19,7 @@ from actions.conversation import (
     ActionSessionStart,
     ActionWhatHappensNext,
 )
-from bot.journey.schema import touchpoints
+from bot.db.schema import touchpoints
 from bot.policies.engine import Decision
 from bot.settings import ROOT
 from tests.actions.conftest import make_tracker

@@ -35,7 +35,7 @@ def test_note_need_remembers_the_intent_and_clears_old_answers():
 @pytest.mark.parametrize(
     "metadata",
     [
-        # As bot/channels/slack.py sends it: "users" is the app's bot user, not the author.
+        # As bot/rasa/channels/slack.py sends it: "users" is the app's bot user, not the author.
         {"users": ["U0BOT"], "slack_user": "U0JANE", "out_channel": "D0JANE"},
         {"users": ["U0BOT"]},  # as stock Rasa sends it: the sender id names the author
     ],

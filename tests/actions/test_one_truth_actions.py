@@ -125,8 +125,8 @@ def test_a_contact_that_joined_open_work_is_a_repeat_contact_not_a_new_handoff(u
 
     from sqlalchemy import select
 
-    from bot.journey.schema import handoff_contacts
-    from bot.review.metrics import handoffs_per_department, repeat_contact_rate
+    from bot.analytics.metrics import handoffs_per_department, repeat_contact_rate
+    from bot.db.schema import handoff_contacts
     from tests.conftest import NOW
 
     desk = use_test_desk
@@ -150,8 +150,8 @@ def test_a_contact_that_joined_open_work_is_a_repeat_contact_not_a_new_handoff(u
         [contact] = conn.execute(select(handoff_contacts)).all()
     assert contact.conversation_id == "b" and contact.touchpoint_id is not None
     # CX review: the second conversation shows the open work it joined.
+    from bot.analytics.conversation import conversation
     from bot.hub.templating import environment
-    from bot.review.conversation import conversation
 
     view = conversation(engine, contact.touchpoint_id)
     [joined] = view.joined_handoffs
@@ -237,7 +237,7 @@ def test_the_question_names_the_team_and_the_addition_is_passed_on_once(use_test
     from sqlalchemy import select
 
     from actions.handoff_additions import ActionAskHandoffAddition, ActionPassOnAddition
-    from bot.journey.schema import outbox
+    from bot.db.schema import outbox
 
     handoff_id = jane_joined(use_test_desk)
     asked = CollectingDispatcher()

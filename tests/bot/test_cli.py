@@ -5,9 +5,9 @@ from datetime import datetime
 from sqlalchemy import insert, select
 
 from bot.__main__ import main
-from bot.db import make_engine
-from bot.journey.migrate import migrate
-from bot.journey.schema import handoffs, outbox
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
+from bot.db.schema import handoffs, outbox
 
 
 def test_dead_letters_are_listed_and_retried_by_hand(tmp_path, monkeypatch, capsys):

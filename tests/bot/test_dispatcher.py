@@ -26,14 +26,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
+from bot.db.schema import handoffs
+from bot.db.schema import outbox as outbox_table
 from bot.departments import load_departments
 from bot.handoff import outbox
 from bot.handoff.dispatcher import DispatchConfigError, Dispatcher, run_dispatcher
 from bot.handoff.signing import verify
-from bot.journey.migrate import migrate
-from bot.journey.schema import handoffs
-from bot.journey.schema import outbox as outbox_table
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2025, 3, 12, 10, 0)  # naive local time, like the journey database
@@ -523,7 +523,7 @@ def test_crash_between_send_and_mark_resends_with_the_same_key(db, receiver, clo
 
 CHILD = """
 import json, sys
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.departments import load_departments
 from bot.handoff.dispatcher import Dispatcher
 

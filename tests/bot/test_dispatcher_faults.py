@@ -28,13 +28,13 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from bot.db.schema import handoffs as handoffs_table
+from bot.db.schema import inbox as inbox_table
+from bot.db.schema import outbox as outbox_table
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk, HandoffRequest, outbox
 from bot.handoff.dispatcher import Dispatcher
 from bot.handoff.signing import signature_headers
-from bot.journey.schema import handoffs as handoffs_table
-from bot.journey.schema import inbox as inbox_table
-from bot.journey.schema import outbox as outbox_table
 from tests.fakes.clock import Clock
 from tests.fakes.department import read_journal
 

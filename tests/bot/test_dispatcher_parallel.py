@@ -18,7 +18,7 @@ from datetime import datetime
 import pytest
 import requests
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.departments import load_departments
 from bot.handoff import outbox
 from bot.handoff.dispatcher import Dispatcher

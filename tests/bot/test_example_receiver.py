@@ -15,11 +15,11 @@ import pytest
 import requests
 from sqlalchemy import update
 
+from bot.db.migrate import migrate
+from bot.db.schema import outbox
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk, HandoffRequest
 from bot.handoff.dispatcher import Dispatcher
-from bot.journey.migrate import migrate
-from bot.journey.schema import outbox
 from bot.settings import ROOT
 
 SECRET = "example-receiver-secret"

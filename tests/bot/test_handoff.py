@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.handoff import HandoffRequest
-from bot.handoff.desk import handoffs as handoffs_table
+from bot.handoff.handoffs import handoffs as handoffs_table
 
 
 def _request(**overrides):

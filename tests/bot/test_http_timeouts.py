@@ -1,7 +1,7 @@
 """Every HTTP call the project makes has a timeout: the action server's, the hub's, Rasa's.
 
 A call without one waits for ever on a peer that stopped answering (the way a hung action
-server made Rasa wait 300 s, bot/action_faults.py). This reads the code of ``bot/`` and
+server made Rasa wait 300 s, bot/rasa/action_faults.py). This reads the code of ``bot/`` and
 ``actions/`` and finds every call through ``requests`` or a session (``requests.get(...)``,
 ``self.session.post(...)``, ``self._session.request(...)``), which must pass ``timeout=``.
 """

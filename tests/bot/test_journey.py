@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from bot.journey.migrate import current_revision, head_revision, migrate
+from bot.db.migrate import current_revision, head_revision, migrate
 from bot.journey.signals import UserMessage, read_signals
 from bot.journey.store import JourneyStore, Turn
 from tests.fakes.clock import WEDNESDAY_10AM, Clock
@@ -45,7 +45,7 @@ def test_the_migrations_build_exactly_the_schema_the_code_declares(engine):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from bot.journey.schema import metadata
+    from bot.db.schema import metadata
 
     migrate(engine)
     with engine.connect() as conn:
@@ -56,7 +56,7 @@ def test_the_migrations_build_exactly_the_schema_the_code_declares(engine):
 
 
 def test_a_database_from_before_migrations_is_refused_with_what_to_do(tmp_path):
-    from bot.db import make_engine
+    from bot.db.engine import make_engine
 
     legacy = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     with legacy.begin() as conn:
@@ -178,7 +178,7 @@ def test_ratings(journey, engine):
 
 
 def test_an_effort_answer_lands_on_the_newest_touchpoint_and_in_the_effort_score(journey, engine):
-    from bot.review.metrics import effort_score
+    from bot.analytics.metrics import effort_score
 
     journey.record(turn("sorted"))
     later = Turn(
@@ -189,7 +189,7 @@ def test_an_effort_answer_lands_on_the_newest_touchpoint_and_in_the_effort_score
     journey.rate_effort("sorted", 4)
     first, second = journey.touchpoints_of("sorted")
     assert (first.effort, second.effort) == (None, 4)
-    assert effort_score(engine) == 4.0  # what CX metrics read (bot/review/metrics.py)
+    assert effort_score(engine) == 4.0  # what CX metrics read (bot/analytics/metrics.py)
     for invalid in (0, 6, -1, "5", 4.5, True, None):
         with pytest.raises(ValueError):
             journey.rate_effort("sorted", invalid)
@@ -203,10 +203,10 @@ def test_processes_starting_together_can_all_migrate(tmp_path):
     import subprocess
     import sys
 
-    from bot.db import make_engine
+    from bot.db.engine import make_engine
 
     url = f"sqlite:///{tmp_path / 'race.db'}"
-    code = "import sys; from bot.db import make_engine; from bot.journey.migrate import migrate; migrate(make_engine(sys.argv[1]))"
+    code = "import sys; from bot.db.engine import make_engine; from bot.db.migrate import migrate; migrate(make_engine(sys.argv[1]))"
     procs = [
         subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE)
         for _ in range(4)
@@ -232,8 +232,8 @@ def came_back(engine) -> dict[str, bool | None]:
 def test_a_touchpoint_is_marked_when_its_customer_comes_back_about_it_within_7_days(
     journey, engine, clock
 ):
-    from bot.review.filters import Filters
-    from bot.review.metrics import repeat_contact_rate
+    from bot.analytics.filters import Filters
+    from bot.analytics.metrics import repeat_contact_rate
 
     def contact(conversation, at, **kw):
         clock.now = at
@@ -305,8 +305,8 @@ def test_the_migration_marks_the_repeat_contacts_already_in_the_store(engine):
     from alembic import command
     from sqlalchemy import insert
 
-    from bot.journey.migrate import alembic_config
-    from bot.journey.schema import journey_customers, touchpoints
+    from bot.db.migrate import alembic_config
+    from bot.db.schema import journey_customers, touchpoints
 
     with engine.begin() as conn:  # the store as it was before migration 0006
         config = alembic_config()

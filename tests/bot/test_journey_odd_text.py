@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.journey.schema import journey_customers, touchpoints
+from bot.db.schema import journey_customers, touchpoints
 from bot.journey.signals import UserMessage
 from bot.journey.store import CUSTOMER_TEXT_LIMIT, JourneyStore, Turn
 from tests.fakes.clock import WEDNESDAY_10AM, Clock

@@ -16,15 +16,15 @@ from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import insert, text, update
 
 from bot import metrics
-from bot.action_faults import ActionFaultSettings, GuardedActionEndpoint
+from bot.db.migrate import migrate
+from bot.db.schema import handoffs, takeovers
+from bot.db.schema import outbox as outbox_table
 from bot.departments import load_departments
 from bot.hub.accounts import Accounts
-from bot.journey.migrate import migrate
-from bot.journey.schema import handoffs, takeovers
-from bot.journey.schema import outbox as outbox_table
 from bot.processes import metrics_urls, processes, scale_out_processes
+from bot.rasa.action_faults import ActionFaultSettings, GuardedActionEndpoint
 from bot.settings import ROOT, Settings
-from tests.bot.test_action_faults import action_server, call_of, free_port  # noqa: F401
+from tests.bot.rasa.test_action_faults import action_server, call_of, free_port  # noqa: F401
 from tests.bot.test_dispatcher import START, FakeClock, Receiver, Reply, dispatcher_for, hand_off
 from tests.e2e.conftest import free_ports
 from tests.fakes.channel_server import ChannelServer
@@ -65,7 +65,7 @@ def test_a_rest_turn_is_counted_timed_with_its_remote_actions_and_served_on_loop
 ):
     """The REST channel on a real Sanic server; each message runs two actions over HTTP
     through the guarded endpoint, as Rasa's processor does."""
-    from bot.channels.rest import CheckedRestInput
+    from bot.rasa.channels.rest import CheckedRestInput
 
     action_server.body = {"events": [], "responses": [{"text": "Hi there"}]}
     endpoint = GuardedActionEndpoint(EndpointConfig(url=action_server.url), FAST)
@@ -115,8 +115,8 @@ def test_a_rest_turn_is_counted_timed_with_its_remote_actions_and_served_on_loop
 
 def test_a_website_chat_message_is_a_turn_of_the_socketio_channel():
     """The widget's channel over real socket.io; this message runs no custom action."""
-    from bot.channels.web import WebChatInput
-    from tests.bot.channels.test_web_live import Widget
+    from bot.rasa.channels.web import WebChatInput
+    from tests.bot.rasa.channels.test_web_live import Widget
 
     labels = {"turn_type": "none", "channel": "socketio"}
     before = value(metrics.TURNS, "cx_turns_total", **labels)
@@ -243,7 +243,7 @@ def test_the_outbox_is_read_at_each_scrape_with_each_departments_service_level(d
 
 
 def test_a_journey_store_that_fails_costs_its_gauges_not_the_scrape(tmp_path, caplog):
-    from bot.db import make_engine
+    from bot.db.engine import make_engine
 
     broken = make_engine(f"sqlite:///{tmp_path / 'never-migrated.db'}")  # no outbox table
     with caplog.at_level(logging.WARNING, logger="bot.metrics"):
@@ -349,7 +349,7 @@ def test_the_runner_hands_each_process_its_metrics_port(tmp_path):
 
 
 def test_a_taken_port_is_logged_and_the_process_carries_on(caplog, tmp_path):
-    from bot.db import make_engine
+    from bot.db.engine import make_engine
 
     db = make_engine(f"sqlite:///{tmp_path / 'journey.db'}")
     with socket.socket() as taken:
@@ -369,7 +369,7 @@ def test_a_taken_port_is_logged_and_the_process_carries_on(caplog, tmp_path):
 
 def served_names(tmp_path) -> set[str]:
     """Every sample name the processes serve (bot/metrics.py), collectors included."""
-    from bot.db import make_engine
+    from bot.db.engine import make_engine
 
     journey = make_engine(f"sqlite:///{tmp_path / 'journey.db'}")
     migrate(journey)

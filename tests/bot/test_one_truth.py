@@ -9,11 +9,11 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from bot.db.schema import handoff_contacts, outbox
+from bot.db.schema import handoffs as handoff_rows
 from bot.handoff import HandoffRequest
 from bot.handoff.messages import ADDITION, REPEAT_CONTACT, UPDATE, addition_key, update_key
 from bot.hub.store import HubStore
-from bot.journey.schema import handoff_contacts, outbox
-from bot.journey.schema import handoffs as handoff_rows
 from bot.proactive.outcomes import RESOLVED, outcome_event
 from bot.support import NeedContext
 from bot.support.facts import overlay_order

@@ -2,7 +2,7 @@
 
 The journey store and the handoff outbox keep one engine for the life of a process (the
 action server, the hub, the dispatcher). When the database server restarts, that process
-must not need restarting too: bot/db.py pings a pooled connection before handing it out
+must not need restarting too: bot/db/engine/engine.py pings a pooled connection before handing it out
 (a dead one is replaced), and bounds every connection attempt (``connect_timeout``), so a
 write while the server is away raises an error instead of hanging the customer's turn.
 
@@ -30,12 +30,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from bot.db import PG_CONNECT_TIMEOUT, make_engine
+from bot.db.engine import PG_CONNECT_TIMEOUT, make_engine
+from bot.db.migrate import migrate
+from bot.db.schema import handoffs, outbox, touchpoints
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk
 from bot.handoff.model import HandoffRequest
-from bot.journey.migrate import migrate
-from bot.journey.schema import handoffs, outbox, touchpoints
 from bot.journey.signals import UserMessage
 from bot.journey.store import JourneyStore, Turn
 

@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 from sqlalchemy import insert
 
-from bot.journey.migrate import migrate
-from bot.journey.schema import journey_customers
+from bot.db.migrate import migrate
+from bot.db.schema import journey_customers
 from bot.preferences import InvalidPreference, Preferences, PreferenceStore, checked
 from bot.support import preferences as words
 from bot.support.preferences import from_button, understand

@@ -16,11 +16,9 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from bot.__main__ import main
-from bot.db import make_engine, with_search_path
-from bot.journey.migrate import migrate
-from bot.journey.privacy import apply_retention, export_customer, forget_customer
-from bot.journey.rasa_tracker import tracker_events_of, tracker_store_url
-from bot.journey.schema import (
+from bot.db.engine import make_engine, with_search_path
+from bot.db.migrate import migrate
+from bot.db.schema import (
     agent_notes,
     customer_preferences,
     feedback,
@@ -41,6 +39,8 @@ from bot.journey.schema import (
     touchpoints,
     users,
 )
+from bot.journey.privacy import apply_retention, export_customer, forget_customer
+from bot.journey.rasa_tracker import tracker_events_of, tracker_store_url
 from bot.journey.signals import UserMessage
 from bot.journey.store import JourneyStore, Turn
 from bot.settings import Settings

@@ -13,16 +13,16 @@ import pytest
 from sqlalchemy import insert, select
 
 from bot.agents.rasa_api import RasaApi
-from bot.channels.presence import WebPresence
-from bot.channels.slack_api import SlackWebApi
 from bot.config import ConfigError
-from bot.journey.migrate import migrate
-from bot.journey.schema import journey_customers, proactive_events, takeovers, touchpoints, users
+from bot.db.migrate import migrate
+from bot.db.schema import journey_customers, proactive_events, takeovers, touchpoints, users
 from bot.preferences import PreferenceStore
 from bot.proactive import triggered_by_api
 from bot.proactive.deliver import Deliverer
 from bot.proactive.events import EventCatalogue, InvalidEvent
 from bot.proactive.store import DELIVERED, PENDING, SENDING, TOLD, WAITING, ProactiveStore
+from bot.rasa.channels.presence import WebPresence
+from bot.rasa.channels.slack_api import SlackWebApi
 from tests.fakes.clock import Clock
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack import FakeSlack

@@ -25,12 +25,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
+from bot.analytics.flags import Example, nlu_yaml
+from bot.analytics.log import touchpoint_log
+from bot.analytics.log_export import LogExport, csv_lines, json_chunks
+from bot.analytics.log_filters import LogFilters
+from bot.db.migrate import migrate
+from bot.db.schema import feedback, review_examples, touchpoints, users
+from bot.db.schema import handoffs as handoffs_table
 from bot.departments import load_departments
 from bot.handoff import HandoffRequest
 from bot.handoff.dispatcher import Dispatcher
-from bot.journey.migrate import migrate
-from bot.journey.schema import feedback, review_examples, touchpoints, users
-from bot.journey.schema import handoffs as handoffs_table
 from bot.journey.signals import UserMessage
 from bot.journey.store import JourneyStore, Turn
 from bot.redaction import (
@@ -42,10 +46,6 @@ from bot.redaction import (
     redact,
     redactor,
 )
-from bot.review.flags import Example, nlu_yaml
-from bot.review.log import touchpoint_log
-from bot.review.log_export import LogExport, csv_lines, json_chunks
-from bot.review.log_filters import LogFilters
 from tests.fakes.clock import WEDNESDAY_10AM, Clock
 
 ROOT = Path(__file__).resolve().parents[2]

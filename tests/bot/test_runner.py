@@ -3,12 +3,12 @@ import yaml
 from sqlalchemy import text
 
 from bot.child_process import free_port, wait_ready
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.hub.accounts import Accounts
 from bot.identity.mail import CodeMailer, read_codes
 from bot.local_setup import ensure_first_user, ensure_secrets, prepare_databases, read_secrets
 from bot.processes import processes
-from bot.rasa_endpoints import endpoints_file
+from bot.rasa.endpoints import endpoints_file
 from bot.runner import codes_line
 from bot.settings import ROOT, Settings
 

@@ -9,14 +9,14 @@ import requests
 from sanic.compat import Header
 from sanic.request import Request
 
-from bot.channels.slack import ThreadedSlackInput
-from bot.channels.slack_signing import slack_signature_ok
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
 from bot.departments import MissingSecretError, load_departments
 from bot.handoff.signing import sign, signature_headers, verify, verify_any
 from bot.hub.app import serve
 from bot.hub.settings import HubSettings
-from bot.journey.migrate import migrate
+from bot.rasa.channels.slack import ThreadedSlackInput
+from bot.rasa.channels.slack_signing import slack_signature_ok
 from tests.fakes.slack import sign as slack_sign
 
 SECRET = "s3cret"

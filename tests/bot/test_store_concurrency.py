@@ -1,7 +1,7 @@
 """One SQLite journey file, 20 writers at once: nobody fails on a lock, nothing is lost.
 
 The embedded set-up has several writers on var/journey.db: the action server's threads,
-the hub, the dispatcher. bot/db.py gives every SQLite connection WAL (readers never wait
+the hub, the dispatcher. bot/db/engine/engine.py gives every SQLite connection WAL (readers never wait
 for the writer), a 30-second busy timeout (a writer waits for the lock instead of failing
 with "database is locked") and short transactions (one per turn or handoff).
 """
@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
+from bot.db.schema import handoffs, outbox, touchpoints
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk
 from bot.handoff.model import HandoffRequest
-from bot.journey.migrate import migrate
-from bot.journey.schema import handoffs, outbox, touchpoints
 from bot.journey.signals import UserMessage
 from bot.journey.store import JourneyStore, Turn
 

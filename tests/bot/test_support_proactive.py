@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from bot.journey.schema import handoffs, touchpoints
+from bot.db.schema import handoffs, touchpoints
 from bot.support import NeedContext
 from bot.support.proactive import OFFER_ONLY, policy_name, tell
 

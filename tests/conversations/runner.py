@@ -565,7 +565,7 @@ class System:
 
     def __init__(self, settings, transport=None):
         from bot.backoffice.sql import SqlBackOffice, seed
-        from bot.db import make_engine
+        from bot.db.engine import make_engine
 
         self.settings = settings
         self.url = settings.rasa_url
@@ -609,7 +609,7 @@ class System:
     def handoffs(self, senders: Sequence[str]) -> list[dict]:
         from sqlalchemy import select
 
-        from bot.journey.schema import handoffs
+        from bot.db.schema import handoffs
 
         with self.journey_engine.connect() as conn:
             rows = conn.execute(

@@ -6,7 +6,7 @@ got in the shape Rasa's REST channel returns (``[{"text": ..., "buttons": [{"tit
 whatever the channel:
 
 - ``RestTransport``: POST /webhooks/rest/webhook (the default; the answer is the replies).
-- ``SocketIOTransport``: the website widget's socket.io channel (bot/channels/web.py), one
+- ``SocketIOTransport``: the website widget's socket.io channel (bot/rasa/channels/web.py), one
   socket and server-side session per chat; replies are the ``bot_uttered`` events, buttons
   their ``quick_replies``; a pressed button sends its payload, as the widget does.
 - ``SlackTransport``: signed Events API payloads into /webhooks/slack/webhook, one thread

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from bot.processes import child_env, scale_out_processes
-from bot.rasa_endpoints import endpoints_file, redis_lock_store
+from bot.rasa.endpoints import endpoints_file, redis_lock_store
 from bot.settings import LOCK_PASSWORD_ENV, ROOT, Settings
 from tests.scale.cluster import NGINX, NGINX_SITE, nginx_test, render_site
 
@@ -50,7 +50,7 @@ def test_lock_url_becomes_rasas_redis_lock_store_with_the_password_left_in_the_e
     )
     path = endpoints_file(s)
     assert yaml.safe_load(path.read_text())["lock_store"] == {
-        "type": "bot.lock_store.RenewingRedisLockStore",
+        "type": "bot.rasa.lock_store.RenewingRedisLockStore",
         "url": "cache.internal",
         "port": 6380,
         "db": 2,
@@ -67,7 +67,7 @@ def test_lock_url_becomes_rasas_redis_lock_store_with_the_password_left_in_the_e
 
 def test_lock_url_defaults_and_tls():
     assert redis_lock_store("redis://127.0.0.1") == {
-        "type": "bot.lock_store.RenewingRedisLockStore",
+        "type": "bot.rasa.lock_store.RenewingRedisLockStore",
         "url": "127.0.0.1",
         "port": 6379,
         "db": 0,  # not Rasa's own default of 1: a URL without a database means 0
@@ -175,7 +175,7 @@ def test_scale_out_layout_gives_each_rasa_its_own_endpoints_log_and_action_serve
         assert proc.argv[proc.argv.index("--port") + 1] == str(5004 + i)
         assert proc.argv[proc.argv.index("--interface") + 1] == "127.0.0.1"
         endpoints = yaml.safe_load(Path(proc.argv[proc.argv.index("--endpoints") + 1]).read_text())
-        assert endpoints["lock_store"]["type"] == "bot.lock_store.RenewingRedisLockStore"
+        assert endpoints["lock_store"]["type"] == "bot.rasa.lock_store.RenewingRedisLockStore"
         assert endpoints["tracker_store"]["dialect"] == "postgresql"
         action_urls.append(endpoints["action_endpoint"]["url"])
     # Paired: Rasa i calls action server i (round the list).
@@ -382,7 +382,7 @@ def test_a_live_turn_keeps_its_short_ticket_and_a_dead_servers_ticket_frees_the_
     from rasa.core.lock_store import LockStore
     from rasa.utils.endpoints import read_endpoint_config
 
-    from bot.lock_store import RenewingRedisLockStore
+    from bot.rasa.lock_store import RenewingRedisLockStore
 
     monkeypatch.setenv("CX_ACTION_SECRET", "x")
     prefix = f"cxtest{uuid.uuid4().hex[:8]}"

@@ -128,7 +128,7 @@ def running_assistant(var_dir: Path, fake_slack) -> Iterator[Assistant]:
         use_fake_slack(env, fake_slack)
         # Every e2e test talks from 127.0.0.1 and one fake Slack workspace: the shared
         # assistant keeps the per-conversation limits but not the per-address/workspace ones
-        # (those are tested in tests/bot/channels/test_*_limits.py and below).
+        # (those are tested in tests/bot/rasa/channels/test_*_limits.py and below).
         for key in ("CX_RATE_IP", "CX_RATE_CONNECT_IP", "CX_RATE_SLACK_TEAM"):
             env.setenv(key, "off")
         # Identity checks likewise: per conversation here, per address in test_identity.py.

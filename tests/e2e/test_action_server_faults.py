@@ -19,8 +19,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from bot.action_faults import APOLOGY
 from bot.child_process import Process
+from bot.rasa.action_faults import APOLOGY
 from bot.runner import processes, wait_ready
 from bot.settings import Settings
 from tests.e2e.conftest import Assistant, fresh_settings, latest_model, use_fake_slack

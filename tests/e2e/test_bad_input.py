@@ -24,15 +24,15 @@ import pytest
 import requests
 from sqlalchemy import insert
 
-from bot.action_server import DEFAULT_MAX_BODY_BYTES as ACTION_MAX_BODY
-from bot.action_server import SECRET_HEADER as ACTION_SECRET_HEADER
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.schema import handoffs, touchpoints
 from bot.handoff.signing import signature_headers
 from bot.hub.accounts import Accounts
 from bot.hub.settings import MAX_BODY_BYTES as HUB_MAX_BODY
-from bot.journey.schema import handoffs, touchpoints
 from bot.local_setup import read_secrets
 from bot.processes import RASA_MAX_BODY_BYTES
+from bot.rasa.action_server import DEFAULT_MAX_BODY_BYTES as ACTION_MAX_BODY
+from bot.rasa.action_server import SECRET_HEADER as ACTION_SECRET_HEADER
 from tests.fakes.slack import sign as slack_sign
 
 JSON = "application/json"
@@ -173,7 +173,7 @@ def rasa_endpoints(world) -> list[Endpoint]:
             expected=JSON_API | {"form": 400},
             limit=RASA_MAX_BODY_BYTES,
         ),
-        # Rasa's own HTTP API, with the token: bot/channels/api_guard.py checks the bodies.
+        # Rasa's own HTTP API, with the token: bot/rasa/channels/api_guard.py checks the bodies.
         *(
             Endpoint(
                 name,

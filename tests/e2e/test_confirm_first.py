@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bot.backoffice.sql import SqlBackOffice
-from bot.db import make_engine
+from bot.db.engine import make_engine
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ import uuid
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.hub.accounts import Accounts
 from tests.e2e.test_slack_channel import new_ts, sender, wait_for_reply, webhook
 from tests.fakes.slack import message_event

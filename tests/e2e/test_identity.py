@@ -10,7 +10,7 @@ import time
 import pytest
 
 from bot.backoffice.sql import SqlBackOffice
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.identity.mail import read_codes
 from bot.support.parsing import money
 from tests.e2e.test_web_channel import WidgetClient

@@ -10,8 +10,8 @@ import pytest
 import requests
 from sqlalchemy import delete, update
 
-from bot.db import make_engine
-from bot.journey.schema import proactive_events
+from bot.db.engine import make_engine
+from bot.db.schema import proactive_events
 from bot.proactive.events import EventCatalogue
 from bot.proactive.store import ProactiveStore
 from tests.e2e.test_identity import personal_fields, texts
@@ -86,7 +86,7 @@ def test_a_chat_token_from_before_sign_in_does_not_open_the_customers_chat(assis
     # The widget carries an anonymous chat on when the visitor signs in. The token that
     # chat had before (copied on a shared computer, say) must not open it afterwards: it
     # is the signed-in customer's chat now, with their answers and their verified identity.
-    from bot.channels.tokens import mint_customer_token
+    from bot.rasa.channels.tokens import mint_customer_token
     from tests.e2e.test_web_channel import WidgetClient
 
     guest = WidgetClient(assistant.url)

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.journey.store import JourneyStore
 from tests import load_driver
 from tests.load_driver import (
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.e2e
 
 # The target: 50 conversations at once. Measured on 2 shared cores (another job
 # training a model beside it): 1000 turns in 105 s, 9.5 turns/s, p50 4.7 s, p95 9.4 s, no
-# apology. Before bot/rasa_speedups.py and the busy-server check in bot/action_faults.py,
+# apology. Before bot/rasa/speedups.py and the busy-server check in bot/rasa/action_faults.py,
 # 466 of 1000 turns got the apology (the 5 s action timeout fired on a server that was only
 # busy). `make test` runs 30 (CI's 20 minutes are tight); CX_LOAD_CONVERSATIONS=N runs
 # another size. The driver is tests/load_driver.py (tests/scale/ drives 50 through nginx to

@@ -19,11 +19,11 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bot.channels.rest import MAX_MESSAGE_CHARS
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.schema import touchpoints
 from bot.hub.accounts import Accounts
-from bot.journey.schema import touchpoints
 from bot.journey.store import CUSTOMER_TEXT_LIMIT
+from bot.rasa.channels.rest import MAX_MESSAGE_CHARS
 
 ANSWER_WITHIN = 10.0  # seconds
 XSS = "<img src=x onerror=alert(1)>"

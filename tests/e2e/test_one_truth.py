@@ -24,17 +24,17 @@ import pytest
 import requests
 from sqlalchemy import delete, select
 
-from bot.db import make_engine
-from bot.handoff.messages import update_key
-from bot.handoff.signing import signature_headers
-from bot.identity.mail import read_codes
-from bot.journey.schema import (
+from bot.db.engine import make_engine
+from bot.db.schema import (
     handoff_contacts,
     handoffs,
     identity_checks,
     outbox,
     proactive_events,
 )
+from bot.handoff.messages import update_key
+from bot.handoff.signing import signature_headers
+from bot.identity.mail import read_codes
 from bot.local_setup import read_secrets
 from bot.support.parsing import day_text
 from tests.e2e.test_proactive import event_id, post_event, wait_for_state

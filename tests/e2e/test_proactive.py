@@ -20,12 +20,12 @@ import requests
 from playwright.sync_api import expect
 from sqlalchemy import select, update
 
-from bot.channels.tokens import mint_customer_token
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.schema import handoffs, proactive_events, routing_decisions, touchpoints
 from bot.handoff.signing import signature_headers
-from bot.journey.schema import handoffs, proactive_events, routing_decisions, touchpoints
 from bot.local_setup import read_secrets
 from bot.preferences import PreferenceStore
+from bot.rasa.channels.tokens import mint_customer_token
 from tests.e2e.test_slack_channel import new_ts, wait_for_reply, webhook
 from tests.e2e.test_web_channel import WidgetClient
 from tests.e2e.test_widget_browser import visitor  # noqa: F401 - the browser visitor fixture

@@ -19,9 +19,9 @@ def no_open_work_left_by_other_tests(assistant):
     contacts; open, a second contact would join it (open work is known, issue 21)."""
     from sqlalchemy import select
 
-    from bot.db import make_engine
+    from bot.db.engine import make_engine
+    from bot.db.schema import handoffs
     from bot.hub.store import HubStore
-    from bot.journey.schema import handoffs
 
     engine = make_engine(assistant.settings.journey_url)
     try:

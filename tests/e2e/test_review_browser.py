@@ -1,7 +1,7 @@
 """The CX review's touchpoint log, a journey and an export, as an analyst uses them in Chromium.
 
 The hub runs in this process on SQLite holding the hand-built journey of
-tests/bot/review/review_journey.py, with a fake Rasa HTTP API: no Rasa server is needed.
+tests/bot/analytics/review_journey.py, with a fake Rasa HTTP API: no Rasa server is needed.
 Headless Chromium (the ``browser`` fixture of tests/e2e/conftest.py) signs in through the
 form, filters the log, follows a customer to their journey and a mark to its
 conversation, and downloads the filtered log as CSV and JSON. Any script error, Content-
@@ -19,11 +19,11 @@ import uuid
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
-from bot.journey.migrate import migrate
-from tests.bot.review.review_journey import load_journey, tracker_events
+from tests.bot.analytics.review_journey import load_journey, tracker_events
 from tests.e2e.conftest import watch_problems
 from tests.fakes.clock import WEDNESDAY_10AM
 from tests.fakes.rasa import FakeRasa

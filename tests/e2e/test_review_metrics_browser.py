@@ -1,7 +1,7 @@
 """The CX metrics page in headless Chromium, as an analyst uses it.
 
 A real hub (in this process, on a free port) over the hand-built journey of
-tests/bot/review/conftest.py, its clock at that journey's "now" (Wednesday 2025-03-12
+tests/bot/analytics/conftest.py, its clock at that journey's "now" (Wednesday 2025-03-12
 10:00). The analyst signs in through the login form, lands on the metrics, reads the
 table and the SVG charts, narrows the window and regroups by week through the form, and
 downloads the CSV; the page's Content-Security-Policy must not refuse anything on the way.
@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from bot.db import make_engine
+from bot.analytics.export import as_csv
+from bot.analytics.metrics import metrics_table
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
 from bot.departments import load_departments
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
-from bot.journey.migrate import migrate
-from bot.review.export import as_csv
-from bot.review.metrics import metrics_table
-from tests.bot.review.conftest import NOW, SINCE, UNTIL, load
+from tests.bot.analytics.conftest import NOW, SINCE, UNTIL, load
 from tests.e2e.conftest import watch_problems
 from tests.hub.test_hub import PASSWORD
 

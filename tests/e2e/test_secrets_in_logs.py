@@ -20,7 +20,7 @@ import uuid
 import pytest
 import requests
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.handoff.signing import signature_headers
 from bot.hub.accounts import Accounts
 from bot.hub.auth import COOKIE

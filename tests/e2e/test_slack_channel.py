@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from bot.channels.slack_output import PRIVATE_NOTE
+from bot.rasa.channels.slack_output import PRIVATE_NOTE
 from tests.fakes.slack import mention_event, message_event
 
 pytestmark = pytest.mark.e2e

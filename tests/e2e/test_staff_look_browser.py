@@ -1,7 +1,7 @@
 """The staff pages' one look, in headless Chromium (issue 24 items 3 and 4, issue 23 item 1).
 
 A real hub (in this process, on a free port) over the hand-built journey of
-tests/bot/review/conftest.py (SQLite), its clock at that journey's "now" (Wednesday
+tests/bot/analytics/conftest.py (SQLite), its clock at that journey's "now" (Wednesday
 2025-03-12 10:00). People sign in through the login form as each role and see:
 
 - the same frame on every page (staff.css, the top bar), the navigation their role may
@@ -27,12 +27,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import insert, select, update
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
+from bot.db.schema import handoffs, inbox
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
-from bot.journey.migrate import migrate
-from bot.journey.schema import handoffs, inbox
-from tests.bot.review.conftest import NOW, load
+from tests.bot.analytics.conftest import NOW, load
 from tests.e2e.conftest import watch_problems
 from tests.hub.test_hub import PASSWORD
 

@@ -16,7 +16,7 @@ import uuid
 import pytest
 import requests
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.hub.accounts import Accounts
 from tests.e2e.test_slack_channel import new_ts, sender, wait_for_reply, webhook
 from tests.e2e.test_web_channel import WidgetClient

@@ -1,7 +1,7 @@
 """The website chat channel over real socket.io, against the running Rasa server.
 
 A python-socketio client plays the widget, so these tests pin the protocol and the
-session binding (bot/channels/web.py); tests/e2e/test_widget_browser.py drives the real
+session binding (bot/rasa/channels/web.py); tests/e2e/test_widget_browser.py drives the real
 widget in Chromium.
 """
 
@@ -16,9 +16,9 @@ import pytest
 import requests
 import socketio
 
-from bot.channels.tokens import mint_customer_token
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.journey.store import JourneyStore
+from bot.rasa.channels.tokens import mint_customer_token
 
 
 def without_time_and_id(entry: dict) -> dict:

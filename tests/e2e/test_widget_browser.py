@@ -2,7 +2,7 @@
 
 Each test opens its own browser context (its own localStorage: a separate visitor) on the
 hub's /demo page, which embeds bot/widget/widget.js with one script tag; the widget talks to
-Rasa's socket.io channel (bot/channels/web.py). The widget's elements live in an open
+Rasa's socket.io channel (bot/rasa/channels/web.py). The widget's elements live in an open
 shadow root, which Playwright's CSS selectors pierce. The widget names its conversation in
 ``data-session-id`` on ``#cx-support-widget``; tests use it to read the tracker through
 Rasa's HTTP API and to push messages the way the agent console does.
@@ -20,7 +20,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from bot.channels.tokens import mint_customer_token
+from bot.rasa.channels.tokens import mint_customer_token
 
 pytestmark = pytest.mark.e2e
 

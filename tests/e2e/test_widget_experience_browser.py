@@ -19,7 +19,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.departments import load_departments
 from bot.hub.accounts import Accounts
 from tests.e2e.conftest import watch_problems

@@ -1,7 +1,7 @@
 """The widget in headless Chromium when the website chat's rate limits say no.
 
 The hub's demo page embeds the real widget; socket.io is served by the real channel
-(bot/channels/web.py) in a channel server without Rasa's model (tests/fakes/channel_server.py),
+(bot/rasa/channels/web.py) in a channel server without Rasa's model (tests/fakes/channel_server.py),
 so the limits can be small without slowing the session's shared assistant.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, expect
 
-from bot.channels.web import WebChatInput
 from bot.hub import HubSettings, serve
+from bot.rasa.channels.web import WebChatInput
 from bot.ratelimit import Rate, RateLimits
 from bot.settings import Settings
 from tests.e2e.conftest import free_port

@@ -9,7 +9,7 @@ messages sent as side effects are recorded in ``sent`` with the channel they wen
 only while the conversation is not paused, as Rasa's processor does. ``fail`` makes the
 next requests answer an error, to test what the hub does when Rasa fails.
 
-The website channel's live route (bot/channels/web.py) too: ``POST
+The website channel's live route (bot/rasa/channels/web.py) too: ``POST
 /webhooks/socketio/live/{id}`` with the token as a Bearer token records the signal in
 ``live``; ``GET`` answers whether the customer is typing (``customer_typing`` names them).
 """

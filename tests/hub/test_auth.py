@@ -10,10 +10,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.schema import hub_sessions, users
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, AccountError, Accounts, User
-from bot.journey.schema import hub_sessions, users
 from bot.settings import ROOT
 from tests.fakes.clock import Clock
 

@@ -19,12 +19,12 @@ import requests
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.schema import handoffs, journey_customers, takeovers, touchpoints
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk, HandoffRequest
 from bot.hub import HubSettings, create_app, serve
 from bot.hub.accounts import Accounts
-from bot.journey.schema import handoffs, journey_customers, takeovers, touchpoints
 from tests.conftest import DATABASES, scratch_journey_url
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack import FakeSlack

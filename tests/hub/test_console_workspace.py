@@ -16,10 +16,10 @@ from datetime import timedelta
 import requests
 from sqlalchemy import insert
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.schema import journey_customers, touchpoints
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
-from bot.journey.schema import journey_customers, touchpoints
 from tests.conftest import scratch_journey_url
 from tests.fakes.rasa import FakeRasa
 from tests.hub import test_console as base

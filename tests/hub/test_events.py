@@ -15,7 +15,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from bot.journey.schema import proactive_events
+from bot.db.schema import proactive_events
 from tests.hub.test_hub import hub  # noqa: F401 - the module-scoped hub process fixture
 
 

@@ -24,13 +24,13 @@ import requests
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.schema import handoffs, inbox, touchpoints
 from bot.departments import load_departments
 from bot.handoff.signing import signature_headers
 from bot.hub import HubSettings, create_app, serve
 from bot.hub.accounts import Accounts
 from bot.hub.openapi import document
-from bot.journey.schema import handoffs, inbox, touchpoints
 from bot.routing import RoutingMap
 from bot.settings import ROOT
 from tests.conftest import DATABASES, scratch_journey_url

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
 from bot.ratelimit import Rate, RateLimits

@@ -38,14 +38,14 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.schema import handoffs, journey_customers, touchpoints
 from bot.handoff.signing import signature_headers
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
 from bot.hub.auth import CSRF_HEADER
 from bot.hub.openapi import document
 from bot.hub.web import MAX_ID
-from bot.journey.schema import handoffs, journey_customers, touchpoints
 from tests.conftest import DATABASES, scratch_journey_url
 from tests.fakes.rasa import FakeRasa
 from tests.hub.test_hub import DEPARTMENTS, PASSWORD, sign_in

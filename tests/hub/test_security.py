@@ -17,7 +17,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import insert
 
-from bot.journey.schema import journey_customers, touchpoints
+from bot.db.schema import journey_customers, touchpoints
 from tests.hub.review.conftest import review_hub  # noqa: F401 - the fixture, on both databases
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -7,9 +7,9 @@ import re
 import pytest
 import requests
 
-from bot.channels.tokens import verify_customer_token
 from bot.hub import HubSettings, serve
 from bot.hub.widget import SOCKET_IO_JS
+from bot.rasa.channels.tokens import verify_customer_token
 
 SECRET = "d" * 32
 

@@ -11,7 +11,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from tests.load_driver import Conversation
 from tests.scale.test_scale_out import tracker_problems
 

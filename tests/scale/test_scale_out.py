@@ -34,9 +34,9 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.schema import handoffs, outbox
 from bot.handoff import outbox as outbox_rows
-from bot.journey.schema import handoffs, outbox
 from bot.journey.store import JourneyStore
 from tests import load_driver
 from tests.fakes.department import read_journal

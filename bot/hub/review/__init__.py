@@ -4,7 +4,7 @@ flags and exports, for analysts and admins (role area "review").
 Each module declares its own pages and JSON API, each route beside its handler with its
 OpenAPI description (bot/hub/registry.py), in its route table ``routes``; ``TABLES`` are
 those tables, which bot/hub/routes.py hands to the app and to the OpenAPI document.
-The data comes from bot/review/ (queries, metrics, exports); these modules only render.
+The data comes from bot/analytics/ (queries, metrics, exports); these modules only render.
 """
 
 from __future__ import annotations

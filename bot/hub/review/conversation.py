@@ -7,7 +7,7 @@ shows everything else), every routing decision with its rules and reason, handof
 their deliveries and the department's answer, agents' takeovers and internal notes,
 policy moments (what was offered, what was chosen), the session's identity checks (a
 security signal: order numbers, emails and codes tried) and the review flag panel
-(bot/hub/review/flags.py). The data is assembled by ``bot.review.conversation``; this
+(bot/hub/review/flags.py). The data is assembled by ``bot.analytics.conversation``; this
 module renders it, every value through ``html.escape``. The same view is JSON at
 ``/api/review/conversations/<touchpoint_id>``.
 """
@@ -23,6 +23,8 @@ from sanic.response import json as json_response
 
 from bot.agents.rasa_api import RasaApi
 from bot.agents.transcript import Line
+from bot.analytics.conversation import Conversation, conversation
+from bot.analytics.flags import flag_of
 from bot.hub.auth import require
 from bot.hub.openapi_parts import (
     TO_SIGN_IN,
@@ -43,8 +45,6 @@ from bot.hub.review.log import (
     journey_href,
 )
 from bot.hub.web import HubError, in_thread
-from bot.review.conversation import Conversation, conversation
-from bot.review.flags import flag_of
 
 TAKEOVER_ENDINGS = {
     "active": "has it now",

@@ -19,6 +19,8 @@ from sanic.response import HTTPResponse, redirect
 from sanic.response import json as json_response
 from sanic.response import text as text_response
 
+from bot.analytics import flags as review_flags
+from bot.analytics.flags import Example, Flag, Invalid, NotFound
 from bot.hub.accounts import Session
 from bot.hub.auth import check_csrf, require
 from bot.hub.openapi_parts import error_spec, html_spec, json_body, json_spec, schema_ref
@@ -27,8 +29,6 @@ from bot.hub.review import schemas
 from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.templating import render_fragment
 from bot.hub.web import HubError, in_thread, json_object
-from bot.review import flags as review_flags
-from bot.review.flags import Example, Flag, Invalid, NotFound
 
 T = TypeVar("T")
 

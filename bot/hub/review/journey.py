@@ -6,7 +6,7 @@ left to right, a lane per journey stage from prospect to leaving, one mark per t
 the stages a lane per department with a tick where a touchpoint involved it. A legend
 explains colours and shapes; a sentence sums the journey up and the table below lists
 every touchpoint, which is also the timeline's text alternative. Data from
-``bot.review.journeys``; this module works out the geometry and review/journey.html draws
+``bot.analytics.journeys``; this module works out the geometry and review/journey.html draws
 it; no script.
 """
 
@@ -22,6 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from bot.analytics.journeys import MAX_TOUCHPOINTS, Journey, journey
 from bot.hub.auth import require
 from bot.hub.openapi_parts import (
     TO_SIGN_IN,
@@ -42,7 +43,6 @@ from bot.hub.review.log import (
     when,
 )
 from bot.hub.web import HubError, in_thread
-from bot.review.journeys import MAX_TOUCHPOINTS, Journey, journey
 from bot.routing import DEPARTMENTS, STAGES
 
 # Colour-blind-safe (Okabe-Ito) colours for outcomes; shapes tell channels apart as well.

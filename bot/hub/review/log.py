@@ -1,6 +1,6 @@
 """The touchpoint log page (``/review/log``), its CSV and JSON downloads, and its JSON API.
 
-One set of query parameters (``bot.review.log_filters.parse_filters``: the metrics page's names,
+One set of query parameters (``bot.analytics.log_filters.parse_filters``: the metrics page's names,
 plus rating, frustrated, policy, flagged, identity_failed and ``q`` for the customer's
 words) drives all
 four, so a filtered view is a URL to share and its downloads hold the same touchpoints.
@@ -23,6 +23,20 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from bot.analytics.filters import NO_DEPARTMENT, UNKNOWN_STAGE
+from bot.analytics.log import MAX_PAGE_SIZE, PAGE_SIZE, BadCursor, LogPage, touchpoint_log
+from bot.analytics.log_export import EXPORT_LIMIT, LogExport, csv_lines, export_record, json_chunks
+from bot.analytics.log_filters import (
+    CHANNELS,
+    FILTER_PARAMETERS,
+    POLICY_CHOICES,
+    BadFilter,
+    LogFilters,
+    describe_filters,
+    filter_query,
+    frustration_threshold,
+    parse_filters,
+)
 from bot.cx_routing import CxRules
 from bot.hub.accounts import Session
 from bot.hub.auth import require
@@ -39,20 +53,6 @@ from bot.hub.review.layout import API, PREFIX, page
 from bot.hub.web import HubError, in_thread
 from bot.journey.store import OUTCOMES
 from bot.redaction import redact
-from bot.review.filters import NO_DEPARTMENT, UNKNOWN_STAGE
-from bot.review.log import MAX_PAGE_SIZE, PAGE_SIZE, BadCursor, LogPage, touchpoint_log
-from bot.review.log_export import EXPORT_LIMIT, LogExport, csv_lines, export_record, json_chunks
-from bot.review.log_filters import (
-    CHANNELS,
-    FILTER_PARAMETERS,
-    POLICY_CHOICES,
-    BadFilter,
-    LogFilters,
-    describe_filters,
-    filter_query,
-    frustration_threshold,
-    parse_filters,
-)
 from bot.routing import STAGES
 
 T = TypeVar("T")

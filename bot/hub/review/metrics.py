@@ -1,11 +1,11 @@
 """The CX metrics page (``/review``), its CSV download and its JSON API, for analysts.
 
 All three read the same query parameters (``parse_query``) and show one ``MetricsTable``
-from ``bot.review.metrics.metrics_table``, computed once per request; the CSV and JSON are
-``bot.review.export``'s, byte for byte what ``python -m bot report`` prints for the same
+from ``bot.analytics.metrics.metrics_table``, computed once per request; the CSV and JSON are
+``bot.analytics.export``'s, byte for byte what ``python -m bot report`` prints for the same
 window and filters, so the page, the downloads and the CLI agree by construction. The page
 is server-rendered: a GET form (its URL is shareable), the table with each heading's
-definition, and charts as inline SVG (bot/review/charts.py). Its one small script only
+definition, and charts as inline SVG (bot/analytics/charts.py). Its one small script only
 moves the window choice to "between the dates" when a date is edited; without it the form
 works the same.
 
@@ -29,6 +29,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, text
 from sanic.response import json as json_response
 
+from bot.analytics.charts import Series, bar_chart, line_chart
+from bot.analytics.export import as_csv, as_json, cell_text
+from bot.analytics.filters import NO_DEPARTMENT, UNKNOWN_STAGE
+from bot.analytics.log_filters import CHANNELS
+from bot.analytics.metric_definitions import DEFINITIONS, METRICS
+from bot.analytics.metrics import GROUPINGS, MetricsTable, metrics_table
 from bot.hub.auth import require
 from bot.hub.openapi_parts import (
     TO_SIGN_IN,
@@ -52,12 +58,6 @@ from bot.hub.review.metrics_query import (
 from bot.hub.templating import render_fragment
 from bot.hub.web import HubError, in_thread
 from bot.journey.store import OUTCOMES
-from bot.review.charts import Series, bar_chart, line_chart
-from bot.review.export import as_csv, as_json, cell_text
-from bot.review.filters import NO_DEPARTMENT, UNKNOWN_STAGE
-from bot.review.log_filters import CHANNELS
-from bot.review.metric_definitions import DEFINITIONS, METRICS
-from bot.review.metrics import GROUPINGS, MetricsTable, metrics_table
 from bot.routing import STAGES
 
 CSV_PATH = f"{PREFIX}/metrics.csv"
@@ -386,7 +386,7 @@ def _definitions(table: MetricsTable) -> list[tuple[str, str]]:
 
 
 def charts(table: MetricsTable) -> list[tuple[str, Markup]]:
-    """The page's charts, each (caption, inline SVG from bot/review/charts.py).
+    """The page's charts, each (caption, inline SVG from bot/analytics/charts.py).
 
     Days and weeks are drawn as lines where rates and means are over time; stages and
     departments, which have no order in time, as bars side by side.
@@ -448,7 +448,7 @@ def charts(table: MetricsTable) -> list[tuple[str, Markup]]:
             over_groups(title, "chart-follow-through", follow_through, "rate"),
         ),
     ]
-    # The SVG is bot/review/charts.py's, which escapes every label it writes.
+    # The SVG is bot/analytics/charts.py's, which escapes every label it writes.
     return [(t, Markup(svg)) for t, svg in figures]
 
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
+from bot.analytics.cli import parse_since
+from bot.analytics.filters import NO_DEPARTMENT, UNKNOWN_STAGE, Filters
+from bot.analytics.log_filters import CHANNELS
+from bot.analytics.metrics import GROUPINGS
 from bot.hub.openapi_parts import Spec
 from bot.journey.store import OUTCOMES
-from bot.review.cli import parse_since
-from bot.review.filters import NO_DEPARTMENT, UNKNOWN_STAGE, Filters
-from bot.review.log_filters import CHANNELS
-from bot.review.metrics import GROUPINGS
 from bot.routing import STAGES
 
 DEFAULT_WINDOW = "30d"

@@ -7,11 +7,11 @@ carries its own (``schemas=``), and bot/hub/openapi.py assembles the document.
 
 from __future__ import annotations
 
+from bot.analytics.filters import UNKNOWN_STAGE
+from bot.analytics.log_filters import POLICY_CHOICES
+from bot.analytics.metrics import GROUPINGS
 from bot.hub.openapi_parts import LOCAL_TIME, Spec, schema_ref
 from bot.journey.store import OUTCOMES
-from bot.review.filters import UNKNOWN_STAGE
-from bot.review.log_filters import POLICY_CHOICES
-from bot.review.metrics import GROUPINGS
 from bot.routing import STAGES
 
 # -- bot/hub/review/metrics.py ---------------------------------------------------------------

@@ -10,12 +10,12 @@ import pytest
 from bot.agents import AgentDesk, RasaApi
 from bot.agents.queue import Holder
 from bot.agents.relay import Relay
-from bot.channels.slack_api import SlackWebApi
 from bot.departments import load_departments
 from bot.handoff import HandoffDesk, HandoffRequest
 from bot.hub.accounts import Accounts
 from bot.hub.store import HubStore
 from bot.journey.store import JourneyStore, Turn
+from bot.rasa.channels.slack_api import SlackWebApi
 from tests.fakes.clock import Clock
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack import FakeSlack

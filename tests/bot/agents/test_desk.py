@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from bot.agents import AlreadyTaken, CannotReach, Invalid, NotFound, NotHolding, RelayFailed
 from bot.agents.announcements import HANDED_BACK, JOINED, RESOLVED
-from bot.channels.slack_api import SlackWebApi
-from bot.journey.schema import agent_notes, handoffs, outbox, takeovers, touchpoints
+from bot.db.schema import agent_notes, handoffs, outbox, takeovers, touchpoints
+from bot.rasa.channels.slack_api import SlackWebApi
 from tests.bot.agents.conftest import LEASE
 
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from bot.agents.live import LiveChat, LiveUnavailable
+from bot.agents.live_chat import LiveChat, LiveUnavailable
 
 
 def test_typing_and_seen_go_to_the_conversations_live_route_with_the_token(rasa):

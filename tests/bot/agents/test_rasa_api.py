@@ -8,7 +8,7 @@ import pytest
 
 from bot.agents.rasa_api import RasaApi, RasaApiError
 from bot.agents.relay import CannotReach, Relay, RelayFailed, slack_text
-from bot.channels.slack_api import SlackWebApi
+from bot.rasa.channels.slack_api import SlackWebApi
 
 
 def test_pause_and_resume_are_events_on_the_conversation(rasa):

@@ -1,5 +1,5 @@
 """An agent's message to a Slack conversation: private to a verified customer in a channel
-others read, as the assistant's replies are (bot/agents/relay.py, bot/channels/slack_api.py).
+others read, as the assistant's replies are (bot/agents/relay.py, bot/rasa/channels/slack_api.py).
 
 Real sockets: the relay talks to a fake Rasa HTTP API (whose trackers here also carry the
 slots their ``slot`` events set, as Rasa's do) and to the fake Slack Web API.
@@ -13,7 +13,7 @@ import pytest
 
 from bot.agents import RasaApi
 from bot.agents.relay import Relay
-from bot.channels.slack_api import SlackWebApi
+from bot.rasa.channels.slack_api import SlackWebApi
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack import FakeSlack
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.db.migrate import migrate
 from bot.identity.access import AccessRules
 from bot.identity.checks import (
     CODE_SENT,
@@ -21,7 +22,6 @@ from bot.identity.checks import (
     Where,
     code_hash,
 )
-from bot.journey.migrate import migrate
 from bot.routing import RoutingMap
 
 START = datetime(2025, 3, 12, 10, 0)
@@ -140,7 +140,7 @@ def test_only_the_hash_of_a_code_is_kept(checks, engine):
     code = checks.issue_code(CHAT, "C002")
     from sqlalchemy import select
 
-    from bot.journey.schema import one_time_codes
+    from bot.db.schema import one_time_codes
 
     with engine.connect() as conn:
         stored = conn.execute(select(one_time_codes.c.code_hash)).scalar_one()
@@ -173,7 +173,7 @@ def test_no_guess_verifies_without_a_code_sent(guess):
 
 @functools.cache
 def _fresh_checks() -> IdentityChecks:
-    from bot.db import make_engine
+    from bot.db.engine import make_engine
 
     engine = make_engine("sqlite://")
     migrate(engine)

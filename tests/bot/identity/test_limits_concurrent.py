@@ -15,7 +15,9 @@ from sqlalchemy.engine import Engine
 
 from bot.backoffice import Order
 from bot.backoffice.sql import SqlBackOffice, seed
-from bot.db import make_engine
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
+from bot.db.schema import identity_checks
 from bot.identity.access import AccessRules
 from bot.identity.checks import (
     CODE,
@@ -29,8 +31,6 @@ from bot.identity.checks import (
     Where,
 )
 from bot.identity.verify import Verifier
-from bot.journey.migrate import migrate
-from bot.journey.schema import identity_checks
 from tests.conftest import NOW, TODAY
 from tests.fakes.mailbox import Mailbox
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
 from tests.conftest import DATABASES, scratch_journey_url

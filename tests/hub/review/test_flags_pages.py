@@ -8,7 +8,7 @@ import pytest
 import yaml
 from sqlalchemy import insert, select
 
-from bot.journey.schema import review_examples, review_flags, touchpoints
+from bot.db.schema import review_examples, review_flags, touchpoints
 from tests.hub.review.conftest import WEDNESDAY_10AM
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -1,8 +1,8 @@
 """The CX metrics page, its CSV and its JSON API, through a real hub on the hand-built journey
-of tests/bot/review/conftest.py (SQLite, and PostgreSQL when TEST_POSTGRES_URL is set).
+of tests/bot/analytics/conftest.py (SQLite, and PostgreSQL when TEST_POSTGRES_URL is set).
 
 The hub's clock stands at that journey's "now", Wednesday 2025-03-12 10:00, unless a test
-says otherwise. The figures are the hand-checked ones of tests/bot/review/test_metrics.py;
+says otherwise. The figures are the hand-checked ones of tests/bot/analytics/test_metrics.py;
 the page, the CSV download and ``python -m bot report`` must show the same numbers.
 """
 
@@ -26,14 +26,14 @@ import pytest
 import requests
 from sqlalchemy import insert, text
 
+from bot.analytics.metric_definitions import METRICS
+from bot.analytics.metrics import metrics_table
+from bot.db.schema import handoffs, policy_moments, takeovers, touchpoints, users
 from bot.hub.accounts import Accounts
 from bot.hub.review import metrics as page_module
 from bot.hub.review.metrics import BadQuery, parse_query, render
-from bot.journey.schema import handoffs, policy_moments, takeovers, touchpoints, users
-from bot.review.metric_definitions import METRICS
-from bot.review.metrics import metrics_table
 from bot.settings import ROOT
-from tests.bot.review.conftest import NOW, load, tp
+from tests.bot.analytics.conftest import NOW, load, tp
 from tests.hub.test_hub import PASSWORD
 
 DEPARTMENTS = ("delivery", "billing", "sales", "support")

@@ -2,7 +2,7 @@
 
 The review hub of tests/hub/review/conftest.py (a real hub in this process, a fake Rasa
 HTTP API, SQLite and PostgreSQL when TEST_POSTGRES_URL is set) holding the hand-built
-journey of tests/bot/review/review_journey.py; browsers are ``requests`` sessions signed in
+journey of tests/bot/analytics/review_journey.py; browsers are ``requests`` sessions signed in
 through the form.
 """
 
@@ -18,8 +18,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from bot.review.log_export import EXPORT_COLUMNS, EXPORT_LIMIT
-from tests.bot.review.review_journey import ANONYMOUS, XSS, load_journey, tracker_events
+from bot.analytics.log_export import EXPORT_COLUMNS, EXPORT_LIMIT
+from tests.bot.analytics.review_journey import ANONYMOUS, XSS, load_journey, tracker_events
 
 NEWEST_FIRST = ["anonymous", "xss_second", "omar_web", "xss_first", "omar_slack"]
 
