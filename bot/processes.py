@@ -47,7 +47,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         CX_RASA_PORT=str(settings.rasa_port),
         CX_ACTION_PORT=str(settings.action_port),
         TF_CPP_MIN_LOG_LEVEL="2",
-        # Each process listens at CX_METRICS_PORT + its offset (bot/metrics.py), unless
+        # Each process listens at CX_METRICS_PORT + its offset (bot/monitoring.py), unless
         # scale_out_processes gives it a port of its own.
         CX_METRICS_PORT=str(settings.metrics_port),
         CX_METRICS_HOST=settings.metrics_host,

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Each process's metrics port is CX_METRICS_PORT plus its offset (bot/metrics.py).
+# Each process's metrics port is CX_METRICS_PORT plus its offset (bot/monitoring.py).
 METRICS_OFFSETS = {"rasa": 0, "actions": 1, "hub": 2, "dispatcher": 3}
 DEFAULT_METRICS_PORT = 9400
 
@@ -144,7 +144,7 @@ class Settings:
     # test system whose every client is 127.0.0.1. The per-conversation limits always hold.
     identity_address_limits: bool = True
 
-    # Prometheus metrics (bot/metrics.py): the first port (each process adds its offset,
+    # Prometheus metrics (bot/monitoring.py): the first port (each process adds its offset,
     # METRICS_OFFSETS; 0 turns metrics off), the port of this one process when the runner
     # gives it one of its own (a scale-out), and the address they listen on (loopback).
     metrics_port: int = DEFAULT_METRICS_PORT

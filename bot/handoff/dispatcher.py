@@ -70,7 +70,7 @@ from typing import Any
 import requests
 from sqlalchemy.engine import Connection, Engine
 
-from bot import metrics
+from bot import monitoring
 from bot.db.engine import make_engine
 from bot.departments import (
     DEFAULT_HUB_URL,
@@ -205,7 +205,7 @@ class Dispatcher:
                 continue
             state = self._claim_and_attempt(conn, row.id, department, secret)
             if state is not None:
-                metrics.delivered(department.name, state)
+                monitoring.delivered(department.name, state)
             if state is None:
                 # Another dispatcher is sending it (or an older row of its conversation), or
                 # has already: leave the whole conversation to it for this run.
@@ -368,7 +368,7 @@ def run_dispatcher(
     """
     engine = make_engine(journey_url)
     departments = load_departments(departments_file, hub_url=hub_url)
-    metrics.serve_dispatcher(engine, departments)  # on loopback; the outbox read per scrape
+    monitoring.serve_dispatcher(engine, departments)  # on loopback; the outbox read per scrape
     try:
         with Dispatcher(engine, departments, secrets=secrets) as dispatcher:
             missing = dispatcher.missing_secrets()

@@ -24,7 +24,7 @@ from sanic.handlers import ErrorHandler
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
-from bot import metrics
+from bot import monitoring
 from bot.db.engine import make_engine
 from bot.db.migrate import migrate
 from bot.departments import load_departments
@@ -193,7 +193,7 @@ def run_hub(settings: HubSettings) -> int:
 
 async def _serve_metrics(app: Sanic, _loop: object) -> None:
     """The hub's Prometheus metrics on loopback: takeovers and the queue, read per scrape."""
-    metrics.serve_hub(app.ctx.engine)
+    monitoring.serve_hub(app.ctx.engine)
 
 
 @dataclass

@@ -19,7 +19,7 @@ for CX review. Within one message only the first call waits: later custom action
 same turn fail at once, so a turn answers within one timeout, and the customer is told
 once. A failed ``action_session_start`` starts the session as Rasa's default action would,
 so the conversation carries on when the server is back. Every call and every failure is
-counted for Prometheus (bot/metrics.py: ``cx_remote_actions_total``, ``cx_action_failures_total``).
+counted for Prometheus (bot/monitoring.py: ``cx_remote_actions_total``, ``cx_action_failures_total``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from sanic.request import Request
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from bot import metrics
+from bot import monitoring
 from bot.db.schema import touchpoints
 from bot.identity.disclosure import mark_account_details
 from bot.journey.signals import UserMessage
@@ -320,7 +320,7 @@ class GuardedActionEndpoint(EndpointConfig):  # type: ignore[misc]  # Rasa ships
         if method.lower() != "post" or not isinstance(call, dict) or "next_action" not in call:
             kwargs["timeout"] = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
             return await super().request(method, subpath, content_type, compress, **kwargs)
-        metrics.action_called(str(call["next_action"]))
+        monitoring.action_called(str(call["next_action"]))
         # Rasa passes its 300 s default; ours replaces it (see _call_while_alive).
         kwargs["timeout"] = aiohttp.ClientTimeout(total=PATIENCE_SECONDS)
         sender = str((call.get("tracker") or {}).get("sender_id") or call.get("sender_id"))
@@ -388,7 +388,7 @@ class GuardedActionEndpoint(EndpointConfig):  # type: ignore[misc]  # Rasa ships
 
     async def _failed(self, call: dict[str, Any], state: _TurnState, reason: str) -> dict[str, Any]:
         """Record the failed call on the journey and answer for the action server."""
-        metrics.action_failed(str(call.get("next_action") or ""), reason)
+        monitoring.action_failed(str(call.get("next_action") or ""), reason)
         now = self._now()
         # Whole milliseconds: a session started now keeps the same time through the event's
         # float timestamp, so the actions later find the touchpoint written here.

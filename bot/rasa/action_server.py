@@ -155,9 +155,9 @@ async def _warm_up(_app: Sanic, _loop: Any) -> None:
 
 async def _serve_metrics(_app: Sanic, _loop: Any) -> None:
     """The action server's Prometheus metrics on loopback, its journey-store writes timed."""
-    from bot import metrics, services
+    from bot import monitoring, services
 
-    metrics.serve_actions(services.desk().handoffs.engine)
+    monitoring.serve_actions(services.desk().handoffs.engine)
 
 
 def _error(status: int, message: str) -> HTTPResponse:

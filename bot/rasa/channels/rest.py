@@ -31,7 +31,7 @@ from sanic.exceptions import InvalidUsage, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import metrics
+from bot import monitoring
 from bot.rasa import action_faults, speedups
 from bot.rasa.channels import api_guard, erasure, typed_choice
 from bot.rasa.channels.once import AnswerOnce, message_id_of
@@ -81,7 +81,7 @@ class CheckedRestInput(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # A retried message (same ``message_id``) is answered from the first answer
         # (bot/rasa/channels/once.py).
-        once = AnswerOnce(metrics.timed_turns(on_new_message, self.name()))  # a repeat: no turn
+        once = AnswerOnce(monitoring.timed_turns(on_new_message, self.name()))  # a repeat: no turn
         webhook = super().blueprint(once)
         install_log_redaction()  # the Rasa server's log: no email, phone or card number
         # `python -m bot forget`, under Rasa's conversation lock, with Rasa's API token.
@@ -96,7 +96,8 @@ class CheckedRestInput(RestInput):
             typed_choice.install()
             # Its calls to the action server: a short timeout and a graceful reply on failure.
             action_faults.install(app, self.settings)
-            metrics.serve_rasa(self.settings)  # the Rasa server's Prometheus metrics, on loopback
+            # The Rasa server's Prometheus metrics, on loopback (bot/monitoring.py).
+            monitoring.serve_rasa(self.settings)
 
         @webhook.middleware("request")
         async def check_message(req: Request) -> HTTPResponse | None:

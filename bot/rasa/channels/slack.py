@@ -50,7 +50,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import metrics
+from bot import monitoring
 from bot.rasa.channels import typed_choice
 from bot.rasa.channels.dedup import SeenEvents
 from bot.rasa.channels.rest import clean_message
@@ -201,7 +201,7 @@ class ThreadedSlackInput(SlackInput):
         self, on_new_message: Callable[[UserMessage], Coroutine[Any, Any, Any]]
     ) -> Blueprint:
         typed_choice.install()  # "the store credit is fine" taken as that button (idempotent)
-        on_new_message = metrics.timed_turns(on_new_message, self.name())  # bot/metrics.py
+        on_new_message = monitoring.timed_turns(on_new_message, self.name())  # bot/monitoring.py
         slack_webhook = Blueprint("slack_webhook", __name__)
 
         @slack_webhook.route("/", methods=["GET"])

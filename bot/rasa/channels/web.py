@@ -61,7 +61,7 @@ from sanic import Blueprint, Sanic, response
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
-from bot import metrics
+from bot import monitoring
 from bot.config import ConfigError
 from bot.db.engine import make_engine
 from bot.departments import Department, load_departments
@@ -152,7 +152,7 @@ class WebChatInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         typed_choice.install()  # "the store credit is fine" taken as that button (idempotent)
-        on_new_message = metrics.timed_turns(on_new_message, self.name())  # bot/metrics.py
+        on_new_message = monitoring.timed_turns(on_new_message, self.name())  # bot/monitoring.py
         sio = AsyncServer(
             async_mode="sanic",
             cors_allowed_origins=self.origins,

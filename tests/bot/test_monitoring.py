@@ -1,4 +1,4 @@
-"""bot/metrics.py: each metric family moves when its event happens, on real servers and
+"""bot/monitoring.py: each metric family moves when its event happens, on real servers and
 databases (a REST channel on Sanic, an action server over HTTP, department webhooks, the
 journey store on SQLite and PostgreSQL), and each process serves them on loopback."""
 
@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import insert, text, update
 
-from bot import metrics
+from bot import monitoring
 from bot.db.migrate import migrate
 from bot.db.schema import handoffs, takeovers
 from bot.db.schema import outbox as outbox_table
@@ -51,12 +51,12 @@ def db(journey_engine):
 
 
 def test_a_turn_is_typed_by_the_custom_action_that_answered_not_by_bookkeeping():
-    assert metrics.turn_type(["action_session_start", "action_greet"]) == "action_greet"
-    assert metrics.turn_type(["action_note_need", "action_serve_need", "action_log_turn"]) == (
+    assert monitoring.turn_type(["action_session_start", "action_greet"]) == "action_greet"
+    assert monitoring.turn_type(["action_note_need", "action_serve_need", "action_log_turn"]) == (
         "action_serve_need"
     )
-    assert metrics.turn_type(["action_session_start"]) == "none"
-    assert metrics.turn_type([]) == "none"
+    assert monitoring.turn_type(["action_session_start"]) == "none"
+    assert monitoring.turn_type([]) == "none"
 
 
 def test_a_rest_turn_is_counted_timed_with_its_remote_actions_and_served_on_loopback(
@@ -79,12 +79,12 @@ def test_a_rest_turn_is_counted_timed_with_its_remote_actions_and_served_on_loop
 
     monkeypatch.setenv("CX_METRICS_PORT", str(free_ports(4)))
     labels = {"turn_type": "action_greet", "channel": "rest"}
-    turns = value(metrics.TURNS, "cx_turns_total", **labels)
-    timed = value(metrics.TURN_SECONDS, "cx_turn_seconds_count", **labels)
+    turns = value(monitoring.TURNS, "cx_turns_total", **labels)
+    timed = value(monitoring.TURN_SECONDS, "cx_turn_seconds_count", **labels)
     actions = value(
-        metrics.TURN_REMOTE_ACTIONS, "cx_turn_remote_actions_sum", turn_type="action_greet"
+        monitoring.TURN_REMOTE_ACTIONS, "cx_turn_remote_actions_sum", turn_type="action_greet"
     )
-    greets = value(metrics.REMOTE_ACTIONS, "cx_remote_actions_total", action="action_greet")
+    greets = value(monitoring.REMOTE_ACTIONS, "cx_remote_actions_total", action="action_greet")
     with TwoActionTurns(CheckedRestInput()) as server:
         answer = requests.post(
             f"{server.url}/webhooks/rest/webhook",
@@ -92,15 +92,17 @@ def test_a_rest_turn_is_counted_timed_with_its_remote_actions_and_served_on_loop
             timeout=10,
         )
         assert [r["text"] for r in answer.json()] == ["Hi there", "Hi there"]
-        port = metrics._serving["rasa"]  # the listener the channel started with the server
+        port = monitoring._serving["rasa"]  # the listener the channel started with the server
         scraped = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    assert value(metrics.TURNS, "cx_turns_total", **labels) == turns + 1
-    assert value(metrics.TURN_SECONDS, "cx_turn_seconds_count", **labels) == timed + 1
+    assert value(monitoring.TURNS, "cx_turns_total", **labels) == turns + 1
+    assert value(monitoring.TURN_SECONDS, "cx_turn_seconds_count", **labels) == timed + 1
     assert (
-        value(metrics.TURN_REMOTE_ACTIONS, "cx_turn_remote_actions_sum", turn_type="action_greet")
+        value(
+            monitoring.TURN_REMOTE_ACTIONS, "cx_turn_remote_actions_sum", turn_type="action_greet"
+        )
         == actions + 2
     )
-    assert value(metrics.REMOTE_ACTIONS, "cx_remote_actions_total", action="action_greet") == (
+    assert value(monitoring.REMOTE_ACTIONS, "cx_remote_actions_total", action="action_greet") == (
         greets + 1
     )
     served = {
@@ -119,7 +121,7 @@ def test_a_website_chat_message_is_a_turn_of_the_socketio_channel():
     from tests.bot.rasa.channels.test_web_live import Widget
 
     labels = {"turn_type": "none", "channel": "socketio"}
-    before = value(metrics.TURNS, "cx_turns_total", **labels)
+    before = value(monitoring.TURNS, "cx_turns_total", **labels)
     channel = WebChatInput(Settings.from_env({"CX_WIDGET_SECRET": "w" * 32}))
     with ChannelServer(channel) as server:
         widget = Widget(server.url)
@@ -127,7 +129,7 @@ def test_a_website_chat_message_is_a_turn_of_the_socketio_channel():
             assert widget.sio.call("user_uttered", {"message": "hello"}, timeout=10)["id"]
         finally:
             widget.close()
-    assert value(metrics.TURNS, "cx_turns_total", **labels) == before + 1
+    assert value(monitoring.TURNS, "cx_turns_total", **labels) == before + 1
 
 
 def test_an_action_server_that_is_down_counts_a_failure_by_action_and_reason():
@@ -135,10 +137,10 @@ def test_an_action_server_that_is_down_counts_a_failure_by_action_and_reason():
         EndpointConfig(url=f"http://127.0.0.1:{free_port()}/webhook"), FAST
     )
     labels = {"action": "action_check_order_status", "reason": "unreachable"}
-    before = value(metrics.ACTION_FAILURES, "cx_action_failures_total", **labels)
+    before = value(monitoring.ACTION_FAILURES, "cx_action_failures_total", **labels)
     answer = asyncio.run(endpoint.request(json=call_of(), method="post"))
     assert answer["responses"]  # the apology, answered for the action server
-    assert value(metrics.ACTION_FAILURES, "cx_action_failures_total", **labels) == before + 1
+    assert value(monitoring.ACTION_FAILURES, "cx_action_failures_total", **labels) == before + 1
 
 
 # -- the action server: journey-store writes ---------------------------------------------------
@@ -149,11 +151,11 @@ def test_journey_transactions_that_write_are_timed_to_their_commit_reads_and_rol
 ):
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
-    metrics.time_journey_writes(engine)
-    metrics.time_journey_writes(engine)  # idempotent: each write still counted once
+    monitoring.time_journey_writes(engine)
+    monitoring.time_journey_writes(engine)  # idempotent: each write still counted once
 
     def writes() -> float:
-        return value(metrics.JOURNEY_WRITE_SECONDS, "cx_journey_write_seconds_count")
+        return value(monitoring.JOURNEY_WRITE_SECONDS, "cx_journey_write_seconds_count")
 
     before = writes()
     with engine.begin() as conn:
@@ -189,7 +191,7 @@ def test_deliveries_are_counted_by_department_and_outcome(db, receiver):
 
     def delivered(outcome: str) -> float:
         return value(
-            metrics.DELIVERIES, "cx_deliveries_total", department="billing", outcome=outcome
+            monitoring.DELIVERIES, "cx_deliveries_total", department="billing", outcome=outcome
         )
 
     before = {o: delivered(o) for o in ("sent", "retry", "dead")}
@@ -217,7 +219,7 @@ def test_the_outbox_is_read_at_each_scrape_with_each_departments_service_level(d
     departments = load_departments()
     sla = {name: d.sla_hours * 3600.0 for name, d in departments.items()}
     now = [START]
-    collector = metrics.OutboxCollector(db, sla, now=lambda: now[0])
+    collector = monitoring.OutboxCollector(db, sla, now=lambda: now[0])
     assert gauges(collector)[("cx_outbox_pending", ("billing",))] == 0
     assert gauges(collector)[("cx_outbox_oldest_age_seconds", ("billing",))] == 0
 
@@ -246,8 +248,8 @@ def test_a_journey_store_that_fails_costs_its_gauges_not_the_scrape(tmp_path, ca
     from bot.db.engine import make_engine
 
     broken = make_engine(f"sqlite:///{tmp_path / 'never-migrated.db'}")  # no outbox table
-    with caplog.at_level(logging.WARNING, logger="bot.metrics"):
-        assert list(metrics.OutboxCollector(broken, {}).collect()) == []
+    with caplog.at_level(logging.WARNING, logger="bot.monitoring"):
+        assert list(monitoring.OutboxCollector(broken, {}).collect()) == []
     assert "could not read the outbox" in caplog.text
 
 
@@ -271,7 +273,7 @@ def test_takeovers_and_the_queue_are_read_at_each_scrape(db):
                 )
             ).inserted_primary_key[0]
 
-    collector = metrics.TakeoverCollector(db, now=lambda: START)
+    collector = monitoring.TakeoverCollector(db, now=lambda: START)
     assert gauges(collector) == {
         ("cx_takeovers_open", ()): 0,
         ("cx_queue_waiting", ()): 0,
@@ -357,26 +359,26 @@ def test_a_taken_port_is_logged_and_the_process_carries_on(caplog, tmp_path):
         taken.listen(1)
         port = taken.getsockname()[1]
         settings = Settings.from_env({"CX_METRICS_PORT": "1", "CX_METRICS_OWN_PORT": str(port)})
-        with caplog.at_level(logging.ERROR, logger="bot.metrics"):
-            assert metrics.serve("hub", [metrics.TakeoverCollector(db)], settings) is None
+        with caplog.at_level(logging.ERROR, logger="bot.monitoring"):
+            assert monitoring.serve("hub", [monitoring.TakeoverCollector(db)], settings) is None
         assert "cannot listen" in caplog.text
-    assert "hub" not in metrics._serving
-    assert metrics.serve("hub", settings=Settings.from_env({"CX_METRICS_PORT": "0"})) is None
+    assert "hub" not in monitoring._serving
+    assert monitoring.serve("hub", settings=Settings.from_env({"CX_METRICS_PORT": "0"})) is None
 
 
 # -- deploy/: the dashboard and the alert rules ----------------------------------------------
 
 
 def served_names(tmp_path) -> set[str]:
-    """Every sample name the processes serve (bot/metrics.py), collectors included."""
+    """Every sample name the processes serve (bot/monitoring.py), collectors included."""
     from bot.db.engine import make_engine
 
     journey = make_engine(f"sqlite:///{tmp_path / 'journey.db'}")
     migrate(journey)
     collectors = [
-        *(m for owned in metrics.OWNED.values() for m in owned),
-        metrics.OutboxCollector(journey, {"billing": 3600.0}),
-        metrics.TakeoverCollector(journey),
+        *(m for owned in monitoring.OWNED.values() for m in owned),
+        monitoring.OutboxCollector(journey, {"billing": 3600.0}),
+        monitoring.TakeoverCollector(journey),
     ]
     names = set()
     for collector in collectors:
