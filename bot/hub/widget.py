@@ -9,9 +9,7 @@ registry at set-up (bot/widget/package-lock.json) and never copied into the repo
 from __future__ import annotations
 
 from functools import cache
-from html import escape
 from pathlib import Path
-from string import Template
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -21,13 +19,13 @@ from sanic.response import HTTPResponse, html, raw
 from bot.backoffice.sql import FIXTURE
 from bot.hub.openapi_parts import error_spec, html_spec, javascript_spec
 from bot.hub.registry import RouteTable
+from bot.hub.templating import environment
 from bot.hub.web import HubError, new_nonce, page_headers, page_policy, require_local
 from bot.rasa.channels.tokens import mint_customer_token
 
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
 WIDGET_JS = WIDGET_DIR / "widget.js"
 SOCKET_IO_JS = WIDGET_DIR / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
-DEMO_PAGE = WIDGET_DIR / "demo.html"
 JAVASCRIPT = "application/javascript; charset=utf-8"
 
 
@@ -97,20 +95,19 @@ async def demo_page(request: Request) -> HTTPResponse:
     if chosen and not settings.widget_secret:
         raise HubError(503, "CX_WIDGET_SECRET is not set: `make run` generates one into var/")
     token = mint_customer_token(settings.widget_secret, chosen) if chosen else ""
-    menu = " ".join(
-        f'<a href="/demo?as={escape(cid)}"{" aria-current=page" if cid == chosen else ""}>'
-        f"{escape(name)}</a>"
-        for cid, name in customers.items()
-    )
-    menu += f' <a href="/demo"{"" if chosen else " aria-current=page"}>Guest</a>'
     nonce = new_nonce()
-    page = Template(DEMO_PAGE.read_text(encoding="utf-8")).substitute(
-        nonce=nonce,
-        widget_src=escape(f"{request.scheme}://{request.host}/widget.js"),
-        rasa_url=escape(settings.rasa_url),
-        customer_token=escape(token),
-        customer_name=escape(customers.get(chosen, "Guest")),
-        customers_menu=menu,
+    page = (
+        environment()
+        .get_template("demo.html")
+        .render(
+            nonce=nonce,
+            widget_src=f"{request.scheme}://{request.host}/widget.js",
+            rasa_url=settings.rasa_url,
+            customer_token=token,
+            customer_name=customers.get(chosen, "Guest"),
+            customers=customers,
+            chosen=chosen,
+        )
     )
     # Only the page's own nonce'd script and this hub's script files run; the widget talks
     # to Rasa's socket.io (http and ws) and shows images from http(s) links. Its styles are

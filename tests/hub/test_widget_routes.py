@@ -63,3 +63,12 @@ def test_the_demo_refuses_unknown_customers_and_other_hosts(hub):
     assert r.status_code == 404 and "C001" in r.json()["error"]
     r = requests.get(f"{hub}/demo", headers={"Host": "shop.example"}, timeout=10)
     assert r.status_code == 403
+
+
+def test_the_demo_menu_marks_who_is_shopping(hub):
+    page = requests.get(f"{hub}/demo", params={"as": "C001"}, timeout=10).text
+    assert '<a href="/demo?as=C001" aria-current=page>Jane Doe</a>' in page
+    assert '<a href="/demo">Guest</a>' in page
+    guest = requests.get(f"{hub}/demo", timeout=10).text
+    assert '<a href="/demo" aria-current=page>Guest</a>' in guest
+    assert 'data-testid="customer-name">Guest</span>' in guest
