@@ -164,7 +164,7 @@ lint: setup
 	@# tests/test_rasa_cli.py::test_rasa_data_validate_is_clean fails on any other warning.
 	@$(PY) -m pytest -q tests/test_rasa_cli.py -k validate
 	@# No response in domain.yml, and no text an action sends, refuses without an alternative.
-	@$(PY) -m pytest -q tests/bot/test_guard.py -k "domain or actions_send"
+	@$(PY) -m pytest -q tests/bot/policies/test_guard.py -k "domain or actions_send"
 
 eval: setup $(MODEL_STAMP)
 	@$(PY) -m bot eval

@@ -249,11 +249,11 @@ class PostgresScratch:
 LONG_UNITS = (
     "tests/e2e/",
     "tests/test_rasa_cli.py",
-    "tests/bot/test_dispatcher_faults.py",
+    "tests/bot/handoff/test_dispatcher_faults.py",
     "tests/bot/rasa/test_action_server_concurrency.py",
     "tests/bot/test_redaction.py",
-    "tests/bot/test_store_concurrency.py",
-    "tests/bot/test_postgres_restart.py",
+    "tests/bot/journey/test_store_concurrency.py",
+    "tests/bot/journey/test_postgres_restart.py",
 )
 
 

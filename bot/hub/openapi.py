@@ -4,8 +4,8 @@ Each route is declared once, beside its handler, with its request and response d
 (bot/hub/registry.py); ``document`` gathers every route table of the hub (bot/hub/routes.py)
 under the document's title, tags and security schemes, adds the component schemas
 (bot/hub/schemas.py and each table's own), then the errors every route can answer as the
-hub serves them. tests/hub/test_hub.py checks that every route of the app is described and
-nothing else is; tests/hub/test_openapi_fuzz.py fuzzes the hub from this document.
+hub serves them. tests/bot/hub/test_hub.py checks that every route of the app is described and
+nothing else is; tests/bot/hub/test_openapi_fuzz.py fuzzes the hub from this document.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ _HTML_ERROR_PREFIXES = ("/departments/", "/console", "/review")
 def _describe_errors_as_served(doc: Spec) -> None:
     """Add the errors every route can answer, in the content type the hub answers them in.
 
-    Found by fuzzing (tests/hub/test_openapi_fuzz.py): the request checks in bot/hub/app.py
+    Found by fuzzing (tests/bot/hub/test_openapi_fuzz.py): the request checks in bot/hub/app.py
     answer any route 400 (a NUL anywhere), 413 and 415 (a body too large or of another type),
     and errors on page paths are HTML pages, not the JSON each operation described.
     """

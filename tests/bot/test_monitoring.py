@@ -24,8 +24,15 @@ from bot.hub.accounts import Accounts
 from bot.processes import metrics_urls, processes, scale_out_processes
 from bot.rasa.action_faults import ActionFaultSettings, GuardedActionEndpoint
 from bot.settings import ROOT, Settings
+from tests.bot.handoff.test_dispatcher import (
+    START,
+    FakeClock,
+    Receiver,
+    Reply,
+    dispatcher_for,
+    hand_off,
+)
 from tests.bot.rasa.test_action_faults import action_server, call_of, free_port  # noqa: F401
-from tests.bot.test_dispatcher import START, FakeClock, Receiver, Reply, dispatcher_for, hand_off
 from tests.e2e.conftest import free_ports
 from tests.fakes.channel_server import ChannelServer
 

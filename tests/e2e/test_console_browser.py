@@ -18,9 +18,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from bot.db.engine import make_engine
 from bot.hub.accounts import Accounts
+from tests.bot.hub.test_hub import PASSWORD
 from tests.e2e.test_slack_channel import new_ts, sender, wait_for_reply, webhook
 from tests.fakes.slack import message_event
-from tests.hub.test_hub import PASSWORD
 
 pytestmark = pytest.mark.e2e
 

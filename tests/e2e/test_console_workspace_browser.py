@@ -16,9 +16,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.bot.hub.test_hub import PASSWORD
 from tests.e2e import test_widget_experience_browser as experience
 from tests.e2e.test_widget_experience_browser import LIVE_MS, Widget, new_agent
-from tests.hub.test_hub import PASSWORD
 
 pages = experience.pages  # a page per person; script errors, CSP refusals and 4xx/5xx fail
 

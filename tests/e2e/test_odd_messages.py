@@ -7,7 +7,7 @@ from the journey database (the touchpoint's ``customer_text``) and from the hub'
 removed at the channel (PostgreSQL refuses it in text; the journey store removes it too),
 and a message is cut at ``MAX_MESSAGE_CHARS`` (20,000 characters), so 100 KB of text is
 answered like any other message instead of refused. The same writes on PostgreSQL are
-tested at the store level in tests/bot/test_journey_odd_text.py.
+tested at the store level in tests/bot/journey/test_journey_odd_text.py.
 """
 
 from __future__ import annotations

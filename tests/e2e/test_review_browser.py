@@ -24,10 +24,10 @@ from bot.db.migrate import migrate
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
 from tests.bot.analytics.review_journey import load_journey, tracker_events
+from tests.bot.hub.test_hub import PASSWORD
 from tests.e2e.conftest import watch_problems
 from tests.fakes.clock import WEDNESDAY_10AM
 from tests.fakes.rasa import FakeRasa
-from tests.hub.test_hub import PASSWORD
 
 
 class Hub:

@@ -24,8 +24,8 @@ from bot.departments import load_departments
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
 from tests.bot.analytics.conftest import NOW, SINCE, UNTIL, load
+from tests.bot.hub.test_hub import PASSWORD
 from tests.e2e.conftest import watch_problems
-from tests.hub.test_hub import PASSWORD
 
 pytestmark = pytest.mark.e2e
 

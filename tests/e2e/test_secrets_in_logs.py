@@ -25,8 +25,8 @@ from bot.handoff.signing import signature_headers
 from bot.hub.accounts import Accounts
 from bot.hub.auth import COOKIE
 from bot.local_setup import read_secrets
+from tests.bot.hub.test_hub import PASSWORD, sign_in
 from tests.fakes.slack import message_event
-from tests.hub.test_hub import PASSWORD, sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -18,10 +18,10 @@ import requests
 
 from bot.db.engine import make_engine
 from bot.hub.accounts import Accounts
+from tests.bot.hub.test_hub import PASSWORD, sign_in
 from tests.e2e.test_slack_channel import new_ts, sender, wait_for_reply, webhook
 from tests.e2e.test_web_channel import WidgetClient
 from tests.fakes.slack import message_event
-from tests.hub.test_hub import PASSWORD, sign_in
 
 pytestmark = pytest.mark.e2e
 

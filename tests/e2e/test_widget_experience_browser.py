@@ -22,9 +22,9 @@ from playwright.sync_api import Browser, Page, expect
 from bot.db.engine import make_engine
 from bot.departments import load_departments
 from bot.hub.accounts import Accounts
+from tests.bot.hub.test_hub import PASSWORD
 from tests.e2e.conftest import watch_problems
 from tests.e2e.test_staff_look_browser import AXE, serious_axe_violations
-from tests.hub.test_hub import PASSWORD
 
 pytestmark = pytest.mark.e2e
 

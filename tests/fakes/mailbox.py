@@ -1,5 +1,5 @@
 """A mailer that keeps the one-time codes it is asked to send (the real one, over SMTP to the
-local mail catcher, is tested in tests/bot/test_mail.py and end to end)."""
+local mail catcher, is tested in tests/bot/identity/test_mail.py and end to end)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A small hand-built journey for the CX review's conversation and journey views and pages.
 
-Used by tests/bot/analytics/ (the data assembly), tests/hub/review/ (the pages) and
+Used by tests/bot/analytics/ (the data assembly), tests/bot/hub/review/ (the pages) and
 tests/e2e/test_review_browser.py. Times in March 2025 (10 = Monday):
 
 key        conversation  customer         channel   stage     needs               outcome      rating frustration

@@ -46,11 +46,11 @@ from bot.hub.accounts import Accounts
 from bot.hub.auth import CSRF_HEADER
 from bot.hub.openapi import document
 from bot.hub.web import MAX_ID
+from tests.bot.hub.test_hub import DEPARTMENTS, PASSWORD, sign_in
 from tests.conftest import DATABASES, scratch_journey_url
 from tests.fakes.rasa import FakeRasa
-from tests.hub.test_hub import DEPARTMENTS, PASSWORD, sign_in
 
-# Every department signs (tests/hub/test_hub.py covers the one without a secret).
+# Every department signs (tests/bot/hub/test_hub.py covers the one without a secret).
 SECRETS = {name: f"fuzz-secret-{name}" for name in DEPARTMENTS}
 
 # Examples per operation and generation mode: 53 operations x 2 modes took 45-70 s here for

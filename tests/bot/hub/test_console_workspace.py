@@ -1,6 +1,6 @@
 """The console workspace's server side over HTTP: the list beside the chat (queue, mine,
 recent, search), the event stream that pushes news to open consoles, and the context panel
-in words. The same real hub, fake Rasa and journey database as tests/hub/test_console.py
+in words. The same real hub, fake Rasa and journey database as tests/bot/hub/test_console.py
 (its ``console`` fixture), and a hub of its own for the stop with a stream open.
 """
 
@@ -20,11 +20,11 @@ from bot.db.engine import make_engine
 from bot.db.schema import journey_customers, touchpoints
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
+from tests.bot.hub import test_console as base
+from tests.bot.hub.test_console import XSS, call
+from tests.bot.hub.test_hub import PASSWORD, sign_in
 from tests.conftest import scratch_journey_url
 from tests.fakes.rasa import FakeRasa
-from tests.hub import test_console as base
-from tests.hub.test_console import XSS, call
-from tests.hub.test_hub import PASSWORD, sign_in
 
 console = base.console  # the same fixture: a hub on a fake Rasa, a clock moved by hand
 STREAM = "text/event-stream"

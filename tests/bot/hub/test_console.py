@@ -25,10 +25,10 @@ from bot.departments import load_departments
 from bot.handoff import HandoffDesk, HandoffRequest
 from bot.hub import HubSettings, create_app, serve
 from bot.hub.accounts import Accounts
+from tests.bot.hub.test_hub import PASSWORD, sign_in
 from tests.conftest import DATABASES, scratch_journey_url
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack import FakeSlack
-from tests.hub.test_hub import PASSWORD, sign_in
 
 PG_SCHEMA = f"cx_console_test_{os.getpid()}"  # apart from the other test modules' schemas
 LEASE = 90.0

@@ -35,7 +35,7 @@ from bot.handoff import outbox
 from bot.handoff.dispatcher import DispatchConfigError, Dispatcher, run_dispatcher
 from bot.handoff.signing import verify
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 START = datetime(2025, 3, 12, 10, 0)  # naive local time, like the journey database
 SECRETS = {
     f"CX_WEBHOOK_SECRET_{name.upper()}": f"secret-of-{name}"

@@ -1,6 +1,6 @@
 """The CX review's log, conversation and journey pages, their downloads and JSON API, over HTTP.
 
-The review hub of tests/hub/review/conftest.py (a real hub in this process, a fake Rasa
+The review hub of tests/bot/hub/review/conftest.py (a real hub in this process, a fake Rasa
 HTTP API, SQLite and PostgreSQL when TEST_POSTGRES_URL is set) holding the hand-built
 journey of tests/bot/analytics/review_journey.py; browsers are ``requests`` sessions signed in
 through the form.
@@ -26,7 +26,7 @@ NEWEST_FIRST = ["anonymous", "xss_second", "omar_web", "xss_first", "omar_slack"
 
 @pytest.fixture(scope="module")
 def hub(review_hub):
-    """The review hub (tests/hub/review/conftest.py) holding the hand-built journey."""
+    """The review hub (tests/bot/hub/review/conftest.py) holding the hand-built journey."""
     review_hub.rasa.trackers["web-xss"] = tracker_events()
     return review_hub
 

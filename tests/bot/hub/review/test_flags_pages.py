@@ -9,7 +9,7 @@ import yaml
 from sqlalchemy import insert, select
 
 from bot.db.schema import review_examples, review_flags, touchpoints
-from tests.hub.review.conftest import WEDNESDAY_10AM
+from tests.bot.hub.review.conftest import WEDNESDAY_10AM
 
 XSS = "<img src=x onerror=alert(1)>"
 

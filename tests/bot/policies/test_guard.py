@@ -10,8 +10,8 @@ import yaml
 
 from bot.policies.guard import RefusalGuard
 
-ROOT = Path(__file__).resolve().parents[2]
-LABELLED = Path(__file__).parent / "data" / "refusal_sentences.csv"
+ROOT = Path(__file__).resolve().parents[3]
+LABELLED = Path(__file__).parents[1] / "data" / "refusal_sentences.csv"
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ from sqlalchemy.engine import Engine
 from bot.db.engine import make_engine
 from bot.hub import HubSettings, serve
 from bot.hub.accounts import Accounts
+from tests.bot.hub.test_hub import PASSWORD, sign_in
 from tests.conftest import DATABASES, scratch_journey_url
 from tests.fakes.clock import WEDNESDAY_10AM
 from tests.fakes.rasa import FakeRasa
-from tests.hub.test_hub import PASSWORD, sign_in
 
 
 class Clock:

@@ -34,7 +34,7 @@ from bot.hub.review import metrics as page_module
 from bot.hub.review.metrics import BadQuery, parse_query, render
 from bot.settings import ROOT
 from tests.bot.analytics.conftest import NOW, load, tp
-from tests.hub.test_hub import PASSWORD
+from tests.bot.hub.test_hub import PASSWORD
 
 DEPARTMENTS = ("delivery", "billing", "sales", "support")
 WINDOW = "since=2025-03-10&until=2025-03-11"  # Monday and Tuesday, tp1..tp7

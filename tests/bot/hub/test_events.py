@@ -1,9 +1,9 @@
 """Department events into the hub: signed, checked, kept once, and their state readable.
 
-The real hub process (``python -m bot.hub``, tests/hub/test_hub.py's fixture) on SQLite and
+The real hub process (``python -m bot.hub``, tests/bot/hub/test_hub.py's fixture) on SQLite and
 PostgreSQL. The customer of these events never chatted, so the delivery worker finds no
 live channel and the news waits for their next contact (delivery itself is tested in
-tests/bot/test_proactive.py and, with the real Rasa, tests/e2e/test_proactive.py).
+tests/bot/proactive/test_proactive.py and, with the real Rasa, tests/e2e/test_proactive.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.schema import proactive_events
-from tests.hub.test_hub import hub  # noqa: F401 - the module-scoped hub process fixture
+from tests.bot.hub.test_hub import hub  # noqa: F401 - the module-scoped hub process fixture
 
 
 def post_event(hub, body, department="delivery", **kw):  # noqa: F811

@@ -38,7 +38,7 @@ from bot.handoff.signing import signature_headers
 from tests.fakes.clock import Clock
 from tests.fakes.department import read_journal
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEPARTMENTS = ("billing", "sales", "delivery")
 SECRETS = {f"CX_WEBHOOK_SECRET_{d.upper()}": f"secret-of-{d}" for d in (*DEPARTMENTS, "support")}
 NEEDS = ("refund", "invoice_copy", "quote")

@@ -22,7 +22,14 @@ from bot.db.engine import make_engine
 from bot.departments import load_departments
 from bot.handoff import outbox
 from bot.handoff.dispatcher import Dispatcher
-from tests.bot.test_dispatcher import SECRETS, Receiver, Reply, child_dispatcher, hand_off, row
+from tests.bot.handoff.test_dispatcher import (
+    SECRETS,
+    Receiver,
+    Reply,
+    child_dispatcher,
+    hand_off,
+    row,
+)
 
 DISPATCHER_HEADER = "x-test-dispatcher"  # which dispatcher sent a request (a session header)
 

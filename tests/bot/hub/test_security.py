@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import insert
 
 from bot.db.schema import journey_customers, touchpoints
-from tests.hub.review.conftest import review_hub  # noqa: F401 - the fixture, on both databases
+from tests.bot.hub.review.conftest import review_hub  # noqa: F401 - the fixture, on both databases
 
 XSS = "<img src=x onerror=alert(1)>"
 HOSTILE = f"{XSS} '; DROP TABLE touchpoints; -- \u202eevil\u202c איפה 😡"
