@@ -4,6 +4,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export TF_CPP_MIN_LOG_LEVEL := 2
+# Python keeps each module it compiles (.pyc in __pycache__) so the next process skips that
+# work. Some shells, containers and CI images set PYTHONDONTWRITEBYTECODE, and with it
+# every process compiles Rasa, TensorFlow and the rest again from source: here that was
+# 10 of a Rasa server's 18 s cold start, paid by every server the tests start. The setup
+# installs with --no-compile, so the cache fills on first use, in .venv and our own trees
+# (__pycache__ is git-ignored).
+unexport PYTHONDONTWRITEBYTECODE
 
 VENV      := .venv
 PY        := $(VENV)/bin/python
