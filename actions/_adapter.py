@@ -24,6 +24,8 @@ from bot.support.parsing import parse_amount
 ENDINGS = ("goodbye", "rate_conversation", "rate_effort", "skip_feedback")
 # Actions that answer a need (bot.support.feedback: a problem served in this session).
 SERVING_ACTIONS = ("action_serve_need", "action_carry_out_option")
+# Notes a need, and serves it at once when its details are known (actions/needs.py).
+NOTING_ACTION = "action_note_need"
 
 
 def is_customer_message(event: dict[str, Any]) -> bool:
@@ -172,11 +174,22 @@ def session_events(tracker: Tracker) -> list[dict[str, Any]]:
 
 
 def served_a_need(tracker: Tracker) -> bool:
-    """Whether the assistant answered a need in this session."""
-    return any(
-        e.get("event") == "action" and e.get("name") in SERVING_ACTIONS
-        for e in session_events(tracker)
-    )
+    """Whether the assistant answered a need in this session: a serving action ran, or
+    action_note_need served the need at once (its own events clear the need it noted)."""
+    action = None
+    for event in session_events(tracker):
+        if event.get("event") == "action":
+            action = event.get("name")
+            if action in SERVING_ACTIONS:
+                return True
+        elif (
+            action == NOTING_ACTION
+            and event.get("event") == "slot"
+            and event.get("name") == "need"
+            and event.get("value") is None
+        ):
+            return True
+    return False
 
 
 def turn_of(tracker: Tracker, need: str | None = None, reply: Reply | None = None) -> Turn:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -100,7 +100,32 @@ class ActionNoteNeed(Action):
             dispatcher.utter_message(response="utter_how_it_works", rule=rule)
         record_turn(tracker, need=intent)
         # News a department had for them while they were away comes first, at any contact.
-        return events + tell_waiting_news(tracker, dispatcher, raised_a_need=True)
+        events += tell_waiting_news(tracker, dispatcher, raised_a_need=True)
+        return events + self._served_at_once(dispatcher, tracker, events)
+
+    @staticmethod
+    def _served_at_once(
+        dispatcher: CollectingDispatcher, tracker: Tracker, events: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The need served in this very action when need_form would have nothing to ask
+        (every detail it requires known and valid): what action_serve_need would have
+        done after the form, then straight to listening, so the turn costs one remote
+        call and one policy prediction instead of three and four. Nothing (the form takes
+        over, as always) when there is something to ask, check or say first."""
+        if tracker.active_loop or dispatcher.messages:
+            # A form under way keeps its turn; anything said already (waiting news, how a
+            # rule works, a verification) belongs in the transcript the desk reads, which
+            # only Rasa writes, between this action and the next.
+            return []
+        for event in events:
+            if event.get("event") == "slot":
+                tracker.slots[event["name"]] = event["value"]
+        validated = details_validated_up_front(tracker)
+        if validated is None:
+            return []
+        tracker.slots.update(validated)
+        completed = [SlotSet(slot, value) for slot, value in validated.items()]
+        return completed + serve_noted_need(dispatcher, tracker) + [FollowupAction("action_listen")]
 
     @staticmethod
     def _another_order(tracker: Tracker) -> list[dict[str, Any]]:
@@ -158,7 +183,7 @@ class ValidateNeedForm(FormValidationAction):
         return "validate_need_form"
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
-        up_front = await self._verified_up_front(dispatcher, tracker, domain)
+        up_front = await self._verified_up_front(dispatcher, tracker)
         tracker.slots.update(up_front)
         before = len(tracker.events)
         details_before = {slot: tracker.slots.get(slot) for slot in DETAIL_SLOTS}
@@ -185,7 +210,7 @@ class ValidateNeedForm(FormValidationAction):
         )
         return events[:at] + riding + events[at:]
 
-    async def _verified_up_front(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+    async def _verified_up_front(self, dispatcher, tracker: Tracker) -> dict[str, Any]:
         """Verify with an order and its email given for a need anyone may ask.
 
         "it's ORD-10002, email jane.doe@example.com", answering "which order?" about a late
@@ -195,26 +220,13 @@ class ValidateNeedForm(FormValidationAction):
             return {}
         if not (latest_entity(tracker, "order_id") or tracker.get_slot("order_id")):
             return {}
-        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
-        if "customer_id" in required:
+        if "customer_id" in details_to_complete(tracker):
             return {}  # extract_customer_id checks it, as the need asks
         verified = verify_from_message(tracker, dispatcher, codes=False, send_code=False)
         return verified if verified.get("customer_id") else {}
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
-        d, need, identity = desk(), tracker.get_slot("need"), identity_of(tracker)
-        known = {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS}
-        known["customer_id"] = identity.customer_id  # a verified customer, or nobody
-        if (
-            not identity.verified
-            and d.access.level(need) != ANYONE
-            and d.verifier.checks.limited_lately(tracker.sender_id)
-        ):
-            # Over a limit on checks: stop asking; serving the need says what we can do.
-            return []
-        # All the need's details, filled or not: the SDK validates the filled ones and
-        # asks for the first missing one.
-        return d.required_details(need, known)
+        return details_to_complete(tracker)
 
     def extract_customer_id(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
         """Verify the visitor from what they typed (actions/identity.py): tried when
@@ -332,41 +344,94 @@ class ActionServeNeed(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        need = tracker.get_slot("need")
-        touchpoint = record_turn(tracker, need=need)
-        signals = Signals.from_dict(touchpoint.signals)
-        # Waiting news first (verified in the form just now): the answer then carries it.
-        news = tell_waiting_news(tracker, dispatcher, raised_a_need=True)
-        reply = desk().serve(need_context(tracker, need, signals))
-        record_handoff(touchpoint, reply)
-        events = news + send(reply, dispatcher) + [SlotSet("need", None)]
-        events += self._the_other_orders(dispatcher, tracker, need, signals)
-        return events + serve_waiting_needs(dispatcher, tracker, signals, reply)
+        return serve_noted_need(dispatcher, tracker)
 
-    @staticmethod
-    def _the_other_orders(dispatcher, tracker: Tracker, need: str, signals: Signals) -> list:
-        """ "Can you check ORD-10001 and ORD-10003 for me?": where each order is, not only
-        the one the form kept."""
-        identity = identity_of(tracker)
-        if need not in ORDER_QUESTIONS or not identity.verified:
-            # A visitor not verified looks orders up one at a time, within the lookup limits.
-            return []
-        served = tracker.get_slot("order_id")
-        others = [o for o in orders_said(tracker) if o != served][:MAX_ORDERS_AT_ONCE]
-        events: list[dict] = []
-        for order_id in others:
-            check = desk().check_order(order_id, identity.customer_id)
-            if check.order is None:
-                # Not theirs, or no such order: the same words either way.
-                dispatcher.utter_message(response=check.problem, given=order_id)
-                continue
-            tracker.slots["order_id"] = check.order.id
-            reply = desk().serve(need_context(tracker, need, signals))
-            events += send(reply, dispatcher)
-        if others:
-            # The order the conversation goes on about stays the one it kept.
-            tracker.slots["order_id"] = served
-        return events
+
+def details_to_complete(tracker: Tracker) -> list[str]:
+    """The details need_form completes for the noted need: all of them, filled or not (the
+    SDK validates the filled ones and asks for the first missing one)."""
+    d, need, identity = desk(), tracker.get_slot("need"), identity_of(tracker)
+    known = {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS}
+    known["customer_id"] = identity.customer_id  # a verified customer, or nobody
+    if (
+        not identity.verified
+        and d.access.level(need) != ANYONE
+        and d.verifier.checks.limited_lately(tracker.sender_id)
+    ):
+        # Over a limit on checks: stop asking; serving the need says what we can do.
+        return []
+    return d.required_details(need, known)
+
+
+def details_validated_up_front(tracker: Tracker) -> dict[str, Any] | None:
+    """Every detail need_form would complete for the noted need, checked by the form's own
+    validate_<slot> in the order Rasa hands them over (the form's required_slots in
+    domain.yml, which DETAIL_SLOTS follows), when all are known and pass without a word;
+    None when the form has something to do: a detail to ask for or extract, an answer to
+    reject, a check to make."""
+    identity = identity_of(tracker)
+    if not identity.verified and email_in_message(tracker):
+        return None  # the form may verify them with it first (_verified_up_front)
+    required = details_to_complete(tracker)
+    if any(tracker.get_slot(slot) is None for slot in required):
+        return None
+    if (
+        "order_id" in required
+        and not identity.verified
+        and not desk().access.needs_verification(tracker.get_slot("need"))
+    ):
+        # A visitor's order is looked up as a parcel tracker would, which counts against
+        # their lookup limits: done once, by the form.
+        return None
+    form, said = ValidateNeedForm(), CollectingDispatcher()
+    validated: dict[str, Any] = {}
+    for slot in (s for s in DETAIL_SLOTS if s in required):
+        checked = getattr(form, f"validate_{slot}")(tracker.get_slot(slot), said, tracker, {})
+        if said.messages or checked.get(slot) is None:
+            return None
+        validated.update(checked)
+    return validated
+
+
+def serve_noted_need(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """Serve the noted need (its details known): waiting news, the desk's answer, the other
+    orders named with it and the other needs raised with it. action_serve_need after the
+    form, or action_note_need at once when the form would have had nothing to ask."""
+    need = tracker.get_slot("need")
+    touchpoint = record_turn(tracker, need=need)
+    signals = Signals.from_dict(touchpoint.signals)
+    # Waiting news first (verified in the form just now): the answer then carries it.
+    news = tell_waiting_news(tracker, dispatcher, raised_a_need=True)
+    reply = desk().serve(need_context(tracker, need, signals))
+    record_handoff(touchpoint, reply)
+    events = news + send(reply, dispatcher) + [SlotSet("need", None)]
+    events += the_other_orders(dispatcher, tracker, need, signals)
+    return events + serve_waiting_needs(dispatcher, tracker, signals, reply)
+
+
+def the_other_orders(dispatcher, tracker: Tracker, need: str, signals: Signals) -> list:
+    """ "Can you check ORD-10001 and ORD-10003 for me?": where each order is, not only
+    the one the form kept."""
+    identity = identity_of(tracker)
+    if need not in ORDER_QUESTIONS or not identity.verified:
+        # A visitor not verified looks orders up one at a time, within the lookup limits.
+        return []
+    served = tracker.get_slot("order_id")
+    others = [o for o in orders_said(tracker) if o != served][:MAX_ORDERS_AT_ONCE]
+    events: list[dict] = []
+    for order_id in others:
+        check = desk().check_order(order_id, identity.customer_id)
+        if check.order is None:
+            # Not theirs, or no such order: the same words either way.
+            dispatcher.utter_message(response=check.problem, given=order_id)
+            continue
+        tracker.slots["order_id"] = check.order.id
+        reply = desk().serve(need_context(tracker, need, signals))
+        events += send(reply, dispatcher)
+    if others:
+        # The order the conversation goes on about stays the one it kept.
+        tracker.slots["order_id"] = served
+    return events
 
 
 def serve_waiting_needs(
