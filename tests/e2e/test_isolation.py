@@ -14,7 +14,10 @@ from bot.db.engine import make_engine
 from bot.db.schema import proactive_events
 from bot.proactive.events import EventCatalogue
 from bot.proactive.store import ProactiveStore
+from bot.rasa.channels.slack import OPENED_ELSEWHERE
 from tests.e2e.test_identity import personal_fields, texts
+from tests.e2e.test_slack_channel import new_ts
+from tests.fakes.slack import mention_event
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +142,50 @@ def test_a_rest_client_cannot_continue_a_slack_customers_conversation(assistant)
     assert r.status_code == 403, r.text
     assert not [f for f in personal_fields(assistant) if f in r.text]
     assert len(assistant.tracker(conversation)["events"]) == before  # no turn ran
+
+
+def test_a_rest_client_cannot_plant_state_in_a_slack_thread_before_its_customer(
+    assistant, fake_slack
+):
+    # Someone posted in #support; everyone there sees the thread's ts, the channel and Jane's
+    # user id, so a REST client can name the conversation Jane's reply in it will have, and
+    # say something there first (an email of its own, a need) for Jane to inherit.
+    thread = new_ts()
+    conversation = f"U0JANE_C0SUPPORT_{thread}"
+    r = requests.post(
+        f"{assistant.url}/webhooks/rest/webhook",
+        json={"sender": conversation, "message": "my email is thief@example.com"},
+        timeout=30,
+    )
+    assert r.status_code == 403, r.text
+    assert "only the Slack channel may use" in r.json()["error"]
+    assert user_events(assistant, conversation) == []  # nothing planted
+
+    # A plant from before REST refused such ids, made here through Rasa's own API as the
+    # REST channel would have left it: Jane's reply in the thread starts no turn there.
+    requests.post(
+        f"{assistant.url}/conversations/{conversation}/tracker/events",
+        params={"token": assistant.settings.rasa_token},
+        json=[
+            {
+                "event": "user",
+                "text": "my email is thief@example.com",
+                "input_channel": "rest",
+                "parse_data": {},
+            },
+            {"event": "slot", "name": "email", "value": "thief@example.com"},
+        ],
+        timeout=10,
+    ).raise_for_status()
+    jane = mention_event("where is my order ORD-10001?", ts=new_ts(), thread_ts=thread)
+    delivered = fake_slack.deliver(f"{assistant.url}/webhooks/slack/webhook", jane, timeout=10)
+    assert delivered.status_code == 200
+    fake_slack.wait_for_posts(thread_ts=thread, text=OPENED_ELSEWHERE)
+    assert user_events(assistant, conversation) == ["my email is thief@example.com"]
+    answers = fake_slack.posts(thread_ts=thread) + fake_slack.ephemerals(thread_ts=thread)
+    assert [p.text for p in answers] == [OPENED_ELSEWHERE]  # no turn answered her there
+
+
+def user_events(assistant, conversation: str) -> list[str]:
+    """The customer messages of ``conversation`` that Rasa holds."""
+    return [e["text"] for e in assistant.tracker(conversation)["events"] if e["event"] == "user"]

@@ -1,27 +1,37 @@
-"""A REST client continues only conversations the REST channel itself started.
+"""A REST client speaks only in conversations of its own: never in a Slack or website one.
 
 Why: a conversation's id is its ``sender``, and the REST channel lets the client choose it.
-A Slack conversation's id is ``<user>_<channel>_<thread>`` (Rasa's SlackInput), all three of
-which anyone in that Slack channel can see. A REST message naming that id would be a turn
-of the Slack customer's conversation, with what it holds: the verified customer, their
-orders, their address. So before a REST message runs a turn, the conversation's saved
-tracker is read once: if any customer message in it came from another channel, the request
-is refused (403) and nothing runs. (A website chat's id is a random token nobody else sees,
-but the same rule covers it.)
+A Slack conversation's id is ``<user>_<channel>_<thread>`` (Rasa's SlackInput; ``<user>`` or
+``<user>_<channel>`` at a coarser ``conversation_granularity``), all of which anyone in that
+Slack channel can see. A REST message naming such an id would either be a turn of the Slack
+customer's conversation, with what it holds (the verified customer, their orders, their
+address), or, sent before the customer's first message there, plant state (a typed email, a
+pending option, a noted need) that the customer would then inherit. So, before a REST
+message runs a turn:
 
-A conversation found to be REST's own (or new) is remembered, so the tracker is read once
-per conversation per server, not on every message.
+- a ``sender`` shaped as a Slack conversation id is refused (403), whatever the tracker
+  store holds: REST has no business there, and nothing it could leave there is safe;
+- otherwise the conversation's saved tracker is read once: if any customer message in it
+  came from another channel, the request is refused (403) and nothing runs
+  (bot/rasa/channels/owned.py).
+
+A website chat's id is not refused by shape: the website channel mints it on the server
+(``uuid4().hex``, bot/rasa/channels/web.py) when a browser connects and tells it only to
+that browser, inside the signed session token that already opens the chat; a REST client
+cannot name it before it exists, and plain hex ids are what many integrations use. Once
+the browser has spoken, the tracker rule above refuses it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+import re
 from typing import Any
 
-from rasa.shared.core.events import UserUttered
 from sanic import response
 from sanic.response import HTTPResponse
+
+from bot.rasa.channels.owned import OwnConversations
 
 logger = logging.getLogger(__name__)
 
@@ -30,44 +40,46 @@ REFUSED = (
     "This conversation was started on another channel and can't be continued here: "
     "use a sender id of your own."
 )
+SLACK_SHAPED = (
+    "This sender id has the shape of a Slack conversation id (<user>_<channel>_<thread>, made "
+    "of Slack's upper-case ids), which only the Slack channel may use: use a sender id of "
+    "your own (lower-case letters, or any id not shaped like Slack's)."
+)
+# What Rasa's SlackInput._get_conversation_id can make: a Slack user id (U... or W...),
+# then optionally a channel id (C..., G..., D...; any upper-case prefix, so new kinds are
+# covered) and a thread's ts. Slack's ids are upper-case letters and digits; tracker stores
+# key conversations case-sensitively, so "u0jane_c0shop_1.2" is not the same conversation.
+SLACK_CONVERSATION_ID = re.compile(r"[UW][A-Z0-9]+(?:_[A-Z][A-Z0-9]+(?:_.+)?)?", re.DOTALL)
+
+
+def slack_shaped(sender_id: str) -> bool:
+    """Whether ``sender_id`` could be a conversation id of the Slack channel."""
+    return SLACK_CONVERSATION_ID.fullmatch(sender_id) is not None
 
 
 class RestConversations:
     """Which conversations a REST message may take a turn in (see the module doc)."""
 
     def __init__(self, remembered: int = 50_000) -> None:
-        self._own: OrderedDict[str, None] = OrderedDict()
-        self._remembered = remembered
+        self._conversations = OwnConversations(REST, remembered)
 
     async def refusal(self, app: Any, sender_id: str) -> HTTPResponse | None:
         """None when ``sender_id`` is REST's own conversation (or a new one); otherwise
         the answer to send instead of running a turn."""
-        if sender_id in self._own:
-            self._own.move_to_end(sender_id)
-            return None
+        if slack_shaped(sender_id):
+            logger.warning("Refused a REST message with a Slack-shaped sender id")
+            return response.json({"error": SLACK_SHAPED}, status=403)
         agent = getattr(getattr(app, "ctx", None), "agent", None)
         store = getattr(agent, "tracker_store", None)
-        if store is None:  # no tracker store (a channel served without Rasa's model)
-            return None
         try:
-            tracker = await store.retrieve(sender_id)
+            elsewhere = await self._conversations.opened_elsewhere(store, sender_id)
         except Exception:
             logger.exception("Could not read the tracker of %s", sender_id)
             return response.json(
                 {"error": "Conversations can't be read right now: please try again shortly."},
                 status=503,
             )
-        if tracker is not None and started_elsewhere(tracker.events):
+        if elsewhere:
             logger.warning("Refused a REST message to a conversation of another channel")
             return response.json({"error": REFUSED}, status=403)
-        self._own[sender_id] = None
-        if len(self._own) > self._remembered:
-            self._own.popitem(last=False)
         return None
-
-
-def started_elsewhere(events: Any) -> bool:
-    """Whether any customer message among ``events`` came in on a channel other than REST."""
-    return any(
-        isinstance(event, UserUttered) and (event.input_channel or REST) != REST for event in events
-    )

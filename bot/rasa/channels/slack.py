@@ -27,6 +27,11 @@ refused: bot/rasa/channels/slack_signing.py):
   ``chat.postEphemeral`` to that user, in the thread; once per thread a visible note tells
   them why. Replies to other users stay public: the trust rules give them no account
   details (bot/rasa/channels/slack_privacy.py decides).
+- A thread's conversation that another channel opened first (a REST client naming the
+  thread's ``user_channel_thread`` id, which anyone in the channel sees, before its
+  customer wrote) is never continued: what was said there is not the author's to inherit.
+  No turn starts, and the author is told in the thread to start a new one
+  (bot/rasa/channels/owned.py; REST refuses such ids too: bot/rasa/channels/rest_owned.py).
 - Rate limits (bot/ratelimit.py) per Slack user (``CX_RATE_SLACK_USER``) and per workspace
   (``CX_RATE_SLACK_TEAM``). Slack retries anything but a quick 2xx, so a message over a
   limit is still answered 200; it starts no turn, and the author is told in the thread,
@@ -53,6 +58,7 @@ from sanic.response import HTTPResponse
 from bot import monitoring
 from bot.rasa.channels import typed_choice
 from bot.rasa.channels.dedup import SeenEvents
+from bot.rasa.channels.owned import OwnConversations
 from bot.rasa.channels.rest import clean_message
 from bot.rasa.channels.slack_api import DEFAULT_API_URL, SIGNING_SECRET_ENV, TOKEN_ENV, api_url
 from bot.rasa.channels.slack_credentials import (
@@ -84,6 +90,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Told in the thread when its conversation was opened on another channel (a REST client
+# naming the thread's id first): what was said there is not this author's to inherit.
+OPENED_ELSEWHERE = (
+    "I can't continue this thread: its conversation was started outside Slack. "
+    "Please start a new thread or message me directly, and I'll gladly help there."
+)
 NOT_CONFIGURED = (
     f"Slack is not configured: set {TOKEN_ENV} and {SIGNING_SECRET_ENV} "
     "(the Slack app's bot token and signing secret) in the environment and restart Rasa."
@@ -164,6 +176,7 @@ class ThreadedSlackInput(SlackInput):
         self._backoffice_lock = threading.Lock()
         # Rasa's tracker store; default: the one of the Rasa server this channel runs in.
         self.trackers: TrackerStore | None = trackers
+        self.conversations = OwnConversations(self.name())
 
     @property
     def configured(self) -> bool:
@@ -386,6 +399,12 @@ class ThreadedSlackInput(SlackInput):
         metadata = metadata or {}
         channel = metadata.get("out_channel")
         thread_id = metadata.get("thread_id") if self.use_threads else None
+        if await self._opened_elsewhere(sender_id, request):
+            # Its state is not this author's (an email typed, an option pending): no turn,
+            # and the author is told, in the thread, to start a new one.
+            output = self.get_output_channel(channel, thread_id)
+            await tell(output, metadata.get("slack_user") or "", OPENED_ELSEWHERE)
+            return response.text("Conversation opened on another channel: no turn.")
         private_to = await self.private_recipient(metadata, sender_id, request)
         message = UserMessage(
             text,
@@ -398,6 +417,23 @@ class ThreadedSlackInput(SlackInput):
         self._background_tasks.add(task)  # a reference, so the task is not collected
         task.add_done_callback(self._background_tasks.discard)
         return response.text("")
+
+    async def _opened_elsewhere(self, sender_id: str | None, request: Request) -> bool:
+        """Whether this thread's conversation holds customer messages from another channel
+        (a REST client naming the thread's id before the customer wrote: bot/rasa/channels/
+        owned.py). If the tracker store cannot be read, no turn is started either: the turn
+        itself would need it."""
+        if not sender_id:
+            return False
+        trackers = self.trackers if self.trackers is not None else tracker_store_of(request)
+        try:
+            elsewhere = await self.conversations.opened_elsewhere(trackers, sender_id)
+        except Exception:
+            logger.exception("Could not read the tracker of %s: no turn", sender_id)
+            return True
+        if elsewhere:
+            logger.warning("Refused a Slack message to a conversation another channel opened")
+        return elsewhere
 
     async def private_recipient(
         self, metadata: dict[str, Any], sender_id: str | None = None, request: Request | None = None

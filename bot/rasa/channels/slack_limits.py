@@ -52,4 +52,4 @@ async def tell(output: OutputChannel, user: str, text: str) -> None:
     try:
         await output.send_text_message(user, text)
     except Exception:
-        logger.exception("Could not tell Slack user %s to slow down", user)
+        logger.exception("Could not post a note to Slack user %s", user)

@@ -16,6 +16,10 @@ import pytest
 import yaml
 from rasa.core.channels.channel import UserMessage
 from rasa.core.run import _create_single_channel
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import InvalidConfigException
 from sanic.compat import Header
 from sanic.request import Request
@@ -24,7 +28,7 @@ from bot.backoffice.http import HttpBackOffice
 from bot.backoffice.sql import SqlBackOffice, seed
 from bot.db.engine import make_engine
 from bot.identity.disclosure import ACCOUNT_DETAILS
-from bot.rasa.channels.slack import NOT_CONFIGURED, ThreadedSlackInput
+from bot.rasa.channels.slack import NOT_CONFIGURED, OPENED_ELSEWHERE, ThreadedSlackInput
 from bot.rasa.channels.slack_api import SlackThread, SlackWebApi, private_recipient
 from bot.rasa.channels.slack_output import PRIVATE_NOTE, SlackOutput
 from bot.settings import ROOT
@@ -652,3 +656,49 @@ def test_stock_slack_output_would_not_reach_the_configured_api():
     assert SlackOutput(TOKEN, base_url="http://127.0.0.1:9/api").client.base_url == (
         "http://127.0.0.1:9/api/"
     )
+
+
+# -- a thread's conversation another channel opened first ---------------------------------
+
+
+def planted(conversation: str, *said: tuple[str, str | None]) -> InMemoryTrackerStore:
+    """A tracker store holding ``conversation`` with customer messages (text, channel) and
+    the state the first of them left: an email typed and a pending option."""
+    store = InMemoryTrackerStore(Domain.empty())
+    events = [UserUttered(text, input_channel=where) for text, where in said]
+    events += [SlotSet("email", "thief@example.com"), SlotSet("pending_option", "refund")]
+    asyncio.run(store.save(DialogueStateTracker.from_events(conversation, events)))
+    return store
+
+
+def test_a_thread_whose_conversation_a_rest_client_opened_first_starts_no_turn(channel, fake_slack):
+    # Anyone in C0SUPPORT sees Jane's user id, the channel and the thread's ts, so a REST
+    # client could name U0JANE_C0SUPPORT_<thread> before Jane wrote there (from before REST
+    # refused such ids: bot/rasa/channels/rest_owned.py).
+    thread, turns = new_thread(), Turns()
+    channel.trackers = planted(f"U0JANE_C0SUPPORT_{thread}", ("my email is thief@", "rest"))
+    answer = handle(channel, request(mention_event("hi, where is my order?", ts=thread)), turns)
+    assert answer.status == 200  # Slack retries anything else
+    assert turns.messages == []  # nothing planted reaches Jane's turn: there is none
+    [note] = fake_slack.wait_for_posts(thread_ts=thread)
+    assert (note.channel, note.text) == ("C0SUPPORT", OPENED_ELSEWHERE)
+
+
+def test_a_thread_whose_conversation_is_slacks_own_goes_on(channel):
+    conversation = f"U0JANE_D0JANE_{T1}"
+    # None: a message made through Rasa's HTTP API (with its token), nobody's planting.
+    channel.trackers = planted(conversation, ("hi", "slack"), ("resume", None))
+    turns = Turns()
+    handle(channel, request(message_event("where is my order", ts=T2, thread_ts=T1)), turns)
+    assert [m.sender_id for m in turns.messages] == [conversation]
+
+
+def test_when_the_tracker_store_cannot_be_read_no_turn_starts(channel):
+    class Unreadable(InMemoryTrackerStore):
+        async def retrieve_full_tracker(self, sender_id):
+            raise ConnectionError("tracker store down")
+
+    channel.trackers = Unreadable(Domain.empty())
+    turns = Turns()
+    handle(channel, request(message_event("hi", ts=new_thread())), turns)
+    assert turns.messages == []
