@@ -182,6 +182,20 @@ def test_two_intents_give_two_confidences(storage):
     assert {r["name"] for r in msg.get("intent_ranking")} == {"order_status", "greet"}
 
 
+@pytest.mark.parametrize("tfidf", [True, False])
+def test_one_message_scores_are_the_training_matrix_scores(storage, tfidf):
+    """Prediction scores a message from its non-zero features alone; the SVM was trained
+    on ``_matrix``'s rows. Both must give the same scores, for words never seen in
+    training too (no features at all) and for a message that repeats n-grams."""
+    clf, _, featurize = train(storage, {"tfidf": tfidf})
+    texts = ["where is my parcel", "refund refund refund me", "zzz qqq", "hello hello bot"]
+    msgs = featurize(texts)
+    _, weights = clf._model()
+    expected = clf._matrix(msgs) @ weights["coef"].T.astype(np.float64) + weights["intercept"]
+    got = np.vstack([clf._scores(m) for m in msgs])
+    assert got == pytest.approx(np.asarray(expected), abs=1e-9)
+
+
 def test_raw_counts_without_tfidf(storage):
     clf, _, featurize = train(storage, {"tfidf": False})
     (msg,) = clf.process(featurize(["can i get my money back"]))
