@@ -77,6 +77,7 @@ class Target:
     script: list[tuple[str, str, str | None]]
     procs: list[Process] = field(default_factory=list)
     cold_start_s: dict[str, float] = field(default_factory=dict)
+    settings: Settings | None = None  # ours: where to read the steps each turn takes
 
 
 def log(message: str) -> None:
@@ -195,6 +196,9 @@ def start_ours(work: Path, model: Path, name: str, postgres: str | None) -> Targ
         "CX_ACTION_PORT": str(free_port()),
         "CX_HUB_PORT": str(free_port()),
         "CX_MAIL_PORT": str(free_port()),
+        # The Rasa server's metrics (its remote actions, counted by action) on a port of its
+        # own: another run on this machine may hold the default one.
+        "CX_METRICS_PORT": str(free_port()),
     }
     if postgres:
         env["CX_JOURNEY_URL"] = scratch_database(postgres, f"cx_bench_journey_{os.getpid()}")
@@ -214,9 +218,64 @@ def start_ours(work: Path, model: Path, name: str, postgres: str | None) -> Targ
         os.environ.clear()
         os.environ.update(saved)
     label = "ours, PostgreSQL" if postgres else "ours, SQLite"
-    target = Target(label, settings.rasa_url, OURS, procs)
+    target = Target(label, settings.rasa_url, OURS, procs, settings=settings)
     target.cold_start_s = start_and_time(procs, settings.root)
     return target
+
+
+# --- the steps of a turn ----------------------------------------------------------------------
+
+
+def remote_actions_so_far(settings: Settings) -> dict[str, float]:
+    """The Rasa server's calls to the action server so far, by action (cx_remote_actions_total)."""
+    port = settings.metrics_port_of("rasa")
+    text = requests.get(f"http://{settings.metrics_host}:{port}/metrics", timeout=10).text
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("cx_remote_actions_total{"):
+            labels, value = line.rsplit(" ", 1)
+            action = labels.split('action="', 1)[1].split('"', 1)[0]
+            counts[action] = counts.get(action, 0.0) + float(value)
+    return counts
+
+
+def count_steps(target: Target) -> dict[str, dict]:
+    """One more conversation of the script, alone: for each turn, the remote actions the Rasa
+    server made (its counter read before and after the message) and the policy predictions
+    (the turn's actions that a policy chose: not a session start nor a follow-up action)."""
+    settings = target.settings
+    assert settings is not None
+    sender = f"bench-steps-{uuid.uuid4().hex[:12]}"
+    steps: dict[str, dict] = {}
+    with requests.Session() as session:
+        for kind, text, _ in target.script:
+            before = remote_actions_so_far(settings)
+            session.post(
+                f"{target.url}/webhooks/rest/webhook",
+                json={"sender": sender, "message": text},
+                timeout=60,
+            ).raise_for_status()
+            after = remote_actions_so_far(settings)
+            called = {a: int(n - before.get(a, 0.0)) for a, n in after.items()}
+            steps[kind] = {"remote_actions": {a: n for a, n in called.items() if n}}
+        events = session.get(
+            f"{target.url}/conversations/{sender}/tracker",
+            params={"token": settings.rasa_token},
+            timeout=60,
+        ).json()["events"]
+    turns = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    for (kind, _, _), start, end in zip(
+        target.script, turns, turns[1:] + [len(events)], strict=True
+    ):
+        chosen = [
+            e["name"]
+            for e in events[start:end]
+            if e.get("event") == "action" and e.get("policy") not in (None, "followup_action")
+        ]
+        steps[kind]["predictions"] = len(chosen)
+        steps[kind]["predicted"] = chosen
+        steps[kind]["remote_calls"] = sum(steps[kind]["remote_actions"].values())
+    return steps
 
 
 def scratch_database(server_url: str, name: str) -> str:
@@ -386,6 +445,7 @@ def main() -> int:
                 "peak_memory_mb": {p.name: peak_memory_mb(p) for p in t.procs},
                 "runs": runs[t.name],
             }
+            | ({"steps_per_turn": count_steps(t)} if t.settings is not None else {})
             for t in targets
         ]
     finally:
