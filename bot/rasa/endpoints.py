@@ -19,6 +19,9 @@ from sqlalchemy.engine import make_url
 from bot.settings import LOCK_PASSWORD_ENV, Settings
 
 ACTION_SECRET_HEADER = "X-CX-Action-Secret"  # as bot/rasa/action_server.py checks it
+# Rasa's SQL tracker store with its SQLite file in WAL mode (bot/rasa/tracker_store.py),
+# named by path so that writing this file does not import Rasa.
+SQLITE_TRACKER_STORE = "bot.rasa.tracker_store.SQLiteTrackerStore"
 
 
 def endpoints_file(
@@ -40,6 +43,7 @@ def endpoints_file(
         data["tracker_store"] = sql_tracker_store(settings.tracker_url)
     elif data.get("tracker_store", {}).get("dialect") == "sqlite":
         data["tracker_store"]["db"] = str(settings.var_dir / "tracker.db")
+        data["tracker_store"]["type"] = SQLITE_TRACKER_STORE
     if settings.lock_url:
         data["lock_store"] = redis_lock_store(
             settings.lock_url, settings.lock_key_prefix, settings.lock_lifetime
@@ -95,7 +99,7 @@ def sql_tracker_store(url: str) -> dict[str, Any]:
     """Rasa's ``tracker_store`` entry (type SQL) for a SQLAlchemy URL such as ``CX_TRACKER_URL``."""
     parsed = make_url(url)
     if parsed.drivername.split("+")[0] == "sqlite":
-        return {"type": "SQL", "dialect": "sqlite", "db": parsed.database}
+        return {"type": SQLITE_TRACKER_STORE, "dialect": "sqlite", "db": parsed.database}
     entry = {
         "type": "SQL",
         "dialect": parsed.drivername,

@@ -63,7 +63,7 @@ def test_a_tracker_url_puts_rasas_tracker_store_there(tmp_path):
     assert all(p.env["CX_TRACKER_URL"] == url for p in processes(s))
     sqlite = settings(tmp_path, CX_TRACKER_URL=f"sqlite:///{tmp_path / 'elsewhere.db'}")
     assert yaml.safe_load(endpoints_file(sqlite).read_text())["tracker_store"] == {
-        "type": "SQL",
+        "type": "bot.rasa.tracker_store.SQLiteTrackerStore",
         "dialect": "sqlite",
         "db": str(tmp_path / "elsewhere.db"),
     }
