@@ -484,7 +484,10 @@ identity_checks = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("conversation_id", String(255), nullable=False, index=True),
     Column("channel", String(32), nullable=False),
-    Column("address", String(64)),  # the client's IP address, when the channel knows it
+    # The client's IP address, when the channel knows it, as CX review shows it (normalised,
+    # cut past 64 characters); the limits count by address_key, the SHA-256 of it whole.
+    Column("address", String(64)),
+    Column("address_key", String(64)),
     # lookup: an order number looked up unverified; order_email: an email checked against an
     # order; code_sent: a one-time code emailed; code: a code typed in.
     Column("kind", String(16), nullable=False),
@@ -493,7 +496,7 @@ identity_checks = Table(
     Column("customer_id", String(64)),  # verified as (ok), or the code's addressee
     Column("at", DateTime, nullable=False, index=True),
 )
-Index("ix_identity_checks_address_at", identity_checks.c.address, identity_checks.c.at)
+Index("ix_identity_checks_address_key_at", identity_checks.c.address_key, identity_checks.c.at)
 
 # One-time codes emailed to a customer to verify a chat; only the code's hash is kept.
 one_time_codes = Table(

@@ -9,6 +9,8 @@ Guarantees:
   an attempt is checked against its limits and reserved in one transaction that no other
   attempt of the same conversation, address or customer runs alongside (``attempt``,
   ``grant_code``); nothing slow (a back-office lookup, a mail) runs inside it;
+- a client address is counted by a digest of its normalised form (``address_key``), one
+  count per address whatever its length or spelling; what CX review is shown may be cut;
 - a one-time code is kept only as a hash, is valid for minutes, is spent by its first right
   answer or by ``max_tries`` wrong ones, and only the newest code of a conversation counts.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -42,6 +45,41 @@ class Where:
     conversation_id: str
     channel: str = "rest"
     address: str | None = None
+
+
+# What CX review is shown of an address (identity_checks.address); the limits never count
+# by it, since a longer address shown cut would share its count with every other address
+# cut the same way (and an address counted whole would never find its rows stored cut).
+SHOWN_ADDRESS_CHARS = 64
+
+
+def normalised_address(address: str) -> str:
+    """One spelling per client address: an IP address in its canonical form (``2001:DB8::1``
+    and ``2001:0db8:0:0::1`` are one address; an IPv4-mapped IPv6 address is its IPv4
+    address), anything else (a proxy's odd value) trimmed and lower-cased."""
+    text = address.strip()
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return text.lower()
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def address_key(address: str) -> str:
+    """What the limits count an address by (identity_checks.address_key): the SHA-256 of its
+    normalised form, the same 64 characters for an address of any length, so two addresses
+    never share a count and one address never has two."""
+    return hashlib.sha256(normalised_address(address).encode()).hexdigest()
+
+
+def shown_address(address: str) -> str:
+    """The address as CX review shows it: normalised, cut (marked) past SHOWN_ADDRESS_CHARS."""
+    text = normalised_address(address)
+    if len(text) <= SHOWN_ADDRESS_CHARS:
+        return text
+    return text[: SHOWN_ADDRESS_CHARS - 1] + "\u2026"
 
 
 def code_hash(conversation_id: str, code: str) -> str:
@@ -172,7 +210,8 @@ class IdentityChecks:
             identity_checks.insert().values(
                 conversation_id=where.conversation_id,
                 channel=where.channel,
-                address=(where.address or None) and where.address[:64],
+                address=shown_address(where.address) if where.address else None,
+                address_key=address_key(where.address) if where.address else None,
                 kind=kind,
                 outcome=outcome,
                 order_id=order_id and order_id[:64],
@@ -258,7 +297,7 @@ class IdentityChecks:
         if where.address:
             by_address = self._distinct_lookups(
                 conn,
-                identity_checks.c.address == where.address,
+                identity_checks.c.address_key == address_key(where.address),
                 limits["lookups_per_address"].window,
             )
             if _reached(by_address, limits["lookups_per_address"]):
@@ -281,8 +320,8 @@ class IdentityChecks:
             or self._over(
                 conn,
                 failed,
-                identity_checks.c.address,
-                where.address,
+                identity_checks.c.address_key,
+                address_key(where.address) if where.address else None,
                 limits["failures_per_address"],
             )
         )
@@ -465,7 +504,7 @@ def _keys(where: Where) -> list[str]:
     """What an attempt's limits count by: its conversation and, when known, its address."""
     keys = [f"conversation:{where.conversation_id}"]
     if where.address:
-        keys.append(f"address:{where.address}")
+        keys.append(f"address:{address_key(where.address)}")
     return keys
 
 

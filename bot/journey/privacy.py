@@ -86,7 +86,7 @@ def export_customer(engine: Engine, who: str, tracker: Engine | None) -> dict[st
     for row in held["identity_checks"]:
         if row["conversation_id"] not in subject.conversation_ids:
             # A check naming them from someone else's chat: where it came from is not theirs.
-            row.update(conversation_id=None, address=None, channel=None)
+            row.update(conversation_id=None, address=None, address_key=None, channel=None)
     for row in held["one_time_codes"]:
         row.pop("code_hash", None)  # a secret's hash, of no use to them
         if row["conversation_id"] not in subject.conversation_ids:

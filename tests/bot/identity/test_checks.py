@@ -6,10 +6,13 @@ import functools
 from datetime import datetime, timedelta
 
 import pytest
+from alembic import command
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
-from bot.db.migrate import migrate
+from bot.db.migrate import alembic_config, migrate
+from bot.db.schema import identity_checks
 from bot.identity.access import AccessRules
 from bot.identity.checks import (
     CODE_SENT,
@@ -20,6 +23,7 @@ from bot.identity.checks import (
     ORDER_EMAIL,
     IdentityChecks,
     Where,
+    address_key,
     code_hash,
 )
 from bot.routing import RoutingMap
@@ -178,3 +182,84 @@ def _fresh_checks() -> IdentityChecks:
     engine = make_engine("sqlite://")
     migrate(engine)
     return IdentityChecks(engine, AccessRules.load(), now=lambda: START)
+
+
+# -- an address is counted as one, whatever its length or spelling -------------------------
+
+# Longer than identity_checks.address shows (64 characters), alike in their first 64.
+LONG = "proxy-said-" + "x" * 80 + "-1"
+LONG_TWIN = "proxy-said-" + "x" * 80 + "-2"
+
+
+def fail_from(checks: IdentityChecks, address: str, times: int) -> None:
+    """``times`` failed order-and-email attempts from ``address``, each in a chat of its own."""
+    for n in range(times):
+        with checks.attempt(Where(f"{address[-8:]}-{n}", "rest", address), ORDER_EMAIL) as claim:
+            assert not claim.limited
+            claim.settle(FAILED)
+
+
+def test_a_long_address_reaches_its_own_limit_and_shares_it_with_no_other(checks):
+    fail_from(checks, LONG, checks.rules.limits["failures_per_address"].limit)
+    assert not checks.may_try(Where("fresh", "rest", LONG))
+    with checks.attempt(Where("fresh", "rest", LONG), ORDER_EMAIL) as claim:
+        assert claim.limited
+    assert checks.may_try(Where("fresh", "rest", LONG_TWIN))  # the same first 64 characters
+
+
+def test_a_long_address_reaches_its_lookup_limit(checks):
+    for n in range(checks.rules.limits["lookups_per_address"].limit):
+        with checks.attempt(Where(f"tab-{n}", "rest", LONG), LOOKUP, f"ORD-3{n:04d}") as claim:
+            claim.settle(FAILED)
+    assert not checks.may_look_up(Where("tab-new", "rest", LONG), "ORD-10001")
+    assert checks.may_look_up(Where("tab-new", "rest", LONG_TWIN), "ORD-10001")
+
+
+@pytest.mark.parametrize(
+    "written, also",
+    [
+        ("2001:DB8::1", "2001:0db8:0000:0000:0000:0000:0000:0001"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),  # IPv4 seen through an IPv6 socket
+        (" 198.51.100.4", "198.51.100.4"),
+    ],
+)
+def test_one_address_written_two_ways_has_one_count(checks, written, also):
+    fail_from(checks, written, checks.rules.limits["failures_per_address"].limit)
+    assert not checks.may_try(Where("fresh", "rest", also))
+
+
+def test_cx_review_is_shown_the_address_normalised_and_a_long_one_cut(checks):
+    checks.record(Where("seen-1", "rest", "2001:DB8::0:1"), ORDER_EMAIL, FAILED)
+    checks.record(Where("seen-2", "rest", LONG), ORDER_EMAIL, FAILED)
+    [short] = checks.of_conversation("seen-1")
+    [long] = checks.of_conversation("seen-2")
+    assert short["address"] == "2001:db8::1"
+    assert long["address"] == LONG[:63] + "\u2026" and len(long["address"]) == 64
+    assert long["address_key"] == address_key(LONG) != address_key(LONG_TWIN)
+
+
+def test_the_migration_keys_the_addresses_already_recorded(engine, clock):
+    with engine.begin() as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0012_one_truth")
+    rows = [
+        {"conversation_id": f"old-{n}", "channel": "rest", "address": address,
+         "kind": ORDER_EMAIL, "outcome": FAILED, "at": START}
+        for n, address in enumerate(["2001:DB8::1"] * 10 + ["203.0.113.9", None])
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(identity_checks.insert(), rows)
+    migrate(engine)
+    with engine.connect() as conn:
+        stored = conn.execute(select(identity_checks.c.address, identity_checks.c.address_key))
+        keys = {address: key for address, key in stored}
+    assert keys == {
+        "2001:DB8::1": address_key("2001:db8::1"),
+        "203.0.113.9": address_key("203.0.113.9"),
+        None: None,
+    }
+    # The failures recorded before the upgrade still count, under any spelling.
+    checks = IdentityChecks(engine, AccessRules.load(known_needs=RoutingMap.load()), now=clock)
+    assert not checks.may_try(Where("after", "rest", "2001:db8:0::1"))
+    assert checks.may_try(Where("after", "rest", "203.0.113.9"))

@@ -126,11 +126,18 @@ def test_racing_order_and_email_guesses_from_one_conversation_get_the_limit(data
     assert all(r.customer is None for r in results)
 
 
-def test_racing_order_and_email_guesses_from_one_address_get_the_address_limit(database, verifier):
+# An address longer than identity_checks.address shows (64 characters): a proxy's odd value.
+LONG_ADDRESS = "proxy-said-" + "x" * 80
+
+
+@pytest.mark.parametrize("address", [ADDRESS, LONG_ADDRESS], ids=["ip", "long"])
+def test_racing_order_and_email_guesses_from_one_address_get_the_address_limit(
+    database, verifier, address
+):
     results = race(
         THREADS,
         lambda i: verifier.with_order_email(
-            Where(f"chat-{i}", "rest", ADDRESS), ORDER, WRONG_EMAIL
+            Where(f"chat-{i}", "rest", address), ORDER, WRONG_EMAIL
         ),
     )
     allowed = limit("failures_per_address")
@@ -174,11 +181,12 @@ def test_racing_lookups_from_one_conversation_get_the_limit_in_distinct_orders(d
     assert sum(r.limited for r in results) == THREADS - allowed
 
 
-def test_racing_lookups_from_one_address_get_the_address_limit(database, verifier):
+@pytest.mark.parametrize("address", [ADDRESS, LONG_ADDRESS], ids=["ip", "long"])
+def test_racing_lookups_from_one_address_get_the_address_limit(database, verifier, address):
     allowed = limit("lookups_per_address")
     n = allowed + 4
     results = race(
-        n, lambda i: verifier.look_up(Where(f"tab-{i}", "rest", ADDRESS), f"ORD-9{i:04d}")
+        n, lambda i: verifier.look_up(Where(f"tab-{i}", "rest", address), f"ORD-9{i:04d}")
     )
     assert verifier.backoffice.lookups <= allowed
     assert outcomes(database, LOOKUP) == {FAILED: allowed, LIMITED: n - allowed}

@@ -39,6 +39,7 @@ from bot.db.schema import (
     touchpoints,
     users,
 )
+from bot.identity.checks import address_key
 from bot.journey.privacy import apply_retention, export_customer, forget_customer
 from bot.journey.rasa_tracker import tracker_events_of, tracker_store_url
 from bot.journey.signals import UserMessage
@@ -608,7 +609,8 @@ def test_identity_checks_naming_a_customer_from_another_chat_go_with_them(journe
             conn.execute(
                 insert(identity_checks).values(
                     conversation_id="stranger-chat", channel="rest", address="198.51.100.9",
-                    kind="code_sent", outcome="ok", customer_id=customer_id, at=T0,
+                    address_key=address_key("198.51.100.9"), kind="code_sent", outcome="ok",
+                    customer_id=customer_id, at=T0,
                 )
             )  # fmt: skip
         conn.execute(
@@ -623,6 +625,7 @@ def test_identity_checks_naming_a_customer_from_another_chat_go_with_them(journe
     from_stranger = [c for c in doc["identity_checks"] if c["conversation_id"] is None]
     assert len(from_stranger) == 1 and from_stranger[0]["address"] is None
     assert "198.51.100.9" not in json.dumps(doc) and "stranger-chat" not in json.dumps(doc)
+    assert address_key("198.51.100.9") not in json.dumps(doc)  # nor what it is counted by
     assert {c["address"] for c in doc["identity_checks"]} == {"203.0.113.7", None}
     assert all("code_hash" not in c for c in doc["one_time_codes"])
     assert len(doc["one_time_codes"]) == 2
