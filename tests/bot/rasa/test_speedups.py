@@ -26,9 +26,13 @@ INVALID = [
 
 @pytest.fixture
 def installed(monkeypatch):
+    from rasa.shared.core.events import Event
+
+    # Both put back after the test (pytest keeps the staticmethod as it was).
     monkeypatch.setattr(
         RemoteAction, "_validate_action_result", RemoteAction._validate_action_result
     )
+    monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
     speedups.install()
     return RemoteAction("action_x", None)
 
@@ -69,3 +73,48 @@ def test_install_is_idempotent(installed):
     first = RemoteAction._validate_action_result
     speedups.install()
     assert RemoteAction._validate_action_result is first is speedups.validate_action_result
+
+
+def test_event_types_resolve_as_rasas_walk_does(monkeypatch):
+    from rasa.shared.core.events import Event
+    from rasa.shared.utils.common import all_subclasses
+
+    original = Event.resolve_by_type
+    monkeypatch.setattr(Event, "resolve_by_type", original)
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    expected = {name: original(name) for name in names}
+    monkeypatch.setattr(speedups, "_event_types", {})
+    monkeypatch.setattr(Event, "resolve_by_type", staticmethod(speedups.resolve_event_type))
+    assert {name: Event.resolve_by_type(name) for name in names} == expected
+    assert Event.resolve_by_type("topic") is None
+    assert Event.resolve_by_type("no_such_event", default=Event) is Event
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        Event.resolve_by_type("no_such_event")
+
+
+def test_an_event_class_imported_later_is_found(monkeypatch):
+    from rasa.shared.core.events import Event
+
+    monkeypatch.setattr(speedups, "_event_types", {})
+    speedups.resolve_event_type("user")  # the table is built
+
+    class LateEvent(Event):
+        type_name = "cx_late_event_for_test"
+
+        def __eq__(self, other):
+            return isinstance(other, LateEvent)
+
+        def __hash__(self):
+            return 1
+
+        def as_story_string(self):
+            return None
+
+    assert speedups.resolve_event_type("cx_late_event_for_test") is LateEvent
+
+
+def test_install_puts_the_table_in_rasas_place(installed):
+    from rasa.shared.core.events import Event, UserUttered
+
+    assert Event.resolve_by_type is speedups.resolve_event_type
+    assert Event.from_parameters({"event": "user", "text": "hi"}) == UserUttered("hi")
