@@ -114,7 +114,8 @@ def test_an_event_class_imported_later_is_found(monkeypatch):
 
 
 def test_install_puts_the_table_in_rasas_place(installed):
-    from rasa.shared.core.events import Event, UserUttered
+    from rasa.shared.core.events import ActionExecuted, Event
 
     assert Event.resolve_by_type is speedups.resolve_event_type
-    assert Event.from_parameters({"event": "user", "text": "hi"}) == UserUttered("hi")
+    event = Event.from_parameters({"event": "action", "name": "action_listen"})
+    assert event == ActionExecuted("action_listen")
