@@ -189,3 +189,30 @@ def test_a_rest_client_cannot_plant_state_in_a_slack_thread_before_its_customer(
 def user_events(assistant, conversation: str) -> list[str]:
     """The customer messages of ``conversation`` that Rasa holds."""
     return [e["text"] for e in assistant.tracker(conversation)["events"] if e["event"] == "user"]
+
+
+def test_state_a_rest_client_left_in_a_website_chat_never_reaches_its_visitor(assistant):
+    # The widget's chat id is no secret to the page it runs on (data-session-id): a REST
+    # client that learns it can speak there before the visitor does.
+    from tests.e2e.test_web_channel import WidgetClient
+
+    visitor = WidgetClient(assistant.url)
+    try:
+        planted = visitor.session["session_id"]
+        said = post(assistant, {"sender": planted, "message": "my email is thief@example.com"})
+        assert said  # REST spoke first, in a chat with no customer message yet
+        assert assistant.tracker(planted)["slots"]["email"] == "thief@example.com"
+        visitor.say("hi")
+        fresh = visitor.next("session_confirm")["session_id"]  # sent once she's answered
+        assert fresh != planted
+        assert user_events(assistant, fresh) == ["hi"]
+        assert assistant.tracker(fresh)["slots"].get("email") is None
+        # REST can't follow the visitor there either.
+        r = requests.post(
+            f"{assistant.url}/webhooks/rest/webhook",
+            json={"sender": fresh, "message": "what did she say?"},
+            timeout=30,
+        )
+        assert r.status_code == 403, r.text
+    finally:
+        visitor.close()

@@ -12,9 +12,10 @@ channel a conversation that REST opened (bot/rasa/channels/slack.py).
 A customer message without a channel was made through Rasa's HTTP API, with its token
 (the hub, an operator): it is nobody's planting and counts as the channel's own.
 
-A conversation found to be the channel's own (or new) is remembered, so the tracker is read
-once per conversation per process, not on every message: once it holds one of the
-channel's own customer messages, every other channel refuses it in turn.
+A conversation found to hold one of the channel's own customer messages is remembered, so
+its tracker is read once per process, not on every message: every other channel refuses
+it from then on. A new one is read again until it holds one (another channel could still
+speak first in it).
 """
 
 from __future__ import annotations
@@ -48,18 +49,17 @@ class OwnConversations:
         # Every session's events, not only the latest's: slots carry over into a new session
         # (domain.yml), so a message of an earlier session still left its state there.
         tracker = await store.retrieve_full_tracker(conversation_id)
-        if tracker is not None and spoken_elsewhere(tracker.events, self.channel):
+        channels = customer_channels(tracker.events if tracker is not None else [])
+        if channels - {None, self.channel}:
             return True
-        self._own[conversation_id] = None
-        if len(self._own) > self._remembered:
-            self._own.popitem(last=False)
+        if self.channel in channels:
+            self._own[conversation_id] = None
+            if len(self._own) > self._remembered:
+                self._own.popitem(last=False)
         return False
 
 
-def spoken_elsewhere(events: Any, channel: str) -> bool:
-    """Whether any customer message among ``events`` came in on a channel other than
-    ``channel`` (one without a channel was made through Rasa's HTTP API: not another's)."""
-    return any(
-        isinstance(event, UserUttered) and event.input_channel not in (None, channel)
-        for event in events
-    )
+def customer_channels(events: Any) -> set[str | None]:
+    """The channels the customer messages among ``events`` came in on (None: made through
+    Rasa's HTTP API, not another channel's)."""
+    return {event.input_channel for event in events if isinstance(event, UserUttered)}

@@ -19,7 +19,8 @@ A website chat's id is not refused by shape: the website channel mints it on the
 (``uuid4().hex``, bot/rasa/channels/web.py) when a browser connects and tells it only to
 that browser, inside the signed session token that already opens the chat; a REST client
 cannot name it before it exists, and plain hex ids are what many integrations use. Once
-the browser has spoken, the tracker rule above refuses it.
+the browser has spoken, the tracker rule above refuses it; if a REST client that learnt the
+id speaks there first, the website channel gives the browser a new conversation instead.
 """
 
 from __future__ import annotations

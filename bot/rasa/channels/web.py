@@ -6,6 +6,9 @@ decides the session: on connect the browser shows its signed session token (or g
 conversation), and every message goes to the conversation its socket was bound to. Whatever
 session id or metadata a client sends is ignored; the only metadata passed to the assistant
 is the customer id a valid customer token vouches for (bot/rasa/channels/tokens.py).
+A conversation another channel spoke in (a REST client that learnt its id) is never carried
+on: a browser resuming it, or sending its first message after another channel spoke there,
+gets a new conversation, and ``session_confirm`` with its token (bot/rasa/channels/owned.py).
 
 Protocol (socket.io, default namespace; bot/widget/widget.js is the client):
 
@@ -67,6 +70,7 @@ from bot.db.engine import make_engine
 from bot.departments import Department, load_departments
 from bot.rasa.channels import typed_choice
 from bot.rasa.channels.live import LiveState
+from bot.rasa.channels.owned import OwnConversations
 from bot.rasa.channels.presence import WebPresence
 from bot.rasa.channels.rest import MAX_MESSAGE_CHARS, clean_message
 from bot.rasa.channels.tokens import (
@@ -145,6 +149,7 @@ class WebChatInput(SocketIOInput):
         self._presence: WebPresence | None = None
         self.limits = limits or RateLimits()
         self.limiter = self.limits.limiter() if limiter is None else limiter
+        self.conversations = OwnConversations(self.name())
 
     def get_output_channel(self) -> WebChatOutput | None:
         """The widget output for Rasa's events API (``output_channel=socketio`` or ``latest``)."""
@@ -192,10 +197,14 @@ class WebChatInput(SocketIOInput):
             except InvalidToken as e:
                 log.info("website chat connection refused: %s", e)
                 raise ConnectionRefusedError("customer token rejected") from None
-            if await self.signed_in_since(session.session_id) - {session.customer_id}:
+            if await self.signed_in_since(session.session_id) - {
+                session.customer_id
+            } or await self.opened_elsewhere(session.session_id):
                 # A token from before the visitor signed in (copied on a shared computer),
                 # used anonymously or signed in as someone else: the chat is that customer's
-                # now, with their answers and identity. A new chat instead.
+                # now, with their answers and identity. Or another channel spoke in it (a
+                # REST client that learnt the id): what it left there is not this visitor's.
+                # A new chat instead.
                 session = WebSession(uuid.uuid4().hex, session.customer_id)
             await sio.save_session(sid, {"session": session, "ip": ip})
             await _maybe_await(sio.enter_room(sid, session.session_id))
@@ -206,9 +215,7 @@ class WebChatInput(SocketIOInput):
         async def disconnect(sid: str) -> None:
             await self._note_presence(WebPresence.disconnected, sid)
 
-        @sio.on("session_request")
-        async def session_request(sid: str, _data: Any = None) -> None:
-            session = await self._session_of(sid)
+        async def confirm(sid: str, session: WebSession) -> None:
             history, agent = await self.history_and_agent(session.session_id)
             await sio.emit(
                 "session_confirm",
@@ -223,6 +230,10 @@ class WebChatInput(SocketIOInput):
                 },
                 room=sid,
             )
+
+        @sio.on("session_request")
+        async def session_request(sid: str, _data: Any = None) -> None:
+            await confirm(sid, await self._session_of(sid))
 
         @sio.on("typing")
         async def typing(sid: str, data: Any = None) -> None:
@@ -260,6 +271,19 @@ class WebChatInput(SocketIOInput):
                     room=sid,
                 )
                 return {"error": "rate limited"}
+            afresh = False
+            if not stored.get("spoken"):
+                if await self.opened_elsewhere(session.session_id):
+                    # Another channel spoke in this chat after the widget connected: this
+                    # message starts a new one; the widget is told which once it's answered.
+                    session = WebSession(uuid.uuid4().hex, session.customer_id)
+                    await _maybe_await(sio.leave_room(sid, stored["session"].session_id))
+                    await _maybe_await(sio.enter_room(sid, session.session_id))
+                    stored["session"], afresh = session, True
+                # From this socket's first message on, the chat holds one of the widget's
+                # own messages: no other channel may speak in it (bot/rasa/channels/owned.py).
+                stored["spoken"] = True
+                await sio.save_session(sid, stored)
             # Longer messages are cut, not refused, and NUL removed, as on the REST channel.
             text = clean_message(text)
             # The id Rasa records with the message: an agent's "seen" names it.
@@ -284,6 +308,8 @@ class WebChatInput(SocketIOInput):
                     message_id=message_id,
                 )
             )
+            if afresh:  # the new chat's token and history, its first message and answers
+                await confirm(sid, session)
             return {"id": message_id}
 
         return webhook
@@ -358,6 +384,12 @@ class WebChatInput(SocketIOInput):
             for event in tracker.events
             if isinstance(event, UserUttered) and (event.metadata or {}).get("customer_id")
         }
+
+    async def opened_elsewhere(self, session_id: str) -> bool:
+        """Whether a customer message of this chat came in on another channel."""
+        agent = getattr(getattr(self.app, "ctx", None), "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        return await self.conversations.opened_elsewhere(store, session_id)
 
     async def history(self, session_id: str) -> list[dict[str, Any]]:
         """The conversation so far, as the widget shows it (the newest messages)."""

@@ -130,10 +130,17 @@ def test_each_conversation_is_looked_up_once_and_the_memory_is_bounded():
             CountingStore.reads += 1
             return await super().retrieve_full_tracker(sender_id)
 
+    store = CountingStore(Domain.empty())
+    for sender in ("a", "b", "c"):  # each with a message of REST's own
+        tracker = DialogueStateTracker.from_events(
+            sender, [UserUttered("hi", input_channel="rest")]
+        )
+        asyncio.run(store.save(tracker))
+
     class App:
         class ctx:
             class agent:
-                tracker_store = CountingStore(Domain.empty())
+                tracker_store = store
 
     conversations = RestConversations(remembered=2)
 
@@ -145,3 +152,7 @@ def test_each_conversation_is_looked_up_once_and_the_memory_is_bounded():
     assert CountingStore.reads == 2
     asyncio.run(ask("c", "b"))  # "b" was the oldest remembered when "c" came: read again
     assert CountingStore.reads == 4
+    # A new conversation is read until it holds a message of REST's own: another channel
+    # could still speak in it first.
+    asyncio.run(ask("new", "new"))
+    assert CountingStore.reads == 6
