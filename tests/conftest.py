@@ -19,6 +19,7 @@ from datetime import date, datetime
 from graphlib import TopologicalSorter
 from pathlib import Path
 
+import argon2
 import pytest
 import yaml
 from sqlalchemy import text
@@ -307,6 +308,33 @@ class ParsedYaml:
 def _yaml_parsed_once() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(yaml, "safe_load", ParsedYaml(yaml.safe_load))
+        yield
+
+
+def hashed_once(hash_password):
+    """``argon2.PasswordHasher.hash`` computing one hash per password and parameters per test
+    process: tests create hundreds of staff users, nearly all with one password, and each
+    Argon2id hash costs ~0.2 s of CPU (64 MiB, 3 passes). The stored hash is still a real
+    Argon2id hash of that password (one random salt for all of them), and every sign-in
+    still verifies against it for real."""
+    hashes: dict[tuple, str] = {}
+
+    def hash_of(hasher, password, *, salt=None):
+        if salt is not None:  # a caller that chose its salt gets exactly that
+            return hash_password(hasher, password, salt=salt)
+        key = (password, hasher.time_cost, hasher.memory_cost, hasher.parallelism,
+               hasher.hash_len, hasher.salt_len, hasher.type)  # fmt: skip
+        if key not in hashes:
+            hashes[key] = hash_password(hasher, password)
+        return hashes[key]
+
+    return hash_of
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _passwords_hashed_once() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(argon2.PasswordHasher, "hash", hashed_once(argon2.PasswordHasher.hash))
         yield
 
 
