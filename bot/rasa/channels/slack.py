@@ -399,9 +399,20 @@ class ThreadedSlackInput(SlackInput):
         metadata = metadata or {}
         channel = metadata.get("out_channel")
         thread_id = metadata.get("thread_id") if self.use_threads else None
-        if await self._opened_elsewhere(sender_id, request):
-            # Its state is not this author's (an email typed, an option pending): no turn,
-            # and the author is told, in the thread, to start a new one.
+        trackers = self.trackers if self.trackers is not None else tracker_store_of(request)
+        try:
+            elsewhere = sender_id is not None and await self.conversations.opened_elsewhere(
+                trackers, sender_id
+            )
+        except Exception:
+            # The turn itself would need the tracker store: none is started without it.
+            logger.exception("Could not read the tracker of %s: no turn", sender_id)
+            return response.text("Conversations can't be read right now: no turn.")
+        if elsewhere:
+            # A REST client named this thread's id before its customer wrote (bot/rasa/
+            # channels/owned.py): its state (an email typed, an option pending) is not this
+            # author's. No turn, and the author is told, in the thread, to start a new one.
+            logger.warning("Refused a Slack message to a conversation another channel opened")
             output = self.get_output_channel(channel, thread_id)
             await tell(output, metadata.get("slack_user") or "", OPENED_ELSEWHERE)
             return response.text("Conversation opened on another channel: no turn.")
@@ -417,23 +428,6 @@ class ThreadedSlackInput(SlackInput):
         self._background_tasks.add(task)  # a reference, so the task is not collected
         task.add_done_callback(self._background_tasks.discard)
         return response.text("")
-
-    async def _opened_elsewhere(self, sender_id: str | None, request: Request) -> bool:
-        """Whether this thread's conversation holds customer messages from another channel
-        (a REST client naming the thread's id before the customer wrote: bot/rasa/channels/
-        owned.py). If the tracker store cannot be read, no turn is started either: the turn
-        itself would need it."""
-        if not sender_id:
-            return False
-        trackers = self.trackers if self.trackers is not None else tracker_store_of(request)
-        try:
-            elsewhere = await self.conversations.opened_elsewhere(trackers, sender_id)
-        except Exception:
-            logger.exception("Could not read the tracker of %s: no turn", sender_id)
-            return True
-        if elsewhere:
-            logger.warning("Refused a Slack message to a conversation another channel opened")
-        return elsewhere
 
     async def private_recipient(
         self, metadata: dict[str, Any], sender_id: str | None = None, request: Request | None = None

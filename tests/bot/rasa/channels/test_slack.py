@@ -693,12 +693,13 @@ def test_a_thread_whose_conversation_is_slacks_own_goes_on(channel):
     assert [m.sender_id for m in turns.messages] == [conversation]
 
 
-def test_when_the_tracker_store_cannot_be_read_no_turn_starts(channel):
+def test_when_the_tracker_store_cannot_be_read_no_turn_starts(channel, fake_slack):
     class Unreadable(InMemoryTrackerStore):
         async def retrieve_full_tracker(self, sender_id):
             raise ConnectionError("tracker store down")
 
     channel.trackers = Unreadable(Domain.empty())
-    turns = Turns()
-    handle(channel, request(message_event("hi", ts=new_thread())), turns)
-    assert turns.messages == []
+    turns, thread = Turns(), new_thread()
+    answer = handle(channel, request(message_event("hi", ts=thread)), turns)
+    assert answer.status == 200 and turns.messages == []
+    assert fake_slack.posts(thread_ts=thread) == []  # not told it was opened elsewhere
