@@ -279,6 +279,8 @@ class WebChatInput(SocketIOInput):
                     session = WebSession(uuid.uuid4().hex, session.customer_id)
                     await _maybe_await(sio.leave_room(sid, stored["session"].session_id))
                     await _maybe_await(sio.enter_room(sid, session.session_id))
+                    await self._note_presence(WebPresence.disconnected, sid)
+                    await self._note_presence(WebPresence.connected, sid, session.session_id)
                     stored["session"], afresh = session, True
                 # From this socket's first message on, the chat holds one of the widget's
                 # own messages: no other channel may speak in it (bot/rasa/channels/owned.py).

@@ -12,6 +12,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.db.engine import make_engine
+from bot.db.migrate import migrate
+from bot.rasa.channels.presence import WebPresence
 from bot.rasa.channels.tokens import WebSession, mint_session_token
 from bot.rasa.channels.web import WebChatInput
 from bot.settings import Settings
@@ -29,8 +32,11 @@ def clients():
         client.close()
 
 
-def web_channel() -> WebChatInput:
-    return WebChatInput(Settings.from_env({"CX_WIDGET_SECRET": SECRET}))
+def web_channel(journey_url: str | None = None) -> WebChatInput:
+    env = {"CX_WIDGET_SECRET": SECRET}
+    if journey_url:
+        env["CX_JOURNEY_URL"] = journey_url
+    return WebChatInput(Settings.from_env(env))
 
 
 def say_into(store: InMemoryTrackerStore, conversation: str, channel: str) -> None:
@@ -64,9 +70,13 @@ def test_a_chat_a_rest_client_spoke_in_while_the_widget_was_away_is_not_resumed(
         assert [m.sender_id for m in server.messages] == [fresh]
 
 
-def test_a_chat_a_rest_client_spoke_in_before_the_widgets_first_message_starts_afresh(clients):
+def test_a_chat_a_rest_client_spoke_in_before_the_widgets_first_message_starts_afresh(
+    clients, tmp_path
+):
+    journey_url = f"sqlite:///{tmp_path / 'journey.db'}"
+    migrate(make_engine(journey_url))
     store = InMemoryTrackerStore(Domain.empty())
-    with ChannelServer(web_channel(), store) as server:
+    with ChannelServer(web_channel(journey_url), store) as server:
         widget = WidgetClient(server.url)
         clients.append(widget)
         first = widget.session["session_id"]
@@ -78,6 +88,9 @@ def test_a_chat_a_rest_client_spoke_in_before_the_widgets_first_message_starts_a
         # The widget is given the new chat: its id and the token that opens it again.
         confirmed = widget.next("session_confirm")
         assert confirmed["session_id"] == message.sender_id
+        # News told first reaches the chat the browser shows now (bot/rasa/channels/presence.py).
+        presence = WebPresence(make_engine(journey_url))
+        assert presence.online(message.sender_id) and not presence.online(first)
         again = WidgetClient(server.url, session=confirmed["token"])
         clients.append(again)
         assert again.session["session_id"] == message.sender_id
