@@ -257,6 +257,10 @@ LONG_UNITS = (
     "tests/bot/journey/test_store_concurrency.py",
     "tests/bot/journey/test_postgres_restart.py",
 )
+# The long units that need the trained model: ``make test`` trains it while the tests run, so
+# the long units that need none go out before these (the shared assistant's unit, first,
+# waits for it in its worker meanwhile).
+NEED_THE_MODEL = ("tests/e2e/", "tests/test_rasa_cli.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
@@ -267,8 +271,8 @@ def pytest_collection_modifyitems(config, items):
     Every test on the shared e2e assistant (tests/e2e/conftest.py's session-scoped
     ``assistant``) is one unit, so one Rasa system serves them all; every other module (one
     with a system of its own too) is a unit, so its module-scoped servers start once. Units go
-    out the shared assistant's first, then the other long ones, then the rest largest first.
-    Without xdist: no effect."""
+    out the shared assistant's first, then the other long ones (those that need no trained
+    model before those that do), then the rest largest first. Without xdist: no effect."""
     if not getattr(config.option, "loadgroup", False):
         return
     groups = {}
@@ -280,7 +284,9 @@ def pytest_collection_modifyitems(config, items):
 
     def unit_order(item):
         group = groups[item]
-        return (group != "e2e-assistant", not group.startswith(LONG_UNITS), -size[group], group)
+        long = group.startswith(LONG_UNITS)
+        needs_model = group.startswith(NEED_THE_MODEL)
+        return (group != "e2e-assistant", not long, needs_model, -size[group], group)
 
     items.sort(key=unit_order)  # stable: a module's tests keep their order
 

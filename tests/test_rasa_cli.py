@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from bot.settings import ROOT
+from tests.e2e.conftest import latest_model
 
 RASA = str(Path(sys.executable).parent / "rasa")
 # Responses only custom actions utter, and the button-only intents, are the only warnings
@@ -22,13 +22,6 @@ ALLOWED_WARNING = re.compile(
     r"|The intent '(?:rate_conversation|rate_effort|skip_feedback|proactive_news)' is listed in the domain file,"
     r" but is not found in the NLU training data"
 )
-
-
-def latest_model() -> Path:
-    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
-        pytest.fail("No trained model in models/: run `make train` (make test does it for you).")
-    return models[-1]
 
 
 def test_rasa_data_validate_is_clean():

@@ -41,7 +41,28 @@ def free_ports(count: int) -> int:
             continue
 
 
+def wait_for_training(timeout: float = 1800) -> None:
+    """``make test`` trains the model in the background while the tests that need none run
+    (Makefile): its status file appears when training is done or found nothing to do. Wait
+    for it; fail with the end of the training's log if it failed."""
+    status_file = os.environ.get("TEST_TRAINING_STATUS")
+    if not status_file:
+        return
+    status = ROOT / status_file
+    deadline = time.monotonic() + timeout
+    while not status.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"No training result in {status} after {timeout:.0f} s.")
+        time.sleep(0.5)
+    code = status.read_text().strip()
+    if code != "0":
+        log = ROOT / os.environ.get("TEST_TRAINING_LOG", "")
+        tail = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
+        pytest.fail(f"Training the model failed (exit {code}); the end of {log}:\n{tail}")
+
+
 def latest_model() -> Path:
+    wait_for_training()
     models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
         pytest.fail("No trained model in models/: run `make train` (make test does it for you).")
