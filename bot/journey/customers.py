@@ -69,6 +69,9 @@ def link_customer(
             tier=link.tier,
         )
     if linked and linked != key and linked.startswith("anon-"):
+        # Before the visitor's rows become the customer's and their marks are counted again
+        # (RepeatContacts.lock says why first).
+        repeats.lock(conn, key)
         move_preferences(conn, linked, key)  # "call me Sam", said before signing in
         conn.execute(
             update(identities).where(identities.c.customer_id == linked).values(customer_id=key)

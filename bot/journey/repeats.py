@@ -83,11 +83,7 @@ class RepeatContacts:
 
         Runs only when a touchpoint gets a new need or order, so most turns skip it.
         """
-        if conn.dialect.name == "postgresql":
-            # One such writer per customer at a time, until commit, and the read below comes
-            # after the wait: two of their chats that start together each see the other.
-            # (An advisory lock writes nothing; SQLite has one writer at a time anyway.)
-            conn.execute(_CUSTOMER_LOCK, {"customer": customer_id})
+        self.lock(conn, customer_id)
         this = Nearby(
             touchpoint_id,
             pending["started_at"],
@@ -95,6 +91,20 @@ class RepeatContacts:
             None,
         )
         return self.recount(conn, customer_id, this.started_at, pending=this)
+
+    @staticmethod
+    def lock(conn: Connection, customer_id: str) -> None:
+        """Make this transaction, until it ends, the one writer of the customer's repeat
+        marks (PostgreSQL; SQLite has one writer at a time anyway).
+
+        One such writer per customer at a time, and the reads after the wait: two of their
+        chats that start together each see the other. Taken before the transaction writes
+        any of the customer's touchpoints: a writer that held one of their rows and then
+        waited here would deadlock with the writer holding the lock, which waits for that
+        row. Taking it again in the same transaction is free (an advisory lock writes
+        nothing)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(_CUSTOMER_LOCK, {"customer": customer_id})
 
     def recount(
         self,
