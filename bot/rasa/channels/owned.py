@@ -49,14 +49,28 @@ class OwnConversations:
         # Every session's events, not only the latest's: slots carry over into a new session
         # (domain.yml), so a message of an earlier session still left its state there.
         tracker = await store.retrieve_full_tracker(conversation_id)
-        channels = customer_channels(tracker.events if tracker is not None else [])
+        return self.opened_elsewhere_in(conversation_id, tracker.events if tracker else [])
+
+    def opened_elsewhere_in(self, conversation_id: str, events: Any) -> bool:
+        """``opened_elsewhere`` for a caller that has read the conversation's events (every
+        session's) already."""
+        channels = customer_channels(events)
         if channels - {None, self.channel}:
             return True
         if self.channel in channels:
             self._own[conversation_id] = None
+            self._own.move_to_end(conversation_id)
             if len(self._own) > self._remembered:
                 self._own.popitem(last=False)
         return False
+
+
+def tracker_store_of(app: Any) -> TrackerStore | None:
+    """The tracker store of the Rasa server ``app`` is (its agent's); None for an app
+    without one (a channel served without Rasa's model, a bare test app)."""
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    store: TrackerStore | None = getattr(agent, "tracker_store", None)
+    return store
 
 
 def customer_channels(events: Any) -> set[str | None]:

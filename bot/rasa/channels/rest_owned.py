@@ -32,7 +32,7 @@ from typing import Any
 from sanic import response
 from sanic.response import HTTPResponse
 
-from bot.rasa.channels.owned import OwnConversations
+from bot.rasa.channels.owned import OwnConversations, tracker_store_of
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +70,8 @@ class RestConversations:
         if slack_shaped(sender_id):
             logger.warning("Refused a REST message with a Slack-shaped sender id")
             return response.json({"error": SLACK_SHAPED}, status=403)
-        agent = getattr(getattr(app, "ctx", None), "agent", None)
-        store = getattr(agent, "tracker_store", None)
         try:
-            elsewhere = await self._conversations.opened_elsewhere(store, sender_id)
+            elsewhere = await self._conversations.opened_elsewhere(tracker_store_of(app), sender_id)
         except Exception:
             logger.exception("Could not read the tracker of %s", sender_id)
             return response.json(

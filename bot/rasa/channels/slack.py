@@ -80,7 +80,7 @@ from bot.rasa.channels.slack_payloads import (
     interaction_metadata,
     media_type,
 )
-from bot.rasa.channels.slack_privacy import author_alone, tracker_store_of
+from bot.rasa.channels.slack_privacy import author_alone, tracker_store_of_request
 from bot.rasa.channels.slack_signing import UNSIGNED, slack_signature_ok
 from bot.ratelimit import Limiter, RateLimits
 from bot.settings import Settings
@@ -399,7 +399,7 @@ class ThreadedSlackInput(SlackInput):
         metadata = metadata or {}
         channel = metadata.get("out_channel")
         thread_id = metadata.get("thread_id") if self.use_threads else None
-        trackers = self.trackers if self.trackers is not None else tracker_store_of(request)
+        trackers = self.trackers if self.trackers is not None else tracker_store_of_request(request)
         try:
             elsewhere = sender_id is not None and await self.conversations.opened_elsewhere(
                 trackers, sender_id
@@ -436,7 +436,7 @@ class ThreadedSlackInput(SlackInput):
         others read the channel and the author's answers may carry account details."""
         trackers = self.trackers
         if trackers is None and request is not None:
-            trackers = tracker_store_of(request)  # the Rasa server's own
+            trackers = tracker_store_of_request(request)  # the Rasa server's own
         return await author_alone(
             metadata.get("slack_user"),
             metadata.get("out_channel") or self.slack_channel,

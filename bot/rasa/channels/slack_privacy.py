@@ -21,6 +21,7 @@ from rasa.core.tracker_store import TrackerStore
 from sanic.request import Request
 
 from bot.identity.trust import Identity
+from bot.rasa.channels.owned import tracker_store_of
 from bot.rasa.channels.slack_api import is_shared_channel
 
 if TYPE_CHECKING:
@@ -70,11 +71,9 @@ async def verified_before(store: TrackerStore | None, sender_id: str | None) -> 
     return Identity.from_slots(slots["customer_id"], slots["verified_by"]).verified
 
 
-def tracker_store_of(request: Request) -> TrackerStore | None:
+def tracker_store_of_request(request: Request) -> TrackerStore | None:
     """The tracker store of the Rasa server the request came to; None for a bare request."""
-    agent = getattr(getattr(_app_of(request), "ctx", None), "agent", None)
-    store: TrackerStore | None = getattr(agent, "tracker_store", None)
-    return store
+    return tracker_store_of(_app_of(request))
 
 
 def _app_of(request: Request) -> Any:

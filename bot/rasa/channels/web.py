@@ -70,7 +70,7 @@ from bot.db.engine import make_engine
 from bot.departments import Department, load_departments
 from bot.rasa.channels import typed_choice
 from bot.rasa.channels.live import LiveState
-from bot.rasa.channels.owned import OwnConversations
+from bot.rasa.channels.owned import OwnConversations, tracker_store_of
 from bot.rasa.channels.presence import WebPresence
 from bot.rasa.channels.rest import MAX_MESSAGE_CHARS, clean_message
 from bot.rasa.channels.tokens import (
@@ -93,6 +93,16 @@ TOO_MANY_CONNECTIONS = "too many connections"
 # A socket.io packet carries one message: 20,000 characters of UTF-8 plus the envelope.
 MAX_PACKET_BYTES = 4 * MAX_MESSAGE_CHARS + 4096
 SUPPORT = "support"  # the department of human agents (departments.yml)
+
+
+def signed_in(events: list[Any]) -> set[str]:
+    """The signed-in customers who have spoken among ``events`` (an anonymous chat carries
+    on when its visitor signs in; its anonymous token must not open it then)."""
+    return {
+        str((event.metadata or {})["customer_id"])
+        for event in events
+        if isinstance(event, UserUttered) and (event.metadata or {}).get("customer_id")
+    }
 
 
 class WebChatInput(SocketIOInput):
@@ -197,9 +207,10 @@ class WebChatInput(SocketIOInput):
             except InvalidToken as e:
                 log.info("website chat connection refused: %s", e)
                 raise ConnectionRefusedError("customer token rejected") from None
-            if await self.signed_in_since(session.session_id) - {
-                session.customer_id
-            } or await self.opened_elsewhere(session.session_id):
+            events = await self.all_events(session.session_id)  # read once for both checks
+            if signed_in(events) - {session.customer_id} or self.conversations.opened_elsewhere_in(
+                session.session_id, events
+            ):
                 # A token from before the visitor signed in (copied on a shared computer),
                 # used anonymously or signed in as someone else: the chat is that customer's
                 # now, with their answers and identity. Or another channel spoke in it (a
@@ -372,26 +383,15 @@ class WebChatInput(SocketIOInput):
             return WebSession(resumed.session_id, customer_id)
         return WebSession(uuid.uuid4().hex, customer_id)
 
-    async def signed_in_since(self, session_id: str) -> set[str]:
-        """The signed-in customers who have spoken in this conversation (an anonymous chat
-        carries on when its visitor signs in; its anonymous token must not open it then)."""
-        agent = getattr(getattr(self.app, "ctx", None), "agent", None)
-        if agent is None or agent.tracker_store is None:
-            return set()
-        tracker = await agent.tracker_store.retrieve_full_tracker(session_id)
-        if tracker is None:
-            return set()
-        return {
-            str((event.metadata or {})["customer_id"])
-            for event in tracker.events
-            if isinstance(event, UserUttered) and (event.metadata or {}).get("customer_id")
-        }
+    async def all_events(self, session_id: str) -> list[Any]:
+        """Every session's events of this conversation; none without a tracker store."""
+        store = tracker_store_of(self.app)
+        tracker = await store.retrieve_full_tracker(session_id) if store is not None else None
+        return list(tracker.events) if tracker is not None else []
 
     async def opened_elsewhere(self, session_id: str) -> bool:
         """Whether a customer message of this chat came in on another channel."""
-        agent = getattr(getattr(self.app, "ctx", None), "agent", None)
-        store = getattr(agent, "tracker_store", None)
-        return await self.conversations.opened_elsewhere(store, session_id)
+        return await self.conversations.opened_elsewhere(tracker_store_of(self.app), session_id)
 
     async def history(self, session_id: str) -> list[dict[str, Any]]:
         """The conversation so far, as the widget shows it (the newest messages)."""
@@ -401,12 +401,12 @@ class WebChatInput(SocketIOInput):
         self, session_id: str
     ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
         """The conversation so far (the newest messages), and who holds it (``holder_of``)."""
-        agent = getattr(getattr(self.app, "ctx", None), "agent", None)
-        if agent is None or agent.tracker_store is None:
+        store = tracker_store_of(self.app)
+        if store is None:
             return [], None
         # The whole conversation, not only its latest Rasa session (which is all that
         # retrieve() returns): a returning customer sees what was said before too.
-        tracker = await agent.tracker_store.retrieve_full_tracker(session_id)
+        tracker = await store.retrieve_full_tracker(session_id)
         if tracker is None:
             return [], None
         events = [event.as_dict() for event in tracker.events]
