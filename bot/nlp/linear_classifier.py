@@ -54,6 +54,11 @@ def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def sublinear_tf(counts: np.ndarray) -> np.ndarray:
+    """1 + log(count) for a positive count, 0 otherwise (sklearn's ``sublinear_tf``)."""
+    return np.where(counts > 0, 1.0 + np.log(np.maximum(counts, 1e-12)), 0.0)
+
+
 def fit_temperature(scores: np.ndarray, gold: np.ndarray) -> float:
     """The temperature whose softmax of ``scores`` gives ``gold`` (column indices) the
     lowest mean negative log-likelihood."""
@@ -190,7 +195,7 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
     def _tfidf(counts: scipy.sparse.csr_matrix, idf: np.ndarray) -> scipy.sparse.csr_matrix:
         """Sublinear tf times idf, each row L2-normalised (sklearn's TfidfTransformer)."""
         x = counts.copy()
-        x.data = np.where(x.data > 0, 1.0 + np.log(np.maximum(x.data, 1e-12)), 0.0)
+        x.data = sublinear_tf(x.data)
         x = x.multiply(idf.reshape(1, -1)).tocsr()
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
@@ -318,8 +323,7 @@ class CalibratedLinearIntentClassifier(GraphComponent, IntentClassifier):
                 continue
             columns, values = counts.indices, counts.data.astype(np.float64)
             if meta["tfidf"]:
-                values = np.where(values > 0, 1.0 + np.log(np.maximum(values, 1e-12)), 0.0)
-                values = values * weights[f"idf_{i}"][columns]
+                values = sublinear_tf(values) * weights[f"idf_{i}"][columns]
                 norm = np.sqrt(values @ values)
                 values = values / norm if norm else values
             scores = scores + values @ blocks[i][columns]
